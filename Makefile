@@ -1,0 +1,38 @@
+# Two commands: `make up` runs the whole mesh, `make test` runs every check CI runs.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install up test proto lint format clean
+
+# Reinstall whenever pyproject.toml changes; the stamp makes repeat runs instant.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+up: install
+	exec $(VENV)/bin/leadengine up
+
+proto: install
+	$(PY) scripts/gen_protos.py
+
+lint: install
+	$(VENV)/bin/buf lint
+	$(PY) scripts/gen_protos.py --check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint
+	$(VENV)/bin/pytest -q
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) .leadengine

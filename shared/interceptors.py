@@ -1,0 +1,96 @@
+"""Server interceptor: ids into contextvars, errors into statuses, metrics out.
+
+Every RPC passes through here, so handlers contain only domain logic:
+they raise shared.errors.DomainError and never call context.abort themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from grpc_status import rpc_status
+
+from shared import deadlines, jsonlog, metrics
+from shared.errors import DomainError
+from shared.rpc import Context
+
+log = logging.getLogger(__name__)
+
+# Dependency failures we pass through unchanged; any other downstream error
+# is a bug in how we called it, so it becomes INTERNAL.
+_PASS_THROUGH = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+
+
+def _trace_id(metadata: dict[str, str]) -> str:
+    # W3C traceparent: 00-<32 hex trace id>-<16 hex span id>-<flags>
+    parts = metadata.get("traceparent", "").split("-")
+    if len(parts) == 4 and len(parts[1]) == 32:
+        return parts[1]
+    return secrets.token_hex(16)
+
+
+class ServiceInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, domain: str) -> None:
+        self.domain = domain  # ErrorInfo.domain, e.g. "ingest.leadengine"
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = await continuation(details)
+        if handler is None:
+            return None
+        service, _, method = details.method.lstrip("/").rpartition("/")
+        if handler.unary_unary is not None:
+            factory, behavior = grpc.unary_unary_rpc_method_handler, handler.unary_unary
+        elif handler.stream_unary is not None:
+            factory, behavior = grpc.stream_unary_rpc_method_handler, handler.stream_unary
+        else:
+            return handler  # server-streaming RPCs: none yet
+
+        async def wrapped(request: Any, context: Context) -> Any:
+            md = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+            jsonlog.request_id_var.set(md.get("x-request-id") or secrets.token_hex(8))
+            jsonlog.trace_id_var.set(_trace_id(md))
+            deadlines.set_from_remaining(context.time_remaining())
+            code = grpc.StatusCode.OK
+            start = time.perf_counter()
+            try:
+                return await behavior(request, context)
+            except DomainError as err:
+                code = err.code
+                log.info("rpc failed", extra={"rpc": method, "code": code.name, "reason": err.reason})
+                await context.abort_with_status(rpc_status.to_status(err.to_status(self.domain)))
+            except grpc.aio.AioRpcError as err:
+                code = err.code() if err.code() in _PASS_THROUGH else grpc.StatusCode.INTERNAL
+                log.warning(
+                    "dependency failed",
+                    extra={"rpc": method, "dependency_code": err.code().name, "detail": err.details()},
+                )
+                await context.abort(code, f"dependency failed: {err.code().name}: {err.details()}")
+            except asyncio.CancelledError:
+                code = grpc.StatusCode.CANCELLED  # caller went away or deadline passed
+                raise
+            except grpc.aio.AbortError:
+                code = context.code() or grpc.StatusCode.UNKNOWN
+                raise
+            except Exception:
+                code = grpc.StatusCode.INTERNAL
+                log.exception("unhandled error", extra={"rpc": method})
+                await context.abort(code, "internal error; quote request_id " + jsonlog.request_id_var.get())
+            finally:
+                metrics.HANDLED.labels(service, method, code.name).inc()
+                metrics.LATENCY.labels(service, method).observe(time.perf_counter() - start)
+
+        return factory(
+            wrapped,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )

@@ -1,0 +1,62 @@
+"""`python -m services.<svc> [serve|migrate]`: the one way every service starts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from shared import config, db, jsonlog
+from shared.clients import Peers
+from shared.migrate import migrate
+from shared.server import ServiceApp, serve
+
+# Which peers each service calls. Ingest calls the coordinator from its outbox relay.
+DEPENDENCIES: dict[str, tuple[str, ...]] = {
+    "ingest": ("coordinator",),
+    "intelligence": ("ingest",),
+    "routing": (),
+    "content": (),
+    "coordinator": ("ingest", "intelligence", "routing", "content"),
+}
+
+C = TypeVar("C")
+
+
+def peers_from_env(service: str, env: Mapping[str, str]) -> Peers:
+    return Peers({dep: config.peer_addr(env, dep) for dep in DEPENDENCIES[service]})
+
+
+async def _serve(
+    service: str, cfg: Any, make_app: Callable[[db.Database, Peers, Any], ServiceApp], pool_size: int
+) -> None:
+    pool = await db.create_pool(cfg.database_url, schema=service, service=service, max_size=pool_size)
+    peers = peers_from_env(service, os.environ)
+    app = make_app(db.Database(pool), peers, cfg)
+    app.on_stop.extend([peers.close, pool.close])
+    await serve(app, cfg.server)
+
+
+def run(
+    service: str,
+    migrations: Path,
+    load_config: Callable[[Mapping[str, str]], C],
+    make_app: Callable[[db.Database, Peers, C], ServiceApp],
+    *,
+    pool_size: int = 10,
+) -> None:
+    jsonlog.configure(service, os.environ.get("LOG_LEVEL", "INFO"))
+    command = sys.argv[1] if len(sys.argv) > 1 else "serve"
+    if command not in ("serve", "migrate"):
+        raise SystemExit(f"{service}: unknown command {command!r}; use serve or migrate")
+    try:
+        cfg = load_config(os.environ)
+    except config.ConfigError as err:
+        raise SystemExit(f"{service}: configuration error: {err}") from None
+    if command == "migrate":
+        asyncio.run(migrate(cfg.database_url, service, migrations))  # type: ignore[attr-defined]
+    else:
+        asyncio.run(_serve(service, cfg, make_app, pool_size))  # type: ignore[arg-type]

@@ -1,0 +1,113 @@
+"""Run a grpc.aio server with health, reflection, metrics and graceful shutdown.
+
+Every service's __main__ ends in serve(); tests call the same function on
+port 0 with their own stop event, so what they exercise is what ships.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import start_http_server
+
+from shared.config import ServerSettings
+from shared.interceptors import ServiceInterceptor
+
+log = logging.getLogger(__name__)
+
+HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+
+
+@dataclass(frozen=True)
+class Registration:
+    full_name: str  # e.g. pb.DESCRIPTOR.services_by_name["IngestService"].full_name
+    add_to_server: Callable[[Any, grpc.aio.Server], None]
+    servicer: Any
+
+
+@dataclass
+class ServiceApp:
+    """What a service contributes to serve(): handlers, loops, and what to close."""
+
+    registrations: list[Registration]
+    error_domain: str  # ErrorInfo.domain, e.g. "ingest.leadengine"
+    # Long-running loops (outbox relay, scheduler). Cancelled before the drain.
+    background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Closed last, after in-flight RPCs finished: channels, pools.
+    on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+async def serve(
+    app: ServiceApp,
+    settings: ServerSettings,
+    *,
+    stop: asyncio.Event | None = None,
+    started: Callable[[int], None] | None = None,
+) -> None:
+    server = grpc.aio.server(
+        interceptors=[ServiceInterceptor(app.error_domain)],
+        # Without this, two servers can share one port and split its traffic.
+        options=[("grpc.so_reuseport", 0)],
+    )
+    health = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    for reg in app.registrations:
+        reg.add_to_server(reg.servicer, server)
+    names = [r.full_name for r in app.registrations]
+    reflection.enable_server_reflection([*names, HEALTH_SERVICE, reflection.SERVICE_NAME], server)
+    port = server.add_insecure_port(f"[::]:{settings.port}")
+    if port == 0:
+        raise OSError(f"could not bind gRPC port {settings.port}; is another process using it?")
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port)
+    await server.start()
+    await health.set("", health_pb2.HealthCheckResponse.SERVING)
+    for name in names:
+        await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+    tasks = [asyncio.create_task(_supervised(loop)) for loop in app.background]
+    log.info("listening", extra={"port": port, "services": names})
+    if started:
+        started(port)
+
+    if stop is None:  # production: SIGTERM from the kubelet, SIGINT from a terminal
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+    log.info("draining", extra={"drain_s": settings.drain_s, "grace_s": settings.grace_s})
+    await health.enter_graceful_shutdown()  # every service -> NOT_SERVING
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await asyncio.sleep(settings.drain_s)
+    await server.stop(settings.grace_s)  # refuse new RPCs, let in-flight ones finish
+    for close in app.on_stop:  # pools and channels last: in-flight RPCs needed them
+        await close()
+    log.info("stopped")
+
+
+async def _supervised(loop: Callable[[], Awaitable[None]]) -> None:
+    """Restart a background loop that crashed, after logging why; never silently stop it."""
+    while True:
+        try:
+            await loop()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background loop crashed; restarting in 1s", extra={"loop": repr(loop)})
+            await asyncio.sleep(1.0)

@@ -53,7 +53,15 @@ PEERS: dict[str, _Peer] = {
     "routing": _Peer(
         "leadengine.routing.v1.RoutingService",
         routing_grpc.RoutingServiceStub,
-        ("UpsertAgent", "ListAgents", "SetAgentAvailability", "RouteLead", "GetAssignment", "RecordOutcome"),
+        (
+            "UpsertAgent",
+            "GetAgent",
+            "ListAgents",
+            "SetAgentAvailability",
+            "RouteLead",
+            "GetAssignment",
+            "RecordOutcome",
+        ),
     ),
     "content": _Peer(
         "leadengine.content.v1.ContentService",

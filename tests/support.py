@@ -11,6 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
 from shared import db
 from shared.clients import Peers
 from shared.config import ServerSettings
@@ -84,3 +88,14 @@ async def mesh(
             result.clients.connect(name, result.addr[name])
         stack.push_async_callback(result.clients.close)
         yield result
+
+
+def error_reason(err: grpc.aio.AioRpcError) -> str:
+    """ErrorInfo.reason of a failed call: what tests assert on, never message text."""
+    status = rpc_status.from_call(err)
+    assert status is not None, f"no rich status on {err.code()}: {err.details()}"
+    for detail in status.details:
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            return info.reason
+    raise AssertionError("status carries no ErrorInfo")

@@ -71,6 +71,10 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
         row, created = await self._repo.upsert_agent(agent_id, fields, ids.request_key(request.request_id))
         return pb.UpsertAgentResponse(agent=agent_to_proto(row), created=created)
 
+    async def GetAgent(self, request: pb.GetAgentRequest, context: Context) -> pb.GetAgentResponse:
+        row = await self._repo.get_agent(ids.parse_uuid(request.agent_id, "agent_id", what="agent id"))
+        return pb.GetAgentResponse(agent=agent_to_proto(row))
+
     async def ListAgents(self, request: pb.ListAgentsRequest, context: Context) -> pb.ListAgentsResponse:
         location_id = ids.require_text(request.location_id, "location_id")
         size = pagination.page_size(request.page_size)

@@ -41,6 +41,11 @@ class RoutingServiceStub:
                 request_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.UpsertAgentRequest.SerializeToString,
                 response_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.UpsertAgentResponse.FromString,
                 _registered_method=True)
+        self.GetAgent = channel.unary_unary(
+                '/leadengine.routing.v1.RoutingService/GetAgent',
+                request_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetAgentRequest.SerializeToString,
+                response_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetAgentResponse.FromString,
+                _registered_method=True)
         self.ListAgents = channel.unary_unary(
                 '/leadengine.routing.v1.RoutingService/ListAgents',
                 request_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ListAgentsRequest.SerializeToString,
@@ -76,6 +81,13 @@ class RoutingServiceServicer:
     def UpsertAgent(self, request, context):
         """Creates or updates an agent. Idempotent on request_id, and on
         (location_id, external_user_id) when that is set.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAgent(self, request, context):
+        """Returns one agent.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -124,6 +136,11 @@ def add_RoutingServiceServicer_to_server(servicer, server):
                     servicer.UpsertAgent,
                     request_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.UpsertAgentRequest.FromString,
                     response_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.UpsertAgentResponse.SerializeToString,
+            ),
+            'GetAgent': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAgent,
+                    request_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetAgentRequest.FromString,
+                    response_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetAgentResponse.SerializeToString,
             ),
             'ListAgents': grpc.unary_unary_rpc_method_handler(
                     servicer.ListAgents,
@@ -180,6 +197,33 @@ class RoutingService:
             '/leadengine.routing.v1.RoutingService/UpsertAgent',
             leadengine_dot_routing_dot_v1_dot_routing__service__pb2.UpsertAgentRequest.SerializeToString,
             leadengine_dot_routing_dot_v1_dot_routing__service__pb2.UpsertAgentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAgent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.routing.v1.RoutingService/GetAgent',
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetAgentRequest.SerializeToString,
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetAgentResponse.FromString,
             options,
             channel_credentials,
             insecure,

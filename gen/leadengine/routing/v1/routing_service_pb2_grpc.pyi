@@ -39,6 +39,8 @@ class RoutingServiceStub:
     """Creates or updates an agent. Idempotent on request_id, and on
     (location_id, external_user_id) when that is set.
     """
+    GetAgent: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.GetAgentRequest, _routing_service_pb2.GetAgentResponse]
+    """Returns one agent."""
     ListAgents: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.ListAgentsRequest, _routing_service_pb2.ListAgentsResponse]
     """Lists a location's agents by name."""
     SetAgentAvailability: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.SetAgentAvailabilityRequest, _routing_service_pb2.SetAgentAvailabilityResponse]
@@ -63,6 +65,8 @@ class RoutingServiceAsyncStub(RoutingServiceStub):
     """Creates or updates an agent. Idempotent on request_id, and on
     (location_id, external_user_id) when that is set.
     """
+    GetAgent: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.GetAgentRequest, _routing_service_pb2.GetAgentResponse]  # type: ignore[assignment]
+    """Returns one agent."""
     ListAgents: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.ListAgentsRequest, _routing_service_pb2.ListAgentsResponse]  # type: ignore[assignment]
     """Lists a location's agents by name."""
     SetAgentAvailability: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.SetAgentAvailabilityRequest, _routing_service_pb2.SetAgentAvailabilityResponse]  # type: ignore[assignment]
@@ -90,6 +94,14 @@ class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
         """Creates or updates an agent. Idempotent on request_id, and on
         (location_id, external_user_id) when that is set.
         """
+
+    @_abc_1.abstractmethod
+    def GetAgent(
+        self,
+        request: _routing_service_pb2.GetAgentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_service_pb2.GetAgentResponse, _abc.Awaitable[_routing_service_pb2.GetAgentResponse]]:
+        """Returns one agent."""
 
     @_abc_1.abstractmethod
     def ListAgents(

@@ -13,7 +13,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# Node's grpc-js + proto-loader prove the protos load outside Python; skipped
+# (and the test says so) on a machine without npm.
+NODE_STAMP := tools/protocheck/node_modules/.installed
+$(NODE_STAMP): tools/protocheck/package.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm install --silent --no-audit --no-fund --prefix tools/protocheck && touch $(NODE_STAMP); \
+	else echo "npm not found: the Node proto-loader check will be skipped"; fi
+
+install: $(STAMP) $(NODE_STAMP)
 
 up: install
 	exec $(VENV)/bin/leadengine up

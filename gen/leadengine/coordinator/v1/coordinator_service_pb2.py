@@ -26,21 +26,21 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from leadengine.common.v1 import common_pb2 as leadengine_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n3leadengine/coordinator/v1/coordinator_service.proto\x12\x19leadengine.coordinator.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!leadengine/common/v1/common.proto\"\xcd\x01\n\x11LeadEventEnvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x36\n\x04kind\x18\x02 \x01(\x0e\x32(.leadengine.coordinator.v1.LeadEventKind\x12\x0f\n\x07lead_id\x18\x03 \x01(\t\x12\x13\n\x0blocation_id\x18\x04 \x01(\t\x12\x31\n\roccurred_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rbehavior_type\x18\x06 \x01(\t\"U\n\x16HandleLeadEventRequest\x12;\n\x05\x65vent\x18\x01 \x01(\x0b\x32,.leadengine.coordinator.v1.LeadEventEnvelope\"a\n\x17HandleLeadEventResponse\x12\x33\n\x07journey\x18\x01 \x01(\x0b\x32\".leadengine.coordinator.v1.Journey\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"\xc9\x02\n\x07Journey\x12\x12\n\njourney_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12\x13\n\x0blocation_id\x18\x03 \x01(\t\x12\x36\n\x05state\x18\x04 \x01(\x0e\x32\'.leadengine.coordinator.v1.JourneyState\x12\x13\n\x0bstop_reason\x18\x05 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x06 \x01(\t\x12\r\n\x05score\x18\x07 \x01(\x01\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10\x66irst_touch_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"$\n\x11GetJourneyRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\"I\n\x12GetJourneyResponse\x12\x33\n\x07journey\x18\x01 \x01(\x0b\x32\".leadengine.coordinator.v1.Journey\"\xf1\x03\n\rCommunication\x12\x18\n\x10\x63ommunication_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12.\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x1d.leadengine.common.v1.Channel\x12\x37\n\tdirection\x18\x04 \x01(\x0e\x32$.leadengine.coordinator.v1.Direction\x12>\n\x06status\x18\x05 \x01(\x0e\x32..leadengine.coordinator.v1.CommunicationStatus\x12\x0c\n\x04\x62ody\x18\x06 \x01(\t\x12\x0f\n\x07subject\x18\x07 \x01(\t\x12\x15\n\rstatus_reason\x18\x08 \x01(\t\x12\x32\n\x0escheduled_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13provider_message_id\x18\x0c \x01(\t\x12\x12\n\nmessage_id\x18\r \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x0e \x01(\t\"S\n\x19ListCommunicationsRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"w\n\x1aListCommunicationsResponse\x12@\n\x0e\x63ommunications\x18\x01 \x03(\x0b\x32(.leadengine.coordinator.v1.Communication\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa7\x01\n\x07\x43onsent\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x13\n\x0bsms_consent\x18\x02 \x01(\x08\x12\x15\n\remail_consent\x18\x03 \x01(\x08\x12\x15\n\rsms_opted_out\x18\x04 \x01(\x08\x12\x17\n\x0f\x65mail_opted_out\x18\x05 \x01(\x08\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"$\n\x11GetConsentRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\"I\n\x12GetConsentResponse\x12\x33\n\x07\x63onsent\x18\x01 \x01(\x0b\x32\".leadengine.coordinator.v1.Consent\"\x90\x02\n\x0cNotification\x12\x17\n\x0fnotification_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x0f\n\x07lead_id\x18\x03 \x01(\t\x12.\n\x07\x63hannel\x18\x04 \x01(\x0e\x32\x1d.leadengine.common.v1.Channel\x12>\n\x06status\x18\x05 \x01(\x0e\x32..leadengine.coordinator.v1.CommunicationStatus\x12\x0c\n\x04\x62ody\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rstatus_reason\x18\x08 \x01(\t\"d\n\x18ListNotificationsRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"t\n\x19ListNotificationsResponse\x12>\n\rnotifications\x18\x01 \x03(\x0b\x32\'.leadengine.coordinator.v1.Notification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\xb4\x01\n\rLeadEventKind\x12\x1f\n\x1bLEAD_EVENT_KIND_UNSPECIFIED\x10\x00\x12 \n\x1cLEAD_EVENT_KIND_LEAD_CREATED\x10\x01\x12 \n\x1cLEAD_EVENT_KIND_LEAD_UPDATED\x10\x02\x12 \n\x1cLEAD_EVENT_KIND_LEAD_DELETED\x10\x03\x12\x1c\n\x18LEAD_EVENT_KIND_BEHAVIOR\x10\x04*\x7f\n\x0cJourneyState\x12\x1d\n\x19JOURNEY_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14JOURNEY_STATE_ACTIVE\x10\x01\x12\x19\n\x15JOURNEY_STATE_STOPPED\x10\x02\x12\x1b\n\x17JOURNEY_STATE_COMPLETED\x10\x03*U\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x16\n\x12\x44IRECTION_OUTBOUND\x10\x01\x12\x15\n\x11\x44IRECTION_INBOUND\x10\x02*\xf3\x02\n\x13\x43ommunicationStatus\x12$\n COMMUNICATION_STATUS_UNSPECIFIED\x10\x00\x12\"\n\x1e\x43OMMUNICATION_STATUS_SCHEDULED\x10\x01\x12 \n\x1c\x43OMMUNICATION_STATUS_BLOCKED\x10\x02\x12\"\n\x1e\x43OMMUNICATION_STATUS_SIMULATED\x10\x03\x12\x1f\n\x1b\x43OMMUNICATION_STATUS_QUEUED\x10\x04\x12\x1d\n\x19\x43OMMUNICATION_STATUS_SENT\x10\x05\x12\"\n\x1e\x43OMMUNICATION_STATUS_DELIVERED\x10\x06\x12$\n COMMUNICATION_STATUS_UNDELIVERED\x10\x07\x12\x1f\n\x1b\x43OMMUNICATION_STATUS_FAILED\x10\x08\x12!\n\x1d\x43OMMUNICATION_STATUS_RECEIVED\x10\t2\xe8\x04\n\x12\x43oordinatorService\x12x\n\x0fHandleLeadEvent\x12\x31.leadengine.coordinator.v1.HandleLeadEventRequest\x1a\x32.leadengine.coordinator.v1.HandleLeadEventResponse\x12i\n\nGetJourney\x12,.leadengine.coordinator.v1.GetJourneyRequest\x1a-.leadengine.coordinator.v1.GetJourneyResponse\x12\x81\x01\n\x12ListCommunications\x12\x34.leadengine.coordinator.v1.ListCommunicationsRequest\x1a\x35.leadengine.coordinator.v1.ListCommunicationsResponse\x12i\n\nGetConsent\x12,.leadengine.coordinator.v1.GetConsentRequest\x1a-.leadengine.coordinator.v1.GetConsentResponse\x12~\n\x11ListNotifications\x12\x33.leadengine.coordinator.v1.ListNotificationsRequest\x1a\x34.leadengine.coordinator.v1.ListNotificationsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n3leadengine/coordinator/v1/coordinator_service.proto\x12\x19leadengine.coordinator.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!leadengine/common/v1/common.proto\"\xcd\x01\n\x11LeadEventEnvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x36\n\x04kind\x18\x02 \x01(\x0e\x32(.leadengine.coordinator.v1.LeadEventKind\x12\x0f\n\x07lead_id\x18\x03 \x01(\t\x12\x13\n\x0blocation_id\x18\x04 \x01(\t\x12\x31\n\roccurred_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rbehavior_type\x18\x06 \x01(\t\"U\n\x16HandleLeadEventRequest\x12;\n\x05\x65vent\x18\x01 \x01(\x0b\x32,.leadengine.coordinator.v1.LeadEventEnvelope\"a\n\x17HandleLeadEventResponse\x12\x33\n\x07journey\x18\x01 \x01(\x0b\x32\".leadengine.coordinator.v1.Journey\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"\xdf\x02\n\x07Journey\x12\x12\n\njourney_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12\x13\n\x0blocation_id\x18\x03 \x01(\t\x12\x36\n\x05state\x18\x04 \x01(\x0e\x32\'.leadengine.coordinator.v1.JourneyState\x12\x13\n\x0bstop_reason\x18\x05 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x06 \x01(\t\x12\r\n\x05score\x18\x07 \x01(\x01\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10\x66irst_touch_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x61gent_reason\x18\x0b \x01(\t\"$\n\x11GetJourneyRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\"I\n\x12GetJourneyResponse\x12\x33\n\x07journey\x18\x01 \x01(\x0b\x32\".leadengine.coordinator.v1.Journey\"\xf1\x03\n\rCommunication\x12\x18\n\x10\x63ommunication_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12.\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x1d.leadengine.common.v1.Channel\x12\x37\n\tdirection\x18\x04 \x01(\x0e\x32$.leadengine.coordinator.v1.Direction\x12>\n\x06status\x18\x05 \x01(\x0e\x32..leadengine.coordinator.v1.CommunicationStatus\x12\x0c\n\x04\x62ody\x18\x06 \x01(\t\x12\x0f\n\x07subject\x18\x07 \x01(\t\x12\x15\n\rstatus_reason\x18\x08 \x01(\t\x12\x32\n\x0escheduled_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13provider_message_id\x18\x0c \x01(\t\x12\x12\n\nmessage_id\x18\r \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x0e \x01(\t\"S\n\x19ListCommunicationsRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"w\n\x1aListCommunicationsResponse\x12@\n\x0e\x63ommunications\x18\x01 \x03(\x0b\x32(.leadengine.coordinator.v1.Communication\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa7\x01\n\x07\x43onsent\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x13\n\x0bsms_consent\x18\x02 \x01(\x08\x12\x15\n\remail_consent\x18\x03 \x01(\x08\x12\x15\n\rsms_opted_out\x18\x04 \x01(\x08\x12\x17\n\x0f\x65mail_opted_out\x18\x05 \x01(\x08\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"$\n\x11GetConsentRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\"I\n\x12GetConsentResponse\x12\x33\n\x07\x63onsent\x18\x01 \x01(\x0b\x32\".leadengine.coordinator.v1.Consent\"\x90\x02\n\x0cNotification\x12\x17\n\x0fnotification_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x0f\n\x07lead_id\x18\x03 \x01(\t\x12.\n\x07\x63hannel\x18\x04 \x01(\x0e\x32\x1d.leadengine.common.v1.Channel\x12>\n\x06status\x18\x05 \x01(\x0e\x32..leadengine.coordinator.v1.CommunicationStatus\x12\x0c\n\x04\x62ody\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rstatus_reason\x18\x08 \x01(\t\"d\n\x18ListNotificationsRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"t\n\x19ListNotificationsResponse\x12>\n\rnotifications\x18\x01 \x03(\x0b\x32\'.leadengine.coordinator.v1.Notification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\xb4\x01\n\rLeadEventKind\x12\x1f\n\x1bLEAD_EVENT_KIND_UNSPECIFIED\x10\x00\x12 \n\x1cLEAD_EVENT_KIND_LEAD_CREATED\x10\x01\x12 \n\x1cLEAD_EVENT_KIND_LEAD_UPDATED\x10\x02\x12 \n\x1cLEAD_EVENT_KIND_LEAD_DELETED\x10\x03\x12\x1c\n\x18LEAD_EVENT_KIND_BEHAVIOR\x10\x04*\x7f\n\x0cJourneyState\x12\x1d\n\x19JOURNEY_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14JOURNEY_STATE_ACTIVE\x10\x01\x12\x19\n\x15JOURNEY_STATE_STOPPED\x10\x02\x12\x1b\n\x17JOURNEY_STATE_COMPLETED\x10\x03*U\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x16\n\x12\x44IRECTION_OUTBOUND\x10\x01\x12\x15\n\x11\x44IRECTION_INBOUND\x10\x02*\xf3\x02\n\x13\x43ommunicationStatus\x12$\n COMMUNICATION_STATUS_UNSPECIFIED\x10\x00\x12\"\n\x1e\x43OMMUNICATION_STATUS_SCHEDULED\x10\x01\x12 \n\x1c\x43OMMUNICATION_STATUS_BLOCKED\x10\x02\x12\"\n\x1e\x43OMMUNICATION_STATUS_SIMULATED\x10\x03\x12\x1f\n\x1b\x43OMMUNICATION_STATUS_QUEUED\x10\x04\x12\x1d\n\x19\x43OMMUNICATION_STATUS_SENT\x10\x05\x12\"\n\x1e\x43OMMUNICATION_STATUS_DELIVERED\x10\x06\x12$\n COMMUNICATION_STATUS_UNDELIVERED\x10\x07\x12\x1f\n\x1b\x43OMMUNICATION_STATUS_FAILED\x10\x08\x12!\n\x1d\x43OMMUNICATION_STATUS_RECEIVED\x10\t2\xe8\x04\n\x12\x43oordinatorService\x12x\n\x0fHandleLeadEvent\x12\x31.leadengine.coordinator.v1.HandleLeadEventRequest\x1a\x32.leadengine.coordinator.v1.HandleLeadEventResponse\x12i\n\nGetJourney\x12,.leadengine.coordinator.v1.GetJourneyRequest\x1a-.leadengine.coordinator.v1.GetJourneyResponse\x12\x81\x01\n\x12ListCommunications\x12\x34.leadengine.coordinator.v1.ListCommunicationsRequest\x1a\x35.leadengine.coordinator.v1.ListCommunicationsResponse\x12i\n\nGetConsent\x12,.leadengine.coordinator.v1.GetConsentRequest\x1a-.leadengine.coordinator.v1.GetConsentResponse\x12~\n\x11ListNotifications\x12\x33.leadengine.coordinator.v1.ListNotificationsRequest\x1a\x34.leadengine.coordinator.v1.ListNotificationsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'leadengine.coordinator.v1.coordinator_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LEADEVENTKIND']._serialized_start=2474
-  _globals['_LEADEVENTKIND']._serialized_end=2654
-  _globals['_JOURNEYSTATE']._serialized_start=2656
-  _globals['_JOURNEYSTATE']._serialized_end=2783
-  _globals['_DIRECTION']._serialized_start=2785
-  _globals['_DIRECTION']._serialized_end=2870
-  _globals['_COMMUNICATIONSTATUS']._serialized_start=2873
-  _globals['_COMMUNICATIONSTATUS']._serialized_end=3244
+  _globals['_LEADEVENTKIND']._serialized_start=2496
+  _globals['_LEADEVENTKIND']._serialized_end=2676
+  _globals['_JOURNEYSTATE']._serialized_start=2678
+  _globals['_JOURNEYSTATE']._serialized_end=2805
+  _globals['_DIRECTION']._serialized_start=2807
+  _globals['_DIRECTION']._serialized_end=2892
+  _globals['_COMMUNICATIONSTATUS']._serialized_start=2895
+  _globals['_COMMUNICATIONSTATUS']._serialized_end=3266
   _globals['_LEADEVENTENVELOPE']._serialized_start=151
   _globals['_LEADEVENTENVELOPE']._serialized_end=356
   _globals['_HANDLELEADEVENTREQUEST']._serialized_start=358
@@ -48,29 +48,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_HANDLELEADEVENTRESPONSE']._serialized_start=445
   _globals['_HANDLELEADEVENTRESPONSE']._serialized_end=542
   _globals['_JOURNEY']._serialized_start=545
-  _globals['_JOURNEY']._serialized_end=874
-  _globals['_GETJOURNEYREQUEST']._serialized_start=876
-  _globals['_GETJOURNEYREQUEST']._serialized_end=912
-  _globals['_GETJOURNEYRESPONSE']._serialized_start=914
-  _globals['_GETJOURNEYRESPONSE']._serialized_end=987
-  _globals['_COMMUNICATION']._serialized_start=990
-  _globals['_COMMUNICATION']._serialized_end=1487
-  _globals['_LISTCOMMUNICATIONSREQUEST']._serialized_start=1489
-  _globals['_LISTCOMMUNICATIONSREQUEST']._serialized_end=1572
-  _globals['_LISTCOMMUNICATIONSRESPONSE']._serialized_start=1574
-  _globals['_LISTCOMMUNICATIONSRESPONSE']._serialized_end=1693
-  _globals['_CONSENT']._serialized_start=1696
-  _globals['_CONSENT']._serialized_end=1863
-  _globals['_GETCONSENTREQUEST']._serialized_start=1865
-  _globals['_GETCONSENTREQUEST']._serialized_end=1901
-  _globals['_GETCONSENTRESPONSE']._serialized_start=1903
-  _globals['_GETCONSENTRESPONSE']._serialized_end=1976
-  _globals['_NOTIFICATION']._serialized_start=1979
-  _globals['_NOTIFICATION']._serialized_end=2251
-  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_start=2253
-  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_end=2353
-  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_start=2355
-  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_end=2471
-  _globals['_COORDINATORSERVICE']._serialized_start=3247
-  _globals['_COORDINATORSERVICE']._serialized_end=3863
+  _globals['_JOURNEY']._serialized_end=896
+  _globals['_GETJOURNEYREQUEST']._serialized_start=898
+  _globals['_GETJOURNEYREQUEST']._serialized_end=934
+  _globals['_GETJOURNEYRESPONSE']._serialized_start=936
+  _globals['_GETJOURNEYRESPONSE']._serialized_end=1009
+  _globals['_COMMUNICATION']._serialized_start=1012
+  _globals['_COMMUNICATION']._serialized_end=1509
+  _globals['_LISTCOMMUNICATIONSREQUEST']._serialized_start=1511
+  _globals['_LISTCOMMUNICATIONSREQUEST']._serialized_end=1594
+  _globals['_LISTCOMMUNICATIONSRESPONSE']._serialized_start=1596
+  _globals['_LISTCOMMUNICATIONSRESPONSE']._serialized_end=1715
+  _globals['_CONSENT']._serialized_start=1718
+  _globals['_CONSENT']._serialized_end=1885
+  _globals['_GETCONSENTREQUEST']._serialized_start=1887
+  _globals['_GETCONSENTREQUEST']._serialized_end=1923
+  _globals['_GETCONSENTRESPONSE']._serialized_start=1925
+  _globals['_GETCONSENTRESPONSE']._serialized_end=1998
+  _globals['_NOTIFICATION']._serialized_start=2001
+  _globals['_NOTIFICATION']._serialized_end=2273
+  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_start=2275
+  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_end=2375
+  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_start=2377
+  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_end=2493
+  _globals['_COORDINATORSERVICE']._serialized_start=3269
+  _globals['_COORDINATORSERVICE']._serialized_end=3885
 # @@protoc_insertion_point(module_scope)

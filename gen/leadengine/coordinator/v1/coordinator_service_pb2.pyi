@@ -226,6 +226,7 @@ class Journey(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     FIRST_TOUCH_TIME_FIELD_NUMBER: _builtins.int
+    AGENT_REASON_FIELD_NUMBER: _builtins.int
     journey_id: _builtins.str
     lead_id: _builtins.str
     location_id: _builtins.str
@@ -234,6 +235,10 @@ class Journey(_message.Message):
     """Why the journey stopped, e.g. "lead deleted"."""
     agent_id: _builtins.str
     score: _builtins.float
+    agent_reason: _builtins.str
+    """Why agent_id is empty, when it is, e.g. no agent in the location could
+    take the lead. The journey goes on without one.
+    """
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -255,10 +260,11 @@ class Journey(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         first_touch_time: _timestamp_pb2.Timestamp | None = ...,
+        agent_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "first_touch_time", b"first_touch_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "create_time", b"create_time", "first_touch_time", b"first_touch_time", "journey_id", b"journey_id", "lead_id", b"lead_id", "location_id", b"location_id", "score", b"score", "state", b"state", "stop_reason", b"stop_reason", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "agent_reason", b"agent_reason", "create_time", b"create_time", "first_touch_time", b"first_touch_time", "journey_id", b"journey_id", "lead_id", b"lead_id", "location_id", b"location_id", "score", b"score", "state", b"state", "stop_reason", b"stop_reason", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -693,12 +693,19 @@ class ImportLeadsResponse(_message.Message):
     IMPORTED_COUNT_FIELD_NUMBER: _builtins.int
     SKIPPED_COUNT_FIELD_NUMBER: _builtins.int
     REJECTIONS_FIELD_NUMBER: _builtins.int
+    REJECTED_COUNT_FIELD_NUMBER: _builtins.int
     received_count: _builtins.int
     imported_count: _builtins.int
     skipped_count: _builtins.int
     """Rows whose (location_id, external_contact_id) already existed."""
+    rejected_count: _builtins.int
+    """Rows that failed validation."""
     @_builtins.property
-    def rejections(self) -> _containers.RepeatedCompositeFieldContainer[Global___ImportRejection]: ...
+    def rejections(self) -> _containers.RepeatedCompositeFieldContainer[Global___ImportRejection]:
+        """The first rejections, at most 1,000, so a bad file cannot make the
+        response too large to receive; rejected_count counts them all.
+        """
+
     def __init__(
         self,
         *,
@@ -706,10 +713,11 @@ class ImportLeadsResponse(_message.Message):
         imported_count: _builtins.int = ...,
         skipped_count: _builtins.int = ...,
         rejections: _abc.Iterable[Global___ImportRejection] | None = ...,
+        rejected_count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["imported_count", b"imported_count", "received_count", b"received_count", "rejections", b"rejections", "skipped_count", b"skipped_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["imported_count", b"imported_count", "received_count", b"received_count", "rejected_count", b"rejected_count", "rejections", b"rejections", "skipped_count", b"skipped_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

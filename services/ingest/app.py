@@ -1,0 +1,41 @@
+"""Wire ingest's servicer and outbox relay to its database and the coordinator."""
+
+from __future__ import annotations
+
+from leadengine.ingest.v1 import ingest_service_pb2 as pb
+from leadengine.ingest.v1 import ingest_service_pb2_grpc as pb_grpc
+
+from services.ingest.config import Config
+from services.ingest.outbox import OutboxRelay, RelaySettings
+from services.ingest.repository import IngestRepository
+from services.ingest.servicer import IngestServicer
+from shared.clients import Peers
+from shared.db import Database
+from shared.server import Registration, ServiceApp
+
+
+def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
+    repo = IngestRepository(db)
+    relay = OutboxRelay(
+        repo,
+        peers,
+        RelaySettings(
+            batch=cfg.outbox_batch,
+            poll_s=cfg.outbox_poll_s,
+            lease_s=cfg.outbox_lease_s,
+            call_timeout_s=cfg.outbox_call_timeout_s,
+            retry_base_s=cfg.outbox_retry_base_s,
+            retry_max_s=cfg.outbox_retry_max_s,
+        ),
+    )
+    return ServiceApp(
+        registrations=[
+            Registration(
+                pb.DESCRIPTOR.services_by_name["IngestService"].full_name,
+                pb_grpc.add_IngestServiceServicer_to_server,
+                IngestServicer(repo, import_batch=cfg.import_batch),
+            )
+        ],
+        error_domain="ingest.leadengine",
+        background=[relay.run],
+    )

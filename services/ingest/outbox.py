@@ -1,0 +1,122 @@
+"""The outbox relay: delivers every committed lead change to the coordinator, at least once.
+
+Rows are leased (next_attempt_time pushed past the call) in one short transaction,
+delivered with no transaction open, then marked. A relay that dies mid-call lets
+its lease lapse and another replica resends: the coordinator dedups on event_id.
+A failed row is retried with exponential backoff and is never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
+from prometheus_client import Counter
+
+from services.ingest.repository import IngestRepository
+from shared import deadlines, timestamps
+from shared.clients import Peers
+from shared.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+DELIVERED = Counter("ingest_outbox_delivered_total", "Outbox rows the coordinator accepted.")
+FAILED = Counter("ingest_outbox_failures_total", "Failed outbox deliveries, by status code.", ["code"])
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    batch: int = 50
+    poll_s: float = 1.0
+    lease_s: float = 30.0
+    call_timeout_s: float = 5.0
+    retry_base_s: float = 0.5
+    retry_max_s: float = 60.0
+
+
+def retry_delay(attempts: int, *, base_s: float, max_s: float) -> float:
+    """Seconds before the next try after `attempts` failures: base, 2*base, 4*base ... capped."""
+    if attempts <= 1:
+        return min(base_s, max_s)
+    # Bound the exponent so a long-failing row cannot overflow the float.
+    return min(max_s, base_s * 2.0 ** min(attempts - 1, 30))
+
+
+def envelope(row: Any) -> coordinator_pb.LeadEventEnvelope:
+    return coordinator_pb.LeadEventEnvelope(
+        event_id=str(row["event_id"]),
+        kind=row["kind"],
+        lead_id=str(row["lead_id"]),
+        location_id=row["location_id"],
+        occurred_time=timestamps.to_proto(row["occurred_time"]),
+        behavior_type=row["behavior_type"],
+    )
+
+
+class OutboxRelay:
+    def __init__(self, repo: IngestRepository, peers: Peers, settings: RelaySettings) -> None:
+        self._repo = repo
+        self._peers = peers
+        self._settings = settings
+
+    async def run(self) -> None:
+        """Runs until cancelled. Wakes on a commit that wrote an outbox row, else every poll_s."""
+        wake = self._repo.outbox_written
+        while True:
+            wake.clear()  # before draining, so a commit during the drain wakes the next round
+            while await self.deliver_due() == self._settings.batch:
+                pass
+            # A timeout is the poll: retries whose backoff ended are due now.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=self._settings.poll_s)
+
+    async def deliver_due(self) -> int:
+        """Lease and deliver one batch; returns how many rows it leased."""
+        try:
+            coordinator = self._peers.coordinator
+        except DomainError:
+            # No coordinator address yet (tests wire peers after start): leasing rows we cannot
+            # deliver would only delay them for a relay that can.
+            return 0
+        rows = await self._repo.claim_outbox(self._settings.batch, self._settings.lease_s)
+        # Rows of one batch belong to different leads (see claim_outbox), so order is kept.
+        outcomes = await asyncio.gather(
+            *(self._deliver(coordinator, row) for row in rows), return_exceptions=True
+        )
+        for outcome in outcomes:  # every delivery finished; now surface a failure to mark one
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return len(rows)
+
+    async def _deliver(self, coordinator: Any, row: Any) -> None:
+        try:
+            await coordinator.HandleLeadEvent(
+                coordinator_pb.HandleLeadEventRequest(event=envelope(row)),
+                timeout=deadlines.timeout(self._settings.call_timeout_s),
+            )
+        except grpc.aio.AioRpcError as err:
+            attempts = row["attempts"] + 1
+            delay = retry_delay(
+                attempts, base_s=self._settings.retry_base_s, max_s=self._settings.retry_max_s
+            )
+            FAILED.labels(err.code().name).inc()
+            log.warning(
+                "outbox delivery failed; will retry",
+                extra={
+                    "event_id": str(row["event_id"]),
+                    "lead_id": str(row["lead_id"]),
+                    "kind": row["kind"],
+                    "attempts": attempts,
+                    "code": err.code().name,
+                    "retry_in_s": delay,
+                },
+            )
+            await self._repo.mark_failed(row["id"], f"{err.code().name}: {err.details()}", delay)
+            return
+        await self._repo.mark_published(row["id"])
+        DELIVERED.inc()

@@ -1,0 +1,63 @@
+"""What a message writer is given and what it gives back.
+
+Templates write today; a Claude writer will implement the same MessageWriter.
+Whatever writes, the servicer adds the lines the law requires (STOP line,
+email footer) and runs the guardrails on the result, so no writer can skip them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+SMS = "sms"
+EMAIL = "email"
+FIRST_TOUCH = "first_touch"
+FOLLOW_UP = "follow_up"
+AGENT_NOTIFICATION = "agent_notification"
+
+TEMPLATE = "template"
+CLAUDE = "claude"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Caller-supplied context, already sanitised. Empty string = unknown."""
+
+    lead_first_name: str = ""
+    agent_name: str = ""
+    agent_phone: str = ""
+    city: str = ""
+    source: str = ""
+    brand_name: str = ""
+    lead_full_name: str = ""
+    lead_score: float = 0.0  # 0 = not given
+
+
+@dataclass(frozen=True)
+class Draft:
+    lead_id: str
+    channel: str  # SMS or EMAIL
+    purpose: str  # FIRST_TOUCH, FOLLOW_UP or AGENT_NOTIFICATION
+    facts: Facts
+    # Characters the writer may use for the body, leaving room for required lines.
+    max_body_chars: int
+
+    @property
+    def to_lead(self) -> bool:
+        return self.purpose != AGENT_NOTIFICATION
+
+
+@dataclass(frozen=True)
+class Written:
+    subject: str  # email only
+    body: str
+    generator: str  # TEMPLATE or CLAUDE
+    model: str  # template id or model name
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_micros_usd: int = 0
+
+
+class MessageWriter(Protocol):
+    async def write(self, draft: Draft) -> Written: ...

@@ -1,0 +1,158 @@
+"""The gates every automated message passes: consent, channel, and the lead's local clock.
+
+Pure: no I/O, no clock of its own. Callers pass `now`, so the same rules run when a
+message is first recorded and again when the scheduler is about to send it
+(compliance: recompute at send time, since DST and delays move the window).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from leadengine.common.v1 import common_pb2
+
+SMS = common_pb2.CHANNEL_SMS
+EMAIL = common_pb2.CHANNEL_EMAIL
+
+NO_CONSENTED_CHANNEL = "no channel the lead consented to"
+ZONE_UNKNOWN = "lead's time zone unknown; automated texts are held (compliance)"
+
+
+@dataclass(frozen=True)
+class SendWindow:
+    """Local wall-clock hours in which automated texts may go out: [start, end).
+    start > end means the window runs over midnight."""
+
+    start: time
+    end: time
+
+    @classmethod
+    def from_quiet_hours(cls, quiet_start: time, quiet_end: time) -> SendWindow:
+        # Quiet hours 21:00-08:00 are the complement of the window 08:00-21:00.
+        return cls(start=quiet_end, end=quiet_start)
+
+    def contains(self, wall: time) -> bool:
+        if self.start < self.end:
+            return self.start <= wall < self.end
+        return wall >= self.start or wall < self.end
+
+
+@dataclass(frozen=True)
+class ContactFacts:
+    """What the coordinator knows about reaching a lead, opt-outs included."""
+
+    phone: str = ""
+    email: str = ""
+    timezone: str = ""
+    sms_consent: bool = False
+    email_consent: bool = False
+    sms_opted_out: bool = False
+    email_opted_out: bool = False
+
+    def allows(self, channel: int) -> bool:
+        if channel == SMS:
+            return bool(self.phone) and self.sms_consent and not self.sms_opted_out
+        if channel == EMAIL:
+            return bool(self.email) and self.email_consent and not self.email_opted_out
+        return False
+
+    def address(self, channel: int) -> str:
+        return self.phone if channel == SMS else self.email if channel == EMAIL else ""
+
+
+def choose_channel(facts: ContactFacts) -> int | None:
+    """SMS first (it is read within minutes), else email; None when the lead allows neither."""
+    for channel in (SMS, EMAIL):
+        if facts.allows(channel):
+            return channel
+    return None
+
+
+def _wall(instant: datetime, zone: ZoneInfo) -> datetime:
+    return instant.astimezone(zone).replace(tzinfo=None)
+
+
+def in_window(now: datetime, zone: ZoneInfo, window: SendWindow) -> bool:
+    return window.contains(now.astimezone(zone).time())
+
+
+def _first_instant_at_or_after(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """The earliest UTC instant whose local wall time is >= day+at. Usually that wall time
+    itself; when it falls in a DST gap it does not exist, and the answer is the gap's end."""
+    wall = datetime.combine(day, at)
+    early = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    if _wall(early, zone) == wall:
+        return early
+    # In a gap fold=1 reads the wall time with the later offset (an instant before the
+    # jump) and fold=0 with the earlier one (after it); the jump lies between them.
+    lo = int(wall.replace(tzinfo=zone, fold=1).astimezone(UTC).timestamp())
+    hi = int(early.timestamp())
+    while lo + 1 < hi:
+        mid = (lo + hi) // 2
+        if _wall(datetime.fromtimestamp(mid, UTC), zone) >= wall:
+            hi = mid
+        else:
+            lo = mid
+    return datetime.fromtimestamp(hi, UTC)
+
+
+def next_opening(now: datetime, zone: ZoneInfo, window: SendWindow) -> datetime:
+    """`now` when the window is open, else the first later instant it opens (UTC)."""
+    if in_window(now, zone, window):
+        return now
+    local = now.astimezone(zone)
+    day = local.date() if local.time() < window.start else local.date() + timedelta(days=1)
+    # A zone can skip a whole calendar day (Pacific/Apia, 2011-12-30); look a few days on.
+    for offset in range(4):
+        candidate = _first_instant_at_or_after(day + timedelta(days=offset), window.start, zone)
+        if candidate > now and in_window(candidate, zone, window):
+            return candidate.astimezone(UTC)
+    raise ValueError(f"no opening of {window} in {zone.key} within 4 days of {now.isoformat()}")
+
+
+class Action(enum.Enum):
+    SEND = "send"
+    SCHEDULE = "schedule"
+    BLOCK = "block"
+
+
+@dataclass(frozen=True)
+class Gate:
+    action: Action
+    reason: str = ""
+    scheduled_time: datetime | None = None
+
+
+def gate(
+    channel: int,
+    address: str,
+    facts: ContactFacts,
+    zone: ZoneInfo | None,
+    now: datetime,
+    window: SendWindow,
+) -> Gate:
+    """May a message on `channel` to `address` go out at `now`? Run at send time.
+
+    Quiet hours apply to texts only; email is not a telephone solicitation."""
+    name = "SMS" if channel == SMS else "email"
+    if not facts.allows(channel):
+        return Gate(Action.BLOCK, f"lead no longer allows {name} (consent withdrawn or opted out)")
+    if address != facts.address(channel):
+        # Consent is given for a specific number or address, not for whatever the lead has now.
+        return Gate(Action.BLOCK, f"lead's {name} address changed after this message was written")
+    if channel != SMS:
+        return Gate(Action.SEND)
+    if zone is None:
+        return Gate(Action.BLOCK, ZONE_UNKNOWN)
+    if in_window(now, zone, window):
+        return Gate(Action.SEND)
+    opening = next_opening(now, zone, window)
+    local = opening.astimezone(zone)
+    return Gate(
+        Action.SCHEDULE,
+        f"quiet hours in {zone.key}; held until {local:%Y-%m-%d %H:%M} local",
+        scheduled_time=opening,
+    )

@@ -1,0 +1,62 @@
+"""Everything the coordinator reads from its environment, checked once at start-up."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+
+from shared import config
+from shared.config import ConfigError, ServerSettings
+
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def clock_time(env: Mapping[str, str], name: str, default: time) -> time:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    match = _CLOCK.match(raw)
+    if match is None:
+        raise ConfigError(f"{name}={raw!r} is not a 24-hour time; use HH:MM, e.g. 21:00")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str
+    server: ServerSettings
+    # Automated texts are held from quiet_start until quiet_end in the LEAD's local time
+    # (federal rule: nothing before 08:00 or after 21:00 recipient-local).
+    quiet_start: time = field(default=time(21, 0))
+    quiet_end: time = field(default=time(8, 0))
+    scheduler_poll_s: float = 1.0
+    scheduler_batch: int = 20
+    # A claimed message the process dies on becomes due again after this long.
+    scheduler_lease_s: float = 60.0
+    # Claims after which a message that never finished delivering is marked FAILED.
+    max_attempts: int = 5
+    # Names the sender in every message (10DLC: identify who is texting).
+    brand_name: str = "LeadEngine"
+
+    def __post_init__(self) -> None:
+        if self.quiet_start == self.quiet_end:
+            raise ConfigError(
+                "COORDINATOR_QUIET_START equals COORDINATOR_QUIET_END, which leaves no sending window;"
+                " use e.g. 21:00 and 08:00"
+            )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Config:
+        return cls(
+            database_url=config.database_url(env, "coordinator"),
+            server=ServerSettings.from_env("coordinator", env),
+            quiet_start=clock_time(env, "COORDINATOR_QUIET_START", time(21, 0)),
+            quiet_end=clock_time(env, "COORDINATOR_QUIET_END", time(8, 0)),
+            scheduler_poll_s=config.number(env, "COORDINATOR_SCHEDULER_POLL_S", 1.0, minimum=0.05),
+            scheduler_batch=config.integer(env, "COORDINATOR_SCHEDULER_BATCH", 20, minimum=1, maximum=1000),
+            scheduler_lease_s=config.number(env, "COORDINATOR_SCHEDULER_LEASE_S", 60.0, minimum=1.0),
+            max_attempts=config.integer(env, "COORDINATOR_MAX_ATTEMPTS", 5, minimum=1, maximum=100),
+            brand_name=config.text(env, "COORDINATOR_BRAND_NAME", "LeadEngine"),
+        )

@@ -1,0 +1,47 @@
+"""Senders: what hands a message to a provider, and what the provider said.
+
+Only the credential-less sender exists so far. It records that nothing was sent:
+its status is SIMULATED, never SENT. Twilio, SendGrid and HighLevel senders come
+with the provider integration, behind the same protocol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from leadengine.common.v1 import common_pb2
+from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
+
+NO_CREDENTIALS = "no provider credentials configured (TWILIO_*/SENDGRID_API_KEY)"
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    status: int  # pb.CommunicationStatus
+    provider_message_id: str = ""
+    reason: str = ""
+
+
+class Sender(Protocol):
+    async def send_sms(self, to: str, body: str) -> DeliveryResult: ...
+
+    async def send_email(self, to: str, subject: str, body: str) -> DeliveryResult: ...
+
+
+class SimulatedSender:
+    """Used when no provider is configured: the message is recorded, not sent."""
+
+    async def send_sms(self, to: str, body: str) -> DeliveryResult:
+        return DeliveryResult(pb.COMMUNICATION_STATUS_SIMULATED, reason=NO_CREDENTIALS)
+
+    async def send_email(self, to: str, subject: str, body: str) -> DeliveryResult:
+        return DeliveryResult(pb.COMMUNICATION_STATUS_SIMULATED, reason=NO_CREDENTIALS)
+
+
+async def deliver(sender: Sender, channel: int, to: str, subject: str, body: str) -> DeliveryResult:
+    if channel == common_pb2.CHANNEL_SMS:
+        return await sender.send_sms(to, body)
+    if channel == common_pb2.CHANNEL_EMAIL:
+        return await sender.send_email(to, subject, body)
+    raise ValueError(f"cannot deliver on channel {channel}")

@@ -1,0 +1,170 @@
+"""CoordinatorService handlers: proto in, domain calls, proto out. No SQL, no status codes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
+from leadengine.coordinator.v1 import coordinator_service_pb2_grpc as pb_grpc
+
+from services.coordinator.journey import Envelope, JourneyRunner
+from services.coordinator.repository import CoordinatorRepository
+from shared import ids, pagination, timestamps
+from shared.errors import FieldViolation, InvalidArgument
+from shared.rpc import Context
+
+
+def journey_to_proto(row: Any) -> pb.Journey:
+    if row is None:
+        return pb.Journey()
+    return pb.Journey(
+        journey_id=str(row["journey_id"]),
+        lead_id=str(row["lead_id"]),
+        location_id=row["location_id"],
+        state=row["state"],
+        stop_reason=row["stop_reason"],
+        agent_id=str(row["agent_id"]) if row["agent_id"] else "",
+        agent_reason=row["agent_reason"],
+        score=row["score"] or 0.0,
+        create_time=timestamps.to_proto(row["create_time"]),
+        update_time=timestamps.to_proto(row["update_time"]),
+        first_touch_time=timestamps.to_proto(row["first_touch_time"]),
+    )
+
+
+def communication_to_proto(row: Any) -> pb.Communication:
+    return pb.Communication(
+        communication_id=str(row["communication_id"]),
+        lead_id=str(row["lead_id"]),
+        channel=row["channel"],
+        direction=row["direction"],
+        status=row["status"],
+        body=row["body"],
+        subject=row["subject"],
+        status_reason=row["status_reason"],
+        scheduled_time=timestamps.to_proto(row["scheduled_time"]),
+        create_time=timestamps.to_proto(row["create_time"]),
+        update_time=timestamps.to_proto(row["update_time"]),
+        provider_message_id=row["provider_message_id"],
+        message_id=row["message_id"],
+        address=row["address"],
+    )
+
+
+def consent_to_proto(row: Any) -> pb.Consent:
+    return pb.Consent(
+        lead_id=str(row["lead_id"]),
+        sms_consent=row["sms_consent"],
+        email_consent=row["email_consent"],
+        sms_opted_out=row["sms_opted_out"],
+        email_opted_out=row["email_opted_out"],
+        update_time=timestamps.to_proto(row["update_time"]),
+    )
+
+
+def notification_to_proto(row: Any) -> pb.Notification:
+    return pb.Notification(
+        notification_id=str(row["notification_id"]),
+        agent_id=str(row["agent_id"]),
+        lead_id=str(row["lead_id"]),
+        channel=row["channel"],
+        status=row["status"],
+        body=row["body"],
+        create_time=timestamps.to_proto(row["create_time"]),
+        status_reason=row["status_reason"],
+    )
+
+
+def _envelope(event: pb.LeadEventEnvelope) -> Envelope:
+    event_id = ids.require_text(event.event_id, "event.event_id")
+    lead_id = ids.parse_uuid(event.lead_id, "event.lead_id", what="lead id")
+    if event.kind == pb.LEAD_EVENT_KIND_UNSPECIFIED or event.kind not in pb.LeadEventKind.values():
+        raise InvalidArgument(
+            "event.kind is required",
+            reason="MISSING_FIELD" if event.kind == pb.LEAD_EVENT_KIND_UNSPECIFIED else "INVALID_KIND",
+            violations=[FieldViolation("event.kind", "LEAD_CREATED, LEAD_UPDATED, LEAD_DELETED or BEHAVIOR")],
+        )
+    return Envelope(
+        event_id=event_id, kind=event.kind, lead_id=lead_id, location_id=event.location_id.strip()
+    )
+
+
+def _page(rows: list[Any], size: int, id_column: str, query: str) -> tuple[list[Any], str]:
+    page = rows[:size]
+    if len(rows) <= size:
+        return page, ""
+    last = page[-1]
+    token = pagination.encode({"t": last["create_time"].isoformat(), "id": str(last[id_column])}, query=query)
+    return page, token
+
+
+def _after(token: str, query: str) -> tuple[datetime, uuid.UUID] | None:
+    cursor = pagination.decode(token, query=query)
+    if cursor is None:
+        return None
+    try:
+        return datetime.fromisoformat(cursor["t"]), uuid.UUID(cursor["id"])
+    except (KeyError, ValueError):
+        raise InvalidArgument(
+            "page_token is not valid for this request; restart from the first page",
+            reason="INVALID_PAGE_TOKEN",
+            violations=[FieldViolation("page_token", "not a token issued for this query")],
+        ) from None
+
+
+class CoordinatorServicer(pb_grpc.CoordinatorServiceServicer):
+    def __init__(self, repo: CoordinatorRepository, runner: JourneyRunner) -> None:
+        self._repo = repo
+        self._runner = runner
+
+    async def HandleLeadEvent(
+        self, request: pb.HandleLeadEventRequest, context: Context
+    ) -> pb.HandleLeadEventResponse:
+        outcome = await self._runner.handle(_envelope(request.event))
+        return pb.HandleLeadEventResponse(
+            journey=journey_to_proto(outcome.journey), duplicate=outcome.duplicate
+        )
+
+    async def GetJourney(self, request: pb.GetJourneyRequest, context: Context) -> pb.GetJourneyResponse:
+        row = await self._repo.get_journey(ids.parse_uuid(request.lead_id, "lead_id", what="lead id"))
+        return pb.GetJourneyResponse(journey=journey_to_proto(row))
+
+    async def ListCommunications(
+        self, request: pb.ListCommunicationsRequest, context: Context
+    ) -> pb.ListCommunicationsResponse:
+        lead_id = ids.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        size = pagination.page_size(request.page_size)
+        query = f"communications:{lead_id}"
+        rows = await self._repo.list_communications(lead_id, _after(request.page_token, query), size)
+        page, token = _page(rows, size, "communication_id", query)
+        return pb.ListCommunicationsResponse(
+            communications=[communication_to_proto(r) for r in page], next_page_token=token
+        )
+
+    async def GetConsent(self, request: pb.GetConsentRequest, context: Context) -> pb.GetConsentResponse:
+        row = await self._repo.get_consent(ids.parse_uuid(request.lead_id, "lead_id", what="lead id"))
+        return pb.GetConsentResponse(consent=consent_to_proto(row))
+
+    async def ListNotifications(
+        self, request: pb.ListNotificationsRequest, context: Context
+    ) -> pb.ListNotificationsResponse:
+        if not request.agent_id and not request.lead_id:
+            raise InvalidArgument(
+                "set agent_id, lead_id or both to say whose notifications to list",
+                reason="MISSING_FIELD",
+                violations=[
+                    FieldViolation("agent_id", "required when lead_id is empty"),
+                    FieldViolation("lead_id", "required when agent_id is empty"),
+                ],
+            )
+        agent_id = ids.parse_uuid(request.agent_id, "agent_id", what="agent id") if request.agent_id else None
+        lead_id = ids.parse_uuid(request.lead_id, "lead_id", what="lead id") if request.lead_id else None
+        size = pagination.page_size(request.page_size)
+        query = f"notifications:{agent_id}:{lead_id}"
+        rows = await self._repo.list_notifications(agent_id, lead_id, _after(request.page_token, query), size)
+        page, token = _page(rows, size, "notification_id", query)
+        return pb.ListNotificationsResponse(
+            notifications=[notification_to_proto(r) for r in page], next_page_token=token
+        )

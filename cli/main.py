@@ -1,1 +1,150 @@
-def main() -> None: ...
+"""`leadengine`: run the mesh locally, migrate it, load it with synthetic data, trace a lead through it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from cli import demo, seed, up
+from cli.database import SERVICES
+from cli.terminal import fail
+from shared import config
+from shared.clients import Peers
+
+
+def _count(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{raw} must not be negative")
+    return value
+
+
+def _seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a number of seconds") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{raw} must be more than 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="leadengine",
+        description="LeadEngine: lead recovery and nurture for real-estate teams on HighLevel.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    data_dir = argparse.ArgumentParser(add_help=False)
+    data_dir.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(".leadengine"),
+        help="where the embedded PostgreSQL keeps its data and `up` writes logs (default: .leadengine)",
+    )
+
+    p = commands.add_parser(
+        "up",
+        parents=[data_dir],
+        help="run the whole mesh in the foreground",
+        description="Start PostgreSQL (embedded unless DATABASE_URL is set), migrate every schema, start the"
+        " five services and the gateway, and stay in the foreground until Ctrl-C or SIGTERM.",
+    )
+    p.add_argument("--timeout", type=_seconds, default=60.0, help="seconds each process has to get healthy")
+    p.add_argument(
+        "--stop-timeout",
+        type=_seconds,
+        default=10.0,
+        help="seconds between SIGTERM and SIGKILL on the way out",
+    )
+
+    commands.add_parser(
+        "migrate",
+        parents=[data_dir],
+        help="migrate every service's schema",
+        description="Apply pending migrations of every service to DATABASE_URL (or the embedded server).",
+    )
+
+    p = commands.add_parser(
+        "seed",
+        help="load synthetic agents, leads and events into a running mesh",
+        description="Talks to a running mesh over gRPC only (INGEST_ADDR, ROUTING_ADDR; default localhost)."
+        " Deterministic: the same --seed loads the same data, and loading it again changes nothing.",
+    )
+    p.add_argument("--location", required=True, help="location (sub-account) id to load into")
+    p.add_argument("--agents", type=_count, default=5, help="agents to upsert (default 5)")
+    p.add_argument("--leads", type=_count, default=1000, help="leads to import (default 1000)")
+    p.add_argument(
+        "--events", type=_count, default=20, help="behaviour events to record; each may trigger a message"
+    )
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+
+    p = commands.add_parser(
+        "demo",
+        help="trace one new lead through a running mesh",
+        description="Creates one lead where it is daytime now, then follows it: stored, scored, routed,"
+        " message written, communication recorded, with milliseconds since the lead was sent.",
+    )
+    p.add_argument(
+        "--location", default=seed.DEMO_LOCATION, help=f"location id (default {seed.DEMO_LOCATION})"
+    )
+    p.add_argument("--timeout", type=_seconds, default=30.0, help="seconds to wait for every step")
+    return parser
+
+
+def _peers(names: Sequence[str], *, default_timeout_s: float = 30.0) -> Peers:
+    return Peers(
+        {name: config.peer_addr(os.environ, name) for name in names}, default_timeout_s=default_timeout_s
+    )
+
+
+async def _seed(args: argparse.Namespace) -> int:
+    # ImportLeads streams for minutes; the channel's backstop deadline must not cut it short.
+    peers = _peers(("ingest", "routing"), default_timeout_s=3600.0)
+    try:
+        return await seed.run(
+            location_id=args.location,
+            agent_count=args.agents,
+            lead_count=args.leads,
+            event_count=args.events,
+            seed=args.seed,
+            peers=peers,
+        )
+    finally:
+        await peers.close()
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    peers = _peers(SERVICES)
+    try:
+        return await demo.run(location_id=args.location, timeout_s=args.timeout, peers=peers)
+    finally:
+        await peers.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)  # the embedded server's chatter stays out of the way
+    try:
+        if args.command == "up":
+            return asyncio.run(up.up_command(args.data_dir, args.timeout, args.stop_timeout))
+        if args.command == "migrate":
+            return asyncio.run(up.migrate_command(args.data_dir))
+        if args.command == "seed":
+            return asyncio.run(_seed(args))
+        return asyncio.run(_demo(args))
+    except config.ConfigError as err:
+        return fail(str(err))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

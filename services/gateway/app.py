@@ -1,0 +1,89 @@
+"""The gateway's HTTP app: health, readiness and metrics. Webhooks arrive in a later issue.
+
+One gRPC channel to ingest is opened when the app starts (lifespan) and
+closed when it stops; requests never open their own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from services.gateway.config import Config
+
+log = logging.getLogger(__name__)
+
+INGEST_SERVICE = ingest_pb.DESCRIPTOR.services_by_name["IngestService"].full_name
+
+
+async def healthz(request: Request) -> Response:
+    # Liveness: the process answers. Dependencies belong to /readyz, or one
+    # slow ingest would get every gateway pod restarted.
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    cfg: Config = request.app.state.config
+    health: health_pb2_grpc.HealthStub = request.app.state.ingest_health
+    try:
+        resp = await health.Check(
+            health_pb2.HealthCheckRequest(service=INGEST_SERVICE), timeout=cfg.ready_timeout_s
+        )
+    except grpc.aio.AioRpcError as err:
+        reason = "INGEST_TIMEOUT" if err.code() == grpc.StatusCode.DEADLINE_EXCEEDED else "INGEST_UNREACHABLE"
+        return JSONResponse(
+            {
+                "status": "not ready",
+                "reason": reason,
+                "detail": f"ingest at {cfg.ingest_addr}: {err.code().name}",
+            },
+            status_code=503,
+        )
+    status = health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)
+    if resp.status != health_pb2.HealthCheckResponse.SERVING:
+        return JSONResponse(
+            {"status": "not ready", "reason": "INGEST_NOT_SERVING", "detail": f"ingest reports {status}"},
+            status_code=503,
+        )
+    return JSONResponse({"status": "ready", "ingest": status})
+
+
+async def metrics(request: Request) -> Response:
+    return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_app(cfg: Config) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        channel = grpc.aio.insecure_channel(
+            cfg.ingest_addr,
+            options=[("grpc.keepalive_time_ms", 30_000), ("grpc.keepalive_timeout_ms", 10_000)],
+        )
+        app.state.ingest_health = health_pb2_grpc.HealthStub(channel)
+        log.info("gateway started", extra={"ingest_addr": cfg.ingest_addr})
+        try:
+            yield
+        finally:
+            await channel.close()
+            log.info("gateway stopped")
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.config = cfg
+    return app

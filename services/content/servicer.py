@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import uuid
-from datetime import datetime
 from typing import Any
 
 import phonenumbers
@@ -158,23 +156,12 @@ class ContentServicer(pb_grpc.ContentServiceServicer):
     ) -> pb.GetConversationResponse:
         lead_id = ids.parse_uuid(request.lead_id, "lead_id", what="lead id")
         size = pagination.page_size(request.page_size)
-        cursor = pagination.decode(request.page_token, query=str(lead_id))
-        after = None
-        if cursor is not None:
-            try:
-                after = (datetime.fromisoformat(cursor["t"]), uuid.UUID(cursor["id"]))
-            except (KeyError, ValueError):
-                raise InvalidArgument(
-                    "page_token is not valid for this request; restart from the first page",
-                    reason="INVALID_PAGE_TOKEN",
-                    violations=[FieldViolation("page_token", "not a token issued for this query")],
-                ) from None
+        after = pagination.decode_cursor(request.page_token, pagination.time_and_uuid, query=str(lead_id))
         rows = await self._repo.conversation(lead_id, after, size)
-        page = rows[:size]
-        token = ""
-        if len(rows) > size:
-            last = page[-1]
-            token = pagination.encode(
-                {"t": last["create_time"].isoformat(), "id": str(last["message_id"])}, query=str(lead_id)
-            )
+        page, token = pagination.page_of(
+            rows,
+            size,
+            lambda r: {"t": r["create_time"].isoformat(), "id": str(r["message_id"])},
+            query=str(lead_id),
+        )
         return pb.GetConversationResponse(messages=[message_to_proto(r) for r in page], next_page_token=token)

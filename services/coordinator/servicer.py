@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
 from typing import Any
 
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
@@ -91,27 +89,8 @@ def _envelope(event: pb.LeadEventEnvelope) -> Envelope:
     )
 
 
-def _page(rows: list[Any], size: int, id_column: str, query: str) -> tuple[list[Any], str]:
-    page = rows[:size]
-    if len(rows) <= size:
-        return page, ""
-    last = page[-1]
-    token = pagination.encode({"t": last["create_time"].isoformat(), "id": str(last[id_column])}, query=query)
-    return page, token
-
-
-def _after(token: str, query: str) -> tuple[datetime, uuid.UUID] | None:
-    cursor = pagination.decode(token, query=query)
-    if cursor is None:
-        return None
-    try:
-        return datetime.fromisoformat(cursor["t"]), uuid.UUID(cursor["id"])
-    except (KeyError, ValueError):
-        raise InvalidArgument(
-            "page_token is not valid for this request; restart from the first page",
-            reason="INVALID_PAGE_TOKEN",
-            violations=[FieldViolation("page_token", "not a token issued for this query")],
-        ) from None
+def _cursor(id_column: str) -> Any:
+    return lambda row: {"t": row["create_time"].isoformat(), "id": str(row[id_column])}
 
 
 class CoordinatorServicer(pb_grpc.CoordinatorServiceServicer):
@@ -137,8 +116,10 @@ class CoordinatorServicer(pb_grpc.CoordinatorServiceServicer):
         lead_id = ids.parse_uuid(request.lead_id, "lead_id", what="lead id")
         size = pagination.page_size(request.page_size)
         query = f"communications:{lead_id}"
-        rows = await self._repo.list_communications(lead_id, _after(request.page_token, query), size)
-        page, token = _page(rows, size, "communication_id", query)
+        rows = await self._repo.list_communications(
+            lead_id, pagination.decode_cursor(request.page_token, pagination.time_and_uuid, query=query), size
+        )
+        page, token = pagination.page_of(rows, size, _cursor("communication_id"), query=query)
         return pb.ListCommunicationsResponse(
             communications=[communication_to_proto(r) for r in page], next_page_token=token
         )
@@ -163,8 +144,13 @@ class CoordinatorServicer(pb_grpc.CoordinatorServiceServicer):
         lead_id = ids.parse_uuid(request.lead_id, "lead_id", what="lead id") if request.lead_id else None
         size = pagination.page_size(request.page_size)
         query = f"notifications:{agent_id}:{lead_id}"
-        rows = await self._repo.list_notifications(agent_id, lead_id, _after(request.page_token, query), size)
-        page, token = _page(rows, size, "notification_id", query)
+        rows = await self._repo.list_notifications(
+            agent_id,
+            lead_id,
+            pagination.decode_cursor(request.page_token, pagination.time_and_uuid, query=query),
+            size,
+        )
+        page, token = pagination.page_of(rows, size, _cursor("notification_id"), query=query)
         return pb.ListNotificationsResponse(
             notifications=[notification_to_proto(r) for r in page], next_page_token=token
         )

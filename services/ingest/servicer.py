@@ -77,17 +77,6 @@ def _optional_location(raw: str) -> str | None:
     return ids.require_text(raw, "location_id") if raw.strip() else None
 
 
-def _cursor_time(cursor: dict[str, str]) -> datetime:
-    try:
-        return datetime.fromisoformat(cursor["t"])
-    except (KeyError, ValueError):
-        raise InvalidArgument(
-            "page_token is not valid for this request; restart from the first page",
-            reason="INVALID_PAGE_TOKEN",
-            violations=[FieldViolation("page_token", "not a token issued for this query")],
-        ) from None
-
-
 class IngestServicer(pb_grpc.IngestServiceServicer):
     def __init__(self, repo: IngestRepository, *, import_batch: int) -> None:
         self._repo = repo
@@ -132,20 +121,13 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
         tag = " ".join(request.tag.split()).lower()
         since = timestamps.from_proto(request.updated_since_time)
         query = f"{location_id}|{source}|{tag}|{since.isoformat() if since else ''}"
-        cursor = pagination.decode(request.page_token, query=query)
-        after = None
-        if cursor:
-            after = (_cursor_time(cursor), ids.parse_uuid(cursor.get("id", ""), "page_token"))
+        after = pagination.decode_cursor(request.page_token, pagination.time_and_uuid, query=query)
         rows = await self._repo.list_leads(
             location_id, source=source, tag=tag, updated_since=since, after=after, limit=size
         )
-        page = rows[:size]
-        token = ""
-        if len(rows) > size:
-            last = page[-1]
-            token = pagination.encode(
-                {"t": last["update_time"].isoformat(), "id": str(last["lead_id"])}, query=query
-            )
+        page, token = pagination.page_of(
+            rows, size, lambda r: {"t": r["update_time"].isoformat(), "id": str(r["lead_id"])}, query=query
+        )
         return pb.ListLeadsResponse(leads=[lead_to_proto(r) for r in page], next_page_token=token)
 
     async def DeleteLead(self, request: pb.DeleteLeadRequest, context: Context) -> pb.DeleteLeadResponse:
@@ -178,16 +160,13 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
         size = pagination.page_size(request.page_size)
         since = timestamps.from_proto(request.occurred_since_time)
         query = f"{lead_id}|{since.isoformat() if since else ''}"
-        cursor = pagination.decode(request.page_token, query=query)
-        after = (_cursor_time(cursor), cursor.get("id", "")) if cursor else None
+        after = pagination.decode_cursor(
+            request.page_token, lambda c: (datetime.fromisoformat(c["t"]), c["id"]), query=query
+        )
         rows = await self._repo.list_events(lead_id, occurred_since=since, after=after, limit=size)
-        page = rows[:size]
-        token = ""
-        if len(rows) > size:
-            last = page[-1]
-            token = pagination.encode(
-                {"t": last["occurred_time"].isoformat(), "id": last["event_id"]}, query=query
-            )
+        page, token = pagination.page_of(
+            rows, size, lambda r: {"t": r["occurred_time"].isoformat(), "id": r["event_id"]}, query=query
+        )
         return pb.ListLeadEventsResponse(events=[event_to_proto(r) for r in page], next_page_token=token)
 
     async def ImportLeads(

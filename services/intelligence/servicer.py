@@ -107,23 +107,13 @@ class IntelligenceServicer(pb_grpc.IntelligenceServiceServicer):
         threshold = _min_score(request.min_score, self._cfg.high_intent_score)
         size = pagination.page_size(request.page_size)
         query = f"{location_id}|{threshold!r}"
-        cursor = pagination.decode(request.page_token, query=query)
-        after = None
-        if cursor is not None:
-            try:
-                after = (float(cursor["s"]), uuid.UUID(cursor["id"]))
-            except (KeyError, ValueError):
-                raise InvalidArgument(
-                    "page_token is not valid for this request; restart from the first page",
-                    reason="INVALID_PAGE_TOKEN",
-                    violations=[FieldViolation("page_token", "not a token issued for this query")],
-                ) from None
+        after = pagination.decode_cursor(
+            request.page_token, lambda c: (float(c["s"]), uuid.UUID(c["id"])), query=query
+        )
         rows = await self._repo.list_high_intent(location_id, threshold, after, size)
-        page, more = rows[:size], len(rows) > size
-        token = ""
-        if more:
-            last = page[-1]
-            token = pagination.encode({"s": repr(last["score"]), "id": str(last["lead_id"])}, query=query)
+        page, token = pagination.page_of(
+            rows, size, lambda r: {"s": repr(r["score"]), "id": str(r["lead_id"])}, query=query
+        )
         return pb.ListHighIntentLeadsResponse(
             leads=[intelligence_to_proto(r) for r in page], next_page_token=token
         )

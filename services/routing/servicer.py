@@ -78,15 +78,13 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
     async def ListAgents(self, request: pb.ListAgentsRequest, context: Context) -> pb.ListAgentsResponse:
         location_id = ids.require_text(request.location_id, "location_id")
         size = pagination.page_size(request.page_size)
-        cursor = pagination.decode(request.page_token, query=location_id)
-        after = (cursor["name"], cursor["id"]) if cursor else None
+        after = pagination.decode_cursor(
+            request.page_token, lambda c: (c["name"], c["id"]), query=location_id
+        )
         rows = await self._repo.list_agents(location_id, after, size)
-        page = rows[:size]
-        token = ""
-        if len(rows) > size:
-            token = pagination.encode(
-                {"name": page[-1]["name"], "id": str(page[-1]["agent_id"])}, query=location_id
-            )
+        page, token = pagination.page_of(
+            rows, size, lambda r: {"name": r["name"], "id": str(r["agent_id"])}, query=location_id
+        )
         return pb.ListAgentsResponse(agents=[agent_to_proto(r) for r in page], next_page_token=token)
 
     async def SetAgentAvailability(

@@ -16,8 +16,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from hypothesis import settings
 
 from tests.support import SERVICES, migrate_all
+
+# Hypothesis' per-example deadline measures the machine's load, not our code: off.
+settings.register_profile("leadengine", deadline=None)
+settings.load_profile("leadengine")
 
 LOCAL_URL = os.environ.get("LEADENGINE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

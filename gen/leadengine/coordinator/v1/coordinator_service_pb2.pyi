@@ -32,6 +32,16 @@ class _LeadEventKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LeadEve
     LEAD_EVENT_KIND_LEAD_UPDATED: _LeadEventKind.ValueType  # 2
     LEAD_EVENT_KIND_LEAD_DELETED: _LeadEventKind.ValueType  # 3
     LEAD_EVENT_KIND_BEHAVIOR: _LeadEventKind.ValueType  # 4
+    LEAD_EVENT_KIND_INBOUND_MESSAGE: _LeadEventKind.ValueType  # 5
+    """The lead wrote to us (SMS or email); see inbound."""
+    LEAD_EVENT_KIND_OUTBOUND_MESSAGE: _LeadEventKind.ValueType  # 6
+    """A person sent the lead a message outside LeadEngine (e.g. from the CRM)."""
+    LEAD_EVENT_KIND_DELIVERY_STATUS: _LeadEventKind.ValueType  # 7
+    """A provider reported what became of a message we sent; see delivery."""
+    LEAD_EVENT_KIND_SUPPRESSION: _LeadEventKind.ValueType  # 8
+    """An address must not be contacted again on a channel (bounce, spam
+    report, unsubscribe, CRM do-not-disturb); see suppression.
+    """
 
 class LeadEventKind(_LeadEventKind, metaclass=_LeadEventKindEnumTypeWrapper):
     """What happened to a lead, as published by ingest."""
@@ -41,6 +51,16 @@ LEAD_EVENT_KIND_LEAD_CREATED: LeadEventKind.ValueType  # 1
 LEAD_EVENT_KIND_LEAD_UPDATED: LeadEventKind.ValueType  # 2
 LEAD_EVENT_KIND_LEAD_DELETED: LeadEventKind.ValueType  # 3
 LEAD_EVENT_KIND_BEHAVIOR: LeadEventKind.ValueType  # 4
+LEAD_EVENT_KIND_INBOUND_MESSAGE: LeadEventKind.ValueType  # 5
+"""The lead wrote to us (SMS or email); see inbound."""
+LEAD_EVENT_KIND_OUTBOUND_MESSAGE: LeadEventKind.ValueType  # 6
+"""A person sent the lead a message outside LeadEngine (e.g. from the CRM)."""
+LEAD_EVENT_KIND_DELIVERY_STATUS: LeadEventKind.ValueType  # 7
+"""A provider reported what became of a message we sent; see delivery."""
+LEAD_EVENT_KIND_SUPPRESSION: LeadEventKind.ValueType  # 8
+"""An address must not be contacted again on a channel (bounce, spam
+report, unsubscribe, CRM do-not-disturb); see suppression.
+"""
 Global___LeadEventKind: _TypeAlias = LeadEventKind  # noqa: Y015
 
 class _JourneyState:
@@ -124,6 +144,106 @@ COMMUNICATION_STATUS_RECEIVED: CommunicationStatus.ValueType  # 9
 Global___CommunicationStatus: _TypeAlias = CommunicationStatus  # noqa: Y015
 
 @_typing.final
+class MessageFacts(_message.Message):
+    """A message a lead sent, or one a person sent them outside LeadEngine."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    LEAD_ADDRESS_FIELD_NUMBER: _builtins.int
+    OUR_ADDRESS_FIELD_NUMBER: _builtins.int
+    PROVIDER_MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    channel: _common_pb2.Channel.ValueType
+    body: _builtins.str
+    subject: _builtins.str
+    lead_address: _builtins.str
+    """E.164 or email address of the lead."""
+    our_address: _builtins.str
+    """Our number or address it went to or came from."""
+    provider_message_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        channel: _common_pb2.Channel.ValueType = ...,
+        body: _builtins.str = ...,
+        subject: _builtins.str = ...,
+        lead_address: _builtins.str = ...,
+        our_address: _builtins.str = ...,
+        provider_message_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "channel", b"channel", "lead_address", b"lead_address", "our_address", b"our_address", "provider_message_id", b"provider_message_id", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MessageFacts: _TypeAlias = MessageFacts  # noqa: Y015
+
+@_typing.final
+class DeliveryFacts(_message.Message):
+    """A provider's report on a message we sent."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDER_MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    PROVIDER_STATUS_FIELD_NUMBER: _builtins.int
+    ERROR_CODE_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    provider_message_id: _builtins.str
+    """Twilio MessageSid or SendGrid message id."""
+    provider_status: _builtins.str
+    """Provider's status word, e.g. "delivered", "undelivered", "bounce"."""
+    error_code: _builtins.str
+    """Provider's error code, e.g. Twilio 30007; empty when none."""
+    channel: _common_pb2.Channel.ValueType
+    def __init__(
+        self,
+        *,
+        provider_message_id: _builtins.str = ...,
+        provider_status: _builtins.str = ...,
+        error_code: _builtins.str = ...,
+        channel: _common_pb2.Channel.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "error_code", b"error_code", "provider_message_id", b"provider_message_id", "provider_status", b"provider_status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeliveryFacts: _TypeAlias = DeliveryFacts  # noqa: Y015
+
+@_typing.final
+class SuppressionFacts(_message.Message):
+    """An address to suppress on a channel."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    channel: _common_pb2.Channel.ValueType
+    address: _builtins.str
+    """E.164 or email address."""
+    reason: _builtins.str
+    """Why, in words, e.g. "SendGrid spamreport"."""
+    def __init__(
+        self,
+        *,
+        channel: _common_pb2.Channel.ValueType = ...,
+        address: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "channel", b"channel", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SuppressionFacts: _TypeAlias = SuppressionFacts  # noqa: Y015
+
+@_typing.final
 class LeadEventEnvelope(_message.Message):
     """A change to a lead, carried from ingest's outbox."""
 
@@ -135,6 +255,9 @@ class LeadEventEnvelope(_message.Message):
     LOCATION_ID_FIELD_NUMBER: _builtins.int
     OCCURRED_TIME_FIELD_NUMBER: _builtins.int
     BEHAVIOR_TYPE_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    DELIVERY_FIELD_NUMBER: _builtins.int
+    SUPPRESSION_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique per event; the coordinator ignores one it has handled."""
     kind: Global___LeadEventKind.ValueType
@@ -144,6 +267,18 @@ class LeadEventEnvelope(_message.Message):
     """For LEAD_EVENT_KIND_BEHAVIOR: ingest's event type name, e.g. "listing_view"."""
     @_builtins.property
     def occurred_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def message(self) -> Global___MessageFacts:
+        """For INBOUND_MESSAGE and OUTBOUND_MESSAGE."""
+
+    @_builtins.property
+    def delivery(self) -> Global___DeliveryFacts:
+        """For DELIVERY_STATUS (lead_id may be empty: the provider names only its message)."""
+
+    @_builtins.property
+    def suppression(self) -> Global___SuppressionFacts:
+        """For SUPPRESSION (lead_id may be empty: an address can be suppressed before we know its lead)."""
+
     def __init__(
         self,
         *,
@@ -153,10 +288,13 @@ class LeadEventEnvelope(_message.Message):
         location_id: _builtins.str = ...,
         occurred_time: _timestamp_pb2.Timestamp | None = ...,
         behavior_type: _builtins.str = ...,
+        message: Global___MessageFacts | None = ...,
+        delivery: Global___DeliveryFacts | None = ...,
+        suppression: Global___SuppressionFacts | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_time", b"occurred_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["delivery", b"delivery", "message", b"message", "occurred_time", b"occurred_time", "suppression", b"suppression"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["behavior_type", b"behavior_type", "event_id", b"event_id", "kind", b"kind", "lead_id", b"lead_id", "location_id", b"location_id", "occurred_time", b"occurred_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["behavior_type", b"behavior_type", "delivery", b"delivery", "event_id", b"event_id", "kind", b"kind", "lead_id", b"lead_id", "location_id", b"location_id", "message", b"message", "occurred_time", b"occurred_time", "suppression", b"suppression"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

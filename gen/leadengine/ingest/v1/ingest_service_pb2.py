@@ -27,55 +27,65 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)leadengine/ingest/v1/ingest_service.proto\x12\x14leadengine.ingest.v1\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf6\x04\n\x04Lead\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x13\n\x0blocation_id\x18\x02 \x01(\t\x12\x1b\n\x13\x65xternal_contact_id\x18\x03 \x01(\t\x12\x12\n\nfirst_name\x18\x04 \x01(\t\x12\x11\n\tlast_name\x18\x05 \x01(\t\x12\r\n\x05\x65mail\x18\x06 \x01(\t\x12\r\n\x05phone\x18\x07 \x01(\t\x12\x10\n\x08timezone\x18\x08 \x01(\t\x12\x0f\n\x07\x63ompany\x18\t \x01(\t\x12\x0c\n\x04\x63ity\x18\n \x01(\t\x12\r\n\x05state\x18\x0b \x01(\t\x12\x0f\n\x07\x63ountry\x18\x0c \x01(\t\x12\x11\n\tjob_title\x18\r \x01(\t\x12\x11\n\tseniority\x18\x0e \x01(\t\x12\x30\n\x06source\x18\x0f \x01(\x0e\x32 .leadengine.ingest.v1.LeadSource\x12\x0c\n\x04tags\x18\x10 \x03(\t\x12.\n\rcustom_fields\x18\x11 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x0bsms_consent\x18\x12 \x01(\x08\x12\x15\n\remail_consent\x18\x13 \x01(\x08\x12/\n\x0b\x63reate_time\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x15 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x16 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nbudget_usd\x18\x17 \x01(\x03\x12\x17\n\x0ftimeline_months\x18\x18 \x01(\x05\x12\x13\n\x0bpreapproved\x18\x19 \x01(\x08\"\x82\x01\n\x11UpsertLeadRequest\x12(\n\x04lead\x18\x01 \x01(\x0b\x32\x1a.leadengine.ingest.v1.Lead\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"O\n\x12UpsertLeadResponse\x12(\n\x04lead\x18\x01 \x01(\x0b\x32\x1a.leadengine.ingest.v1.Lead\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"6\n\x0eGetLeadRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x13\n\x0blocation_id\x18\x02 \x01(\t\";\n\x0fGetLeadResponse\x12(\n\x04lead\x18\x01 \x01(\x0b\x32\x1a.leadengine.ingest.v1.Lead\"N\n\x1aGetLeadByExternalIdRequest\x12\x13\n\x0blocation_id\x18\x01 \x01(\t\x12\x1b\n\x13\x65xternal_contact_id\x18\x02 \x01(\t\"G\n\x1bGetLeadByExternalIdResponse\x12(\n\x04lead\x18\x01 \x01(\x0b\x32\x1a.leadengine.ingest.v1.Lead\"\xc5\x01\n\x10ListLeadsRequest\x12\x13\n\x0blocation_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x30\n\x06source\x18\x04 \x01(\x0e\x32 .leadengine.ingest.v1.LeadSource\x12\x0b\n\x03tag\x18\x05 \x01(\t\x12\x36\n\x12updated_since_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"W\n\x11ListLeadsResponse\x12)\n\x05leads\x18\x01 \x03(\x0b\x32\x1a.leadengine.ingest.v1.Lead\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"M\n\x11\x44\x65leteLeadRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x13\n\x0blocation_id\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\">\n\x12\x44\x65leteLeadResponse\x12(\n\x04lead\x18\x01 \x01(\x0b\x32\x1a.leadengine.ingest.v1.Lead\"\xb2\x02\n\tLeadEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12\x13\n\x0blocation_id\x18\x03 \x01(\t\x12-\n\x04type\x18\x04 \x01(\x0e\x32\x1f.leadengine.ingest.v1.EventType\x12\x31\n\roccurred_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brecord_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlisting_id\x18\x07 \x01(\t\x12\x19\n\x11listing_price_usd\x18\x08 \x01(\x03\x12+\n\nproperties\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\"X\n\x12RecordEventRequest\x12.\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1f.leadengine.ingest.v1.LeadEvent\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"X\n\x13RecordEventResponse\x12.\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1f.leadengine.ingest.v1.LeadEvent\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"\x88\x01\n\x15ListLeadEventsRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x37\n\x13occurred_since_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"b\n\x16ListLeadEventsResponse\x12/\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1f.leadengine.ingest.v1.LeadEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"`\n\x12ImportLeadsRequest\x12\x13\n\x0blocation_id\x18\x01 \x01(\t\x12(\n\x04lead\x18\x02 \x01(\x0b\x32\x1a.leadengine.ingest.v1.Lead\x12\x0b\n\x03row\x18\x03 \x01(\x03\"=\n\x0fImportRejection\x12\x0b\n\x03row\x18\x01 \x01(\x03\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xaf\x01\n\x13ImportLeadsResponse\x12\x16\n\x0ereceived_count\x18\x01 \x01(\x03\x12\x16\n\x0eimported_count\x18\x02 \x01(\x03\x12\x15\n\rskipped_count\x18\x03 \x01(\x03\x12\x39\n\nrejections\x18\x04 \x03(\x0b\x32%.leadengine.ingest.v1.ImportRejection\x12\x16\n\x0erejected_count\x18\x05 \x01(\x03*\xd5\x01\n\nLeadSource\x12\x1b\n\x17LEAD_SOURCE_UNSPECIFIED\x10\x00\x12\x18\n\x14LEAD_SOURCE_WEB_FORM\x10\x01\x12\x16\n\x12LEAD_SOURCE_PORTAL\x10\x02\x12\x13\n\x0fLEAD_SOURCE_GHL\x10\x03\x12\x18\n\x14LEAD_SOURCE_REFERRAL\x10\x04\x12\x1a\n\x16LEAD_SOURCE_OPEN_HOUSE\x10\x05\x12\x16\n\x12LEAD_SOURCE_IMPORT\x10\x06\x12\x15\n\x11LEAD_SOURCE_OTHER\x10\x07*\xc9\x02\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x45VENT_TYPE_PAGE_VIEW\x10\x01\x12\x1b\n\x17\x45VENT_TYPE_LISTING_VIEW\x10\x02\x12\x15\n\x11\x45VENT_TYPE_SEARCH\x10\x03\x12\x1b\n\x17\x45VENT_TYPE_SAVED_SEARCH\x10\x04\x12\x17\n\x13\x45VENT_TYPE_FAVORITE\x10\x05\x12\x19\n\x15\x45VENT_TYPE_EMAIL_OPEN\x10\x06\x12\x1a\n\x16\x45VENT_TYPE_EMAIL_CLICK\x10\x07\x12\x1a\n\x16\x45VENT_TYPE_FORM_SUBMIT\x10\x08\x12\x13\n\x0f\x45VENT_TYPE_CALL\x10\t\x12\x18\n\x14\x45VENT_TYPE_SMS_REPLY\x10\n\x12\x1a\n\x16\x45VENT_TYPE_APPOINTMENT\x10\x0b\x32\xba\x06\n\rIngestService\x12_\n\nUpsertLead\x12\'.leadengine.ingest.v1.UpsertLeadRequest\x1a(.leadengine.ingest.v1.UpsertLeadResponse\x12V\n\x07GetLead\x12$.leadengine.ingest.v1.GetLeadRequest\x1a%.leadengine.ingest.v1.GetLeadResponse\x12z\n\x13GetLeadByExternalId\x12\x30.leadengine.ingest.v1.GetLeadByExternalIdRequest\x1a\x31.leadengine.ingest.v1.GetLeadByExternalIdResponse\x12\\\n\tListLeads\x12&.leadengine.ingest.v1.ListLeadsRequest\x1a\'.leadengine.ingest.v1.ListLeadsResponse\x12_\n\nDeleteLead\x12\'.leadengine.ingest.v1.DeleteLeadRequest\x1a(.leadengine.ingest.v1.DeleteLeadResponse\x12\x62\n\x0bRecordEvent\x12(.leadengine.ingest.v1.RecordEventRequest\x1a).leadengine.ingest.v1.RecordEventResponse\x12k\n\x0eListLeadEvents\x12+.leadengine.ingest.v1.ListLeadEventsRequest\x1a,.leadengine.ingest.v1.ListLeadEventsResponse\x12\x64\n\x0bImportLeads\x12(.leadengine.ingest.v1.ImportLeadsRequest\x1a).leadengine.ingest.v1.ImportLeadsResponse(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)leadengine/ingest/v1/ingest_service.proto\x12\x14leadengine.ingest.v1\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9a\x05\n\x04Lead\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x13\n\x0blocation_id\x18\x02 \x01(\t\x12\x1b\n\x13\x65xternal_contact_id\x18\x03 \x01(\t\x12\x12\n\nfirst_name\x18\x04 \x01(\t\x12\x11\n\tlast_name\x18\x05 \x01(\t\x12\r\n\x05\x65mail\x18\x06 \x01(\t\x12\r\n\x05phone\x18\x07 \x01(\t\x12\x10\n\x08timezone\x18\x08 \x01(\t\x12\x0f\n\x07\x63ompany\x18\t \x01(\t\x12\x0c\n\x04\x63ity\x18\n \x01(\t\x12\r\n\x05state\x18\x0b \x01(\t\x12\x0f\n\x07\x63ountry\x18\x0c \x01(\t\x12\x11\n\tjob_title\x18\r \x01(\t\x12\x11\n\tseniority\x18\x0e \x01(\t\x12\x30\n\x06source\x18\x0f \x01(\x0e\x32 .leadengine.ingest.v1.LeadSource\x12\x0c\n\x04tags\x18\x10 \x03(\t\x12.\n\rcustom_fields\x18\x11 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x0bsms_consent\x18\x12 \x01(\x08\x12\x15\n\remail_consent\x18\x13 \x01(\x08\x12/\n\x0b\x63reate_time\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x15 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x16 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nbudget_usd\x18\x17 \x01(\x03\x12\x17\n\x0ftimeline_months\x18\x18 \x01(\x05\x12\x13\n\x0bpreapproved\x18\x19 \x01(\x08\x12\x0f\n\x07sms_dnd\x18\x1a \x01(\x08\x12\x11\n\temail_dnd\x18\x1b \x01(\x08\"\x82\x01\n\x11UpsertLeadRequest\x12(\n\x04lead\x18\x01 \x01(\x0b\x32\x1a.leadengine.ingest.v1.Lead\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"O\n\x12UpsertLeadResponse\x12(\n\x04lead\x18\x01 \x01(\x0b\x32\x1a.leadengine.ingest.v1.Lead\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"6\n\x0eGetLeadRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x13\n\x0blocation_id\x18\x02 \x01(\t\";\n\x0fGetLeadResponse\x12(\n\x04lead\x18\x01 \x01(\x0b\x32\x1a.leadengine.ingest.v1.Lead\"N\n\x1aGetLeadByExternalIdRequest\x12\x13\n\x0blocation_id\x18\x01 \x01(\t\x12\x1b\n\x13\x65xternal_contact_id\x18\x02 \x01(\t\"G\n\x1bGetLeadByExternalIdResponse\x12(\n\x04lead\x18\x01 \x01(\x0b\x32\x1a.leadengine.ingest.v1.Lead\"\xc5\x01\n\x10ListLeadsRequest\x12\x13\n\x0blocation_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x30\n\x06source\x18\x04 \x01(\x0e\x32 .leadengine.ingest.v1.LeadSource\x12\x0b\n\x03tag\x18\x05 \x01(\t\x12\x36\n\x12updated_since_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"W\n\x11ListLeadsResponse\x12)\n\x05leads\x18\x01 \x03(\x0b\x32\x1a.leadengine.ingest.v1.Lead\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"M\n\x11\x44\x65leteLeadRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x13\n\x0blocation_id\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\">\n\x12\x44\x65leteLeadResponse\x12(\n\x04lead\x18\x01 \x01(\x0b\x32\x1a.leadengine.ingest.v1.Lead\"\xb2\x02\n\tLeadEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12\x13\n\x0blocation_id\x18\x03 \x01(\t\x12-\n\x04type\x18\x04 \x01(\x0e\x32\x1f.leadengine.ingest.v1.EventType\x12\x31\n\roccurred_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brecord_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlisting_id\x18\x07 \x01(\t\x12\x19\n\x11listing_price_usd\x18\x08 \x01(\x03\x12+\n\nproperties\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\"X\n\x12RecordEventRequest\x12.\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1f.leadengine.ingest.v1.LeadEvent\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"X\n\x13RecordEventResponse\x12.\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1f.leadengine.ingest.v1.LeadEvent\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"\x88\x01\n\x15ListLeadEventsRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x37\n\x13occurred_since_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"b\n\x16ListLeadEventsResponse\x12/\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1f.leadengine.ingest.v1.LeadEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"`\n\x12ImportLeadsRequest\x12\x13\n\x0blocation_id\x18\x01 \x01(\t\x12(\n\x04lead\x18\x02 \x01(\x0b\x32\x1a.leadengine.ingest.v1.Lead\x12\x0b\n\x03row\x18\x03 \x01(\x03\"=\n\x0fImportRejection\x12\x0b\n\x03row\x18\x01 \x01(\x03\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xaf\x01\n\x13ImportLeadsResponse\x12\x16\n\x0ereceived_count\x18\x01 \x01(\x03\x12\x16\n\x0eimported_count\x18\x02 \x01(\x03\x12\x15\n\rskipped_count\x18\x03 \x01(\x03\x12\x39\n\nrejections\x18\x04 \x03(\x0b\x32%.leadengine.ingest.v1.ImportRejection\x12\x16\n\x0erejected_count\x18\x05 \x01(\x03\"\x95\x01\n\x0cWebhookEvent\x12\x30\n\x08provider\x18\x01 \x01(\x0e\x32\x1e.leadengine.ingest.v1.Provider\x12\x19\n\x11provider_event_id\x18\x02 \x01(\t\x12\x12\n\nevent_type\x18\x03 \x01(\t\x12\x0f\n\x07payload\x18\x04 \x01(\x0c\x12\x13\n\x0blocation_id\x18\x05 \x01(\t\"|\n\x14RecordWebhookRequest\x12\x32\n\x06\x65vents\x18\x01 \x03(\x0b\x32\".leadengine.ingest.v1.WebhookEvent\x12\x30\n\x0creceive_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x84\x01\n\rWebhookResult\x12\x19\n\x11provider_event_id\x18\x01 \x01(\t\x12\x11\n\tduplicate\x18\x02 \x01(\x08\x12\x0f\n\x07outcome\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x0f\n\x07lead_id\x18\x05 \x01(\t\x12\x13\n\x0blocation_id\x18\x06 \x01(\t\"M\n\x15RecordWebhookResponse\x12\x34\n\x07results\x18\x01 \x03(\x0b\x32#.leadengine.ingest.v1.WebhookResult*\xd5\x01\n\nLeadSource\x12\x1b\n\x17LEAD_SOURCE_UNSPECIFIED\x10\x00\x12\x18\n\x14LEAD_SOURCE_WEB_FORM\x10\x01\x12\x16\n\x12LEAD_SOURCE_PORTAL\x10\x02\x12\x13\n\x0fLEAD_SOURCE_GHL\x10\x03\x12\x18\n\x14LEAD_SOURCE_REFERRAL\x10\x04\x12\x1a\n\x16LEAD_SOURCE_OPEN_HOUSE\x10\x05\x12\x16\n\x12LEAD_SOURCE_IMPORT\x10\x06\x12\x15\n\x11LEAD_SOURCE_OTHER\x10\x07*\xc9\x02\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x45VENT_TYPE_PAGE_VIEW\x10\x01\x12\x1b\n\x17\x45VENT_TYPE_LISTING_VIEW\x10\x02\x12\x15\n\x11\x45VENT_TYPE_SEARCH\x10\x03\x12\x1b\n\x17\x45VENT_TYPE_SAVED_SEARCH\x10\x04\x12\x17\n\x13\x45VENT_TYPE_FAVORITE\x10\x05\x12\x19\n\x15\x45VENT_TYPE_EMAIL_OPEN\x10\x06\x12\x1a\n\x16\x45VENT_TYPE_EMAIL_CLICK\x10\x07\x12\x1a\n\x16\x45VENT_TYPE_FORM_SUBMIT\x10\x08\x12\x13\n\x0f\x45VENT_TYPE_CALL\x10\t\x12\x18\n\x14\x45VENT_TYPE_SMS_REPLY\x10\n\x12\x1a\n\x16\x45VENT_TYPE_APPOINTMENT\x10\x0b*b\n\x08Provider\x12\x18\n\x14PROVIDER_UNSPECIFIED\x10\x00\x12\x10\n\x0cPROVIDER_GHL\x10\x01\x12\x13\n\x0fPROVIDER_TWILIO\x10\x02\x12\x15\n\x11PROVIDER_SENDGRID\x10\x03\x32\xa4\x07\n\rIngestService\x12_\n\nUpsertLead\x12\'.leadengine.ingest.v1.UpsertLeadRequest\x1a(.leadengine.ingest.v1.UpsertLeadResponse\x12V\n\x07GetLead\x12$.leadengine.ingest.v1.GetLeadRequest\x1a%.leadengine.ingest.v1.GetLeadResponse\x12z\n\x13GetLeadByExternalId\x12\x30.leadengine.ingest.v1.GetLeadByExternalIdRequest\x1a\x31.leadengine.ingest.v1.GetLeadByExternalIdResponse\x12\\\n\tListLeads\x12&.leadengine.ingest.v1.ListLeadsRequest\x1a\'.leadengine.ingest.v1.ListLeadsResponse\x12_\n\nDeleteLead\x12\'.leadengine.ingest.v1.DeleteLeadRequest\x1a(.leadengine.ingest.v1.DeleteLeadResponse\x12\x62\n\x0bRecordEvent\x12(.leadengine.ingest.v1.RecordEventRequest\x1a).leadengine.ingest.v1.RecordEventResponse\x12k\n\x0eListLeadEvents\x12+.leadengine.ingest.v1.ListLeadEventsRequest\x1a,.leadengine.ingest.v1.ListLeadEventsResponse\x12\x64\n\x0bImportLeads\x12(.leadengine.ingest.v1.ImportLeadsRequest\x1a).leadengine.ingest.v1.ImportLeadsResponse(\x01\x12h\n\rRecordWebhook\x12*.leadengine.ingest.v1.RecordWebhookRequest\x1a+.leadengine.ingest.v1.RecordWebhookResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'leadengine.ingest.v1.ingest_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LEADSOURCE']._serialized_start=2781
-  _globals['_LEADSOURCE']._serialized_end=2994
-  _globals['_EVENTTYPE']._serialized_start=2997
-  _globals['_EVENTTYPE']._serialized_end=3326
+  _globals['_LEADSOURCE']._serialized_start=3309
+  _globals['_LEADSOURCE']._serialized_end=3522
+  _globals['_EVENTTYPE']._serialized_start=3525
+  _globals['_EVENTTYPE']._serialized_end=3854
+  _globals['_PROVIDER']._serialized_start=3856
+  _globals['_PROVIDER']._serialized_end=3954
   _globals['_LEAD']._serialized_start=165
-  _globals['_LEAD']._serialized_end=795
-  _globals['_UPSERTLEADREQUEST']._serialized_start=798
-  _globals['_UPSERTLEADREQUEST']._serialized_end=928
-  _globals['_UPSERTLEADRESPONSE']._serialized_start=930
-  _globals['_UPSERTLEADRESPONSE']._serialized_end=1009
-  _globals['_GETLEADREQUEST']._serialized_start=1011
-  _globals['_GETLEADREQUEST']._serialized_end=1065
-  _globals['_GETLEADRESPONSE']._serialized_start=1067
-  _globals['_GETLEADRESPONSE']._serialized_end=1126
-  _globals['_GETLEADBYEXTERNALIDREQUEST']._serialized_start=1128
-  _globals['_GETLEADBYEXTERNALIDREQUEST']._serialized_end=1206
-  _globals['_GETLEADBYEXTERNALIDRESPONSE']._serialized_start=1208
-  _globals['_GETLEADBYEXTERNALIDRESPONSE']._serialized_end=1279
-  _globals['_LISTLEADSREQUEST']._serialized_start=1282
-  _globals['_LISTLEADSREQUEST']._serialized_end=1479
-  _globals['_LISTLEADSRESPONSE']._serialized_start=1481
-  _globals['_LISTLEADSRESPONSE']._serialized_end=1568
-  _globals['_DELETELEADREQUEST']._serialized_start=1570
-  _globals['_DELETELEADREQUEST']._serialized_end=1647
-  _globals['_DELETELEADRESPONSE']._serialized_start=1649
-  _globals['_DELETELEADRESPONSE']._serialized_end=1711
-  _globals['_LEADEVENT']._serialized_start=1714
-  _globals['_LEADEVENT']._serialized_end=2020
-  _globals['_RECORDEVENTREQUEST']._serialized_start=2022
-  _globals['_RECORDEVENTREQUEST']._serialized_end=2110
-  _globals['_RECORDEVENTRESPONSE']._serialized_start=2112
-  _globals['_RECORDEVENTRESPONSE']._serialized_end=2200
-  _globals['_LISTLEADEVENTSREQUEST']._serialized_start=2203
-  _globals['_LISTLEADEVENTSREQUEST']._serialized_end=2339
-  _globals['_LISTLEADEVENTSRESPONSE']._serialized_start=2341
-  _globals['_LISTLEADEVENTSRESPONSE']._serialized_end=2439
-  _globals['_IMPORTLEADSREQUEST']._serialized_start=2441
-  _globals['_IMPORTLEADSREQUEST']._serialized_end=2537
-  _globals['_IMPORTREJECTION']._serialized_start=2539
-  _globals['_IMPORTREJECTION']._serialized_end=2600
-  _globals['_IMPORTLEADSRESPONSE']._serialized_start=2603
-  _globals['_IMPORTLEADSRESPONSE']._serialized_end=2778
-  _globals['_INGESTSERVICE']._serialized_start=3329
-  _globals['_INGESTSERVICE']._serialized_end=4155
+  _globals['_LEAD']._serialized_end=831
+  _globals['_UPSERTLEADREQUEST']._serialized_start=834
+  _globals['_UPSERTLEADREQUEST']._serialized_end=964
+  _globals['_UPSERTLEADRESPONSE']._serialized_start=966
+  _globals['_UPSERTLEADRESPONSE']._serialized_end=1045
+  _globals['_GETLEADREQUEST']._serialized_start=1047
+  _globals['_GETLEADREQUEST']._serialized_end=1101
+  _globals['_GETLEADRESPONSE']._serialized_start=1103
+  _globals['_GETLEADRESPONSE']._serialized_end=1162
+  _globals['_GETLEADBYEXTERNALIDREQUEST']._serialized_start=1164
+  _globals['_GETLEADBYEXTERNALIDREQUEST']._serialized_end=1242
+  _globals['_GETLEADBYEXTERNALIDRESPONSE']._serialized_start=1244
+  _globals['_GETLEADBYEXTERNALIDRESPONSE']._serialized_end=1315
+  _globals['_LISTLEADSREQUEST']._serialized_start=1318
+  _globals['_LISTLEADSREQUEST']._serialized_end=1515
+  _globals['_LISTLEADSRESPONSE']._serialized_start=1517
+  _globals['_LISTLEADSRESPONSE']._serialized_end=1604
+  _globals['_DELETELEADREQUEST']._serialized_start=1606
+  _globals['_DELETELEADREQUEST']._serialized_end=1683
+  _globals['_DELETELEADRESPONSE']._serialized_start=1685
+  _globals['_DELETELEADRESPONSE']._serialized_end=1747
+  _globals['_LEADEVENT']._serialized_start=1750
+  _globals['_LEADEVENT']._serialized_end=2056
+  _globals['_RECORDEVENTREQUEST']._serialized_start=2058
+  _globals['_RECORDEVENTREQUEST']._serialized_end=2146
+  _globals['_RECORDEVENTRESPONSE']._serialized_start=2148
+  _globals['_RECORDEVENTRESPONSE']._serialized_end=2236
+  _globals['_LISTLEADEVENTSREQUEST']._serialized_start=2239
+  _globals['_LISTLEADEVENTSREQUEST']._serialized_end=2375
+  _globals['_LISTLEADEVENTSRESPONSE']._serialized_start=2377
+  _globals['_LISTLEADEVENTSRESPONSE']._serialized_end=2475
+  _globals['_IMPORTLEADSREQUEST']._serialized_start=2477
+  _globals['_IMPORTLEADSREQUEST']._serialized_end=2573
+  _globals['_IMPORTREJECTION']._serialized_start=2575
+  _globals['_IMPORTREJECTION']._serialized_end=2636
+  _globals['_IMPORTLEADSRESPONSE']._serialized_start=2639
+  _globals['_IMPORTLEADSRESPONSE']._serialized_end=2814
+  _globals['_WEBHOOKEVENT']._serialized_start=2817
+  _globals['_WEBHOOKEVENT']._serialized_end=2966
+  _globals['_RECORDWEBHOOKREQUEST']._serialized_start=2968
+  _globals['_RECORDWEBHOOKREQUEST']._serialized_end=3092
+  _globals['_WEBHOOKRESULT']._serialized_start=3095
+  _globals['_WEBHOOKRESULT']._serialized_end=3227
+  _globals['_RECORDWEBHOOKRESPONSE']._serialized_start=3229
+  _globals['_RECORDWEBHOOKRESPONSE']._serialized_end=3306
+  _globals['_INGESTSERVICE']._serialized_start=3957
+  _globals['_INGESTSERVICE']._serialized_end=4889
 # @@protoc_insertion_point(module_scope)

@@ -86,6 +86,26 @@ EVENT_TYPE_SMS_REPLY: EventType.ValueType  # 10
 EVENT_TYPE_APPOINTMENT: EventType.ValueType  # 11
 Global___EventType: _TypeAlias = EventType  # noqa: Y015
 
+class _Provider:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ProviderEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Provider.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PROVIDER_UNSPECIFIED: _Provider.ValueType  # 0
+    PROVIDER_GHL: _Provider.ValueType  # 1
+    PROVIDER_TWILIO: _Provider.ValueType  # 2
+    PROVIDER_SENDGRID: _Provider.ValueType  # 3
+
+class Provider(_Provider, metaclass=_ProviderEnumTypeWrapper):
+    """Who sent a webhook."""
+
+PROVIDER_UNSPECIFIED: Provider.ValueType  # 0
+PROVIDER_GHL: Provider.ValueType  # 1
+PROVIDER_TWILIO: Provider.ValueType  # 2
+PROVIDER_SENDGRID: Provider.ValueType  # 3
+Global___Provider: _TypeAlias = Provider  # noqa: Y015
+
 @_typing.final
 class Lead(_message.Message):
     """A prospective buyer or seller as LeadEngine knows them."""
@@ -117,6 +137,8 @@ class Lead(_message.Message):
     BUDGET_USD_FIELD_NUMBER: _builtins.int
     TIMELINE_MONTHS_FIELD_NUMBER: _builtins.int
     PREAPPROVED_FIELD_NUMBER: _builtins.int
+    SMS_DND_FIELD_NUMBER: _builtins.int
+    EMAIL_DND_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
     location_id: _builtins.str
     external_contact_id: _builtins.str
@@ -146,6 +168,10 @@ class Lead(_message.Message):
     timeline_months: _builtins.int
     """Months until the lead means to move; 0 when unknown."""
     preapproved: _builtins.bool
+    sms_dnd: _builtins.bool
+    """The CRM marked the lead do-not-disturb for texts (GHL dnd / dndSettings.SMS)."""
+    email_dnd: _builtins.bool
+    """The CRM marked the lead do-not-disturb for email."""
     @_builtins.property
     def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -186,10 +212,12 @@ class Lead(_message.Message):
         budget_usd: _builtins.int = ...,
         timeline_months: _builtins.int = ...,
         preapproved: _builtins.bool = ...,
+        sms_dnd: _builtins.bool = ...,
+        email_dnd: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "custom_fields", b"custom_fields", "delete_time", b"delete_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget_usd", b"budget_usd", "city", b"city", "company", b"company", "country", b"country", "create_time", b"create_time", "custom_fields", b"custom_fields", "delete_time", b"delete_time", "email", b"email", "email_consent", b"email_consent", "external_contact_id", b"external_contact_id", "first_name", b"first_name", "job_title", b"job_title", "last_name", b"last_name", "lead_id", b"lead_id", "location_id", b"location_id", "phone", b"phone", "preapproved", b"preapproved", "seniority", b"seniority", "sms_consent", b"sms_consent", "source", b"source", "state", b"state", "tags", b"tags", "timeline_months", b"timeline_months", "timezone", b"timezone", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget_usd", b"budget_usd", "city", b"city", "company", b"company", "country", b"country", "create_time", b"create_time", "custom_fields", b"custom_fields", "delete_time", b"delete_time", "email", b"email", "email_consent", b"email_consent", "email_dnd", b"email_dnd", "external_contact_id", b"external_contact_id", "first_name", b"first_name", "job_title", b"job_title", "last_name", b"last_name", "lead_id", b"lead_id", "location_id", b"location_id", "phone", b"phone", "preapproved", b"preapproved", "seniority", b"seniority", "sms_consent", b"sms_consent", "sms_dnd", b"sms_dnd", "source", b"source", "state", b"state", "tags", b"tags", "timeline_months", b"timeline_months", "timezone", b"timezone", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -722,3 +750,139 @@ class ImportLeadsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ImportLeadsResponse: _TypeAlias = ImportLeadsResponse  # noqa: Y015
+
+@_typing.final
+class WebhookEvent(_message.Message):
+    """One provider event whose signature the gateway verified."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    PROVIDER_EVENT_ID_FIELD_NUMBER: _builtins.int
+    EVENT_TYPE_FIELD_NUMBER: _builtins.int
+    PAYLOAD_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    provider: Global___Provider.ValueType
+    provider_event_id: _builtins.str
+    """The provider's id of the event: GHL webhookId, Twilio MessageSid (inbound)
+    or "MessageSid:MessageStatus" (status callback), SendGrid sg_event_id.
+    """
+    event_type: _builtins.str
+    """GHL "type" (e.g. "ContactCreate"), "twilio.inbound_sms",
+    "twilio.status_callback", or SendGrid "event" (e.g. "delivered").
+    """
+    payload: _builtins.bytes
+    """The event's bytes: a GHL JSON object, a Twilio form body, or one SendGrid
+    JSON event object.
+    """
+    location_id: _builtins.str
+    """Tenant the gateway could name (GHL locationId); empty when the provider
+    does not say, and ingest resolves it.
+    """
+    def __init__(
+        self,
+        *,
+        provider: Global___Provider.ValueType = ...,
+        provider_event_id: _builtins.str = ...,
+        event_type: _builtins.str = ...,
+        payload: _builtins.bytes = ...,
+        location_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_type", b"event_type", "location_id", b"location_id", "payload", b"payload", "provider", b"provider", "provider_event_id", b"provider_event_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WebhookEvent: _TypeAlias = WebhookEvent  # noqa: Y015
+
+@_typing.final
+class RecordWebhookRequest(_message.Message):
+    """Request for RecordWebhook."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENTS_FIELD_NUMBER: _builtins.int
+    RECEIVE_TIME_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___WebhookEvent]:
+        """All events of one HTTP delivery; committed together or not at all."""
+
+    @_builtins.property
+    def receive_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[Global___WebhookEvent] | None = ...,
+        receive_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["receive_time", b"receive_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events", "receive_time", b"receive_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordWebhookRequest: _TypeAlias = RecordWebhookRequest  # noqa: Y015
+
+@_typing.final
+class WebhookResult(_message.Message):
+    """What became of one webhook event."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDER_EVENT_ID_FIELD_NUMBER: _builtins.int
+    DUPLICATE_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    provider_event_id: _builtins.str
+    duplicate: _builtins.bool
+    """True when the event had been stored before: nothing happened this time."""
+    outcome: _builtins.str
+    """What ingest did, e.g. "lead_created", "lead_updated", "lead_deleted",
+    "inbound_message", "delivery_status", "stored_only", "unmatched".
+    """
+    detail: _builtins.str
+    """Why an event was stored without effect, when it was."""
+    lead_id: _builtins.str
+    location_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        provider_event_id: _builtins.str = ...,
+        duplicate: _builtins.bool = ...,
+        outcome: _builtins.str = ...,
+        detail: _builtins.str = ...,
+        lead_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "duplicate", b"duplicate", "lead_id", b"lead_id", "location_id", b"location_id", "outcome", b"outcome", "provider_event_id", b"provider_event_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WebhookResult: _TypeAlias = WebhookResult  # noqa: Y015
+
+@_typing.final
+class RecordWebhookResponse(_message.Message):
+    """Response for RecordWebhook."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___WebhookResult]: ...
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___WebhookResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordWebhookResponse: _TypeAlias = RecordWebhookResponse  # noqa: Y015

@@ -78,6 +78,11 @@ class IngestServiceStub:
                 request_serializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ImportLeadsRequest.SerializeToString,
                 response_deserializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ImportLeadsResponse.FromString,
                 _registered_method=True)
+        self.RecordWebhook = channel.unary_unary(
+                '/leadengine.ingest.v1.IngestService/RecordWebhook',
+                request_serializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.RecordWebhookRequest.SerializeToString,
+                response_deserializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.RecordWebhookResponse.FromString,
+                _registered_method=True)
 
 
 class IngestServiceServicer:
@@ -152,6 +157,18 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordWebhook(self, request, context):
+        """Stores verified provider webhook events (the gateway's only write) and
+        normalises each into leads, events and outbox rows in the same
+        transaction. Returns only after everything is committed. Idempotent on
+        (provider, provider_event_id): a redelivered event is reported as a
+        duplicate and has no second effect. An event that cannot be normalised
+        is still stored raw and acknowledged, with the reason in its result.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -194,6 +211,11 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.ImportLeads,
                     request_deserializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ImportLeadsRequest.FromString,
                     response_serializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ImportLeadsResponse.SerializeToString,
+            ),
+            'RecordWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordWebhook,
+                    request_deserializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.RecordWebhookRequest.FromString,
+                    response_serializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.RecordWebhookResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -416,6 +438,33 @@ class IngestService:
             '/leadengine.ingest.v1.IngestService/ImportLeads',
             leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ImportLeadsRequest.SerializeToString,
             leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ImportLeadsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.ingest.v1.IngestService/RecordWebhook',
+            leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.RecordWebhookRequest.SerializeToString,
+            leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.RecordWebhookResponse.FromString,
             options,
             channel_credentials,
             insecure,

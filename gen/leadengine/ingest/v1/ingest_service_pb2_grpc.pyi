@@ -66,6 +66,14 @@ class IngestServiceStub:
     (location_id, external_contact_id): an existing contact is left as it is,
     so re-running an import is harmless.
     """
+    RecordWebhook: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.RecordWebhookRequest, _ingest_service_pb2.RecordWebhookResponse]
+    """Stores verified provider webhook events (the gateway's only write) and
+    normalises each into leads, events and outbox rows in the same
+    transaction. Returns only after everything is committed. Idempotent on
+    (provider, provider_event_id): a redelivered event is reported as a
+    duplicate and has no second effect. An event that cannot be normalised
+    is still stored raw and acknowledged, with the reason in its result.
+    """
 
 @_typing.type_check_only
 class IngestServiceAsyncStub(IngestServiceStub):
@@ -104,6 +112,14 @@ class IngestServiceAsyncStub(IngestServiceStub):
     validation are reported and never abort the good ones. Rows are keyed by
     (location_id, external_contact_id): an existing contact is left as it is,
     so re-running an import is harmless.
+    """
+    RecordWebhook: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.RecordWebhookRequest, _ingest_service_pb2.RecordWebhookResponse]  # type: ignore[assignment]
+    """Stores verified provider webhook events (the gateway's only write) and
+    normalises each into leads, events and outbox rows in the same
+    transaction. Returns only after everything is committed. Idempotent on
+    (provider, provider_event_id): a redelivered event is reported as a
+    duplicate and has no second effect. An event that cannot be normalised
+    is still stored raw and acknowledged, with the reason in its result.
     """
 
 class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -188,6 +204,20 @@ class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
         validation are reported and never abort the good ones. Rows are keyed by
         (location_id, external_contact_id): an existing contact is left as it is,
         so re-running an import is harmless.
+        """
+
+    @_abc_1.abstractmethod
+    def RecordWebhook(
+        self,
+        request: _ingest_service_pb2.RecordWebhookRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_service_pb2.RecordWebhookResponse, _abc.Awaitable[_ingest_service_pb2.RecordWebhookResponse]]:
+        """Stores verified provider webhook events (the gateway's only write) and
+        normalises each into leads, events and outbox rows in the same
+        transaction. Returns only after everything is committed. Idempotent on
+        (provider, provider_event_id): a redelivered event is reported as a
+        duplicate and has no second effect. An event that cannot be normalised
+        is still stored raw and acknowledged, with the reason in its result.
         """
 
 def add_IngestServiceServicer_to_server(servicer: IngestServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -43,6 +43,7 @@ PEERS: dict[str, _Peer] = {
             "DeleteLead",
             "RecordEvent",
             "ListLeadEvents",
+            "RecordWebhook",
         ),
     ),
     "intelligence": _Peer(

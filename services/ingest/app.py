@@ -6,6 +6,7 @@ from leadengine.ingest.v1 import ingest_service_pb2 as pb
 from leadengine.ingest.v1 import ingest_service_pb2_grpc as pb_grpc
 
 from services.ingest.config import Config
+from services.ingest.inbox import WebhookInbox
 from services.ingest.outbox import OutboxRelay, RelaySettings
 from services.ingest.repository import IngestRepository
 from services.ingest.servicer import IngestServicer
@@ -33,7 +34,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
             Registration(
                 pb.DESCRIPTOR.services_by_name["IngestService"].full_name,
                 pb_grpc.add_IngestServiceServicer_to_server,
-                IngestServicer(repo, import_batch=cfg.import_batch),
+                IngestServicer(repo, WebhookInbox(db, repo), import_batch=cfg.import_batch),
             )
         ],
         error_domain="ingest.leadengine",

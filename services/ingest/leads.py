@@ -61,6 +61,9 @@ class LeadFields:
     budget_usd: int = 0
     timeline_months: int = 0
     preapproved: bool = False
+    # The CRM's do-not-disturb marks; turning one on also publishes a suppression.
+    sms_dnd: bool = False
+    email_dnd: bool = False
 
 
 WRITABLE: frozenset[str] = frozenset(f.name for f in dataclasses.fields(LeadFields))
@@ -81,6 +84,8 @@ PERSONAL: frozenset[str] = frozenset(
         "custom_fields",
         "sms_consent",
         "email_consent",
+        "sms_dnd",
+        "email_dnd",
     }
 )
 
@@ -195,6 +200,8 @@ def from_proto(lead: pb.Lead, prefix: str = "lead") -> LeadFields:
         budget_usd=clean_range(lead.budget_usd, p + "budget_usd", 10**12),
         timeline_months=clean_range(lead.timeline_months, p + "timeline_months", MAX_TIMELINE_MONTHS),
         preapproved=lead.preapproved,
+        sms_dnd=lead.sms_dnd,
+        email_dnd=lead.email_dnd,
     )
 
 

@@ -47,15 +47,28 @@ def retry_delay(attempts: int, *, base_s: float, max_s: float) -> float:
     return min(max_s, base_s * 2.0 ** min(attempts - 1, 30))
 
 
+# The parts of an envelope an outbox row keeps serialized in its payload column.
+FACT_FIELDS = ("message", "delivery", "suppression")
+
+
 def envelope(row: Any) -> coordinator_pb.LeadEventEnvelope:
-    return coordinator_pb.LeadEventEnvelope(
+    result = coordinator_pb.LeadEventEnvelope(
         event_id=str(row["event_id"]),
         kind=row["kind"],
-        lead_id=str(row["lead_id"]),
+        # Delivery reports and suppressions may name no lead.
+        lead_id=str(row["lead_id"]) if row["lead_id"] is not None else "",
         location_id=row["location_id"],
         occurred_time=timestamps.to_proto(row["occurred_time"]),
         behavior_type=row["behavior_type"],
     )
+    payload = row.get("payload")
+    if payload:
+        # Only the facts are taken from the payload: identity always comes from the row.
+        stored = coordinator_pb.LeadEventEnvelope.FromString(bytes(payload))
+        for name in FACT_FIELDS:
+            if stored.HasField(name):
+                getattr(result, name).CopyFrom(getattr(stored, name))
+    return result
 
 
 class OutboxRelay:
@@ -109,7 +122,7 @@ class OutboxRelay:
                 "outbox delivery failed; will retry",
                 extra={
                     "event_id": str(row["event_id"]),
-                    "lead_id": str(row["lead_id"]),
+                    "lead_id": str(row["lead_id"] or ""),
                     "kind": row["kind"],
                     "attempts": attempts,
                     "code": err.code().name,

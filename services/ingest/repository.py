@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from leadengine.common.v1 import common_pb2 as common_pb
 from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
 
 from services.ingest import leads
@@ -32,6 +33,13 @@ KIND_CREATED = coordinator_pb.LEAD_EVENT_KIND_LEAD_CREATED
 KIND_UPDATED = coordinator_pb.LEAD_EVENT_KIND_LEAD_UPDATED
 KIND_DELETED = coordinator_pb.LEAD_EVENT_KIND_LEAD_DELETED
 KIND_BEHAVIOR = coordinator_pb.LEAD_EVENT_KIND_BEHAVIOR
+KIND_INBOUND = coordinator_pb.LEAD_EVENT_KIND_INBOUND_MESSAGE
+KIND_OUTBOUND = coordinator_pb.LEAD_EVENT_KIND_OUTBOUND_MESSAGE
+KIND_DELIVERY = coordinator_pb.LEAD_EVENT_KIND_DELIVERY_STATUS
+KIND_SUPPRESSION = coordinator_pb.LEAD_EVENT_KIND_SUPPRESSION
+
+# Lead.sms_dnd / email_dnd are the CRM's marks (GHL dnd, dndSettings).
+DND_REASON = "GHL do-not-disturb"
 
 # Column types of the COPY target; custom_fields travels as text and is cast on the way into leads,
 # so binary COPY never needs a jsonb codec.
@@ -40,7 +48,7 @@ _STAGING_DDL = (
     " first_name text, last_name text, email text, phone text, timezone text, company text, city text,"
     " state text, country text, job_title text, seniority text, source smallint, tags text[],"
     " custom_fields text, sms_consent boolean, email_consent boolean, budget_usd bigint,"
-    " timeline_months integer, preapproved boolean) ON COMMIT DROP"
+    " timeline_months integer, preapproved boolean, sms_dnd boolean, email_dnd boolean) ON COMMIT DROP"
 )
 
 
@@ -114,7 +122,7 @@ class IngestRepository:
                     )
                     row = await conn.fetchrow("SELECT * FROM leads WHERE lead_id = $1", prior["lead_id"])
                     return UpsertResult(row, bool(prior["created"]), published=False)
-            result = await self._upsert(conn, lead_id, location_id, incoming, paths)
+            result = await self.upsert_in(conn, lead_id, location_id, incoming, paths)
             if request_id is not None:
                 await conn.execute(
                     "UPDATE request_ids SET lead_id = $2, created = $3"
@@ -127,14 +135,18 @@ class IngestRepository:
             self.outbox_written.set()
         return result
 
-    async def _upsert(
+    async def upsert_in(
         self,
         conn: Conn,
         lead_id: uuid.UUID | None,
         location_id: str,
         incoming: LeadFields,
         paths: frozenset[str],
+        *,
+        create_only: frozenset[str] = frozenset(),
     ) -> UpsertResult:
+        """The one upsert, inside the caller's transaction. Paths in create_only are written
+        only when this creates the lead (e.g. where it came from)."""
         existing = None
         if lead_id is not None:
             existing = await conn.fetchrow(
@@ -158,7 +170,8 @@ class IngestRepository:
                 timeout=deadlines.timeout(5.0),
             )
             if row is not None:
-                await _publish(conn, KIND_CREATED, row["lead_id"], location_id, row["update_time"])
+                await _publish_dnd(conn, None, row)
+                await publish(conn, KIND_CREATED, row["lead_id"], location_id, row["update_time"])
                 return UpsertResult(row, created=True, published=True)
             # A concurrent call created this contact first: update the row it wrote.
             existing = await self._by_external(conn, location_id, incoming.external_contact_id, lock=True)
@@ -166,11 +179,12 @@ class IngestRepository:
         if existing["delete_time"] is not None:
             raise _lead_deleted(existing["lead_id"])
         before = fields_of(existing)
-        after = leads.merge(before, incoming, paths)
+        after = leads.merge(before, incoming, paths - create_only)
         if after == before:
             return UpsertResult(existing, created=False, published=False)
         row = await self._write(conn, existing["lead_id"], after)
-        await _publish(conn, KIND_UPDATED, row["lead_id"], location_id, row["update_time"])
+        await _publish_dnd(conn, existing, row)
+        await publish(conn, KIND_UPDATED, row["lead_id"], location_id, row["update_time"])
         return UpsertResult(row, created=False, published=True)
 
     async def _by_external(self, conn: Conn, location_id: str, external_id: str | None, *, lock: bool) -> Any:
@@ -267,65 +281,84 @@ class IngestRepository:
             )
             if row is None or (location_id is not None and row["location_id"] != location_id):
                 raise lead_missing(lead_id)
-            if row["delete_time"] is not None:
-                return row  # deleted before: nothing more to erase or announce
-            erased = await self._write(conn, lead_id, leads.erase(fields_of(row)), delete=True)
-            # Events stay for scoring history, minus free-form properties that may hold PII.
-            await conn.execute(
-                "UPDATE lead_events SET properties = '{}' WHERE lead_id = $1",
-                lead_id,
-                timeout=deadlines.timeout(10.0),
-            )
-            await _publish(conn, KIND_DELETED, lead_id, row["location_id"], erased["delete_time"])
-        self.outbox_written.set()
+            erased, published = await self.erase_in(conn, row)
+        if published:
+            self.outbox_written.set()
         return erased
+
+    async def erase_in(self, conn: Conn, row: Any) -> tuple[Any, bool]:
+        """Erase a lead locked FOR UPDATE by the caller; True when this call erased it (and published)."""
+        if row["delete_time"] is not None:
+            return row, False  # deleted before: nothing more to erase or announce
+        lead_id = row["lead_id"]
+        erased = await self._write(conn, lead_id, leads.erase(fields_of(row)), delete=True)
+        # Events stay for scoring history, minus free-form properties that may hold PII.
+        await conn.execute(
+            "UPDATE lead_events SET properties = '{}' WHERE lead_id = $1",
+            lead_id,
+            timeout=deadlines.timeout(10.0),
+        )
+        # The raw webhooks matched to the lead carry the same personal data.
+        await conn.execute(
+            "UPDATE inbox SET payload = ''::bytea WHERE lead_id = $1",
+            lead_id,
+            timeout=deadlines.timeout(10.0),
+        )
+        await publish(conn, KIND_DELETED, lead_id, row["location_id"], erased["delete_time"])
+        return erased, True
 
     # -- events --------------------------------------------------------------------------------
 
     async def record_event(self, event: EventFields) -> tuple[Any, bool]:
         async with self._db.transaction() as conn:
-            # FOR SHARE: a concurrent DeleteLead waits for this event, then anonymises it too.
-            lead = await conn.fetchrow(
-                "SELECT location_id, delete_time FROM leads WHERE lead_id = $1 FOR SHARE",
+            row, duplicate = await self.record_event_in(conn, event)
+        if not duplicate:
+            self.outbox_written.set()
+        return row, duplicate
+
+    async def record_event_in(self, conn: Conn, event: EventFields) -> tuple[Any, bool]:
+        """Record one event inside the caller's transaction; True when it was recorded before."""
+        # FOR SHARE: a concurrent DeleteLead waits for this event, then anonymises it too.
+        lead = await conn.fetchrow(
+            "SELECT location_id, delete_time FROM leads WHERE lead_id = $1 FOR SHARE",
+            event.lead_id,
+            timeout=deadlines.timeout(5.0),
+        )
+        if lead is None or lead["location_id"] != event.location_id:
+            raise lead_missing(event.lead_id)
+        row = None
+        if lead["delete_time"] is None:
+            row = await conn.fetchrow(
+                "INSERT INTO lead_events (lead_id, event_id, location_id, type, occurred_time,"
+                " listing_id, listing_price_usd, properties) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                " ON CONFLICT (lead_id, event_id) DO NOTHING RETURNING *",
                 event.lead_id,
+                event.event_id,
+                event.location_id,
+                event.type,
+                event.occurred_time,
+                event.listing_id,
+                event.listing_price_usd,
+                event.properties,
                 timeout=deadlines.timeout(5.0),
             )
-            if lead is None or lead["location_id"] != event.location_id:
-                raise lead_missing(event.lead_id)
-            row = None
-            if lead["delete_time"] is None:
-                row = await conn.fetchrow(
-                    "INSERT INTO lead_events (lead_id, event_id, location_id, type, occurred_time,"
-                    " listing_id, listing_price_usd, properties) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-                    " ON CONFLICT (lead_id, event_id) DO NOTHING RETURNING *",
-                    event.lead_id,
-                    event.event_id,
-                    event.location_id,
-                    event.type,
-                    event.occurred_time,
-                    event.listing_id,
-                    event.listing_price_usd,
-                    event.properties,
-                    timeout=deadlines.timeout(5.0),
-                )
-            if row is None:
-                seen = await conn.fetchrow(
-                    "SELECT * FROM lead_events WHERE lead_id = $1 AND event_id = $2",
-                    event.lead_id,
-                    event.event_id,
-                )
-                if seen is None:
-                    raise _lead_deleted(event.lead_id)
-                return seen, True
-            await _publish(
-                conn,
-                KIND_BEHAVIOR,
+        if row is None:
+            seen = await conn.fetchrow(
+                "SELECT * FROM lead_events WHERE lead_id = $1 AND event_id = $2",
                 event.lead_id,
-                event.location_id,
-                event.occurred_time,
-                behavior_type=leads.behavior_type(event.type),
+                event.event_id,
             )
-        self.outbox_written.set()
+            if seen is None:
+                raise _lead_deleted(event.lead_id)
+            return seen, True
+        await publish(
+            conn,
+            KIND_BEHAVIOR,
+            event.lead_id,
+            event.location_id,
+            event.occurred_time,
+            behavior_type=leads.behavior_type(event.type),
+        )
         return row, False
 
     async def list_events(
@@ -386,7 +419,9 @@ class IngestRepository:
 
     async def claim_outbox(self, limit: int, lease_s: float) -> list[Any]:
         """Lease up to `limit` due rows. A row waits while an earlier row of the same lead is
-        unpublished, so each lead's events reach the coordinator in the order they happened."""
+        unpublished, so each lead's events reach the coordinator in the order they happened. Rows
+        without a lead (delivery reports, suppressions of an unknown address) never wait: NULL
+        equals nothing, so the NOT EXISTS below holds for them."""
         async with self._db.transaction() as conn:
             rows: list[Any] = await conn.fetch(
                 "WITH due AS ("
@@ -430,21 +465,48 @@ def _import_values(fields: LeadFields) -> list[Any]:
     return values
 
 
-async def _publish(
+async def publish(
     conn: Conn,
     kind: int,
-    lead_id: uuid.UUID,
+    lead_id: uuid.UUID | None,
     location_id: str,
     occurred: datetime,
     *,
     behavior_type: str = "",
+    facts: coordinator_pb.LeadEventEnvelope | None = None,
 ) -> None:
+    """Queue one envelope for the coordinator. `facts` holds the envelope's message, delivery or
+    suppression part; the relay merges it into the envelope it builds from the row."""
     await conn.execute(
-        "INSERT INTO outbox (kind, lead_id, location_id, occurred_time, behavior_type)"
-        " VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO outbox (kind, lead_id, location_id, occurred_time, behavior_type, payload)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
         kind,
         lead_id,
         location_id,
         occurred,
         behavior_type,
+        facts.SerializeToString() if facts is not None else b"",
+        timeout=deadlines.timeout(5.0),
     )
+
+
+async def _publish_dnd(conn: Conn, before: Any, after: Any) -> None:
+    """A do-not-disturb mark that just turned on suppresses its channel. Queued ahead of the
+    lead's CREATED/UPDATED row, so the coordinator never sends a first touch before it."""
+    for flag, channel, address in (
+        ("sms_dnd", common_pb.CHANNEL_SMS, "phone"),
+        ("email_dnd", common_pb.CHANNEL_EMAIL, "email"),
+    ):
+        if after[flag] and not (before is not None and before[flag]):
+            await publish(
+                conn,
+                KIND_SUPPRESSION,
+                after["lead_id"],
+                after["location_id"],
+                after["update_time"],
+                facts=coordinator_pb.LeadEventEnvelope(
+                    suppression=coordinator_pb.SuppressionFacts(
+                        channel=channel, address=after[address], reason=DND_REASON
+                    )
+                ),
+            )

@@ -13,6 +13,7 @@ from leadengine.ingest.v1 import ingest_service_pb2 as pb
 from leadengine.ingest.v1 import ingest_service_pb2_grpc as pb_grpc
 
 from services.ingest import leads
+from services.ingest.inbox import InboxEvent, WebhookInbox
 from services.ingest.leads import LeadFields
 from services.ingest.repository import IngestRepository
 from shared import ids, pagination, timestamps
@@ -21,6 +22,9 @@ from shared.rpc import Context
 
 # Rejections listed in one ImportLeadsResponse; rejected_count still counts them all.
 MAX_REJECTIONS = 1000
+MAX_WEBHOOK_PAYLOAD = 1 << 20
+MAX_PROVIDER_EVENT_ID = 256
+_PROVIDERS = frozenset({pb.PROVIDER_GHL, pb.PROVIDER_TWILIO, pb.PROVIDER_SENDGRID})
 
 
 def _struct(value: dict[str, Any]) -> struct_pb2.Struct:
@@ -56,6 +60,8 @@ def lead_to_proto(row: Any) -> pb.Lead:
         budget_usd=row["budget_usd"],
         timeline_months=row["timeline_months"],
         preapproved=row["preapproved"],
+        sms_dnd=row["sms_dnd"],
+        email_dnd=row["email_dnd"],
     )
 
 
@@ -77,10 +83,83 @@ def _optional_location(raw: str) -> str | None:
     return ids.require_text(raw, "location_id") if raw.strip() else None
 
 
+def _envelope_text(raw: str, path: str, max_len: int, *, required: bool = False) -> str:
+    if required and not raw.strip():
+        raise InvalidArgument(
+            f"{path} is required", reason="MISSING_FIELD", violations=[FieldViolation(path, "required")]
+        )
+    if len(raw) > max_len:
+        raise InvalidArgument(
+            f"{path} is {len(raw)} characters; the limit is {max_len}",
+            reason="FIELD_TOO_LONG",
+            violations=[FieldViolation(path, f"at most {max_len} characters")],
+        )
+    if "\x00" in raw:
+        raise InvalidArgument(
+            f"{path} contains a NUL character",
+            reason="INVALID_CHARACTER",
+            violations=[FieldViolation(path, "no NUL characters")],
+        )
+    return raw
+
+
+def webhook_events(request: pb.RecordWebhookRequest) -> list[InboxEvent]:
+    """The envelope of every event checked before anything is written; the payloads are not."""
+    events = []
+    for i, event in enumerate(request.events):
+        path = f"events[{i}]"
+        if event.provider not in _PROVIDERS:
+            raise InvalidArgument(
+                f"{path}.provider must be PROVIDER_GHL, PROVIDER_TWILIO or PROVIDER_SENDGRID",
+                reason="MISSING_FIELD" if event.provider == pb.PROVIDER_UNSPECIFIED else "INVALID_PROVIDER",
+                violations=[FieldViolation(f"{path}.provider", "a Provider other than PROVIDER_UNSPECIFIED")],
+            )
+        provider_event_id = _envelope_text(
+            event.provider_event_id, f"{path}.provider_event_id", MAX_PROVIDER_EVENT_ID, required=True
+        )
+        if len(event.payload) > MAX_WEBHOOK_PAYLOAD:
+            raise InvalidArgument(
+                f"{path}.payload is {len(event.payload)} bytes; the limit is {MAX_WEBHOOK_PAYLOAD}",
+                reason="FIELD_TOO_LARGE",
+                violations=[FieldViolation(f"{path}.payload", f"at most {MAX_WEBHOOK_PAYLOAD} bytes")],
+            )
+        events.append(
+            InboxEvent(
+                provider=event.provider,
+                provider_event_id=provider_event_id,
+                event_type=_envelope_text(event.event_type, f"{path}.event_type", 256).strip(),
+                payload=event.payload,
+                location_id=_envelope_text(event.location_id, f"{path}.location_id", 200).strip(),
+            )
+        )
+    return events
+
+
 class IngestServicer(pb_grpc.IngestServiceServicer):
-    def __init__(self, repo: IngestRepository, *, import_batch: int) -> None:
+    def __init__(self, repo: IngestRepository, inbox: WebhookInbox, *, import_batch: int) -> None:
         self._repo = repo
+        self._inbox = inbox
         self._import_batch = import_batch
+
+    async def RecordWebhook(
+        self, request: pb.RecordWebhookRequest, context: Context
+    ) -> pb.RecordWebhookResponse:
+        events = webhook_events(request)
+        receive_time = timestamps.from_proto(request.receive_time) or timestamps.now()
+        outcomes = await self._inbox.record(events, receive_time)
+        return pb.RecordWebhookResponse(
+            results=[
+                pb.WebhookResult(
+                    provider_event_id=o.provider_event_id,
+                    duplicate=o.duplicate,
+                    outcome=o.outcome,
+                    detail=o.detail,
+                    lead_id=str(o.lead_id) if o.lead_id is not None else "",
+                    location_id=o.location_id,
+                )
+                for o in outcomes
+            ]
+        )
 
     async def UpsertLead(self, request: pb.UpsertLeadRequest, context: Context) -> pb.UpsertLeadResponse:
         # Everything is validated before the transaction opens, so bad input writes nothing.

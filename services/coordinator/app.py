@@ -11,7 +11,10 @@ from leadengine.coordinator.v1 import coordinator_service_pb2_grpc as pb_grpc
 from services.coordinator.compliance import SendWindow
 from services.coordinator.config import Config
 from services.coordinator.delivery import Sender, SimulatedSender
+from services.coordinator.events import EventHandler
+from services.coordinator.inbound import MessageHandler
 from services.coordinator.journey import JourneyRunner
+from services.coordinator.reports import ReportHandler
 from services.coordinator.repository import CoordinatorRepository
 from services.coordinator.scheduler import Scheduler
 from services.coordinator.servicer import CoordinatorServicer
@@ -56,7 +59,9 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
             Registration(
                 pb.DESCRIPTOR.services_by_name["CoordinatorService"].full_name,
                 pb_grpc.add_CoordinatorServiceServicer_to_server,
-                CoordinatorServicer(repo, runner),
+                CoordinatorServicer(
+                    repo, EventHandler(repo, runner, MessageHandler(repo, peers, sender), ReportHandler(repo))
+                ),
             )
         ],
         error_domain="coordinator.leadengine",

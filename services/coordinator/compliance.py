@@ -51,6 +51,10 @@ class ContactFacts:
     email_consent: bool = False
     sms_opted_out: bool = False
     email_opted_out: bool = False
+    # Why the lead's phone / email is on the suppression list (anyone's STOP from that
+    # number, a bounce, a spam report...); empty when it is not.
+    sms_suppressed: str = ""
+    email_suppressed: str = ""
 
     def allows(self, channel: int) -> bool:
         if channel == SMS:
@@ -62,13 +66,34 @@ class ContactFacts:
     def address(self, channel: int) -> str:
         return self.phone if channel == SMS else self.email if channel == EMAIL else ""
 
+    def suppression(self, channel: int) -> str:
+        return self.sms_suppressed if channel == SMS else self.email_suppressed if channel == EMAIL else ""
+
 
 def choose_channel(facts: ContactFacts) -> int | None:
-    """SMS first (it is read within minutes), else email; None when the lead allows neither."""
-    for channel in (SMS, EMAIL):
-        if facts.allows(channel):
+    """SMS first (it is read within minutes), else email; None when the lead allows neither.
+    A suppressed address loses to one that is not; when every allowed one is suppressed,
+    the first is returned so that the gate records why it was refused."""
+    allowed = [channel for channel in (SMS, EMAIL) if facts.allows(channel)]
+    for channel in allowed:
+        if not facts.suppression(channel):
             return channel
-    return None
+    return allowed[0] if allowed else None
+
+
+def refusal(channel: int, address: str, facts: ContactFacts) -> str:
+    """Why a message on `channel` to `address` may not go out at all, or "" when it may
+    (the clock aside). Cheap and pure: callers run it before asking anyone to write."""
+    name = "SMS" if channel == SMS else "email"
+    suppressed = facts.suppression(channel)
+    if suppressed and address == facts.address(channel):
+        return f"{name} to {address} is suppressed: {suppressed}"
+    if not facts.allows(channel):
+        return f"lead no longer allows {name} (consent withdrawn or opted out)"
+    if address != facts.address(channel):
+        # Consent is given for a specific number or address, not for whatever the lead has now.
+        return f"lead's {name} address changed after this message was written"
+    return ""
 
 
 def _wall(instant: datetime, zone: ZoneInfo) -> datetime:
@@ -137,12 +162,9 @@ def gate(
     """May a message on `channel` to `address` go out at `now`? Run at send time.
 
     Quiet hours apply to texts only; email is not a telephone solicitation."""
-    name = "SMS" if channel == SMS else "email"
-    if not facts.allows(channel):
-        return Gate(Action.BLOCK, f"lead no longer allows {name} (consent withdrawn or opted out)")
-    if address != facts.address(channel):
-        # Consent is given for a specific number or address, not for whatever the lead has now.
-        return Gate(Action.BLOCK, f"lead's {name} address changed after this message was written")
+    refused = refusal(channel, address, facts)
+    if refused:
+        return Gate(Action.BLOCK, refused)
     if channel != SMS:
         return Gate(Action.SEND)
     if zone is None:

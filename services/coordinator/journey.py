@@ -1,4 +1,4 @@
-"""One lead event, start to finish: the thin journey.
+"""A lead's journey on lead events (created, updated, deleted, behaviour): the thin journey.
 
 Every step is safe to repeat, because ingest's outbox redelivers an event until it
 is acknowledged: downstream calls carry request_ids derived from the event or lead,
@@ -12,14 +12,11 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 import grpc
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from leadengine.common.v1 import common_pb2
 from leadengine.content.v1 import content_service_pb2 as content_pb
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
@@ -27,8 +24,10 @@ from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 from leadengine.intelligence.v1 import intelligence_service_pb2 as intelligence_pb
 from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 
-from services.coordinator import compliance, delivery
+from services.coordinator import compliance, delivery, notifications, writing
 from services.coordinator.compliance import Action, ContactFacts, SendWindow
+from services.coordinator.envelope import Envelope
+from services.coordinator.notifications import AgentNotifier
 from services.coordinator.repository import CoordinatorRepository, NewCommunication, facts_from_row
 from shared import contact, deadlines
 from shared.clients import Peers
@@ -39,30 +38,6 @@ log = logging.getLogger(__name__)
 FIRST_TOUCH = "first_touch"
 ASSIGNED = "assigned"
 LEAD_DELETED = "lead deleted"
-
-
-@dataclass(frozen=True)
-class Envelope:
-    event_id: str
-    kind: int
-    lead_id: uuid.UUID
-    location_id: str
-
-
-@dataclass(frozen=True)
-class Outcome:
-    journey: asyncpg.Record | None
-    duplicate: bool
-
-
-def error_reason(err: grpc.aio.AioRpcError) -> str:
-    """ErrorInfo.reason of a peer's error, or "" when it carries none."""
-    status = rpc_status.from_call(err)
-    for detail in status.details if status is not None else ():
-        info = error_details_pb2.ErrorInfo()
-        if detail.Unpack(info):
-            return str(info.reason)
-    return ""
 
 
 def _source_words(source: int) -> str:
@@ -90,54 +65,53 @@ class JourneyRunner:
         self._lease = lease
         self._brand = brand_name
         self._clock = clock
+        self._notifier = AgentNotifier(repo, sender)
 
-    async def handle(self, ev: Envelope) -> Outcome:
-        if await self._repo.event_processed(ev.event_id):
-            return Outcome(await self._repo.find_journey(ev.lead_id), duplicate=True)
+    async def handle(self, ev: Envelope) -> asyncpg.Record | None:
+        """Act on a lead kind; returns the journey as it now stands."""
         if ev.kind == pb.LEAD_EVENT_KIND_LEAD_DELETED:
-            journey = await self._repo.stop_journey(ev.lead_id, ev.location_id, LEAD_DELETED)
-        elif ev.kind in (pb.LEAD_EVENT_KIND_LEAD_CREATED, pb.LEAD_EVENT_KIND_LEAD_UPDATED):
-            journey = await self._lead_changed(ev)
-        else:  # BEHAVIOR: triggers come later; the score moves now
-            journey = await self._rescore(ev)
-        await self._repo.mark_processed(ev.event_id, ev.lead_id, ev.kind)
-        return Outcome(journey, duplicate=False)
+            return await self._repo.stop_journey(ev.lead, ev.location_id, LEAD_DELETED)
+        if ev.kind in (pb.LEAD_EVENT_KIND_LEAD_CREATED, pb.LEAD_EVENT_KIND_LEAD_UPDATED):
+            return await self._lead_changed(ev)
+        return await self._rescore(ev)  # BEHAVIOR: triggers come later; the score moves now
 
     async def _lead_changed(self, ev: Envelope) -> asyncpg.Record | None:
-        journey = await self._repo.find_journey(ev.lead_id)
+        journey = await self._repo.find_journey(ev.lead)
         if journey is not None and journey["state"] != pb.JOURNEY_STATE_ACTIVE:
             return journey  # a stopped journey never restarts on a late or repeated event
-        lead = await self._get_lead(ev.lead_id)
+        lead = await self._get_lead(ev.lead)
         if lead.HasField("delete_time"):
-            return await self._repo.stop_journey(ev.lead_id, lead.location_id, LEAD_DELETED)
+            return await self._repo.stop_journey(ev.lead, lead.location_id, LEAD_DELETED)
         facts = facts_from_row(
             await self._repo.upsert_consent(
-                ev.lead_id,
+                ev.lead,
                 phone=lead.phone,
                 email=lead.email,
                 timezone=lead.timezone,
                 sms_consent=lead.sms_consent,
                 email_consent=lead.email_consent,
+                sms_dnd=lead.sms_dnd,
+                email_dnd=lead.email_dnd,
             )
         )
         score = await self._score(ev)
         started = journey is not None and journey["first_touch_time"] is not None
         if ev.kind == pb.LEAD_EVENT_KIND_LEAD_UPDATED and started:
-            await self._repo.set_score(ev.lead_id, score)
-            return await self._repo.find_journey(ev.lead_id)
+            await self._repo.set_score(ev.lead, score)
+            return await self._repo.find_journey(ev.lead)
         # A first event, or a retry of one that failed part-way: every step below is
         # idempotent, so running them again finishes what is missing.
         return await self._start(ev, lead, facts, score)
 
     async def _rescore(self, ev: Envelope) -> asyncpg.Record | None:
-        journey = await self._repo.find_journey(ev.lead_id)
+        journey = await self._repo.find_journey(ev.lead)
         if journey is not None and journey["state"] != pb.JOURNEY_STATE_ACTIVE:
             return journey  # a deleted lead's data is erased: nothing left to score
         score = await self._score(ev)
         if journey is None:
             return None
-        await self._repo.set_score(ev.lead_id, score)
-        return await self._repo.find_journey(ev.lead_id)
+        await self._repo.set_score(ev.lead, score)
+        return await self._repo.find_journey(ev.lead)
 
     async def _start(
         self, ev: Envelope, lead: ingest_pb.Lead, facts: ContactFacts, score: float
@@ -149,7 +123,7 @@ class JourneyRunner:
                 routing_pb.GetAgentRequest(agent_id=str(agent_id)), timeout=deadlines.timeout(2.0)
             )
             agent = got.agent
-        journey = await self._repo.start_journey(ev.lead_id, lead.location_id, agent_id, agent_reason, score)
+        journey = await self._repo.start_journey(ev.lead, lead.location_id, agent_id, agent_reason, score)
         if journey["state"] != pb.JOURNEY_STATE_ACTIVE:
             return journey  # stopped by a deletion while we were routing
         touch = await self._first_touch(journey, lead, agent, facts)
@@ -175,7 +149,7 @@ class JourneyRunner:
 
     async def _score(self, ev: Envelope) -> float:
         resp = await self._peers.intelligence.ScoreLead(
-            intelligence_pb.ScoreLeadRequest(lead_id=str(ev.lead_id), request_id=f"{ev.event_id}:score"),
+            intelligence_pb.ScoreLeadRequest(lead_id=str(ev.lead), request_id=f"{ev.event_id}:score"),
             timeout=deadlines.timeout(5.0),
         )
         return float(resp.intelligence.score)
@@ -184,7 +158,7 @@ class JourneyRunner:
         try:
             resp = await self._peers.routing.RouteLead(
                 routing_pb.RouteLeadRequest(
-                    lead_id=str(ev.lead_id),
+                    lead_id=str(ev.lead),
                     location_id=lead.location_id,
                     score=score,
                     request_id=f"{ev.event_id}:route",
@@ -194,10 +168,10 @@ class JourneyRunner:
         except grpc.aio.AioRpcError as err:
             if (
                 err.code() == grpc.StatusCode.FAILED_PRECONDITION
-                and error_reason(err) == "NO_AGENT_AVAILABLE"
+                and writing.error_reason(err) == "NO_AGENT_AVAILABLE"
             ):
                 # The lead still gets its first touch; a person can assign it later.
-                log.warning("lead not routed", extra={"lead_id": str(ev.lead_id), "reason": err.details()})
+                log.warning("lead not routed", extra={"lead_id": str(ev.lead), "reason": err.details()})
                 return None, f"no agent available: {err.details()}"
             raise
         return uuid.UUID(resp.assignment.agent_id), ""
@@ -234,7 +208,21 @@ class JourneyRunner:
             )
             return row
         address = facts.address(channel)
-        message, refused = await self._write(
+        # Suppressed or opted out: refuse before anyone writes a message that cannot go out.
+        refused = compliance.refusal(channel, address, facts)
+        if refused:
+            row, _ = await self._repo.add_communication(
+                NewCommunication(
+                    **base,
+                    channel=channel,
+                    address=address,
+                    status=pb.COMMUNICATION_STATUS_BLOCKED,
+                    status_reason=refused,
+                )
+            )
+            return row
+        message, refused = await writing.write(
+            self._peers,
             content_pb.GenerateMessageRequest(
                 lead_id=str(journey["lead_id"]),
                 location_id=lead.location_id,
@@ -242,7 +230,7 @@ class JourneyRunner:
                 purpose=content_pb.MESSAGE_PURPOSE_FIRST_TOUCH,
                 context=self._context(lead, agent, float(journey["score"] or 0.0)),
                 request_id=f"{journey['lead_id']}:{FIRST_TOUCH}",
-            )
+            ),
         )
         if message is None:
             row, _ = await self._repo.add_communication(
@@ -303,59 +291,27 @@ class JourneyRunner:
     async def _notify_agent(self, lead: ingest_pb.Lead, agent: routing_pb.Agent, score: float) -> None:
         lead_id = uuid.UUID(lead.lead_id)
         agent_id = uuid.UUID(agent.agent_id)
-        channel = compliance.SMS if agent.phone else compliance.EMAIL if agent.email else None
-        if channel is None:
-            await self._repo.add_notification(
-                agent_id=agent_id,
-                lead_id=lead_id,
-                step_key=ASSIGNED,
-                channel=common_pb2.CHANNEL_UNSPECIFIED,
-                status=pb.COMMUNICATION_STATUS_BLOCKED,
-                status_reason="agent has no phone or email on file; add one with UpsertAgent",
-                body="",
-                address="",
-            )
+        target = notifications.agent_target(agent)
+        if target is None:
+            await self._notifier.notify(agent_id=agent_id, lead_id=lead_id, step_key=ASSIGNED, target=None)
             return
-        address = agent.phone if channel == compliance.SMS else agent.email
-        message, refused = await self._write(
+        message, refused = await writing.write(
+            self._peers,
             content_pb.GenerateMessageRequest(
                 lead_id=lead.lead_id,
                 location_id=lead.location_id,
-                channel=channel,
+                channel=target[0],
                 purpose=content_pb.MESSAGE_PURPOSE_AGENT_NOTIFICATION,
                 context=self._context(lead, agent, score),
                 request_id=f"{lead.lead_id}:agent_notification",
-            )
+            ),
         )
-        row, created = await self._repo.add_notification(
+        await self._notifier.notify(
             agent_id=agent_id,
             lead_id=lead_id,
             step_key=ASSIGNED,
-            channel=channel,
-            status=pb.COMMUNICATION_STATUS_QUEUED if message else pb.COMMUNICATION_STATUS_BLOCKED,
-            status_reason=refused,
+            target=target,
+            subject=message.subject if message else "",
             body=message.body if message else "",
-            address=address,
+            refused=refused,
         )
-        # A row still QUEUED means an earlier attempt died before recording the outcome:
-        # an agent is better served by a possible repeat than by silence.
-        if message is not None and (created or row["status"] == pb.COMMUNICATION_STATUS_QUEUED):
-            result = await delivery.deliver(self._sender, channel, address, message.subject, message.body)
-            await self._repo.finish_notification(row["notification_id"], result.status, result.reason)
-
-    async def _write(
-        self, request: content_pb.GenerateMessageRequest
-    ) -> tuple[content_pb.Message | None, str]:
-        """The message content wrote, or None and why content refused to write it.
-
-        A refusal (FAILED_PRECONDITION: a guardrail tripped, no postal address for a
-        CAN-SPAM footer) is a gate like consent: the step is recorded BLOCKED with
-        content's words, rather than retried forever. Other errors propagate."""
-        try:
-            resp = await self._peers.content.GenerateMessage(request, timeout=deadlines.timeout(10.0))
-        except grpc.aio.AioRpcError as err:
-            if err.code() != grpc.StatusCode.FAILED_PRECONDITION:
-                raise
-            why = error_reason(err) or "FAILED_PRECONDITION"
-            return None, f"content refused to write it ({why}): {err.details()}"
-        return resp.message, ""

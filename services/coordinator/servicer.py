@@ -7,7 +7,8 @@ from typing import Any
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.coordinator.v1 import coordinator_service_pb2_grpc as pb_grpc
 
-from services.coordinator.journey import Envelope, JourneyRunner
+from services.coordinator import envelope
+from services.coordinator.events import EventHandler
 from services.coordinator.repository import CoordinatorRepository
 from shared import ids, pagination, timestamps
 from shared.errors import FieldViolation, InvalidArgument
@@ -52,12 +53,14 @@ def communication_to_proto(row: Any) -> pb.Communication:
 
 
 def consent_to_proto(row: Any) -> pb.Consent:
+    """From a row of the consent view: an address on the suppression list (anyone's STOP
+    from that number, a bounce) opts the lead out as surely as their own keyword."""
     return pb.Consent(
         lead_id=str(row["lead_id"]),
         sms_consent=row["sms_consent"],
         email_consent=row["email_consent"],
-        sms_opted_out=row["sms_opted_out"],
-        email_opted_out=row["email_opted_out"],
+        sms_opted_out=row["sms_opted_out"] or bool(row["sms_suppressed"]),
+        email_opted_out=row["email_opted_out"] or bool(row["email_suppressed"]),
         update_time=timestamps.to_proto(row["update_time"]),
     )
 
@@ -75,33 +78,19 @@ def notification_to_proto(row: Any) -> pb.Notification:
     )
 
 
-def _envelope(event: pb.LeadEventEnvelope) -> Envelope:
-    event_id = ids.require_text(event.event_id, "event.event_id")
-    lead_id = ids.parse_uuid(event.lead_id, "event.lead_id", what="lead id")
-    if event.kind == pb.LEAD_EVENT_KIND_UNSPECIFIED or event.kind not in pb.LeadEventKind.values():
-        raise InvalidArgument(
-            "event.kind is required",
-            reason="MISSING_FIELD" if event.kind == pb.LEAD_EVENT_KIND_UNSPECIFIED else "INVALID_KIND",
-            violations=[FieldViolation("event.kind", "LEAD_CREATED, LEAD_UPDATED, LEAD_DELETED or BEHAVIOR")],
-        )
-    return Envelope(
-        event_id=event_id, kind=event.kind, lead_id=lead_id, location_id=event.location_id.strip()
-    )
-
-
 def _cursor(id_column: str) -> Any:
     return lambda row: {"t": row["create_time"].isoformat(), "id": str(row[id_column])}
 
 
 class CoordinatorServicer(pb_grpc.CoordinatorServiceServicer):
-    def __init__(self, repo: CoordinatorRepository, runner: JourneyRunner) -> None:
+    def __init__(self, repo: CoordinatorRepository, events: EventHandler) -> None:
         self._repo = repo
-        self._runner = runner
+        self._events = events
 
     async def HandleLeadEvent(
         self, request: pb.HandleLeadEventRequest, context: Context
     ) -> pb.HandleLeadEventResponse:
-        outcome = await self._runner.handle(_envelope(request.event))
+        outcome = await self._events.handle(envelope.parse(request.event))
         return pb.HandleLeadEventResponse(
             journey=journey_to_proto(outcome.journey), duplicate=outcome.duplicate
         )

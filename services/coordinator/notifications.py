@@ -1,0 +1,99 @@
+"""Messages to agents about their leads: a lead is theirs, a lead wrote back.
+
+Recorded like communications, with the same truthful status (SIMULATED without
+provider credentials), one row per (lead, step_key) so a redelivered event never
+notifies twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from leadengine.common.v1 import common_pb2
+from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
+from leadengine.routing.v1 import routing_service_pb2 as routing_pb
+
+from services.coordinator import delivery
+from services.coordinator.repository import CoordinatorRepository
+
+SMS = common_pb2.CHANNEL_SMS
+EMAIL = common_pb2.CHANNEL_EMAIL
+NO_AGENT_CONTACT = "agent has no phone or email on file; add one with UpsertAgent"
+_SNIPPET = 160
+
+
+def agent_target(agent: routing_pb.Agent) -> tuple[int, str] | None:
+    """Where to reach an agent: a text first, else email; None when neither is on file."""
+    if agent.phone:
+        return SMS, agent.phone
+    if agent.email:
+        return EMAIL, agent.email
+    return None
+
+
+def reply_notice(lead_name: str, channel: int, body: str, opt_out_keyword: str = "") -> tuple[str, str]:
+    """(subject, body) telling an agent their lead wrote back. Written here, not by
+    content: it is an operational note to our own user, never lead-facing."""
+    who = lead_name.strip() or "A lead"
+    if opt_out_keyword:
+        return (
+            f"{who} opted out of texts",
+            f"{who} texted {opt_out_keyword} and is opted out of texts. Automated messages to them"
+            " have stopped; do not text them.",
+        )
+    words = " ".join(body.split())
+    snippet = words if len(words) <= _SNIPPET else words[: _SNIPPET - 1] + "…"
+    how = "text" if channel == SMS else "email"
+    return (
+        f"{who} replied",
+        f'{who} replied by {how}: "{snippet}". Automated messages to them have stopped;'
+        " please follow up yourself.",
+    )
+
+
+class AgentNotifier:
+    def __init__(self, repo: CoordinatorRepository, sender: delivery.Sender) -> None:
+        self._repo = repo
+        self._sender = sender
+
+    async def notify(
+        self,
+        *,
+        agent_id: uuid.UUID,
+        lead_id: uuid.UUID,
+        step_key: str,
+        target: tuple[int, str] | None,
+        subject: str = "",
+        body: str = "",
+        refused: str = "",
+    ) -> None:
+        """Record the notification and deliver it, or record why it could not be written
+        (refused) or addressed (no target)."""
+        if target is None:
+            await self._repo.add_notification(
+                agent_id=agent_id,
+                lead_id=lead_id,
+                step_key=step_key,
+                channel=common_pb2.CHANNEL_UNSPECIFIED,
+                status=pb.COMMUNICATION_STATUS_BLOCKED,
+                status_reason=NO_AGENT_CONTACT,
+                body="",
+                address="",
+            )
+            return
+        channel, address = target
+        row, created = await self._repo.add_notification(
+            agent_id=agent_id,
+            lead_id=lead_id,
+            step_key=step_key,
+            channel=channel,
+            status=pb.COMMUNICATION_STATUS_BLOCKED if refused else pb.COMMUNICATION_STATUS_QUEUED,
+            status_reason=refused,
+            body=body,
+            address=address,
+        )
+        # A row still QUEUED means an earlier attempt died before recording the outcome:
+        # an agent is better served by a possible repeat than by silence.
+        if not refused and (created or row["status"] == pb.COMMUNICATION_STATUS_QUEUED):
+            result = await delivery.deliver(self._sender, channel, address, subject, body)
+            await self._repo.finish_notification(row["notification_id"], result.status, result.reason)

@@ -1,0 +1,90 @@
+"""What providers and the CRM report about messages and addresses: delivery statuses
+and suppressions. Neither needs a lead: a status names only the provider's message, a
+suppression only an address."""
+
+from __future__ import annotations
+
+import logging
+
+import asyncpg
+
+from services.coordinator import delivery_status
+from services.coordinator.envelope import EMAIL, SMS, Envelope
+from services.coordinator.repository import CoordinatorRepository, Revocation
+from services.coordinator.repository.consent import KEYWORD, REPORT
+from shared import timestamps
+
+log = logging.getLogger(__name__)
+
+
+def candidate_ids(provider_message_id: str, channel: int) -> list[str]:
+    """Ids our message may be stored under. SendGrid events carry sg_message_id, which
+    is the X-Message-Id the send call returned plus ".filter..." routing suffixes."""
+    ids = [provider_message_id]
+    head = provider_message_id.split(".", 1)[0]
+    if channel != SMS and head and head != provider_message_id:
+        ids.append(head)
+    return ids
+
+
+class ReportHandler:
+    def __init__(self, repo: CoordinatorRepository) -> None:
+        self._repo = repo
+
+    async def delivery(self, ev: Envelope) -> asyncpg.Record | None:
+        report = ev.delivery
+        assert report is not None, "parse() requires delivery facts for DELIVERY_STATUS"
+
+        def decide(row: asyncpg.Record) -> tuple[int, str] | None:
+            step = delivery_status.advance(
+                row["status"], row["channel"], report.provider_status, report.error_code
+            )
+            return (step.status, step.reason) if step is not None else None
+
+        row, changed = await self._repo.advance_status(
+            candidate_ids(report.provider_message_id, report.channel), decide
+        )
+        if row is None:
+            # Not an error: the CRM or another tool may send through the same account.
+            log.info(
+                "delivery status for a message we do not know",
+                extra={"provider_message_id": report.provider_message_id, "status": report.provider_status},
+            )
+            return None
+        if not changed:
+            log.info(
+                "delivery status changes nothing",
+                extra={"communication_id": str(row["communication_id"]), "status": report.provider_status},
+            )
+        if delivery_status.opts_out(row["channel"], report.error_code):
+            await self._repo.revoke(
+                Revocation(
+                    channel=SMS,
+                    address=row["address"],
+                    lead_id=row["lead_id"],
+                    # Twilio blocks the number because it texted STOP to our sender: a
+                    # keyword opt-out we may have missed, liftable by START like one.
+                    source=KEYWORD,
+                    reason="Twilio 21610: recipient replied STOP",
+                    block_reason="lead opted out (Twilio 21610: replied STOP)",
+                    at=ev.occurred_time or timestamps.now(),
+                )
+            )
+        return await self._repo.find_journey(row["lead_id"])
+
+    async def suppression(self, ev: Envelope) -> asyncpg.Record | None:
+        facts = ev.suppression
+        assert facts is not None, "parse() requires suppression facts for SUPPRESSION"
+        name = "SMS" if facts.channel == SMS else "email" if facts.channel == EMAIL else "channel"
+        await self._repo.revoke(
+            Revocation(
+                channel=facts.channel,
+                address=facts.address,
+                lead_id=ev.lead_id,
+                source=REPORT,
+                reason=facts.reason,
+                block_reason=f"{name} address suppressed: {facts.reason}",
+                at=ev.occurred_time or timestamps.now(),
+            )
+        )
+        return await self._repo.find_journey(ev.lead_id) if ev.lead_id is not None else None

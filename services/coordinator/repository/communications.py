@@ -1,0 +1,250 @@
+"""Communications: every message to or from a lead, and the scheduler's claims on them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
+
+from shared import deadlines
+from shared.db import Database
+
+SCHEDULED = pb.COMMUNICATION_STATUS_SCHEDULED
+# The repeated predicate lets a generic (prepared) plan use the partial unique index.
+_BY_PROVIDER_ID = "SELECT * FROM communications WHERE provider_message_id = $1 AND provider_message_id <> ''"
+
+
+@dataclass(frozen=True)
+class NewCommunication:
+    lead_id: uuid.UUID
+    journey_id: uuid.UUID
+    step_key: str
+    channel: int
+    status: int
+    status_reason: str = ""
+    body: str = ""
+    subject: str = ""
+    address: str = ""
+    message_id: str = ""
+    scheduled_time: datetime | None = None
+    # Set when the caller delivers right away: the row is claimed until then, so the
+    # scheduler finishes it only if this process dies before recording the outcome.
+    claim_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """A message that did not come from a journey step: one the lead wrote, or one a
+    person sent from the CRM."""
+
+    lead_id: uuid.UUID
+    journey_id: uuid.UUID | None
+    # Unique per lead; derived from the provider's id so a redelivery finds the first row.
+    step_key: str
+    channel: int
+    direction: int
+    status: int
+    body: str
+    subject: str
+    address: str
+    provider_message_id: str
+    status_reason: str = ""
+
+
+class CommunicationQueries:
+    _db: Database
+
+    async def record_message(self, new: MessageRecord) -> tuple[asyncpg.Record, bool]:
+        """Insert the message, or return the row recorded for the same provider message
+        (or step) before. Either unique key makes a redelivery a no-op."""
+        async with self._db.transaction() as conn:
+            row = await conn.fetchrow(
+                "INSERT INTO communications (lead_id, journey_id, step_key, channel, direction, status,"
+                " status_reason, body, subject, address, provider_message_id)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                " ON CONFLICT DO NOTHING RETURNING *",
+                new.lead_id,
+                new.journey_id,
+                new.step_key,
+                new.channel,
+                new.direction,
+                new.status,
+                new.status_reason,
+                new.body,
+                new.subject,
+                new.address,
+                new.provider_message_id,
+                timeout=deadlines.timeout(2.0),
+            )
+            if row is not None:
+                return row, True
+            existing: asyncpg.Record | None = None
+            if new.provider_message_id:
+                existing = await conn.fetchrow(
+                    _BY_PROVIDER_ID,
+                    new.provider_message_id,
+                    timeout=deadlines.timeout(2.0),
+                )
+            if existing is None:
+                existing = await conn.fetchrow(
+                    "SELECT * FROM communications WHERE lead_id = $1 AND step_key = $2",
+                    new.lead_id,
+                    new.step_key,
+                    timeout=deadlines.timeout(2.0),
+                )
+        assert existing is not None, "ON CONFLICT without a conflicting row"
+        return existing, False
+
+    async def set_status_reason(self, communication_id: uuid.UUID, reason: str) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE communications SET status_reason = $2, update_time = now()"
+                " WHERE communication_id = $1",
+                communication_id,
+                reason,
+                timeout=deadlines.timeout(2.0),
+            )
+
+    async def advance_status(
+        self, provider_message_ids: list[str], decide: Callable[[asyncpg.Record], tuple[int, str] | None]
+    ) -> tuple[asyncpg.Record | None, bool]:
+        """Find our message by the first of provider_message_ids that matches and apply
+        decide(row) -> (status, reason) | None under a row lock, so concurrent reports
+        cannot both move it. Returns (row or None when unknown, whether it changed)."""
+        async with self._db.transaction() as conn:
+            row: asyncpg.Record | None = None
+            for provider_id in provider_message_ids:
+                row = await conn.fetchrow(
+                    _BY_PROVIDER_ID + " FOR UPDATE",
+                    provider_id,
+                    timeout=deadlines.timeout(2.0),
+                )
+                if row is not None:
+                    break
+            if row is None:
+                return None, False
+            change = decide(row)
+            if change is None:
+                return row, False
+            updated: asyncpg.Record = await conn.fetchrow(
+                "UPDATE communications SET status = $2, status_reason = $3, update_time = now()"
+                " WHERE communication_id = $1 RETURNING *",
+                row["communication_id"],
+                change[0],
+                change[1],
+                timeout=deadlines.timeout(2.0),
+            )
+        return updated, True
+
+    async def add_communication(self, new: NewCommunication) -> tuple[asyncpg.Record, bool]:
+        """Insert the journey step, or return the row an earlier attempt recorded for it."""
+        async with self._db.transaction() as conn:
+            row = await conn.fetchrow(
+                "INSERT INTO communications (lead_id, journey_id, step_key, channel, direction, status,"
+                " status_reason, body, subject, address, message_id, scheduled_time, claim_until, attempts)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
+                " CASE WHEN $13::timestamptz IS NULL THEN 0 ELSE 1 END)"
+                " ON CONFLICT (lead_id, step_key) DO NOTHING RETURNING *",
+                new.lead_id,
+                new.journey_id,
+                new.step_key,
+                new.channel,
+                pb.DIRECTION_OUTBOUND,
+                new.status,
+                new.status_reason,
+                new.body,
+                new.subject,
+                new.address,
+                new.message_id,
+                new.scheduled_time,
+                new.claim_until,
+                timeout=deadlines.timeout(2.0),
+            )
+            if row is not None:
+                return row, True
+            existing: asyncpg.Record = await conn.fetchrow(
+                "SELECT * FROM communications WHERE lead_id = $1 AND step_key = $2",
+                new.lead_id,
+                new.step_key,
+            )
+        return existing, False
+
+    async def finish_communication(
+        self, communication_id: uuid.UUID, status: int, reason: str, provider_message_id: str = ""
+    ) -> asyncpg.Record:
+        """Record what the provider said. Unconditional: once a message went out, that is
+        the truth even if the journey stopped meanwhile."""
+        async with self._db.transaction() as conn:
+            row: asyncpg.Record = await conn.fetchrow(
+                "UPDATE communications SET status = $2, status_reason = $3, provider_message_id = $4,"
+                " claim_until = NULL, update_time = now() WHERE communication_id = $1 RETURNING *",
+                communication_id,
+                status,
+                reason,
+                provider_message_id,
+                timeout=deadlines.timeout(2.0),
+            )
+        return row
+
+    async def settle_scheduled(
+        self,
+        communication_id: uuid.UUID,
+        status: int,
+        reason: str,
+        scheduled_time: datetime | None,
+    ) -> None:
+        """Block or reschedule a message that has not gone out; a no-op if something else
+        (a stopped journey) already settled it."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE communications SET status = $2, status_reason = $3,"
+                " scheduled_time = coalesce($4, scheduled_time), claim_until = NULL, update_time = now()"
+                " WHERE communication_id = $1 AND status = $5",
+                communication_id,
+                status,
+                reason,
+                scheduled_time,
+                SCHEDULED,
+                timeout=deadlines.timeout(2.0),
+            )
+
+    async def claim_due(self, now: datetime, claim_until: datetime, limit: int) -> list[asyncpg.Record]:
+        """Take up to `limit` due messages nobody holds. SKIP LOCKED lets several
+        coordinator pods share the work; the claim is committed before anything is sent."""
+        async with self._db.transaction() as conn:
+            rows: list[asyncpg.Record] = await conn.fetch(
+                "WITH due AS ("
+                "  SELECT communication_id FROM communications"
+                "  WHERE status = $1 AND scheduled_time <= $2"
+                "    AND (claim_until IS NULL OR claim_until <= $2)"
+                "  ORDER BY scheduled_time LIMIT $4 FOR UPDATE SKIP LOCKED)"
+                " UPDATE communications c SET claim_until = $3, attempts = c.attempts + 1,"
+                " update_time = now() FROM due WHERE c.communication_id = due.communication_id"
+                " RETURNING c.*",
+                SCHEDULED,
+                now,
+                claim_until,
+                limit,
+                timeout=deadlines.timeout(5.0),
+            )
+        return rows
+
+    async def list_communications(
+        self, lead_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[asyncpg.Record]:
+        async with self._db.connection() as conn:
+            rows: list[asyncpg.Record] = await conn.fetch(
+                "SELECT * FROM communications WHERE lead_id = $1"
+                " AND ($2::timestamptz IS NULL OR (create_time, communication_id) < ($2, $3::uuid))"
+                " ORDER BY create_time DESC, communication_id DESC LIMIT $4",
+                lead_id,
+                after[0] if after else None,
+                after[1] if after else None,
+                limit + 1,
+                timeout=deadlines.timeout(2.0),
+            )
+        return rows

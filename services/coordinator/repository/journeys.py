@@ -1,0 +1,128 @@
+"""Journeys: one per lead, ACTIVE until something stops it for good."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
+
+from shared import deadlines
+from shared.db import Database
+from shared.errors import NotFound
+
+ACTIVE = pb.JOURNEY_STATE_ACTIVE
+STOPPED = pb.JOURNEY_STATE_STOPPED
+SCHEDULED = pb.COMMUNICATION_STATUS_SCHEDULED
+BLOCKED = pb.COMMUNICATION_STATUS_BLOCKED
+
+
+class JourneyQueries:
+    _db: Database
+
+    async def find_journey(self, lead_id: uuid.UUID) -> asyncpg.Record | None:
+        async with self._db.connection() as conn:
+            row: asyncpg.Record | None = await conn.fetchrow(
+                "SELECT * FROM journeys WHERE lead_id = $1", lead_id, timeout=deadlines.timeout(2.0)
+            )
+        return row
+
+    async def get_journey(self, lead_id: uuid.UUID) -> asyncpg.Record:
+        row = await self.find_journey(lead_id)
+        if row is None:
+            raise NotFound(
+                f"lead {lead_id} has no journey; it starts when ingest reports the lead",
+                reason="JOURNEY_NOT_FOUND",
+                metadata={"lead_id": str(lead_id)},
+            )
+        return row
+
+    async def start_journey(
+        self,
+        lead_id: uuid.UUID,
+        location_id: str,
+        agent_id: uuid.UUID | None,
+        agent_reason: str,
+        score: float,
+    ) -> asyncpg.Record:
+        """Create the journey ACTIVE, or refresh agent and score of the existing one.
+        Never reactivates a stopped journey."""
+        async with self._db.transaction() as conn:
+            row: asyncpg.Record = await conn.fetchrow(
+                "INSERT INTO journeys (lead_id, location_id, state, agent_id, agent_reason, score)"
+                " VALUES ($1, $2, $3, $4, $5, $6)"
+                " ON CONFLICT (lead_id) DO UPDATE SET agent_id = EXCLUDED.agent_id,"
+                " agent_reason = EXCLUDED.agent_reason, score = EXCLUDED.score, update_time = now()"
+                " RETURNING *",
+                lead_id,
+                location_id,
+                ACTIVE,
+                agent_id,
+                agent_reason,
+                score,
+                timeout=deadlines.timeout(2.0),
+            )
+        return row
+
+    async def set_score(self, lead_id: uuid.UUID, score: float) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE journeys SET score = $2, update_time = now() WHERE lead_id = $1",
+                lead_id,
+                score,
+                timeout=deadlines.timeout(2.0),
+            )
+
+    async def set_first_touch(self, journey_id: uuid.UUID, at: datetime) -> asyncpg.Record:
+        async with self._db.transaction() as conn:
+            row: asyncpg.Record = await conn.fetchrow(
+                "UPDATE journeys SET first_touch_time = coalesce(first_touch_time, $2), update_time = now()"
+                " WHERE journey_id = $1 RETURNING *",
+                journey_id,
+                at,
+                timeout=deadlines.timeout(2.0),
+            )
+        return row
+
+    async def stop_journey(
+        self,
+        lead_id: uuid.UUID,
+        location_id: str,
+        reason: str,
+        *,
+        only_over: Sequence[str] | None = None,
+    ) -> asyncpg.Record:
+        """Stop the journey (creating it stopped if the lead never had one, so a late
+        LEAD_CREATED cannot start it) and block everything still waiting to go out.
+
+        only_over: when given, a journey already stopped keeps its reason unless that is
+        one of these (a reply after a deletion must not hide why the journey stopped;
+        an opt-out may replace "lead replied")."""
+        async with self._db.transaction() as conn:
+            row: asyncpg.Record = await conn.fetchrow(
+                "INSERT INTO journeys (lead_id, location_id, state, stop_reason) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (lead_id) DO UPDATE SET state = EXCLUDED.state,"
+                " stop_reason = CASE WHEN $5 AND journeys.state = EXCLUDED.state"
+                " AND NOT journeys.stop_reason = any($6::text[]) THEN journeys.stop_reason"
+                " ELSE EXCLUDED.stop_reason END, update_time = now()"
+                " RETURNING *",
+                lead_id,
+                location_id,
+                STOPPED,
+                reason,
+                only_over is not None,
+                list(only_over or ()),
+                timeout=deadlines.timeout(2.0),
+            )
+            await conn.execute(
+                "UPDATE communications SET status = $2, status_reason = $3, claim_until = NULL,"
+                " update_time = now() WHERE lead_id = $1 AND status = $4",
+                lead_id,
+                BLOCKED,
+                f"journey stopped: {reason}",
+                SCHEDULED,
+                timeout=deadlines.timeout(5.0),
+            )
+        return row

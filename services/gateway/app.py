@@ -1,7 +1,9 @@
-"""The gateway's HTTP app: health, readiness and metrics. Webhooks arrive in a later issue.
+"""The gateway's HTTP app: provider webhooks, health, readiness and metrics.
 
 One gRPC channel to ingest is opened when the app starts (lifespan) and
-closed when it stops; requests never open their own.
+closed when it stops; requests never open their own. It carries the mesh's
+retry policy (RecordWebhook is retried on UNAVAILABLE: it is idempotent on
+provider event ids) and forwards the trace id.
 """
 
 from __future__ import annotations
@@ -13,13 +15,17 @@ from contextlib import asynccontextmanager
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
+from leadengine.ingest.v1 import ingest_service_pb2_grpc as ingest_grpc
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from services.gateway import delivery, webhooks
 from services.gateway.config import Config
+from shared import channels
+from shared.clients import PEERS
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +71,15 @@ async def metrics(request: Request) -> Response:
 def create_app(cfg: Config) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        channel = grpc.aio.insecure_channel(
+        peer = PEERS["ingest"]
+        channel = channels.open_channel(
             cfg.ingest_addr,
-            options=[("grpc.keepalive_time_ms", 30_000), ("grpc.keepalive_timeout_ms", 10_000)],
+            channels.service_config(
+                peer.full_name, idempotent_methods=peer.retryable, default_timeout_s=cfg.ingest_timeout_s
+            ),
         )
         app.state.ingest_health = health_pb2_grpc.HealthStub(channel)
+        app.state.ingest = ingest_grpc.IngestServiceStub(channel)
         log.info("gateway started", extra={"ingest_addr": cfg.ingest_addr})
         try:
             yield
@@ -82,6 +92,22 @@ def create_app(cfg: Config) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            Route("/webhooks/ghl", delivery.endpoint(delivery.GHL, webhooks.ghl), methods=["POST"]),
+            Route(
+                "/webhooks/twilio/sms",
+                delivery.endpoint(delivery.TWILIO, webhooks.twilio_sms),
+                methods=["POST"],
+            ),
+            Route(
+                "/webhooks/twilio/status",
+                delivery.endpoint(delivery.TWILIO, webhooks.twilio_status),
+                methods=["POST"],
+            ),
+            Route(
+                "/webhooks/sendgrid",
+                delivery.endpoint(delivery.SENDGRID, webhooks.sendgrid),
+                methods=["POST"],
+            ),
         ],
         lifespan=lifespan,
     )

@@ -91,5 +91,6 @@ async def test_metrics_are_prometheus_text() -> None:
 
 async def test_unknown_paths_and_methods_are_refused() -> None:
     async with gateway(unused_address()) as url, httpx.AsyncClient(base_url=url) as http:
-        assert (await http.get("/webhooks/ghl", timeout=5)).status_code == 404
+        assert (await http.get("/webhooks/nowhere", timeout=5)).status_code == 404
+        assert (await http.get("/webhooks/ghl", timeout=5)).status_code == 405
         assert (await http.post("/healthz", timeout=5)).status_code == 405

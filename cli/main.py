@@ -9,7 +9,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from cli import demo, seed, up
+from cli import demo, importer, seed, up
 from cli.database import SERVICES
 from cli.terminal import fail
 from shared import config
@@ -96,6 +96,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--location", default=seed.DEMO_LOCATION, help=f"location id (default {seed.DEMO_LOCATION})"
     )
     p.add_argument("--timeout", type=_seconds, default=30.0, help="seconds to wait for every step")
+
+    p = commands.add_parser(
+        "import",
+        help="bulk-load leads from a CSV or JSONL file into a running mesh",
+        description="Streams FILE through ingest's ImportLeads (INGEST_ADDR). Rows that cannot be read or"
+        " that ingest rejects go into one validation report and never stop the good rows.",
+    )
+    p.add_argument("file", type=Path, help="FILE.csv (with a header row) or FILE.jsonl (one object a line)")
+    p.add_argument("--location", required=True, help="location (sub-account) id to load into")
+    p.add_argument("--report", type=Path, help="also write the validation report to this CSV file")
+
+    p = commands.add_parser(
+        "bench",
+        parents=[data_dir],
+        help="measure signed webhooks through the gateway and ingest on this machine",
+        description="Runs ingest (on a scratch database of DATABASE_URL's server, or of the embedded one)"
+        " and the gateway in this process, sends signed HighLevel ContactCreate webhooks, and prints 2xx/s"
+        " and p50/p99 time to 2xx next to the same load on GET /healthz as the baseline.",
+    )
+    p.add_argument("target", choices=["webhooks"], help="what to measure")
+    p.add_argument("--events", type=_count, default=2000, help="webhooks to send (default 2000)")
+    p.add_argument("--concurrency", type=_count, default=32, help="requests in flight (default 32)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
     return parser
 
 
@@ -121,6 +144,14 @@ async def _seed(args: argparse.Namespace) -> int:
         await peers.close()
 
 
+async def _import(args: argparse.Namespace) -> int:
+    peers = _peers(("ingest",), default_timeout_s=3600.0)
+    try:
+        return await importer.run(args.file, args.location, peers, report_path=args.report)
+    finally:
+        await peers.close()
+
+
 async def _demo(args: argparse.Namespace) -> int:
     peers = _peers(SERVICES)
     try:
@@ -139,6 +170,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(up.migrate_command(args.data_dir))
         if args.command == "seed":
             return asyncio.run(_seed(args))
+        if args.command == "import":
+            return asyncio.run(_import(args))
+        if args.command == "bench":
+            from cli import bench  # starts servers in-process: only loaded when asked for
+
+            return asyncio.run(
+                bench.webhooks_command(args.data_dir, os.environ, args.events, args.concurrency, args.json)
+            )
         return asyncio.run(_demo(args))
     except config.ConfigError as err:
         return fail(str(err))

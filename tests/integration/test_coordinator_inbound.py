@@ -26,7 +26,7 @@ from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from services.coordinator.app import create_scheduler
 from services.coordinator.scheduler import Scheduler
 from shared import db, timestamps
-from tests.integration.test_coordinator import (
+from tests.journeys import (
     DAY_HOURS,
     NIGHT_HOURS,
     add_agent,

@@ -8,160 +8,37 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-import dataclasses
 import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
 import asyncpg
 import httpx
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from leadengine.ingest.v1 import ingest_service_pb2 as pb
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.gateway import signatures
-from services.gateway.app import create_app
-from services.gateway.config import Config
 from services.gateway.signatures import GhlKeys
 from tests.support import mesh
-
-VECTORS = Path(__file__).resolve().parents[1] / "vectors"
-GHL_CONTACT = json.loads((VECTORS / "ghl_contact_create.json").read_text())["payload"]
-SENDGRID_BATCH = json.loads((VECTORS / "sendgrid_events.json").read_text())["payload"]
-TWILIO_STATUS = json.loads((VECTORS / "twilio_status_callback.json").read_text())["payload"]
-TWILIO_INBOUND = next(
-    v
-    for v in json.loads((VECTORS / "twilio_signature.json").read_text())["vectors"]
-    if v["name"] == "made_up_token_inbound_sms"
+from tests.webhooks import (
+    PUBLIC_BASE,
+    TWILIO_STATUS,
+    Inbox,
+    Signer,
+    compact,
+    gateway,
+    ghl_contact,
+    inbound_params,
+    new_sid,
+    now_iso,
+    sendgrid_batch,
 )
-PUBLIC_BASE = "https://hooks.example.com"
-
-
-# --- keys and signing, as each provider does it ----------------------------------------------------
-
-
-@dataclasses.dataclass
-class Signer:
-    ghl: ed25519.Ed25519PrivateKey = dataclasses.field(default_factory=ed25519.Ed25519PrivateKey.generate)
-    sendgrid: ec.EllipticCurvePrivateKey = dataclasses.field(
-        default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
-    )
-    twilio_token: str = TWILIO_INBOUND["auth_token"]
-
-    def config(self, ingest_addr: str, **overrides: Any) -> Config:
-        cfg = Config(
-            port=0,
-            host="127.0.0.1",
-            ingest_addr=ingest_addr,
-            ready_timeout_s=1.0,
-            grace_s=1.0,
-            ghl_keys=GhlKeys(ed25519=(self.ghl.public_key(),), rsa=(), allow_legacy=False),
-            twilio_auth_token=self.twilio_token,
-            public_base_url=PUBLIC_BASE,
-            sendgrid_key=self.sendgrid.public_key(),
-        )
-        return dataclasses.replace(cfg, **overrides)
-
-    def ghl_headers(self, raw: bytes) -> dict[str, str]:
-        return {
-            "X-GHL-Signature": base64.b64encode(self.ghl.sign(raw)).decode(),
-            "Content-Type": "application/json",
-        }
-
-    def sendgrid_headers(self, raw: bytes, stamp: int | None = None) -> dict[str, str]:
-        ts = str(int(time.time()) if stamp is None else stamp)
-        sig = self.sendgrid.sign(ts.encode() + raw, ec.ECDSA(hashes.SHA256()))
-        return {
-            "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(sig).decode(),
-            "X-Twilio-Email-Event-Webhook-Timestamp": ts,
-            "Content-Type": "application/json",
-        }
-
-    def twilio_headers(self, url: str, params: Sequence[tuple[str, str]]) -> dict[str, str]:
-        return {
-            "X-Twilio-Signature": signatures.twilio_signature(url, params, self.twilio_token),
-            "Content-Type": "application/x-www-form-urlencoded",
-        }
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def ghl_contact(location: str | None = None, **fields: Any) -> dict[str, Any]:
-    body = dict(GHL_CONTACT)
-    body.update(
-        locationId=location or f"loc-{uuid.uuid4().hex[:12]}",
-        id=f"ct-{uuid.uuid4().hex[:12]}",
-        webhookId=str(uuid.uuid4()),
-        timestamp=now_iso(),
-    )
-    body.update(fields)
-    return body
-
-
-def compact(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
-
-
-def new_sid() -> str:
-    return "SM" + uuid.uuid4().hex
-
-
-def sendgrid_batch() -> list[dict[str, Any]]:
-    """The documented batch (with its repeated event) under ids no other test uses."""
-    suffix = uuid.uuid4().hex[:8]
-    return [dict(e, sg_event_id=f"{e['sg_event_id']}-{suffix}") for e in SENDGRID_BATCH]
-
-
-# --- the real server -------------------------------------------------------------------------------
-
-
-@contextlib.asynccontextmanager
-async def gateway(cfg: Config) -> AsyncIterator[str]:
-    """The real app under uvicorn on a free port; yields its base URL."""
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(cfg), host=cfg.host, port=0, log_config=None, lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-
-
-class Inbox:
-    """Reads ingest's inbox table directly: the test's view of what was durably stored."""
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
-
-    async def rows(self, provider: int, *event_ids: str) -> list[asyncpg.Record]:
-        return await self.pool.fetch(
-            "SELECT provider_event_id, event_type, location_id, payload FROM ingest.inbox"
-            " WHERE provider = $1 AND provider_event_id = any($2::text[]) ORDER BY provider_event_id",
-            provider,
-            list(event_ids),
-            timeout=10,
-        )
-
-    async def count(self, provider: int, *event_ids: str) -> int:
-        return len(await self.rows(provider, *event_ids))
 
 
 @pytest.fixture(scope="module")
@@ -342,13 +219,6 @@ async def test_500_concurrent_distinct_webhooks_are_all_durable(http, signer, in
 
 
 # --- Twilio ----------------------------------------------------------------------------------------
-
-
-def inbound_params() -> list[tuple[str, str]]:
-    """The documented inbound SMS, every field, under a MessageSid no other test uses."""
-    sid = new_sid()
-    fields = dict(TWILIO_INBOUND["params"], MessageSid=sid, SmsSid=sid, SmsMessageSid=sid)
-    return list(fields.items())
 
 
 async def test_twilio_documented_inbound_sms_end_to_end(http, signer, inbox) -> None:

@@ -22,7 +22,8 @@ from leadengine.ingest.v1 import ingest_service_pb2_grpc as pb_grpc
 from shared.errors import FieldViolation, InvalidArgument
 from shared.server import Registration, ServiceApp
 from tests.integration.test_gateway import unused_address
-from tests.integration.test_gateway_webhooks import (
+from tests.support import running
+from tests.webhooks import (
     PUBLIC_BASE,
     Signer,
     compact,
@@ -31,7 +32,6 @@ from tests.integration.test_gateway_webhooks import (
     inbound_params,
     sendgrid_batch,
 )
-from tests.support import running
 
 
 class SlowIngestFault(pb_grpc.IngestServiceServicer):

@@ -1,0 +1,120 @@
+"""What journey tests share: zones where it is day or night now, and mesh shortcuts."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import grpc
+import pytest
+from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
+from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
+from leadengine.routing.v1 import routing_service_pb2 as routing_pb
+
+from tests.support import Mesh
+
+# Spread over the globe so that, whatever the real clock says, some zone is in its
+# day and some in its night.
+ZONES = [
+    "Pacific/Pago_Pago", "Pacific/Honolulu", "America/Anchorage", "America/Los_Angeles",
+    "America/Denver", "America/Chicago", "America/New_York", "America/Halifax", "America/Sao_Paulo",
+    "Atlantic/South_Georgia", "Atlantic/Azores", "UTC", "Europe/Paris", "Europe/Athens",
+    "Europe/Moscow", "Asia/Dubai", "Asia/Karachi", "Asia/Dhaka", "Asia/Bangkok", "Asia/Shanghai",
+    "Asia/Tokyo", "Australia/Brisbane", "Pacific/Noumea", "Pacific/Auckland", "Pacific/Tongatapu",
+    "Pacific/Kiritimati",
+]  # fmt: skip
+# An hour's margin from 08:00 and 21:00, so a slow run cannot cross a boundary.
+DAY_HOURS = range(9, 20)
+NIGHT_HOURS = (22, 23, 0, 1, 2, 3, 4, 5, 6)
+PHONE = "+15125550100"
+TOLL_FREE = "+18005550199"  # no area code, hence no zone
+
+
+def zone_where(hours: Any) -> str:
+    now = datetime.now(UTC)
+    for name in ZONES:
+        if now.astimezone(ZoneInfo(name)).hour in hours:
+            return name
+    pytest.fail(f"no test zone has a local hour in {list(hours)} at {now:%H:%M} UTC")
+
+
+async def add_agent(m: Mesh, location: str, name: str = "Ana Agent", **kw: Any) -> routing_pb.Agent:
+    resp = await m.clients.routing.UpsertAgent(
+        routing_pb.UpsertAgentRequest(
+            agent=routing_pb.Agent(location_id=location, name=name, available=True, **kw)
+        ),
+        timeout=5,
+    )
+    return resp.agent
+
+
+async def add_lead(m: Mesh, location: str, *, request_id: str | None = None, **kw: Any) -> ingest_pb.Lead:
+    kw.setdefault("first_name", "Lee")
+    resp = await m.clients.ingest.UpsertLead(
+        ingest_pb.UpsertLeadRequest(
+            lead=ingest_pb.Lead(location_id=location, **kw), request_id=request_id or str(uuid.uuid4())
+        ),
+        timeout=5,
+    )
+    return resp.lead
+
+
+async def eventually(fetch: Callable[[], Any], until: Callable[[Any], bool], what: str) -> Any:
+    """Poll until the outbox and the coordinator caught up (bounded: 10 s)."""
+    last: Any = None
+    for _ in range(100):
+        try:
+            last = await fetch()
+        except grpc.aio.AioRpcError as err:
+            if err.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+            last = err
+        else:
+            if until(last):
+                return last
+        await asyncio.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}; last saw {last}")
+
+
+async def comms_of(m: Mesh, lead_id: str) -> list[pb.Communication]:
+    resp = await m.clients.coordinator.ListCommunications(
+        pb.ListCommunicationsRequest(lead_id=lead_id), timeout=5
+    )
+    return list(resp.communications)
+
+
+async def settled_first_touch(m: Mesh, lead_id: str) -> pb.Communication:
+    """The first-touch communication once it has left the claimed-for-sending state."""
+
+    def done(comms: list[pb.Communication]) -> bool:
+        return len(comms) == 1 and not (
+            comms[0].status == pb.COMMUNICATION_STATUS_SCHEDULED and not comms[0].status_reason
+        )
+
+    comms = await eventually(lambda: comms_of(m, lead_id), done, f"first touch of lead {lead_id}")
+    return comms[0]
+
+
+async def notification_of(m: Mesh, lead_id: str) -> pb.Notification:
+    """The agent's notification about a lead: the journey's last step, so also its end."""
+
+    async def fetch() -> list[pb.Notification]:
+        resp = await m.clients.coordinator.ListNotifications(
+            pb.ListNotificationsRequest(lead_id=lead_id), timeout=5
+        )
+        return list(resp.notifications)
+
+    def done(notes: list[pb.Notification]) -> bool:
+        return len(notes) == 1 and notes[0].status != pb.COMMUNICATION_STATUS_QUEUED
+
+    notes = await eventually(fetch, done, f"the agent notification for lead {lead_id}")
+    return notes[0]
+
+
+async def journey_of(m: Mesh, lead_id: str) -> pb.Journey:
+    resp = await m.clients.coordinator.GetJourney(pb.GetJourneyRequest(lead_id=lead_id), timeout=5)
+    return resp.journey

@@ -147,3 +147,11 @@ def test_overlays_render_with_kustomize(overlay: str) -> None:
         assert deployment["metadata"]["namespace"] == "leadengine"
         for container in deployment["spec"]["template"]["spec"]["containers"]:
             assert container["image"].endswith(":dev" if overlay == "dev" else ":0.1.0")
+
+
+def test_gateway_reads_webhook_secrets_and_signs_against_a_public_url() -> None:
+    objects = base_objects()
+    container = objects[("Deployment", "gateway")]["spec"]["template"]["spec"]["containers"][0]
+    secrets = [e["secretRef"] for e in container["envFrom"] if "secretRef" in e]
+    assert secrets == [{"name": "gateway-webhooks", "optional": True}]
+    assert objects[("ConfigMap", "gateway")]["data"]["WEBHOOK_PUBLIC_BASE_URL"].startswith("https://")

@@ -29,14 +29,13 @@ from urllib.parse import urlsplit
 
 import asyncpg
 import h11
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from rich.table import Table
 
 from cli.database import DatabaseError, database, describe, migrations_dir, with_database
 from cli.terminal import console, errors
-from services.gateway.app import create_app as create_gateway
 from services.gateway.config import Config as GatewayConfig
+from services.gateway.serving import running_gateway
 from services.gateway.signatures import GhlKeys
 from services.ingest.app import create_app as create_ingest
 from services.ingest.config import Config as IngestConfig
@@ -274,27 +273,6 @@ async def ingest_service(dsn: str) -> AsyncIterator[str]:
         await task
 
 
-@contextlib.asynccontextmanager
-async def gateway_service(cfg: GatewayConfig) -> AsyncIterator[str]:
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_gateway(cfg), host=cfg.host, port=0, log_config=None, access_log=False, lifespan="on"
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("the gateway stopped before it started")
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-
-
 # --- the command -----------------------------------------------------------------------------------
 
 
@@ -323,7 +301,7 @@ async def measure(dsn: str, events: int, concurrency: int) -> Result:
             ingest_addr=ingest_addr,
             ghl_keys=GhlKeys(ed25519=(key.public_key(),), rsa=(), allow_legacy=False),
         )
-        async with gateway_service(cfg) as url:
+        async with running_gateway(cfg, access_log=False) as url:
             # Warm both paths (channel, prepared statements, caches) before the clock runs.
             await drive(url, health[:warmup], concurrency)
             await drive(url, warm_webhooks, concurrency)

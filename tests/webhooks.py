@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import dataclasses
@@ -15,13 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import uvicorn
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from services.gateway import signatures
-from services.gateway.app import create_app
 from services.gateway.config import Config
+from services.gateway.serving import running_gateway
 from services.gateway.signatures import GhlKeys
 
 VECTORS = Path(__file__).resolve().parent / "vectors"
@@ -119,20 +117,8 @@ def sendgrid_batch() -> list[dict[str, Any]]:
 @contextlib.asynccontextmanager
 async def gateway(cfg: Config) -> AsyncIterator[str]:
     """The real app under uvicorn on a free port; yields its base URL."""
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(cfg), host=cfg.host, port=0, log_config=None, lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    async with running_gateway(cfg) as url:
+        yield url
 
 
 class Inbox:

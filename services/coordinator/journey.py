@@ -196,31 +196,27 @@ class JourneyRunner:
         facts: ContactFacts,
     ) -> asyncpg.Record:
         base = {"lead_id": journey["lead_id"], "journey_id": journey["journey_id"], "step_key": FIRST_TOUCH}
-        channel = compliance.choose_channel(facts)
-        if channel is None:
-            row, _ = await self._repo.add_communication(
-                NewCommunication(
-                    **base,
-                    channel=common_pb2.CHANNEL_UNSPECIFIED,
-                    status=pb.COMMUNICATION_STATUS_BLOCKED,
-                    status_reason=compliance.NO_CONSENTED_CHANNEL,
-                )
-            )
-            return row
-        address = facts.address(channel)
-        # Suppressed or opted out: refuse before anyone writes a message that cannot go out.
-        refused = compliance.refusal(channel, address, facts)
-        if refused:
+
+        async def blocked(channel: int, address: str, reason: str) -> asyncpg.Record:
             row, _ = await self._repo.add_communication(
                 NewCommunication(
                     **base,
                     channel=channel,
                     address=address,
                     status=pb.COMMUNICATION_STATUS_BLOCKED,
-                    status_reason=refused,
+                    status_reason=reason,
                 )
             )
             return row
+
+        channel = compliance.choose_channel(facts)
+        if channel is None:
+            return await blocked(common_pb2.CHANNEL_UNSPECIFIED, "", compliance.NO_CONSENTED_CHANNEL)
+        address = facts.address(channel)
+        # Suppressed or opted out: refuse before anyone writes a message that cannot go out.
+        refused = compliance.refusal(channel, address, facts)
+        if refused:
+            return await blocked(channel, address, refused)
         message, refused = await writing.write(
             self._peers,
             content_pb.GenerateMessageRequest(
@@ -233,16 +229,7 @@ class JourneyRunner:
             ),
         )
         if message is None:
-            row, _ = await self._repo.add_communication(
-                NewCommunication(
-                    **base,
-                    channel=channel,
-                    address=address,
-                    status=pb.COMMUNICATION_STATUS_BLOCKED,
-                    status_reason=refused,
-                )
-            )
-            return row
+            return await blocked(channel, address, refused)
         now = self._clock()
         zone = contact.zone_for(facts.timezone, facts.phone) if channel == compliance.SMS else None
         decision = compliance.gate(channel, address, facts, zone, now, self._window)

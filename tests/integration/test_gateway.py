@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 
-from services.gateway.app import create_app
 from services.gateway.config import Config
+from services.gateway.serving import running_gateway
 from tests.support import mesh
 
 
@@ -20,20 +18,8 @@ from tests.support import mesh
 async def gateway(ingest_addr: str) -> AsyncIterator[str]:
     """The real app on a free port; yields its base URL."""
     cfg = Config(port=0, host="127.0.0.1", ingest_addr=ingest_addr, ready_timeout_s=1.0, grace_s=1.0)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(cfg), host=cfg.host, port=0, log_config=None, lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()  # surfaces why it could not start
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    async with running_gateway(cfg) as url:
+        yield url
 
 
 def unused_address() -> str:

@@ -34,6 +34,7 @@ lint: install
 	$(PY) scripts/gen_protos.py --check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy shared services cli
 
 test: lint
 	$(VENV)/bin/pytest -q

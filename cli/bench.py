@@ -263,7 +263,8 @@ async def ingest_service(dsn: str) -> AsyncIterator[str]:
     stop = asyncio.Event()
     bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(serve(app, settings, stop=stop, started=bound.set_result))
-    done, _ = await asyncio.wait({task, bound}, return_when=asyncio.FIRST_COMPLETED)
+    either: set[asyncio.Future[Any]] = {task, bound}
+    done, _ = await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
     if task in done:
         task.result()
     try:

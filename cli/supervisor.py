@@ -23,10 +23,10 @@ from typing import IO
 
 import grpc
 import httpx
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
 from cli.database import SERVICES
-from shared import config
+from shared import channels, config
 
 HOST = "127.0.0.1"
 # Local runs need no endpoint propagation: stop in well under a second.
@@ -165,12 +165,12 @@ def _failure(child: Child, what: str) -> StartupError:
 async def _probe(child: Child, channel: grpc.aio.Channel | None, http: httpx.AsyncClient) -> str | None:
     """The child's health as a word, or None while it cannot answer yet."""
     if channel is not None:
-        stub = health_pb2_grpc.HealthStub(channel)
+        stub = channels.health_client(channel)
         try:
-            resp = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
+            health = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
         except grpc.aio.AioRpcError:
             return None
-        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status))
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(health.status)
     try:
         resp = await http.get(f"http://{child.address}/healthz", timeout=1.0)
     except httpx.HTTPError:

@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import grpc
 from rich.table import Table
@@ -40,7 +41,7 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-async def _interruptible(stop: asyncio.Event, work: asyncio.Future[None] | asyncio.Task[None]) -> bool:
+async def _interruptible(stop: asyncio.Event, work: asyncio.Future[Any]) -> bool:
     """Run work unless a signal arrives first; True when it finished."""
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -127,7 +128,9 @@ async def _run_mesh(
         done, _ = await asyncio.wait({exited, stopper}, return_when=asyncio.FIRST_COMPLETED)
         if exited in done:
             child = exited.result()
+            # first_exit returns a child whose process has been waited for.
             assert child.process is not None
+            assert child.process.returncode is not None
             errors.print(
                 f"[bold red]{child.name} {supervisor.exit_description(child.process.returncode)}[/]"
                 " unexpectedly;"

@@ -11,7 +11,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from grpc_status import rpc_status
@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 # Dependency failures we pass through unchanged; any other downstream error
 # is a bug in how we called it, so it becomes INTERNAL.
 _PASS_THROUGH = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+
+# On an aio server a handler is a coroutine function of the aio context; the
+# grpc stubs type RpcMethodHandler for the sync server only.
+_Behavior = Callable[[Any, Context], Awaitable[Any]]
 
 
 def _trace_id(metadata: dict[str, str]) -> str:
@@ -49,11 +53,12 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             return None
         service, _, method = details.method.lstrip("/").rpartition("/")
         if handler.unary_unary is not None:
-            factory, behavior = grpc.unary_unary_rpc_method_handler, handler.unary_unary
+            factory, sync_typed = grpc.unary_unary_rpc_method_handler, handler.unary_unary
         elif handler.stream_unary is not None:
-            factory, behavior = grpc.stream_unary_rpc_method_handler, handler.stream_unary
+            factory, sync_typed = grpc.stream_unary_rpc_method_handler, handler.stream_unary
         else:
             return handler  # server-streaming RPCs: none yet
+        behavior = cast(_Behavior, sync_typed)
 
         async def wrapped(request: Any, context: Context) -> Any:
             md = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Protocol, TypeVar
 
 from shared import config, db, jsonlog
 from shared.clients import Peers
@@ -23,7 +23,18 @@ DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "coordinator": ("ingest", "intelligence", "routing", "content"),
 }
 
-C = TypeVar("C")
+
+class ServiceConfig(Protocol):
+    """What run() needs of every service's Config (frozen dataclasses: read-only)."""
+
+    @property
+    def database_url(self) -> str: ...
+
+    @property
+    def server(self) -> config.ServerSettings: ...
+
+
+C = TypeVar("C", bound=ServiceConfig)
 
 
 def peers_from_env(service: str, env: Mapping[str, str]) -> Peers:
@@ -31,7 +42,7 @@ def peers_from_env(service: str, env: Mapping[str, str]) -> Peers:
 
 
 async def _serve(
-    service: str, cfg: Any, make_app: Callable[[db.Database, Peers, Any], ServiceApp], pool_size: int
+    service: str, cfg: C, make_app: Callable[[db.Database, Peers, C], ServiceApp], pool_size: int
 ) -> None:
     pool = await db.create_pool(cfg.database_url, schema=service, service=service, max_size=pool_size)
     peers = peers_from_env(service, os.environ)
@@ -57,6 +68,6 @@ def run(
     except config.ConfigError as err:
         raise SystemExit(f"{service}: configuration error: {err}") from None
     if command == "migrate":
-        asyncio.run(migrate(cfg.database_url, service, migrations))  # type: ignore[attr-defined]
+        asyncio.run(migrate(cfg.database_url, service, migrations))
     else:
-        asyncio.run(_serve(service, cfg, make_app, pool_size))  # type: ignore[arg-type]
+        asyncio.run(_serve(service, cfg, make_app, pool_size))

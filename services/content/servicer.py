@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 import phonenumbers
 from leadengine.common.v1 import common_pb2
@@ -68,7 +69,11 @@ def message_to_proto(row: Any) -> pb.Message:
     )
 
 
-def _required_enum(value: int, known: dict[int, str], field: str, allowed: str) -> str:
+# A proto enum's ValueType: CHANNELS and PURPOSES are keyed by theirs, and a Mapping is invariant in its keys.
+_Enum = TypeVar("_Enum", bound=int)
+
+
+def _required_enum(value: _Enum, known: Mapping[_Enum, str], field: str, allowed: str) -> str:
     if value not in known:
         raise InvalidArgument(
             f"{field} is required; use one of {allowed}",

@@ -70,7 +70,7 @@ class ContactFacts:
         return self.sms_suppressed if channel == SMS else self.email_suppressed if channel == EMAIL else ""
 
 
-def choose_channel(facts: ContactFacts) -> int | None:
+def choose_channel(facts: ContactFacts) -> common_pb2.Channel.ValueType | None:
     """SMS first (it is read within minutes), else email; None when the lead allows neither.
     A suppressed address loses to one that is not; when every allowed one is suppressed,
     the first is returned so that the gate records why it was refused."""

@@ -18,7 +18,7 @@ NO_CREDENTIALS = "no provider credentials configured (TWILIO_*/SENDGRID_API_KEY)
 
 @dataclass(frozen=True)
 class DeliveryResult:
-    status: int  # pb.CommunicationStatus
+    status: pb.CommunicationStatus.ValueType
     provider_message_id: str = ""
     reason: str = ""
 

@@ -72,7 +72,7 @@ TWILIO_OPTED_OUT = "21610"
 
 @dataclass(frozen=True)
 class Transition:
-    status: int
+    status: pb.CommunicationStatus.ValueType
     reason: str
 
 
@@ -93,7 +93,9 @@ def describe(channel: int, provider_status: str, error_code: str) -> str:
     return f"{name} {word} ({code})" if code else f"{name} {word}"
 
 
-def advance(current: int, channel: int, provider_status: str, error_code: str = "") -> Transition | None:
+def advance(
+    current: pb.CommunicationStatus.ValueType, channel: int, provider_status: str, error_code: str = ""
+) -> Transition | None:
     """The new status and reason, or None when the report changes nothing: an unknown
     word, a status we do not track (SIMULATED, BLOCKED, RECEIVED, ...), or one that
     would move backwards or sideways."""

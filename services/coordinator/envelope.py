@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
@@ -29,7 +30,9 @@ LEAD_KINDS = frozenset(
     }
 )
 MESSAGE_KINDS = frozenset({pb.LEAD_EVENT_KIND_INBOUND_MESSAGE, pb.LEAD_EVENT_KIND_OUTBOUND_MESSAGE})
-_FACTS = {
+# The envelope's oneof-like fact fields, spelled as HasField accepts them.
+_FactField = Literal["message", "delivery", "suppression"]
+_FACTS: dict[pb.LeadEventKind.ValueType, _FactField] = {
     pb.LEAD_EVENT_KIND_INBOUND_MESSAGE: "message",
     pb.LEAD_EVENT_KIND_OUTBOUND_MESSAGE: "message",
     pb.LEAD_EVENT_KIND_DELIVERY_STATUS: "delivery",

@@ -39,10 +39,10 @@ class EventHandler:
         self._reports = reports
 
     async def handle(self, ev: Envelope) -> Outcome:
+        journey: asyncpg.Record | None
         if await self._repo.event_processed(ev.event_id):
             journey = await self._repo.find_journey(ev.lead_id) if ev.lead_id is not None else None
             return Outcome(journey, duplicate=True)
-        journey: asyncpg.Record | None
         if ev.kind in LEAD_KINDS:
             journey = await self._journeys.handle(ev)
         elif ev.kind == pb.LEAD_EVENT_KIND_INBOUND_MESSAGE:

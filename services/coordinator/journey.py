@@ -31,7 +31,7 @@ from services.coordinator.notifications import AgentNotifier
 from services.coordinator.repository import CoordinatorRepository, NewCommunication, facts_from_row
 from shared import contact, deadlines
 from shared.clients import Peers
-from shared.errors import NotFound
+from shared.errors import NotFound, error_reason
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ ASSIGNED = "assigned"
 LEAD_DELETED = "lead deleted"
 
 
-def _source_words(source: int) -> str:
+def _source_words(source: ingest_pb.LeadSource.ValueType) -> str:
     if source == ingest_pb.LEAD_SOURCE_UNSPECIFIED or source not in ingest_pb.LeadSource.values():
         return ""
     return ingest_pb.LeadSource.Name(source).removeprefix("LEAD_SOURCE_").lower().replace("_", " ")
@@ -168,7 +168,7 @@ class JourneyRunner:
         except grpc.aio.AioRpcError as err:
             if (
                 err.code() == grpc.StatusCode.FAILED_PRECONDITION
-                and writing.error_reason(err) == "NO_AGENT_AVAILABLE"
+                and error_reason(err) == "NO_AGENT_AVAILABLE"
             ):
                 # The lead still gets its first touch; a person can assign it later.
                 log.warning("lead not routed", extra={"lead_id": str(ev.lead), "reason": err.details()})

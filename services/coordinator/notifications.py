@@ -22,7 +22,7 @@ NO_AGENT_CONTACT = "agent has no phone or email on file; add one with UpsertAgen
 _SNIPPET = 160
 
 
-def agent_target(agent: routing_pb.Agent) -> tuple[int, str] | None:
+def agent_target(agent: routing_pb.Agent) -> tuple[common_pb2.Channel.ValueType, str] | None:
     """Where to reach an agent: a text first, else email; None when neither is on file."""
     if agent.phone:
         return SMS, agent.phone

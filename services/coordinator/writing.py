@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import grpc
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from leadengine.content.v1 import content_service_pb2 as content_pb
 
 from shared import deadlines
 from shared.clients import Peers
-
-
-def error_reason(err: grpc.aio.AioRpcError) -> str:
-    """ErrorInfo.reason of a peer's error, or "" when it carries none."""
-    status = rpc_status.from_call(err)
-    for detail in status.details if status is not None else ():
-        info = error_details_pb2.ErrorInfo()
-        if detail.Unpack(info):
-            return str(info.reason)
-    return ""
+from shared.errors import error_reason
 
 
 async def write(

@@ -36,7 +36,8 @@ def main() -> None:
         port=cfg.port,
         log_config=None,  # keep our JSON lines
         access_log=False,  # probes every 2 s would drown the log
-        timeout_graceful_shutdown=cfg.grace_s,
+        # uvicorn annotates an int but only hands it to asyncio.wait_for, which takes seconds as a float.
+        timeout_graceful_shutdown=cfg.grace_s,  # type: ignore[arg-type]
         lifespan="on",
     )
 

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 from leadengine.ingest.v1 import ingest_service_pb2_grpc as ingest_grpc
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -40,7 +40,7 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     cfg: Config = request.app.state.config
-    health: health_pb2_grpc.HealthStub = request.app.state.ingest_health
+    health: channels.HealthClient = request.app.state.ingest_health
     try:
         resp = await health.Check(
             health_pb2.HealthCheckRequest(service=INGEST_SERVICE), timeout=cfg.ready_timeout_s
@@ -78,7 +78,7 @@ def create_app(cfg: Config) -> Starlette:
                 peer.full_name, idempotent_methods=peer.retryable, default_timeout_s=cfg.ingest_timeout_s
             ),
         )
-        app.state.ingest_health = health_pb2_grpc.HealthStub(channel)
+        app.state.ingest_health = channels.health_client(channel)
         app.state.ingest = ingest_grpc.IngestServiceStub(channel)
         log.info("gateway started", extra={"ingest_addr": cfg.ingest_addr})
         try:

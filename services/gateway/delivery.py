@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from leadengine.ingest.v1 import ingest_service_pb2 as pb
 from leadengine.ingest.v1 import ingest_service_pb2_grpc as pb_grpc
 from prometheus_client import Counter, Histogram
@@ -27,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 
 from services.gateway.config import Config
 from shared import jsonlog
+from shared.errors import error_reason
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,7 @@ _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}
 @dataclass(frozen=True)
 class Provider:
     label: str  # metrics and log label
-    proto: int  # pb.Provider value
+    proto: pb.Provider.ValueType
     # What makes this provider deliver the same event again when ingest could not commit.
     retry_status: int
     retry_headers: dict[str, str] = field(default_factory=dict)
@@ -140,17 +139,11 @@ def event(
     )
 
 
-def _ingest_reason(err: grpc.aio.AioRpcError) -> str:
-    status = rpc_status.from_call(err)
-    for detail in status.details if status else ():
-        info = error_details_pb2.ErrorInfo()
-        if detail.Unpack(info):
-            return info.reason
-    return err.code().name
-
-
 async def record(
-    ingest: pb_grpc.IngestServiceStub, provider: Provider, events: Sequence[pb.WebhookEvent], timeout_s: float
+    ingest: pb_grpc.IngestServiceAsyncStub,
+    provider: Provider,
+    events: Sequence[pb.WebhookEvent],
+    timeout_s: float,
 ) -> bool:
     """Hand the delivery's events to ingest; returns True when every one was a duplicate.
     Returns only once ingest answered OK, i.e. committed."""
@@ -163,7 +156,10 @@ async def record(
     except grpc.aio.AioRpcError as err:
         if err.code() == grpc.StatusCode.INVALID_ARGUMENT:
             raise Rejected(
-                400, _ingest_reason(err), "ingest refused the event envelope", outcome="ingest_rejected"
+                400,
+                error_reason(err) or err.code().name,
+                "ingest refused the event envelope",
+                outcome="ingest_rejected",
             ) from None
         raise Rejected(
             provider.retry_status,
@@ -181,7 +177,8 @@ def _start_trace(request: Request) -> None:
     jsonlog.trace_id_var.set(match.group(1) if match else secrets.token_hex(16))
 
 
-Handler = Callable[[Request, Config, pb_grpc.IngestServiceStub], Awaitable[Accepted]]
+# A string: the async stub exists only for type checkers.
+Handler = Callable[[Request, Config, "pb_grpc.IngestServiceAsyncStub"], Awaitable[Accepted]]
 
 
 def endpoint(provider: Provider, handle: Handler) -> Callable[[Request], Awaitable[Response]]:

@@ -80,7 +80,7 @@ def _required_text(body: dict[str, Any], name: str) -> str:
     return value
 
 
-async def ghl(request: Request, cfg: Config, ingest: pb_grpc.IngestServiceStub) -> Accepted:
+async def ghl(request: Request, cfg: Config, ingest: pb_grpc.IngestServiceAsyncStub) -> Accepted:
     raw = await read_body(request, cfg.max_body_bytes)
     current, legacy = request.headers.get("x-ghl-signature"), request.headers.get("x-wh-signature")
     if not current and not legacy:
@@ -157,7 +157,7 @@ async def _verified_twilio_form(request: Request, cfg: Config) -> tuple[bytes, l
     return raw, params
 
 
-async def twilio_sms(request: Request, cfg: Config, ingest: pb_grpc.IngestServiceStub) -> Accepted:
+async def twilio_sms(request: Request, cfg: Config, ingest: pb_grpc.IngestServiceAsyncStub) -> Accepted:
     raw, params = await _verified_twilio_form(request, cfg)
     ev = event(TWILIO, _first(params, "MessageSid"), "twilio.inbound_sms", raw)
     duplicate = await record(ingest, TWILIO, [ev], cfg.ingest_timeout_s)
@@ -165,7 +165,7 @@ async def twilio_sms(request: Request, cfg: Config, ingest: pb_grpc.IngestServic
     return Accepted(Response(EMPTY_TWIML, media_type="text/xml"), duplicate)
 
 
-async def twilio_status(request: Request, cfg: Config, ingest: pb_grpc.IngestServiceStub) -> Accepted:
+async def twilio_status(request: Request, cfg: Config, ingest: pb_grpc.IngestServiceAsyncStub) -> Accepted:
     raw, params = await _verified_twilio_form(request, cfg)
     sid, status = _first(params, "MessageSid"), _first(params, "MessageStatus")
     ev = event(TWILIO, f"{sid}:{status}", "twilio.status_callback", raw)
@@ -197,7 +197,7 @@ def sendgrid_events(body: Any) -> list[tuple[str, str, bytes]]:
     return events
 
 
-async def sendgrid(request: Request, cfg: Config, ingest: pb_grpc.IngestServiceStub) -> Accepted:
+async def sendgrid(request: Request, cfg: Config, ingest: pb_grpc.IngestServiceAsyncStub) -> Accepted:
     if cfg.sendgrid_key is None:
         raise Rejected(
             503,

@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 from leadengine.common.v1 import common_pb2 as common_pb
 from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
+from leadengine.ingest.v1 import ingest_service_pb2 as pb
 
 from services.ingest import webhooks
 from services.ingest.leads import EventFields
@@ -285,7 +286,13 @@ class WebhookInbox:
         return Outcome(pid, outcome, "", lead["lead_id"], location_id, published=True)
 
     async def _behavior(
-        self, conn: Conn, pid: str, lead: Any, event_type: int, occurred: datetime, properties: dict[str, Any]
+        self,
+        conn: Conn,
+        pid: str,
+        lead: Any,
+        event_type: pb.EventType.ValueType,
+        occurred: datetime,
+        properties: dict[str, Any],
     ) -> Outcome:
         event = EventFields(
             event_id=pid,

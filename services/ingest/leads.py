@@ -275,7 +275,7 @@ def is_empty(fields: LeadFields) -> bool:
     return not (fields.first_name or fields.last_name or fields.email or fields.phone)
 
 
-def behavior_type(event_type: int) -> str:
+def behavior_type(event_type: pb.EventType.ValueType) -> str:
     """EVENT_TYPE_LISTING_VIEW -> "listing_view": the name the coordinator's triggers use."""
     return pb.EventType.Name(event_type).removeprefix("EVENT_TYPE_").lower()
 
@@ -285,7 +285,7 @@ class EventFields:
     event_id: str
     lead_id: uuid.UUID
     location_id: str
-    type: int
+    type: pb.EventType.ValueType
     occurred_time: datetime
     listing_id: str
     listing_price_usd: int

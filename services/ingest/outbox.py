@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import grpc
 from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
@@ -48,7 +48,8 @@ def retry_delay(attempts: int, *, base_s: float, max_s: float) -> float:
 
 
 # The parts of an envelope an outbox row keeps serialized in its payload column.
-FACT_FIELDS = ("message", "delivery", "suppression")
+_FactField = Literal["message", "delivery", "suppression"]  # spelled as HasField accepts them
+FACT_FIELDS: tuple[_FactField, ...] = ("message", "delivery", "suppression")
 
 
 def envelope(row: Any) -> coordinator_pb.LeadEventEnvelope:

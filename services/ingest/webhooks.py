@@ -91,7 +91,7 @@ class ContactMessage:
 @dataclass(frozen=True)
 class ContactEvent:
     contact_id: str
-    type: int
+    type: pb.EventType.ValueType
     properties: dict[str, Any]
 
 
@@ -112,7 +112,7 @@ class EmailEvent:
     email: str
     delivery: coordinator_pb.DeliveryFacts | None
     suppression: coordinator_pb.SuppressionFacts | None
-    behavior: int  # an EventType, or 0 for none
+    behavior: pb.EventType.ValueType  # EVENT_TYPE_UNSPECIFIED for none
     properties: dict[str, Any] = field(default_factory=dict)
 
 
@@ -337,7 +337,7 @@ def _dnd(obj: dict[str, Any], *, missing_means_off: bool) -> dict[str, bool]:
     return result
 
 
-def source_of(text: str | None) -> int:
+def source_of(text: str | None) -> pb.LeadSource.ValueType:
     """GHL's free-text source as our LeadSource; a contact from GHL is LEAD_SOURCE_GHL unless
     its source names where GHL got it from."""
     value = (text or "").lower()
@@ -486,7 +486,7 @@ def _sendgrid(event_type: str, payload: bytes, envelope_location: str, receive_t
         suppression = coordinator_pb.SuppressionFacts(
             channel=common_pb.CHANNEL_EMAIL, address=address, reason=f"SendGrid {event}"
         )
-    behavior = _SENDGRID_BEHAVIOR.get(event, 0)
+    behavior = _SENDGRID_BEHAVIOR.get(event, pb.EVENT_TYPE_UNSPECIFIED)
     properties: dict[str, Any] = {}
     if behavior:
         if obj.get("sg_machine_open") is True:

@@ -97,7 +97,7 @@ class RoutingRepository:
 
     async def get_agent(self, agent_id: uuid.UUID) -> asyncpg.Record:
         async with self._db.connection() as conn:
-            row = await conn.fetchrow(
+            row: asyncpg.Record | None = await conn.fetchrow(
                 "SELECT * FROM agents WHERE agent_id = $1", agent_id, timeout=deadlines.timeout(2.0)
             )
         if row is None:
@@ -120,7 +120,7 @@ class RoutingRepository:
 
     async def set_available(self, agent_id: uuid.UUID, available: bool) -> asyncpg.Record:
         async with self._db.transaction() as conn:
-            row = await conn.fetchrow(
+            row: asyncpg.Record | None = await conn.fetchrow(
                 "UPDATE agents SET available = $2, update_time = now() WHERE agent_id = $1 RETURNING *",
                 agent_id,
                 available,
@@ -140,7 +140,9 @@ class RoutingRepository:
             )
         return row
 
-    async def route(self, lead_id: uuid.UUID, location_id: str) -> tuple[asyncpg.Record, bool]:
+    async def route(
+        self, lead_id: uuid.UUID, location_id: str
+    ) -> tuple[asyncpg.Record | dict[str, Any], bool]:
         """Assign the lead, or return its existing assignment. Agents are locked while we
         choose so two leads routed at once cannot both take an agent's last slot."""
         async with self._db.transaction() as conn:

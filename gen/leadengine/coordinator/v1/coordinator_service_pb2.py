@@ -24,59 +24,70 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from leadengine.common.v1 import common_pb2 as leadengine_dot_common_dot_v1_dot_common__pb2
+from leadengine.ingest.v1 import ingest_service_pb2 as leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n3leadengine/coordinator/v1/coordinator_service.proto\x12\x19leadengine.coordinator.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!leadengine/common/v1/common.proto\"\xa5\x01\n\x0cMessageFacts\x12.\n\x07\x63hannel\x18\x01 \x01(\x0e\x32\x1d.leadengine.common.v1.Channel\x12\x0c\n\x04\x62ody\x18\x02 \x01(\t\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x14\n\x0clead_address\x18\x04 \x01(\t\x12\x13\n\x0bour_address\x18\x05 \x01(\t\x12\x1b\n\x13provider_message_id\x18\x06 \x01(\t\"\x89\x01\n\rDeliveryFacts\x12\x1b\n\x13provider_message_id\x18\x01 \x01(\t\x12\x17\n\x0fprovider_status\x18\x02 \x01(\t\x12\x12\n\nerror_code\x18\x03 \x01(\t\x12.\n\x07\x63hannel\x18\x04 \x01(\x0e\x32\x1d.leadengine.common.v1.Channel\"c\n\x10SuppressionFacts\x12.\n\x07\x63hannel\x18\x01 \x01(\x0e\x32\x1d.leadengine.common.v1.Channel\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x85\x03\n\x11LeadEventEnvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x36\n\x04kind\x18\x02 \x01(\x0e\x32(.leadengine.coordinator.v1.LeadEventKind\x12\x0f\n\x07lead_id\x18\x03 \x01(\t\x12\x13\n\x0blocation_id\x18\x04 \x01(\t\x12\x31\n\roccurred_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rbehavior_type\x18\x06 \x01(\t\x12\x38\n\x07message\x18\x07 \x01(\x0b\x32\'.leadengine.coordinator.v1.MessageFacts\x12:\n\x08\x64\x65livery\x18\x08 \x01(\x0b\x32(.leadengine.coordinator.v1.DeliveryFacts\x12@\n\x0bsuppression\x18\t \x01(\x0b\x32+.leadengine.coordinator.v1.SuppressionFacts\"U\n\x16HandleLeadEventRequest\x12;\n\x05\x65vent\x18\x01 \x01(\x0b\x32,.leadengine.coordinator.v1.LeadEventEnvelope\"a\n\x17HandleLeadEventResponse\x12\x33\n\x07journey\x18\x01 \x01(\x0b\x32\".leadengine.coordinator.v1.Journey\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"\xdf\x02\n\x07Journey\x12\x12\n\njourney_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12\x13\n\x0blocation_id\x18\x03 \x01(\t\x12\x36\n\x05state\x18\x04 \x01(\x0e\x32\'.leadengine.coordinator.v1.JourneyState\x12\x13\n\x0bstop_reason\x18\x05 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x06 \x01(\t\x12\r\n\x05score\x18\x07 \x01(\x01\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10\x66irst_touch_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x61gent_reason\x18\x0b \x01(\t\"$\n\x11GetJourneyRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\"I\n\x12GetJourneyResponse\x12\x33\n\x07journey\x18\x01 \x01(\x0b\x32\".leadengine.coordinator.v1.Journey\"\xf1\x03\n\rCommunication\x12\x18\n\x10\x63ommunication_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12.\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x1d.leadengine.common.v1.Channel\x12\x37\n\tdirection\x18\x04 \x01(\x0e\x32$.leadengine.coordinator.v1.Direction\x12>\n\x06status\x18\x05 \x01(\x0e\x32..leadengine.coordinator.v1.CommunicationStatus\x12\x0c\n\x04\x62ody\x18\x06 \x01(\t\x12\x0f\n\x07subject\x18\x07 \x01(\t\x12\x15\n\rstatus_reason\x18\x08 \x01(\t\x12\x32\n\x0escheduled_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13provider_message_id\x18\x0c \x01(\t\x12\x12\n\nmessage_id\x18\r \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x0e \x01(\t\"S\n\x19ListCommunicationsRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"w\n\x1aListCommunicationsResponse\x12@\n\x0e\x63ommunications\x18\x01 \x03(\x0b\x32(.leadengine.coordinator.v1.Communication\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa7\x01\n\x07\x43onsent\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x13\n\x0bsms_consent\x18\x02 \x01(\x08\x12\x15\n\remail_consent\x18\x03 \x01(\x08\x12\x15\n\rsms_opted_out\x18\x04 \x01(\x08\x12\x17\n\x0f\x65mail_opted_out\x18\x05 \x01(\x08\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"$\n\x11GetConsentRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\"I\n\x12GetConsentResponse\x12\x33\n\x07\x63onsent\x18\x01 \x01(\x0b\x32\".leadengine.coordinator.v1.Consent\"\x90\x02\n\x0cNotification\x12\x17\n\x0fnotification_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x0f\n\x07lead_id\x18\x03 \x01(\t\x12.\n\x07\x63hannel\x18\x04 \x01(\x0e\x32\x1d.leadengine.common.v1.Channel\x12>\n\x06status\x18\x05 \x01(\x0e\x32..leadengine.coordinator.v1.CommunicationStatus\x12\x0c\n\x04\x62ody\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rstatus_reason\x18\x08 \x01(\t\"d\n\x18ListNotificationsRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"t\n\x19ListNotificationsResponse\x12>\n\rnotifications\x18\x01 \x03(\x0b\x32\'.leadengine.coordinator.v1.Notification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\xc5\x02\n\rLeadEventKind\x12\x1f\n\x1bLEAD_EVENT_KIND_UNSPECIFIED\x10\x00\x12 \n\x1cLEAD_EVENT_KIND_LEAD_CREATED\x10\x01\x12 \n\x1cLEAD_EVENT_KIND_LEAD_UPDATED\x10\x02\x12 \n\x1cLEAD_EVENT_KIND_LEAD_DELETED\x10\x03\x12\x1c\n\x18LEAD_EVENT_KIND_BEHAVIOR\x10\x04\x12#\n\x1fLEAD_EVENT_KIND_INBOUND_MESSAGE\x10\x05\x12$\n LEAD_EVENT_KIND_OUTBOUND_MESSAGE\x10\x06\x12#\n\x1fLEAD_EVENT_KIND_DELIVERY_STATUS\x10\x07\x12\x1f\n\x1bLEAD_EVENT_KIND_SUPPRESSION\x10\x08*\x7f\n\x0cJourneyState\x12\x1d\n\x19JOURNEY_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14JOURNEY_STATE_ACTIVE\x10\x01\x12\x19\n\x15JOURNEY_STATE_STOPPED\x10\x02\x12\x1b\n\x17JOURNEY_STATE_COMPLETED\x10\x03*U\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x16\n\x12\x44IRECTION_OUTBOUND\x10\x01\x12\x15\n\x11\x44IRECTION_INBOUND\x10\x02*\xf3\x02\n\x13\x43ommunicationStatus\x12$\n COMMUNICATION_STATUS_UNSPECIFIED\x10\x00\x12\"\n\x1e\x43OMMUNICATION_STATUS_SCHEDULED\x10\x01\x12 \n\x1c\x43OMMUNICATION_STATUS_BLOCKED\x10\x02\x12\"\n\x1e\x43OMMUNICATION_STATUS_SIMULATED\x10\x03\x12\x1f\n\x1b\x43OMMUNICATION_STATUS_QUEUED\x10\x04\x12\x1d\n\x19\x43OMMUNICATION_STATUS_SENT\x10\x05\x12\"\n\x1e\x43OMMUNICATION_STATUS_DELIVERED\x10\x06\x12$\n COMMUNICATION_STATUS_UNDELIVERED\x10\x07\x12\x1f\n\x1b\x43OMMUNICATION_STATUS_FAILED\x10\x08\x12!\n\x1d\x43OMMUNICATION_STATUS_RECEIVED\x10\t2\xe8\x04\n\x12\x43oordinatorService\x12x\n\x0fHandleLeadEvent\x12\x31.leadengine.coordinator.v1.HandleLeadEventRequest\x1a\x32.leadengine.coordinator.v1.HandleLeadEventResponse\x12i\n\nGetJourney\x12,.leadengine.coordinator.v1.GetJourneyRequest\x1a-.leadengine.coordinator.v1.GetJourneyResponse\x12\x81\x01\n\x12ListCommunications\x12\x34.leadengine.coordinator.v1.ListCommunicationsRequest\x1a\x35.leadengine.coordinator.v1.ListCommunicationsResponse\x12i\n\nGetConsent\x12,.leadengine.coordinator.v1.GetConsentRequest\x1a-.leadengine.coordinator.v1.GetConsentResponse\x12~\n\x11ListNotifications\x12\x33.leadengine.coordinator.v1.ListNotificationsRequest\x1a\x34.leadengine.coordinator.v1.ListNotificationsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n3leadengine/coordinator/v1/coordinator_service.proto\x12\x19leadengine.coordinator.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!leadengine/common/v1/common.proto\x1a)leadengine/ingest/v1/ingest_service.proto\"\xa5\x01\n\x0cMessageFacts\x12.\n\x07\x63hannel\x18\x01 \x01(\x0e\x32\x1d.leadengine.common.v1.Channel\x12\x0c\n\x04\x62ody\x18\x02 \x01(\t\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x14\n\x0clead_address\x18\x04 \x01(\t\x12\x13\n\x0bour_address\x18\x05 \x01(\t\x12\x1b\n\x13provider_message_id\x18\x06 \x01(\t\"\x89\x01\n\rDeliveryFacts\x12\x1b\n\x13provider_message_id\x18\x01 \x01(\t\x12\x17\n\x0fprovider_status\x18\x02 \x01(\t\x12\x12\n\nerror_code\x18\x03 \x01(\t\x12.\n\x07\x63hannel\x18\x04 \x01(\x0e\x32\x1d.leadengine.common.v1.Channel\"c\n\x10SuppressionFacts\x12.\n\x07\x63hannel\x18\x01 \x01(\x0e\x32\x1d.leadengine.common.v1.Channel\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xaf\x03\n\x11LeadEventEnvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x36\n\x04kind\x18\x02 \x01(\x0e\x32(.leadengine.coordinator.v1.LeadEventKind\x12\x0f\n\x07lead_id\x18\x03 \x01(\t\x12\x13\n\x0blocation_id\x18\x04 \x01(\t\x12\x31\n\roccurred_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rbehavior_type\x18\x06 \x01(\t\x12\x38\n\x07message\x18\x07 \x01(\x0b\x32\'.leadengine.coordinator.v1.MessageFacts\x12:\n\x08\x64\x65livery\x18\x08 \x01(\x0b\x32(.leadengine.coordinator.v1.DeliveryFacts\x12@\n\x0bsuppression\x18\t \x01(\x0b\x32+.leadengine.coordinator.v1.SuppressionFacts\x12(\n\x04lead\x18\n \x01(\x0b\x32\x1a.leadengine.ingest.v1.Lead\"U\n\x16HandleLeadEventRequest\x12;\n\x05\x65vent\x18\x01 \x01(\x0b\x32,.leadengine.coordinator.v1.LeadEventEnvelope\"a\n\x17HandleLeadEventResponse\x12\x33\n\x07journey\x18\x01 \x01(\x0b\x32\".leadengine.coordinator.v1.Journey\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"\xdf\x02\n\x07Journey\x12\x12\n\njourney_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12\x13\n\x0blocation_id\x18\x03 \x01(\t\x12\x36\n\x05state\x18\x04 \x01(\x0e\x32\'.leadengine.coordinator.v1.JourneyState\x12\x13\n\x0bstop_reason\x18\x05 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x06 \x01(\t\x12\r\n\x05score\x18\x07 \x01(\x01\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10\x66irst_touch_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x61gent_reason\x18\x0b \x01(\t\"$\n\x11GetJourneyRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\"I\n\x12GetJourneyResponse\x12\x33\n\x07journey\x18\x01 \x01(\x0b\x32\".leadengine.coordinator.v1.Journey\"\xf1\x03\n\rCommunication\x12\x18\n\x10\x63ommunication_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12.\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x1d.leadengine.common.v1.Channel\x12\x37\n\tdirection\x18\x04 \x01(\x0e\x32$.leadengine.coordinator.v1.Direction\x12>\n\x06status\x18\x05 \x01(\x0e\x32..leadengine.coordinator.v1.CommunicationStatus\x12\x0c\n\x04\x62ody\x18\x06 \x01(\t\x12\x0f\n\x07subject\x18\x07 \x01(\t\x12\x15\n\rstatus_reason\x18\x08 \x01(\t\x12\x32\n\x0escheduled_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13provider_message_id\x18\x0c \x01(\t\x12\x12\n\nmessage_id\x18\r \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x0e \x01(\t\"S\n\x19ListCommunicationsRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"w\n\x1aListCommunicationsResponse\x12@\n\x0e\x63ommunications\x18\x01 \x03(\x0b\x32(.leadengine.coordinator.v1.Communication\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa7\x01\n\x07\x43onsent\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x13\n\x0bsms_consent\x18\x02 \x01(\x08\x12\x15\n\remail_consent\x18\x03 \x01(\x08\x12\x15\n\rsms_opted_out\x18\x04 \x01(\x08\x12\x17\n\x0f\x65mail_opted_out\x18\x05 \x01(\x08\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"$\n\x11GetConsentRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\"I\n\x12GetConsentResponse\x12\x33\n\x07\x63onsent\x18\x01 \x01(\x0b\x32\".leadengine.coordinator.v1.Consent\"\x90\x02\n\x0cNotification\x12\x17\n\x0fnotification_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x0f\n\x07lead_id\x18\x03 \x01(\t\x12.\n\x07\x63hannel\x18\x04 \x01(\x0e\x32\x1d.leadengine.common.v1.Channel\x12>\n\x06status\x18\x05 \x01(\x0e\x32..leadengine.coordinator.v1.CommunicationStatus\x12\x0c\n\x04\x62ody\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rstatus_reason\x18\x08 \x01(\t\"d\n\x18ListNotificationsRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"t\n\x19ListNotificationsResponse\x12>\n\rnotifications\x18\x01 \x03(\x0b\x32\'.leadengine.coordinator.v1.Notification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\xc5\x02\n\rLeadEventKind\x12\x1f\n\x1bLEAD_EVENT_KIND_UNSPECIFIED\x10\x00\x12 \n\x1cLEAD_EVENT_KIND_LEAD_CREATED\x10\x01\x12 \n\x1cLEAD_EVENT_KIND_LEAD_UPDATED\x10\x02\x12 \n\x1cLEAD_EVENT_KIND_LEAD_DELETED\x10\x03\x12\x1c\n\x18LEAD_EVENT_KIND_BEHAVIOR\x10\x04\x12#\n\x1fLEAD_EVENT_KIND_INBOUND_MESSAGE\x10\x05\x12$\n LEAD_EVENT_KIND_OUTBOUND_MESSAGE\x10\x06\x12#\n\x1fLEAD_EVENT_KIND_DELIVERY_STATUS\x10\x07\x12\x1f\n\x1bLEAD_EVENT_KIND_SUPPRESSION\x10\x08*\x7f\n\x0cJourneyState\x12\x1d\n\x19JOURNEY_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14JOURNEY_STATE_ACTIVE\x10\x01\x12\x19\n\x15JOURNEY_STATE_STOPPED\x10\x02\x12\x1b\n\x17JOURNEY_STATE_COMPLETED\x10\x03*U\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x16\n\x12\x44IRECTION_OUTBOUND\x10\x01\x12\x15\n\x11\x44IRECTION_INBOUND\x10\x02*\xf3\x02\n\x13\x43ommunicationStatus\x12$\n COMMUNICATION_STATUS_UNSPECIFIED\x10\x00\x12\"\n\x1e\x43OMMUNICATION_STATUS_SCHEDULED\x10\x01\x12 \n\x1c\x43OMMUNICATION_STATUS_BLOCKED\x10\x02\x12\"\n\x1e\x43OMMUNICATION_STATUS_SIMULATED\x10\x03\x12\x1f\n\x1b\x43OMMUNICATION_STATUS_QUEUED\x10\x04\x12\x1d\n\x19\x43OMMUNICATION_STATUS_SENT\x10\x05\x12\"\n\x1e\x43OMMUNICATION_STATUS_DELIVERED\x10\x06\x12$\n COMMUNICATION_STATUS_UNDELIVERED\x10\x07\x12\x1f\n\x1b\x43OMMUNICATION_STATUS_FAILED\x10\x08\x12!\n\x1d\x43OMMUNICATION_STATUS_RECEIVED\x10\t2\x82\x05\n\x12\x43oordinatorService\x12}\n\x0fHandleLeadEvent\x12\x31.leadengine.coordinator.v1.HandleLeadEventRequest\x1a\x32.leadengine.coordinator.v1.HandleLeadEventResponse\"\x03\x90\x02\x02\x12n\n\nGetJourney\x12,.leadengine.coordinator.v1.GetJourneyRequest\x1a-.leadengine.coordinator.v1.GetJourneyResponse\"\x03\x90\x02\x01\x12\x86\x01\n\x12ListCommunications\x12\x34.leadengine.coordinator.v1.ListCommunicationsRequest\x1a\x35.leadengine.coordinator.v1.ListCommunicationsResponse\"\x03\x90\x02\x01\x12n\n\nGetConsent\x12,.leadengine.coordinator.v1.GetConsentRequest\x1a-.leadengine.coordinator.v1.GetConsentResponse\"\x03\x90\x02\x01\x12\x83\x01\n\x11ListNotifications\x12\x33.leadengine.coordinator.v1.ListNotificationsRequest\x1a\x34.leadengine.coordinator.v1.ListNotificationsResponse\"\x03\x90\x02\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'leadengine.coordinator.v1.coordinator_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LEADEVENTKIND']._serialized_start=3089
-  _globals['_LEADEVENTKIND']._serialized_end=3414
-  _globals['_JOURNEYSTATE']._serialized_start=3416
-  _globals['_JOURNEYSTATE']._serialized_end=3543
-  _globals['_DIRECTION']._serialized_start=3545
-  _globals['_DIRECTION']._serialized_end=3630
-  _globals['_COMMUNICATIONSTATUS']._serialized_start=3633
-  _globals['_COMMUNICATIONSTATUS']._serialized_end=4004
-  _globals['_MESSAGEFACTS']._serialized_start=151
-  _globals['_MESSAGEFACTS']._serialized_end=316
-  _globals['_DELIVERYFACTS']._serialized_start=319
-  _globals['_DELIVERYFACTS']._serialized_end=456
-  _globals['_SUPPRESSIONFACTS']._serialized_start=458
-  _globals['_SUPPRESSIONFACTS']._serialized_end=557
-  _globals['_LEADEVENTENVELOPE']._serialized_start=560
-  _globals['_LEADEVENTENVELOPE']._serialized_end=949
-  _globals['_HANDLELEADEVENTREQUEST']._serialized_start=951
-  _globals['_HANDLELEADEVENTREQUEST']._serialized_end=1036
-  _globals['_HANDLELEADEVENTRESPONSE']._serialized_start=1038
-  _globals['_HANDLELEADEVENTRESPONSE']._serialized_end=1135
-  _globals['_JOURNEY']._serialized_start=1138
-  _globals['_JOURNEY']._serialized_end=1489
-  _globals['_GETJOURNEYREQUEST']._serialized_start=1491
-  _globals['_GETJOURNEYREQUEST']._serialized_end=1527
-  _globals['_GETJOURNEYRESPONSE']._serialized_start=1529
-  _globals['_GETJOURNEYRESPONSE']._serialized_end=1602
-  _globals['_COMMUNICATION']._serialized_start=1605
-  _globals['_COMMUNICATION']._serialized_end=2102
-  _globals['_LISTCOMMUNICATIONSREQUEST']._serialized_start=2104
-  _globals['_LISTCOMMUNICATIONSREQUEST']._serialized_end=2187
-  _globals['_LISTCOMMUNICATIONSRESPONSE']._serialized_start=2189
-  _globals['_LISTCOMMUNICATIONSRESPONSE']._serialized_end=2308
-  _globals['_CONSENT']._serialized_start=2311
-  _globals['_CONSENT']._serialized_end=2478
-  _globals['_GETCONSENTREQUEST']._serialized_start=2480
-  _globals['_GETCONSENTREQUEST']._serialized_end=2516
-  _globals['_GETCONSENTRESPONSE']._serialized_start=2518
-  _globals['_GETCONSENTRESPONSE']._serialized_end=2591
-  _globals['_NOTIFICATION']._serialized_start=2594
-  _globals['_NOTIFICATION']._serialized_end=2866
-  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_start=2868
-  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_end=2968
-  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_start=2970
-  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_end=3086
-  _globals['_COORDINATORSERVICE']._serialized_start=4007
-  _globals['_COORDINATORSERVICE']._serialized_end=4623
+  _globals['_COORDINATORSERVICE'].methods_by_name['HandleLeadEvent']._loaded_options = None
+  _globals['_COORDINATORSERVICE'].methods_by_name['HandleLeadEvent']._serialized_options = b'\220\002\002'
+  _globals['_COORDINATORSERVICE'].methods_by_name['GetJourney']._loaded_options = None
+  _globals['_COORDINATORSERVICE'].methods_by_name['GetJourney']._serialized_options = b'\220\002\001'
+  _globals['_COORDINATORSERVICE'].methods_by_name['ListCommunications']._loaded_options = None
+  _globals['_COORDINATORSERVICE'].methods_by_name['ListCommunications']._serialized_options = b'\220\002\001'
+  _globals['_COORDINATORSERVICE'].methods_by_name['GetConsent']._loaded_options = None
+  _globals['_COORDINATORSERVICE'].methods_by_name['GetConsent']._serialized_options = b'\220\002\001'
+  _globals['_COORDINATORSERVICE'].methods_by_name['ListNotifications']._loaded_options = None
+  _globals['_COORDINATORSERVICE'].methods_by_name['ListNotifications']._serialized_options = b'\220\002\001'
+  _globals['_LEADEVENTKIND']._serialized_start=3174
+  _globals['_LEADEVENTKIND']._serialized_end=3499
+  _globals['_JOURNEYSTATE']._serialized_start=3501
+  _globals['_JOURNEYSTATE']._serialized_end=3628
+  _globals['_DIRECTION']._serialized_start=3630
+  _globals['_DIRECTION']._serialized_end=3715
+  _globals['_COMMUNICATIONSTATUS']._serialized_start=3718
+  _globals['_COMMUNICATIONSTATUS']._serialized_end=4089
+  _globals['_MESSAGEFACTS']._serialized_start=194
+  _globals['_MESSAGEFACTS']._serialized_end=359
+  _globals['_DELIVERYFACTS']._serialized_start=362
+  _globals['_DELIVERYFACTS']._serialized_end=499
+  _globals['_SUPPRESSIONFACTS']._serialized_start=501
+  _globals['_SUPPRESSIONFACTS']._serialized_end=600
+  _globals['_LEADEVENTENVELOPE']._serialized_start=603
+  _globals['_LEADEVENTENVELOPE']._serialized_end=1034
+  _globals['_HANDLELEADEVENTREQUEST']._serialized_start=1036
+  _globals['_HANDLELEADEVENTREQUEST']._serialized_end=1121
+  _globals['_HANDLELEADEVENTRESPONSE']._serialized_start=1123
+  _globals['_HANDLELEADEVENTRESPONSE']._serialized_end=1220
+  _globals['_JOURNEY']._serialized_start=1223
+  _globals['_JOURNEY']._serialized_end=1574
+  _globals['_GETJOURNEYREQUEST']._serialized_start=1576
+  _globals['_GETJOURNEYREQUEST']._serialized_end=1612
+  _globals['_GETJOURNEYRESPONSE']._serialized_start=1614
+  _globals['_GETJOURNEYRESPONSE']._serialized_end=1687
+  _globals['_COMMUNICATION']._serialized_start=1690
+  _globals['_COMMUNICATION']._serialized_end=2187
+  _globals['_LISTCOMMUNICATIONSREQUEST']._serialized_start=2189
+  _globals['_LISTCOMMUNICATIONSREQUEST']._serialized_end=2272
+  _globals['_LISTCOMMUNICATIONSRESPONSE']._serialized_start=2274
+  _globals['_LISTCOMMUNICATIONSRESPONSE']._serialized_end=2393
+  _globals['_CONSENT']._serialized_start=2396
+  _globals['_CONSENT']._serialized_end=2563
+  _globals['_GETCONSENTREQUEST']._serialized_start=2565
+  _globals['_GETCONSENTREQUEST']._serialized_end=2601
+  _globals['_GETCONSENTRESPONSE']._serialized_start=2603
+  _globals['_GETCONSENTRESPONSE']._serialized_end=2676
+  _globals['_NOTIFICATION']._serialized_start=2679
+  _globals['_NOTIFICATION']._serialized_end=2951
+  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_start=2953
+  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_end=3053
+  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_start=3055
+  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_end=3171
+  _globals['_COORDINATORSERVICE']._serialized_start=4092
+  _globals['_COORDINATORSERVICE']._serialized_end=4734
 # @@protoc_insertion_point(module_scope)

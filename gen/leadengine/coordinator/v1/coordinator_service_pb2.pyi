@@ -10,6 +10,7 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from leadengine.common.v1 import common_pb2 as _common_pb2
+from leadengine.ingest.v1 import ingest_service_pb2 as _ingest_service_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -258,6 +259,7 @@ class LeadEventEnvelope(_message.Message):
     MESSAGE_FIELD_NUMBER: _builtins.int
     DELIVERY_FIELD_NUMBER: _builtins.int
     SUPPRESSION_FIELD_NUMBER: _builtins.int
+    LEAD_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique per event; the coordinator ignores one it has handled."""
     kind: Global___LeadEventKind.ValueType
@@ -279,6 +281,13 @@ class LeadEventEnvelope(_message.Message):
     def suppression(self) -> Global___SuppressionFacts:
         """For SUPPRESSION (lead_id may be empty: an address can be suppressed before we know its lead)."""
 
+    @_builtins.property
+    def lead(self) -> _ingest_service_pb2.Lead:
+        """For LEAD_CREATED and LEAD_UPDATED: the lead as ingest committed it in the
+        same transaction as this event, so the coordinator need not read it back.
+        Absent on older rows and other kinds; the coordinator then calls GetLead.
+        """
+
     def __init__(
         self,
         *,
@@ -291,10 +300,11 @@ class LeadEventEnvelope(_message.Message):
         message: Global___MessageFacts | None = ...,
         delivery: Global___DeliveryFacts | None = ...,
         suppression: Global___SuppressionFacts | None = ...,
+        lead: _ingest_service_pb2.Lead | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["delivery", b"delivery", "message", b"message", "occurred_time", b"occurred_time", "suppression", b"suppression"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["delivery", b"delivery", "lead", b"lead", "message", b"message", "occurred_time", b"occurred_time", "suppression", b"suppression"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["behavior_type", b"behavior_type", "delivery", b"delivery", "event_id", b"event_id", "kind", b"kind", "lead_id", b"lead_id", "location_id", b"location_id", "message", b"message", "occurred_time", b"occurred_time", "suppression", b"suppression"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["behavior_type", b"behavior_type", "delivery", b"delivery", "event_id", b"event_id", "kind", b"kind", "lead", b"lead", "lead_id", b"lead_id", "location_id", b"location_id", "message", b"message", "occurred_time", b"occurred_time", "suppression", b"suppression"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

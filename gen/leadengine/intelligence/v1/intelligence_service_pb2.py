@@ -23,41 +23,50 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from leadengine.ingest.v1 import ingest_service_pb2 as leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n5leadengine/intelligence/v1/intelligence_service.proto\x12\x1aleadengine.intelligence.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"@\n\x0bScoreFactor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06points\x18\x02 \x01(\x01\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"\xfd\x01\n\x10LeadIntelligence\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x13\n\x0blocation_id\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x33\n\x04tier\x18\x04 \x01(\x0e\x32%.leadengine.intelligence.v1.ScoreTier\x12\x38\n\x07\x66\x61\x63tors\x18\x05 \x03(\x0b\x32\'.leadengine.intelligence.v1.ScoreFactor\x12.\n\nscore_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rmodel_version\x18\x07 \x01(\t\"7\n\x10ScoreLeadRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"W\n\x11ScoreLeadResponse\x12\x42\n\x0cintelligence\x18\x01 \x01(\x0b\x32,.leadengine.intelligence.v1.LeadIntelligence\"-\n\x1aGetLeadIntelligenceRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\"a\n\x1bGetLeadIntelligenceResponse\x12\x42\n\x0cintelligence\x18\x01 \x01(\x0b\x32,.leadengine.intelligence.v1.LeadIntelligence\"k\n\x1aListHighIntentLeadsRequest\x12\x13\n\x0blocation_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x11\n\tmin_score\x18\x04 \x01(\x01\"s\n\x1bListHighIntentLeadsResponse\x12;\n\x05leads\x18\x01 \x03(\x0b\x32,.leadengine.intelligence.v1.LeadIntelligence\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x98\x01\n\x07Trigger\x12\x35\n\x04type\x18\x01 \x01(\x0e\x32\'.leadengine.intelligence.v1.TriggerType\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x12\n\nlisting_id\x18\x03 \x01(\t\x12-\n\tfire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"*\n\x17\x45valuateTriggersRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\"Q\n\x18\x45valuateTriggersResponse\x12\x35\n\x08triggers\x18\x01 \x03(\x0b\x32#.leadengine.intelligence.v1.Trigger*e\n\tScoreTier\x12\x1a\n\x16SCORE_TIER_UNSPECIFIED\x10\x00\x12\x13\n\x0fSCORE_TIER_COLD\x10\x01\x12\x13\n\x0fSCORE_TIER_WARM\x10\x02\x12\x12\n\x0eSCORE_TIER_HOT\x10\x03*\xba\x01\n\x0bTriggerType\x12\x1c\n\x18TRIGGER_TYPE_UNSPECIFIED\x10\x00\x12)\n%TRIGGER_TYPE_SINGLE_PROPERTY_INTEREST\x10\x01\x12\x1f\n\x1bTRIGGER_TYPE_BINGE_BROWSING\x10\x02\x12&\n\"TRIGGER_TYPE_RETURN_AFTER_DORMANCY\x10\x03\x12\x19\n\x15TRIGGER_TYPE_FAVORITE\x10\x04\x32\x90\x04\n\x13IntelligenceService\x12h\n\tScoreLead\x12,.leadengine.intelligence.v1.ScoreLeadRequest\x1a-.leadengine.intelligence.v1.ScoreLeadResponse\x12\x86\x01\n\x13GetLeadIntelligence\x12\x36.leadengine.intelligence.v1.GetLeadIntelligenceRequest\x1a\x37.leadengine.intelligence.v1.GetLeadIntelligenceResponse\x12\x86\x01\n\x13ListHighIntentLeads\x12\x36.leadengine.intelligence.v1.ListHighIntentLeadsRequest\x1a\x37.leadengine.intelligence.v1.ListHighIntentLeadsResponse\x12}\n\x10\x45valuateTriggers\x12\x33.leadengine.intelligence.v1.EvaluateTriggersRequest\x1a\x34.leadengine.intelligence.v1.EvaluateTriggersResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n5leadengine/intelligence/v1/intelligence_service.proto\x12\x1aleadengine.intelligence.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a)leadengine/ingest/v1/ingest_service.proto\"@\n\x0bScoreFactor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06points\x18\x02 \x01(\x01\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"\xfd\x01\n\x10LeadIntelligence\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x13\n\x0blocation_id\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x33\n\x04tier\x18\x04 \x01(\x0e\x32%.leadengine.intelligence.v1.ScoreTier\x12\x38\n\x07\x66\x61\x63tors\x18\x05 \x03(\x0b\x32\'.leadengine.intelligence.v1.ScoreFactor\x12.\n\nscore_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rmodel_version\x18\x07 \x01(\t\"a\n\x10ScoreLeadRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12(\n\x04lead\x18\x03 \x01(\x0b\x32\x1a.leadengine.ingest.v1.Lead\"W\n\x11ScoreLeadResponse\x12\x42\n\x0cintelligence\x18\x01 \x01(\x0b\x32,.leadengine.intelligence.v1.LeadIntelligence\"-\n\x1aGetLeadIntelligenceRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\"a\n\x1bGetLeadIntelligenceResponse\x12\x42\n\x0cintelligence\x18\x01 \x01(\x0b\x32,.leadengine.intelligence.v1.LeadIntelligence\"k\n\x1aListHighIntentLeadsRequest\x12\x13\n\x0blocation_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x11\n\tmin_score\x18\x04 \x01(\x01\"s\n\x1bListHighIntentLeadsResponse\x12;\n\x05leads\x18\x01 \x03(\x0b\x32,.leadengine.intelligence.v1.LeadIntelligence\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x98\x01\n\x07Trigger\x12\x35\n\x04type\x18\x01 \x01(\x0e\x32\'.leadengine.intelligence.v1.TriggerType\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x12\n\nlisting_id\x18\x03 \x01(\t\x12-\n\tfire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"*\n\x17\x45valuateTriggersRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\"Q\n\x18\x45valuateTriggersResponse\x12\x35\n\x08triggers\x18\x01 \x03(\x0b\x32#.leadengine.intelligence.v1.Trigger*e\n\tScoreTier\x12\x1a\n\x16SCORE_TIER_UNSPECIFIED\x10\x00\x12\x13\n\x0fSCORE_TIER_COLD\x10\x01\x12\x13\n\x0fSCORE_TIER_WARM\x10\x02\x12\x12\n\x0eSCORE_TIER_HOT\x10\x03*\xba\x01\n\x0bTriggerType\x12\x1c\n\x18TRIGGER_TYPE_UNSPECIFIED\x10\x00\x12)\n%TRIGGER_TYPE_SINGLE_PROPERTY_INTEREST\x10\x01\x12\x1f\n\x1bTRIGGER_TYPE_BINGE_BROWSING\x10\x02\x12&\n\"TRIGGER_TYPE_RETURN_AFTER_DORMANCY\x10\x03\x12\x19\n\x15TRIGGER_TYPE_FAVORITE\x10\x04\x32\xa5\x04\n\x13IntelligenceService\x12m\n\tScoreLead\x12,.leadengine.intelligence.v1.ScoreLeadRequest\x1a-.leadengine.intelligence.v1.ScoreLeadResponse\"\x03\x90\x02\x02\x12\x8b\x01\n\x13GetLeadIntelligence\x12\x36.leadengine.intelligence.v1.GetLeadIntelligenceRequest\x1a\x37.leadengine.intelligence.v1.GetLeadIntelligenceResponse\"\x03\x90\x02\x01\x12\x8b\x01\n\x13ListHighIntentLeads\x12\x36.leadengine.intelligence.v1.ListHighIntentLeadsRequest\x1a\x37.leadengine.intelligence.v1.ListHighIntentLeadsResponse\"\x03\x90\x02\x01\x12\x82\x01\n\x10\x45valuateTriggers\x12\x33.leadengine.intelligence.v1.EvaluateTriggersRequest\x1a\x34.leadengine.intelligence.v1.EvaluateTriggersResponse\"\x03\x90\x02\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'leadengine.intelligence.v1.intelligence_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SCORETIER']._serialized_start=1240
-  _globals['_SCORETIER']._serialized_end=1341
-  _globals['_TRIGGERTYPE']._serialized_start=1344
-  _globals['_TRIGGERTYPE']._serialized_end=1530
-  _globals['_SCOREFACTOR']._serialized_start=118
-  _globals['_SCOREFACTOR']._serialized_end=182
-  _globals['_LEADINTELLIGENCE']._serialized_start=185
-  _globals['_LEADINTELLIGENCE']._serialized_end=438
-  _globals['_SCORELEADREQUEST']._serialized_start=440
-  _globals['_SCORELEADREQUEST']._serialized_end=495
-  _globals['_SCORELEADRESPONSE']._serialized_start=497
-  _globals['_SCORELEADRESPONSE']._serialized_end=584
-  _globals['_GETLEADINTELLIGENCEREQUEST']._serialized_start=586
-  _globals['_GETLEADINTELLIGENCEREQUEST']._serialized_end=631
-  _globals['_GETLEADINTELLIGENCERESPONSE']._serialized_start=633
-  _globals['_GETLEADINTELLIGENCERESPONSE']._serialized_end=730
-  _globals['_LISTHIGHINTENTLEADSREQUEST']._serialized_start=732
-  _globals['_LISTHIGHINTENTLEADSREQUEST']._serialized_end=839
-  _globals['_LISTHIGHINTENTLEADSRESPONSE']._serialized_start=841
-  _globals['_LISTHIGHINTENTLEADSRESPONSE']._serialized_end=956
-  _globals['_TRIGGER']._serialized_start=959
-  _globals['_TRIGGER']._serialized_end=1111
-  _globals['_EVALUATETRIGGERSREQUEST']._serialized_start=1113
-  _globals['_EVALUATETRIGGERSREQUEST']._serialized_end=1155
-  _globals['_EVALUATETRIGGERSRESPONSE']._serialized_start=1157
-  _globals['_EVALUATETRIGGERSRESPONSE']._serialized_end=1238
-  _globals['_INTELLIGENCESERVICE']._serialized_start=1533
-  _globals['_INTELLIGENCESERVICE']._serialized_end=2061
+  _globals['_INTELLIGENCESERVICE'].methods_by_name['ScoreLead']._loaded_options = None
+  _globals['_INTELLIGENCESERVICE'].methods_by_name['ScoreLead']._serialized_options = b'\220\002\002'
+  _globals['_INTELLIGENCESERVICE'].methods_by_name['GetLeadIntelligence']._loaded_options = None
+  _globals['_INTELLIGENCESERVICE'].methods_by_name['GetLeadIntelligence']._serialized_options = b'\220\002\001'
+  _globals['_INTELLIGENCESERVICE'].methods_by_name['ListHighIntentLeads']._loaded_options = None
+  _globals['_INTELLIGENCESERVICE'].methods_by_name['ListHighIntentLeads']._serialized_options = b'\220\002\001'
+  _globals['_INTELLIGENCESERVICE'].methods_by_name['EvaluateTriggers']._loaded_options = None
+  _globals['_INTELLIGENCESERVICE'].methods_by_name['EvaluateTriggers']._serialized_options = b'\220\002\001'
+  _globals['_SCORETIER']._serialized_start=1325
+  _globals['_SCORETIER']._serialized_end=1426
+  _globals['_TRIGGERTYPE']._serialized_start=1429
+  _globals['_TRIGGERTYPE']._serialized_end=1615
+  _globals['_SCOREFACTOR']._serialized_start=161
+  _globals['_SCOREFACTOR']._serialized_end=225
+  _globals['_LEADINTELLIGENCE']._serialized_start=228
+  _globals['_LEADINTELLIGENCE']._serialized_end=481
+  _globals['_SCORELEADREQUEST']._serialized_start=483
+  _globals['_SCORELEADREQUEST']._serialized_end=580
+  _globals['_SCORELEADRESPONSE']._serialized_start=582
+  _globals['_SCORELEADRESPONSE']._serialized_end=669
+  _globals['_GETLEADINTELLIGENCEREQUEST']._serialized_start=671
+  _globals['_GETLEADINTELLIGENCEREQUEST']._serialized_end=716
+  _globals['_GETLEADINTELLIGENCERESPONSE']._serialized_start=718
+  _globals['_GETLEADINTELLIGENCERESPONSE']._serialized_end=815
+  _globals['_LISTHIGHINTENTLEADSREQUEST']._serialized_start=817
+  _globals['_LISTHIGHINTENTLEADSREQUEST']._serialized_end=924
+  _globals['_LISTHIGHINTENTLEADSRESPONSE']._serialized_start=926
+  _globals['_LISTHIGHINTENTLEADSRESPONSE']._serialized_end=1041
+  _globals['_TRIGGER']._serialized_start=1044
+  _globals['_TRIGGER']._serialized_end=1196
+  _globals['_EVALUATETRIGGERSREQUEST']._serialized_start=1198
+  _globals['_EVALUATETRIGGERSREQUEST']._serialized_end=1240
+  _globals['_EVALUATETRIGGERSRESPONSE']._serialized_start=1242
+  _globals['_EVALUATETRIGGERSRESPONSE']._serialized_end=1323
+  _globals['_INTELLIGENCESERVICE']._serialized_start=1618
+  _globals['_INTELLIGENCESERVICE']._serialized_end=2167
 # @@protoc_insertion_point(module_scope)

@@ -9,6 +9,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from leadengine.ingest.v1 import ingest_service_pb2 as _ingest_service_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -151,17 +152,26 @@ class ScoreLeadRequest(_message.Message):
 
     LEAD_ID_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    LEAD_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
     request_id: _builtins.str
+    @_builtins.property
+    def lead(self) -> _ingest_service_pb2.Lead:
+        """The lead as the caller already holds it (its id must equal lead_id).
+        When set, intelligence scores it as given instead of reading it from
+        ingest; its behaviour events are still read from ingest.
+        """
+
     def __init__(
         self,
         *,
         lead_id: _builtins.str = ...,
         request_id: _builtins.str = ...,
+        lead: _ingest_service_pb2.Lead | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lead", b"lead"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead", b"lead", "lead_id", b"lead_id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

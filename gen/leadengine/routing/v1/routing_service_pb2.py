@@ -25,15 +25,29 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+leadengine/routing/v1/routing_service.proto\x12\x15leadengine.routing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa8\x02\n\x05\x41gent\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x13\n\x0blocation_id\x18\x02 \x01(\t\x12\x18\n\x10\x65xternal_user_id\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\r\n\x05\x65mail\x18\x05 \x01(\t\x12\r\n\x05phone\x18\x06 \x01(\t\x12\x10\n\x08timezone\x18\x07 \x01(\t\x12\x10\n\x08\x63\x61pacity\x18\x08 \x01(\x05\x12\x11\n\tavailable\x18\t \x01(\x08\x12\x19\n\x11\x61\x63tive_lead_count\x18\n \x01(\x05\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"U\n\x12UpsertAgentRequest\x12+\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x1c.leadengine.routing.v1.Agent\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"S\n\x13UpsertAgentResponse\x12+\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x1c.leadengine.routing.v1.Agent\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"#\n\x0fGetAgentRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\"?\n\x10GetAgentResponse\x12+\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x1c.leadengine.routing.v1.Agent\"O\n\x11ListAgentsRequest\x12\x13\n\x0blocation_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"[\n\x12ListAgentsResponse\x12,\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x1c.leadengine.routing.v1.Agent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"V\n\x1bSetAgentAvailabilityRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x11\n\tavailable\x18\x02 \x01(\x08\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"K\n\x1cSetAgentAvailabilityResponse\x12+\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x1c.leadengine.routing.v1.Agent\"[\n\x10RouteLeadRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x13\n\x0blocation_id\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"[\n\x11RouteLeadResponse\x12\x35\n\nassignment\x18\x01 \x01(\x0b\x32!.leadengine.routing.v1.Assignment\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"\x9a\x01\n\nAssignment\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x13\n\x0blocation_id\x18\x03 \x01(\t\x12\x0f\n\x07reasons\x18\x04 \x03(\t\x12/\n\x0b\x61ssign_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nagent_name\x18\x06 \x01(\t\"\'\n\x14GetAssignmentRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\"N\n\x15GetAssignmentResponse\x12\x35\n\nassignment\x18\x01 \x01(\x0b\x32!.leadengine.routing.v1.Assignment\"\x9f\x01\n\x14RecordOutcomeRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12/\n\x07outcome\x18\x02 \x01(\x0e\x32\x1e.leadengine.routing.v1.Outcome\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x31\n\roccurred_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"N\n\x15RecordOutcomeResponse\x12\x35\n\nassignment\x18\x01 \x01(\x0b\x32!.leadengine.routing.v1.Assignment*u\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x15\n\x11OUTCOME_CONTACTED\x10\x01\x12\x17\n\x13OUTCOME_APPOINTMENT\x10\x02\x12\x0f\n\x0bOUTCOME_WON\x10\x03\x12\x10\n\x0cOUTCOME_LOST\x10\x04\x32\xef\x05\n\x0eRoutingService\x12\x64\n\x0bUpsertAgent\x12).leadengine.routing.v1.UpsertAgentRequest\x1a*.leadengine.routing.v1.UpsertAgentResponse\x12[\n\x08GetAgent\x12&.leadengine.routing.v1.GetAgentRequest\x1a\'.leadengine.routing.v1.GetAgentResponse\x12\x61\n\nListAgents\x12(.leadengine.routing.v1.ListAgentsRequest\x1a).leadengine.routing.v1.ListAgentsResponse\x12\x7f\n\x14SetAgentAvailability\x12\x32.leadengine.routing.v1.SetAgentAvailabilityRequest\x1a\x33.leadengine.routing.v1.SetAgentAvailabilityResponse\x12^\n\tRouteLead\x12\'.leadengine.routing.v1.RouteLeadRequest\x1a(.leadengine.routing.v1.RouteLeadResponse\x12j\n\rGetAssignment\x12+.leadengine.routing.v1.GetAssignmentRequest\x1a,.leadengine.routing.v1.GetAssignmentResponse\x12j\n\rRecordOutcome\x12+.leadengine.routing.v1.RecordOutcomeRequest\x1a,.leadengine.routing.v1.RecordOutcomeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+leadengine/routing/v1/routing_service.proto\x12\x15leadengine.routing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa8\x02\n\x05\x41gent\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x13\n\x0blocation_id\x18\x02 \x01(\t\x12\x18\n\x10\x65xternal_user_id\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\r\n\x05\x65mail\x18\x05 \x01(\t\x12\r\n\x05phone\x18\x06 \x01(\t\x12\x10\n\x08timezone\x18\x07 \x01(\t\x12\x10\n\x08\x63\x61pacity\x18\x08 \x01(\x05\x12\x11\n\tavailable\x18\t \x01(\x08\x12\x19\n\x11\x61\x63tive_lead_count\x18\n \x01(\x05\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"U\n\x12UpsertAgentRequest\x12+\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x1c.leadengine.routing.v1.Agent\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"S\n\x13UpsertAgentResponse\x12+\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x1c.leadengine.routing.v1.Agent\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"#\n\x0fGetAgentRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\"?\n\x10GetAgentResponse\x12+\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x1c.leadengine.routing.v1.Agent\"O\n\x11ListAgentsRequest\x12\x13\n\x0blocation_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"[\n\x12ListAgentsResponse\x12,\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x1c.leadengine.routing.v1.Agent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"V\n\x1bSetAgentAvailabilityRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x11\n\tavailable\x18\x02 \x01(\x08\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"K\n\x1cSetAgentAvailabilityResponse\x12+\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x1c.leadengine.routing.v1.Agent\"[\n\x10RouteLeadRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x13\n\x0blocation_id\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"\x88\x01\n\x11RouteLeadResponse\x12\x35\n\nassignment\x18\x01 \x01(\x0b\x32!.leadengine.routing.v1.Assignment\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12+\n\x05\x61gent\x18\x03 \x01(\x0b\x32\x1c.leadengine.routing.v1.Agent\"\x9a\x01\n\nAssignment\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x13\n\x0blocation_id\x18\x03 \x01(\t\x12\x0f\n\x07reasons\x18\x04 \x03(\t\x12/\n\x0b\x61ssign_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nagent_name\x18\x06 \x01(\t\"\'\n\x14GetAssignmentRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\"N\n\x15GetAssignmentResponse\x12\x35\n\nassignment\x18\x01 \x01(\x0b\x32!.leadengine.routing.v1.Assignment\"\x9f\x01\n\x14RecordOutcomeRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12/\n\x07outcome\x18\x02 \x01(\x0e\x32\x1e.leadengine.routing.v1.Outcome\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x31\n\roccurred_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"N\n\x15RecordOutcomeResponse\x12\x35\n\nassignment\x18\x01 \x01(\x0b\x32!.leadengine.routing.v1.Assignment*u\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x15\n\x11OUTCOME_CONTACTED\x10\x01\x12\x17\n\x13OUTCOME_APPOINTMENT\x10\x02\x12\x0f\n\x0bOUTCOME_WON\x10\x03\x12\x10\n\x0cOUTCOME_LOST\x10\x04\x32\x93\x06\n\x0eRoutingService\x12i\n\x0bUpsertAgent\x12).leadengine.routing.v1.UpsertAgentRequest\x1a*.leadengine.routing.v1.UpsertAgentResponse\"\x03\x90\x02\x02\x12`\n\x08GetAgent\x12&.leadengine.routing.v1.GetAgentRequest\x1a\'.leadengine.routing.v1.GetAgentResponse\"\x03\x90\x02\x01\x12\x66\n\nListAgents\x12(.leadengine.routing.v1.ListAgentsRequest\x1a).leadengine.routing.v1.ListAgentsResponse\"\x03\x90\x02\x01\x12\x84\x01\n\x14SetAgentAvailability\x12\x32.leadengine.routing.v1.SetAgentAvailabilityRequest\x1a\x33.leadengine.routing.v1.SetAgentAvailabilityResponse\"\x03\x90\x02\x02\x12\x63\n\tRouteLead\x12\'.leadengine.routing.v1.RouteLeadRequest\x1a(.leadengine.routing.v1.RouteLeadResponse\"\x03\x90\x02\x02\x12o\n\rGetAssignment\x12+.leadengine.routing.v1.GetAssignmentRequest\x1a,.leadengine.routing.v1.GetAssignmentResponse\"\x03\x90\x02\x01\x12o\n\rRecordOutcome\x12+.leadengine.routing.v1.RecordOutcomeRequest\x1a,.leadengine.routing.v1.RecordOutcomeResponse\"\x03\x90\x02\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'leadengine.routing.v1.routing_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_OUTCOME']._serialized_start=1721
-  _globals['_OUTCOME']._serialized_end=1838
+  _globals['_ROUTINGSERVICE'].methods_by_name['UpsertAgent']._loaded_options = None
+  _globals['_ROUTINGSERVICE'].methods_by_name['UpsertAgent']._serialized_options = b'\220\002\002'
+  _globals['_ROUTINGSERVICE'].methods_by_name['GetAgent']._loaded_options = None
+  _globals['_ROUTINGSERVICE'].methods_by_name['GetAgent']._serialized_options = b'\220\002\001'
+  _globals['_ROUTINGSERVICE'].methods_by_name['ListAgents']._loaded_options = None
+  _globals['_ROUTINGSERVICE'].methods_by_name['ListAgents']._serialized_options = b'\220\002\001'
+  _globals['_ROUTINGSERVICE'].methods_by_name['SetAgentAvailability']._loaded_options = None
+  _globals['_ROUTINGSERVICE'].methods_by_name['SetAgentAvailability']._serialized_options = b'\220\002\002'
+  _globals['_ROUTINGSERVICE'].methods_by_name['RouteLead']._loaded_options = None
+  _globals['_ROUTINGSERVICE'].methods_by_name['RouteLead']._serialized_options = b'\220\002\002'
+  _globals['_ROUTINGSERVICE'].methods_by_name['GetAssignment']._loaded_options = None
+  _globals['_ROUTINGSERVICE'].methods_by_name['GetAssignment']._serialized_options = b'\220\002\001'
+  _globals['_ROUTINGSERVICE'].methods_by_name['RecordOutcome']._loaded_options = None
+  _globals['_ROUTINGSERVICE'].methods_by_name['RecordOutcome']._serialized_options = b'\220\002\002'
+  _globals['_OUTCOME']._serialized_start=1767
+  _globals['_OUTCOME']._serialized_end=1884
   _globals['_AGENT']._serialized_start=104
   _globals['_AGENT']._serialized_end=400
   _globals['_UPSERTAGENTREQUEST']._serialized_start=402
@@ -54,18 +68,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SETAGENTAVAILABILITYRESPONSE']._serialized_end=1013
   _globals['_ROUTELEADREQUEST']._serialized_start=1015
   _globals['_ROUTELEADREQUEST']._serialized_end=1106
-  _globals['_ROUTELEADRESPONSE']._serialized_start=1108
-  _globals['_ROUTELEADRESPONSE']._serialized_end=1199
-  _globals['_ASSIGNMENT']._serialized_start=1202
-  _globals['_ASSIGNMENT']._serialized_end=1356
-  _globals['_GETASSIGNMENTREQUEST']._serialized_start=1358
-  _globals['_GETASSIGNMENTREQUEST']._serialized_end=1397
-  _globals['_GETASSIGNMENTRESPONSE']._serialized_start=1399
-  _globals['_GETASSIGNMENTRESPONSE']._serialized_end=1477
-  _globals['_RECORDOUTCOMEREQUEST']._serialized_start=1480
-  _globals['_RECORDOUTCOMEREQUEST']._serialized_end=1639
-  _globals['_RECORDOUTCOMERESPONSE']._serialized_start=1641
-  _globals['_RECORDOUTCOMERESPONSE']._serialized_end=1719
-  _globals['_ROUTINGSERVICE']._serialized_start=1841
-  _globals['_ROUTINGSERVICE']._serialized_end=2592
+  _globals['_ROUTELEADRESPONSE']._serialized_start=1109
+  _globals['_ROUTELEADRESPONSE']._serialized_end=1245
+  _globals['_ASSIGNMENT']._serialized_start=1248
+  _globals['_ASSIGNMENT']._serialized_end=1402
+  _globals['_GETASSIGNMENTREQUEST']._serialized_start=1404
+  _globals['_GETASSIGNMENTREQUEST']._serialized_end=1443
+  _globals['_GETASSIGNMENTRESPONSE']._serialized_start=1445
+  _globals['_GETASSIGNMENTRESPONSE']._serialized_end=1523
+  _globals['_RECORDOUTCOMEREQUEST']._serialized_start=1526
+  _globals['_RECORDOUTCOMEREQUEST']._serialized_end=1685
+  _globals['_RECORDOUTCOMERESPONSE']._serialized_start=1687
+  _globals['_RECORDOUTCOMERESPONSE']._serialized_end=1765
+  _globals['_ROUTINGSERVICE']._serialized_start=1887
+  _globals['_ROUTINGSERVICE']._serialized_end=2674
 # @@protoc_insertion_point(module_scope)

@@ -338,19 +338,27 @@ class RouteLeadResponse(_message.Message):
 
     ASSIGNMENT_FIELD_NUMBER: _builtins.int
     CREATED_FIELD_NUMBER: _builtins.int
+    AGENT_FIELD_NUMBER: _builtins.int
     created: _builtins.bool
     """True when this call made the assignment, false when it already existed."""
     @_builtins.property
     def assignment(self) -> Global___Assignment: ...
+    @_builtins.property
+    def agent(self) -> Global___Agent:
+        """The agent named by the assignment, as it stands now, so the caller
+        needs no GetAgent.
+        """
+
     def __init__(
         self,
         *,
         assignment: Global___Assignment | None = ...,
         created: _builtins.bool = ...,
+        agent: Global___Agent | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["agent", b"agent", "assignment", b"assignment"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment", "created", b"created"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent", b"agent", "assignment", b"assignment", "created", b"created"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

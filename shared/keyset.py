@@ -33,7 +33,8 @@ class Keyset:
         cmp, direction = ("<", "DESC") if self.descending else (">", "ASC")
         return (
             f"{select_where}"
-            f" AND (${k}::{self.key_type} IS NULL OR ({self.key}, {self.id}) {cmp} (${k}, ${i}::{self.id_type}))"
+            f" AND (${k}::{self.key_type} IS NULL"
+            f" OR ({self.key}, {self.id}) {cmp} (${k}, ${i}::{self.id_type}))"
             f" ORDER BY {self.key} {direction}, {self.id} {direction} LIMIT ${lim}"
         )
 
@@ -50,10 +51,10 @@ class Keyset:
         after: tuple[Any, Any] | None,
         limit: int,
         *,
-        timeout: float,
+        deadline_s: float,
     ) -> list[asyncpg.Record]:
         """Up to limit + 1 rows after `after` (None: the first page)."""
         rows: list[asyncpg.Record] = await conn.fetch(
-            self.sql(select_where, len(args)), *args, *self.params(after, limit), timeout=timeout
+            self.sql(select_where, len(args)), *args, *self.params(after, limit), timeout=deadline_s
         )
         return rows

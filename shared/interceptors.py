@@ -17,6 +17,7 @@ import grpc
 from grpc_status import rpc_status
 
 from shared import deadlines, jsonlog, metrics
+from shared.clients.errors import PeerError
 from shared.errors import DomainError
 from shared.rpc import Context
 
@@ -73,13 +74,23 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 code = err.code
                 log.info("rpc failed", extra={"rpc": method, "code": code.name, "reason": err.reason})
                 await context.abort_with_status(rpc_status.to_status(err.to_status(self.domain)))
-            except grpc.aio.AioRpcError as err:
-                code = err.code() if err.code() in _PASS_THROUGH else grpc.StatusCode.INTERNAL
+            except (grpc.aio.AioRpcError, PeerError) as err:
+                failed = (
+                    err
+                    if isinstance(err, PeerError)
+                    else PeerError("", method, err.code(), "", err.details() or "")
+                )
+                code = failed.code if failed.code in _PASS_THROUGH else grpc.StatusCode.INTERNAL
                 log.warning(
                     "dependency failed",
-                    extra={"rpc": method, "dependency_code": err.code().name, "detail": err.details()},
+                    extra={
+                        "rpc": method,
+                        "peer": failed.peer,
+                        "dependency_code": failed.code.name,
+                        "detail": failed.message,
+                    },
                 )
-                await context.abort(code, f"dependency failed: {err.code().name}: {err.details()}")
+                await context.abort(code, f"dependency failed: {failed.code.name}: {failed.message}")
             except asyncio.CancelledError:
                 code = grpc.StatusCode.CANCELLED  # caller went away or deadline passed
                 raise

@@ -1,8 +1,13 @@
-"""gRPC clients of the mesh: one channel per peer per process, created once.
+"""One channel per peer per process, created once, and the raw stubs over them.
 
-Servicers hold a Peers and ask it for a stub at call time, so a process can
-bind its own port before it knows every peer's address (tests start the
-services on port 0 and connect them afterwards).
+Services call peers through the typed clients beside this module (IngestClient…),
+which own deadlines and error translation; Peers only holds the channels, so a
+process can bind its own port before it knows every peer's address (tests start
+the services on port 0 and connect them afterwards). Tools (CLI, tests) that
+speak the wire directly use the raw stubs.
+
+Which methods are retried on UNAVAILABLE is not decided here: the owning
+service's contract says it, with `option idempotency_level` on each RPC.
 """
 
 from __future__ import annotations
@@ -12,10 +17,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from google.protobuf import descriptor_pb2
+from google.protobuf.descriptor import ServiceDescriptor
+from leadengine.content.v1 import content_service_pb2 as content_pb
 from leadengine.content.v1 import content_service_pb2_grpc as content_grpc
+from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
 from leadengine.coordinator.v1 import coordinator_service_pb2_grpc as coordinator_grpc
+from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 from leadengine.ingest.v1 import ingest_service_pb2_grpc as ingest_grpc
+from leadengine.intelligence.v1 import intelligence_service_pb2 as intelligence_pb
 from leadengine.intelligence.v1 import intelligence_service_pb2_grpc as intelligence_grpc
+from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 from leadengine.routing.v1 import routing_service_pb2_grpc as routing_grpc
 
 from shared import channels
@@ -24,55 +36,35 @@ from shared.errors import Unavailable
 
 @dataclass(frozen=True)
 class _Peer:
-    full_name: str
+    descriptor: ServiceDescriptor
     stub: Any
-    # Retried on UNAVAILABLE: reads, and writes that are idempotent on request_id
-    # (every internal caller sets one).
-    retryable: tuple[str, ...]
+
+    @property
+    def retryable(self) -> tuple[str, ...]:
+        """Methods whose contract declares them safe to repeat (reads, and writes
+        idempotent on request_id): retried on UNAVAILABLE by the channel."""
+        return tuple(
+            m.name
+            for m in self.descriptor.methods
+            if m.GetOptions().idempotency_level != descriptor_pb2.MethodOptions.IDEMPOTENCY_UNKNOWN
+        )
 
 
 PEERS: dict[str, _Peer] = {
-    "ingest": _Peer(
-        "leadengine.ingest.v1.IngestService",
-        ingest_grpc.IngestServiceStub,
-        (
-            "UpsertLead",
-            "GetLead",
-            "GetLeadByExternalId",
-            "ListLeads",
-            "DeleteLead",
-            "RecordEvent",
-            "ListLeadEvents",
-            "RecordWebhook",
-        ),
-    ),
+    "ingest": _Peer(ingest_pb.DESCRIPTOR.services_by_name["IngestService"], ingest_grpc.IngestServiceStub),
     "intelligence": _Peer(
-        "leadengine.intelligence.v1.IntelligenceService",
+        intelligence_pb.DESCRIPTOR.services_by_name["IntelligenceService"],
         intelligence_grpc.IntelligenceServiceStub,
-        ("ScoreLead", "GetLeadIntelligence", "ListHighIntentLeads", "EvaluateTriggers"),
     ),
     "routing": _Peer(
-        "leadengine.routing.v1.RoutingService",
-        routing_grpc.RoutingServiceStub,
-        (
-            "UpsertAgent",
-            "GetAgent",
-            "ListAgents",
-            "SetAgentAvailability",
-            "RouteLead",
-            "GetAssignment",
-            "RecordOutcome",
-        ),
+        routing_pb.DESCRIPTOR.services_by_name["RoutingService"], routing_grpc.RoutingServiceStub
     ),
     "content": _Peer(
-        "leadengine.content.v1.ContentService",
-        content_grpc.ContentServiceStub,
-        ("GenerateMessage", "GetConversation"),
+        content_pb.DESCRIPTOR.services_by_name["ContentService"], content_grpc.ContentServiceStub
     ),
     "coordinator": _Peer(
-        "leadengine.coordinator.v1.CoordinatorService",
+        coordinator_pb.DESCRIPTOR.services_by_name["CoordinatorService"],
         coordinator_grpc.CoordinatorServiceStub,
-        ("HandleLeadEvent", "GetJourney", "ListCommunications", "GetConsent", "ListNotifications"),
     ),
 }
 
@@ -88,7 +80,7 @@ class Peers:
     def connect(self, name: str, target: str) -> None:
         peer = PEERS[name]
         config = channels.service_config(
-            peer.full_name, idempotent_methods=peer.retryable, default_timeout_s=self._timeout
+            peer.descriptor.full_name, idempotent_methods=peer.retryable, default_timeout_s=self._timeout
         )
         channel = channels.open_channel(target, config)
         self._channels[name] = channel

@@ -1,0 +1,39 @@
+"""ContentService as its callers use it: a message written, or content's refusal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+from leadengine.content.v1 import content_service_pb2 as pb
+
+from shared.clients.base import Client
+from shared.clients.errors import PeerError
+from shared.clients.peers import Peers
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Content will not write this message as asked (a guardrail tripped, no postal
+    address for a CAN-SPAM footer): a gate like consent, not a fault to retry."""
+
+    reason: str  # content's ErrorInfo reason, or the status name when it gave none
+    message: str
+
+
+class ContentClient(Client):
+    peer = "content"
+
+    def __init__(self, peers: Peers) -> None:
+        self._peers = peers
+
+    async def generate_message(self, request: pb.GenerateMessageRequest) -> pb.Message | Refused:
+        try:
+            resp = await self._call(
+                "GenerateMessage", self._peers.content.GenerateMessage, request, budget_s=10.0
+            )
+        except PeerError as err:
+            if err.code == grpc.StatusCode.FAILED_PRECONDITION:
+                return Refused(err.reason or err.code.name, err.message)
+            raise
+        return resp.message

@@ -1,0 +1,26 @@
+"""IntelligenceService as its callers use it."""
+
+from __future__ import annotations
+
+import uuid
+
+from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
+from leadengine.intelligence.v1 import intelligence_service_pb2 as pb
+
+from shared.clients.base import Client
+from shared.clients.peers import Peers
+
+
+class IntelligenceClient(Client):
+    peer = "intelligence"
+
+    def __init__(self, peers: Peers) -> None:
+        self._peers = peers
+
+    async def score_lead(
+        self, lead_id: uuid.UUID | str, *, request_id: str, lead: ingest_pb.Lead | None = None
+    ) -> pb.LeadIntelligence:
+        """Scores the lead now. Pass `lead` when you hold it, so intelligence need not read it back."""
+        request = pb.ScoreLeadRequest(lead_id=str(lead_id), request_id=request_id, lead=lead)
+        resp = await self._call("ScoreLead", self._peers.intelligence.ScoreLead, request, budget_s=5.0)
+        return resp.intelligence

@@ -14,14 +14,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import grpc
 from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
 from prometheus_client import Counter
 
 from services.ingest.repository import IngestRepository
-from shared import deadlines, timestamps
-from shared.clients import Peers
-from shared.errors import DomainError
+from shared import timestamps
+from shared.clients import CoordinatorClient, PeerError, Peers
 
 log = logging.getLogger(__name__)
 
@@ -91,12 +89,11 @@ class OutboxRelay:
 
     async def deliver_due(self) -> int:
         """Lease and deliver one batch; returns how many rows it leased."""
-        try:
-            coordinator = self._peers.coordinator
-        except DomainError:
+        if not self._peers.connected("coordinator"):
             # No coordinator address yet (tests wire peers after start): leasing rows we cannot
             # deliver would only delay them for a relay that can.
             return 0
+        coordinator = CoordinatorClient(self._peers)
         rows = await self._repo.claim_outbox(self._settings.batch, self._settings.lease_s)
         # Rows of one batch belong to different leads (see claim_outbox), so order is kept.
         outcomes = await asyncio.gather(
@@ -107,18 +104,15 @@ class OutboxRelay:
                 raise outcome
         return len(rows)
 
-    async def _deliver(self, coordinator: Any, row: Any) -> None:
+    async def _deliver(self, coordinator: CoordinatorClient, row: Any) -> None:
         try:
-            await coordinator.HandleLeadEvent(
-                coordinator_pb.HandleLeadEventRequest(event=envelope(row)),
-                timeout=deadlines.timeout(self._settings.call_timeout_s),
-            )
-        except grpc.aio.AioRpcError as err:
+            await coordinator.handle_lead_event(envelope(row), budget_s=self._settings.call_timeout_s)
+        except PeerError as err:
             attempts = row["attempts"] + 1
             delay = retry_delay(
                 attempts, base_s=self._settings.retry_base_s, max_s=self._settings.retry_max_s
             )
-            FAILED.labels(err.code().name).inc()
+            FAILED.labels(err.code.name).inc()
             log.warning(
                 "outbox delivery failed; will retry",
                 extra={
@@ -126,11 +120,11 @@ class OutboxRelay:
                     "lead_id": str(row["lead_id"] or ""),
                     "kind": row["kind"],
                     "attempts": attempts,
-                    "code": err.code().name,
+                    "code": err.code.name,
                     "retry_in_s": delay,
                 },
             )
-            await self._repo.mark_failed(row["id"], f"{err.code().name}: {err.details()}", delay)
+            await self._repo.mark_failed(row["id"], f"{err.code.name}: {err.message}", delay)
             return
         await self._repo.mark_published(row["id"])
         DELIVERED.inc()

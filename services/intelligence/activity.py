@@ -7,13 +7,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-import grpc
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 
 from services.intelligence.scoring import Event, LeadProfile
-from shared import deadlines, timestamps
-from shared.clients import Peers
-from shared.errors import FailedPrecondition, NotFound
+from shared import timestamps
+from shared.clients import IngestClient, Peers
+from shared.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -66,56 +65,49 @@ def lead_from_proto(lead: ingest_pb.Lead) -> Lead:
 
 class ActivityReader:
     def __init__(self, peers: Peers) -> None:
-        self._peers = peers
+        self._ingest = IngestClient(peers)
 
-    async def lead(self, lead_id: uuid.UUID) -> Lead:
-        try:
-            resp = await self._peers.ingest.GetLead(
-                ingest_pb.GetLeadRequest(lead_id=str(lead_id)), timeout=deadlines.timeout(2.0)
-            )
-        except grpc.aio.AioRpcError as err:
-            if err.code() == grpc.StatusCode.NOT_FOUND:
-                raise NotFound(
-                    f"lead {lead_id} does not exist in ingest; create it with UpsertLead first",
-                    reason="LEAD_NOT_FOUND",
-                    metadata={"lead_id": str(lead_id)},
-                ) from None
-            raise
-        if resp.lead.HasField("delete_time"):
+    async def lead(self, lead_id: uuid.UUID, snapshot: ingest_pb.Lead | None = None) -> Lead:
+        """The lead to score: the caller's snapshot when it sent one, else ingest's."""
+        if snapshot is not None:
+            if snapshot.lead_id != str(lead_id):
+                raise InvalidArgument(
+                    f"lead.lead_id {snapshot.lead_id!r} is not lead_id {str(lead_id)!r}",
+                    violations=[FieldViolation("lead.lead_id", "must equal lead_id, or leave lead unset")],
+                )
+            found: ingest_pb.Lead | None = snapshot
+        else:
+            found = await self._ingest.get_lead(lead_id)
+        if found is None:
+            raise _lead_missing(lead_id, "; create it with UpsertLead first")
+        if found.HasField("delete_time"):
             raise FailedPrecondition(
                 f"lead {lead_id} was deleted; deleted leads are not scored",
                 reason="LEAD_DELETED",
                 metadata={"lead_id": str(lead_id)},
             )
-        return lead_from_proto(resp.lead)
+        return lead_from_proto(found)
 
     async def events(self, lead_id: uuid.UUID, since: datetime) -> list[Event]:
         """Every event since `since`, most recent first, one page at a time."""
         events: list[Event] = []
         token = ""
         while True:
-            try:
-                page = await self._peers.ingest.ListLeadEvents(
-                    ingest_pb.ListLeadEventsRequest(
-                        lead_id=str(lead_id),
-                        page_size=_PAGE_SIZE,
-                        page_token=token,
-                        occurred_since_time=timestamps.to_proto(since),
-                    ),
-                    timeout=deadlines.timeout(5.0),
-                )
-            except grpc.aio.AioRpcError as err:
-                if err.code() == grpc.StatusCode.NOT_FOUND:  # deleted between GetLead and now
-                    raise NotFound(
-                        f"lead {lead_id} does not exist in ingest",
-                        reason="LEAD_NOT_FOUND",
-                        metadata={"lead_id": str(lead_id)},
-                    ) from None
-                raise
-            events.extend(e for e in map(event_from_proto, page.events) if e is not None)
-            token = page.next_page_token
+            page = await self._ingest.list_lead_events(lead_id, since, page_size=_PAGE_SIZE, page_token=token)
+            if page is None:  # deleted between reading the lead and now
+                raise _lead_missing(lead_id, "")
+            got, token = page
+            events.extend(e for e in map(event_from_proto, got) if e is not None)
             if not token:
                 return events
             if len(events) >= MAX_EVENTS:
                 log.warning("event read truncated", extra={"lead_id": str(lead_id), "read": len(events)})
                 return events
+
+
+def _lead_missing(lead_id: uuid.UUID, hint: str) -> NotFound:
+    return NotFound(
+        f"lead {lead_id} does not exist in ingest{hint}",
+        reason="LEAD_NOT_FOUND",
+        metadata={"lead_id": str(lead_id)},
+    )

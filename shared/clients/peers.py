@@ -86,6 +86,9 @@ class Peers:
         self._channels[name] = channel
         self._stubs[name] = peer.stub(channel)
 
+    def connected(self, name: str) -> bool:
+        return name in self._stubs
+
     def _stub(self, name: str) -> Any:
         stub = self._stubs.get(name)
         if stub is None:

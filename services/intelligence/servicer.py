@@ -74,7 +74,7 @@ class IntelligenceServicer(pb_grpc.IntelligenceServiceServicer):
             stored = await self._repo.get(lead_id)
             if stored is not None and stored["request_id"] == request_id:
                 return pb.ScoreLeadResponse(intelligence=intelligence_to_proto(stored))
-        lead = await self._activity.lead(lead_id)
+        lead = await self._activity.lead(lead_id, request.lead if request.HasField("lead") else None)
         now = timestamps.now()
         events = await self._activity.events(lead_id, now - timedelta(days=self._rules.window_days))
         result = scoring.score_lead(lead.profile, events, now, self._rules)

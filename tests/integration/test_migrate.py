@@ -67,6 +67,7 @@ async def test_pool_search_path_survives_reset_on_release(migrated_dsn: str) -> 
             await conn.execute("SET search_path TO public")  # someone misbehaves
         async with pool.acquire() as conn:  # same physical connection, after RESET ALL
             assert await conn.fetchval("SHOW search_path") == "routing"
-            assert await conn.fetchval("SELECT count(*) FROM agents") >= 0
+            # An unqualified name resolves to routing's own table, and to nothing else.
+            assert await conn.fetchval("SELECT to_regclass('agents') = to_regclass('routing.agents')") is True
     finally:
         await pool.close()

@@ -1,4 +1,4 @@
-"""Wire the coordinator: servicer, journey runner, scheduler loop, sender."""
+"""Wire the coordinator: repositories, peer clients, use-cases, the servicer, the scheduler loop."""
 
 from __future__ import annotations
 
@@ -8,18 +8,23 @@ from datetime import datetime, timedelta
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.coordinator.v1 import coordinator_service_pb2_grpc as pb_grpc
 
-from services.coordinator.compliance import SendWindow
+from services.coordinator.compliance.gates import SendWindow
+from services.coordinator.compliance.repository import ConsentRepository
 from services.coordinator.config import Config
-from services.coordinator.delivery import Sender, SimulatedSender
-from services.coordinator.events import EventHandler
-from services.coordinator.inbound import MessageHandler
-from services.coordinator.journey import JourneyRunner
-from services.coordinator.reports import ReportHandler
-from services.coordinator.repository import CoordinatorRepository
-from services.coordinator.scheduler import Scheduler
+from services.coordinator.delivery.reports import ReportHandler
+from services.coordinator.delivery.repository import CommunicationRepository
+from services.coordinator.delivery.scheduler import Scheduler
+from services.coordinator.delivery.senders import Sender, SimulatedSender
+from services.coordinator.inbound.messages import MessageHandler
+from services.coordinator.journeys.first_touch import FirstTouch
+from services.coordinator.journeys.repository import JourneyRepository
+from services.coordinator.journeys.runner import JourneyRunner
+from services.coordinator.lead_events import EventHandler
+from services.coordinator.notifications.notifier import AgentNotifier
+from services.coordinator.notifications.repository import NotificationRepository
 from services.coordinator.servicer import CoordinatorServicer
 from shared import timestamps
-from shared.clients import Peers
+from shared.clients import ContentClient, IngestClient, IntelligenceClient, Peers, RoutingClient
 from shared.db import Database
 from shared.server import Registration, ServiceApp
 
@@ -28,7 +33,9 @@ def create_scheduler(
     db: Database, cfg: Config, *, sender: Sender | None = None, clock: Callable[[], datetime] = timestamps.now
 ) -> Scheduler:
     return Scheduler(
-        CoordinatorRepository(db),
+        CommunicationRepository(db),
+        JourneyRepository(db),
+        ConsentRepository(db),
         sender or SimulatedSender(),
         window=SendWindow.from_quiet_hours(cfg.quiet_start, cfg.quiet_end),
         poll_s=cfg.scheduler_poll_s,
@@ -40,28 +47,44 @@ def create_scheduler(
 
 
 def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
-    repo = CoordinatorRepository(db)
+    journeys = JourneyRepository(db)
+    consents = ConsentRepository(db)
+    communications = CommunicationRepository(db)
+    notifications = NotificationRepository(db)
+    ingest, routing, content = IngestClient(peers), RoutingClient(peers), ContentClient(peers)
     # Provider senders (Twilio, SendGrid) arrive with the provider integration; until
     # then every message is recorded as SIMULATED, never as SENT.
     sender = SimulatedSender()
-    runner = JourneyRunner(
-        repo,
-        peers,
+    notifier = AgentNotifier(notifications, sender)
+    first_touch = FirstTouch(
+        communications,
+        content,
         sender,
         window=SendWindow.from_quiet_hours(cfg.quiet_start, cfg.quiet_end),
         lease=timedelta(seconds=cfg.scheduler_lease_s),
         brand_name=cfg.brand_name,
         clock=timestamps.now,
     )
+    runner = JourneyRunner(
+        journeys,
+        consents,
+        first_touch,
+        notifier,
+        ingest=ingest,
+        intelligence=IntelligenceClient(peers),
+        routing=routing,
+        content=content,
+        brand_name=cfg.brand_name,
+    )
+    messages = MessageHandler(journeys, consents, communications, notifier, ingest=ingest, routing=routing)
+    events = EventHandler(journeys, runner, messages, ReportHandler(communications, consents, journeys))
     scheduler = create_scheduler(db, cfg, sender=sender)
     return ServiceApp(
         registrations=[
             Registration(
                 pb.DESCRIPTOR.services_by_name["CoordinatorService"].full_name,
                 pb_grpc.add_CoordinatorServiceServicer_to_server,
-                CoordinatorServicer(
-                    repo, EventHandler(repo, runner, MessageHandler(repo, peers, sender), ReportHandler(repo))
-                ),
+                CoordinatorServicer(events, journeys, consents, communications, notifications),
             )
         ],
         error_domain="coordinator.leadengine",

@@ -14,6 +14,7 @@ from typing import Literal
 
 from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
+from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 
 from shared import contact, ids, timestamps
 from shared.errors import FieldViolation, InvalidArgument
@@ -30,6 +31,8 @@ LEAD_KINDS = frozenset(
     }
 )
 MESSAGE_KINDS = frozenset({pb.LEAD_EVENT_KIND_INBOUND_MESSAGE, pb.LEAD_EVENT_KIND_OUTBOUND_MESSAGE})
+# The kinds that may carry the lead itself (LeadEventEnvelope.lead).
+SNAPSHOT_KINDS = frozenset({pb.LEAD_EVENT_KIND_LEAD_CREATED, pb.LEAD_EVENT_KIND_LEAD_UPDATED})
 # The envelope's oneof-like fact fields, spelled as HasField accepts them.
 _FactField = Literal["message", "delivery", "suppression"]
 _FACTS: dict[pb.LeadEventKind.ValueType, _FactField] = {
@@ -44,7 +47,7 @@ _FACTS: dict[pb.LeadEventKind.ValueType, _FactField] = {
 class MessageIn:
     """MessageFacts: a message the lead wrote, or one a person sent them from the CRM."""
 
-    channel: int
+    channel: common_pb2.Channel.ValueType
     body: str
     subject: str
     # As the provider gave it (trimmed): what the row records.
@@ -59,12 +62,12 @@ class DeliveryReport:
     provider_message_id: str
     provider_status: str  # lower case
     error_code: str
-    channel: int
+    channel: common_pb2.Channel.ValueType
 
 
 @dataclass(frozen=True)
 class SuppressionIn:
-    channel: int
+    channel: common_pb2.Channel.ValueType
     address: str  # normalised; "" only when the event names a lead
     reason: str
 
@@ -72,7 +75,7 @@ class SuppressionIn:
 @dataclass(frozen=True)
 class Envelope:
     event_id: str
-    kind: int
+    kind: pb.LeadEventKind.ValueType
     # None only for DELIVERY_STATUS and SUPPRESSION events that name no lead.
     lead_id: uuid.UUID | None
     location_id: str
@@ -81,6 +84,9 @@ class Envelope:
     message: MessageIn | None = None
     delivery: DeliveryReport | None = None
     suppression: SuppressionIn | None = None
+    # The lead as ingest published it with LEAD_CREATED / LEAD_UPDATED; None when the
+    # event carries none (then the coordinator asks ingest).
+    snapshot: ingest_pb.Lead | None = None
 
     @property
     def lead(self) -> uuid.UUID:
@@ -96,7 +102,7 @@ def _missing(field: str, why: str) -> InvalidArgument:
     )
 
 
-def _channel(value: int, field: str) -> int:
+def _channel(value: common_pb2.Channel.ValueType, field: str) -> common_pb2.Channel.ValueType:
     if value in (SMS, EMAIL):
         return value
     if value == common_pb2.CHANNEL_UNSPECIFIED:
@@ -108,7 +114,7 @@ def _channel(value: int, field: str) -> int:
     )
 
 
-def normalize_address(channel: int, raw: str, field: str) -> str:
+def normalize_address(channel: common_pb2.Channel.ValueType, raw: str, field: str) -> str:
     """E.164 for SMS, lower-cased for email; raises InvalidArgument naming field."""
     value = contact.normalize_phone(raw, field) if channel == SMS else contact.normalize_email(raw, field)
     if not value:
@@ -116,7 +122,7 @@ def normalize_address(channel: int, raw: str, field: str) -> str:
     return value
 
 
-def _address_key(channel: int, raw: str) -> str:
+def _address_key(channel: common_pb2.Channel.ValueType, raw: str) -> str:
     try:
         return normalize_address(channel, raw, "address")
     except InvalidArgument:
@@ -166,6 +172,24 @@ def _suppression(facts: pb.SuppressionFacts, has_lead: bool) -> SuppressionIn:
     return SuppressionIn(channel=channel, address=address, reason=facts.reason.strip()[:500] or "suppressed")
 
 
+def _snapshot(event: pb.LeadEventEnvelope, lead_id: uuid.UUID | None) -> ingest_pb.Lead | None:
+    if event.kind not in SNAPSHOT_KINDS or not event.HasField("lead"):
+        return None
+    try:
+        same = uuid.UUID(event.lead.lead_id) == lead_id
+    except ValueError:
+        same = False
+    if not same:
+        # Acting on another lead's facts would write its consent onto this one.
+        raise InvalidArgument(
+            f"event.lead.lead_id {event.lead.lead_id!r} is not event.lead_id {str(lead_id)!r}",
+            violations=[
+                FieldViolation("event.lead.lead_id", "must equal event.lead_id, or leave lead unset")
+            ],
+        )
+    return event.lead
+
+
 def parse(event: pb.LeadEventEnvelope) -> Envelope:
     event_id = ids.require_text(event.event_id, "event.event_id")
     kind = event.kind
@@ -197,4 +221,5 @@ def parse(event: pb.LeadEventEnvelope) -> Envelope:
         suppression=(
             _suppression(event.suppression, lead_id is not None) if facts_field == "suppression" else None
         ),
+        snapshot=_snapshot(event, lead_id),
     )

@@ -2,102 +2,117 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.coordinator.v1 import coordinator_service_pb2_grpc as pb_grpc
 
 from services.coordinator import envelope
-from services.coordinator.events import EventHandler
-from services.coordinator.repository import CoordinatorRepository
+from services.coordinator.compliance.repository import Consent, ConsentRepository
+from services.coordinator.delivery.repository import Communication, CommunicationRepository
+from services.coordinator.journeys.repository import Journey, JourneyRepository
+from services.coordinator.lead_events import EventHandler
+from services.coordinator.notifications.repository import Notification, NotificationRepository
 from shared import ids, pagination, timestamps
 from shared.errors import FieldViolation, InvalidArgument
 from shared.rpc import Context
 
 
-def journey_to_proto(row: Any) -> pb.Journey:
-    if row is None:
+def journey_to_proto(journey: Journey | None) -> pb.Journey:
+    if journey is None:
         return pb.Journey()
     return pb.Journey(
-        journey_id=str(row["journey_id"]),
-        lead_id=str(row["lead_id"]),
-        location_id=row["location_id"],
-        state=row["state"],
-        stop_reason=row["stop_reason"],
-        agent_id=str(row["agent_id"]) if row["agent_id"] else "",
-        agent_reason=row["agent_reason"],
-        score=row["score"] or 0.0,
-        create_time=timestamps.to_proto(row["create_time"]),
-        update_time=timestamps.to_proto(row["update_time"]),
-        first_touch_time=timestamps.to_proto(row["first_touch_time"]),
+        journey_id=str(journey.journey_id),
+        lead_id=str(journey.lead_id),
+        location_id=journey.location_id,
+        state=journey.state,
+        stop_reason=journey.stop_reason,
+        agent_id=str(journey.agent_id) if journey.agent_id else "",
+        agent_reason=journey.agent_reason,
+        score=journey.score or 0.0,
+        create_time=timestamps.to_proto(journey.create_time),
+        update_time=timestamps.to_proto(journey.update_time),
+        first_touch_time=timestamps.to_proto(journey.first_touch_time),
     )
 
 
-def communication_to_proto(row: Any) -> pb.Communication:
+def communication_to_proto(message: Communication) -> pb.Communication:
     return pb.Communication(
-        communication_id=str(row["communication_id"]),
-        lead_id=str(row["lead_id"]),
-        channel=row["channel"],
-        direction=row["direction"],
-        status=row["status"],
-        body=row["body"],
-        subject=row["subject"],
-        status_reason=row["status_reason"],
-        scheduled_time=timestamps.to_proto(row["scheduled_time"]),
-        create_time=timestamps.to_proto(row["create_time"]),
-        update_time=timestamps.to_proto(row["update_time"]),
-        provider_message_id=row["provider_message_id"],
-        message_id=row["message_id"],
-        address=row["address"],
+        communication_id=str(message.communication_id),
+        lead_id=str(message.lead_id),
+        channel=message.channel,
+        direction=message.direction,
+        status=message.status,
+        body=message.body,
+        subject=message.subject,
+        status_reason=message.status_reason,
+        scheduled_time=timestamps.to_proto(message.scheduled_time),
+        create_time=timestamps.to_proto(message.create_time),
+        update_time=timestamps.to_proto(message.update_time),
+        provider_message_id=message.provider_message_id,
+        message_id=message.message_id,
+        address=message.address,
     )
 
 
-def consent_to_proto(row: Any) -> pb.Consent:
-    """From a row of the consent view: an address on the suppression list (anyone's STOP
-    from that number, a bounce) opts the lead out as surely as their own keyword."""
+def consent_to_proto(consent: Consent) -> pb.Consent:
+    """An address on the suppression list (anyone's STOP from that number, a bounce)
+    opts the lead out as surely as their own keyword."""
     return pb.Consent(
-        lead_id=str(row["lead_id"]),
-        sms_consent=row["sms_consent"],
-        email_consent=row["email_consent"],
-        sms_opted_out=row["sms_opted_out"] or bool(row["sms_suppressed"]),
-        email_opted_out=row["email_opted_out"] or bool(row["email_suppressed"]),
-        update_time=timestamps.to_proto(row["update_time"]),
+        lead_id=str(consent.lead_id),
+        sms_consent=consent.sms_consent,
+        email_consent=consent.email_consent,
+        sms_opted_out=consent.sms_opted_out or bool(consent.sms_suppressed),
+        email_opted_out=consent.email_opted_out or bool(consent.email_suppressed),
+        update_time=timestamps.to_proto(consent.update_time),
     )
 
 
-def notification_to_proto(row: Any) -> pb.Notification:
+def notification_to_proto(note: Notification) -> pb.Notification:
     return pb.Notification(
-        notification_id=str(row["notification_id"]),
-        agent_id=str(row["agent_id"]),
-        lead_id=str(row["lead_id"]),
-        channel=row["channel"],
-        status=row["status"],
-        body=row["body"],
-        create_time=timestamps.to_proto(row["create_time"]),
-        status_reason=row["status_reason"],
+        notification_id=str(note.notification_id),
+        agent_id=str(note.agent_id),
+        lead_id=str(note.lead_id),
+        channel=note.channel,
+        status=note.status,
+        body=note.body,
+        create_time=timestamps.to_proto(note.create_time),
+        status_reason=note.status_reason,
     )
 
 
-def _cursor(id_column: str) -> Any:
-    return lambda row: {"t": row["create_time"].isoformat(), "id": str(row[id_column])}
+def _communication_cursor(message: Communication) -> dict[str, str]:
+    return {"t": message.create_time.isoformat(), "id": str(message.communication_id)}
+
+
+def _notification_cursor(note: Notification) -> dict[str, str]:
+    return {"t": note.create_time.isoformat(), "id": str(note.notification_id)}
 
 
 class CoordinatorServicer(pb_grpc.CoordinatorServiceServicer):
-    def __init__(self, repo: CoordinatorRepository, events: EventHandler) -> None:
-        self._repo = repo
+    def __init__(
+        self,
+        events: EventHandler,
+        journeys: JourneyRepository,
+        consents: ConsentRepository,
+        communications: CommunicationRepository,
+        notifications: NotificationRepository,
+    ) -> None:
         self._events = events
+        self._journeys = journeys
+        self._consents = consents
+        self._communications = communications
+        self._notifications = notifications
 
     async def HandleLeadEvent(
         self, request: pb.HandleLeadEventRequest, context: Context
     ) -> pb.HandleLeadEventResponse:
-        outcome = await self._events.handle(envelope.parse(request.event))
+        handled = await self._events.handle(envelope.parse(request.event))
         return pb.HandleLeadEventResponse(
-            journey=journey_to_proto(outcome.journey), duplicate=outcome.duplicate
+            journey=journey_to_proto(handled.journey), duplicate=handled.duplicate
         )
 
     async def GetJourney(self, request: pb.GetJourneyRequest, context: Context) -> pb.GetJourneyResponse:
-        row = await self._repo.get_journey(ids.parse_uuid(request.lead_id, "lead_id", what="lead id"))
-        return pb.GetJourneyResponse(journey=journey_to_proto(row))
+        journey = await self._journeys.get_journey(ids.parse_uuid(request.lead_id, "lead_id", what="lead id"))
+        return pb.GetJourneyResponse(journey=journey_to_proto(journey))
 
     async def ListCommunications(
         self, request: pb.ListCommunicationsRequest, context: Context
@@ -105,17 +120,17 @@ class CoordinatorServicer(pb_grpc.CoordinatorServiceServicer):
         lead_id = ids.parse_uuid(request.lead_id, "lead_id", what="lead id")
         size = pagination.page_size(request.page_size)
         query = f"communications:{lead_id}"
-        rows = await self._repo.list_communications(
+        found = await self._communications.list_communications(
             lead_id, pagination.decode_cursor(request.page_token, pagination.time_and_uuid, query=query), size
         )
-        page, token = pagination.page_of(rows, size, _cursor("communication_id"), query=query)
+        page, token = pagination.page_of(found, size, _communication_cursor, query=query)
         return pb.ListCommunicationsResponse(
-            communications=[communication_to_proto(r) for r in page], next_page_token=token
+            communications=[communication_to_proto(c) for c in page], next_page_token=token
         )
 
     async def GetConsent(self, request: pb.GetConsentRequest, context: Context) -> pb.GetConsentResponse:
-        row = await self._repo.get_consent(ids.parse_uuid(request.lead_id, "lead_id", what="lead id"))
-        return pb.GetConsentResponse(consent=consent_to_proto(row))
+        consent = await self._consents.get_consent(ids.parse_uuid(request.lead_id, "lead_id", what="lead id"))
+        return pb.GetConsentResponse(consent=consent_to_proto(consent))
 
     async def ListNotifications(
         self, request: pb.ListNotificationsRequest, context: Context
@@ -133,13 +148,13 @@ class CoordinatorServicer(pb_grpc.CoordinatorServiceServicer):
         lead_id = ids.parse_uuid(request.lead_id, "lead_id", what="lead id") if request.lead_id else None
         size = pagination.page_size(request.page_size)
         query = f"notifications:{agent_id}:{lead_id}"
-        rows = await self._repo.list_notifications(
+        found = await self._notifications.list_notifications(
             agent_id,
             lead_id,
             pagination.decode_cursor(request.page_token, pagination.time_and_uuid, query=query),
             size,
         )
-        page, token = pagination.page_of(rows, size, _cursor("notification_id"), query=query)
+        page, token = pagination.page_of(found, size, _notification_cursor, query=query)
         return pb.ListNotificationsResponse(
-            notifications=[notification_to_proto(r) for r in page], next_page_token=token
+            notifications=[notification_to_proto(n) for n in page], next_page_token=token
         )

@@ -8,7 +8,6 @@ zone where it is now day, or night, in the lead's local time.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,10 +19,10 @@ from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 
-from services.coordinator import compliance, delivery
-from services.coordinator.app import create_scheduler
-from services.coordinator.scheduler import Scheduler
-from shared import db, timestamps
+from services.coordinator.compliance import gates
+from services.coordinator.delivery import senders
+from services.coordinator.delivery.scheduler import Scheduler
+from shared import timestamps
 from tests.journeys import (
     DAY_HOURS,
     NIGHT_HOURS,
@@ -38,29 +37,8 @@ from tests.journeys import (
     settled_first_touch,
     zone_where,
 )
-from tests.support import Mesh, mesh, service_config
+from tests.support import Mesh
 from tests.support import error_reason as reason
-
-
-@pytest.fixture(scope="module")
-async def m(migrated_dsn: str) -> AsyncIterator[Mesh]:
-    overrides = {
-        "ingest": {"outbox_poll_s": 0.1},
-        # Lead-facing email needs a postal address for its CAN-SPAM footer.
-        "content": {"postal_address": "1 Main St, Austin, TX 78701"},
-    }
-    async with mesh(migrated_dsn, overrides=overrides) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-async def scheduler(migrated_dsn: str) -> AsyncIterator[Scheduler]:
-    """The coordinator's real scheduler on its own pool, driven with an injected clock."""
-    pool = await db.create_pool(migrated_dsn, schema="coordinator", service="coordinator-test", max_size=2)
-    try:
-        yield create_scheduler(db.Database(pool), service_config("coordinator", migrated_dsn))
-    finally:
-        await pool.close()
 
 
 async def test_daytime_lead_gets_a_simulated_text_and_its_agent_is_told(m: Mesh) -> None:
@@ -70,7 +48,7 @@ async def test_daytime_lead_gets_a_simulated_text_and_its_agent_is_told(m: Mesh)
 
     touch = await settled_first_touch(m, lead.lead_id)
     assert touch.status == pb.COMMUNICATION_STATUS_SIMULATED
-    assert touch.status_reason == delivery.NO_CREDENTIALS
+    assert touch.status_reason == senders.NO_CREDENTIALS
     assert touch.channel == common_pb2.CHANNEL_SMS
     assert touch.direction == pb.DIRECTION_OUTBOUND
     assert touch.address == PHONE
@@ -124,7 +102,7 @@ async def test_night_lead_waits_for_eight_local_then_the_scheduler_sends_it(
     sent = (await comms_of(m, lead.lead_id))[0]
     assert sent.communication_id == touch.communication_id
     assert sent.status == pb.COMMUNICATION_STATUS_SIMULATED
-    assert sent.status_reason == delivery.NO_CREDENTIALS
+    assert sent.status_reason == senders.NO_CREDENTIALS
 
 
 async def test_consent_withdrawn_before_the_window_opens_blocks_at_send_time(
@@ -163,7 +141,7 @@ async def test_text_is_blocked_when_the_zone_is_unknown(m: Mesh) -> None:
     lead = await add_lead(m, loc, phone=TOLL_FREE, sms_consent=True)
     touch = await settled_first_touch(m, lead.lead_id)
     assert touch.status == pb.COMMUNICATION_STATUS_BLOCKED
-    assert touch.status_reason == compliance.ZONE_UNKNOWN
+    assert touch.status_reason == gates.ZONE_UNKNOWN
     assert touch.channel == common_pb2.CHANNEL_SMS
 
 
@@ -173,7 +151,7 @@ async def test_no_consent_means_nothing_is_sent(m: Mesh) -> None:
     lead = await add_lead(m, loc, phone=PHONE, email="lee@example.com", timezone=zone_where(DAY_HOURS))
     touch = await settled_first_touch(m, lead.lead_id)
     assert touch.status == pb.COMMUNICATION_STATUS_BLOCKED
-    assert touch.status_reason == compliance.NO_CONSENTED_CHANNEL
+    assert touch.status_reason == gates.NO_CONSENTED_CHANNEL
     assert not touch.body
 
 

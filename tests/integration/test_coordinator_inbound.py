@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -23,9 +22,8 @@ from grpc_status import rpc_status
 from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
-from services.coordinator.app import create_scheduler
-from services.coordinator.scheduler import Scheduler
-from shared import db, timestamps
+from services.coordinator.delivery.scheduler import Scheduler
+from shared import timestamps
 from tests.journeys import (
     DAY_HOURS,
     NIGHT_HOURS,
@@ -36,31 +34,12 @@ from tests.journeys import (
     settled_first_touch,
     zone_where,
 )
-from tests.support import Mesh, mesh, service_config
+from tests.support import Mesh
 from tests.support import error_reason as reason
 
 SMS = common_pb2.CHANNEL_SMS
 EMAIL = common_pb2.CHANNEL_EMAIL
 LEAD = str(uuid.uuid4())  # for envelopes refused before any lead is looked up
-
-
-@pytest.fixture(scope="module")
-async def m(migrated_dsn: str) -> AsyncIterator[Mesh]:
-    overrides = {
-        "ingest": {"outbox_poll_s": 0.1},
-        "content": {"postal_address": "1 Main St, Austin, TX 78701"},
-    }
-    async with mesh(migrated_dsn, overrides=overrides) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-async def scheduler(migrated_dsn: str) -> AsyncIterator[Scheduler]:
-    pool = await db.create_pool(migrated_dsn, schema="coordinator", service="coordinator-test", max_size=2)
-    try:
-        yield create_scheduler(db.Database(pool), service_config("coordinator", migrated_dsn))
-    finally:
-        await pool.close()
 
 
 def unique_phone() -> str:

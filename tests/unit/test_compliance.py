@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.coordinator import compliance
-from services.coordinator.compliance import Action, ContactFacts, SendWindow
+from services.coordinator.compliance import gates
+from services.coordinator.compliance.gates import Action, ContactFacts, SendWindow
 from shared.contact import zone_for
 
 FEDERAL = SendWindow.from_quiet_hours(quiet_start=time(21, 0), quiet_end=time(8, 0))
@@ -51,19 +51,19 @@ def test_window_over_midnight() -> None:
 
 def test_uses_the_leads_local_time_not_utc() -> None:
     now = utc(2026, 7, 1, 13, 0)  # 09:00 in New York (EDT), 06:00 in Los Angeles (PDT)
-    assert compliance.in_window(now, NY, FEDERAL)
-    assert not compliance.in_window(now, LA, FEDERAL)
-    assert compliance.next_opening(now, LA, FEDERAL) == utc(2026, 7, 1, 15, 0)
+    assert gates.in_window(now, NY, FEDERAL)
+    assert not gates.in_window(now, LA, FEDERAL)
+    assert gates.next_opening(now, LA, FEDERAL) == utc(2026, 7, 1, 15, 0)
 
 
 def test_spring_forward_opens_at_eight_daylight_time() -> None:
     # 2026-03-08: New York jumps 02:00 EST -> 03:00 EDT; 08:00 EDT is 12:00 UTC, not 13:00.
     before_jump = utc(2026, 3, 8, 6, 30)  # 01:30 EST
-    assert not compliance.in_window(before_jump, NY, FEDERAL)
-    assert compliance.next_opening(before_jump, NY, FEDERAL) == utc(2026, 3, 8, 12, 0)
+    assert not gates.in_window(before_jump, NY, FEDERAL)
+    assert gates.next_opening(before_jump, NY, FEDERAL) == utc(2026, 3, 8, 12, 0)
     # 20:30 EST the evening before is still open; 21:30 EST is not, and waits for 08:00 EDT.
-    assert compliance.in_window(utc(2026, 3, 8, 1, 30), NY, FEDERAL)
-    assert compliance.next_opening(utc(2026, 3, 8, 2, 30), NY, FEDERAL) == utc(2026, 3, 8, 12, 0)
+    assert gates.in_window(utc(2026, 3, 8, 1, 30), NY, FEDERAL)
+    assert gates.next_opening(utc(2026, 3, 8, 2, 30), NY, FEDERAL) == utc(2026, 3, 8, 12, 0)
 
 
 def test_fall_back_opens_at_eight_standard_time() -> None:
@@ -71,24 +71,24 @@ def test_fall_back_opens_at_eight_standard_time() -> None:
     first_one_thirty = utc(2026, 11, 1, 5, 30)  # 01:30 EDT
     second_one_thirty = utc(2026, 11, 1, 6, 30)  # 01:30 EST
     for now in (first_one_thirty, second_one_thirty):
-        assert not compliance.in_window(now, NY, FEDERAL)
-        assert compliance.next_opening(now, NY, FEDERAL) == utc(2026, 11, 1, 13, 0)
-    assert not compliance.in_window(utc(2026, 11, 1, 12, 59), NY, FEDERAL)  # 07:59 EST
-    assert compliance.in_window(utc(2026, 11, 1, 12, 0), NY, FEDERAL) is False  # 07:00 EST
-    assert compliance.in_window(utc(2026, 11, 1, 13, 0), NY, FEDERAL)
+        assert not gates.in_window(now, NY, FEDERAL)
+        assert gates.next_opening(now, NY, FEDERAL) == utc(2026, 11, 1, 13, 0)
+    assert not gates.in_window(utc(2026, 11, 1, 12, 59), NY, FEDERAL)  # 07:59 EST
+    assert gates.in_window(utc(2026, 11, 1, 12, 0), NY, FEDERAL) is False  # 07:00 EST
+    assert gates.in_window(utc(2026, 11, 1, 13, 0), NY, FEDERAL)
 
 
 def test_opening_inside_a_dst_gap_is_the_end_of_the_gap() -> None:
     # A window opening at 02:30 on spring-forward day: 02:30 never happens, 03:00 EDT does.
     window = SendWindow(start=time(2, 30), end=time(20, 0))
-    assert compliance.next_opening(utc(2026, 3, 8, 5, 0), NY, window) == utc(2026, 3, 8, 7, 0)
+    assert gates.next_opening(utc(2026, 3, 8, 5, 0), NY, window) == utc(2026, 3, 8, 7, 0)
 
 
 def test_zone_that_skipped_a_day() -> None:
     # Samoa went from 2011-12-29 23:59 (UTC-10) straight to 2011-12-31 00:00 (UTC+14).
     apia = ZoneInfo("Pacific/Apia")
     evening = datetime(2011, 12, 29, 22, 0, tzinfo=apia)
-    opening = compliance.next_opening(evening, apia, FEDERAL)
+    opening = gates.next_opening(evening, apia, FEDERAL)
     assert opening == datetime(2011, 12, 31, 8, 0, tzinfo=apia)
 
 
@@ -110,16 +110,16 @@ wall_times = st.times().map(lambda t: t.replace(microsecond=0))
 @settings(max_examples=300, deadline=None)
 @given(now=instants, zone=st.sampled_from(ZONES).map(ZoneInfo))
 def test_next_opening_is_the_first_open_instant(now: datetime, zone: ZoneInfo) -> None:
-    opening = compliance.next_opening(now, zone, FEDERAL)
+    opening = gates.next_opening(now, zone, FEDERAL)
     assert opening >= now
-    assert compliance.in_window(opening, zone, FEDERAL)
+    assert gates.in_window(opening, zone, FEDERAL)
     assert opening.astimezone(zone).hour == 8 or opening == now
     assert opening - now <= timedelta(hours=13)  # 21:00 -> 08:00, plus at most an hour of DST
     if opening != now:
-        assert not compliance.in_window(opening - timedelta(seconds=1), zone, FEDERAL)
+        assert not gates.in_window(opening - timedelta(seconds=1), zone, FEDERAL)
         probe = now
         while probe < opening:  # nothing in between was open
-            assert not compliance.in_window(probe, zone, FEDERAL)
+            assert not gates.in_window(probe, zone, FEDERAL)
             probe += timedelta(minutes=10)
 
 
@@ -129,11 +129,11 @@ def test_next_opening_any_window(now: datetime, zone: ZoneInfo, start: time, end
     if start == end:
         return
     window = SendWindow(start=start, end=end)
-    opening = compliance.next_opening(now, zone, window)
+    opening = gates.next_opening(now, zone, window)
     assert opening >= now
-    assert compliance.in_window(opening, zone, window)
+    assert gates.in_window(opening, zone, window)
     if opening != now:
-        assert not compliance.in_window(opening - timedelta(seconds=1), zone, window)
+        assert not gates.in_window(opening - timedelta(seconds=1), zone, window)
         assert opening - now <= timedelta(days=2)
 
 
@@ -155,23 +155,23 @@ facts_strategy = st.builds(
 def test_channel_choice_honours_consent_and_opt_outs(facts: ContactFacts) -> None:
     sms_ok = bool(facts.phone) and facts.sms_consent and not facts.sms_opted_out
     email_ok = bool(facts.email) and facts.email_consent and not facts.email_opted_out
-    chosen = compliance.choose_channel(facts)
+    chosen = gates.choose_channel(facts)
     if sms_ok:
-        assert chosen == compliance.SMS
+        assert chosen == gates.SMS
     elif email_ok:
-        assert chosen == compliance.EMAIL
+        assert chosen == gates.EMAIL
     else:
         assert chosen is None
     if facts.sms_opted_out:
-        assert chosen != compliance.SMS
+        assert chosen != gates.SMS
     if facts.email_opted_out:
-        assert chosen != compliance.EMAIL
+        assert chosen != gates.EMAIL
 
 
 def test_opted_out_sms_falls_back_to_email() -> None:
     facts = ContactFacts(phone=PHONE, email="a@example.com", sms_consent=True, email_consent=True,
                          sms_opted_out=True)  # fmt: skip
-    assert compliance.choose_channel(facts) == compliance.EMAIL
+    assert gates.choose_channel(facts) == gates.EMAIL
 
 
 # -- the gate at send time ------------------------------------------------------
@@ -182,9 +182,9 @@ TEXTABLE = ContactFacts(phone=PHONE, timezone="America/Chicago", sms_consent=Tru
 def test_gate_sends_in_window_and_schedules_at_night() -> None:
     zone = ZoneInfo("America/Chicago")
     noon = utc(2026, 7, 1, 17, 0)  # 12:00 CDT
-    assert compliance.gate(compliance.SMS, PHONE, TEXTABLE, zone, noon, FEDERAL).action is Action.SEND
+    assert gates.gate(gates.SMS, PHONE, TEXTABLE, zone, noon, FEDERAL).action is Action.SEND
     night = utc(2026, 7, 2, 3, 0)  # 22:00 CDT
-    held = compliance.gate(compliance.SMS, PHONE, TEXTABLE, zone, night, FEDERAL)
+    held = gates.gate(gates.SMS, PHONE, TEXTABLE, zone, night, FEDERAL)
     assert held.action is Action.SCHEDULE
     assert held.scheduled_time == utc(2026, 7, 2, 13, 0)  # 08:00 CDT
 
@@ -194,9 +194,9 @@ def test_gate_blocks_sms_when_zone_unknown() -> None:
     facts = ContactFacts(phone=toll_free, sms_consent=True)
     zone = zone_for("", toll_free)
     assert zone is None
-    decision = compliance.gate(compliance.SMS, toll_free, facts, zone, utc(2026, 7, 1, 17), FEDERAL)
+    decision = gates.gate(gates.SMS, toll_free, facts, zone, utc(2026, 7, 1, 17), FEDERAL)
     assert decision.action is Action.BLOCK
-    assert decision.reason == compliance.ZONE_UNKNOWN
+    assert decision.reason == gates.ZONE_UNKNOWN
 
 
 def test_gate_blocks_revoked_consent_and_opt_out() -> None:
@@ -206,12 +206,12 @@ def test_gate_blocks_revoked_consent_and_opt_out() -> None:
         ContactFacts(phone=PHONE, sms_consent=False),
         ContactFacts(phone=PHONE, sms_consent=True, sms_opted_out=True),
     ):
-        assert compliance.gate(compliance.SMS, PHONE, facts, zone, noon, FEDERAL).action is Action.BLOCK
+        assert gates.gate(gates.SMS, PHONE, facts, zone, noon, FEDERAL).action is Action.BLOCK
 
 
 def test_gate_blocks_when_number_changed() -> None:
-    decision = compliance.gate(
-        compliance.SMS, "+12125550123", TEXTABLE, ZoneInfo("America/Chicago"), utc(2026, 7, 1, 17), FEDERAL
+    decision = gates.gate(
+        gates.SMS, "+12125550123", TEXTABLE, ZoneInfo("America/Chicago"), utc(2026, 7, 1, 17), FEDERAL
     )
     assert decision.action is Action.BLOCK
     assert "changed" in decision.reason
@@ -220,10 +220,8 @@ def test_gate_blocks_when_number_changed() -> None:
 def test_email_ignores_quiet_hours_but_not_consent() -> None:
     facts = ContactFacts(email="a@example.com", email_consent=True)
     midnight_ny = utc(2026, 7, 1, 4, 0)
-    assert compliance.gate(compliance.EMAIL, "a@example.com", facts, None, midnight_ny, FEDERAL).action is (
-        Action.SEND
-    )
+    assert gates.gate(gates.EMAIL, "a@example.com", facts, None, midnight_ny, FEDERAL).action is (Action.SEND)
     opted = ContactFacts(email="a@example.com", email_consent=True, email_opted_out=True)
-    assert compliance.gate(compliance.EMAIL, "a@example.com", opted, None, midnight_ny, FEDERAL).action is (
+    assert gates.gate(gates.EMAIL, "a@example.com", opted, None, midnight_ny, FEDERAL).action is (
         Action.BLOCK
     )

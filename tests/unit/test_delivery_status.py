@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
-from services.coordinator import delivery_status
-from services.coordinator.delivery_status import Transition, advance
-from services.coordinator.reports import candidate_ids
+from services.coordinator.delivery import provider_status
+from services.coordinator.delivery.provider_status import Transition, advance
+from services.coordinator.delivery.reports import candidate_ids
 
 SMS = common_pb2.CHANNEL_SMS
 EMAIL = common_pb2.CHANNEL_EMAIL
@@ -108,9 +108,9 @@ def test_unknown_words_change_nothing() -> None:
 
 
 def test_21610_is_an_sms_opt_out() -> None:
-    assert delivery_status.opts_out(SMS, "21610")
-    assert not delivery_status.opts_out(SMS, "30007")
-    assert not delivery_status.opts_out(EMAIL, "21610")
+    assert provider_status.opts_out(SMS, "21610")
+    assert not provider_status.opts_out(SMS, "30007")
+    assert not provider_status.opts_out(EMAIL, "21610")
 
 
 def test_sendgrid_ids_fall_back_to_the_send_id() -> None:
@@ -121,7 +121,7 @@ def test_sendgrid_ids_fall_back_to_the_send_id() -> None:
     assert candidate_ids("SM0123456789abcdef0123456789abcdef", SMS) == ["SM0123456789abcdef0123456789abcdef"]
 
 
-WORDS = [*sorted(delivery_status.STATUS_WORDS), "receiving", "canceledx", "spamreport"]
+WORDS = [*sorted(provider_status.STATUS_WORDS), "receiving", "canceledx", "spamreport"]
 
 
 @given(
@@ -137,7 +137,7 @@ def test_any_sequence_only_moves_forward(start: int, reports: list[tuple[str, st
             status = step.status
     # The end state is the highest-ranked of the start and every known word reported.
     ranks = [RANK[start]] + [
-        RANK[delivery_status.STATUS_WORDS[w]] for w, _ in reports if w in delivery_status.STATUS_WORDS
+        RANK[provider_status.STATUS_WORDS[w]] for w, _ in reports if w in provider_status.STATUS_WORDS
     ]
     assert RANK[status] == max(ranks)
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from services.coordinator.optout import (
+from services.coordinator.compliance.keywords import (
     HELP_KEYWORDS,
     OPT_IN_KEYWORDS,
     OPT_OUT_KEYWORDS,

@@ -11,10 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
-from services.coordinator import compliance, envelope, notifications
-from services.coordinator.compliance import Action, ContactFacts, SendWindow
-from services.coordinator.inbound import classification_note
-from services.coordinator.optout import Classification, Intent
+from services.coordinator import envelope
+from services.coordinator.compliance import gates
+from services.coordinator.compliance.gates import Action, ContactFacts, SendWindow
+from services.coordinator.compliance.keywords import Classification, Intent
+from services.coordinator.inbound.messages import classification_note
+from services.coordinator.notifications import notifier
 from shared.errors import InvalidArgument
 
 FEDERAL = SendWindow.from_quiet_hours(quiet_start=time(21, 0), quiet_end=time(8, 0))
@@ -40,8 +42,8 @@ def test_a_suppressed_address_loses_to_one_that_is_not(
         sms_suppressed=sms_suppressed,
         email_suppressed=email_suppressed,
     )
-    chosen = compliance.choose_channel(facts)
-    allowed = [c for c, ok in ((compliance.SMS, sms_consent), (compliance.EMAIL, email_consent)) if ok]
+    chosen = gates.choose_channel(facts)
+    allowed = [c for c, ok in ((gates.SMS, sms_consent), (gates.EMAIL, email_consent)) if ok]
     clear = [c for c in allowed if not facts.suppression(c)]
     assert chosen == (clear[0] if clear else allowed[0] if allowed else None)
 
@@ -50,38 +52,36 @@ def test_gate_names_the_suppression() -> None:
     facts = ContactFacts(
         phone=PHONE, timezone="America/Chicago", sms_consent=True, sms_suppressed="lead sent STOP"
     )
-    decision = compliance.gate(
-        compliance.SMS, PHONE, facts, ZoneInfo("America/Chicago"), NOON_CHICAGO, FEDERAL
-    )
+    decision = gates.gate(gates.SMS, PHONE, facts, ZoneInfo("America/Chicago"), NOON_CHICAGO, FEDERAL)
     assert decision.action is Action.BLOCK
     assert decision.reason == f"SMS to {PHONE} is suppressed: lead sent STOP"
-    assert compliance.refusal(compliance.SMS, PHONE, facts) == decision.reason
+    assert gates.refusal(gates.SMS, PHONE, facts) == decision.reason
 
 
 def test_email_suppression_blocks_email_at_any_hour() -> None:
     facts = ContactFacts(email=EMAIL, email_consent=True, email_suppressed="SendGrid spamreport")
-    decision = compliance.gate(compliance.EMAIL, EMAIL, facts, None, NOON_CHICAGO, FEDERAL)
+    decision = gates.gate(gates.EMAIL, EMAIL, facts, None, NOON_CHICAGO, FEDERAL)
     assert decision.action is Action.BLOCK
     assert "SendGrid spamreport" in decision.reason
 
 
 def test_refusal_is_empty_for_a_clean_address() -> None:
     facts = ContactFacts(phone=PHONE, sms_consent=True)
-    assert compliance.refusal(compliance.SMS, PHONE, facts) == ""
+    assert gates.refusal(gates.SMS, PHONE, facts) == ""
 
 
 @pytest.mark.parametrize(
     ("found", "channel", "note"),
     [
-        (Classification(Intent.OPT_OUT, "STOP"), compliance.SMS, "opt-out keyword STOP: SMS revoked"),
+        (Classification(Intent.OPT_OUT, "STOP"), gates.SMS, "opt-out keyword STOP: SMS revoked"),
         (
             Classification(Intent.OPT_OUT, "UNSUBSCRIBE"),
-            compliance.EMAIL,
+            gates.EMAIL,
             "opt-out keyword UNSUBSCRIBE: email revoked",
         ),
-        (Classification(Intent.OPT_IN, "START"), compliance.SMS, "opt-in keyword START"),
-        (Classification(Intent.HELP, "HELP"), compliance.SMS, "help keyword HELP: no change"),
-        (Classification(Intent.NONE), compliance.SMS, ""),
+        (Classification(Intent.OPT_IN, "START"), gates.SMS, "opt-in keyword START"),
+        (Classification(Intent.HELP, "HELP"), gates.SMS, "help keyword HELP: no change"),
+        (Classification(Intent.NONE), gates.SMS, ""),
     ],
 )
 def test_inbound_rows_say_what_the_classifier_made_of_them(
@@ -91,14 +91,14 @@ def test_inbound_rows_say_what_the_classifier_made_of_them(
 
 
 def test_reply_notice_quotes_the_reply_and_says_the_journey_stopped() -> None:
-    subject, body = notifications.reply_notice("Lee Park", compliance.SMS, "Can we  see it\nSaturday?")
+    subject, body = notifier.reply_notice("Lee Park", gates.SMS, "Can we  see it\nSaturday?")
     assert subject == "Lee Park replied"
     assert '"Can we see it Saturday?"' in body
     assert "stopped" in body
-    _, long_body = notifications.reply_notice("", compliance.EMAIL, "x" * 1000)
+    _, long_body = notifier.reply_notice("", gates.EMAIL, "x" * 1000)
     assert long_body.startswith("A lead replied by email")
     assert "x" * 160 not in long_body  # a snippet, not the whole email
-    _, stop_body = notifications.reply_notice("Lee", compliance.SMS, "STOP", opt_out_keyword="STOP")
+    _, stop_body = notifier.reply_notice("Lee", gates.SMS, "STOP", opt_out_keyword="STOP")
     assert "opted out" in stop_body
     assert "do not text" in stop_body
 
@@ -120,7 +120,7 @@ def test_delivery_and_suppression_need_no_lead() -> None:
     suppressed = envelope.parse(
         _event(
             kind=pb.LEAD_EVENT_KIND_SUPPRESSION,
-            suppression=pb.SuppressionFacts(channel=compliance.SMS, address="(512) 555-0100"),
+            suppression=pb.SuppressionFacts(channel=gates.SMS, address="(512) 555-0100"),
         )
     )
     assert suppressed.suppression is not None
@@ -134,16 +134,14 @@ def test_a_suppression_naming_a_lead_may_lack_an_address() -> None:
         _event(
             kind=pb.LEAD_EVENT_KIND_SUPPRESSION,
             lead_id=lead,
-            suppression=pb.SuppressionFacts(channel=compliance.SMS, reason="GHL do-not-disturb"),
+            suppression=pb.SuppressionFacts(channel=gates.SMS, reason="GHL do-not-disturb"),
         )
     )
     assert parsed.suppression is not None
     assert parsed.suppression.address == ""
     with pytest.raises(InvalidArgument):
         envelope.parse(
-            _event(
-                kind=pb.LEAD_EVENT_KIND_SUPPRESSION, suppression=pb.SuppressionFacts(channel=compliance.SMS)
-            )
+            _event(kind=pb.LEAD_EVENT_KIND_SUPPRESSION, suppression=pb.SuppressionFacts(channel=gates.SMS))
         )
 
 
@@ -152,7 +150,7 @@ def test_an_inbound_sender_that_does_not_parse_is_kept_but_not_keyed() -> None:
         _event(
             kind=pb.LEAD_EVENT_KIND_INBOUND_MESSAGE,
             lead_id=str(uuid.uuid4()),
-            message=pb.MessageFacts(channel=compliance.SMS, body="STOP", lead_address="short code 12345"),
+            message=pb.MessageFacts(channel=gates.SMS, body="STOP", lead_address="short code 12345"),
         )
     )
     assert parsed.message is not None

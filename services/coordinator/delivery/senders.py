@@ -39,7 +39,9 @@ class SimulatedSender:
         return DeliveryResult(pb.COMMUNICATION_STATUS_SIMULATED, reason=NO_CREDENTIALS)
 
 
-async def deliver(sender: Sender, channel: int, to: str, subject: str, body: str) -> DeliveryResult:
+async def deliver(
+    sender: Sender, channel: common_pb2.Channel.ValueType, to: str, subject: str, body: str
+) -> DeliveryResult:
     if channel == common_pb2.CHANNEL_SMS:
         return await sender.send_sms(to, body)
     if channel == common_pb2.CHANNEL_EMAIL:

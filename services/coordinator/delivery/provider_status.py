@@ -76,11 +76,11 @@ class Transition:
     reason: str
 
 
-def provider_name(channel: int) -> str:
+def provider_name(channel: common_pb2.Channel.ValueType) -> str:
     return "Twilio" if channel == common_pb2.CHANNEL_SMS else "SendGrid"
 
 
-def describe(channel: int, provider_status: str, error_code: str) -> str:
+def describe(channel: common_pb2.Channel.ValueType, provider_status: str, error_code: str) -> str:
     """status_reason for a report, e.g. "Twilio 30007: carrier filtered"."""
     name = provider_name(channel)
     word = provider_status.strip().lower()
@@ -94,7 +94,10 @@ def describe(channel: int, provider_status: str, error_code: str) -> str:
 
 
 def advance(
-    current: pb.CommunicationStatus.ValueType, channel: int, provider_status: str, error_code: str = ""
+    current: pb.CommunicationStatus.ValueType,
+    channel: common_pb2.Channel.ValueType,
+    provider_status: str,
+    error_code: str = "",
 ) -> Transition | None:
     """The new status and reason, or None when the report changes nothing: an unknown
     word, a status we do not track (SIMULATED, BLOCKED, RECEIVED, ...), or one that
@@ -110,5 +113,5 @@ def advance(
     return Transition(target, describe(channel, provider_status, error_code) if explain else "")
 
 
-def opts_out(channel: int, error_code: str) -> bool:
+def opts_out(channel: common_pb2.Channel.ValueType, error_code: str) -> bool:
     return channel == common_pb2.CHANNEL_SMS and error_code.strip() == TWILIO_OPTED_OUT

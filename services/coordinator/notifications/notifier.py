@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import uuid
 
+import grpc
 from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 
-from services.coordinator import delivery
-from services.coordinator.repository import CoordinatorRepository
+from services.coordinator.delivery.senders import Sender, deliver
+from services.coordinator.notifications.repository import NotificationRepository
+from shared.clients import PeerError, RoutingClient
 
 SMS = common_pb2.CHANNEL_SMS
 EMAIL = common_pb2.CHANNEL_EMAIL
@@ -31,7 +33,9 @@ def agent_target(agent: routing_pb.Agent) -> tuple[common_pb2.Channel.ValueType,
     return None
 
 
-def reply_notice(lead_name: str, channel: int, body: str, opt_out_keyword: str = "") -> tuple[str, str]:
+def reply_notice(
+    lead_name: str, channel: common_pb2.Channel.ValueType, body: str, opt_out_keyword: str = ""
+) -> tuple[str, str]:
     """(subject, body) telling an agent their lead wrote back. Written here, not by
     content: it is an operational note to our own user, never lead-facing."""
     who = lead_name.strip() or "A lead"
@@ -52,7 +56,7 @@ def reply_notice(lead_name: str, channel: int, body: str, opt_out_keyword: str =
 
 
 class AgentNotifier:
-    def __init__(self, repo: CoordinatorRepository, sender: delivery.Sender) -> None:
+    def __init__(self, repo: NotificationRepository, sender: Sender) -> None:
         self._repo = repo
         self._sender = sender
 
@@ -62,7 +66,7 @@ class AgentNotifier:
         agent_id: uuid.UUID,
         lead_id: uuid.UUID,
         step_key: str,
-        target: tuple[int, str] | None,
+        target: tuple[common_pb2.Channel.ValueType, str] | None,
         subject: str = "",
         body: str = "",
         refused: str = "",
@@ -82,7 +86,7 @@ class AgentNotifier:
             )
             return
         channel, address = target
-        row, created = await self._repo.add_notification(
+        note, created = await self._repo.add_notification(
             agent_id=agent_id,
             lead_id=lead_id,
             step_key=step_key,
@@ -94,6 +98,17 @@ class AgentNotifier:
         )
         # A row still QUEUED means an earlier attempt died before recording the outcome:
         # an agent is better served by a possible repeat than by silence.
-        if not refused and (created or row["status"] == pb.COMMUNICATION_STATUS_QUEUED):
-            result = await delivery.deliver(self._sender, channel, address, subject, body)
-            await self._repo.finish_notification(row["notification_id"], result.status, result.reason)
+        if not refused and (created or note.status == pb.COMMUNICATION_STATUS_QUEUED):
+            result = await deliver(self._sender, channel, address, subject, body)
+            await self._repo.finish_notification(note.notification_id, result.status, result.reason)
+
+
+async def known_agent(routing: RoutingClient, agent_id: uuid.UUID) -> routing_pb.Agent:
+    """The agent a journey names. Routing not knowing an agent it assigned is a fault,
+    answered as any failed dependency is (the event is redelivered), not a gate."""
+    agent = await routing.get_agent(agent_id)
+    if agent is None:
+        raise PeerError(
+            "routing", "GetAgent", grpc.StatusCode.NOT_FOUND, "", f"routing does not know agent {agent_id}"
+        )
+    return agent

@@ -56,17 +56,17 @@ class ContactFacts:
     sms_suppressed: str = ""
     email_suppressed: str = ""
 
-    def allows(self, channel: int) -> bool:
+    def allows(self, channel: common_pb2.Channel.ValueType) -> bool:
         if channel == SMS:
             return bool(self.phone) and self.sms_consent and not self.sms_opted_out
         if channel == EMAIL:
             return bool(self.email) and self.email_consent and not self.email_opted_out
         return False
 
-    def address(self, channel: int) -> str:
+    def address(self, channel: common_pb2.Channel.ValueType) -> str:
         return self.phone if channel == SMS else self.email if channel == EMAIL else ""
 
-    def suppression(self, channel: int) -> str:
+    def suppression(self, channel: common_pb2.Channel.ValueType) -> str:
         return self.sms_suppressed if channel == SMS else self.email_suppressed if channel == EMAIL else ""
 
 
@@ -81,7 +81,7 @@ def choose_channel(facts: ContactFacts) -> common_pb2.Channel.ValueType | None:
     return allowed[0] if allowed else None
 
 
-def refusal(channel: int, address: str, facts: ContactFacts) -> str:
+def refusal(channel: common_pb2.Channel.ValueType, address: str, facts: ContactFacts) -> str:
     """Why a message on `channel` to `address` may not go out at all, or "" when it may
     (the clock aside). Cheap and pure: callers run it before asking anyone to write."""
     name = "SMS" if channel == SMS else "email"
@@ -152,7 +152,7 @@ class Gate:
 
 
 def gate(
-    channel: int,
+    channel: common_pb2.Channel.ValueType,
     address: str,
     facts: ContactFacts,
     zone: ZoneInfo | None,

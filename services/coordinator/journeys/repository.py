@@ -1,9 +1,12 @@
-"""Journeys: one per lead, ACTIVE until something stops it for good."""
+"""Journeys (one per lead, ACTIVE until something stops it for good) and the lead
+events already handled (ingest's outbox delivers at least once). Each method is one
+short transaction; none spans a call to another service."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
@@ -19,25 +22,84 @@ SCHEDULED = pb.COMMUNICATION_STATUS_SCHEDULED
 BLOCKED = pb.COMMUNICATION_STATUS_BLOCKED
 
 
-class JourneyQueries:
-    _db: Database
+@dataclass(frozen=True)
+class Journey:
+    journey_id: uuid.UUID
+    lead_id: uuid.UUID
+    location_id: str
+    state: pb.JourneyState.ValueType
+    stop_reason: str
+    # None with agent_reason saying why (e.g. no agent could take the lead).
+    agent_id: uuid.UUID | None
+    agent_reason: str
+    score: float | None
+    first_touch_time: datetime | None
+    create_time: datetime
+    update_time: datetime
 
-    async def find_journey(self, lead_id: uuid.UUID) -> asyncpg.Record | None:
+    @property
+    def active(self) -> bool:
+        return self.state == ACTIVE
+
+
+def journey_from_row(row: asyncpg.Record) -> Journey:
+    return Journey(
+        journey_id=row["journey_id"],
+        lead_id=row["lead_id"],
+        location_id=row["location_id"],
+        state=row["state"],
+        stop_reason=row["stop_reason"],
+        agent_id=row["agent_id"],
+        agent_reason=row["agent_reason"],
+        score=row["score"],
+        first_touch_time=row["first_touch_time"],
+        create_time=row["create_time"],
+        update_time=row["update_time"],
+    )
+
+
+class JourneyRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def event_processed(self, event_id: str) -> bool:
+        async with self._db.connection() as conn:
+            found = await conn.fetchval(
+                "SELECT true FROM processed_events WHERE event_id = $1",
+                event_id,
+                timeout=deadlines.timeout(2.0),
+            )
+        return bool(found)
+
+    async def mark_processed(
+        self, event_id: str, lead_id: uuid.UUID | None, kind: pb.LeadEventKind.ValueType
+    ) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO processed_events (event_id, lead_id, kind) VALUES ($1, $2, $3)"
+                " ON CONFLICT (event_id) DO NOTHING",
+                event_id,
+                lead_id,
+                kind,
+                timeout=deadlines.timeout(2.0),
+            )
+
+    async def find_journey(self, lead_id: uuid.UUID) -> Journey | None:
         async with self._db.connection() as conn:
             row: asyncpg.Record | None = await conn.fetchrow(
                 "SELECT * FROM journeys WHERE lead_id = $1", lead_id, timeout=deadlines.timeout(2.0)
             )
-        return row
+        return journey_from_row(row) if row is not None else None
 
-    async def get_journey(self, lead_id: uuid.UUID) -> asyncpg.Record:
-        row = await self.find_journey(lead_id)
-        if row is None:
+    async def get_journey(self, lead_id: uuid.UUID) -> Journey:
+        journey = await self.find_journey(lead_id)
+        if journey is None:
             raise NotFound(
                 f"lead {lead_id} has no journey; it starts when ingest reports the lead",
                 reason="JOURNEY_NOT_FOUND",
                 metadata={"lead_id": str(lead_id)},
             )
-        return row
+        return journey
 
     async def start_journey(
         self,
@@ -46,7 +108,7 @@ class JourneyQueries:
         agent_id: uuid.UUID | None,
         agent_reason: str,
         score: float,
-    ) -> asyncpg.Record:
+    ) -> Journey:
         """Create the journey ACTIVE, or refresh agent and score of the existing one.
         Never reactivates a stopped journey."""
         async with self._db.transaction() as conn:
@@ -64,7 +126,7 @@ class JourneyQueries:
                 score,
                 timeout=deadlines.timeout(2.0),
             )
-        return row
+        return journey_from_row(row)
 
     async def set_score(self, lead_id: uuid.UUID, score: float) -> None:
         async with self._db.transaction() as conn:
@@ -75,7 +137,7 @@ class JourneyQueries:
                 timeout=deadlines.timeout(2.0),
             )
 
-    async def set_first_touch(self, journey_id: uuid.UUID, at: datetime) -> asyncpg.Record:
+    async def set_first_touch(self, journey_id: uuid.UUID, at: datetime) -> Journey:
         async with self._db.transaction() as conn:
             row: asyncpg.Record = await conn.fetchrow(
                 "UPDATE journeys SET first_touch_time = coalesce(first_touch_time, $2), update_time = now()"
@@ -84,7 +146,7 @@ class JourneyQueries:
                 at,
                 timeout=deadlines.timeout(2.0),
             )
-        return row
+        return journey_from_row(row)
 
     async def stop_journey(
         self,
@@ -93,7 +155,7 @@ class JourneyQueries:
         reason: str,
         *,
         only_over: Sequence[str] | None = None,
-    ) -> asyncpg.Record:
+    ) -> Journey:
         """Stop the journey (creating it stopped if the lead never had one, so a late
         LEAD_CREATED cannot start it) and block everything still waiting to go out.
 
@@ -125,4 +187,4 @@ class JourneyQueries:
                 SCHEDULED,
                 timeout=deadlines.timeout(5.0),
             )
-        return row
+        return journey_from_row(row)

@@ -11,13 +11,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
-from services.coordinator.compliance import ContactFacts
+from services.coordinator.compliance.gates import ContactFacts
 from shared import deadlines
 from shared.db import Conn, Database
 from shared.errors import NotFound
@@ -41,9 +40,43 @@ _VIEW = (
 )
 
 
-def facts_from_row(row: Any) -> ContactFacts:
-    """Contact facts from a row of the consent view (consents joined with suppressions)."""
-    return ContactFacts(
+@dataclass(frozen=True)
+class Consent:
+    """A row of the consent view: the lead's contact facts and own opt-outs, and why
+    (if at all) its phone or email is on the suppression list."""
+
+    lead_id: uuid.UUID
+    phone: str
+    email: str
+    timezone: str
+    sms_consent: bool
+    email_consent: bool
+    sms_opted_out: bool
+    email_opted_out: bool
+    # Why the lead's phone / email is suppressed; empty when it is not.
+    sms_suppressed: str
+    email_suppressed: str
+    update_time: datetime
+
+    @property
+    def facts(self) -> ContactFacts:
+        return ContactFacts(
+            phone=self.phone,
+            email=self.email,
+            timezone=self.timezone,
+            sms_consent=self.sms_consent,
+            email_consent=self.email_consent,
+            sms_opted_out=self.sms_opted_out,
+            email_opted_out=self.email_opted_out,
+            sms_suppressed=self.sms_suppressed,
+            email_suppressed=self.email_suppressed,
+        )
+
+
+def consent_from_row(row: asyncpg.Record) -> Consent:
+    """From a row of the consent view (consents joined with suppressions)."""
+    return Consent(
+        lead_id=row["lead_id"],
         phone=row["phone"],
         email=row["email"],
         timezone=row["timezone"],
@@ -53,6 +86,7 @@ def facts_from_row(row: Any) -> ContactFacts:
         email_opted_out=row["email_opted_out"],
         sms_suppressed=row["sms_suppressed"],
         email_suppressed=row["email_suppressed"],
+        update_time=row["update_time"],
     )
 
 
@@ -114,8 +148,9 @@ def _dnd_source(prefix: str) -> str:
     )
 
 
-class ConsentQueries:
-    _db: Database
+class ConsentRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     async def upsert_consent(
         self,
@@ -128,7 +163,7 @@ class ConsentQueries:
         email_consent: bool,
         sms_dnd: bool = False,
         email_dnd: bool = False,
-    ) -> asyncpg.Record:
+    ) -> Consent:
         """Record the lead's current contact facts; returns the consent view.
 
         Opt-outs are never cleared here: a lead who texted STOP stays opted out whatever
@@ -160,9 +195,9 @@ class ConsentQueries:
                 timeout=deadlines.timeout(2.0),
             )
             row: asyncpg.Record = await conn.fetchrow(_VIEW, lead_id, timeout=deadlines.timeout(2.0))
-        return row
+        return consent_from_row(row)
 
-    async def get_consent(self, lead_id: uuid.UUID) -> asyncpg.Record:
+    async def get_consent(self, lead_id: uuid.UUID) -> Consent:
         async with self._db.connection() as conn:
             row: asyncpg.Record | None = await conn.fetchrow(_VIEW, lead_id, timeout=deadlines.timeout(2.0))
         if row is None:
@@ -171,16 +206,13 @@ class ConsentQueries:
                 reason="CONSENT_NOT_FOUND",
                 metadata={"lead_id": str(lead_id)},
             )
-        return row
+        return consent_from_row(row)
 
-    async def send_context(self, lead_id: uuid.UUID) -> tuple[asyncpg.Record | None, ContactFacts | None]:
-        """The journey and contact facts a claimed message is rechecked against."""
+    async def find_facts(self, lead_id: uuid.UUID) -> ContactFacts | None:
+        """The contact facts a claimed message is rechecked against; None before any are known."""
         async with self._db.connection() as conn:
-            journey = await conn.fetchrow(
-                "SELECT * FROM journeys WHERE lead_id = $1", lead_id, timeout=deadlines.timeout(2.0)
-            )
-            consent = await conn.fetchrow(_VIEW, lead_id, timeout=deadlines.timeout(2.0))
-        return journey, facts_from_row(consent) if consent is not None else None
+            row: asyncpg.Record | None = await conn.fetchrow(_VIEW, lead_id, timeout=deadlines.timeout(2.0))
+        return consent_from_row(row).facts if row is not None else None
 
     async def revoke(self, r: Revocation) -> bool:
         """Apply an opt-out at once, in one transaction: the lead's flag, the address's

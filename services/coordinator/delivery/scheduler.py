@@ -11,12 +11,14 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-import asyncpg
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
-from services.coordinator import compliance, delivery
-from services.coordinator.compliance import Action, SendWindow
-from services.coordinator.repository import CoordinatorRepository
+from services.coordinator.compliance import gates
+from services.coordinator.compliance.gates import Action, ContactFacts, SendWindow
+from services.coordinator.compliance.repository import ConsentRepository
+from services.coordinator.delivery.repository import Communication, CommunicationRepository
+from services.coordinator.delivery.senders import Sender, deliver
+from services.coordinator.journeys.repository import JourneyRepository
 from shared import contact
 
 log = logging.getLogger(__name__)
@@ -25,8 +27,10 @@ log = logging.getLogger(__name__)
 class Scheduler:
     def __init__(
         self,
-        repo: CoordinatorRepository,
-        sender: delivery.Sender,
+        communications: CommunicationRepository,
+        journeys: JourneyRepository,
+        consents: ConsentRepository,
+        sender: Sender,
         *,
         window: SendWindow,
         poll_s: float,
@@ -35,7 +39,9 @@ class Scheduler:
         max_attempts: int,
         clock: Callable[[], datetime],
     ) -> None:
-        self._repo = repo
+        self._repo = communications
+        self._journeys = journeys
+        self._consents = consents
         self._sender = sender
         self._window = window
         self._poll_s = poll_s
@@ -54,31 +60,31 @@ class Scheduler:
     async def run_once(self, now: datetime | None = None) -> int:
         """Claim and settle one batch of due messages as of `now`; returns how many."""
         at = now or self._clock()
-        rows = await self._repo.claim_due(at, at + self._lease, self._batch)
-        for row in rows:
-            await self._settle(row, at)
-        return len(rows)
+        claimed = await self._repo.claim_due(at, at + self._lease, self._batch)
+        for message in claimed:
+            await self._settle(message, at)
+        return len(claimed)
 
-    async def _settle(self, row: asyncpg.Record, now: datetime) -> None:
-        cid = row["communication_id"]
-        if row["attempts"] > self._max_attempts:
+    async def _settle(self, message: Communication, now: datetime) -> None:
+        cid = message.communication_id
+        if message.attempts > self._max_attempts:
             await self._repo.finish_communication(
                 cid,
                 pb.COMMUNICATION_STATUS_FAILED,
                 f"delivery did not complete after {self._max_attempts} attempts",
             )
             return
-        journey, facts = await self._repo.send_context(row["lead_id"])
-        if journey is None or journey["state"] != pb.JOURNEY_STATE_ACTIVE:
-            reason = journey["stop_reason"] if journey is not None else "no journey"
+        journey = await self._journeys.find_journey(message.lead_id)
+        if journey is None or not journey.active:
+            reason = journey.stop_reason if journey is not None else "no journey"
             await self._repo.settle_scheduled(
                 cid, pb.COMMUNICATION_STATUS_BLOCKED, f"journey stopped: {reason}", None
             )
             return
-        facts = facts or compliance.ContactFacts()
-        channel = row["channel"]
-        zone = contact.zone_for(facts.timezone, facts.phone) if channel == compliance.SMS else None
-        decision = compliance.gate(channel, row["address"], facts, zone, now, self._window)
+        facts = await self._consents.find_facts(message.lead_id) or ContactFacts()
+        channel = message.channel
+        zone = contact.zone_for(facts.timezone, facts.phone) if channel == gates.SMS else None
+        decision = gates.gate(channel, message.address, facts, zone, now, self._window)
         if decision.action is Action.BLOCK:
             await self._repo.settle_scheduled(cid, pb.COMMUNICATION_STATUS_BLOCKED, decision.reason, None)
         elif decision.action is Action.SCHEDULE:
@@ -86,9 +92,7 @@ class Scheduler:
                 cid, pb.COMMUNICATION_STATUS_SCHEDULED, decision.reason, decision.scheduled_time
             )
         else:
-            result = await delivery.deliver(
-                self._sender, channel, row["address"], row["subject"], row["body"]
-            )
+            result = await deliver(self._sender, channel, message.address, message.subject, message.body)
             await self._repo.finish_communication(
                 cid, result.status, result.reason, result.provider_message_id
             )

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import logging
 
-import asyncpg
+from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
-from services.coordinator import delivery_status
+from services.coordinator.compliance.repository import KEYWORD, REPORT, ConsentRepository, Revocation
+from services.coordinator.delivery import provider_status
+from services.coordinator.delivery.repository import Communication, CommunicationRepository
 from services.coordinator.envelope import EMAIL, SMS, Envelope
-from services.coordinator.repository import CoordinatorRepository, Revocation
-from services.coordinator.repository.consent import KEYWORD, REPORT
+from services.coordinator.journeys.repository import Journey, JourneyRepository
 from shared import timestamps
 
 log = logging.getLogger(__name__)
@@ -28,23 +29,30 @@ def candidate_ids(provider_message_id: str, channel: int) -> list[str]:
 
 
 class ReportHandler:
-    def __init__(self, repo: CoordinatorRepository) -> None:
-        self._repo = repo
+    def __init__(
+        self,
+        communications: CommunicationRepository,
+        consents: ConsentRepository,
+        journeys: JourneyRepository,
+    ) -> None:
+        self._communications = communications
+        self._consents = consents
+        self._journeys = journeys
 
-    async def delivery(self, ev: Envelope) -> asyncpg.Record | None:
+    async def delivery(self, ev: Envelope) -> Journey | None:
         report = ev.delivery
         assert report is not None, "parse() requires delivery facts for DELIVERY_STATUS"
 
-        def decide(row: asyncpg.Record) -> tuple[int, str] | None:
-            step = delivery_status.advance(
-                row["status"], row["channel"], report.provider_status, report.error_code
+        def decide(message: Communication) -> tuple[pb.CommunicationStatus.ValueType, str] | None:
+            step = provider_status.advance(
+                message.status, message.channel, report.provider_status, report.error_code
             )
             return (step.status, step.reason) if step is not None else None
 
-        row, changed = await self._repo.advance_status(
+        message, changed = await self._communications.advance_status(
             candidate_ids(report.provider_message_id, report.channel), decide
         )
-        if row is None:
+        if message is None:
             # Not an error: the CRM or another tool may send through the same account.
             log.info(
                 "delivery status for a message we do not know",
@@ -54,14 +62,14 @@ class ReportHandler:
         if not changed:
             log.info(
                 "delivery status changes nothing",
-                extra={"communication_id": str(row["communication_id"]), "status": report.provider_status},
+                extra={"communication_id": str(message.communication_id), "status": report.provider_status},
             )
-        if delivery_status.opts_out(row["channel"], report.error_code):
-            await self._repo.revoke(
+        if provider_status.opts_out(message.channel, report.error_code):
+            await self._consents.revoke(
                 Revocation(
                     channel=SMS,
-                    address=row["address"],
-                    lead_id=row["lead_id"],
+                    address=message.address,
+                    lead_id=message.lead_id,
                     # Twilio blocks the number because it texted STOP to our sender: a
                     # keyword opt-out we may have missed, liftable by START like one.
                     source=KEYWORD,
@@ -70,13 +78,13 @@ class ReportHandler:
                     at=ev.occurred_time or timestamps.now(),
                 )
             )
-        return await self._repo.find_journey(row["lead_id"])
+        return await self._journeys.find_journey(message.lead_id)
 
-    async def suppression(self, ev: Envelope) -> asyncpg.Record | None:
+    async def suppression(self, ev: Envelope) -> Journey | None:
         facts = ev.suppression
         assert facts is not None, "parse() requires suppression facts for SUPPRESSION"
         name = "SMS" if facts.channel == SMS else "email" if facts.channel == EMAIL else "channel"
-        await self._repo.revoke(
+        await self._consents.revoke(
             Revocation(
                 channel=facts.channel,
                 address=facts.address,
@@ -87,4 +95,4 @@ class ReportHandler:
                 at=ev.occurred_time or timestamps.now(),
             )
         )
-        return await self._repo.find_journey(ev.lead_id) if ev.lead_id is not None else None
+        return await self._journeys.find_journey(ev.lead_id) if ev.lead_id is not None else None

@@ -9,42 +9,44 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import asyncpg
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
+from services.coordinator.delivery.reports import ReportHandler
 from services.coordinator.envelope import LEAD_KINDS, Envelope
-from services.coordinator.inbound import MessageHandler
-from services.coordinator.journey import JourneyRunner
-from services.coordinator.reports import ReportHandler
-from services.coordinator.repository import CoordinatorRepository
+from services.coordinator.inbound.messages import MessageHandler
+from services.coordinator.journeys.repository import Journey, JourneyRepository
+from services.coordinator.journeys.runner import JourneyRunner
 
 
 @dataclass(frozen=True)
-class Outcome:
-    journey: asyncpg.Record | None
+class HandledEvent:
+    """What HandleLeadEvent answers: the lead's journey as it now stands (None when the
+    event names no lead, or one without a journey), and whether the event was a replay."""
+
+    journey: Journey | None
     duplicate: bool
 
 
 class EventHandler:
     def __init__(
         self,
-        repo: CoordinatorRepository,
-        journeys: JourneyRunner,
+        journeys: JourneyRepository,
+        runner: JourneyRunner,
         messages: MessageHandler,
         reports: ReportHandler,
     ) -> None:
-        self._repo = repo
         self._journeys = journeys
+        self._runner = runner
         self._messages = messages
         self._reports = reports
 
-    async def handle(self, ev: Envelope) -> Outcome:
-        journey: asyncpg.Record | None
-        if await self._repo.event_processed(ev.event_id):
-            journey = await self._repo.find_journey(ev.lead_id) if ev.lead_id is not None else None
-            return Outcome(journey, duplicate=True)
+    async def handle(self, ev: Envelope) -> HandledEvent:
+        journey: Journey | None
+        if await self._journeys.event_processed(ev.event_id):
+            journey = await self._journeys.find_journey(ev.lead_id) if ev.lead_id is not None else None
+            return HandledEvent(journey, duplicate=True)
         if ev.kind in LEAD_KINDS:
-            journey = await self._journeys.handle(ev)
+            journey = await self._runner.handle(ev)
         elif ev.kind == pb.LEAD_EVENT_KIND_INBOUND_MESSAGE:
             journey = await self._messages.inbound(ev)
         elif ev.kind == pb.LEAD_EVENT_KIND_OUTBOUND_MESSAGE:
@@ -53,5 +55,5 @@ class EventHandler:
             journey = await self._reports.delivery(ev)
         else:
             journey = await self._reports.suppression(ev)
-        await self._repo.mark_processed(ev.event_id, ev.lead_id, ev.kind)
-        return Outcome(journey, duplicate=False)
+        await self._journeys.mark_processed(ev.event_id, ev.lead_id, ev.kind)
+        return HandledEvent(journey, duplicate=False)

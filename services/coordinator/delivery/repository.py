@@ -1,4 +1,5 @@
-"""Communications: every message to or from a lead, and the scheduler's claims on them."""
+"""Communications: every message to or from a lead, and the scheduler's claims on them.
+Each method is one short transaction; none spans a call to another service."""
 
 from __future__ import annotations
 
@@ -8,14 +9,64 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
+from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
 from shared import deadlines
 from shared.db import Database
+from shared.keyset import Keyset
 
 SCHEDULED = pb.COMMUNICATION_STATUS_SCHEDULED
 # The repeated predicate lets a generic (prepared) plan use the partial unique index.
 _BY_PROVIDER_ID = "SELECT * FROM communications WHERE provider_message_id = $1 AND provider_message_id <> ''"
+_PAGE = Keyset("create_time", "timestamptz", "communication_id")
+
+
+@dataclass(frozen=True)
+class Communication:
+    communication_id: uuid.UUID
+    lead_id: uuid.UUID
+    # None for a message outside any journey (the lead wrote before it started).
+    journey_id: uuid.UUID | None
+    step_key: str | None
+    channel: common_pb2.Channel.ValueType
+    direction: pb.Direction.ValueType
+    status: pb.CommunicationStatus.ValueType
+    status_reason: str
+    body: str
+    subject: str
+    address: str
+    message_id: str
+    provider_message_id: str
+    scheduled_time: datetime | None
+    claim_until: datetime | None
+    # How many times the scheduler claimed it.
+    attempts: int
+    create_time: datetime
+    update_time: datetime
+
+
+def communication_from_row(row: asyncpg.Record) -> Communication:
+    return Communication(
+        communication_id=row["communication_id"],
+        lead_id=row["lead_id"],
+        journey_id=row["journey_id"],
+        step_key=row["step_key"],
+        channel=row["channel"],
+        direction=row["direction"],
+        status=row["status"],
+        status_reason=row["status_reason"],
+        body=row["body"],
+        subject=row["subject"],
+        address=row["address"],
+        message_id=row["message_id"],
+        provider_message_id=row["provider_message_id"],
+        scheduled_time=row["scheduled_time"],
+        claim_until=row["claim_until"],
+        attempts=row["attempts"],
+        create_time=row["create_time"],
+        update_time=row["update_time"],
+    )
 
 
 @dataclass(frozen=True)
@@ -23,8 +74,8 @@ class NewCommunication:
     lead_id: uuid.UUID
     journey_id: uuid.UUID
     step_key: str
-    channel: int
-    status: int
+    channel: common_pb2.Channel.ValueType
+    status: pb.CommunicationStatus.ValueType
     status_reason: str = ""
     body: str = ""
     subject: str = ""
@@ -45,9 +96,9 @@ class MessageRecord:
     journey_id: uuid.UUID | None
     # Unique per lead; derived from the provider's id so a redelivery finds the first row.
     step_key: str
-    channel: int
-    direction: int
-    status: int
+    channel: common_pb2.Channel.ValueType
+    direction: pb.Direction.ValueType
+    status: pb.CommunicationStatus.ValueType
     body: str
     subject: str
     address: str
@@ -55,10 +106,11 @@ class MessageRecord:
     status_reason: str = ""
 
 
-class CommunicationQueries:
-    _db: Database
+class CommunicationRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
-    async def record_message(self, new: MessageRecord) -> tuple[asyncpg.Record, bool]:
+    async def record_message(self, new: MessageRecord) -> tuple[Communication, bool]:
         """Insert the message, or return the row recorded for the same provider message
         (or step) before. Either unique key makes a redelivery a no-op."""
         async with self._db.transaction() as conn:
@@ -81,7 +133,7 @@ class CommunicationQueries:
                 timeout=deadlines.timeout(2.0),
             )
             if row is not None:
-                return row, True
+                return communication_from_row(row), True
             existing: asyncpg.Record | None = None
             if new.provider_message_id:
                 existing = await conn.fetchrow(
@@ -97,7 +149,7 @@ class CommunicationQueries:
                     timeout=deadlines.timeout(2.0),
                 )
         assert existing is not None, "ON CONFLICT without a conflicting row"
-        return existing, False
+        return communication_from_row(existing), False
 
     async def set_status_reason(self, communication_id: uuid.UUID, reason: str) -> None:
         async with self._db.transaction() as conn:
@@ -110,8 +162,10 @@ class CommunicationQueries:
             )
 
     async def advance_status(
-        self, provider_message_ids: list[str], decide: Callable[[asyncpg.Record], tuple[int, str] | None]
-    ) -> tuple[asyncpg.Record | None, bool]:
+        self,
+        provider_message_ids: list[str],
+        decide: Callable[[Communication], tuple[pb.CommunicationStatus.ValueType, str] | None],
+    ) -> tuple[Communication | None, bool]:
         """Find our message by the first of provider_message_ids that matches and apply
         decide(row) -> (status, reason) | None under a row lock, so concurrent reports
         cannot both move it. Returns (row or None when unknown, whether it changed)."""
@@ -127,20 +181,21 @@ class CommunicationQueries:
                     break
             if row is None:
                 return None, False
-            change = decide(row)
+            found = communication_from_row(row)
+            change = decide(found)
             if change is None:
-                return row, False
+                return found, False
             updated: asyncpg.Record = await conn.fetchrow(
                 "UPDATE communications SET status = $2, status_reason = $3, update_time = now()"
                 " WHERE communication_id = $1 RETURNING *",
-                row["communication_id"],
+                found.communication_id,
                 change[0],
                 change[1],
                 timeout=deadlines.timeout(2.0),
             )
-        return updated, True
+        return communication_from_row(updated), True
 
-    async def add_communication(self, new: NewCommunication) -> tuple[asyncpg.Record, bool]:
+    async def add_communication(self, new: NewCommunication) -> tuple[Communication, bool]:
         """Insert the journey step, or return the row an earlier attempt recorded for it."""
         async with self._db.transaction() as conn:
             row = await conn.fetchrow(
@@ -165,17 +220,21 @@ class CommunicationQueries:
                 timeout=deadlines.timeout(2.0),
             )
             if row is not None:
-                return row, True
+                return communication_from_row(row), True
             existing: asyncpg.Record = await conn.fetchrow(
                 "SELECT * FROM communications WHERE lead_id = $1 AND step_key = $2",
                 new.lead_id,
                 new.step_key,
             )
-        return existing, False
+        return communication_from_row(existing), False
 
     async def finish_communication(
-        self, communication_id: uuid.UUID, status: int, reason: str, provider_message_id: str = ""
-    ) -> asyncpg.Record:
+        self,
+        communication_id: uuid.UUID,
+        status: pb.CommunicationStatus.ValueType,
+        reason: str,
+        provider_message_id: str = "",
+    ) -> Communication:
         """Record what the provider said. Unconditional: once a message went out, that is
         the truth even if the journey stopped meanwhile."""
         async with self._db.transaction() as conn:
@@ -188,12 +247,12 @@ class CommunicationQueries:
                 provider_message_id,
                 timeout=deadlines.timeout(2.0),
             )
-        return row
+        return communication_from_row(row)
 
     async def settle_scheduled(
         self,
         communication_id: uuid.UUID,
-        status: int,
+        status: pb.CommunicationStatus.ValueType,
         reason: str,
         scheduled_time: datetime | None,
     ) -> None:
@@ -212,7 +271,7 @@ class CommunicationQueries:
                 timeout=deadlines.timeout(2.0),
             )
 
-    async def claim_due(self, now: datetime, claim_until: datetime, limit: int) -> list[asyncpg.Record]:
+    async def claim_due(self, now: datetime, claim_until: datetime, limit: int) -> list[Communication]:
         """Take up to `limit` due messages nobody holds. SKIP LOCKED lets several
         coordinator pods share the work; the claim is committed before anything is sent."""
         async with self._db.transaction() as conn:
@@ -231,20 +290,19 @@ class CommunicationQueries:
                 limit,
                 timeout=deadlines.timeout(5.0),
             )
-        return rows
+        return [communication_from_row(row) for row in rows]
 
     async def list_communications(
         self, lead_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
-    ) -> list[asyncpg.Record]:
+    ) -> list[Communication]:
+        """Up to limit + 1 of the lead's messages after `after`, newest first."""
         async with self._db.connection() as conn:
-            rows: list[asyncpg.Record] = await conn.fetch(
-                "SELECT * FROM communications WHERE lead_id = $1"
-                " AND ($2::timestamptz IS NULL OR (create_time, communication_id) < ($2, $3::uuid))"
-                " ORDER BY create_time DESC, communication_id DESC LIMIT $4",
-                lead_id,
-                after[0] if after else None,
-                after[1] if after else None,
-                limit + 1,
-                timeout=deadlines.timeout(2.0),
+            rows = await _PAGE.fetch(
+                conn,
+                "SELECT * FROM communications WHERE lead_id = $1",
+                [lead_id],
+                after,
+                limit,
+                deadline_s=deadlines.timeout(2.0),
             )
-        return rows
+        return [communication_from_row(row) for row in rows]

@@ -15,20 +15,17 @@ from __future__ import annotations
 import logging
 import uuid
 
-import asyncpg
-import grpc
+from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
-from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
-from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 
-from services.coordinator import delivery, notifications
+from services.coordinator.compliance.keywords import Classification, Intent, classify
+from services.coordinator.compliance.repository import KEYWORD, ConsentRepository, Revocation
+from services.coordinator.delivery.repository import Communication, CommunicationRepository, MessageRecord
 from services.coordinator.envelope import SMS, Envelope, MessageIn
-from services.coordinator.notifications import AgentNotifier
-from services.coordinator.optout import Classification, Intent, classify
-from services.coordinator.repository import CoordinatorRepository, MessageRecord, Revocation
-from services.coordinator.repository.consent import KEYWORD
-from shared import deadlines
-from shared.clients import Peers
+from services.coordinator.journeys.repository import Journey, JourneyRepository
+from services.coordinator.notifications import notifier
+from services.coordinator.notifications.notifier import AgentNotifier
+from shared.clients import IngestClient, RoutingClient
 from shared.errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -41,7 +38,7 @@ def opt_out_block_reason(keyword: str) -> str:
     return f"lead opted out ({keyword})"
 
 
-def classification_note(found: Classification, channel: int) -> str:
+def classification_note(found: Classification, channel: common_pb2.Channel.ValueType) -> str:
     """status_reason of an inbound row: what the keyword classifier made of it."""
     if found.intent is Intent.OPT_OUT:
         name = "SMS" if channel == SMS else "email"
@@ -58,12 +55,24 @@ def _step_key(prefix: str, ev: Envelope, message: MessageIn) -> str:
 
 
 class MessageHandler:
-    def __init__(self, repo: CoordinatorRepository, peers: Peers, sender: delivery.Sender) -> None:
-        self._repo = repo
-        self._peers = peers
-        self._notifier = AgentNotifier(repo, sender)
+    def __init__(
+        self,
+        journeys: JourneyRepository,
+        consents: ConsentRepository,
+        communications: CommunicationRepository,
+        notifier: AgentNotifier,
+        *,
+        ingest: IngestClient,
+        routing: RoutingClient,
+    ) -> None:
+        self._journeys = journeys
+        self._consents = consents
+        self._communications = communications
+        self._notifier = notifier
+        self._ingest = ingest
+        self._routing = routing
 
-    async def inbound(self, ev: Envelope) -> asyncpg.Record:
+    async def inbound(self, ev: Envelope) -> Journey:
         message = ev.message
         assert message is not None, "parse() requires message facts for INBOUND_MESSAGE"
         lead_id = ev.lead
@@ -72,11 +81,11 @@ class MessageHandler:
         # whatever channel it arrives by ("any reasonable means").
         if message.channel != SMS and found.intent is not Intent.OPT_OUT:
             found = Classification(Intent.NONE)
-        journey = await self._repo.find_journey(lead_id)
-        row, _ = await self._repo.record_message(
+        journey = await self._journeys.find_journey(lead_id)
+        received, _ = await self._communications.record_message(
             MessageRecord(
                 lead_id=lead_id,
-                journey_id=journey["journey_id"] if journey is not None else None,
+                journey_id=journey.journey_id if journey is not None else None,
                 step_key=_step_key("inbound", ev, message),
                 channel=message.channel,
                 direction=pb.DIRECTION_INBOUND,
@@ -88,10 +97,10 @@ class MessageHandler:
                 status_reason=classification_note(found, message.channel),
             )
         )
-        at = ev.occurred_time or row["create_time"]
+        at = ev.occurred_time or received.create_time
         address = message.address_key or await self._known_address(lead_id, message.channel)
         if found.intent is Intent.OPT_OUT:
-            applied = await self._repo.revoke(
+            applied = await self._consents.revoke(
                 Revocation(
                     channel=message.channel,
                     address=address,
@@ -105,36 +114,36 @@ class MessageHandler:
             if not applied:
                 log.info("stale opt-out keyword ignored", extra={"lead_id": str(lead_id)})
         elif found.intent is Intent.OPT_IN:
-            lifted = await self._repo.restore_sms_by_keyword(
+            lifted = await self._consents.restore_sms_by_keyword(
                 lead_id, address, f"lead sent {found.keyword}", at
             )
             # Recorded on the message either way: it is the lead's word, kept for audit.
             note = "SMS re-enabled" if lifted else "no keyword opt-out to lift"
-            await self._repo.set_status_reason(
-                row["communication_id"], f"opt-in keyword {found.keyword}: {note}"
+            await self._communications.set_status_reason(
+                received.communication_id, f"opt-in keyword {found.keyword}: {note}"
             )
         # HELP/INFO change nothing; a person answers it like any reply (the provider's
         # own HELP auto-reply may already have gone out).
         revoked = found.intent is Intent.OPT_OUT
-        journey = await self._repo.stop_journey(
+        stopped = await self._journeys.stop_journey(
             lead_id,
             ev.location_id,
             LEAD_OPTED_OUT if revoked else LEAD_REPLIED,
             only_over=(LEAD_REPLIED,) if revoked else (),
         )
-        await self._tell_agent(journey, lead_id, row, message, found.keyword if revoked else "")
-        return journey
+        await self._tell_agent(stopped, lead_id, received, message, found.keyword if revoked else "")
+        return stopped
 
-    async def outbound(self, ev: Envelope) -> asyncpg.Record | None:
+    async def outbound(self, ev: Envelope) -> Journey | None:
         """A person wrote to the lead from the CRM: recorded as SENT (the CRM's provider
         took it). A human touch, so the journey goes on."""
         message = ev.message
         assert message is not None, "parse() requires message facts for OUTBOUND_MESSAGE"
-        journey = await self._repo.find_journey(ev.lead)
-        await self._repo.record_message(
+        journey = await self._journeys.find_journey(ev.lead)
+        await self._communications.record_message(
             MessageRecord(
                 lead_id=ev.lead,
-                journey_id=journey["journey_id"] if journey is not None else None,
+                journey_id=journey.journey_id if journey is not None else None,
                 step_key=_step_key("crm", ev, message),
                 channel=message.channel,
                 direction=pb.DIRECTION_OUTBOUND,
@@ -148,52 +157,41 @@ class MessageHandler:
         )
         return journey
 
-    async def _known_address(self, lead_id: uuid.UUID, channel: int) -> str:
+    async def _known_address(self, lead_id: uuid.UUID, channel: common_pb2.Channel.ValueType) -> str:
         """The lead's address on record, for a message whose sender address did not parse."""
         try:
-            consent = await self._repo.get_consent(lead_id)
+            consent = await self._consents.get_consent(lead_id)
         except NotFound:  # no record yet: the lead's own flag still changes
             return ""
-        return str(consent["phone"] if channel == SMS else consent["email"])
+        return consent.phone if channel == SMS else consent.email
 
     async def _tell_agent(
         self,
-        journey: asyncpg.Record,
+        journey: Journey,
         lead_id: uuid.UUID,
-        row: asyncpg.Record,
+        received: Communication,
         message: MessageIn,
         opt_out_keyword: str,
     ) -> None:
-        if journey["agent_id"] is None:
+        if journey.agent_id is None:
             log.info("reply from a lead without an agent", extra={"lead_id": str(lead_id)})
             return
-        agent = (
-            await self._peers.routing.GetAgent(
-                routing_pb.GetAgentRequest(agent_id=str(journey["agent_id"])), timeout=deadlines.timeout(2.0)
-            )
-        ).agent
-        subject, body = notifications.reply_notice(
+        agent = await notifier.known_agent(self._routing, journey.agent_id)
+        subject, body = notifier.reply_notice(
             await self._lead_name(lead_id), message.channel, message.body, opt_out_keyword
         )
         await self._notifier.notify(
-            agent_id=journey["agent_id"],
+            agent_id=journey.agent_id,
             lead_id=lead_id,
             # One per inbound message: the row's id is stable across redeliveries.
-            step_key=f"reply:{row['provider_message_id'] or row['communication_id']}",
-            target=notifications.agent_target(agent),
+            step_key=f"reply:{received.provider_message_id or received.communication_id}",
+            target=notifier.agent_target(agent),
             subject=subject,
             body=body,
         )
 
     async def _lead_name(self, lead_id: uuid.UUID) -> str:
-        try:
-            lead = (
-                await self._peers.ingest.GetLead(
-                    ingest_pb.GetLeadRequest(lead_id=str(lead_id)), timeout=deadlines.timeout(2.0)
-                )
-            ).lead
-        except grpc.aio.AioRpcError as err:
-            if err.code() != grpc.StatusCode.NOT_FOUND:
-                raise
+        lead = await self._ingest.get_lead(lead_id)
+        if lead is None:
             return ""
         return " ".join(p for p in (lead.first_name, lead.last_name) if p)

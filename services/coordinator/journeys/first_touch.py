@@ -1,0 +1,167 @@
+"""A journey's first message to its lead: choose a channel, gate it, have content write
+it, and deliver it now, hold it for the lead's sending window, or record why not.
+
+One row per (lead, step_key), so running this again after a failure part-way finds
+the row an earlier attempt recorded and repeats nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from leadengine.common.v1 import common_pb2
+from leadengine.content.v1 import content_service_pb2 as content_pb
+from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
+from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
+from leadengine.routing.v1 import routing_service_pb2 as routing_pb
+
+from services.coordinator.compliance import gates
+from services.coordinator.compliance.gates import Action, ContactFacts, SendWindow
+from services.coordinator.delivery.repository import (
+    Communication,
+    CommunicationRepository,
+    NewCommunication,
+)
+from services.coordinator.delivery.senders import Sender, deliver
+from services.coordinator.journeys import writing
+from services.coordinator.journeys.repository import Journey
+from shared import contact
+from shared.clients import ContentClient
+
+FIRST_TOUCH = "first_touch"
+
+
+def _source_words(source: ingest_pb.LeadSource.ValueType) -> str:
+    if source == ingest_pb.LEAD_SOURCE_UNSPECIFIED or source not in ingest_pb.LeadSource.values():
+        return ""
+    return ingest_pb.LeadSource.Name(source).removeprefix("LEAD_SOURCE_").lower().replace("_", " ")
+
+
+def message_context(
+    lead: ingest_pb.Lead, agent: routing_pb.Agent | None, score: float, brand_name: str
+) -> content_pb.MessageContext:
+    """What content may say about the lead and their agent."""
+    return content_pb.MessageContext(
+        lead_first_name=lead.first_name,
+        agent_name=agent.name if agent else "",
+        agent_phone=agent.phone if agent else "",
+        city=lead.city,
+        source=_source_words(lead.source),
+        brand_name=brand_name,
+        lead_full_name=" ".join(p for p in (lead.first_name, lead.last_name) if p),
+        lead_score=score,
+    )
+
+
+class FirstTouch:
+    def __init__(
+        self,
+        communications: CommunicationRepository,
+        content: ContentClient,
+        sender: Sender,
+        *,
+        window: SendWindow,
+        lease: timedelta,
+        brand_name: str,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._repo = communications
+        self._content = content
+        self._sender = sender
+        self._window = window
+        self._lease = lease
+        self._brand = brand_name
+        self._clock = clock
+
+    async def run(
+        self,
+        journey: Journey,
+        lead: ingest_pb.Lead,
+        agent: routing_pb.Agent | None,
+        facts: ContactFacts,
+    ) -> Communication:
+        """The first touch as recorded: sent, scheduled, or blocked with the reason."""
+        base: dict[str, Any] = {
+            "lead_id": journey.lead_id,
+            "journey_id": journey.journey_id,
+            "step_key": FIRST_TOUCH,
+        }
+
+        async def blocked(channel: common_pb2.Channel.ValueType, address: str, reason: str) -> Communication:
+            message, _ = await self._repo.add_communication(
+                NewCommunication(
+                    **base,
+                    channel=channel,
+                    address=address,
+                    status=pb.COMMUNICATION_STATUS_BLOCKED,
+                    status_reason=reason,
+                )
+            )
+            return message
+
+        channel = gates.choose_channel(facts)
+        if channel is None:
+            return await blocked(common_pb2.CHANNEL_UNSPECIFIED, "", gates.NO_CONSENTED_CHANNEL)
+        address = facts.address(channel)
+        # Suppressed or opted out: refuse before anyone writes a message that cannot go out.
+        refused = gates.refusal(channel, address, facts)
+        if refused:
+            return await blocked(channel, address, refused)
+        written, refused = await writing.write(
+            self._content,
+            content_pb.GenerateMessageRequest(
+                lead_id=str(journey.lead_id),
+                location_id=lead.location_id,
+                channel=channel,
+                purpose=content_pb.MESSAGE_PURPOSE_FIRST_TOUCH,
+                context=message_context(lead, agent, float(journey.score or 0.0), self._brand),
+                request_id=f"{journey.lead_id}:{FIRST_TOUCH}",
+            ),
+        )
+        if written is None:
+            return await blocked(channel, address, refused)
+        now = self._clock()
+        zone = contact.zone_for(facts.timezone, facts.phone) if channel == gates.SMS else None
+        decision = gates.gate(channel, address, facts, zone, now, self._window)
+        fields: dict[str, Any] = {
+            **base,
+            "channel": channel,
+            "body": written.body,
+            "subject": written.subject,
+            "address": address,
+            "message_id": written.message_id,
+        }
+        if decision.action is Action.BLOCK:
+            message, _ = await self._repo.add_communication(
+                NewCommunication(
+                    **fields, status=pb.COMMUNICATION_STATUS_BLOCKED, status_reason=decision.reason
+                )
+            )
+            return message
+        if decision.action is Action.SCHEDULE:
+            message, _ = await self._repo.add_communication(
+                NewCommunication(
+                    **fields,
+                    status=pb.COMMUNICATION_STATUS_SCHEDULED,
+                    status_reason=decision.reason,
+                    scheduled_time=decision.scheduled_time,
+                )
+            )
+            return message
+        # Recorded as claimed before sending: if we die mid-send, the scheduler finishes it.
+        message, created = await self._repo.add_communication(
+            NewCommunication(
+                **fields,
+                status=pb.COMMUNICATION_STATUS_SCHEDULED,
+                scheduled_time=now,
+                claim_until=now + self._lease,
+            )
+        )
+        if not created:
+            return message
+        result = await deliver(self._sender, channel, address, written.subject, written.body)
+        return await self._repo.finish_communication(
+            message.communication_id, result.status, result.reason, result.provider_message_id
+        )

@@ -1,0 +1,181 @@
+"""A lead's journey on lead events (created, updated, deleted, behaviour): the thin journey.
+
+Every step is safe to repeat, because ingest's outbox redelivers an event until it
+is acknowledged: downstream calls carry request_ids derived from the event or lead,
+and each message is a row keyed by (lead, step_key). The event is marked handled
+only after all of it worked. No database transaction is open while we wait on
+another service.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from leadengine.content.v1 import content_service_pb2 as content_pb
+from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
+from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
+from leadengine.routing.v1 import routing_service_pb2 as routing_pb
+
+from services.coordinator.compliance.gates import ContactFacts
+from services.coordinator.compliance.repository import ConsentRepository
+from services.coordinator.envelope import Envelope
+from services.coordinator.journeys import writing
+from services.coordinator.journeys.first_touch import FirstTouch, message_context
+from services.coordinator.journeys.repository import Journey, JourneyRepository
+from services.coordinator.notifications import notifier
+from services.coordinator.notifications.notifier import AgentNotifier
+from shared.clients import ContentClient, IngestClient, IntelligenceClient, RoutingClient, Unrouted
+from shared.errors import NotFound
+
+log = logging.getLogger(__name__)
+
+ASSIGNED = "assigned"
+LEAD_DELETED = "lead deleted"
+
+
+class JourneyRunner:
+    def __init__(
+        self,
+        journeys: JourneyRepository,
+        consents: ConsentRepository,
+        first_touch: FirstTouch,
+        notifier: AgentNotifier,
+        *,
+        ingest: IngestClient,
+        intelligence: IntelligenceClient,
+        routing: RoutingClient,
+        content: ContentClient,
+        brand_name: str,
+    ) -> None:
+        self._journeys = journeys
+        self._consents = consents
+        self._first_touch = first_touch
+        self._notifier = notifier
+        self._ingest = ingest
+        self._intelligence = intelligence
+        self._routing = routing
+        self._content = content
+        self._brand = brand_name
+
+    async def handle(self, ev: Envelope) -> Journey | None:
+        """Act on a lead kind; returns the journey as it now stands."""
+        if ev.kind == pb.LEAD_EVENT_KIND_LEAD_DELETED:
+            return await self._journeys.stop_journey(ev.lead, ev.location_id, LEAD_DELETED)
+        if ev.kind in (pb.LEAD_EVENT_KIND_LEAD_CREATED, pb.LEAD_EVENT_KIND_LEAD_UPDATED):
+            return await self._lead_changed(ev)
+        return await self._rescore(ev)  # BEHAVIOR: triggers come later; the score moves now
+
+    async def _lead_changed(self, ev: Envelope) -> Journey | None:
+        journey = await self._journeys.find_journey(ev.lead)
+        if journey is not None and not journey.active:
+            return journey  # a stopped journey never restarts on a late or repeated event
+        lead = await self._lead(ev)
+        if lead.HasField("delete_time"):
+            return await self._journeys.stop_journey(ev.lead, lead.location_id, LEAD_DELETED)
+        consent = await self._consents.upsert_consent(
+            ev.lead,
+            phone=lead.phone,
+            email=lead.email,
+            timezone=lead.timezone,
+            sms_consent=lead.sms_consent,
+            email_consent=lead.email_consent,
+            sms_dnd=lead.sms_dnd,
+            email_dnd=lead.email_dnd,
+        )
+        score = await self._score(ev, lead)
+        started = journey is not None and journey.first_touch_time is not None
+        if ev.kind == pb.LEAD_EVENT_KIND_LEAD_UPDATED and started:
+            await self._journeys.set_score(ev.lead, score)
+            return await self._journeys.find_journey(ev.lead)
+        # A first event, or a retry of one that failed part-way: every step below is
+        # idempotent, so running them again finishes what is missing.
+        return await self._start(ev, lead, consent.facts, score)
+
+    async def _rescore(self, ev: Envelope) -> Journey | None:
+        journey = await self._journeys.find_journey(ev.lead)
+        if journey is not None and not journey.active:
+            return journey  # a deleted lead's data is erased: nothing left to score
+        score = await self._score(ev, None)
+        if journey is None:
+            return None
+        await self._journeys.set_score(ev.lead, score)
+        return await self._journeys.find_journey(ev.lead)
+
+    async def _start(self, ev: Envelope, lead: ingest_pb.Lead, facts: ContactFacts, score: float) -> Journey:
+        agent, agent_reason = await self._route(ev, lead, score)
+        agent_id = uuid.UUID(agent.agent_id) if agent is not None else None
+        journey = await self._journeys.start_journey(ev.lead, lead.location_id, agent_id, agent_reason, score)
+        if not journey.active:
+            return journey  # stopped by a deletion while we were routing
+        touch = await self._first_touch.run(journey, lead, agent, facts)
+        journey = await self._journeys.set_first_touch(journey.journey_id, touch.create_time)
+        if agent is not None:
+            await self._notify_agent(lead, agent, score)
+        return journey
+
+    async def _lead(self, ev: Envelope) -> ingest_pb.Lead:
+        """The lead as the event carried it (LEAD_CREATED / LEAD_UPDATED from ingest's
+        outbox), else as ingest holds it now."""
+        if ev.snapshot is not None:
+            return ev.snapshot
+        lead = await self._ingest.get_lead(ev.lead)
+        if lead is None:
+            raise NotFound(
+                f"ingest does not know lead {ev.lead}; the event cannot be handled",
+                reason="LEAD_NOT_FOUND",
+                metadata={"lead_id": str(ev.lead)},
+            )
+        return lead
+
+    async def _score(self, ev: Envelope, lead: ingest_pb.Lead | None) -> float:
+        """Scored now; with the lead we hold, so intelligence need not read it back."""
+        intelligence = await self._intelligence.score_lead(
+            ev.lead, request_id=f"{ev.event_id}:score", lead=lead
+        )
+        return float(intelligence.score)
+
+    async def _route(
+        self, ev: Envelope, lead: ingest_pb.Lead, score: float
+    ) -> tuple[routing_pb.Agent | None, str]:
+        """The lead's agent, or None and why no agent could take it."""
+        routed = await self._routing.route_lead(
+            ev.lead, location_id=lead.location_id, score=score, request_id=f"{ev.event_id}:route"
+        )
+        if isinstance(routed, Unrouted):
+            # The lead still gets its first touch; a person can assign it later.
+            log.warning("lead not routed", extra={"lead_id": str(ev.lead), "reason": routed.why})
+            return None, f"no agent available: {routed.why}"
+        if not routed.agent.agent_id:
+            # RouteLeadResponse.agent is new, and a routing that predates it leaves it empty:
+            # ask for the agent then. Remove once every routing fills it.
+            return await notifier.known_agent(self._routing, uuid.UUID(routed.assignment.agent_id)), ""
+        return routed.agent, ""
+
+    async def _notify_agent(self, lead: ingest_pb.Lead, agent: routing_pb.Agent, score: float) -> None:
+        lead_id = uuid.UUID(lead.lead_id)
+        agent_id = uuid.UUID(agent.agent_id)
+        target = notifier.agent_target(agent)
+        if target is None:
+            await self._notifier.notify(agent_id=agent_id, lead_id=lead_id, step_key=ASSIGNED, target=None)
+            return
+        message, refused = await writing.write(
+            self._content,
+            content_pb.GenerateMessageRequest(
+                lead_id=lead.lead_id,
+                location_id=lead.location_id,
+                channel=target[0],
+                purpose=content_pb.MESSAGE_PURPOSE_AGENT_NOTIFICATION,
+                context=message_context(lead, agent, score, self._brand),
+                request_id=f"{lead.lead_id}:agent_notification",
+            ),
+        )
+        await self._notifier.notify(
+            agent_id=agent_id,
+            lead_id=lead_id,
+            step_key=ASSIGNED,
+            target=target,
+            subject=message.subject if message else "",
+            body=message.body if message else "",
+            refused=refused,
+        )

@@ -1,0 +1,21 @@
+"""Asking content to write a message, where a refusal is a gate like consent."""
+
+from __future__ import annotations
+
+from leadengine.content.v1 import content_service_pb2 as content_pb
+
+from shared.clients import ContentClient, Refused
+
+
+async def write(
+    content: ContentClient, request: content_pb.GenerateMessageRequest
+) -> tuple[content_pb.Message | None, str]:
+    """The message content wrote, or None and why content refused to write it.
+
+    A refusal (a guardrail tripped, no postal address for a CAN-SPAM footer) is a
+    gate like consent: the step is recorded BLOCKED with content's words, rather
+    than retried forever. Other errors propagate as PeerError."""
+    written = await content.generate_message(request)
+    if isinstance(written, Refused):
+        return None, f"content refused to write it ({written.reason}): {written.message}"
+    return written, ""

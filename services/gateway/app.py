@@ -75,7 +75,9 @@ def create_app(cfg: Config) -> Starlette:
         channel = channels.open_channel(
             cfg.ingest_addr,
             channels.service_config(
-                peer.full_name, idempotent_methods=peer.retryable, default_timeout_s=cfg.ingest_timeout_s
+                peer.descriptor.full_name,
+                idempotent_methods=peer.retryable,
+                default_timeout_s=cfg.ingest_timeout_s,
             ),
         )
         app.state.ingest_health = channels.health_client(channel)

@@ -1,0 +1,2 @@
+"""Compliance: the pure gates every automated message passes, opt-out keywords, and the
+consent and suppression records they read."""

@@ -94,7 +94,7 @@ def consent_from_row(row: asyncpg.Record) -> Consent:
 class Revocation:
     """Nothing automated may reach `address` on `channel` any more."""
 
-    channel: int
+    channel: common_pb2.Channel.ValueType
     # Normalised address; "" when unknown (then only the lead's own flag changes).
     address: str
     # The lead whose opt-out it is; None for a report that names only an address.
@@ -108,7 +108,7 @@ class Revocation:
     at: datetime
 
 
-def _columns(channel: int) -> tuple[str, str]:
+def _columns(channel: common_pb2.Channel.ValueType) -> tuple[str, str]:
     return (
         ("sms_opted_out", "sms_opt_out_source")
         if channel == SMS

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
 from services.coordinator.compliance.repository import KEYWORD, REPORT, ConsentRepository, Revocation
@@ -18,7 +19,7 @@ from shared import timestamps
 log = logging.getLogger(__name__)
 
 
-def candidate_ids(provider_message_id: str, channel: int) -> list[str]:
+def candidate_ids(provider_message_id: str, channel: common_pb2.Channel.ValueType) -> list[str]:
     """Ids our message may be stored under. SendGrid events carry sg_message_id, which
     is the X-Message-Id the send call returned plus ".filter..." routing suffixes."""
     ids = [provider_message_id]

@@ -1,0 +1,1 @@
+"""Notifications: messages to agents about their leads, and their record."""

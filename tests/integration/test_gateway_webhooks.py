@@ -422,7 +422,7 @@ async def test_metrics_count_outcomes_and_time_each_delivery(http, signer) -> No
 async def test_rejections_are_logged_without_the_body(http, signer, caplog) -> None:
     body = ghl_contact(email="private.person@example.com", phone="+15555550199")
     raw = compact(body)
-    with caplog.at_level("WARNING", logger="services.gateway.delivery"):
+    with caplog.at_level("WARNING", logger="services.gateway.forwarding"):
         resp = await http.post("/webhooks/ghl", content=raw, headers=Signer().ghl_headers(raw))
     assert resp.status_code == 401
     [record] = [r for r in caplog.records if r.getMessage() == "webhook rejected"]

@@ -6,6 +6,7 @@ import base64
 import contextlib
 import dataclasses
 import json
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -145,3 +146,10 @@ def inbound_params() -> list[tuple[str, str]]:
     sid = new_sid()
     fields = dict(TWILIO_INBOUND["params"], MessageSid=sid, SmsSid=sid, SmsMessageSid=sid)
     return list(fields.items())
+
+
+def unused_address() -> str:
+    """A local address nothing listens on: a peer that is down."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{sock.getsockname()[1]}"  # closed again: nothing listens there

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from services.gateway import delivery, webhooks
+from services.gateway import forwarding, webhooks
 from services.gateway.config import Config
 from shared import channels
 from shared.clients import PEERS
@@ -94,20 +94,20 @@ def create_app(cfg: Config) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
-            Route("/webhooks/ghl", delivery.endpoint(delivery.GHL, webhooks.ghl), methods=["POST"]),
+            Route("/webhooks/ghl", forwarding.endpoint(forwarding.GHL, webhooks.ghl), methods=["POST"]),
             Route(
                 "/webhooks/twilio/sms",
-                delivery.endpoint(delivery.TWILIO, webhooks.twilio_sms),
+                forwarding.endpoint(forwarding.TWILIO, webhooks.twilio_sms),
                 methods=["POST"],
             ),
             Route(
                 "/webhooks/twilio/status",
-                delivery.endpoint(delivery.TWILIO, webhooks.twilio_status),
+                forwarding.endpoint(forwarding.TWILIO, webhooks.twilio_status),
                 methods=["POST"],
             ),
             Route(
                 "/webhooks/sendgrid",
-                delivery.endpoint(delivery.SENDGRID, webhooks.sendgrid),
+                forwarding.endpoint(forwarding.SENDGRID, webhooks.sendgrid),
                 methods=["POST"],
             ),
         ],

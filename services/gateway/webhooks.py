@@ -11,7 +11,6 @@ import math
 import time
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl
 
 from leadengine.ingest.v1 import ingest_service_pb2_grpc as pb_grpc
 from starlette.requests import Request
@@ -19,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 
 from services.gateway import signatures
 from services.gateway.config import Config
-from services.gateway.delivery import (
+from services.gateway.forwarding import (
     GHL,
     SENDGRID,
     TWILIO,
@@ -32,6 +31,7 @@ from services.gateway.delivery import (
     unauthorized,
 )
 from services.gateway.signatures import SignatureError
+from shared import payloads
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 # HighLevel's clock and ours may disagree a little; a body from further ahead is forged or broken.
@@ -40,15 +40,11 @@ GHL_MAX_FUTURE_S = 300.0
 TWILIO_MAX_FIELDS = 1000
 
 
-def _reject_constant(name: str) -> Any:
-    # NaN and Infinity are not JSON; stored payloads must parse anywhere (jsonb refuses them).
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def parse_json(raw: bytes) -> Any:
+    """Any JSON value but NaN and Infinity: stored payloads must parse anywhere (jsonb refuses them)."""
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
+        return payloads.read_json(raw)
+    except payloads.PayloadError:
         raise malformed("BAD_JSON", "the body is not valid JSON") from None
 
 
@@ -110,10 +106,8 @@ def public_url(base: str, raw_path: str, query: str) -> str:
 def parse_form(raw: bytes) -> list[tuple[str, str]]:
     """Every received field, in order: Twilio adds fields without notice and signs them all."""
     try:
-        return parse_qsl(
-            raw.decode("utf-8"), keep_blank_values=True, errors="strict", max_num_fields=TWILIO_MAX_FIELDS
-        )
-    except (UnicodeDecodeError, ValueError):
+        return payloads.read_form(raw, max_fields=TWILIO_MAX_FIELDS)
+    except payloads.PayloadError:
         raise malformed("BAD_FORM", "the body is not UTF-8 form data") from None
 
 

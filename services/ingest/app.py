@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from leadengine.ingest.v1 import ingest_service_pb2 as pb
 from leadengine.ingest.v1 import ingest_service_pb2_grpc as pb_grpc
 
 from services.ingest.config import Config
-from services.ingest.inbox import WebhookInbox
+from services.ingest.importing import LeadImport
+from services.ingest.lead_writes import LeadWrites
 from services.ingest.outbox import OutboxRelay, RelaySettings
-from services.ingest.repository import IngestRepository
+from services.ingest.recording import WebhookRecorder
+from services.ingest.repository.events import EventReads
+from services.ingest.repository.leads import LeadReads
+from services.ingest.repository.outbox import OutboxQueue
 from services.ingest.servicer import IngestServicer
 from shared.clients import Peers
 from shared.db import Database
@@ -16,9 +22,11 @@ from shared.server import Registration, ServiceApp
 
 
 def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
-    repo = IngestRepository(db)
+    # Set after a commit that wrote an outbox row, so the relay delivers it without waiting a poll.
+    outbox_written = asyncio.Event()
     relay = OutboxRelay(
-        repo,
+        OutboxQueue(db),
+        outbox_written,
         peers,
         RelaySettings(
             batch=cfg.outbox_batch,
@@ -34,7 +42,13 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
             Registration(
                 pb.DESCRIPTOR.services_by_name["IngestService"].full_name,
                 pb_grpc.add_IngestServiceServicer_to_server,
-                IngestServicer(repo, WebhookInbox(db, repo), import_batch=cfg.import_batch),
+                IngestServicer(
+                    lead_reads=LeadReads(db),
+                    event_reads=EventReads(db),
+                    writes=LeadWrites(db, outbox_written),
+                    recorder=WebhookRecorder(db, outbox_written),
+                    importer=LeadImport(db, batch=cfg.import_batch),
+                ),
             )
         ],
         error_domain="ingest.leadengine",

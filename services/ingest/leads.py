@@ -13,10 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from google.protobuf import json_format
+from leadengine.common.v1 import common_pb2 as common_pb
 from leadengine.ingest.v1 import ingest_service_pb2 as pb
 
 from shared import contact, ids, timestamps
-from shared.errors import FieldViolation, InvalidArgument
+from shared.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 
 MAX_TEXT = 200
 MAX_TAGS = 100
@@ -88,6 +89,43 @@ PERSONAL: frozenset[str] = frozenset(
         "email_dnd",
     }
 )
+
+
+def lead_missing(lead_id: uuid.UUID | str) -> NotFound:
+    # The same answer whether the lead is absent or belongs to another location: never
+    # confirm to one tenant that another tenant's lead exists.
+    return NotFound(
+        f"lead {lead_id} does not exist in this location; find leads with ListLeads",
+        reason="LEAD_NOT_FOUND",
+        metadata={"lead_id": str(lead_id)},
+    )
+
+
+def lead_deleted(lead_id: uuid.UUID) -> FailedPrecondition:
+    return FailedPrecondition(
+        f"lead {lead_id} was deleted and its personal data erased; it cannot be changed",
+        reason="LEAD_DELETED",
+        metadata={"lead_id": str(lead_id)},
+    )
+
+
+# Lead.sms_dnd / email_dnd are the CRM's marks (GHL dnd, dndSettings).
+DND_REASON = "GHL do-not-disturb"
+
+
+def dnd_turned_on(
+    before: LeadFields | None, after: LeadFields
+) -> list[tuple[common_pb.Channel.ValueType, str]]:
+    """(channel, address) for each do-not-disturb mark this write turned on: each suppresses its
+    channel."""
+    return [
+        (channel, address)
+        for on_before, on_after, channel, address in (
+            (before is not None and before.sms_dnd, after.sms_dnd, common_pb.CHANNEL_SMS, after.phone),
+            (before is not None and before.email_dnd, after.email_dnd, common_pb.CHANNEL_EMAIL, after.email),
+        )
+        if on_after and not on_before
+    ]
 
 
 def _invalid(path: str, message: str, reason: str, hint: str) -> InvalidArgument:

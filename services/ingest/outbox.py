@@ -12,12 +12,12 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
 from prometheus_client import Counter
 
-from services.ingest.repository import IngestRepository
+from services.ingest.repository.outbox import OutboxQueue, OutboxRow
 from shared import timestamps
 from shared.clients import CoordinatorClient, PeerError, Peers
 
@@ -45,25 +45,26 @@ def retry_delay(attempts: int, *, base_s: float, max_s: float) -> float:
     return min(max_s, base_s * 2.0 ** min(attempts - 1, 30))
 
 
-# The parts of an envelope an outbox row keeps serialized in its payload column.
-_FactField = Literal["message", "delivery", "suppression"]  # spelled as HasField accepts them
-FACT_FIELDS: tuple[_FactField, ...] = ("message", "delivery", "suppression")
+# The parts of an envelope an outbox row keeps serialized in its payload column: the facts of a
+# message, delivery report or suppression, and the lead snapshot of LEAD_CREATED / LEAD_UPDATED.
+# A row written before snapshots existed has none, and its envelope simply lacks `lead`.
+_FactField = Literal["message", "delivery", "suppression", "lead"]  # spelled as HasField accepts them
+FACT_FIELDS: tuple[_FactField, ...] = ("message", "delivery", "suppression", "lead")
 
 
-def envelope(row: Any) -> coordinator_pb.LeadEventEnvelope:
+def envelope(row: OutboxRow) -> coordinator_pb.LeadEventEnvelope:
     result = coordinator_pb.LeadEventEnvelope(
-        event_id=str(row["event_id"]),
-        kind=row["kind"],
+        event_id=str(row.event_id),
+        kind=row.kind,  # type: ignore[arg-type]
         # Delivery reports and suppressions may name no lead.
-        lead_id=str(row["lead_id"]) if row["lead_id"] is not None else "",
-        location_id=row["location_id"],
-        occurred_time=timestamps.to_proto(row["occurred_time"]),
-        behavior_type=row["behavior_type"],
+        lead_id=str(row.lead_id) if row.lead_id is not None else "",
+        location_id=row.location_id,
+        occurred_time=timestamps.to_proto(row.occurred_time),
+        behavior_type=row.behavior_type,
     )
-    payload = row.get("payload")
-    if payload:
-        # Only the facts are taken from the payload: identity always comes from the row.
-        stored = coordinator_pb.LeadEventEnvelope.FromString(bytes(payload))
+    if row.payload:
+        # Only these parts are taken from the payload: identity always comes from the row.
+        stored = coordinator_pb.LeadEventEnvelope.FromString(row.payload)
         for name in FACT_FIELDS:
             if stored.HasField(name):
                 getattr(result, name).CopyFrom(getattr(stored, name))
@@ -71,14 +72,17 @@ def envelope(row: Any) -> coordinator_pb.LeadEventEnvelope:
 
 
 class OutboxRelay:
-    def __init__(self, repo: IngestRepository, peers: Peers, settings: RelaySettings) -> None:
-        self._repo = repo
+    def __init__(
+        self, queue: OutboxQueue, outbox_written: asyncio.Event, peers: Peers, settings: RelaySettings
+    ) -> None:
+        self._queue = queue
+        self._outbox_written = outbox_written
         self._peers = peers
         self._settings = settings
 
     async def run(self) -> None:
         """Runs until cancelled. Wakes on a commit that wrote an outbox row, else every poll_s."""
-        wake = self._repo.outbox_written
+        wake = self._outbox_written
         while True:
             wake.clear()  # before draining, so a commit during the drain wakes the next round
             while await self.deliver_due() == self._settings.batch:
@@ -94,8 +98,8 @@ class OutboxRelay:
             # deliver would only delay them for a relay that can.
             return 0
         coordinator = CoordinatorClient(self._peers)
-        rows = await self._repo.claim_outbox(self._settings.batch, self._settings.lease_s)
-        # Rows of one batch belong to different leads (see claim_outbox), so order is kept.
+        rows = await self._queue.claim(self._settings.batch, self._settings.lease_s)
+        # Rows of one batch belong to different leads (see OutboxQueue.claim), so order is kept.
         outcomes = await asyncio.gather(
             *(self._deliver(coordinator, row) for row in rows), return_exceptions=True
         )
@@ -104,11 +108,11 @@ class OutboxRelay:
                 raise outcome
         return len(rows)
 
-    async def _deliver(self, coordinator: CoordinatorClient, row: Any) -> None:
+    async def _deliver(self, coordinator: CoordinatorClient, row: OutboxRow) -> None:
         try:
             await coordinator.handle_lead_event(envelope(row), budget_s=self._settings.call_timeout_s)
         except PeerError as err:
-            attempts = row["attempts"] + 1
+            attempts = row.attempts + 1
             delay = retry_delay(
                 attempts, base_s=self._settings.retry_base_s, max_s=self._settings.retry_max_s
             )
@@ -116,15 +120,15 @@ class OutboxRelay:
             log.warning(
                 "outbox delivery failed; will retry",
                 extra={
-                    "event_id": str(row["event_id"]),
-                    "lead_id": str(row["lead_id"] or ""),
-                    "kind": row["kind"],
+                    "event_id": str(row.event_id),
+                    "lead_id": str(row.lead_id or ""),
+                    "kind": row.kind,
                     "attempts": attempts,
                     "code": err.code.name,
                     "retry_in_s": delay,
                 },
             )
-            await self._repo.mark_failed(row["id"], f"{err.code.name}: {err.message}", delay)
+            await self._queue.mark_failed(row.id, f"{err.code.name}: {err.message}", delay)
             return
-        await self._repo.mark_published(row["id"])
+        await self._queue.mark_published(row.id)
         DELIVERED.inc()

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
+from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
+from leadengine.coordinator.v1 import coordinator_service_pb2_grpc as coordinator_grpc
 
 from services.coordinator.app import create_scheduler
 from services.coordinator.delivery.scheduler import Scheduler
 from shared import db
-from tests.support import Mesh, mesh, service_config
+from shared.clients import Peers
+from shared.migrate import migrate
+from shared.server import Registration, ServiceApp
+from tests.conftest import with_database
+from tests.relay import RecordingCoordinatorFake, ingest_replica
+from tests.support import ROOT, Mesh, mesh, running, service_config
+from tests.webhooks import Inbox, Signer
 
 # coordinator
 
@@ -35,3 +45,94 @@ async def scheduler(migrated_dsn: str) -> AsyncIterator[Scheduler]:
         yield create_scheduler(db.Database(pool), service_config("coordinator", migrated_dsn))
     finally:
         await pool.close()
+
+
+# ingest and gateway ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def ingest(migrated_dsn):
+    """An IngestService client to ingest alone (no relay peer) on the session database."""
+    async with mesh(migrated_dsn, only=("ingest",)) as m:
+        yield m.clients.ingest
+
+
+@pytest.fixture(scope="module")
+async def ingest_tables(migrated_dsn):
+    """A connection to ingest's own schema, to check rows behind the API."""
+    conn = await asyncpg.connect(migrated_dsn, server_settings={"search_path": "ingest"})
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture(scope="module")
+async def ingest_addr(migrated_dsn) -> AsyncIterator[str]:
+    """The address of ingest alone on the session database, for a gateway to forward to."""
+    async with mesh(migrated_dsn, only=("ingest",)) as m:
+        yield m.addr["ingest"]
+
+
+@pytest.fixture(scope="module")
+async def inbox(migrated_dsn) -> AsyncIterator[Inbox]:
+    pool = await asyncpg.create_pool(migrated_dsn, min_size=1, max_size=4)
+    try:
+        yield Inbox(pool)
+    finally:
+        await pool.close()
+
+
+@pytest.fixture(scope="module")
+def signer() -> Signer:
+    return Signer()
+
+
+@pytest.fixture(scope="module")
+async def outbox_dsn(postgres_url) -> AsyncIterator[str]:
+    """A database of the module's own with ingest's schema, so only its own relays see its outbox rows."""
+    name = f"leadengine_outbox_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(postgres_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    dsn = with_database(postgres_url, name)
+    await migrate(dsn, "ingest", ROOT / "services" / "ingest" / "migrations")
+    try:
+        yield dsn
+    finally:
+        admin = await asyncpg.connect(postgres_url)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(scope="module")
+async def coordinator_fake() -> AsyncIterator[tuple[RecordingCoordinatorFake, str]]:
+    """The coordinator peer replaced by RecordingCoordinatorFake, and its address."""
+    fake = RecordingCoordinatorFake()
+    app = ServiceApp(
+        registrations=[
+            Registration(
+                coordinator_pb.DESCRIPTOR.services_by_name["CoordinatorService"].full_name,
+                coordinator_grpc.add_CoordinatorServiceServicer_to_server,
+                fake,
+            )
+        ],
+        error_domain="coordinator-fake.test",
+    )
+    async with running(app) as (addr, _):
+        yield fake, addr
+
+
+@pytest.fixture(scope="module")
+async def relay_ingest(outbox_dsn, coordinator_fake):
+    """A client to one ingest process (server + relay) on outbox_dsn, relaying to the fake."""
+    async with ingest_replica(outbox_dsn, coordinator_fake[1]) as addr:
+        clients = Peers({"ingest": addr})
+        yield clients.ingest
+        await clients.close()
+
+
+@pytest.fixture(scope="module")
+async def relay_tables(outbox_dsn):
+    """A connection to ingest's schema in outbox_dsn."""
+    conn = await asyncpg.connect(outbox_dsn, server_settings={"search_path": "ingest"})
+    yield conn
+    await conn.close()

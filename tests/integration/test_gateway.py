@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 
 from services.gateway.config import Config
 from services.gateway.serving import running_gateway
 from tests.support import mesh
+from tests.webhooks import unused_address
 
 
 @contextlib.asynccontextmanager
@@ -20,18 +19,6 @@ async def gateway(ingest_addr: str) -> AsyncIterator[str]:
     cfg = Config(port=0, host="127.0.0.1", ingest_addr=ingest_addr, ready_timeout_s=1.0, grace_s=1.0)
     async with running_gateway(cfg) as url:
         yield url
-
-
-def unused_address() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{sock.getsockname()[1]}"  # closed again: nothing listens there
-
-
-@pytest.fixture(scope="module")
-async def ingest_addr(migrated_dsn) -> AsyncIterator[str]:
-    async with mesh(migrated_dsn, only=("ingest",)) as m:
-        yield m.addr["ingest"]
 
 
 async def test_ready_when_ingest_serves(ingest_addr) -> None:

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-import asyncpg
 import httpx
 import pytest
 from cryptography.hazmat.primitives import hashes
@@ -25,11 +24,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services.gateway import signatures
 from services.gateway.signatures import GhlKeys
-from tests.support import mesh
 from tests.webhooks import (
     PUBLIC_BASE,
     TWILIO_STATUS,
-    Inbox,
     Signer,
     compact,
     gateway,
@@ -39,27 +36,6 @@ from tests.webhooks import (
     now_iso,
     sendgrid_batch,
 )
-
-
-@pytest.fixture(scope="module")
-async def ingest_addr(migrated_dsn) -> AsyncIterator[str]:
-    async with mesh(migrated_dsn, only=("ingest",)) as m:
-        yield m.addr["ingest"]
-
-
-@pytest.fixture(scope="module")
-async def inbox(migrated_dsn) -> AsyncIterator[Inbox]:
-    pool = await asyncpg.create_pool(migrated_dsn, min_size=1, max_size=4)
-    try:
-        yield Inbox(pool)
-    finally:
-        await pool.close()
-
-
-@pytest.fixture(scope="module")
-def signer() -> Signer:
-    return Signer()
-
 
 # Connections the client opens at most. httpx's pool costs CPU per request that grows with
 # the connections and the requests queued on it; in this one-process test that CPU is taken
@@ -422,7 +398,7 @@ async def test_metrics_count_outcomes_and_time_each_delivery(http, signer) -> No
 async def test_rejections_are_logged_without_the_body(http, signer, caplog) -> None:
     body = ghl_contact(email="private.person@example.com", phone="+15555550199")
     raw = compact(body)
-    with caplog.at_level("WARNING", logger="services.gateway.delivery"):
+    with caplog.at_level("WARNING", logger="services.gateway.forwarding"):
         resp = await http.post("/webhooks/ghl", content=raw, headers=Signer().ghl_headers(raw))
     assert resp.status_code == 401
     [record] = [r for r in caplog.records if r.getMessage() == "webhook rejected"]

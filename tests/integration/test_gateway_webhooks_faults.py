@@ -21,7 +21,6 @@ from leadengine.ingest.v1 import ingest_service_pb2_grpc as pb_grpc
 
 from shared.errors import FieldViolation, InvalidArgument
 from shared.server import Registration, ServiceApp
-from tests.integration.test_gateway import unused_address
 from tests.support import running
 from tests.webhooks import (
     PUBLIC_BASE,
@@ -31,6 +30,7 @@ from tests.webhooks import (
     ghl_contact,
     inbound_params,
     sendgrid_batch,
+    unused_address,
 )
 
 
@@ -64,11 +64,6 @@ def fault_app(servicer: pb_grpc.IngestServiceServicer) -> ServiceApp:
         ],
         error_domain="ingest.leadengine",
     )
-
-
-@pytest.fixture(scope="module")
-def signer() -> Signer:
-    return Signer()
 
 
 async def post_each_provider(client: httpx.AsyncClient, signer: Signer) -> dict[str, httpx.Response]:

@@ -13,12 +13,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from leadengine.ingest.v1 import ingest_service_pb2 as pb
 
-from services.gateway.delivery import Rejected
+from services.gateway.forwarding import Rejected
 from services.gateway.webhooks import check_ghl_timestamp
-from tests.integration.test_gateway_webhooks import inbox, ingest_addr, signer
 from tests.webhooks import Signer, gateway, now_iso
-
-__all__ = ["inbox", "ingest_addr", "signer"]  # module fixtures shared with the main webhook tests
 
 GHL_TYPES = [
     "ContactCreate",

@@ -10,7 +10,6 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2, struct_pb2
@@ -21,7 +20,6 @@ from leadengine.ingest.v1 import ingest_service_pb2 as pb
 
 from shared import timestamps
 from tests.support import error_reason as reason
-from tests.support import mesh
 
 CREATED = coordinator_pb.LEAD_EVENT_KIND_LEAD_CREATED
 UPDATED = coordinator_pb.LEAD_EVENT_KIND_LEAD_UPDATED
@@ -29,25 +27,14 @@ DELETED = coordinator_pb.LEAD_EVENT_KIND_LEAD_DELETED
 BEHAVIOR = coordinator_pb.LEAD_EVENT_KIND_BEHAVIOR
 
 
-@pytest.fixture(scope="module")
-async def ingest(migrated_dsn):
-    async with mesh(migrated_dsn, only=("ingest",)) as m:
-        yield m.clients.ingest
-
-
-@pytest.fixture(scope="module")
-async def tables(migrated_dsn):
-    conn = await asyncpg.connect(migrated_dsn, server_settings={"search_path": "ingest"})
-    yield conn
-    await conn.close()
-
-
 def fresh_location() -> str:
     return f"loc-{uuid.uuid4()}"
 
 
-async def outbox_kinds(tables, lead_id: str) -> list[int]:
-    rows = await tables.fetch("SELECT kind FROM outbox WHERE lead_id = $1 ORDER BY id", uuid.UUID(lead_id))
+async def outbox_kinds(ingest_tables, lead_id: str) -> list[int]:
+    rows = await ingest_tables.fetch(
+        "SELECT kind FROM outbox WHERE lead_id = $1 ORDER BY id", uuid.UUID(lead_id)
+    )
     return [r["kind"] for r in rows]
 
 
@@ -73,7 +60,7 @@ async def upsert(ingest, lead: pb.Lead, *, mask: list[str] | None = None, reques
     )
 
 
-async def test_create_normalises_and_publishes_lead_created(ingest, tables) -> None:
+async def test_create_normalises_and_publishes_lead_created(ingest, ingest_tables) -> None:
     loc = fresh_location()
     resp = await upsert(
         ingest,
@@ -101,11 +88,11 @@ async def test_create_normalises_and_publishes_lead_created(ingest, tables) -> N
         pb.GetLeadByExternalIdRequest(location_id=loc, external_contact_id="c-1"), timeout=5
     )
     assert by_ext.lead.lead_id == lead.lead_id
-    assert await outbox_kinds(tables, lead.lead_id) == [CREATED]
-    assert await tables.fetchval("SELECT count(*) FROM locations WHERE location_id = $1", loc) == 1
+    assert await outbox_kinds(ingest_tables, lead.lead_id) == [CREATED]
+    assert await ingest_tables.fetchval("SELECT count(*) FROM locations WHERE location_id = $1", loc) == 1
 
 
-async def test_repeated_request_id_returns_first_response_and_publishes_once(ingest, tables) -> None:
+async def test_repeated_request_id_returns_first_response_and_publishes_once(ingest, ingest_tables) -> None:
     loc = fresh_location()
     lead = pb.Lead(location_id=loc, first_name="Ben", phone="+15125550101")
     first = await upsert(ingest, lead, request_id="req-seq")
@@ -115,10 +102,10 @@ async def test_repeated_request_id_returns_first_response_and_publishes_once(ing
     assert again.lead.lead_id == first.lead.lead_id
     listed = await ingest.ListLeads(pb.ListLeadsRequest(location_id=loc), timeout=5)
     assert len(listed.leads) == 1
-    assert await outbox_kinds(tables, first.lead.lead_id) == [CREATED]
+    assert await outbox_kinds(ingest_tables, first.lead.lead_id) == [CREATED]
 
 
-async def test_twenty_concurrent_repeats_create_one_lead_and_one_event(ingest, tables) -> None:
+async def test_twenty_concurrent_repeats_create_one_lead_and_one_event(ingest, ingest_tables) -> None:
     loc = fresh_location()
     request_id = str(uuid.uuid4())
     lead = pb.Lead(location_id=loc, first_name="Cy", email="cy@example.com")
@@ -127,19 +114,19 @@ async def test_twenty_concurrent_repeats_create_one_lead_and_one_event(ingest, t
     assert all(r.created for r in results)
     listed = await ingest.ListLeads(pb.ListLeadsRequest(location_id=loc), timeout=5)
     assert len(listed.leads) == 1
-    assert await outbox_kinds(tables, results[0].lead.lead_id) == [CREATED]
+    assert await outbox_kinds(ingest_tables, results[0].lead.lead_id) == [CREATED]
 
 
-async def test_concurrent_creates_of_one_contact_make_one_lead(ingest, tables) -> None:
+async def test_concurrent_creates_of_one_contact_make_one_lead(ingest, ingest_tables) -> None:
     loc = fresh_location()
     lead = pb.Lead(location_id=loc, external_contact_id="same", first_name="Di")
     results = await asyncio.gather(*(upsert(ingest, lead) for _ in range(10)))
     assert len({r.lead.lead_id for r in results}) == 1
     assert sum(r.created for r in results) == 1
-    assert await outbox_kinds(tables, results[0].lead.lead_id) == [CREATED]
+    assert await outbox_kinds(ingest_tables, results[0].lead.lead_id) == [CREATED]
 
 
-async def test_partial_update_keeps_unsent_fields_and_publishes_only_changes(ingest, tables) -> None:
+async def test_partial_update_keeps_unsent_fields_and_publishes_only_changes(ingest, ingest_tables) -> None:
     loc = fresh_location()
     first = await upsert(
         ingest,
@@ -169,7 +156,7 @@ async def test_partial_update_keeps_unsent_fields_and_publishes_only_changes(ing
     # The same values again change nothing: no event, no new update_time.
     third = await upsert(ingest, pb.Lead(location_id=loc, external_contact_id="c-9", email="EVE@example.com"))
     assert third.lead.update_time == second.lead.update_time
-    assert await outbox_kinds(tables, first.lead.lead_id) == [CREATED, UPDATED]
+    assert await outbox_kinds(ingest_tables, first.lead.lead_id) == [CREATED, UPDATED]
 
 
 async def test_explicit_mask_writes_only_named_fields_and_star_replaces(ingest) -> None:
@@ -216,7 +203,7 @@ async def test_unknown_mask_path_is_rejected_and_writes_nothing(ingest) -> None:
     ],
 )
 async def test_validation_errors_name_the_field_and_write_nothing(
-    ingest, tables, lead, want_reason, want_field
+    ingest, ingest_tables, lead, want_reason, want_field
 ) -> None:
     loc = fresh_location()
     if want_field != "lead.location_id":
@@ -227,11 +214,11 @@ async def test_validation_errors_name_the_field_and_write_nothing(
     assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert reason(exc.value) == want_reason
     assert violations(exc.value) == [want_field]
-    assert await tables.fetchval("SELECT count(*) FROM leads WHERE location_id = $1", loc) == 0
-    assert await tables.fetchval("SELECT count(*) FROM locations WHERE location_id = $1", loc) == 0
+    assert await ingest_tables.fetchval("SELECT count(*) FROM leads WHERE location_id = $1", loc) == 0
+    assert await ingest_tables.fetchval("SELECT count(*) FROM locations WHERE location_id = $1", loc) == 0
 
 
-async def test_other_tenants_leads_are_not_found(ingest, tables) -> None:
+async def test_other_tenants_leads_are_not_found(ingest, ingest_tables) -> None:
     mine, theirs = fresh_location(), fresh_location()
     lead = (await upsert(ingest, pb.Lead(location_id=mine, first_name="Hal", external_contact_id="x"))).lead
     calls = [
@@ -261,7 +248,7 @@ async def test_other_tenants_leads_are_not_found(ingest, tables) -> None:
     got = await ingest.GetLead(pb.GetLeadRequest(lead_id=lead.lead_id, location_id=mine), timeout=5)
     assert got.lead.first_name == "Hal"
     assert not got.lead.HasField("delete_time")
-    assert await outbox_kinds(tables, lead.lead_id) == [CREATED]
+    assert await outbox_kinds(ingest_tables, lead.lead_id) == [CREATED]
 
 
 async def test_list_leads_pages_newest_update_first_with_filters(ingest) -> None:
@@ -302,7 +289,7 @@ async def test_list_leads_pages_newest_update_first_with_filters(ingest) -> None
     assert reason(exc.value) == "INVALID_PAGE_TOKEN"
 
 
-async def test_delete_erases_personal_data_once_and_is_idempotent(ingest, tables) -> None:
+async def test_delete_erases_personal_data_once_and_is_idempotent(ingest, ingest_tables) -> None:
     loc = fresh_location()
     lead = (
         await upsert(
@@ -346,7 +333,7 @@ async def test_delete_erases_personal_data_once_and_is_idempotent(ingest, tables
     events = (await ingest.ListLeadEvents(pb.ListLeadEventsRequest(lead_id=lead.lead_id), timeout=5)).events
     assert [e.type for e in events] == [pb.EVENT_TYPE_FORM_SUBMIT]
     assert not events[0].properties.fields
-    assert await outbox_kinds(tables, lead.lead_id) == [CREATED, BEHAVIOR, DELETED]
+    assert await outbox_kinds(ingest_tables, lead.lead_id) == [CREATED, BEHAVIOR, DELETED]
     assert not (await ingest.ListLeads(pb.ListLeadsRequest(location_id=loc), timeout=5)).leads
     with pytest.raises(grpc.aio.AioRpcError) as exc:
         await upsert(ingest, pb.Lead(location_id=loc, external_contact_id="ghl-1", first_name="Back"))
@@ -354,7 +341,7 @@ async def test_delete_erases_personal_data_once_and_is_idempotent(ingest, tables
     assert reason(exc.value) == "LEAD_DELETED"
 
 
-async def test_events_dedup_and_list_most_recent_occurrence_first(ingest, tables) -> None:
+async def test_events_dedup_and_list_most_recent_occurrence_first(ingest, ingest_tables) -> None:
     loc = fresh_location()
     lead = (await upsert(ingest, pb.Lead(location_id=loc, first_name="Jo"))).lead
     base = datetime(2025, 3, 1, 12, tzinfo=UTC)
@@ -402,8 +389,8 @@ async def test_events_dedup_and_list_most_recent_occurrence_first(ingest, tables
         timeout=5,
     )
     assert [e.event_id for e in recent.events] == ["e-2", "e-1"]
-    assert await outbox_kinds(tables, lead.lead_id) == [CREATED, BEHAVIOR, BEHAVIOR, BEHAVIOR]
-    behaviors = await tables.fetch(
+    assert await outbox_kinds(ingest_tables, lead.lead_id) == [CREATED, BEHAVIOR, BEHAVIOR, BEHAVIOR]
+    behaviors = await ingest_tables.fetch(
         "SELECT DISTINCT behavior_type FROM outbox WHERE lead_id = $1 AND kind = $2",
         uuid.UUID(lead.lead_id),
         BEHAVIOR,
@@ -411,7 +398,7 @@ async def test_events_dedup_and_list_most_recent_occurrence_first(ingest, tables
     assert [r["behavior_type"] for r in behaviors] == ["listing_view"]
 
 
-async def test_event_request_id_stands_in_for_missing_event_id(ingest, tables) -> None:
+async def test_event_request_id_stands_in_for_missing_event_id(ingest, ingest_tables) -> None:
     loc = fresh_location()
     lead = (await upsert(ingest, pb.Lead(location_id=loc, first_name="Kai"))).lead
     request = pb.RecordEventRequest(
@@ -422,7 +409,7 @@ async def test_event_request_id_stands_in_for_missing_event_id(ingest, tables) -
     assert sum(not r.duplicate for r in results) == 1
     assert len({r.event.event_id for r in results}) == 1
     assert results[0].event.HasField("occurred_time")
-    assert await outbox_kinds(tables, lead.lead_id) == [CREATED, BEHAVIOR]
+    assert await outbox_kinds(ingest_tables, lead.lead_id) == [CREATED, BEHAVIOR]
 
 
 async def test_bad_events_are_rejected(ingest) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-import asyncpg
 import pytest
 from leadengine.ingest.v1 import ingest_service_pb2 as pb
 
@@ -16,13 +15,6 @@ async def ingest(migrated_dsn):
     # A small batch so a dozen rows cross several COPY batches.
     async with mesh(migrated_dsn, only=("ingest",), overrides={"ingest": {"import_batch": 4}}) as m:
         yield m.clients.ingest
-
-
-@pytest.fixture(scope="module")
-async def tables(migrated_dsn):
-    conn = await asyncpg.connect(migrated_dsn, server_settings={"search_path": "ingest"})
-    yield conn
-    await conn.close()
 
 
 def rows(loc: str) -> list[pb.ImportLeadsRequest]:
@@ -61,7 +53,7 @@ async def all_leads(ingest, loc: str) -> list[pb.Lead]:
             return found
 
 
-async def test_import_writes_good_rows_reports_bad_ones_and_publishes_nothing(ingest, tables) -> None:
+async def test_import_writes_good_rows_reports_bad_ones_and_publishes_nothing(ingest, ingest_tables) -> None:
     loc = f"loc-{uuid.uuid4()}"
     resp = await ingest.ImportLeads(iter(rows(loc)), timeout=30)
     assert (resp.received_count, resp.imported_count, resp.skipped_count, resp.rejected_count) == (
@@ -79,7 +71,7 @@ async def test_import_writes_good_rows_reports_bad_ones_and_publishes_nothing(in
     assert len(leads) == 9
     assert {x.source for x in leads} == {pb.LEAD_SOURCE_IMPORT}
     assert all(list(x.tags) == ["imported"] for x in leads if x.external_contact_id.startswith("ext-"))
-    assert await tables.fetchval("SELECT count(*) FROM outbox WHERE location_id = $1", loc) == 0
+    assert await ingest_tables.fetchval("SELECT count(*) FROM outbox WHERE location_id = $1", loc) == 0
     got = await ingest.GetLeadByExternalId(
         pb.GetLeadByExternalIdRequest(location_id=loc, external_contact_id="ext-5"), timeout=5
     )

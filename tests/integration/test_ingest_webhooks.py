@@ -23,7 +23,7 @@ from leadengine.common.v1 import common_pb2 as common_pb
 from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
 from leadengine.ingest.v1 import ingest_service_pb2 as pb
 
-from tests.support import error_reason, mesh
+from tests.support import error_reason
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 GHL_CONTACT = json.loads((VECTORS / "ghl_contact_create.json").read_text())["payload"]
@@ -34,19 +34,6 @@ SENDGRID = json.loads((VECTORS / "sendgrid_events.json").read_text())["payload"]
 
 GHL, TWILIO, SENDGRID_ = pb.PROVIDER_GHL, pb.PROVIDER_TWILIO, pb.PROVIDER_SENDGRID
 Kind = coordinator_pb.LeadEventKind
-
-
-@pytest.fixture(scope="module")
-async def ingest(migrated_dsn):
-    async with mesh(migrated_dsn, only=("ingest",)) as m:
-        yield m.clients.ingest
-
-
-@pytest.fixture(scope="module")
-async def tables(migrated_dsn):
-    conn = await asyncpg.connect(migrated_dsn, server_settings={"search_path": "ingest"})
-    yield conn
-    await conn.close()
 
 
 def new_location() -> str:
@@ -107,9 +94,9 @@ async def deliver(ingest, *events: pb.WebhookEvent) -> list[pb.WebhookResult]:
     return list(resp.results)
 
 
-async def outbox(tables, location_id: str) -> list[tuple[int, str, coordinator_pb.LeadEventEnvelope]]:
+async def outbox(ingest_tables, location_id: str) -> list[tuple[int, str, coordinator_pb.LeadEventEnvelope]]:
     """(kind, lead_id, facts) of a location's outbox rows, in the order they will be delivered."""
-    rows = await tables.fetch("SELECT * FROM outbox WHERE location_id = $1 ORDER BY id", location_id)
+    rows = await ingest_tables.fetch("SELECT * FROM outbox WHERE location_id = $1 ORDER BY id", location_id)
     result = []
     for row in rows:
         facts = coordinator_pb.LeadEventEnvelope()
@@ -118,8 +105,8 @@ async def outbox(tables, location_id: str) -> list[tuple[int, str, coordinator_p
     return result
 
 
-async def inbox_row(tables, provider: int, provider_event_id: str) -> asyncpg.Record:
-    return await tables.fetchrow(
+async def inbox_row(ingest_tables, provider: int, provider_event_id: str) -> asyncpg.Record:
+    return await ingest_tables.fetchrow(
         "SELECT * FROM inbox WHERE provider = $1 AND provider_event_id = $2", provider, provider_event_id
     )
 
@@ -141,7 +128,7 @@ async def create_contact(ingest, loc: str, **changes: Any) -> tuple[pb.Lead, dic
 # -- HighLevel contacts ----------------------------------------------------------------------
 
 
-async def test_contact_create_sample_creates_a_lead_and_publishes_it(ingest, tables) -> None:
+async def test_contact_create_sample_creates_a_lead_and_publishes_it(ingest, ingest_tables) -> None:
     loc = new_location()
     payload = contact_payload(loc)
     event = ghl_event(payload)
@@ -160,10 +147,10 @@ async def test_contact_create_sample_creates_a_lead_and_publishes_it(ingest, tab
     assert lead.custom_fields["Cf2TimelineY5e6f7g8h9"] == "0-3 months"
     assert lead.source == pb.LEAD_SOURCE_PORTAL
     assert (lead.sms_dnd, lead.email_dnd) == (False, False)
-    assert [(k, lead_id) for k, lead_id, _ in await outbox(tables, loc)] == [
+    assert [(k, lead_id) for k, lead_id, _ in await outbox(ingest_tables, loc)] == [
         (Kind.LEAD_EVENT_KIND_LEAD_CREATED, lead.lead_id)
     ]
-    row = await inbox_row(tables, GHL, event.provider_event_id)
+    row = await inbox_row(ingest_tables, GHL, event.provider_event_id)
     assert (row["outcome"], row["event_type"], str(row["lead_id"])) == (
         "lead_created",
         "ContactCreate",
@@ -172,28 +159,28 @@ async def test_contact_create_sample_creates_a_lead_and_publishes_it(ingest, tab
     assert bytes(row["payload"]) == event.payload
 
 
-async def test_unseen_location_is_registered_with_default_settings(ingest, tables) -> None:
+async def test_unseen_location_is_registered_with_default_settings(ingest, ingest_tables) -> None:
     loc = new_location()
     [result] = await deliver(ingest, ghl_event({"type": "OpportunityCreate", "locationId": loc, "id": "op1"}))
     assert (result.outcome, result.detail) == ("stored_only", "no action for OpportunityCreate")
-    settings = await tables.fetchval("SELECT settings FROM locations WHERE location_id = $1", loc)
+    settings = await ingest_tables.fetchval("SELECT settings FROM locations WHERE location_id = $1", loc)
     assert json.loads(settings) == {}
 
 
-async def test_the_verbatim_sample_with_an_undialable_phone_is_stored_only(ingest, tables) -> None:
+async def test_the_verbatim_sample_with_an_undialable_phone_is_stored_only(ingest, ingest_tables) -> None:
     loc = new_location()
     payload = {**GHL_CONTACT, "locationId": loc}  # phone +15555550123 is fictional
     event = ghl_event(payload)
     [result] = await deliver(ingest, event)
     assert result.outcome == "stored_only"
     assert "lead.phone" in result.detail
-    assert (await inbox_row(tables, GHL, event.provider_event_id))["outcome"] == "stored_only"
-    assert await tables.fetchval("SELECT count(*) FROM leads WHERE location_id = $1", loc) == 0
-    assert await outbox(tables, loc) == []
-    assert await tables.fetchval("SELECT count(*) FROM locations WHERE location_id = $1", loc) == 1
+    assert (await inbox_row(ingest_tables, GHL, event.provider_event_id))["outcome"] == "stored_only"
+    assert await ingest_tables.fetchval("SELECT count(*) FROM leads WHERE location_id = $1", loc) == 0
+    assert await outbox(ingest_tables, loc) == []
+    assert await ingest_tables.fetchval("SELECT count(*) FROM locations WHERE location_id = $1", loc) == 1
 
 
-async def test_partial_update_keeps_what_it_does_not_carry(ingest, tables) -> None:
+async def test_partial_update_keeps_what_it_does_not_carry(ingest, ingest_tables) -> None:
     loc = new_location()
     lead, payload = await create_contact(ingest, loc)
     update = {
@@ -208,11 +195,11 @@ async def test_partial_update_keeps_what_it_does_not_carry(ingest, tables) -> No
     assert after.email == "j.rivera@example.com"
     assert (after.first_name, after.phone, list(after.tags)) == (lead.first_name, lead.phone, list(lead.tags))
     assert after.source == pb.LEAD_SOURCE_PORTAL  # a later source never rewrites where it came from
-    kinds = [k for k, _, _ in await outbox(tables, loc)]
+    kinds = [k for k, _, _ in await outbox(ingest_tables, loc)]
     assert kinds == [Kind.LEAD_EVENT_KIND_LEAD_CREATED, Kind.LEAD_EVENT_KIND_LEAD_UPDATED]
     [again] = await deliver(ingest, ghl_event(update))  # same content, new webhook: nothing changes
     assert again.outcome == "lead_unchanged"
-    assert len(await outbox(tables, loc)) == 2
+    assert len(await outbox(ingest_tables, loc)) == 2
 
 
 async def test_tag_update_replaces_the_tags(ingest) -> None:
@@ -224,7 +211,7 @@ async def test_tag_update_replaces_the_tags(ingest) -> None:
     assert list((await lead_of(ingest, loc, payload["id"])).tags) == ["hot", "seller"]
 
 
-async def test_dnd_update_sets_the_fact_and_suppresses_before_the_update(ingest, tables) -> None:
+async def test_dnd_update_sets_the_fact_and_suppresses_before_the_update(ingest, ingest_tables) -> None:
     loc = new_location()
     lead, payload = await create_contact(ingest, loc)
     dnd = {
@@ -238,7 +225,7 @@ async def test_dnd_update_sets_the_fact_and_suppresses_before_the_update(ingest,
     assert result.outcome == "lead_updated"
     after = await lead_of(ingest, loc, payload["id"])
     assert (after.sms_dnd, after.email_dnd) == (True, False)
-    rows = await outbox(tables, loc)
+    rows = await outbox(ingest_tables, loc)
     assert [k for k, _, _ in rows] == [
         Kind.LEAD_EVENT_KIND_LEAD_CREATED,
         Kind.LEAD_EVENT_KIND_SUPPRESSION,
@@ -251,14 +238,14 @@ async def test_dnd_update_sets_the_fact_and_suppresses_before_the_update(ingest,
     )
     [again] = await deliver(ingest, ghl_event(dnd))  # still on: no second suppression
     assert again.outcome == "lead_unchanged"
-    assert len(await outbox(tables, loc)) == 3
+    assert len(await outbox(ingest_tables, loc)) == 3
 
 
-async def test_new_contact_with_dnd_is_suppressed_before_it_is_announced(ingest, tables) -> None:
+async def test_new_contact_with_dnd_is_suppressed_before_it_is_announced(ingest, ingest_tables) -> None:
     loc = new_location()
     lead, _ = await create_contact(ingest, loc, dnd=True)
     assert (lead.sms_dnd, lead.email_dnd) == (True, True)
-    rows = await outbox(tables, loc)
+    rows = await outbox(ingest_tables, loc)
     assert [k for k, _, _ in rows] == [
         Kind.LEAD_EVENT_KIND_SUPPRESSION,
         Kind.LEAD_EVENT_KIND_SUPPRESSION,
@@ -270,7 +257,7 @@ async def test_new_contact_with_dnd_is_suppressed_before_it_is_announced(ingest,
     }
 
 
-async def test_contact_delete_erases_once_and_forgets_the_raw_payloads(ingest, tables) -> None:
+async def test_contact_delete_erases_once_and_forgets_the_raw_payloads(ingest, ingest_tables) -> None:
     loc = new_location()
     lead, payload = await create_contact(ingest, loc)
     delete = {"type": "ContactDelete", "locationId": loc, "id": payload["id"], "email": lead.email}
@@ -282,9 +269,11 @@ async def test_contact_delete_erases_once_and_forgets_the_raw_payloads(ingest, t
     erased = await ingest.GetLead(pb.GetLeadRequest(lead_id=lead.lead_id), timeout=5)
     assert erased.lead.delete_time.seconds > 0
     assert (erased.lead.email, erased.lead.phone, erased.lead.first_name) == ("", "", "")
-    kinds = [k for k, _, _ in await outbox(tables, loc)]
+    kinds = [k for k, _, _ in await outbox(ingest_tables, loc)]
     assert kinds.count(Kind.LEAD_EVENT_KIND_LEAD_DELETED) == 1
-    payloads = await tables.fetch("SELECT payload FROM inbox WHERE lead_id = $1", uuid.UUID(lead.lead_id))
+    payloads = await ingest_tables.fetch(
+        "SELECT payload FROM inbox WHERE lead_id = $1", uuid.UUID(lead.lead_id)
+    )
     assert len(payloads) >= 2
     assert all(bytes(p["payload"]) == b"" for p in payloads)
     # An update for the erased contact cannot bring its data back.
@@ -294,23 +283,23 @@ async def test_contact_delete_erases_once_and_forgets_the_raw_payloads(ingest, t
     assert update.outcome == "stored_only"
 
 
-async def test_delete_of_an_unknown_contact_is_unmatched(ingest, tables) -> None:
+async def test_delete_of_an_unknown_contact_is_unmatched(ingest, ingest_tables) -> None:
     loc = new_location()
     [result] = await deliver(ingest, ghl_event({"type": "ContactDelete", "locationId": loc, "id": "nobody"}))
     assert result.outcome == "unmatched"
-    assert await outbox(tables, loc) == []
+    assert await outbox(ingest_tables, loc) == []
 
 
 # -- HighLevel conversations, appointments, the rest -----------------------------------------
 
 
-async def test_inbound_sms_sample_is_handed_to_the_coordinator(ingest, tables) -> None:
+async def test_inbound_sms_sample_is_handed_to_the_coordinator(ingest, ingest_tables) -> None:
     loc = new_location()
     lead, payload = await create_contact(ingest, loc)
     message = {**GHL_MESSAGE["payload"], "locationId": loc, "contactId": payload["id"]}
     [result] = await deliver(ingest, ghl_event(message))
     assert (result.outcome, result.lead_id) == ("inbound_message", lead.lead_id)
-    kind, lead_id, facts = (await outbox(tables, loc))[-1]
+    kind, lead_id, facts = (await outbox(ingest_tables, loc))[-1]
     assert (kind, lead_id) == (Kind.LEAD_EVENT_KIND_INBOUND_MESSAGE, lead.lead_id)
     assert facts.message == coordinator_pb.MessageFacts(
         channel=common_pb.CHANNEL_SMS,
@@ -320,7 +309,7 @@ async def test_inbound_sms_sample_is_handed_to_the_coordinator(ingest, tables) -
     )
 
 
-async def test_inbound_email_and_outbound_sms(ingest, tables) -> None:
+async def test_inbound_email_and_outbound_sms(ingest, ingest_tables) -> None:
     loc = new_location()
     lead, payload = await create_contact(ingest, loc)
     email = {
@@ -339,7 +328,7 @@ async def test_inbound_email_and_outbound_sms(ingest, tables) -> None:
     }
     results = await deliver(ingest, ghl_event(email), ghl_event(outbound))
     assert [r.outcome for r in results] == ["inbound_message", "outbound_message"]
-    rows = await outbox(tables, loc)
+    rows = await outbox(ingest_tables, loc)
     (k1, _, f1), (k2, _, f2) = rows[-2:]
     assert (k1, f1.message.channel, f1.message.subject) == (
         Kind.LEAD_EVENT_KIND_INBOUND_MESSAGE,
@@ -354,19 +343,21 @@ async def test_inbound_email_and_outbound_sms(ingest, tables) -> None:
     )
 
 
-async def test_message_from_an_unknown_contact_is_unmatched_and_calls_are_stored_only(ingest, tables) -> None:
+async def test_message_from_an_unknown_contact_is_unmatched_and_calls_are_stored_only(
+    ingest, ingest_tables
+) -> None:
     loc = new_location()
     unknown = {**GHL_MESSAGE["payload"], "locationId": loc, "contactId": "never-seen"}
     call = {**GHL_MESSAGE["payload"], **GHL_MESSAGE["variants"]["missed_call_voicemail"], "locationId": loc}
     results = await deliver(ingest, ghl_event(unknown), ghl_event(call))
     assert [r.outcome for r in results] == ["unmatched", "stored_only"]
-    assert await outbox(tables, loc) == []
+    assert await outbox(ingest_tables, loc) == []
 
 
 @pytest.mark.parametrize(
     "kind", ["OpportunityStageUpdate", "TaskCreate", "NoteCreate", "INSTALL", "BrandNewThing"]
 )
-async def test_types_without_an_action_are_stored_and_acknowledged(ingest, tables, kind: str) -> None:
+async def test_types_without_an_action_are_stored_and_acknowledged(ingest, ingest_tables, kind: str) -> None:
     loc = new_location()
     event = ghl_event({"type": kind, "locationId": loc, "id": "x", "contactId": "y"})
     [result] = await deliver(ingest, event)
@@ -375,11 +366,11 @@ async def test_types_without_an_action_are_stored_and_acknowledged(ingest, table
         f"no action for {kind}",
         False,
     )
-    assert (await inbox_row(tables, GHL, event.provider_event_id))["event_type"] == kind
-    assert await outbox(tables, loc) == []
+    assert (await inbox_row(ingest_tables, GHL, event.provider_event_id))["event_type"] == kind
+    assert await outbox(ingest_tables, loc) == []
 
 
-async def test_appointment_is_recorded_as_an_appointment_event(ingest, tables) -> None:
+async def test_appointment_is_recorded_as_an_appointment_event(ingest, ingest_tables) -> None:
     loc = new_location()
     lead, payload = await create_contact(ingest, loc)
     appointment = {
@@ -394,10 +385,10 @@ async def test_appointment_is_recorded_as_an_appointment_event(ingest, tables) -
     [recorded] = events.events
     assert (recorded.event_id, recorded.type) == (event.provider_event_id, pb.EVENT_TYPE_APPOINTMENT)
     assert recorded.properties["status"] == "confirmed"
-    kind, _, _ = (await outbox(tables, loc))[-1]
+    kind, _, _ = (await outbox(ingest_tables, loc))[-1]
     assert kind == Kind.LEAD_EVENT_KIND_BEHAVIOR
     assert (
-        await tables.fetchval(
+        await ingest_tables.fetchval(
             "SELECT behavior_type FROM outbox WHERE location_id = $1 ORDER BY id DESC LIMIT 1", loc
         )
         == "appointment"
@@ -416,11 +407,11 @@ def inbound_sms(sender: str, to: str, body: str = "Is it still available?") -> p
     )
 
 
-async def test_twilio_inbound_matches_the_location_that_lists_the_number(ingest, tables) -> None:
+async def test_twilio_inbound_matches_the_location_that_lists_the_number(ingest, ingest_tables) -> None:
     loc = new_location()
     lead, _ = await create_contact(ingest, loc)
     ours = new_phone()
-    await tables.execute(
+    await ingest_tables.execute(
         "UPDATE locations SET settings = jsonb_build_object('sms_numbers', jsonb_build_array($2::text))"
         " WHERE location_id = $1",
         loc,
@@ -429,7 +420,7 @@ async def test_twilio_inbound_matches_the_location_that_lists_the_number(ingest,
     event = inbound_sms(lead.phone, ours, "STOP")
     [result] = await deliver(ingest, event)
     assert (result.outcome, result.lead_id, result.location_id) == ("inbound_message", lead.lead_id, loc)
-    kind, lead_id, facts = (await outbox(tables, loc))[-1]
+    kind, lead_id, facts = (await outbox(ingest_tables, loc))[-1]
     assert (kind, lead_id) == (Kind.LEAD_EVENT_KIND_INBOUND_MESSAGE, lead.lead_id)
     assert facts.message == coordinator_pb.MessageFacts(
         channel=common_pb.CHANNEL_SMS,
@@ -442,7 +433,7 @@ async def test_twilio_inbound_matches_the_location_that_lists_the_number(ingest,
 
 
 async def test_twilio_inbound_without_a_listed_number_uses_the_only_location_with_the_phone(
-    ingest, tables
+    ingest, ingest_tables
 ) -> None:
     loc = new_location()
     lead, _ = await create_contact(ingest, loc)
@@ -453,7 +444,7 @@ async def test_twilio_inbound_without_a_listed_number_uses_the_only_location_wit
     assert (result.outcome, result.lead_id, result.location_id) == ("inbound_message", lead.lead_id, loc)
 
 
-async def test_twilio_inbound_is_unmatched_when_unknown_or_ambiguous(ingest, tables) -> None:
+async def test_twilio_inbound_is_unmatched_when_unknown_or_ambiguous(ingest, ingest_tables) -> None:
     [nobody] = await deliver(ingest, inbound_sms(new_phone(), new_phone()))
     assert (nobody.outcome, nobody.lead_id) == ("unmatched", "")
     phone = new_phone()
@@ -462,14 +453,16 @@ async def test_twilio_inbound_is_unmatched_when_unknown_or_ambiguous(ingest, tab
     await create_contact(ingest, loc_b, phone=phone)
     [both] = await deliver(ingest, inbound_sms(phone, new_phone()))
     assert (both.outcome, both.lead_id) == ("unmatched", "")
-    assert len(await outbox(tables, loc_a)) == len(await outbox(tables, loc_b)) == 1  # LEAD_CREATED only
+    assert (
+        len(await outbox(ingest_tables, loc_a)) == len(await outbox(ingest_tables, loc_b)) == 1
+    )  # LEAD_CREATED only
 
 
-async def test_twilio_status_callback_is_a_delivery_status_without_a_lead(ingest, tables) -> None:
+async def test_twilio_status_callback_is_a_delivery_status_without_a_lead(ingest, ingest_tables) -> None:
     loc = new_location()
     ours = new_phone()
     [_] = await deliver(ingest, ghl_event({"type": "INSTALL", "locationId": loc}))
-    await tables.execute(
+    await ingest_tables.execute(
         "UPDATE locations SET settings = jsonb_build_object('sms_numbers', jsonb_build_array($2::text))"
         " WHERE location_id = $1",
         loc,
@@ -486,7 +479,7 @@ async def test_twilio_status_callback_is_a_delivery_status_without_a_lead(ingest
     }
     [result] = await deliver(ingest, twilio_event("twilio.status_callback", f"{sid}:undelivered", payload))
     assert (result.outcome, result.lead_id, result.location_id) == ("delivery_status", "", loc)
-    [(kind, lead_id, facts)] = await outbox(tables, loc)
+    [(kind, lead_id, facts)] = await outbox(ingest_tables, loc)
     assert (kind, lead_id) == (Kind.LEAD_EVENT_KIND_DELIVERY_STATUS, "")
     assert facts.delivery == coordinator_pb.DeliveryFacts(
         provider_message_id=sid,
@@ -499,7 +492,7 @@ async def test_twilio_status_callback_is_a_delivery_status_without_a_lead(ingest
 # -- SendGrid --------------------------------------------------------------------------------
 
 
-async def test_sendgrid_sample_batch(ingest, tables) -> None:
+async def test_sendgrid_sample_batch(ingest, ingest_tables) -> None:
     loc = new_location()
     lead, _ = await create_contact(ingest, loc)
     tag = uuid.uuid4().hex
@@ -528,7 +521,7 @@ async def test_sendgrid_sample_batch(ingest, tables) -> None:
     assert results[5].lead_id == ""  # bounced.lead@example.com is nobody we know
     events = await ingest.ListLeadEvents(pb.ListLeadEventsRequest(lead_id=lead.lead_id), timeout=5)
     assert sorted(e.type for e in events.events) == [pb.EVENT_TYPE_EMAIL_OPEN, pb.EVENT_TYPE_EMAIL_CLICK]
-    rows = await outbox(tables, loc)
+    rows = await outbox(ingest_tables, loc)
     suppressed = {
         (f.suppression.address, f.suppression.reason, lead_id)
         for k, lead_id, f in rows
@@ -550,13 +543,13 @@ async def test_sendgrid_sample_batch(ingest, tables) -> None:
     )
 
 
-async def test_sendgrid_suppression_without_any_location_or_lead(ingest, tables) -> None:
+async def test_sendgrid_suppression_without_any_location_or_lead(ingest, ingest_tables) -> None:
     event = sendgrid_event(
         SENDGRID[7], sg_event_id=f"spam-{uuid.uuid4()}", email=f"{uuid.uuid4().hex}@example.com"
     )
     [result] = await deliver(ingest, event)
     assert (result.outcome, result.lead_id, result.location_id) == ("suppression", "", "")
-    row = await tables.fetchrow(
+    row = await ingest_tables.fetchrow(
         "SELECT * FROM outbox WHERE kind = $1 AND location_id = '' ORDER BY id DESC LIMIT 1",
         Kind.LEAD_EVENT_KIND_SUPPRESSION,
     )
@@ -574,7 +567,7 @@ async def test_sendgrid_open_for_an_unknown_lead_is_unmatched(ingest) -> None:
 # -- exactly once, all or nothing, envelopes -------------------------------------------------
 
 
-async def test_fifty_concurrent_deliveries_have_one_effect(ingest, tables) -> None:
+async def test_fifty_concurrent_deliveries_have_one_effect(ingest, ingest_tables) -> None:
     loc = new_location()
     payload = contact_payload(loc)
     event = ghl_event(payload)
@@ -584,18 +577,18 @@ async def test_fifty_concurrent_deliveries_have_one_effect(ingest, tables) -> No
     assert {r.outcome for r in results} == {"lead_created"}
     assert len({r.lead_id for r in results}) == 1
     assert (
-        await tables.fetchval(
+        await ingest_tables.fetchval(
             "SELECT count(*) FROM inbox WHERE provider = $1 AND provider_event_id = $2",
             GHL,
             event.provider_event_id,
         )
         == 1
     )
-    assert await tables.fetchval("SELECT count(*) FROM leads WHERE location_id = $1", loc) == 1
-    assert len(await outbox(tables, loc)) == 1
+    assert await ingest_tables.fetchval("SELECT count(*) FROM leads WHERE location_id = $1", loc) == 1
+    assert len(await outbox(ingest_tables, loc)) == 1
 
 
-async def test_one_malformed_event_does_not_stop_the_others(ingest, tables) -> None:
+async def test_one_malformed_event_does_not_stop_the_others(ingest, ingest_tables) -> None:
     loc = new_location()
     good_one, good_two = contact_payload(loc), contact_payload(loc)
     bad = ghl_event(
@@ -604,12 +597,12 @@ async def test_one_malformed_event_does_not_stop_the_others(ingest, tables) -> N
     results = await deliver(ingest, ghl_event(good_one), bad, ghl_event(good_two))
     assert [r.outcome for r in results] == ["lead_created", "stored_only", "lead_created"]
     assert "lead.email" in results[1].detail
-    assert (await inbox_row(tables, GHL, bad.provider_event_id))["outcome"] == "stored_only"
-    assert await tables.fetchval("SELECT count(*) FROM leads WHERE location_id = $1", loc) == 2
-    assert len(await outbox(tables, loc)) == 2
+    assert (await inbox_row(ingest_tables, GHL, bad.provider_event_id))["outcome"] == "stored_only"
+    assert await ingest_tables.fetchval("SELECT count(*) FROM leads WHERE location_id = $1", loc) == 2
+    assert len(await outbox(ingest_tables, loc)) == 2
 
 
-async def test_envelope_problem_rejects_the_whole_request_and_writes_nothing(ingest, tables) -> None:
+async def test_envelope_problem_rejects_the_whole_request_and_writes_nothing(ingest, ingest_tables) -> None:
     loc = new_location()
     good = ghl_event(contact_payload(loc))
     bad = pb.WebhookEvent(provider=GHL, provider_event_id="", payload=b"{}")
@@ -617,8 +610,8 @@ async def test_envelope_problem_rejects_the_whole_request_and_writes_nothing(ing
         await deliver(ingest, good, bad)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error_reason(caught.value) == "MISSING_FIELD"
-    assert await inbox_row(tables, GHL, good.provider_event_id) is None
-    assert await tables.fetchval("SELECT count(*) FROM locations WHERE location_id = $1", loc) == 0
+    assert await inbox_row(ingest_tables, GHL, good.provider_event_id) is None
+    assert await ingest_tables.fetchval("SELECT count(*) FROM locations WHERE location_id = $1", loc) == 0
     too_big = pb.WebhookEvent(provider=SENDGRID_, provider_event_id="big", payload=b" " * ((1 << 20) + 1))
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await deliver(ingest, too_big)
@@ -636,7 +629,7 @@ async def test_redelivery_reports_the_first_outcome(ingest) -> None:
 # -- tenants ---------------------------------------------------------------------------------
 
 
-async def test_the_same_contact_id_in_two_locations_is_two_leads(ingest, tables) -> None:
+async def test_the_same_contact_id_in_two_locations_is_two_leads(ingest, ingest_tables) -> None:
     loc_a, loc_b = new_location(), new_location()
     contact_id = f"ct-{uuid.uuid4()}"
     a, _ = await create_contact(ingest, loc_a, contact_id=contact_id, firstName="Ana")
@@ -651,12 +644,12 @@ async def test_the_same_contact_id_in_two_locations_is_two_leads(ingest, tables)
     assert update.lead_id == a.lead_id
     assert (await lead_of(ingest, loc_b, contact_id)).last_name == b.last_name
     # A message for A's contact is A's; B's outbox hears nothing of it.
-    before_b = len(await outbox(tables, loc_b))
+    before_b = len(await outbox(ingest_tables, loc_b))
     [message] = await deliver(
         ingest, ghl_event({**GHL_MESSAGE["payload"], "locationId": loc_a, "contactId": contact_id})
     )
     assert message.lead_id == a.lead_id
-    assert len(await outbox(tables, loc_b)) == before_b
+    assert len(await outbox(ingest_tables, loc_b)) == before_b
     # Deleting B's contact leaves A's.
     [deleted] = await deliver(
         ingest, ghl_event({"type": "ContactDelete", "locationId": loc_b, "id": contact_id})
@@ -665,7 +658,7 @@ async def test_the_same_contact_id_in_two_locations_is_two_leads(ingest, tables)
     assert (await lead_of(ingest, loc_a, contact_id)).first_name == "Ana"
 
 
-async def test_a_lead_id_from_another_location_is_not_matched(ingest, tables) -> None:
+async def test_a_lead_id_from_another_location_is_not_matched(ingest, ingest_tables) -> None:
     loc_a, loc_b = new_location(), new_location()
     a, _ = await create_contact(ingest, loc_a)
     opened = sendgrid_event(
@@ -685,13 +678,13 @@ async def test_external_id_lookup_never_crosses_tenants(ingest) -> None:
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-async def test_gateway_location_must_match_the_payload(ingest, tables) -> None:
+async def test_gateway_location_must_match_the_payload(ingest, ingest_tables) -> None:
     loc_a, loc_b = new_location(), new_location()
     event = ghl_event(contact_payload(loc_a), location_id=loc_b)
     [result] = await deliver(ingest, event)
     assert (result.outcome, result.location_id) == ("stored_only", loc_b)
     assert (
-        await tables.fetchval(
+        await ingest_tables.fetchval(
             "SELECT count(*) FROM leads WHERE location_id = ANY($1::text[])", [loc_a, loc_b]
         )
         == 0

@@ -7,29 +7,14 @@ import json
 import urllib.parse
 import uuid
 
-import asyncpg
 import grpc
-import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from leadengine.ingest.v1 import ingest_service_pb2 as pb
 
-from tests.support import error_reason, mesh
+from tests.support import error_reason
 
 NO_EFFECT = {"stored_only", "unmatched"}
-
-
-@pytest.fixture(scope="module")
-async def ingest(migrated_dsn):
-    async with mesh(migrated_dsn, only=("ingest",)) as m:
-        yield m.clients.ingest
-
-
-@pytest.fixture(scope="module")
-async def tables(migrated_dsn):
-    conn = await asyncpg.connect(migrated_dsn, server_settings={"search_path": "ingest"})
-    yield conn
-    await conn.close()
 
 
 scalars = (
@@ -163,8 +148,8 @@ def webhook(draw: st.DrawFn, location_id: str) -> tuple[pb.WebhookEvent, bool]:
     )
 
 
-async def totals(tables) -> tuple[int, int, int]:
-    row = await tables.fetchrow(
+async def totals(ingest_tables) -> tuple[int, int, int]:
+    row = await ingest_tables.fetchrow(
         "SELECT (SELECT count(*) FROM inbox) AS inbox, (SELECT count(*) FROM leads) AS leads,"
         " (SELECT count(*) FROM outbox) AS outbox"
     )
@@ -173,10 +158,12 @@ async def totals(tables) -> tuple[int, int, int]:
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-async def test_any_event_is_stored_and_a_stored_only_one_changes_nothing_else(ingest, tables, data) -> None:
+async def test_any_event_is_stored_and_a_stored_only_one_changes_nothing_else(
+    ingest, ingest_tables, data
+) -> None:
     location_id = f"fuzz-{uuid.uuid4()}"
     webhook_event, valid = data.draw(webhook(location_id))
-    inbox_before, leads_before, outbox_before = await totals(tables)
+    inbox_before, leads_before, outbox_before = await totals(ingest_tables)
     try:
         resp = await ingest.RecordWebhook(pb.RecordWebhookRequest(events=[webhook_event]), timeout=10)
     except grpc.aio.AioRpcError as err:
@@ -187,20 +174,20 @@ async def test_any_event_is_stored_and_a_stored_only_one_changes_nothing_else(in
         assert not valid, f"{failure.code()}: {failure.details()}"
         assert failure.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert error_reason(failure)
-        assert await totals(tables) == (inbox_before, leads_before, outbox_before)
+        assert await totals(ingest_tables) == (inbox_before, leads_before, outbox_before)
         event("envelope rejected")
         return
     assert valid
     [result] = resp.results
     event(result.outcome)
     assert not result.duplicate
-    stored = await tables.fetchrow(
+    stored = await ingest_tables.fetchrow(
         "SELECT outcome, payload FROM inbox WHERE provider = $1 AND provider_event_id = $2",
         webhook_event.provider,
         webhook_event.provider_event_id,
     )
     assert stored["outcome"] == result.outcome
-    inbox_after, leads_after, outbox_after = await totals(tables)
+    inbox_after, leads_after, outbox_after = await totals(ingest_tables)
     assert inbox_after == inbox_before + 1
     if result.outcome in NO_EFFECT:
         assert result.detail

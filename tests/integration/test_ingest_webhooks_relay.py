@@ -8,37 +8,17 @@ import json
 import urllib.parse
 import uuid
 
-import asyncpg
-import pytest
 from leadengine.common.v1 import common_pb2 as common_pb
 from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
 from leadengine.ingest.v1 import ingest_service_pb2 as pb
 
-from shared.clients import Peers
-from tests.integration.test_ingest_outbox import coordinator, eventually, ingest_replica, outbox_dsn
-
-__all__ = ["coordinator", "outbox_dsn"]  # module fixtures shared with the relay tests
+from tests.relay import eventually
 
 Kind = coordinator_pb.LeadEventKind
 
 
-@pytest.fixture(scope="module")
-async def ingest(outbox_dsn, coordinator):
-    async with ingest_replica(outbox_dsn, coordinator[1]) as addr:
-        clients = Peers({"ingest": addr})
-        yield clients.ingest
-        await clients.close()
-
-
-@pytest.fixture(scope="module")
-async def tables(outbox_dsn):
-    conn = await asyncpg.connect(outbox_dsn, server_settings={"search_path": "ingest"})
-    yield conn
-    await conn.close()
-
-
-async def published(tables, location_id: str) -> bool:
-    left = await tables.fetchval(
+async def published(relay_tables, location_id: str) -> bool:
+    left = await relay_tables.fetchval(
         "SELECT count(*) FROM outbox WHERE location_id = $1 AND published_time IS NULL", location_id
     )
     return left == 0
@@ -70,8 +50,8 @@ def spam_report(location_id: str) -> pb.WebhookEvent:
     )
 
 
-async def test_envelopes_carry_the_facts(ingest, coordinator, tables) -> None:
-    fake, _ = coordinator
+async def test_envelopes_carry_the_facts(relay_ingest, coordinator_fake, relay_tables) -> None:
+    fake, _ = coordinator_fake
     loc = f"loc-{uuid.uuid4()}"
     contact = {
         "type": "ContactCreate",
@@ -89,11 +69,11 @@ async def test_envelopes_carry_the_facts(ingest, coordinator, tables) -> None:
         "body": "hi",
         "messageId": "m1",
     }
-    resp = await ingest.RecordWebhook(
+    resp = await relay_ingest.RecordWebhook(
         pb.RecordWebhookRequest(events=[ghl(contact), ghl(message), spam_report(loc)]), timeout=10
     )
     lead_id = resp.results[0].lead_id
-    await eventually(lambda: published(tables, loc))
+    await eventually(lambda: published(relay_tables, loc))
     got = [e for e in fake.calls if e.location_id == loc]
     by_kind = {e.kind: e for e in got}
     assert set(by_kind) == {
@@ -102,7 +82,7 @@ async def test_envelopes_carry_the_facts(ingest, coordinator, tables) -> None:
         Kind.LEAD_EVENT_KIND_INBOUND_MESSAGE,
     }
     lead_events = [e for e in got if e.lead_id == lead_id]
-    # The do-not-disturb suppression reaches the coordinator before the lead's first event.
+    # The do-not-disturb suppression reaches the coordinator_fake before the lead's first event.
     assert [e.kind for e in lead_events] == [
         Kind.LEAD_EVENT_KIND_SUPPRESSION,
         Kind.LEAD_EVENT_KIND_LEAD_CREATED,
@@ -119,11 +99,13 @@ async def test_envelopes_carry_the_facts(ingest, coordinator, tables) -> None:
     assert spam.HasField("occurred_time")
 
 
-async def test_rows_without_a_lead_are_not_held_up_by_each_other(ingest, coordinator, tables) -> None:
-    fake, _ = coordinator
+async def test_rows_without_a_lead_are_not_held_up_by_each_other(
+    relay_ingest, coordinator_fake, relay_tables
+) -> None:
+    fake, _ = coordinator_fake
     stuck, free = f"loc-{uuid.uuid4()}", f"loc-{uuid.uuid4()}"
     fake.fail_remaining[stuck] = 1_000_000
-    await ingest.RecordWebhook(pb.RecordWebhookRequest(events=[spam_report(stuck)]), timeout=10)
+    await relay_ingest.RecordWebhook(pb.RecordWebhookRequest(events=[spam_report(stuck)]), timeout=10)
     sid = f"SM{uuid.uuid4().hex}"
     status = pb.WebhookEvent(
         provider=pb.PROVIDER_TWILIO,
@@ -132,13 +114,13 @@ async def test_rows_without_a_lead_are_not_held_up_by_each_other(ingest, coordin
         payload=urllib.parse.urlencode({"MessageSid": sid, "MessageStatus": "delivered"}).encode(),
         location_id=free,
     )
-    await ingest.RecordWebhook(pb.RecordWebhookRequest(events=[spam_report(free), status]), timeout=10)
-    await eventually(lambda: published(tables, free))
+    await relay_ingest.RecordWebhook(pb.RecordWebhookRequest(events=[spam_report(free), status]), timeout=10)
+    await eventually(lambda: published(relay_tables, free))
     delivered = [e for e in fake.calls if e.location_id == free]
     assert {e.kind for e in delivered} == {
         Kind.LEAD_EVENT_KIND_SUPPRESSION,
         Kind.LEAD_EVENT_KIND_DELIVERY_STATUS,
     }
-    assert not await published(tables, stuck)
+    assert not await published(relay_tables, stuck)
     fake.fail_remaining[stuck] = 0
-    await eventually(lambda: published(tables, stuck))
+    await eventually(lambda: published(relay_tables, stuck))

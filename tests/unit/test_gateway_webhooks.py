@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.gateway import signatures
-from services.gateway.delivery import Rejected
+from services.gateway.forwarding import Rejected
 from services.gateway.webhooks import (
     check_ghl_timestamp,
     parse_form,

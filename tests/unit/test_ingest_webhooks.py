@@ -13,12 +13,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from leadengine.common.v1 import common_pb2 as common_pb
-from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
 from leadengine.ingest.v1 import ingest_service_pb2 as pb
 
 from services.ingest import webhooks
-from services.ingest.outbox import envelope
-from services.ingest.servicer import webhook_events
+from services.ingest.webhooks import ghl as ghl_webhooks
+from services.ingest.webhooks.envelope import inbox_events
 from shared.errors import InvalidArgument
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
@@ -374,7 +373,7 @@ def test_any_json_object_parses_or_raises_payload_error(
 )
 def test_envelope_problems_name_the_field(event: pb.WebhookEvent, path: str) -> None:
     with pytest.raises(InvalidArgument) as caught:
-        webhook_events(pb.RecordWebhookRequest(events=[event]))
+        inbox_events(pb.RecordWebhookRequest(events=[event]))
     assert caught.value.violations[0].field == path
 
 
@@ -382,7 +381,7 @@ def test_a_full_size_payload_is_accepted() -> None:
     event = pb.WebhookEvent(
         provider=pb.PROVIDER_SENDGRID, provider_event_id="a" * 256, payload=b"x" * (1 << 20)
     )
-    assert webhook_events(pb.RecordWebhookRequest(events=[event]))[0].provider_event_id == "a" * 256
+    assert inbox_events(pb.RecordWebhookRequest(events=[event]))[0].provider_event_id == "a" * 256
 
 
 @pytest.mark.parametrize(
@@ -398,28 +397,4 @@ def test_a_full_size_payload_is_accepted() -> None:
     ],
 )
 def test_ghl_source_text_maps_to_a_lead_source(text: str | None, source: int) -> None:
-    assert webhooks.source_of(text) == source
-
-
-def test_relay_envelope_merges_the_facts_and_allows_no_lead() -> None:
-    facts = coordinator_pb.LeadEventEnvelope(
-        suppression=coordinator_pb.SuppressionFacts(channel=common_pb.CHANNEL_EMAIL, address="a@example.com"),
-        lead_id="forged",  # the row's own columns always win over what the payload holds
-    )
-    event_id = uuid.uuid4()
-    row = {
-        "event_id": event_id,
-        "kind": coordinator_pb.LEAD_EVENT_KIND_SUPPRESSION,
-        "lead_id": None,
-        "location_id": "",
-        "occurred_time": NOW,
-        "behavior_type": "",
-        "payload": facts.SerializeToString(),
-    }
-    env = envelope(row)
-    assert (env.event_id, env.lead_id, env.kind) == (
-        str(event_id),
-        "",
-        coordinator_pb.LEAD_EVENT_KIND_SUPPRESSION,
-    )
-    assert env.suppression.address == "a@example.com"
+    assert ghl_webhooks.source_of(text) == source

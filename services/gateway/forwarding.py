@@ -1,4 +1,4 @@
-"""One provider delivery: its bounded body, its hand-off to ingest, and how it is answered.
+"""Forwarding one provider webhook to ingest: its bounded body, its hand-off, and how it is answered.
 
 The gateway is thin: every webhook route verifies, extracts ids, and hands the
 events to IngestService.RecordWebhook. What this module owns is the HTTP side

@@ -1,0 +1,55 @@
+"""SQL for ImportLeads: one COPY into a staging table per batch, then one INSERT … SELECT."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from services.ingest.leads import LeadFields
+from services.ingest.repository.leads import LEAD_COLUMNS, ensure_location, values_of
+from shared import deadlines
+from shared.db import Database
+
+_COLS = ", ".join(LEAD_COLUMNS)
+_STAGING_COLUMNS = ("lead_id", "location_id", *LEAD_COLUMNS)
+
+# Column types of the COPY target; custom_fields travels as text and is cast on the way into leads,
+# so binary COPY never needs a jsonb codec.
+_STAGING_DDL = (
+    "CREATE TEMP TABLE import_staging (lead_id uuid, location_id text, external_contact_id text,"
+    " first_name text, last_name text, email text, phone text, timezone text, company text, city text,"
+    " state text, country text, job_title text, seniority text, source smallint, tags text[],"
+    " custom_fields text, sms_consent boolean, email_consent boolean, budget_usd bigint,"
+    " timeline_months integer, preapproved boolean, sms_dnd boolean, email_dnd boolean) ON COMMIT DROP"
+)
+
+
+def _import_values(fields: LeadFields) -> list[Any]:
+    values = values_of(fields)
+    values[LEAD_COLUMNS.index("custom_fields")] = json.dumps(fields.custom_fields)
+    return values
+
+
+async def import_batch(db: Database, location_id: str, batch: Sequence[LeadFields]) -> int:
+    """COPY one batch into a staging table, then keep only contacts the location lacks.
+    Returns how many rows were inserted; the rest already existed. Publishes nothing."""
+    records = [(uuid.uuid4(), location_id, *_import_values(fields)) for fields in batch]
+    async with db.transaction() as conn:
+        await ensure_location(conn, location_id)
+        # Without arguments execute() uses the simple protocol: no cached plan outlives the
+        # temporary table, which is recreated for every batch.
+        await conn.execute("DROP TABLE IF EXISTS pg_temp.import_staging")
+        await conn.execute(_STAGING_DDL)
+        await conn.copy_records_to_table(
+            "import_staging", records=records, columns=_STAGING_COLUMNS, timeout=deadlines.timeout(120.0)
+        )
+        status = await conn.execute(
+            f"INSERT INTO leads (lead_id, location_id, {_COLS})"
+            " SELECT lead_id, location_id, "
+            + ", ".join("custom_fields::jsonb" if c == "custom_fields" else c for c in LEAD_COLUMNS)
+            + " FROM import_staging ON CONFLICT (location_id, external_contact_id) DO NOTHING",
+            timeout=deadlines.timeout(120.0),
+        )
+    return int(status.rsplit(" ", 1)[-1])

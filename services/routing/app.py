@@ -5,8 +5,11 @@ from __future__ import annotations
 from leadengine.routing.v1 import routing_service_pb2 as pb
 from leadengine.routing.v1 import routing_service_pb2_grpc as pb_grpc
 
+from services.routing.assigning import Assigning
 from services.routing.config import Config
+from services.routing.outcomes import OutcomeRecording
 from services.routing.repository import RoutingRepository
+from services.routing.roster import Roster
 from services.routing.servicer import RoutingServicer
 from shared.clients import Peers
 from shared.db import Database
@@ -14,7 +17,10 @@ from shared.server import Registration, ServiceApp
 
 
 def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
-    servicer = RoutingServicer(RoutingRepository(db, default_capacity=cfg.default_capacity))
+    repo = RoutingRepository(db)
+    servicer = RoutingServicer(
+        Roster(repo), Assigning(repo, default_capacity=cfg.default_capacity), OutcomeRecording(repo)
+    )
     return ServiceApp(
         registrations=[
             Registration(

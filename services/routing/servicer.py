@@ -1,79 +1,77 @@
-"""RoutingService handlers: proto in, domain calls, proto out. No SQL, no status codes."""
+"""RoutingService handlers: proto in, use-case calls, proto out. No rules, no SQL, no status codes."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from leadengine.routing.v1 import routing_service_pb2 as pb
 from leadengine.routing.v1 import routing_service_pb2_grpc as pb_grpc
 
-from services.routing.repository import AgentFields, RoutingRepository
-from shared import contact, ids, pagination, timestamps
-from shared.errors import FieldViolation, InvalidArgument, NotFound
+from services.routing import agents, outcomes
+from services.routing.assigning import Assigning
+from services.routing.outcomes import OutcomeRecording
+from services.routing.repository import Agent, Assignment
+from services.routing.roster import Roster
+from shared import ids, pagination, timestamps
 from shared.rpc import Context
 
 
-def agent_to_proto(row: Any) -> pb.Agent:
+def agent_to_proto(agent: Agent) -> pb.Agent:
     return pb.Agent(
-        agent_id=str(row["agent_id"]),
-        location_id=row["location_id"],
-        external_user_id=row["external_user_id"] or "",
-        name=row["name"],
-        email=row["email"],
-        phone=row["phone"],
-        timezone=row["timezone"],
-        capacity=row["capacity"],
-        available=row["available"],
-        active_lead_count=row["active_lead_count"],
-        create_time=timestamps.to_proto(row["create_time"]),
-        update_time=timestamps.to_proto(row["update_time"]),
+        agent_id=str(agent.agent_id),
+        location_id=agent.location_id,
+        external_user_id=agent.external_user_id or "",
+        name=agent.name,
+        email=agent.email,
+        phone=agent.phone,
+        timezone=agent.timezone,
+        capacity=agent.capacity,
+        available=agent.available,
+        active_lead_count=agent.active_lead_count,
+        create_time=timestamps.to_proto(agent.create_time),
+        update_time=timestamps.to_proto(agent.update_time),
     )
 
 
-def assignment_to_proto(row: Any) -> pb.Assignment:
+def assignment_to_proto(assignment: Assignment) -> pb.Assignment:
     return pb.Assignment(
-        lead_id=str(row["lead_id"]),
-        agent_id=str(row["agent_id"]),
-        location_id=row["location_id"],
-        reasons=list(row["reasons"]),
-        assign_time=timestamps.to_proto(row["assign_time"]),
-        agent_name=row["agent_name"],
+        lead_id=str(assignment.lead_id),
+        agent_id=str(assignment.agent_id),
+        location_id=assignment.location_id,
+        reasons=list(assignment.reasons),
+        assign_time=timestamps.to_proto(assignment.assign_time),
+        agent_name=assignment.agent_name,
     )
 
 
-def _agent_fields(agent: pb.Agent) -> AgentFields:
-    if agent.capacity < 0:
-        raise InvalidArgument(
-            "agent.capacity must not be negative",
-            violations=[FieldViolation("agent.capacity", "0 (default) or more")],
-        )
-    return AgentFields(
-        location_id=ids.require_text(agent.location_id, "agent.location_id"),
-        external_user_id=agent.external_user_id.strip() or None,
-        name=ids.require_text(agent.name, "agent.name"),
-        email=contact.normalize_email(agent.email, "agent.email"),
-        phone=contact.normalize_phone(agent.phone, "agent.phone"),
-        timezone=contact.check_timezone(agent.timezone, "agent.timezone"),
+def _agent_fields(agent: pb.Agent) -> agents.AgentFields:
+    return agents.agent_fields(
+        location_id=agent.location_id,
+        external_user_id=agent.external_user_id,
+        name=agent.name,
+        email=agent.email,
+        phone=agent.phone,
+        timezone=agent.timezone,
         capacity=agent.capacity,
         available=agent.available,
     )
 
 
 class RoutingServicer(pb_grpc.RoutingServiceServicer):
-    def __init__(self, repo: RoutingRepository) -> None:
-        self._repo = repo
+    def __init__(self, roster: Roster, assigning: Assigning, outcome_recording: OutcomeRecording) -> None:
+        self._roster = roster
+        self._assigning = assigning
+        self._outcomes = outcome_recording
 
     async def UpsertAgent(self, request: pb.UpsertAgentRequest, context: Context) -> pb.UpsertAgentResponse:
         fields = _agent_fields(request.agent)
         agent_id = (
             ids.parse_uuid(request.agent.agent_id, "agent.agent_id") if request.agent.agent_id else None
         )
-        row, created = await self._repo.upsert_agent(agent_id, fields, ids.request_key(request.request_id))
-        return pb.UpsertAgentResponse(agent=agent_to_proto(row), created=created)
+        agent, created = await self._roster.upsert(agent_id, fields, ids.request_key(request.request_id))
+        return pb.UpsertAgentResponse(agent=agent_to_proto(agent), created=created)
 
     async def GetAgent(self, request: pb.GetAgentRequest, context: Context) -> pb.GetAgentResponse:
-        row = await self._repo.get_agent(ids.parse_uuid(request.agent_id, "agent_id", what="agent id"))
-        return pb.GetAgentResponse(agent=agent_to_proto(row))
+        agent = await self._roster.get(ids.parse_uuid(request.agent_id, "agent_id", what="agent id"))
+        return pb.GetAgentResponse(agent=agent_to_proto(agent))
 
     async def ListAgents(self, request: pb.ListAgentsRequest, context: Context) -> pb.ListAgentsResponse:
         location_id = ids.require_text(request.location_id, "location_id")
@@ -81,48 +79,43 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
         after = pagination.decode_cursor(
             request.page_token, lambda c: (c["name"], c["id"]), query=location_id
         )
-        rows = await self._repo.list_agents(location_id, after, size)
+        found = await self._roster.page(location_id, after, size)
         page, token = pagination.page_of(
-            rows, size, lambda r: {"name": r["name"], "id": str(r["agent_id"])}, query=location_id
+            found, size, lambda a: {"name": a.name, "id": str(a.agent_id)}, query=location_id
         )
-        return pb.ListAgentsResponse(agents=[agent_to_proto(r) for r in page], next_page_token=token)
+        return pb.ListAgentsResponse(agents=[agent_to_proto(a) for a in page], next_page_token=token)
 
     async def SetAgentAvailability(
         self, request: pb.SetAgentAvailabilityRequest, context: Context
     ) -> pb.SetAgentAvailabilityResponse:
-        row = await self._repo.set_available(ids.parse_uuid(request.agent_id, "agent_id"), request.available)
-        return pb.SetAgentAvailabilityResponse(agent=agent_to_proto(row))
+        agent_id = ids.parse_uuid(request.agent_id, "agent_id")
+        agent = await self._roster.set_available(agent_id, request.available)
+        return pb.SetAgentAvailabilityResponse(agent=agent_to_proto(agent))
 
     async def RouteLead(self, request: pb.RouteLeadRequest, context: Context) -> pb.RouteLeadResponse:
         lead_id = ids.parse_uuid(request.lead_id, "lead_id", what="lead id")
         location_id = ids.require_text(request.location_id, "location_id")
-        row, created = await self._repo.route(lead_id, location_id)
-        return pb.RouteLeadResponse(assignment=assignment_to_proto(row), created=created)
+        routed = await self._assigning.route(lead_id, location_id)
+        return pb.RouteLeadResponse(
+            assignment=assignment_to_proto(routed.assignment),
+            created=routed.created,
+            agent=agent_to_proto(routed.agent),
+        )
 
     async def GetAssignment(
         self, request: pb.GetAssignmentRequest, context: Context
     ) -> pb.GetAssignmentResponse:
         lead_id = ids.parse_uuid(request.lead_id, "lead_id", what="lead id")
-        row = await self._repo.get_assignment(lead_id)
-        if row is None:
-            raise NotFound(
-                f"lead {lead_id} has not been routed",
-                reason="ASSIGNMENT_NOT_FOUND",
-                metadata={"lead_id": str(lead_id)},
-            )
-        return pb.GetAssignmentResponse(assignment=assignment_to_proto(row))
+        return pb.GetAssignmentResponse(assignment=assignment_to_proto(await self._assigning.get(lead_id)))
 
     async def RecordOutcome(
         self, request: pb.RecordOutcomeRequest, context: Context
     ) -> pb.RecordOutcomeResponse:
         lead_id = ids.parse_uuid(request.lead_id, "lead_id", what="lead id")
-        if request.outcome == pb.OUTCOME_UNSPECIFIED or request.outcome not in pb.Outcome.values():
-            raise InvalidArgument(
-                "outcome is required",
-                violations=[FieldViolation("outcome", "CONTACTED, APPOINTMENT, WON or LOST")],
-            )
-        occurred = timestamps.from_proto(request.occurred_time) or timestamps.now()
-        row = await self._repo.record_outcome(
-            lead_id, request.outcome, occurred, ids.request_key(request.request_id)
+        assignment = await self._outcomes.record(
+            lead_id,
+            outcomes.require_outcome(request.outcome),
+            timestamps.from_proto(request.occurred_time),
+            ids.request_key(request.request_id),
         )
-        return pb.RecordOutcomeResponse(assignment=assignment_to_proto(row))
+        return pb.RecordOutcomeResponse(assignment=assignment_to_proto(assignment))

@@ -110,3 +110,17 @@ async def test_list_agents_pages(routing) -> None:
         if not token:
             break
     assert seen == [f"Agent {i}" for i in range(5)]
+
+
+async def test_route_lead_returns_the_agent_as_get_agent_shows_it(routing) -> None:
+    loc = f"loc-{uuid.uuid4()}"
+    await add_agent(routing, loc, "Ana", capacity=3)
+    lead = str(uuid.uuid4())
+    first = await routing.RouteLead(pb.RouteLeadRequest(lead_id=lead, location_id=loc), timeout=5)
+    assert first.created
+    shown = (await routing.GetAgent(pb.GetAgentRequest(agent_id=first.assignment.agent_id), timeout=5)).agent
+    assert first.agent == shown
+    assert first.agent.active_lead_count == 1
+    again = await routing.RouteLead(pb.RouteLeadRequest(lead_id=lead, location_id=loc), timeout=5)
+    assert not again.created
+    assert again.agent == shown  # the existing assignment names the same agent, unchanged

@@ -6,6 +6,7 @@ from leadengine.content.v1 import content_service_pb2 as pb
 from leadengine.content.v1 import content_service_pb2_grpc as pb_grpc
 
 from services.content.config import Config
+from services.content.generation import Generation
 from services.content.repository import MessageRepository
 from services.content.servicer import ContentServicer
 from services.content.templates import TemplateWriter
@@ -16,7 +17,8 @@ from shared.server import Registration, ServiceApp
 
 def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     # The writer is the seam for Claude: anything with `async write(Draft) -> Written`.
-    servicer = ContentServicer(MessageRepository(db), TemplateWriter(), cfg)
+    repo = MessageRepository(db)
+    servicer = ContentServicer(Generation(repo, TemplateWriter(), cfg), repo)
     return ServiceApp(
         registrations=[
             Registration(

@@ -1,36 +1,74 @@
-"""SQL for the content schema: the messages written for each lead."""
+"""SQL for the content schema: the messages written for each lead. Returns frozen dataclasses."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 
 from services.content.writer import Draft, Written
 from shared import deadlines
 from shared.db import Database
+from shared.keyset import Keyset
+
+
+@dataclass(frozen=True)
+class Message:
+    message_id: uuid.UUID
+    lead_id: uuid.UUID
+    location_id: str
+    channel: str  # writer.SMS or writer.EMAIL
+    purpose: str  # writer.FIRST_TOUCH, FOLLOW_UP or AGENT_NOTIFICATION
+    subject: str
+    body: str
+    generator: str  # writer.TEMPLATE or writer.CLAUDE
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cost_micros_usd: int
+    create_time: datetime
+
+
+def _message(row: asyncpg.Record) -> Message:
+    return Message(
+        message_id=row["message_id"],
+        lead_id=row["lead_id"],
+        location_id=row["location_id"],
+        channel=row["channel"],
+        purpose=row["purpose"],
+        subject=row["subject"],
+        body=row["body"],
+        generator=row["generator"],
+        model=row["model"],
+        input_tokens=row["input_tokens"],
+        output_tokens=row["output_tokens"],
+        cost_micros_usd=row["cost_micros_usd"],
+        create_time=row["create_time"],
+    )
+
+
+# GetConversation: a lead's messages oldest first.
+_CONVERSATION = Keyset(key="create_time", key_type="timestamptz", id="message_id", descending=False)
 
 
 class MessageRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def by_request(self, request_id: str) -> asyncpg.Record | None:
+    async def by_request(self, request_id: str) -> Message | None:
         async with self._db.connection() as conn:
-            row: asyncpg.Record | None = await conn.fetchrow(
+            row = await conn.fetchrow(
                 "SELECT * FROM messages WHERE request_id = $1", request_id, timeout=deadlines.timeout(2.0)
             )
-        return row
+        return None if row is None else _message(row)
 
-    async def add(
-        self, draft: Draft, location_id: str, written: Written, request_id: str | None
-    ) -> asyncpg.Record:
+    async def add(self, draft: Draft, location_id: str, written: Written, request_id: str | None) -> Message:
         """Store a message; with a request_id already stored, the first message wins
         and is returned (concurrent identical calls all get the same one)."""
         async with self._db.transaction() as conn:
-            row: asyncpg.Record | None = await conn.fetchrow(
+            row = await conn.fetchrow(
                 "INSERT INTO messages (lead_id, location_id, channel, purpose, subject, body, generator,"
                 " model, input_tokens, output_tokens, cost_micros_usd, request_id)"
                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
@@ -52,20 +90,19 @@ class MessageRepository:
             if row is None:  # a concurrent call with this request_id stored first
                 row = await conn.fetchrow("SELECT * FROM messages WHERE request_id = $1", request_id)
         assert row is not None
-        return row
+        return _message(row)
 
     async def conversation(
         self, lead_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
-    ) -> list[Any]:
+    ) -> list[Message]:
+        """Up to limit + 1 of the lead's messages after `after` (create_time, message_id), oldest first."""
         async with self._db.connection() as conn:
-            rows: list[Any] = await conn.fetch(
-                "SELECT * FROM messages WHERE lead_id = $1"
-                " AND ($2::timestamptz IS NULL OR (create_time, message_id) > ($2, $3::uuid))"
-                " ORDER BY create_time, message_id LIMIT $4",
-                lead_id,
-                after[0] if after else None,
-                after[1] if after else None,
-                limit + 1,
-                timeout=deadlines.timeout(2.0),
+            rows = await _CONVERSATION.fetch(
+                conn,
+                "SELECT * FROM messages WHERE lead_id = $1",
+                [lead_id],
+                after,
+                limit,
+                deadline_s=deadlines.timeout(2.0),
             )
-        return rows
+        return [_message(r) for r in rows]

@@ -1,7 +1,7 @@
 """What a message writer is given and what it gives back.
 
 Templates write today; a Claude writer will implement the same MessageWriter.
-Whatever writes, the servicer adds the lines the law requires (STOP line,
+Whatever writes, `generation` adds the lines the law requires (STOP line,
 email footer) and runs the guardrails on the result, so no writer can skip them.
 """
 

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.content import guardrails
+from services.content.facts import FIELD_LIMITS
 from services.content.guardrails import STOP_LINE, UNSUBSCRIBE_PLACEHOLDER, Blocklist, sanitize
-from services.content.servicer import FIELD_LIMITS
 from services.content.templates import TEMPLATES, render
 from services.content.writer import (
     AGENT_NOTIFICATION,

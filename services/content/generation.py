@@ -1,0 +1,65 @@
+"""Writing one message (GenerateMessage): replay by request_id, the writer, the guardrails, the record.
+
+Whatever writes, this module adds the lines the law requires (STOP line, email footer) and
+runs the guardrails on the result, so no writer can skip them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+
+from services.content import facts as caller_facts
+from services.content import guardrails
+from services.content.config import Config
+from services.content.repository import Message, MessageRepository
+from services.content.writer import AGENT_NOTIFICATION, EMAIL, Draft, Facts, MessageWriter
+from shared.errors import FailedPrecondition
+
+
+class Generation:
+    def __init__(self, repo: MessageRepository, writer: MessageWriter, cfg: Config) -> None:
+        self._repo = repo
+        self._writer = writer
+        self._postal_address = cfg.postal_address
+        self._default_brand = guardrails.sanitize(cfg.brand_name, caller_facts.BRAND_LIMIT)
+        self._blocklist = guardrails.Blocklist(cfg.blocked_phrases)
+
+    def facts(self, texts: Mapping[str, str], *, agent_phone: str, lead_score: float) -> Facts:
+        """The caller's context, made safe; the configured brand when the caller names none."""
+        return caller_facts.from_context(
+            texts, agent_phone=agent_phone, lead_score=lead_score, default_brand=self._default_brand
+        )
+
+    async def generate(
+        self,
+        lead_id: uuid.UUID,
+        location_id: str,
+        channel: str,
+        purpose: str,
+        facts: Facts,
+        request_id: str | None,
+    ) -> Message:
+        """A retried request_id returns the message its first call stored, unwritten again."""
+        if request_id:
+            seen = await self._repo.by_request(request_id)
+            if seen is not None:
+                return seen
+        draft = Draft(
+            lead_id=str(lead_id),
+            channel=channel,
+            purpose=purpose,
+            facts=facts,
+            max_body_chars=guardrails.body_budget(channel, purpose != AGENT_NOTIFICATION),
+        )
+        if channel == EMAIL and draft.to_lead and not self._postal_address:
+            raise FailedPrecondition(
+                "lead-facing email needs a physical postal address in its footer (CAN-SPAM); "
+                "set CONTENT_POSTAL_ADDRESS or send by SMS",
+                reason="POSTAL_ADDRESS_NOT_CONFIGURED",
+            )
+        self._blocklist.check_fields(caller_facts.checked_fields(facts))
+        written = await self._writer.write(draft)
+        written = guardrails.finish(draft, written, postal_address=self._postal_address)
+        self._blocklist.check_output(draft, written)
+        return await self._repo.add(draft, location_id, written, request_id)

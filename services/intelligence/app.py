@@ -5,17 +5,37 @@ from __future__ import annotations
 from leadengine.intelligence.v1 import intelligence_service_pb2 as pb
 from leadengine.intelligence.v1 import intelligence_service_pb2_grpc as pb_grpc
 
+from services.intelligence import scoring, triggers
 from services.intelligence.activity import ActivityReader
 from services.intelligence.config import Config
+from services.intelligence.lead_scoring import LeadScoring
 from services.intelligence.repository import ScoreRepository
 from services.intelligence.servicer import IntelligenceServicer
+from services.intelligence.trigger_check import TriggerCheck
 from shared.clients import Peers
 from shared.db import Database
 from shared.server import Registration, ServiceApp
 
 
 def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
-    servicer = IntelligenceServicer(ScoreRepository(db), ActivityReader(peers), cfg)
+    rules = scoring.Rules(
+        half_life_days=cfg.half_life_days,
+        window_days=cfg.event_window_days,
+        daily_cap=cfg.daily_event_cap,
+        warm_threshold=cfg.warm_score,
+        hot_threshold=cfg.hot_score,
+    )
+    activity = ActivityReader(peers)
+    servicer = IntelligenceServicer(
+        LeadScoring(
+            ScoreRepository(db),
+            activity,
+            rules,
+            high_intent_score=cfg.high_intent_score,
+            cache_ttl_s=cfg.cache_ttl_s,
+        ),
+        TriggerCheck(activity, window_days=rules.window_days, rules=triggers.TriggerRules()),
+    )
     return ServiceApp(
         registrations=[
             Registration(

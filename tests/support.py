@@ -99,3 +99,15 @@ def error_reason(err: grpc.aio.AioRpcError) -> str:
         if detail.Unpack(info):
             return info.reason
     raise AssertionError("status carries no ErrorInfo")
+
+
+def field_violations(err: grpc.aio.AioRpcError) -> list[str]:
+    """The fields a failed call's BadRequest names, in order."""
+    status = rpc_status.from_call(err)
+    assert status is not None, f"no rich status on {err.code()}: {err.details()}"
+    fields: list[str] = []
+    for detail in status.details:
+        bad = error_details_pb2.BadRequest()
+        if detail.Unpack(bad):
+            fields.extend(v.field for v in bad.field_violations)
+    return fields

@@ -52,6 +52,7 @@ async def test_route_is_idempotent_per_lead(routing) -> None:
         *(routing.RouteLead(pb.RouteLeadRequest(lead_id=lead, location_id=loc), timeout=5) for _ in range(10))
     )
     assert len({r.assignment.agent_id for r in results}) == 1
+    assert {r.agent.agent_id for r in results} == {results[0].assignment.agent_id}
     assert sum(r.created for r in results) == 1
     agents = (await routing.ListAgents(pb.ListAgentsRequest(location_id=loc), timeout=5)).agents
     assert sorted(x.active_lead_count for x in agents) == [0, 1]

@@ -22,6 +22,7 @@ from tests.journeys import (
     add_agent,
     add_lead,
     eventually,
+    fresh_phone,
     settled_first_touch,
     zone_where,
 )
@@ -122,7 +123,8 @@ async def test_a_consent_tag_is_an_sms_basis_whatever_its_case(m: Mesh, ledger: 
         uuid.UUID(lead.lead_id),
     )
     assert [(r["change"], r["actor"]) for r in rows] == [("basis", "consent policy")]
-    assert '"policy_version": 1' in rows[0]["evidence"] and '"tag": "SMS-Opt-In"' in rows[0]["evidence"]
+    assert '"policy_version": 1' in rows[0]["evidence"]
+    assert '"tag": "SMS-Opt-In"' in rows[0]["evidence"]
 
 
 async def test_the_lead_record_is_an_sms_basis(m: Mesh) -> None:
@@ -167,7 +169,8 @@ async def test_no_sms_basis_means_email_under_can_spam_and_a_call(m: Mesh) -> No
     notes = await notes_of(m, lead.lead_id, 2)
     calls = [n for n in notes if "needs a call" in n.body]
     assert len(calls) == 1, [n.body for n in notes]
-    assert PHONE in calls[0].body and "email only" in calls[0].body
+    assert PHONE in calls[0].body
+    assert "email only" in calls[0].body
     assert calls[0].status == pb.COMMUNICATION_STATUS_SIMULATED
 
 
@@ -177,7 +180,10 @@ async def test_email_requires_opt_in_when_the_policy_says_so(m: Mesh) -> None:
     await set_policy(m, loc, email_requires_opt_in=True)
     silent = await add_lead(m, loc, email="no.flag@example.com")
     touch = await settled_first_touch(m, silent.lead_id)
-    assert (touch.status, touch.status_reason) == (pb.COMMUNICATION_STATUS_BLOCKED, gates.NO_CONSENTED_CHANNEL)
+    assert (touch.status, touch.status_reason) == (
+        pb.COMMUNICATION_STATUS_BLOCKED,
+        gates.NO_CONSENTED_CHANNEL,
+    )
     assert (await consent_of(m, silent.lead_id)).email_basis == ""
 
     opted_in = await add_lead(m, loc, email="flag@example.com", email_consent=True)
@@ -191,13 +197,14 @@ async def test_an_opt_out_wins_over_a_consent_tag(m: Mesh, ledger: asyncpg.Conne
     await add_agent(m, loc, phone="+12125550123")
     await set_policy(m, loc, sms_consent_tags=["sms-opt-in"], attestation=ATTESTATION)
     lead = await add_lead(
-        m, loc, phone=PHONE, timezone=zone_where(DAY_HOURS), tags=["sms-opt-in"], sms_dnd=True
+        m, loc, phone=fresh_phone(), timezone=zone_where(DAY_HOURS), tags=["sms-opt-in"], sms_dnd=True
     )
     touch = await settled_first_touch(m, lead.lead_id)
     assert touch.channel != common_pb2.CHANNEL_SMS
     assert touch.status == pb.COMMUNICATION_STATUS_BLOCKED
     consent = await consent_of(m, lead.lead_id)
-    assert consent.sms_opted_out and consent.sms_basis  # the basis is kept; the opt-out wins
+    assert consent.sms_opted_out
+    assert consent.sms_basis
     changes = await ledger.fetch(
         "SELECT change FROM consent_ledger WHERE lead_id = $1 AND channel = 1 ORDER BY entry_id",
         uuid.UUID(lead.lead_id),

@@ -7,13 +7,11 @@ import uuid
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from leadengine.common.v1 import common_pb2
 from leadengine.content.v1 import content_service_pb2 as pb
 
 from tests.support import error_reason as reason
-from tests.support import mesh
+from tests.support import field_violations, mesh
 
 ADDRESS = "100 Congress Ave, Austin, TX 78701"
 
@@ -52,17 +50,6 @@ async def conversation(content, lead: str, page_size: int = 0) -> list[pb.Messag
         token = page.next_page_token
         if not token:
             return messages
-
-
-def field_violations(err: grpc.aio.AioRpcError) -> list[str]:
-    status = rpc_status.from_call(err)
-    assert status is not None
-    fields = []
-    for detail in status.details:
-        bad = error_details_pb2.BadRequest()
-        if detail.Unpack(bad):
-            fields += [v.field for v in bad.field_violations]
-    return fields
 
 
 async def test_sms_first_touch_is_written_stored_and_honest_about_cost(content) -> None:

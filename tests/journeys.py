@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -32,6 +33,11 @@ DAY_HOURS = range(9, 20)
 NIGHT_HOURS = (22, 23, 0, 1, 2, 3, 4, 5, 6)
 PHONE = "+15125550100"
 TOLL_FREE = "+18005550199"  # no area code, hence no zone
+
+
+def fresh_phone() -> str:
+    """A valid Austin number no other test uses: opt-outs are global per number."""
+    return f"+1512{random.randint(2, 9)}{random.randint(0, 999_999):06d}"
 
 
 def zone_where(hours: Any) -> str:

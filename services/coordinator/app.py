@@ -9,6 +9,8 @@ from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.coordinator.v1 import coordinator_service_pb2_grpc as pb_grpc
 
 from services.coordinator.compliance.gates import SendWindow
+from services.coordinator.compliance.ledger import ConsentPolicyRepository
+from services.coordinator.compliance.policy import ConsentPolicies
 from services.coordinator.compliance.repository import ConsentRepository
 from services.coordinator.config import Config
 from services.coordinator.delivery.reports import ReportHandler
@@ -49,6 +51,7 @@ def create_scheduler(
 def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     journeys = JourneyRepository(db)
     consents = ConsentRepository(db)
+    policies = ConsentPolicies(consents, ConsentPolicyRepository(db), timestamps.now)
     communications = CommunicationRepository(db)
     notifications = NotificationRepository(db)
     ingest, routing, content = IngestClient(peers), RoutingClient(peers), ContentClient(peers)
@@ -67,7 +70,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     )
     runner = JourneyRunner(
         journeys,
-        consents,
+        policies,
         first_touch,
         notifier,
         ingest=ingest,
@@ -84,7 +87,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
             Registration(
                 pb.DESCRIPTOR.services_by_name["CoordinatorService"].full_name,
                 pb_grpc.add_CoordinatorServiceServicer_to_server,
-                CoordinatorServicer(events, journeys, consents, communications, notifications),
+                CoordinatorServicer(events, journeys, consents, communications, notifications, policies),
             )
         ],
         error_domain="coordinator.leadengine",

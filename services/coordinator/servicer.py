@@ -6,7 +6,10 @@ from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.coordinator.v1 import coordinator_service_pb2_grpc as pb_grpc
 
 from services.coordinator import envelope
-from services.coordinator.compliance.repository import Consent, ConsentRepository
+from services.coordinator.compliance.basis import Policy
+from services.coordinator.compliance.consent import Consent
+from services.coordinator.compliance.policy import ConsentPolicies
+from services.coordinator.compliance.repository import ConsentRepository
 from services.coordinator.delivery.repository import Communication, CommunicationRepository
 from services.coordinator.journeys.repository import Journey, JourneyRepository
 from services.coordinator.lead_events import EventHandler
@@ -63,6 +66,19 @@ def consent_to_proto(consent: Consent) -> pb.Consent:
         sms_opted_out=consent.sms_opted_out or bool(consent.sms_suppressed),
         email_opted_out=consent.email_opted_out or bool(consent.email_suppressed),
         update_time=timestamps.to_proto(consent.update_time),
+        sms_basis=consent.sms_basis,
+        email_basis=consent.email_basis,
+    )
+
+
+def policy_to_proto(policy: Policy) -> pb.ConsentPolicy:
+    return pb.ConsentPolicy(
+        sms_consent_tags=list(policy.sms_consent_tags),
+        attestation=policy.attestation,
+        email_requires_opt_in=policy.email_requires_opt_in,
+        location_id=policy.location_id,
+        version=policy.version,
+        update_time=timestamps.to_proto(policy.update_time),
     )
 
 
@@ -95,7 +111,9 @@ class CoordinatorServicer(pb_grpc.CoordinatorServiceServicer):
         consents: ConsentRepository,
         communications: CommunicationRepository,
         notifications: NotificationRepository,
+        policies: ConsentPolicies,
     ) -> None:
+        self._policies = policies
         self._events = events
         self._journeys = journeys
         self._consents = consents
@@ -131,6 +149,25 @@ class CoordinatorServicer(pb_grpc.CoordinatorServiceServicer):
     async def GetConsent(self, request: pb.GetConsentRequest, context: Context) -> pb.GetConsentResponse:
         consent = await self._consents.get_consent(ids.parse_uuid(request.lead_id, "lead_id", what="lead id"))
         return pb.GetConsentResponse(consent=consent_to_proto(consent))
+
+    async def SetConsentPolicy(
+        self, request: pb.SetConsentPolicyRequest, context: Context
+    ) -> pb.SetConsentPolicyResponse:
+        p = request.policy
+        policy = await self._policies.set(
+            request.location_id,
+            list(p.sms_consent_tags),
+            p.attestation,
+            p.email_requires_opt_in,
+            ids.request_key(request.request_id),
+        )
+        return pb.SetConsentPolicyResponse(policy=policy_to_proto(policy))
+
+    async def GetConsentPolicy(
+        self, request: pb.GetConsentPolicyRequest, context: Context
+    ) -> pb.GetConsentPolicyResponse:
+        policy = await self._policies.get(request.location_id)
+        return pb.GetConsentPolicyResponse(policy=policy_to_proto(policy))
 
     async def ListNotifications(
         self, request: pb.ListNotificationsRequest, context: Context

@@ -6,16 +6,18 @@ keys are generated here, the gateway holds their public halves.
 
 from __future__ import annotations
 
-import random
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import pytest
+from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 
+from services.coordinator.compliance import basis
 from tests.journeys import (
     DAY_HOURS,
     NIGHT_HOURS,
@@ -23,6 +25,7 @@ from tests.journeys import (
     add_lead,
     comms_of,
     eventually,
+    fresh_phone,
     journey_of,
     settled_first_touch,
     zone_where,
@@ -33,14 +36,14 @@ from tests.webhooks import PUBLIC_BASE, Signer, compact, gateway, ghl_contact, n
 OUR_NUMBER = "+15125550100"
 
 
-def fresh_phone() -> str:
-    """A valid Austin number no other test uses: opt-outs are global per number."""
-    return f"+1512{random.randint(2, 9)}{random.randint(0, 999_999):06d}"
-
-
 @pytest.fixture(scope="module")
 async def m(migrated_dsn: str) -> AsyncIterator[Mesh]:
-    async with mesh(migrated_dsn, overrides={"ingest": {"outbox_poll_s": 0.1}}) as running:
+    overrides = {
+        "ingest": {"outbox_poll_s": 0.1},
+        # Lead-facing email needs a postal address for its CAN-SPAM footer.
+        "content": {"postal_address": "1 Main St, Austin, TX 78701"},
+    }
+    async with mesh(migrated_dsn, overrides=overrides) as running:
         yield running
 
 
@@ -66,35 +69,76 @@ async def text_from(
     )
 
 
+async def post_contact(
+    m: Mesh, http: httpx.AsyncClient, signer: Signer, contact: dict[str, Any]
+) -> ingest_pb.Lead:
+    """Post a signed GHL ContactCreate; the lead ingest made of it."""
+    raw = compact(contact)
+    resp = await http.post("/webhooks/ghl", content=raw, headers=signer.ghl_headers(raw))
+    assert resp.status_code == 200
+    got = await m.clients.ingest.GetLeadByExternalId(
+        ingest_pb.GetLeadByExternalIdRequest(
+            location_id=contact["locationId"], external_contact_id=contact["id"]
+        ),
+        timeout=5,
+    )
+    return got.lead
+
+
 async def test_ghl_contact_becomes_a_lead_with_a_journey(
     m: Mesh, http: httpx.AsyncClient, signer: Signer
 ) -> None:
     location = f"loc-{uuid.uuid4().hex[:10]}"
     await add_agent(m, location)
     contact = ghl_contact(location, phone=fresh_phone(), timezone=zone_where(DAY_HOURS))
-    raw = compact(contact)
-    resp = await http.post("/webhooks/ghl", content=raw, headers=signer.ghl_headers(raw))
-    assert resp.status_code == 200
-
-    lead = (
-        await m.clients.ingest.GetLeadByExternalId(
-            ingest_pb.GetLeadByExternalIdRequest(location_id=location, external_contact_id=contact["id"]),
-            timeout=5,
-        )
-    ).lead
+    lead = await post_contact(m, http, signer, contact)
     assert (lead.first_name, lead.phone) == (contact["firstName"], contact["phone"])
     journey = await eventually(
         lambda: journey_of(m, lead.lead_id), lambda j: j.first_touch_time.seconds > 0, "the journey"
     )
     assert journey.state == pb.JOURNEY_STATE_ACTIVE
-    # A CRM contact carries no written consent to automated texts: nothing goes out.
+    # A CRM contact carries no consent flag, and its location set no consent tag: no
+    # text, but email is lawful under CAN-SPAM.
     touch = await settled_first_touch(m, lead.lead_id)
-    assert touch.status == pb.COMMUNICATION_STATUS_BLOCKED
-    assert "consent" in touch.status_reason
+    assert (touch.channel, touch.status) == (common_pb2.CHANNEL_EMAIL, pb.COMMUNICATION_STATUS_SIMULATED)
+    consent = await m.clients.coordinator.GetConsent(pb.GetConsentRequest(lead_id=lead.lead_id), timeout=5)
+    assert consent.consent.sms_basis == ""
 
-    again = await http.post("/webhooks/ghl", content=raw, headers=signer.ghl_headers(raw))
-    assert again.status_code == 200
+    again = await post_contact(m, http, signer, contact)  # the same body, redelivered
+    assert again.lead_id == lead.lead_id
     assert len(await comms_of(m, lead.lead_id)) == 1
+
+
+async def test_ghl_contact_with_the_consent_tag_gets_its_first_text(
+    m: Mesh, http: httpx.AsyncClient, signer: Signer
+) -> None:
+    """The issue's "done when": the location's opt-in form tags the contact in GHL."""
+    location = f"loc-{uuid.uuid4().hex[:10]}"
+    await add_agent(m, location)
+    await m.clients.coordinator.SetConsentPolicy(
+        pb.SetConsentPolicyRequest(
+            location_id=location,
+            policy=pb.ConsentPolicy(
+                sms_consent_tags=["sms-opt-in"], attestation="Opt-in form on /contact, TCPA wording v2"
+            ),
+            request_id=str(uuid.uuid4()),
+        ),
+        timeout=5,
+    )
+    contact = ghl_contact(
+        location, phone=fresh_phone(), timezone=zone_where(DAY_HOURS), tags=["buyer", "SMS-Opt-In"]
+    )
+    lead = await post_contact(m, http, signer, contact)
+    touch = await settled_first_touch(m, lead.lead_id)
+    assert (touch.channel, touch.status) == (common_pb2.CHANNEL_SMS, pb.COMMUNICATION_STATUS_SIMULATED)
+    assert touch.address == contact["phone"]
+    consent = (
+        await m.clients.coordinator.GetConsent(pb.GetConsentRequest(lead_id=lead.lead_id), timeout=5)
+    ).consent
+    assert consent.sms_basis.startswith(
+        "tag 'sms-opt-in' under policy v1 (attestation: Opt-in form on /contact, TCPA wording v2), "
+    )
+    assert consent.email_basis == basis.CAN_SPAM
 
 
 async def test_stop_by_text_revokes_consent_and_blocks_what_waits(

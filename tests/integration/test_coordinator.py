@@ -146,9 +146,11 @@ async def test_text_is_blocked_when_the_zone_is_unknown(m: Mesh) -> None:
 
 
 async def test_no_consent_means_nothing_is_sent(m: Mesh) -> None:
+    """No SMS basis and no email address: no lawful channel (with an email address, email
+    goes under CAN-SPAM; see test_coordinator_consent)."""
     loc = f"loc-{uuid.uuid4()}"
     await add_agent(m, loc)
-    lead = await add_lead(m, loc, phone=PHONE, email="lee@example.com", timezone=zone_where(DAY_HOURS))
+    lead = await add_lead(m, loc, phone=PHONE, timezone=zone_where(DAY_HOURS))
     touch = await settled_first_touch(m, lead.lead_id)
     assert touch.status == pb.COMMUNICATION_STATUS_BLOCKED
     assert touch.status_reason == gates.NO_CONSENTED_CHANNEL

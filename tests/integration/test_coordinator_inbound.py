@@ -17,8 +17,6 @@ from typing import Any
 import grpc
 import phonenumbers
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
@@ -34,7 +32,7 @@ from tests.journeys import (
     settled_first_touch,
     zone_where,
 )
-from tests.support import Mesh
+from tests.support import Mesh, field_violations
 from tests.support import error_reason as reason
 
 SMS = common_pb2.CHANNEL_SMS
@@ -123,17 +121,6 @@ async def started_lead(m: Mesh, *, hours: Any = DAY_HOURS, agent: bool = True, *
 
 def inbound_rows(comms: list[pb.Communication]) -> list[pb.Communication]:
     return [c for c in comms if c.direction == pb.DIRECTION_INBOUND]
-
-
-def field_violations(err: grpc.aio.AioRpcError) -> list[str]:
-    status = rpc_status.from_call(err)
-    assert status is not None
-    fields: list[str] = []
-    for detail in status.details:
-        bad = error_details_pb2.BadRequest()
-        if detail.Unpack(bad):
-            fields.extend(v.field for v in bad.field_violations)
-    return fields
 
 
 # -- opt-out ------------------------------------------------------------------------------

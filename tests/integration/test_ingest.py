@@ -13,13 +13,12 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2, struct_pb2
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
 from leadengine.ingest.v1 import ingest_service_pb2 as pb
 
 from shared import timestamps
 from tests.support import error_reason as reason
+from tests.support import field_violations as violations
 
 CREATED = coordinator_pb.LEAD_EVENT_KIND_LEAD_CREATED
 UPDATED = coordinator_pb.LEAD_EVENT_KIND_LEAD_UPDATED
@@ -36,17 +35,6 @@ async def outbox_kinds(ingest_tables, lead_id: str) -> list[int]:
         "SELECT kind FROM outbox WHERE lead_id = $1 ORDER BY id", uuid.UUID(lead_id)
     )
     return [r["kind"] for r in rows]
-
-
-def violations(err: grpc.aio.AioRpcError) -> list[str]:
-    status = rpc_status.from_call(err)
-    assert status is not None
-    fields = []
-    for detail in status.details:
-        bad = error_details_pb2.BadRequest()
-        if detail.Unpack(bad):
-            fields += [v.field for v in bad.field_violations]
-    return fields
 
 
 async def upsert(ingest, lead: pb.Lead, *, mask: list[str] | None = None, request_id: str = ""):

@@ -3,7 +3,8 @@
 A lead's own opt-out flags live on its consent row; a suppression is keyed by address
 (E.164 phone, lower-cased email) and applies to every lead and location with that
 address (revoke-all). The consent "view" joins the two, so what GetConsent and the
-gates see is the union.
+gates see is the union. Each lead's consent basis per channel is kept beside its
+opt-outs, and every change to either is appended to the consent ledger.
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ import asyncpg
 from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
+from services.coordinator.compliance import ledger
+from services.coordinator.compliance.basis import Basis
+from services.coordinator.compliance.consent import CRM_DND, Consent, changes, consent_from_row
 from services.coordinator.compliance.gates import ContactFacts
+from services.coordinator.compliance.ledger import LedgerEntry
 from shared import deadlines
 from shared.db import Conn, Database
 from shared.errors import NotFound
@@ -29,7 +34,6 @@ BLOCKED = pb.COMMUNICATION_STATUS_BLOCKED
 # Where an opt-out came from. Only KEYWORD may be lifted by the lead's own opt-in keyword.
 KEYWORD = "keyword"
 REPORT = "report"  # a provider or the CRM reported the address (bounce, spam report, unsubscribe)
-CRM_DND = "crm_dnd"
 
 _VIEW = (
     "SELECT c.*, coalesce(ss.reason, '') AS sms_suppressed, coalesce(se.reason, '') AS email_suppressed"
@@ -38,56 +42,6 @@ _VIEW = (
     f" LEFT JOIN suppressions se ON se.channel = {EMAIL} AND se.address = c.email AND se.lift_time IS NULL"
     " WHERE c.lead_id = $1"
 )
-
-
-@dataclass(frozen=True)
-class Consent:
-    """A row of the consent view: the lead's contact facts and own opt-outs, and why
-    (if at all) its phone or email is on the suppression list."""
-
-    lead_id: uuid.UUID
-    phone: str
-    email: str
-    timezone: str
-    sms_consent: bool
-    email_consent: bool
-    sms_opted_out: bool
-    email_opted_out: bool
-    # Why the lead's phone / email is suppressed; empty when it is not.
-    sms_suppressed: str
-    email_suppressed: str
-    update_time: datetime
-
-    @property
-    def facts(self) -> ContactFacts:
-        return ContactFacts(
-            phone=self.phone,
-            email=self.email,
-            timezone=self.timezone,
-            sms_consent=self.sms_consent,
-            email_consent=self.email_consent,
-            sms_opted_out=self.sms_opted_out,
-            email_opted_out=self.email_opted_out,
-            sms_suppressed=self.sms_suppressed,
-            email_suppressed=self.email_suppressed,
-        )
-
-
-def consent_from_row(row: asyncpg.Record) -> Consent:
-    """From a row of the consent view (consents joined with suppressions)."""
-    return Consent(
-        lead_id=row["lead_id"],
-        phone=row["phone"],
-        email=row["email"],
-        timezone=row["timezone"],
-        sms_consent=row["sms_consent"],
-        email_consent=row["email_consent"],
-        sms_opted_out=row["sms_opted_out"],
-        email_opted_out=row["email_opted_out"],
-        sms_suppressed=row["sms_suppressed"],
-        email_suppressed=row["email_suppressed"],
-        update_time=row["update_time"],
-    )
 
 
 @dataclass(frozen=True)
@@ -148,6 +102,15 @@ def _dnd_source(prefix: str) -> str:
     )
 
 
+def _basis(prefix: str) -> str:
+    # Same evidence, same words: the time a basis was established is kept.
+    key, text = f"{prefix}_basis_key", f"{prefix}_basis"
+    return (
+        f"{text} = CASE WHEN consents.{key} = EXCLUDED.{key} THEN consents.{text} ELSE EXCLUDED.{text} END,"
+        f" {key} = EXCLUDED.{key}"
+    )
+
+
 class ConsentRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -163,19 +126,33 @@ class ConsentRepository:
         email_consent: bool,
         sms_dnd: bool = False,
         email_dnd: bool = False,
+        sms_basis: Basis,
+        email_basis: Basis,
+        location_id: str,
+        at: datetime,
     ) -> Consent:
-        """Record the lead's current contact facts; returns the consent view.
+        """Record the lead's current contact facts and consent basis; returns the
+        consent view. A basis whose evidence is unchanged keeps its original words (and
+        time); a changed basis, or a new DND opt-out, is appended to the ledger.
 
         Opt-outs are never cleared here: a lead who texted STOP stays opted out whatever
         the CRM says about consent, and the CRM's do-not-disturb only adds an opt-out
         (lifting DND in the CRM does not re-enable automated messages)."""
         async with self._db.transaction() as conn:
+            before = await conn.fetchrow(
+                "SELECT sms_basis_key, email_basis_key, sms_opted_out, email_opted_out"
+                " FROM consents WHERE lead_id = $1 FOR UPDATE",
+                lead_id,
+                timeout=deadlines.timeout(2.0),
+            )
             await conn.execute(
                 "INSERT INTO consents (lead_id, phone, email, timezone, sms_consent, email_consent,"
                 " sms_dnd, email_dnd, sms_opted_out, email_opted_out,"
-                " sms_opt_out_source, email_opt_out_source)"
+                " sms_opt_out_source, email_opt_out_source,"
+                " sms_basis_key, sms_basis, email_basis_key, email_basis)"
                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $8,"
-                f" CASE WHEN $7 THEN '{CRM_DND}' ELSE '' END, CASE WHEN $8 THEN '{CRM_DND}' ELSE '' END)"
+                f" CASE WHEN $7 THEN '{CRM_DND}' ELSE '' END, CASE WHEN $8 THEN '{CRM_DND}' ELSE '' END,"
+                " $9, $10, $11, $12)"
                 " ON CONFLICT (lead_id) DO UPDATE SET phone = EXCLUDED.phone, email = EXCLUDED.email,"
                 " timezone = EXCLUDED.timezone, sms_consent = EXCLUDED.sms_consent,"
                 " email_consent = EXCLUDED.email_consent, sms_dnd = EXCLUDED.sms_dnd,"
@@ -183,7 +160,7 @@ class ConsentRepository:
                 " sms_opted_out = consents.sms_opted_out OR EXCLUDED.sms_dnd,"
                 " email_opted_out = consents.email_opted_out OR EXCLUDED.email_dnd,"
                 f" {_dnd_source('sms')}, {_dnd_source('email')},"
-                " update_time = now()",
+                f" {_basis('sms')}, {_basis('email')}, update_time = now()",
                 lead_id,
                 phone,
                 email,
@@ -192,10 +169,19 @@ class ConsentRepository:
                 email_consent,
                 sms_dnd,
                 email_dnd,
+                sms_basis.key,
+                sms_basis.text,
+                email_basis.key,
+                email_basis.text,
                 timeout=deadlines.timeout(2.0),
             )
             row: asyncpg.Record = await conn.fetchrow(_VIEW, lead_id, timeout=deadlines.timeout(2.0))
-        return consent_from_row(row)
+            consent = consent_from_row(row)
+            await ledger.append(
+                conn,
+                changes(before, consent, {SMS: sms_basis, EMAIL: email_basis}, location_id, at),
+            )
+        return consent
 
     async def get_consent(self, lead_id: uuid.UUID) -> Consent:
         async with self._db.connection() as conn:
@@ -283,6 +269,21 @@ class ConsentRepository:
                     SCHEDULED,
                     timeout=deadlines.timeout(5.0),
                 )
+            await ledger.append(
+                conn,
+                [
+                    LedgerEntry(
+                        channel=r.channel,
+                        change=ledger.OPT_OUT,
+                        actor="lead (keyword)" if r.source == KEYWORD else "provider or CRM report",
+                        occur_time=r.at,
+                        lead_id=r.lead_id,
+                        basis=r.reason,
+                        evidence={"source": r.source, "reason": r.reason},
+                        address=r.address,
+                    )
+                ],
+            )
         return True
 
     async def restore_sms_by_keyword(
@@ -303,7 +304,7 @@ class ConsentRepository:
                 timeout=deadlines.timeout(2.0),
             )
             await _note_keyword(conn, lead_id, at)
-            unsuppressed = None
+            unsuppressed: bool | None = None
             if address:
                 unsuppressed = await conn.fetchval(
                     "UPDATE suppressions SET lift_time = $3, lift_reason = $4, update_time = now()"
@@ -316,4 +317,16 @@ class ConsentRepository:
                     KEYWORD,
                     timeout=deadlines.timeout(2.0),
                 )
+            if lifted or unsuppressed:
+                entry = LedgerEntry(
+                    channel=SMS,
+                    change=ledger.OPT_IN,
+                    actor="lead (keyword)",
+                    occur_time=at,
+                    lead_id=lead_id,
+                    basis=reason,
+                    evidence={"source": KEYWORD, "reason": reason},
+                    address=address,
+                )
+                await ledger.append(conn, [entry])
         return bool(lifted) or bool(unsuppressed)

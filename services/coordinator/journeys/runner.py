@@ -17,13 +17,14 @@ from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 
+from services.coordinator.compliance import gates
 from services.coordinator.compliance.gates import ContactFacts
-from services.coordinator.compliance.repository import ConsentRepository
+from services.coordinator.compliance.policy import ConsentPolicies
 from services.coordinator.envelope import Envelope
 from services.coordinator.journeys import writing
 from services.coordinator.journeys.first_touch import FirstTouch, message_context
 from services.coordinator.journeys.repository import Journey, JourneyRepository
-from services.coordinator.notifications import notifier
+from services.coordinator.notifications import needs_call, notifier
 from services.coordinator.notifications.notifier import AgentNotifier
 from shared.clients import ContentClient, IngestClient, IntelligenceClient, RoutingClient, Unrouted
 from shared.errors import NotFound
@@ -38,7 +39,7 @@ class JourneyRunner:
     def __init__(
         self,
         journeys: JourneyRepository,
-        consents: ConsentRepository,
+        consents: ConsentPolicies,
         first_touch: FirstTouch,
         notifier: AgentNotifier,
         *,
@@ -73,16 +74,7 @@ class JourneyRunner:
         lead = await self._lead(ev)
         if lead.HasField("delete_time"):
             return await self._journeys.stop_journey(ev.lead, lead.location_id, LEAD_DELETED)
-        consent = await self._consents.upsert_consent(
-            ev.lead,
-            phone=lead.phone,
-            email=lead.email,
-            timezone=lead.timezone,
-            sms_consent=lead.sms_consent,
-            email_consent=lead.email_consent,
-            sms_dnd=lead.sms_dnd,
-            email_dnd=lead.email_dnd,
-        )
+        consent = await self._consents.record(ev.lead, lead)
         score = await self._score(ev, lead)
         started = journey is not None and journey.first_touch_time is not None
         if ev.kind == pb.LEAD_EVENT_KIND_LEAD_UPDATED and started:
@@ -112,6 +104,8 @@ class JourneyRunner:
         journey = await self._journeys.set_first_touch(journey.journey_id, touch.create_time)
         if agent is not None:
             await self._notify_agent(lead, agent, score)
+            emailed = touch.channel == gates.EMAIL and touch.status != pb.COMMUNICATION_STATUS_BLOCKED
+            await needs_call.notify_if_needed(self._notifier, lead, agent, facts, emailed)
         return journey
 
     async def _lead(self, ev: Envelope) -> ingest_pb.Lead:

@@ -595,6 +595,8 @@ class Consent(_message.Message):
     SMS_OPTED_OUT_FIELD_NUMBER: _builtins.int
     EMAIL_OPTED_OUT_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    SMS_BASIS_FIELD_NUMBER: _builtins.int
+    EMAIL_BASIS_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
     sms_consent: _builtins.bool
     """The lead gave written consent to automated texts."""
@@ -602,6 +604,15 @@ class Consent(_message.Message):
     sms_opted_out: _builtins.bool
     """The lead revoked SMS (STOP, DND); overrides sms_consent."""
     email_opted_out: _builtins.bool
+    sms_basis: _builtins.str
+    """Why automated texts are allowed, in words (tag and policy version with its
+    attestation, or "lead record"), and since when; empty when there is no
+    basis. An opt-out or suppression overrides it.
+    """
+    email_basis: _builtins.str
+    """Why email is allowed, e.g. "lead record" or the CAN-SPAM default; empty
+    when the location requires opt-in and the lead has none.
+    """
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -613,10 +624,12 @@ class Consent(_message.Message):
         sms_opted_out: _builtins.bool = ...,
         email_opted_out: _builtins.bool = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        sms_basis: _builtins.str = ...,
+        email_basis: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["email_consent", b"email_consent", "email_opted_out", b"email_opted_out", "lead_id", b"lead_id", "sms_consent", b"sms_consent", "sms_opted_out", b"sms_opted_out", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["email_basis", b"email_basis", "email_consent", b"email_consent", "email_opted_out", b"email_opted_out", "lead_id", b"lead_id", "sms_basis", b"sms_basis", "sms_consent", b"sms_consent", "sms_opted_out", b"sms_opted_out", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -763,3 +776,151 @@ class ListNotificationsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListNotificationsResponse: _TypeAlias = ListNotificationsResponse  # noqa: Y015
+
+@_typing.final
+class ConsentPolicy(_message.Message):
+    """How a location proves consent. GHL contacts carry no consent flag: the
+    location's opt-in form applies a tag, and the attestation says what that
+    form showed the lead.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SMS_CONSENT_TAGS_FIELD_NUMBER: _builtins.int
+    ATTESTATION_FIELD_NUMBER: _builtins.int
+    EMAIL_REQUIRES_OPT_IN_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    attestation: _builtins.str
+    """What the opt-in form said and where it is (the evidence). Required when
+    sms_consent_tags is set.
+    """
+    email_requires_opt_in: _builtins.bool
+    """Email only with explicit consent (e.g. Canada's CASL); when false, email
+    follows CAN-SPAM: allowed until the recipient opts out.
+    """
+    location_id: _builtins.str
+    """Output only."""
+    version: _builtins.int
+    """Output only: 1 for the first policy set, +1 per change; 0 is the default."""
+    @_builtins.property
+    def sms_consent_tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Tags that prove SMS consent. Trimmed, non-empty; matched against the
+        lead's tags case-insensitively.
+        """
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """Output only."""
+
+    def __init__(
+        self,
+        *,
+        sms_consent_tags: _abc.Iterable[_builtins.str] | None = ...,
+        attestation: _builtins.str = ...,
+        email_requires_opt_in: _builtins.bool = ...,
+        location_id: _builtins.str = ...,
+        version: _builtins.int = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attestation", b"attestation", "email_requires_opt_in", b"email_requires_opt_in", "location_id", b"location_id", "sms_consent_tags", b"sms_consent_tags", "update_time", b"update_time", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConsentPolicy: _TypeAlias = ConsentPolicy  # noqa: Y015
+
+@_typing.final
+class SetConsentPolicyRequest(_message.Message):
+    """Request for SetConsentPolicy."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    POLICY_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    request_id: _builtins.str
+    @_builtins.property
+    def policy(self) -> Global___ConsentPolicy: ...
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+        policy: Global___ConsentPolicy | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id", "policy", b"policy", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetConsentPolicyRequest: _TypeAlias = SetConsentPolicyRequest  # noqa: Y015
+
+@_typing.final
+class SetConsentPolicyResponse(_message.Message):
+    """Response for SetConsentPolicy."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POLICY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def policy(self) -> Global___ConsentPolicy: ...
+    def __init__(
+        self,
+        *,
+        policy: Global___ConsentPolicy | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetConsentPolicyResponse: _TypeAlias = SetConsentPolicyResponse  # noqa: Y015
+
+@_typing.final
+class GetConsentPolicyRequest(_message.Message):
+    """Request for GetConsentPolicy."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetConsentPolicyRequest: _TypeAlias = GetConsentPolicyRequest  # noqa: Y015
+
+@_typing.final
+class GetConsentPolicyResponse(_message.Message):
+    """Response for GetConsentPolicy."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POLICY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def policy(self) -> Global___ConsentPolicy: ...
+    def __init__(
+        self,
+        *,
+        policy: Global___ConsentPolicy | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetConsentPolicyResponse: _TypeAlias = GetConsentPolicyResponse  # noqa: Y015

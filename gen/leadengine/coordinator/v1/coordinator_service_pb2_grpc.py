@@ -62,6 +62,16 @@ class CoordinatorServiceStub:
                 request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListNotificationsRequest.SerializeToString,
                 response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListNotificationsResponse.FromString,
                 _registered_method=True)
+        self.SetConsentPolicy = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/SetConsentPolicy',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SetConsentPolicyRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SetConsentPolicyResponse.FromString,
+                _registered_method=True)
+        self.GetConsentPolicy = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/GetConsentPolicy',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetConsentPolicyRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetConsentPolicyResponse.FromString,
+                _registered_method=True)
 
 
 class CoordinatorServiceServicer:
@@ -107,6 +117,22 @@ class CoordinatorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetConsentPolicy(self, request, context):
+        """Sets a location's consent policy: a new version, earlier ones kept.
+        Idempotent on request_id. Leads are re-evaluated as their next event arrives.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetConsentPolicy(self, request, context):
+        """Returns a location's consent policy; the default (no tags, email under
+        CAN-SPAM) when none was set.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CoordinatorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -134,6 +160,16 @@ def add_CoordinatorServiceServicer_to_server(servicer, server):
                     servicer.ListNotifications,
                     request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListNotificationsRequest.FromString,
                     response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListNotificationsResponse.SerializeToString,
+            ),
+            'SetConsentPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetConsentPolicy,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SetConsentPolicyRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SetConsentPolicyResponse.SerializeToString,
+            ),
+            'GetConsentPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConsentPolicy,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetConsentPolicyRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetConsentPolicyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -274,6 +310,60 @@ class CoordinatorService:
             '/leadengine.coordinator.v1.CoordinatorService/ListNotifications',
             leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListNotificationsRequest.SerializeToString,
             leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListNotificationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetConsentPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/SetConsentPolicy',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SetConsentPolicyRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SetConsentPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetConsentPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/GetConsentPolicy',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetConsentPolicyRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetConsentPolicyResponse.FromString,
             options,
             channel_credentials,
             insecure,

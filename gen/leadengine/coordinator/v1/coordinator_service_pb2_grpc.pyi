@@ -49,6 +49,14 @@ class CoordinatorServiceStub:
     """Returns what the lead has consented to and opted out of."""
     ListNotifications: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.ListNotificationsRequest, _coordinator_service_pb2.ListNotificationsResponse]
     """Lists notifications sent to agents, newest first."""
+    SetConsentPolicy: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.SetConsentPolicyRequest, _coordinator_service_pb2.SetConsentPolicyResponse]
+    """Sets a location's consent policy: a new version, earlier ones kept.
+    Idempotent on request_id. Leads are re-evaluated as their next event arrives.
+    """
+    GetConsentPolicy: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetConsentPolicyRequest, _coordinator_service_pb2.GetConsentPolicyResponse]
+    """Returns a location's consent policy; the default (no tags, email under
+    CAN-SPAM) when none was set.
+    """
 
 @_typing.type_check_only
 class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
@@ -71,6 +79,14 @@ class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
     """Returns what the lead has consented to and opted out of."""
     ListNotifications: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.ListNotificationsRequest, _coordinator_service_pb2.ListNotificationsResponse]  # type: ignore[assignment]
     """Lists notifications sent to agents, newest first."""
+    SetConsentPolicy: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.SetConsentPolicyRequest, _coordinator_service_pb2.SetConsentPolicyResponse]  # type: ignore[assignment]
+    """Sets a location's consent policy: a new version, earlier ones kept.
+    Idempotent on request_id. Leads are re-evaluated as their next event arrives.
+    """
+    GetConsentPolicy: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetConsentPolicyRequest, _coordinator_service_pb2.GetConsentPolicyResponse]  # type: ignore[assignment]
+    """Returns a location's consent policy; the default (no tags, email under
+    CAN-SPAM) when none was set.
+    """
 
 class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
     """CoordinatorService runs each lead's journey: it reacts to lead events,
@@ -120,5 +136,25 @@ class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_coordinator_service_pb2.ListNotificationsResponse, _abc.Awaitable[_coordinator_service_pb2.ListNotificationsResponse]]:
         """Lists notifications sent to agents, newest first."""
+
+    @_abc_1.abstractmethod
+    def SetConsentPolicy(
+        self,
+        request: _coordinator_service_pb2.SetConsentPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.SetConsentPolicyResponse, _abc.Awaitable[_coordinator_service_pb2.SetConsentPolicyResponse]]:
+        """Sets a location's consent policy: a new version, earlier ones kept.
+        Idempotent on request_id. Leads are re-evaluated as their next event arrives.
+        """
+
+    @_abc_1.abstractmethod
+    def GetConsentPolicy(
+        self,
+        request: _coordinator_service_pb2.GetConsentPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.GetConsentPolicyResponse, _abc.Awaitable[_coordinator_service_pb2.GetConsentPolicyResponse]]:
+        """Returns a location's consent policy; the default (no tags, email under
+        CAN-SPAM) when none was set.
+        """
 
 def add_CoordinatorServiceServicer_to_server(servicer: CoordinatorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -90,18 +90,6 @@ async def mesh(
         yield result
 
 
-def field_violations(err: grpc.aio.AioRpcError) -> list[str]:
-    """The BadRequest field paths of a failed call."""
-    status = rpc_status.from_call(err)
-    assert status is not None, f"no rich status on {err.code()}: {err.details()}"
-    fields = []
-    for detail in status.details:
-        bad = error_details_pb2.BadRequest()
-        if detail.Unpack(bad):
-            fields += [v.field for v in bad.field_violations]
-    return fields
-
-
 def error_reason(err: grpc.aio.AioRpcError) -> str:
     """ErrorInfo.reason of a failed call: what tests assert on, never message text."""
     status = rpc_status.from_call(err)

@@ -93,16 +93,22 @@ async def comms_of(m: Mesh, lead_id: str) -> list[pb.Communication]:
     return list(resp.communications)
 
 
+def first_touches(comms: list[pb.Communication]) -> list[pb.Communication]:
+    """The messages a lead got, less the cadence steps still waiting to be written."""
+    return [c for c in comms if not c.status_reason.startswith("cadence step")]
+
+
 async def settled_first_touch(m: Mesh, lead_id: str) -> pb.Communication:
-    """The first-touch communication once it has left the claimed-for-sending state."""
+    """The first-touch communication (the lead's oldest: later cadence steps follow it)
+    once it has left the claimed-for-sending state."""
 
     def done(comms: list[pb.Communication]) -> bool:
-        return len(comms) == 1 and not (
-            comms[0].status == pb.COMMUNICATION_STATUS_SCHEDULED and not comms[0].status_reason
+        return bool(comms) and not (
+            comms[-1].status == pb.COMMUNICATION_STATUS_SCHEDULED and not comms[-1].status_reason
         )
 
     comms = await eventually(lambda: comms_of(m, lead_id), done, f"first touch of lead {lead_id}")
-    return comms[0]
+    return comms[-1]
 
 
 async def notification_of(m: Mesh, lead_id: str) -> pb.Notification:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -18,9 +19,12 @@ from services.coordinator.delivery.repository import CommunicationRepository
 from services.coordinator.delivery.scheduler import Scheduler
 from services.coordinator.delivery.senders import Sender, SimulatedSender
 from services.coordinator.inbound.messages import MessageHandler
+from services.coordinator.journeys.cadence_repository import CadenceRepository
+from services.coordinator.journeys.control import JourneyControl
 from services.coordinator.journeys.first_touch import FirstTouch
-from services.coordinator.journeys.repository import JourneyRepository
+from services.coordinator.journeys.repository import Journey, JourneyRepository
 from services.coordinator.journeys.runner import JourneyRunner
+from services.coordinator.journeys.steps import CadenceWalker
 from services.coordinator.lead_events import EventHandler
 from services.coordinator.notifications.notifier import AgentNotifier
 from services.coordinator.notifications.repository import NotificationRepository
@@ -31,8 +35,23 @@ from shared.db import Database
 from shared.server import Registration, ServiceApp
 
 
+def create_walker(db: Database, content: ContentClient) -> CadenceWalker:
+    return CadenceWalker(
+        CadenceRepository(db),
+        JourneyRepository(db),
+        ConsentRepository(db),
+        CommunicationRepository(db),
+        content,
+    )
+
+
 def create_scheduler(
-    db: Database, cfg: Config, *, sender: Sender | None = None, clock: Callable[[], datetime] = timestamps.now
+    db: Database,
+    cfg: Config,
+    *,
+    sender: Sender | None = None,
+    clock: Callable[[], datetime] = timestamps.now,
+    content: ContentClient | None = None,
 ) -> Scheduler:
     return Scheduler(
         CommunicationRepository(db),
@@ -45,6 +64,7 @@ def create_scheduler(
         lease=timedelta(seconds=cfg.scheduler_lease_s),
         max_attempts=cfg.max_attempts,
         clock=clock,
+        steps=create_walker(db, content) if content is not None else None,
     )
 
 
@@ -78,16 +98,33 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         routing=routing,
         content=content,
         brand_name=cfg.brand_name,
+        steps=create_walker(db, content),
     )
-    messages = MessageHandler(journeys, consents, communications, notifier, ingest=ingest, routing=routing)
+    control = JourneyControl(journeys, CadenceRepository(db))
+
+    async def human_touch(lead_id: uuid.UUID) -> Journey | None:
+        return await control.human_touch(lead_id, cfg.human_pause_h)
+
+    messages = MessageHandler(
+        journeys, consents, communications, notifier, ingest=ingest, routing=routing, human_touch=human_touch
+    )
     events = EventHandler(journeys, runner, messages, ReportHandler(communications, consents, journeys))
-    scheduler = create_scheduler(db, cfg, sender=sender)
+    scheduler = create_scheduler(db, cfg, sender=sender, content=content)
     return ServiceApp(
         registrations=[
             Registration(
                 pb.DESCRIPTOR.services_by_name["CoordinatorService"].full_name,
                 pb_grpc.add_CoordinatorServiceServicer_to_server,
-                CoordinatorServicer(events, journeys, consents, communications, notifications, policies),
+                CoordinatorServicer(
+                    events,
+                    journeys,
+                    consents,
+                    communications,
+                    notifications,
+                    policies,
+                    control,
+                    CadenceRepository(db),
+                ),
             )
         ],
         error_domain="coordinator.leadengine",

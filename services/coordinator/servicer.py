@@ -6,11 +6,14 @@ from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.coordinator.v1 import coordinator_service_pb2_grpc as pb_grpc
 
 from services.coordinator import envelope
+from services.coordinator.cadence_servicer import CadenceHandlers
 from services.coordinator.compliance.basis import Policy
 from services.coordinator.compliance.consent import Consent
 from services.coordinator.compliance.policy import ConsentPolicies
 from services.coordinator.compliance.repository import ConsentRepository
 from services.coordinator.delivery.repository import Communication, CommunicationRepository
+from services.coordinator.journeys.cadence_repository import CadenceRepository
+from services.coordinator.journeys.control import JourneyControl
 from services.coordinator.journeys.repository import Journey, JourneyRepository
 from services.coordinator.lead_events import EventHandler
 from services.coordinator.notifications.repository import Notification, NotificationRepository
@@ -34,6 +37,11 @@ def journey_to_proto(journey: Journey | None) -> pb.Journey:
         create_time=timestamps.to_proto(journey.create_time),
         update_time=timestamps.to_proto(journey.update_time),
         first_touch_time=timestamps.to_proto(journey.first_touch_time),
+        cadence_id=str(journey.cadence_id) if journey.cadence_id else "",
+        step_index=journey.step_index,
+        next_step_time=timestamps.to_proto(journey.next_step_time) if journey.active else None,
+        pause_reason=journey.pause_reason,
+        pause_end_time=timestamps.to_proto(journey.pause_end_time),
     )
 
 
@@ -103,7 +111,7 @@ def _notification_cursor(note: Notification) -> dict[str, str]:
     return {"t": note.create_time.isoformat(), "id": str(note.notification_id)}
 
 
-class CoordinatorServicer(pb_grpc.CoordinatorServiceServicer):
+class CoordinatorServicer(CadenceHandlers, pb_grpc.CoordinatorServiceServicer):
     def __init__(
         self,
         events: EventHandler,
@@ -112,6 +120,8 @@ class CoordinatorServicer(pb_grpc.CoordinatorServiceServicer):
         communications: CommunicationRepository,
         notifications: NotificationRepository,
         policies: ConsentPolicies,
+        control: JourneyControl,
+        cadences: CadenceRepository,
     ) -> None:
         self._policies = policies
         self._events = events
@@ -119,6 +129,11 @@ class CoordinatorServicer(pb_grpc.CoordinatorServiceServicer):
         self._consents = consents
         self._communications = communications
         self._notifications = notifications
+        self._control = control
+        self._cadences = cadences
+
+    def _journey_proto(self, journey: Journey) -> pb.Journey:
+        return journey_to_proto(journey)
 
     async def HandleLeadEvent(
         self, request: pb.HandleLeadEventRequest, context: Context

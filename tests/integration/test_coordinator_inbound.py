@@ -128,7 +128,7 @@ def inbound_rows(comms: list[pb.Communication]) -> list[pb.Communication]:
 
 async def test_stop_opts_the_number_out_everywhere_and_stops_the_journey(m: Mesh) -> None:
     lead = await started_lead(m)
-    touch = (await comms_of(m, lead.lead_id))[0]
+    touch = (await comms_of(m, lead.lead_id))[-1]
     assert touch.status == pb.COMMUNICATION_STATUS_SIMULATED
 
     resp = await handle(m, inbound(lead, "Stop."))
@@ -188,7 +188,7 @@ async def test_a_reply_containing_end_is_not_an_opt_out_but_stops_the_journey(m:
 
 async def test_a_reply_blocks_the_waiting_first_touch_for_good(m: Mesh, scheduler: Scheduler) -> None:
     lead = await started_lead(m, hours=NIGHT_HOURS)
-    touch = (await comms_of(m, lead.lead_id))[0]
+    touch = (await comms_of(m, lead.lead_id))[-1]
     assert touch.status == pb.COMMUNICATION_STATUS_SCHEDULED
 
     await handle(m, inbound(lead, "who is this?"))
@@ -205,7 +205,7 @@ async def test_a_reply_blocks_the_waiting_first_touch_for_good(m: Mesh, schedule
 
 async def test_stop_at_night_blocks_the_waiting_text_as_an_opt_out(m: Mesh) -> None:
     lead = await started_lead(m, hours=NIGHT_HOURS)
-    touch = (await comms_of(m, lead.lead_id))[0]
+    touch = (await comms_of(m, lead.lead_id))[-1]
     assert touch.status == pb.COMMUNICATION_STATUS_SCHEDULED
     await handle(m, inbound(lead, "  stop  "))
     after = next(c for c in await comms_of(m, lead.lead_id) if c.communication_id == touch.communication_id)
@@ -384,7 +384,7 @@ async def test_email_suppressed_before_the_lead_exists_blocks_its_first_touch(m:
     assert (await handle(m, event)).duplicate
 
     lead = await started_lead(m, phone="", sms_consent=False, email=email, email_consent=True, agent=False)
-    touch = (await comms_of(m, lead.lead_id))[0]
+    touch = (await comms_of(m, lead.lead_id))[-1]
     assert touch.channel == EMAIL
     assert touch.status == pb.COMMUNICATION_STATUS_BLOCKED
     assert "suppressed" in touch.status_reason
@@ -405,13 +405,13 @@ async def test_suppressed_text_falls_back_to_email(m: Mesh) -> None:
         ),
     )
     lead = await started_lead(m, phone=phone, email=unique_email(), email_consent=True, agent=False)
-    touch = (await comms_of(m, lead.lead_id))[0]
+    touch = (await comms_of(m, lead.lead_id))[-1]
     assert (touch.channel, touch.status) == (EMAIL, pb.COMMUNICATION_STATUS_SIMULATED)
 
 
 async def test_suppression_naming_a_lead_opts_that_lead_out(m: Mesh) -> None:
     lead = await started_lead(m, hours=NIGHT_HOURS)
-    touch = (await comms_of(m, lead.lead_id))[0]
+    touch = (await comms_of(m, lead.lead_id))[-1]
     assert touch.status == pb.COMMUNICATION_STATUS_SCHEDULED
     resp = await handle(
         m,
@@ -425,7 +425,7 @@ async def test_suppression_naming_a_lead_opts_that_lead_out(m: Mesh) -> None:
     )
     assert resp.journey.state == pb.JOURNEY_STATE_ACTIVE  # email or a person may still reach them
     assert (await consent_of(m, lead.lead_id)).sms_opted_out
-    after = (await comms_of(m, lead.lead_id))[0]
+    after = (await comms_of(m, lead.lead_id))[-1]
     assert after.status == pb.COMMUNICATION_STATUS_BLOCKED
     assert after.status_reason == "SMS address suppressed: GHL do-not-disturb"
 

@@ -88,7 +88,7 @@ async def test_a_lead_snapshot_spares_the_journey_every_get_lead(quiet: Mesh) ->
     assert journey.agent_id == agent.agent_id  # routed (and told: RouteLead returns the agent)
     assert journey.score > 0  # scored from the snapshot
     assert journey.HasField("first_touch_time")
-    [touch] = await comms_of(quiet, held.lead_id)
+    touch = (await comms_of(quiet, held.lead_id))[-1]
     # The snapshot's consent, not ingest's: a text went out.
     assert (touch.channel, touch.status) == (common_pb2.CHANNEL_SMS, pb.COMMUNICATION_STATUS_SIMULATED)
 
@@ -104,7 +104,7 @@ async def test_without_a_snapshot_the_journey_reads_the_lead_once(quiet: Mesh) -
     assert get_lead_calls() == before + 1
 
     assert journey.state == pb.JOURNEY_STATE_ACTIVE
-    [touch] = await comms_of(quiet, held.lead_id)
+    touch = (await comms_of(quiet, held.lead_id))[-1]
     assert (touch.status, touch.status_reason) == (
         pb.COMMUNICATION_STATUS_BLOCKED,
         gates.NO_CONSENTED_CHANNEL,

@@ -271,6 +271,33 @@ class CommunicationRepository:
                 timeout=deadlines.timeout(2.0),
             )
 
+    async def find_step(self, lead_id: uuid.UUID, step_key: str) -> Communication | None:
+        async with self._db.connection() as conn:
+            row = await conn.fetchrow(
+                "SELECT * FROM communications WHERE lead_id = $1 AND step_key = $2",
+                lead_id,
+                step_key,
+                timeout=deadlines.timeout(2.0),
+            )
+        return communication_from_row(row) if row is not None else None
+
+    async def fill_step(
+        self, communication_id: uuid.UUID, address: str, subject: str, body: str, message_id: str
+    ) -> Communication:
+        """A cadence step written when due: what content wrote, before it is delivered."""
+        async with self._db.transaction() as conn:
+            row: asyncpg.Record = await conn.fetchrow(
+                "UPDATE communications SET address = $2, subject = $3, body = $4, message_id = $5,"
+                " update_time = now() WHERE communication_id = $1 RETURNING *",
+                communication_id,
+                address,
+                subject,
+                body,
+                message_id,
+                timeout=deadlines.timeout(2.0),
+            )
+        return communication_from_row(row)
+
     async def claim_due(self, now: datetime, claim_until: datetime, limit: int) -> list[Communication]:
         """Take up to `limit` due messages nobody holds. SKIP LOCKED lets several
         coordinator pods share the work; the claim is committed before anything is sent."""
@@ -280,6 +307,9 @@ class CommunicationRepository:
                 "  SELECT communication_id FROM communications"
                 "  WHERE status = $1 AND scheduled_time <= $2"
                 "    AND (claim_until IS NULL OR claim_until <= $2)"
+                # A paused journey's messages wait where they are (journeys/steps.py).
+                "    AND NOT EXISTS (SELECT 1 FROM journeys j WHERE j.lead_id = communications.lead_id"
+                "      AND j.pause_reason <> '' AND (j.pause_end_time IS NULL OR j.pause_end_time > $2))"
                 "  ORDER BY scheduled_time LIMIT $4 FOR UPDATE SKIP LOCKED)"
                 " UPDATE communications c SET claim_until = $3, attempts = c.attempts + 1,"
                 " update_time = now() FROM due WHERE c.communication_id = due.communication_id"

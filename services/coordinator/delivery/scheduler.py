@@ -19,6 +19,7 @@ from services.coordinator.compliance.repository import ConsentRepository
 from services.coordinator.delivery.repository import Communication, CommunicationRepository
 from services.coordinator.delivery.senders import Sender, deliver
 from services.coordinator.journeys.repository import JourneyRepository
+from services.coordinator.journeys.steps import CadenceWalker, step_index
 from shared import contact
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class Scheduler:
         lease: timedelta,
         max_attempts: int,
         clock: Callable[[], datetime],
+        steps: CadenceWalker | None = None,
     ) -> None:
         self._repo = communications
         self._journeys = journeys
@@ -49,6 +51,8 @@ class Scheduler:
         self._lease = lease
         self._max_attempts = max_attempts
         self._clock = clock
+        # Writes cadence steps when due and schedules the next; None: first touches only.
+        self._steps = steps
 
     async def run(self) -> None:
         """The background loop: drain what is due, then wait a poll interval."""
@@ -83,15 +87,28 @@ class Scheduler:
             return
         facts = await self._consents.find_facts(message.lead_id) or ContactFacts()
         channel = message.channel
+        # A cadence step not yet written goes to the lead's address as it is now.
+        unwritten = self._steps is not None and step_index(message) is not None and not message.body
+        address = facts.address(channel) if unwritten else message.address
         zone = contact.zone_for(facts.timezone, facts.phone) if channel == gates.SMS else None
-        decision = gates.gate(channel, message.address, facts, zone, now, self._window)
-        if decision.action is Action.BLOCK:
-            await self._repo.settle_scheduled(cid, pb.COMMUNICATION_STATUS_BLOCKED, decision.reason, None)
-        elif decision.action is Action.SCHEDULE:
+        decision = gates.gate(channel, address, facts, zone, now, self._window)
+        if decision.action is Action.SCHEDULE:
             await self._repo.settle_scheduled(
                 cid, pb.COMMUNICATION_STATUS_SCHEDULED, decision.reason, decision.scheduled_time
             )
+            return
+        if decision.action is Action.BLOCK:
+            await self._repo.settle_scheduled(cid, pb.COMMUNICATION_STATUS_BLOCKED, decision.reason, None)
         else:
+            if unwritten and self._steps is not None:
+                written, refused = await self._steps.write(message, journey)
+                if written is None:
+                    await self._repo.settle_scheduled(cid, pb.COMMUNICATION_STATUS_BLOCKED, refused, None)
+                    await self._steps.after_settled(message)
+                    return
+                message = await self._repo.fill_step(
+                    cid, address, written.subject, written.body, written.message_id
+                )
             result = await deliver(self._sender, channel, message.address, message.subject, message.body)
             await self._repo.finish_communication(
                 cid, result.status, result.reason, result.provider_message_id
@@ -100,3 +117,5 @@ class Scheduler:
                 "scheduled message delivered",
                 extra={"communication_id": str(cid), "status": pb.CommunicationStatus.Name(result.status)},
             )
+        if self._steps is not None:
+            await self._steps.after_settled(message)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 
 from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
@@ -64,6 +65,7 @@ class MessageHandler:
         *,
         ingest: IngestClient,
         routing: RoutingClient,
+        human_touch: Callable[[uuid.UUID], Awaitable[Journey | None]] | None = None,
     ) -> None:
         self._journeys = journeys
         self._consents = consents
@@ -71,6 +73,8 @@ class MessageHandler:
         self._notifier = notifier
         self._ingest = ingest
         self._routing = routing
+        # Pauses automation after a person's message (journeys/control.py).
+        self._human_touch = human_touch
 
     async def inbound(self, ev: Envelope) -> Journey:
         message = ev.message
@@ -136,11 +140,12 @@ class MessageHandler:
 
     async def outbound(self, ev: Envelope) -> Journey | None:
         """A person wrote to the lead from the CRM: recorded as SENT (the CRM's provider
-        took it). A human touch, so the journey goes on."""
+        took it). A human touch: the journey goes on, its automation paused a while. A
+        message matching one we sent (by provider id) is our own echo, not a person's."""
         message = ev.message
         assert message is not None, "parse() requires message facts for OUTBOUND_MESSAGE"
         journey = await self._journeys.find_journey(ev.lead)
-        await self._communications.record_message(
+        _, created = await self._communications.record_message(
             MessageRecord(
                 lead_id=ev.lead,
                 journey_id=journey.journey_id if journey is not None else None,
@@ -155,6 +160,8 @@ class MessageHandler:
                 status_reason="sent by a person from the CRM",
             )
         )
+        if created and journey is not None and journey.active and self._human_touch is not None:
+            journey = await self._human_touch(ev.lead) or journey
         return journey
 
     async def _known_address(self, lead_id: uuid.UUID, channel: common_pb2.Channel.ValueType) -> str:

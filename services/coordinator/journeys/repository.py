@@ -36,10 +36,19 @@ class Journey:
     first_touch_time: datetime | None
     create_time: datetime
     update_time: datetime
+    # Where the journey stands on its cadence (see journeys/cadence.py).
+    cadence_id: uuid.UUID | None = None
+    step_index: int = 0
+    next_step_time: datetime | None = None
+    pause_reason: str = ""
+    pause_end_time: datetime | None = None
 
     @property
     def active(self) -> bool:
         return self.state == ACTIVE
+
+    def paused_at(self, now: datetime) -> bool:
+        return bool(self.pause_reason) and (self.pause_end_time is None or self.pause_end_time > now)
 
 
 def journey_from_row(row: asyncpg.Record) -> Journey:
@@ -55,6 +64,11 @@ def journey_from_row(row: asyncpg.Record) -> Journey:
         first_touch_time=row["first_touch_time"],
         create_time=row["create_time"],
         update_time=row["update_time"],
+        cadence_id=row["cadence_id"],
+        step_index=row["step_index"],
+        next_step_time=row["next_step_time"],
+        pause_reason=row["pause_reason"],
+        pause_end_time=row["pause_end_time"],
     )
 
 

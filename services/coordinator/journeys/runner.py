@@ -24,6 +24,7 @@ from services.coordinator.envelope import Envelope
 from services.coordinator.journeys import writing
 from services.coordinator.journeys.first_touch import FirstTouch, message_context
 from services.coordinator.journeys.repository import Journey, JourneyRepository
+from services.coordinator.journeys.steps import CadenceWalker
 from services.coordinator.notifications import needs_call, notifier
 from services.coordinator.notifications.notifier import AgentNotifier
 from shared.clients import ContentClient, IngestClient, IntelligenceClient, RoutingClient, Unrouted
@@ -48,6 +49,7 @@ class JourneyRunner:
         routing: RoutingClient,
         content: ContentClient,
         brand_name: str,
+        steps: CadenceWalker | None = None,
     ) -> None:
         self._journeys = journeys
         self._consents = consents
@@ -58,6 +60,7 @@ class JourneyRunner:
         self._routing = routing
         self._content = content
         self._brand = brand_name
+        self._steps = steps
 
     async def handle(self, ev: Envelope) -> Journey | None:
         """Act on a lead kind; returns the journey as it now stands."""
@@ -102,6 +105,10 @@ class JourneyRunner:
             return journey  # stopped by a deletion while we were routing
         touch = await self._first_touch.run(journey, lead, agent, facts)
         journey = await self._journeys.set_first_touch(journey.journey_id, touch.create_time)
+        if self._steps is not None:  # step 0 was the first touch; schedule step 1
+            journey = await self._steps.begin(
+                journey, message_context(lead, agent, score, self._brand), touch
+            )
         if agent is not None:
             await self._notify_agent(lead, agent, score)
             emailed = touch.channel == gates.EMAIL and touch.status != pb.COMMUNICATION_STATUS_BLOCKED

@@ -5,11 +5,13 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from leadengine.common.v1 import common_pb2 as _common_pb2
+from leadengine.content.v1 import content_service_pb2 as _content_service_pb2
 from leadengine.ingest.v1 import ingest_service_pb2 as _ingest_service_pb2
 import builtins as _builtins
 import sys
@@ -375,6 +377,11 @@ class Journey(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     FIRST_TOUCH_TIME_FIELD_NUMBER: _builtins.int
     AGENT_REASON_FIELD_NUMBER: _builtins.int
+    CADENCE_ID_FIELD_NUMBER: _builtins.int
+    STEP_INDEX_FIELD_NUMBER: _builtins.int
+    NEXT_STEP_TIME_FIELD_NUMBER: _builtins.int
+    PAUSE_REASON_FIELD_NUMBER: _builtins.int
+    PAUSE_END_TIME_FIELD_NUMBER: _builtins.int
     journey_id: _builtins.str
     lead_id: _builtins.str
     location_id: _builtins.str
@@ -387,6 +394,12 @@ class Journey(_message.Message):
     """Why agent_id is empty, when it is, e.g. no agent in the location could
     take the lead. The journey goes on without one.
     """
+    cadence_id: _builtins.str
+    """The cadence the journey walks."""
+    step_index: _builtins.int
+    """The cadence step scheduled next (0 is the first touch)."""
+    pause_reason: _builtins.str
+    """Set while paused, e.g. "a person wrote to the lead from the CRM"."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -394,6 +407,14 @@ class Journey(_message.Message):
     @_builtins.property
     def first_touch_time(self) -> _timestamp_pb2.Timestamp:
         """When the first outbound communication was recorded."""
+
+    @_builtins.property
+    def next_step_time(self) -> _timestamp_pb2.Timestamp:
+        """When step_index is due; unset when no step waits."""
+
+    @_builtins.property
+    def pause_end_time(self) -> _timestamp_pb2.Timestamp:
+        """When a timed pause ends; unset for a pause held until ResumeJourney."""
 
     def __init__(
         self,
@@ -409,10 +430,15 @@ class Journey(_message.Message):
         update_time: _timestamp_pb2.Timestamp | None = ...,
         first_touch_time: _timestamp_pb2.Timestamp | None = ...,
         agent_reason: _builtins.str = ...,
+        cadence_id: _builtins.str = ...,
+        step_index: _builtins.int = ...,
+        next_step_time: _timestamp_pb2.Timestamp | None = ...,
+        pause_reason: _builtins.str = ...,
+        pause_end_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "first_touch_time", b"first_touch_time", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "first_touch_time", b"first_touch_time", "next_step_time", b"next_step_time", "pause_end_time", b"pause_end_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "agent_reason", b"agent_reason", "create_time", b"create_time", "first_touch_time", b"first_touch_time", "journey_id", b"journey_id", "lead_id", b"lead_id", "location_id", b"location_id", "score", b"score", "state", b"state", "stop_reason", b"stop_reason", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "agent_reason", b"agent_reason", "cadence_id", b"cadence_id", "create_time", b"create_time", "first_touch_time", b"first_touch_time", "journey_id", b"journey_id", "lead_id", b"lead_id", "location_id", b"location_id", "next_step_time", b"next_step_time", "pause_end_time", b"pause_end_time", "pause_reason", b"pause_reason", "score", b"score", "state", b"state", "step_index", b"step_index", "stop_reason", b"stop_reason", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -924,3 +950,371 @@ class GetConsentPolicyResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetConsentPolicyResponse: _TypeAlias = GetConsentPolicyResponse  # noqa: Y015
+
+@_typing.final
+class CadenceStep(_message.Message):
+    """One step of a cadence."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELAY_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    channel: _common_pb2.Channel.ValueType
+    """CHANNEL_SMS or CHANNEL_EMAIL."""
+    purpose: _content_service_pb2.MessagePurpose.ValueType
+    """What content writes (FIRST_TOUCH or FOLLOW_UP); unspecified means FOLLOW_UP."""
+    @_builtins.property
+    def delay(self) -> _duration_pb2.Duration:
+        """From the journey's start; days are calendar days in the lead's time zone."""
+
+    def __init__(
+        self,
+        *,
+        delay: _duration_pb2.Duration | None = ...,
+        channel: _common_pb2.Channel.ValueType = ...,
+        purpose: _content_service_pb2.MessagePurpose.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["delay", b"delay"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "delay", b"delay", "purpose", b"purpose"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CadenceStep: _TypeAlias = CadenceStep  # noqa: Y015
+
+@_typing.final
+class Cadence(_message.Message):
+    """The steps a journey walks, per location."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CADENCE_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    STEPS_FIELD_NUMBER: _builtins.int
+    IS_DEFAULT_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    cadence_id: _builtins.str
+    location_id: _builtins.str
+    name: _builtins.str
+    is_default: _builtins.bool
+    """At most one per location; new journeys walk it."""
+    @_builtins.property
+    def steps(self) -> _containers.RepeatedCompositeFieldContainer[Global___CadenceStep]:
+        """Non-empty; delays non-negative and non-decreasing."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        cadence_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        steps: _abc.Iterable[Global___CadenceStep] | None = ...,
+        is_default: _builtins.bool = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cadence_id", b"cadence_id", "create_time", b"create_time", "is_default", b"is_default", "location_id", b"location_id", "name", b"name", "steps", b"steps", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Cadence: _TypeAlias = Cadence  # noqa: Y015
+
+@_typing.final
+class UpsertCadenceRequest(_message.Message):
+    """Request for UpsertCadence."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CADENCE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    @_builtins.property
+    def cadence(self) -> Global___Cadence:
+        """Empty cadence_id creates one (its id derived from request_id)."""
+
+    def __init__(
+        self,
+        *,
+        cadence: Global___Cadence | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cadence", b"cadence"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cadence", b"cadence", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpsertCadenceRequest: _TypeAlias = UpsertCadenceRequest  # noqa: Y015
+
+@_typing.final
+class UpsertCadenceResponse(_message.Message):
+    """Response for UpsertCadence."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CADENCE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def cadence(self) -> Global___Cadence: ...
+    def __init__(
+        self,
+        *,
+        cadence: Global___Cadence | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cadence", b"cadence"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cadence", b"cadence"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpsertCadenceResponse: _TypeAlias = UpsertCadenceResponse  # noqa: Y015
+
+@_typing.final
+class ListCadencesRequest(_message.Message):
+    """Request for ListCadences."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    page_size: _builtins.int
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCadencesRequest: _TypeAlias = ListCadencesRequest  # noqa: Y015
+
+@_typing.final
+class ListCadencesResponse(_message.Message):
+    """Response for ListCadences."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CADENCES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def cadences(self) -> _containers.RepeatedCompositeFieldContainer[Global___Cadence]: ...
+    def __init__(
+        self,
+        *,
+        cadences: _abc.Iterable[Global___Cadence] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cadences", b"cadences", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCadencesResponse: _TypeAlias = ListCadencesResponse  # noqa: Y015
+
+@_typing.final
+class GetCadenceRequest(_message.Message):
+    """Request for GetCadence."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CADENCE_ID_FIELD_NUMBER: _builtins.int
+    cadence_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        cadence_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cadence_id", b"cadence_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCadenceRequest: _TypeAlias = GetCadenceRequest  # noqa: Y015
+
+@_typing.final
+class GetCadenceResponse(_message.Message):
+    """Response for GetCadence."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CADENCE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def cadence(self) -> Global___Cadence: ...
+    def __init__(
+        self,
+        *,
+        cadence: Global___Cadence | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cadence", b"cadence"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cadence", b"cadence"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCadenceResponse: _TypeAlias = GetCadenceResponse  # noqa: Y015
+
+@_typing.final
+class StopJourneyRequest(_message.Message):
+    """Request for StopJourney."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    lead_id: _builtins.str
+    reason: _builtins.str
+    request_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        lead_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StopJourneyRequest: _TypeAlias = StopJourneyRequest  # noqa: Y015
+
+@_typing.final
+class StopJourneyResponse(_message.Message):
+    """Response for StopJourney."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOURNEY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def journey(self) -> Global___Journey: ...
+    def __init__(
+        self,
+        *,
+        journey: Global___Journey | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["journey", b"journey"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["journey", b"journey"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StopJourneyResponse: _TypeAlias = StopJourneyResponse  # noqa: Y015
+
+@_typing.final
+class PauseJourneyRequest(_message.Message):
+    """Request for PauseJourney."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    lead_id: _builtins.str
+    reason: _builtins.str
+    request_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        lead_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PauseJourneyRequest: _TypeAlias = PauseJourneyRequest  # noqa: Y015
+
+@_typing.final
+class PauseJourneyResponse(_message.Message):
+    """Response for PauseJourney."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOURNEY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def journey(self) -> Global___Journey: ...
+    def __init__(
+        self,
+        *,
+        journey: Global___Journey | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["journey", b"journey"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["journey", b"journey"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PauseJourneyResponse: _TypeAlias = PauseJourneyResponse  # noqa: Y015
+
+@_typing.final
+class ResumeJourneyRequest(_message.Message):
+    """Request for ResumeJourney."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    lead_id: _builtins.str
+    reason: _builtins.str
+    request_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        lead_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResumeJourneyRequest: _TypeAlias = ResumeJourneyRequest  # noqa: Y015
+
+@_typing.final
+class ResumeJourneyResponse(_message.Message):
+    """Response for ResumeJourney."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOURNEY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def journey(self) -> Global___Journey: ...
+    def __init__(
+        self,
+        *,
+        journey: Global___Journey | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["journey", b"journey"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["journey", b"journey"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResumeJourneyResponse: _TypeAlias = ResumeJourneyResponse  # noqa: Y015

@@ -72,6 +72,36 @@ class CoordinatorServiceStub:
                 request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetConsentPolicyRequest.SerializeToString,
                 response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetConsentPolicyResponse.FromString,
                 _registered_method=True)
+        self.UpsertCadence = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/UpsertCadence',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.UpsertCadenceRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.UpsertCadenceResponse.FromString,
+                _registered_method=True)
+        self.ListCadences = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/ListCadences',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListCadencesRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListCadencesResponse.FromString,
+                _registered_method=True)
+        self.GetCadence = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/GetCadence',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetCadenceRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetCadenceResponse.FromString,
+                _registered_method=True)
+        self.StopJourney = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/StopJourney',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.StopJourneyRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.StopJourneyResponse.FromString,
+                _registered_method=True)
+        self.PauseJourney = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/PauseJourney',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.PauseJourneyRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.PauseJourneyResponse.FromString,
+                _registered_method=True)
+        self.ResumeJourney = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/ResumeJourney',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ResumeJourneyRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ResumeJourneyResponse.FromString,
+                _registered_method=True)
 
 
 class CoordinatorServiceServicer:
@@ -133,6 +163,48 @@ class CoordinatorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpsertCadence(self, request, context):
+        """Creates or replaces a location's cadence. Idempotent on request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCadences(self, request, context):
+        """Lists a location's cadences, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCadence(self, request, context):
+        """Returns one cadence.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StopJourney(self, request, context):
+        """Stops a lead's journey for good; its waiting steps become BLOCKED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PauseJourney(self, request, context):
+        """Holds a lead's journey: due steps wait until ResumeJourney.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeJourney(self, request, context):
+        """Lifts a pause; steps that fell due meanwhile go out (through the gates).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CoordinatorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -170,6 +242,36 @@ def add_CoordinatorServiceServicer_to_server(servicer, server):
                     servicer.GetConsentPolicy,
                     request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetConsentPolicyRequest.FromString,
                     response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetConsentPolicyResponse.SerializeToString,
+            ),
+            'UpsertCadence': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertCadence,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.UpsertCadenceRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.UpsertCadenceResponse.SerializeToString,
+            ),
+            'ListCadences': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCadences,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListCadencesRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListCadencesResponse.SerializeToString,
+            ),
+            'GetCadence': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCadence,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetCadenceRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetCadenceResponse.SerializeToString,
+            ),
+            'StopJourney': grpc.unary_unary_rpc_method_handler(
+                    servicer.StopJourney,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.StopJourneyRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.StopJourneyResponse.SerializeToString,
+            ),
+            'PauseJourney': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseJourney,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.PauseJourneyRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.PauseJourneyResponse.SerializeToString,
+            ),
+            'ResumeJourney': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeJourney,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ResumeJourneyRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ResumeJourneyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -364,6 +466,168 @@ class CoordinatorService:
             '/leadengine.coordinator.v1.CoordinatorService/GetConsentPolicy',
             leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetConsentPolicyRequest.SerializeToString,
             leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetConsentPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertCadence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/UpsertCadence',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.UpsertCadenceRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.UpsertCadenceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCadences(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/ListCadences',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListCadencesRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListCadencesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCadence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/GetCadence',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetCadenceRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetCadenceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StopJourney(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/StopJourney',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.StopJourneyRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.StopJourneyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseJourney(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/PauseJourney',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.PauseJourneyRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.PauseJourneyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeJourney(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/ResumeJourney',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ResumeJourneyRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ResumeJourneyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -57,6 +57,18 @@ class CoordinatorServiceStub:
     """Returns a location's consent policy; the default (no tags, email under
     CAN-SPAM) when none was set.
     """
+    UpsertCadence: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.UpsertCadenceRequest, _coordinator_service_pb2.UpsertCadenceResponse]
+    """Creates or replaces a location's cadence. Idempotent on request_id."""
+    ListCadences: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.ListCadencesRequest, _coordinator_service_pb2.ListCadencesResponse]
+    """Lists a location's cadences, newest first."""
+    GetCadence: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetCadenceRequest, _coordinator_service_pb2.GetCadenceResponse]
+    """Returns one cadence."""
+    StopJourney: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.StopJourneyRequest, _coordinator_service_pb2.StopJourneyResponse]
+    """Stops a lead's journey for good; its waiting steps become BLOCKED."""
+    PauseJourney: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.PauseJourneyRequest, _coordinator_service_pb2.PauseJourneyResponse]
+    """Holds a lead's journey: due steps wait until ResumeJourney."""
+    ResumeJourney: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.ResumeJourneyRequest, _coordinator_service_pb2.ResumeJourneyResponse]
+    """Lifts a pause; steps that fell due meanwhile go out (through the gates)."""
 
 @_typing.type_check_only
 class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
@@ -87,6 +99,18 @@ class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
     """Returns a location's consent policy; the default (no tags, email under
     CAN-SPAM) when none was set.
     """
+    UpsertCadence: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.UpsertCadenceRequest, _coordinator_service_pb2.UpsertCadenceResponse]  # type: ignore[assignment]
+    """Creates or replaces a location's cadence. Idempotent on request_id."""
+    ListCadences: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.ListCadencesRequest, _coordinator_service_pb2.ListCadencesResponse]  # type: ignore[assignment]
+    """Lists a location's cadences, newest first."""
+    GetCadence: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetCadenceRequest, _coordinator_service_pb2.GetCadenceResponse]  # type: ignore[assignment]
+    """Returns one cadence."""
+    StopJourney: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.StopJourneyRequest, _coordinator_service_pb2.StopJourneyResponse]  # type: ignore[assignment]
+    """Stops a lead's journey for good; its waiting steps become BLOCKED."""
+    PauseJourney: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.PauseJourneyRequest, _coordinator_service_pb2.PauseJourneyResponse]  # type: ignore[assignment]
+    """Holds a lead's journey: due steps wait until ResumeJourney."""
+    ResumeJourney: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.ResumeJourneyRequest, _coordinator_service_pb2.ResumeJourneyResponse]  # type: ignore[assignment]
+    """Lifts a pause; steps that fell due meanwhile go out (through the gates)."""
 
 class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
     """CoordinatorService runs each lead's journey: it reacts to lead events,
@@ -156,5 +180,53 @@ class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
         """Returns a location's consent policy; the default (no tags, email under
         CAN-SPAM) when none was set.
         """
+
+    @_abc_1.abstractmethod
+    def UpsertCadence(
+        self,
+        request: _coordinator_service_pb2.UpsertCadenceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.UpsertCadenceResponse, _abc.Awaitable[_coordinator_service_pb2.UpsertCadenceResponse]]:
+        """Creates or replaces a location's cadence. Idempotent on request_id."""
+
+    @_abc_1.abstractmethod
+    def ListCadences(
+        self,
+        request: _coordinator_service_pb2.ListCadencesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.ListCadencesResponse, _abc.Awaitable[_coordinator_service_pb2.ListCadencesResponse]]:
+        """Lists a location's cadences, newest first."""
+
+    @_abc_1.abstractmethod
+    def GetCadence(
+        self,
+        request: _coordinator_service_pb2.GetCadenceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.GetCadenceResponse, _abc.Awaitable[_coordinator_service_pb2.GetCadenceResponse]]:
+        """Returns one cadence."""
+
+    @_abc_1.abstractmethod
+    def StopJourney(
+        self,
+        request: _coordinator_service_pb2.StopJourneyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.StopJourneyResponse, _abc.Awaitable[_coordinator_service_pb2.StopJourneyResponse]]:
+        """Stops a lead's journey for good; its waiting steps become BLOCKED."""
+
+    @_abc_1.abstractmethod
+    def PauseJourney(
+        self,
+        request: _coordinator_service_pb2.PauseJourneyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.PauseJourneyResponse, _abc.Awaitable[_coordinator_service_pb2.PauseJourneyResponse]]:
+        """Holds a lead's journey: due steps wait until ResumeJourney."""
+
+    @_abc_1.abstractmethod
+    def ResumeJourney(
+        self,
+        request: _coordinator_service_pb2.ResumeJourneyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.ResumeJourneyResponse, _abc.Awaitable[_coordinator_service_pb2.ResumeJourneyResponse]]:
+        """Lifts a pause; steps that fell due meanwhile go out (through the gates)."""
 
 def add_CoordinatorServiceServicer_to_server(servicer: CoordinatorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

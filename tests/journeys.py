@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import secrets
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -11,7 +12,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import grpc
+import phonenumbers
 import pytest
+from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 from leadengine.routing.v1 import routing_service_pb2 as routing_pb
@@ -31,6 +34,7 @@ ZONES = [
 # An hour's margin from 08:00 and 21:00, so a slow run cannot cross a boundary.
 DAY_HOURS = range(9, 20)
 NIGHT_HOURS = (22, 23, 0, 1, 2, 3, 4, 5, 6)
+SMS = common_pb2.CHANNEL_SMS
 PHONE = "+15125550100"
 TOLL_FREE = "+18005550199"  # no area code, hence no zone
 
@@ -130,3 +134,63 @@ async def notification_of(m: Mesh, lead_id: str) -> pb.Notification:
 async def journey_of(m: Mesh, lead_id: str) -> pb.Journey:
     resp = await m.clients.coordinator.GetJourney(pb.GetJourneyRequest(lead_id=lead_id), timeout=5)
     return resp.journey
+
+
+def unique_phone() -> str:
+    """A valid Austin number of this test's own: suppressions are shared by address."""
+    while True:
+        candidate = f"+1512{secrets.randbelow(8) + 2}{secrets.randbelow(10**6):06d}"
+        if phonenumbers.is_valid_number(phonenumbers.parse(candidate)):
+            return candidate
+
+
+async def handle(m: Mesh, event: pb.LeadEventEnvelope) -> pb.HandleLeadEventResponse:
+    resp: pb.HandleLeadEventResponse = await m.clients.coordinator.HandleLeadEvent(
+        pb.HandleLeadEventRequest(event=event), timeout=10
+    )
+    return resp
+
+
+def inbound(lead: Any, body: str, *, address: str | None = None, sid: str | None = None, **kw: Any) -> Any:
+    return pb.LeadEventEnvelope(
+        event_id=str(uuid.uuid4()),
+        kind=pb.LEAD_EVENT_KIND_INBOUND_MESSAGE,
+        lead_id=lead.lead_id,
+        location_id=lead.location_id,
+        message=pb.MessageFacts(
+            channel=kw.pop("channel", SMS),
+            body=body,
+            lead_address=lead.phone if address is None else address,
+            our_address="+15125559999",
+            provider_message_id=sid or f"SM{uuid.uuid4().hex}",
+        ),
+        **kw,
+    )
+
+
+async def notes_of(m: Mesh, lead_id: str) -> list[pb.Notification]:
+    resp = await m.clients.coordinator.ListNotifications(
+        pb.ListNotificationsRequest(lead_id=lead_id), timeout=5
+    )
+    return list(resp.notifications)
+
+
+async def started_lead(m: Mesh, *, hours: Any = DAY_HOURS, agent: bool = True, **kw: Any) -> Any:
+    """A lead whose journey has fully run its first steps (first touch and, with an
+    agent, the assignment notification): nothing of it is still in flight."""
+    loc = f"loc-{uuid.uuid4()}"
+    if agent:
+        await add_agent(m, loc, phone="+12125550123")
+    kw.setdefault("phone", unique_phone())
+    kw.setdefault("sms_consent", True)
+    lead = await add_lead(m, loc, timezone=zone_where(hours), **kw)
+    await settled_first_touch(m, lead.lead_id)
+    if agent:
+        for _ in range(100):
+            notes = await notes_of(m, lead.lead_id)
+            if notes and notes[0].status != pb.COMMUNICATION_STATUS_QUEUED:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail("the assignment notification never settled")
+    return lead

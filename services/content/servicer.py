@@ -13,7 +13,7 @@ from services.content.facts import FIELD_LIMITS
 from services.content.generation import Generation
 from services.content.repository import Message, MessageRepository
 from services.content.writer import AGENT_NOTIFICATION, CLAUDE, EMAIL, FIRST_TOUCH, FOLLOW_UP, SMS, TEMPLATE
-from shared import ids, pagination, timestamps
+from shared import inputs, pagination, timestamps
 from shared.errors import FieldViolation, InvalidArgument
 from shared.rpc import Context
 
@@ -67,8 +67,8 @@ class ContentServicer(pb_grpc.ContentServiceServicer):
     async def GenerateMessage(
         self, request: pb.GenerateMessageRequest, context: Context
     ) -> pb.GenerateMessageResponse:
-        lead_id = ids.parse_uuid(request.lead_id, "lead_id", what="lead id")
-        location_id = ids.require_text(request.location_id, "location_id")
+        lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        location_id = inputs.require_text(request.location_id, "location_id")
         channel = _required_enum(request.channel, CHANNELS, "channel", "CHANNEL_SMS, CHANNEL_EMAIL")
         purpose = _required_enum(
             request.purpose, PURPOSES, "purpose", "FIRST_TOUCH, FOLLOW_UP, AGENT_NOTIFICATION"
@@ -79,14 +79,14 @@ class ContentServicer(pb_grpc.ContentServiceServicer):
             agent_phone=ctx.agent_phone,
             lead_score=ctx.lead_score,
         )
-        request_id = ids.request_key(request.request_id)
+        request_id = inputs.request_key(request.request_id)
         message = await self._generation.generate(lead_id, location_id, channel, purpose, facts, request_id)
         return pb.GenerateMessageResponse(message=message_to_proto(message))
 
     async def GetConversation(
         self, request: pb.GetConversationRequest, context: Context
     ) -> pb.GetConversationResponse:
-        lead_id = ids.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
         size = pagination.page_size(request.page_size)
         after = pagination.decode_cursor(request.page_token, pagination.time_and_uuid, query=str(lead_id))
         found = await self._repo.conversation(lead_id, after, size)

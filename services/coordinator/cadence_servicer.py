@@ -11,7 +11,7 @@ from services.coordinator.journeys.cadence import FOLLOW_UP, Cadence, Step
 from services.coordinator.journeys.cadence_repository import CadenceRepository
 from services.coordinator.journeys.control import JourneyControl, cadence_id_for
 from services.coordinator.journeys.repository import Journey
-from shared import ids, pagination, timestamps
+from shared import inputs, pagination, timestamps
 from shared.rpc import Context
 
 
@@ -36,7 +36,7 @@ def cadence_from_proto(given: pb.Cadence, request_id: str | None) -> Cadence:
     location = given.location_id.strip()
     return Cadence(
         cadence_id=(
-            ids.parse_uuid(given.cadence_id, "cadence.cadence_id", what="cadence id")
+            inputs.parse_uuid(given.cadence_id, "cadence.cadence_id", what="cadence id")
             if given.cadence_id
             else cadence_id_for(location, request_id)
         ),
@@ -69,19 +69,19 @@ class CadenceHandlers:
     async def UpsertCadence(
         self, request: pb.UpsertCadenceRequest, context: Context
     ) -> pb.UpsertCadenceResponse:
-        given = cadence_from_proto(request.cadence, ids.request_key(request.request_id))
+        given = cadence_from_proto(request.cadence, inputs.request_key(request.request_id))
         return pb.UpsertCadenceResponse(cadence=cadence_to_proto(await self._control.upsert_cadence(given)))
 
     async def GetCadence(self, request: pb.GetCadenceRequest, context: Context) -> pb.GetCadenceResponse:
         found = await self._cadences.get_cadence(
-            ids.parse_uuid(request.cadence_id, "cadence_id", what="cadence id")
+            inputs.parse_uuid(request.cadence_id, "cadence_id", what="cadence id")
         )
         return pb.GetCadenceResponse(cadence=cadence_to_proto(found))
 
     async def ListCadences(
         self, request: pb.ListCadencesRequest, context: Context
     ) -> pb.ListCadencesResponse:
-        location = ids.require_text(request.location_id, "location_id")
+        location = inputs.require_text(request.location_id, "location_id")
         size = pagination.page_size(request.page_size)
         query = f"cadences:{location}"
         found = await self._cadences.list_cadences(
@@ -93,19 +93,19 @@ class CadenceHandlers:
         return pb.ListCadencesResponse(cadences=[cadence_to_proto(c) for c in page], next_page_token=token)
 
     async def StopJourney(self, request: pb.StopJourneyRequest, context: Context) -> pb.StopJourneyResponse:
-        lead_id = ids.parse_uuid(request.lead_id, "lead_id", what="lead id")
-        journey = await self._control.stop(lead_id, ids.require_text(request.reason, "reason"))
+        lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        journey = await self._control.stop(lead_id, inputs.require_text(request.reason, "reason"))
         return pb.StopJourneyResponse(journey=self._journey_proto(journey))
 
     async def PauseJourney(
         self, request: pb.PauseJourneyRequest, context: Context
     ) -> pb.PauseJourneyResponse:
-        lead_id = ids.parse_uuid(request.lead_id, "lead_id", what="lead id")
-        journey = await self._control.pause(lead_id, ids.require_text(request.reason, "reason"))
+        lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        journey = await self._control.pause(lead_id, inputs.require_text(request.reason, "reason"))
         return pb.PauseJourneyResponse(journey=self._journey_proto(journey))
 
     async def ResumeJourney(
         self, request: pb.ResumeJourneyRequest, context: Context
     ) -> pb.ResumeJourneyResponse:
-        journey = await self._control.resume(ids.parse_uuid(request.lead_id, "lead_id", what="lead id"))
+        journey = await self._control.resume(inputs.parse_uuid(request.lead_id, "lead_id", what="lead id"))
         return pb.ResumeJourneyResponse(journey=self._journey_proto(journey))

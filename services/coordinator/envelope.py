@@ -16,7 +16,7 @@ from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 
-from shared import contact, ids, timestamps
+from shared import contact, inputs, timestamps
 from shared.errors import FieldViolation, InvalidArgument
 
 SMS = common_pb2.CHANNEL_SMS
@@ -130,7 +130,7 @@ def _address_key(channel: common_pb2.Channel.ValueType, raw: str) -> str:
 
 
 def _optional_text(raw: str, field: str, max_len: int = 200) -> str:
-    return ids.require_text(raw, field, max_len=max_len) if raw.strip() else ""
+    return inputs.require_text(raw, field, max_len=max_len) if raw.strip() else ""
 
 
 def _message(facts: pb.MessageFacts) -> MessageIn:
@@ -151,8 +151,10 @@ def _delivery(facts: pb.DeliveryFacts) -> DeliveryReport:
     if channel not in (common_pb2.CHANNEL_UNSPECIFIED, SMS, EMAIL):
         _channel(channel, "event.delivery.channel")
     return DeliveryReport(
-        provider_message_id=ids.require_text(facts.provider_message_id, "event.delivery.provider_message_id"),
-        provider_status=ids.require_text(
+        provider_message_id=inputs.require_text(
+            facts.provider_message_id, "event.delivery.provider_message_id"
+        ),
+        provider_status=inputs.require_text(
             facts.provider_status, "event.delivery.provider_status", max_len=64
         ).lower(),
         error_code=_optional_text(facts.error_code, "event.delivery.error_code", max_len=64),
@@ -191,7 +193,7 @@ def _snapshot(event: pb.LeadEventEnvelope, lead_id: uuid.UUID | None) -> ingest_
 
 
 def parse(event: pb.LeadEventEnvelope) -> Envelope:
-    event_id = ids.require_text(event.event_id, "event.event_id")
+    event_id = inputs.require_text(event.event_id, "event.event_id")
     kind = event.kind
     if kind == pb.LEAD_EVENT_KIND_UNSPECIFIED or kind not in pb.LeadEventKind.values():
         raise InvalidArgument(
@@ -203,7 +205,7 @@ def parse(event: pb.LeadEventEnvelope) -> Envelope:
         )
     needs_lead = kind in LEAD_KINDS or kind in MESSAGE_KINDS
     lead_id = (
-        ids.parse_uuid(event.lead_id, "event.lead_id", what="lead id")
+        inputs.parse_uuid(event.lead_id, "event.lead_id", what="lead id")
         if needs_lead or event.lead_id
         else None
     )

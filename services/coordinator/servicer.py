@@ -17,7 +17,7 @@ from services.coordinator.journeys.control import JourneyControl
 from services.coordinator.journeys.repository import Journey, JourneyRepository
 from services.coordinator.lead_events import EventHandler
 from services.coordinator.notifications.repository import Notification, NotificationRepository
-from shared import ids, pagination, timestamps
+from shared import inputs, pagination, timestamps
 from shared.errors import FieldViolation, InvalidArgument
 from shared.rpc import Context
 
@@ -144,13 +144,15 @@ class CoordinatorServicer(CadenceHandlers, pb_grpc.CoordinatorServiceServicer):
         )
 
     async def GetJourney(self, request: pb.GetJourneyRequest, context: Context) -> pb.GetJourneyResponse:
-        journey = await self._journeys.get_journey(ids.parse_uuid(request.lead_id, "lead_id", what="lead id"))
+        journey = await self._journeys.get_journey(
+            inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        )
         return pb.GetJourneyResponse(journey=journey_to_proto(journey))
 
     async def ListCommunications(
         self, request: pb.ListCommunicationsRequest, context: Context
     ) -> pb.ListCommunicationsResponse:
-        lead_id = ids.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
         size = pagination.page_size(request.page_size)
         query = f"communications:{lead_id}"
         found = await self._communications.list_communications(
@@ -162,7 +164,9 @@ class CoordinatorServicer(CadenceHandlers, pb_grpc.CoordinatorServiceServicer):
         )
 
     async def GetConsent(self, request: pb.GetConsentRequest, context: Context) -> pb.GetConsentResponse:
-        consent = await self._consents.get_consent(ids.parse_uuid(request.lead_id, "lead_id", what="lead id"))
+        consent = await self._consents.get_consent(
+            inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        )
         return pb.GetConsentResponse(consent=consent_to_proto(consent))
 
     async def SetConsentPolicy(
@@ -174,7 +178,7 @@ class CoordinatorServicer(CadenceHandlers, pb_grpc.CoordinatorServiceServicer):
             list(p.sms_consent_tags),
             p.attestation,
             p.email_requires_opt_in,
-            ids.request_key(request.request_id),
+            inputs.request_key(request.request_id),
         )
         return pb.SetConsentPolicyResponse(policy=policy_to_proto(policy))
 
@@ -196,8 +200,10 @@ class CoordinatorServicer(CadenceHandlers, pb_grpc.CoordinatorServiceServicer):
                     FieldViolation("lead_id", "required when agent_id is empty"),
                 ],
             )
-        agent_id = ids.parse_uuid(request.agent_id, "agent_id", what="agent id") if request.agent_id else None
-        lead_id = ids.parse_uuid(request.lead_id, "lead_id", what="lead id") if request.lead_id else None
+        agent_id = (
+            inputs.parse_uuid(request.agent_id, "agent_id", what="agent id") if request.agent_id else None
+        )
+        lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id") if request.lead_id else None
         size = pagination.page_size(request.page_size)
         query = f"notifications:{agent_id}:{lead_id}"
         found = await self._notifications.list_notifications(

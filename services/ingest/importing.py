@@ -17,7 +17,7 @@ from leadengine.ingest.v1 import ingest_service_pb2 as pb
 from services.ingest import leads
 from services.ingest.leads import LeadFields
 from services.ingest.repository import imports
-from shared import ids
+from shared import inputs
 from shared.db import Database
 from shared.errors import FieldViolation, InvalidArgument
 
@@ -111,7 +111,7 @@ def _import_location(item: pb.ImportLeadsRequest, stream_location: str | None) -
             reason="LOCATION_MISMATCH",
             violations=[FieldViolation("lead.location_id", "empty, or equal to location_id")],
         )
-    location_id = ids.require_text(named or on_lead or (stream_location or ""), "location_id")
+    location_id = inputs.require_text(named or on_lead or (stream_location or ""), "location_id")
     if stream_location is not None and location_id != stream_location:
         raise InvalidArgument(
             f"row is for location {location_id} but this import fills {stream_location}",

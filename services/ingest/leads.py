@@ -16,7 +16,7 @@ from google.protobuf import json_format
 from leadengine.common.v1 import common_pb2 as common_pb
 from leadengine.ingest.v1 import ingest_service_pb2 as pb
 
-from shared import contact, ids, timestamps
+from shared import contact, inputs, timestamps
 from shared.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 
 MAX_TEXT = 200
@@ -344,8 +344,8 @@ def event_from_proto(event: pb.LeadEvent, *, request_id: str | None, now: dateti
     occurred = timestamps.from_proto(event.occurred_time) or now
     return EventFields(
         event_id=event_id,
-        lead_id=ids.parse_uuid(event.lead_id, "event.lead_id", what="lead id"),
-        location_id=ids.require_text(event.location_id, "event.location_id"),
+        lead_id=inputs.parse_uuid(event.lead_id, "event.lead_id", what="lead id"),
+        location_id=inputs.require_text(event.location_id, "event.location_id"),
         type=event.type,
         occurred_time=occurred,
         listing_id=clean_text(event.listing_id, "event.listing_id"),

@@ -16,12 +16,12 @@ from services.ingest.recording import WebhookRecorder
 from services.ingest.repository.events import EventReads
 from services.ingest.repository.leads import LeadReads
 from services.ingest.webhooks.envelope import inbox_events
-from shared import ids, pagination, timestamps
+from shared import inputs, pagination, timestamps
 from shared.rpc import Context
 
 
 def _optional_location(raw: str) -> str | None:
-    return ids.require_text(raw, "location_id") if raw.strip() else None
+    return inputs.require_text(raw, "location_id") if raw.strip() else None
 
 
 class IngestServicer(pb_grpc.IngestServiceServicer):
@@ -62,9 +62,9 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
 
     async def UpsertLead(self, request: pb.UpsertLeadRequest, context: Context) -> pb.UpsertLeadResponse:
         # Everything is validated before the transaction opens, so bad input writes nothing.
-        location_id = ids.require_text(request.lead.location_id, "lead.location_id")
+        location_id = inputs.require_text(request.lead.location_id, "lead.location_id")
         lead_id = (
-            ids.parse_uuid(request.lead.lead_id, "lead.lead_id", what="lead id")
+            inputs.parse_uuid(request.lead.lead_id, "lead.lead_id", what="lead id")
             if request.lead.lead_id
             else None
         )
@@ -75,25 +75,25 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
             location_id=location_id,
             incoming=incoming,
             paths=paths,
-            request_id=ids.request_key(request.request_id),
+            request_id=inputs.request_key(request.request_id),
         )
         return pb.UpsertLeadResponse(lead=lead_to_proto(result.lead), created=result.created)
 
     async def GetLead(self, request: pb.GetLeadRequest, context: Context) -> pb.GetLeadResponse:
-        lead_id = ids.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
         lead = await self._lead_reads.get(lead_id, _optional_location(request.location_id))
         return pb.GetLeadResponse(lead=lead_to_proto(lead))
 
     async def GetLeadByExternalId(
         self, request: pb.GetLeadByExternalIdRequest, context: Context
     ) -> pb.GetLeadByExternalIdResponse:
-        location_id = ids.require_text(request.location_id, "location_id")
-        external_id = ids.require_text(request.external_contact_id, "external_contact_id")
+        location_id = inputs.require_text(request.location_id, "location_id")
+        external_id = inputs.require_text(request.external_contact_id, "external_contact_id")
         lead = await self._lead_reads.by_external_id(location_id, external_id)
         return pb.GetLeadByExternalIdResponse(lead=lead_to_proto(lead))
 
     async def ListLeads(self, request: pb.ListLeadsRequest, context: Context) -> pb.ListLeadsResponse:
-        location_id = ids.require_text(request.location_id, "location_id")
+        location_id = inputs.require_text(request.location_id, "location_id")
         size = pagination.page_size(request.page_size)
         source = leads.clean_source(request.source, "source")
         tag = " ".join(request.tag.split()).lower()
@@ -109,9 +109,9 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
         return pb.ListLeadsResponse(leads=[lead_to_proto(r) for r in page], next_page_token=token)
 
     async def DeleteLead(self, request: pb.DeleteLeadRequest, context: Context) -> pb.DeleteLeadResponse:
-        lead_id = ids.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
         # Deleting is idempotent by its nature; request_id is only checked for shape.
-        ids.request_key(request.request_id)
+        inputs.request_key(request.request_id)
         lead = await self._writes.delete(lead_id, _optional_location(request.location_id))
         return pb.DeleteLeadResponse(
             lead=pb.Lead(
@@ -126,7 +126,7 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
 
     async def RecordEvent(self, request: pb.RecordEventRequest, context: Context) -> pb.RecordEventResponse:
         event = leads.event_from_proto(
-            request.event, request_id=ids.request_key(request.request_id), now=timestamps.now()
+            request.event, request_id=inputs.request_key(request.request_id), now=timestamps.now()
         )
         stored, duplicate = await self._writes.record_event(event)
         return pb.RecordEventResponse(event=event_to_proto(stored), duplicate=duplicate)
@@ -134,7 +134,7 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
     async def ListLeadEvents(
         self, request: pb.ListLeadEventsRequest, context: Context
     ) -> pb.ListLeadEventsResponse:
-        lead_id = ids.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
         size = pagination.page_size(request.page_size)
         since = timestamps.from_proto(request.occurred_since_time)
         query = f"{lead_id}|{since.isoformat() if since else ''}"

@@ -11,7 +11,7 @@ from services.intelligence import triggers
 from services.intelligence.lead_scoring import LeadScoring
 from services.intelligence.repository import StoredScore
 from services.intelligence.trigger_check import TriggerCheck
-from shared import ids, pagination, timestamps
+from shared import inputs, pagination, timestamps
 from shared.rpc import Context
 
 TIERS = {"cold": pb.SCORE_TIER_COLD, "warm": pb.SCORE_TIER_WARM, "hot": pb.SCORE_TIER_HOT}
@@ -52,22 +52,22 @@ class IntelligenceServicer(pb_grpc.IntelligenceServiceServicer):
         self._triggers = trigger_check
 
     async def ScoreLead(self, request: pb.ScoreLeadRequest, context: Context) -> pb.ScoreLeadResponse:
-        lead_id = ids.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
         snapshot = request.lead if request.HasField("lead") else None
-        stored = await self._scoring.score(lead_id, ids.request_key(request.request_id), snapshot)
+        stored = await self._scoring.score(lead_id, inputs.request_key(request.request_id), snapshot)
         return pb.ScoreLeadResponse(intelligence=intelligence_to_proto(stored))
 
     async def GetLeadIntelligence(
         self, request: pb.GetLeadIntelligenceRequest, context: Context
     ) -> pb.GetLeadIntelligenceResponse:
-        lead_id = ids.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
         stored = await self._scoring.latest(lead_id)
         return pb.GetLeadIntelligenceResponse(intelligence=intelligence_to_proto(stored))
 
     async def ListHighIntentLeads(
         self, request: pb.ListHighIntentLeadsRequest, context: Context
     ) -> pb.ListHighIntentLeadsResponse:
-        location_id = ids.require_text(request.location_id, "location_id")
+        location_id = inputs.require_text(request.location_id, "location_id")
         threshold = self._scoring.threshold(request.min_score)
         size = pagination.page_size(request.page_size)
         query = f"{location_id}|{threshold!r}"
@@ -85,6 +85,6 @@ class IntelligenceServicer(pb_grpc.IntelligenceServiceServicer):
     async def EvaluateTriggers(
         self, request: pb.EvaluateTriggersRequest, context: Context
     ) -> pb.EvaluateTriggersResponse:
-        lead_id = ids.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
         fired = await self._triggers.evaluate(lead_id)
         return pb.EvaluateTriggersResponse(triggers=[trigger_to_proto(f) for f in fired])

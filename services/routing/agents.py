@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from shared import contact, ids
+from shared import contact, inputs
 from shared.errors import FieldViolation, InvalidArgument, NotFound
 
 
@@ -39,9 +39,9 @@ def agent_fields(
             violations=[FieldViolation("agent.capacity", "0 (default) or more")],
         )
     return AgentFields(
-        location_id=ids.require_text(location_id, "agent.location_id"),
+        location_id=inputs.require_text(location_id, "agent.location_id"),
         external_user_id=external_user_id.strip() or None,
-        name=ids.require_text(name, "agent.name"),
+        name=inputs.require_text(name, "agent.name"),
         email=contact.normalize_email(email, "agent.email"),
         phone=contact.normalize_phone(phone, "agent.phone"),
         timezone=contact.check_timezone(timezone, "agent.timezone"),

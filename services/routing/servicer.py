@@ -10,7 +10,7 @@ from services.routing.assigning import Assigning
 from services.routing.outcomes import OutcomeRecording
 from services.routing.repository import Agent, Assignment
 from services.routing.roster import Roster
-from shared import ids, pagination, timestamps
+from shared import inputs, pagination, timestamps
 from shared.rpc import Context
 
 
@@ -64,17 +64,17 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
     async def UpsertAgent(self, request: pb.UpsertAgentRequest, context: Context) -> pb.UpsertAgentResponse:
         fields = _agent_fields(request.agent)
         agent_id = (
-            ids.parse_uuid(request.agent.agent_id, "agent.agent_id") if request.agent.agent_id else None
+            inputs.parse_uuid(request.agent.agent_id, "agent.agent_id") if request.agent.agent_id else None
         )
-        agent, created = await self._roster.upsert(agent_id, fields, ids.request_key(request.request_id))
+        agent, created = await self._roster.upsert(agent_id, fields, inputs.request_key(request.request_id))
         return pb.UpsertAgentResponse(agent=agent_to_proto(agent), created=created)
 
     async def GetAgent(self, request: pb.GetAgentRequest, context: Context) -> pb.GetAgentResponse:
-        agent = await self._roster.get(ids.parse_uuid(request.agent_id, "agent_id", what="agent id"))
+        agent = await self._roster.get(inputs.parse_uuid(request.agent_id, "agent_id", what="agent id"))
         return pb.GetAgentResponse(agent=agent_to_proto(agent))
 
     async def ListAgents(self, request: pb.ListAgentsRequest, context: Context) -> pb.ListAgentsResponse:
-        location_id = ids.require_text(request.location_id, "location_id")
+        location_id = inputs.require_text(request.location_id, "location_id")
         size = pagination.page_size(request.page_size)
         after = pagination.decode_cursor(
             request.page_token, lambda c: (c["name"], c["id"]), query=location_id
@@ -88,13 +88,13 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
     async def SetAgentAvailability(
         self, request: pb.SetAgentAvailabilityRequest, context: Context
     ) -> pb.SetAgentAvailabilityResponse:
-        agent_id = ids.parse_uuid(request.agent_id, "agent_id")
+        agent_id = inputs.parse_uuid(request.agent_id, "agent_id")
         agent = await self._roster.set_available(agent_id, request.available)
         return pb.SetAgentAvailabilityResponse(agent=agent_to_proto(agent))
 
     async def RouteLead(self, request: pb.RouteLeadRequest, context: Context) -> pb.RouteLeadResponse:
-        lead_id = ids.parse_uuid(request.lead_id, "lead_id", what="lead id")
-        location_id = ids.require_text(request.location_id, "location_id")
+        lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        location_id = inputs.require_text(request.location_id, "location_id")
         routed = await self._assigning.route(lead_id, location_id)
         return pb.RouteLeadResponse(
             assignment=assignment_to_proto(routed.assignment),
@@ -105,17 +105,17 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
     async def GetAssignment(
         self, request: pb.GetAssignmentRequest, context: Context
     ) -> pb.GetAssignmentResponse:
-        lead_id = ids.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
         return pb.GetAssignmentResponse(assignment=assignment_to_proto(await self._assigning.get(lead_id)))
 
     async def RecordOutcome(
         self, request: pb.RecordOutcomeRequest, context: Context
     ) -> pb.RecordOutcomeResponse:
-        lead_id = ids.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
         assignment = await self._outcomes.record(
             lead_id,
             outcomes.require_outcome(request.outcome),
             timestamps.from_proto(request.occurred_time),
-            ids.request_key(request.request_id),
+            inputs.request_key(request.request_id),
         )
         return pb.RecordOutcomeResponse(assignment=assignment_to_proto(assignment))

@@ -21,9 +21,19 @@ from services.coordinator.delivery.scheduler import Scheduler
 from services.coordinator.journeys import cadence
 from shared import db, timestamps
 from shared.clients import ContentClient
-from tests.integration.test_coordinator_inbound import field_violations, handle, inbound, started_lead
-from tests.journeys import DAY_HOURS, add_agent, add_lead, comms_of, eventually, journey_of, zone_where
-from tests.support import Mesh, error_reason, service_config
+from tests.journeys import (
+    DAY_HOURS,
+    add_agent,
+    add_lead,
+    comms_of,
+    eventually,
+    handle,
+    inbound,
+    journey_of,
+    started_lead,
+    zone_where,
+)
+from tests.support import Mesh, error_reason, field_violations, service_config
 
 SMS = common_pb2.CHANNEL_SMS
 FOLLOW_UP = cadence.FOLLOW_UP

@@ -8,14 +8,11 @@ so every test uses its own phone number and email.
 
 from __future__ import annotations
 
-import asyncio
-import secrets
 import uuid
 from datetime import timedelta
 from typing import Any
 
 import grpc
-import phonenumbers
 import pytest
 from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
@@ -25,11 +22,15 @@ from shared import timestamps
 from tests.journeys import (
     DAY_HOURS,
     NIGHT_HOURS,
-    add_agent,
     add_lead,
     comms_of,
+    handle,
+    inbound,
     journey_of,
+    notes_of,
     settled_first_touch,
+    started_lead,
+    unique_phone,
     zone_where,
 )
 from tests.support import Mesh, field_violations
@@ -40,40 +41,8 @@ EMAIL = common_pb2.CHANNEL_EMAIL
 LEAD = str(uuid.uuid4())  # for envelopes refused before any lead is looked up
 
 
-def unique_phone() -> str:
-    """A valid Austin number of this test's own: suppressions are shared by address."""
-    while True:
-        candidate = f"+1512{secrets.randbelow(8) + 2}{secrets.randbelow(10**6):06d}"
-        if phonenumbers.is_valid_number(phonenumbers.parse(candidate)):
-            return candidate
-
-
 def unique_email() -> str:
     return f"lee-{uuid.uuid4().hex[:12]}@example.com"
-
-
-async def handle(m: Mesh, event: pb.LeadEventEnvelope) -> pb.HandleLeadEventResponse:
-    resp: pb.HandleLeadEventResponse = await m.clients.coordinator.HandleLeadEvent(
-        pb.HandleLeadEventRequest(event=event), timeout=10
-    )
-    return resp
-
-
-def inbound(lead: Any, body: str, *, address: str | None = None, sid: str | None = None, **kw: Any) -> Any:
-    return pb.LeadEventEnvelope(
-        event_id=str(uuid.uuid4()),
-        kind=pb.LEAD_EVENT_KIND_INBOUND_MESSAGE,
-        lead_id=lead.lead_id,
-        location_id=lead.location_id,
-        message=pb.MessageFacts(
-            channel=kw.pop("channel", SMS),
-            body=body,
-            lead_address=lead.phone if address is None else address,
-            our_address="+15125559999",
-            provider_message_id=sid or f"SM{uuid.uuid4().hex}",
-        ),
-        **kw,
-    )
 
 
 def delivery(sid: str, status: str, error_code: str = "", channel: int = SMS) -> pb.LeadEventEnvelope:
@@ -89,34 +58,6 @@ def delivery(sid: str, status: str, error_code: str = "", channel: int = SMS) ->
 async def consent_of(m: Mesh, lead_id: str) -> pb.Consent:
     resp = await m.clients.coordinator.GetConsent(pb.GetConsentRequest(lead_id=lead_id), timeout=5)
     return resp.consent
-
-
-async def notes_of(m: Mesh, lead_id: str) -> list[pb.Notification]:
-    resp = await m.clients.coordinator.ListNotifications(
-        pb.ListNotificationsRequest(lead_id=lead_id), timeout=5
-    )
-    return list(resp.notifications)
-
-
-async def started_lead(m: Mesh, *, hours: Any = DAY_HOURS, agent: bool = True, **kw: Any) -> Any:
-    """A lead whose journey has fully run its first steps (first touch and, with an
-    agent, the assignment notification): nothing of it is still in flight."""
-    loc = f"loc-{uuid.uuid4()}"
-    if agent:
-        await add_agent(m, loc, phone="+12125550123")
-    kw.setdefault("phone", unique_phone())
-    kw.setdefault("sms_consent", True)
-    lead = await add_lead(m, loc, timezone=zone_where(hours), **kw)
-    await settled_first_touch(m, lead.lead_id)
-    if agent:
-        for _ in range(100):
-            notes = await notes_of(m, lead.lead_id)
-            if notes and notes[0].status != pb.COMMUNICATION_STATUS_QUEUED:
-                break
-            await asyncio.sleep(0.1)
-        else:
-            pytest.fail("the assignment notification never settled")
-    return lead
 
 
 def inbound_rows(comms: list[pb.Communication]) -> list[pb.Communication]:

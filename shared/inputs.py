@@ -1,4 +1,4 @@
-"""Parsing the ids and required fields every RPC receives."""
+"""Parsing and checking the request fields every RPC receives: ids, required text, request ids."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from cli import demo, importer, seed, up
 from cli.database import SERVICES
 from cli.terminal import fail
-from shared import config
+from shared import config, transport
 from shared.clients import Peers
 
 
@@ -123,8 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _peers(names: Sequence[str], *, default_timeout_s: float = 30.0) -> Peers:
+    # Under mutual TLS the CLI presents an operator certificate (the same GRPC_TLS_* files).
     return Peers(
-        {name: config.peer_addr(os.environ, name) for name in names}, default_timeout_s=default_timeout_s
+        {name: config.peer_addr(os.environ, name) for name in names},
+        default_timeout_s=default_timeout_s,
+        tls=transport.from_env(os.environ),
     )
 
 

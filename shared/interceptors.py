@@ -17,8 +17,9 @@ import grpc
 from grpc_status import rpc_status
 
 from shared import deadlines, jsonlog, metrics
+from shared.callers import CallerPolicy, service_of
 from shared.clients.errors import PeerError
-from shared.errors import DomainError
+from shared.errors import DomainError, PermissionDenied
 from shared.rpc import Context
 
 log = logging.getLogger(__name__)
@@ -40,9 +41,28 @@ def _trace_id(metadata: dict[str, str]) -> str:
     return secrets.token_hex(16)
 
 
+def _caller(context: Context) -> str:
+    """The common name of the client certificate; "" when the call is not mutual TLS."""
+    names = list((context.auth_context() or {}).get("x509_common_name") or ())
+    return names[0].decode() if names else ""
+
+
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, domain: str) -> None:
+    def __init__(self, domain: str, callers: CallerPolicy | None = None) -> None:
         self.domain = domain  # ErrorInfo.domain, e.g. "ingest.leadengine"
+        self.callers = callers  # None: insecure mode, no identity to check
+
+    def _check_caller(self, context: Context, service: str, method: str) -> None:
+        if self.callers is None or not service.startswith("leadengine."):
+            return  # health and reflection answer any caller our CA certified
+        caller = _caller(context)
+        if not self.callers.permits(service_of(service), caller, method):
+            raise PermissionDenied(
+                f"caller {caller or '(no certificate name)'!r} may not call {service}/{method};"
+                " the allow-list follows the service call graph",
+                reason="CALLER_NOT_ALLOWED",
+                metadata={"caller": caller, "method": method},
+            )
 
     async def intercept_service(
         self,
@@ -69,6 +89,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             code = grpc.StatusCode.OK
             start = time.perf_counter()
             try:
+                self._check_caller(context, service, method)
                 return await behavior(request, context)
             except DomainError as err:
                 code = err.code

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from shared import config, db, jsonlog
+from shared import callers, config, db, jsonlog, transport
 from shared.clients import Peers
 from shared.migrate import migrate
 from shared.server import ServiceApp, serve
@@ -37,18 +37,22 @@ class ServiceConfig(Protocol):
 C = TypeVar("C", bound=ServiceConfig)
 
 
-def peers_from_env(service: str, env: Mapping[str, str]) -> Peers:
-    return Peers({dep: config.peer_addr(env, dep) for dep in DEPENDENCIES[service]})
+def peers_from_env(service: str, env: Mapping[str, str], tls: transport.MutualTls | None = None) -> Peers:
+    return Peers({dep: config.peer_addr(env, dep) for dep in DEPENDENCIES[service]}, tls=tls)
 
 
 async def _serve(
-    service: str, cfg: C, make_app: Callable[[db.Database, Peers, C], ServiceApp], pool_size: int
+    service: str,
+    cfg: C,
+    make_app: Callable[[db.Database, Peers, C], ServiceApp],
+    pool_size: int,
+    tls: transport.MutualTls | None,
 ) -> None:
     pool = await db.create_pool(cfg.database_url, schema=service, service=service, max_size=pool_size)
-    peers = peers_from_env(service, os.environ)
+    peers = peers_from_env(service, os.environ, tls)
     app = make_app(db.Database(pool), peers, cfg)
     app.on_stop.extend([peers.close, pool.close])
-    await serve(app, cfg.server)
+    await serve(app, cfg.server, tls=tls, callers=callers.from_dependencies(DEPENDENCIES))
 
 
 def run(
@@ -65,9 +69,10 @@ def run(
         raise SystemExit(f"{service}: unknown command {command!r}; use serve or migrate")
     try:
         cfg = load_config(os.environ)
+        tls = transport.from_env(os.environ)
     except config.ConfigError as err:
         raise SystemExit(f"{service}: configuration error: {err}") from None
     if command == "migrate":
         asyncio.run(migrate(cfg.database_url, service, migrations))
     else:
-        asyncio.run(_serve(service, cfg, make_app, pool_size))
+        asyncio.run(_serve(service, cfg, make_app, pool_size, tls))

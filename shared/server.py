@@ -20,6 +20,8 @@ from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
+from shared import transport
+from shared.callers import CallerPolicy
 from shared.config import ServerSettings
 from shared.interceptors import ServiceInterceptor
 
@@ -53,9 +55,13 @@ async def serve(
     *,
     stop: asyncio.Event | None = None,
     started: Callable[[int], None] | None = None,
+    tls: transport.MutualTls | None = None,
+    callers: CallerPolicy | None = None,
 ) -> None:
+    if tls is not None and callers is None:
+        raise ValueError("mutual TLS without a caller policy would let any certified workload call anything")
     server = grpc.aio.server(
-        interceptors=[ServiceInterceptor(app.error_domain)],
+        interceptors=[ServiceInterceptor(app.error_domain, callers if tls is not None else None)],
         # Without this, two servers can share one port and split its traffic.
         options=[("grpc.so_reuseport", 0)],
     )
@@ -65,7 +71,11 @@ async def serve(
         reg.add_to_server(reg.servicer, server)
     names = [r.full_name for r in app.registrations]
     reflection.enable_server_reflection([*names, HEALTH_SERVICE, reflection.SERVICE_NAME], server)
-    port = server.add_insecure_port(f"[::]:{settings.port}")
+    address = f"[::]:{settings.port}"
+    if tls is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, tls.server_credentials())
     if port == 0:
         raise OSError(f"could not bind gRPC port {settings.port}; is another process using it?")
     if settings.metrics_port:
@@ -75,7 +85,7 @@ async def serve(
     for name in names:
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
     tasks = [asyncio.create_task(_supervised(loop)) for loop in app.background]
-    log.info("listening", extra={"port": port, "services": names})
+    log.info("listening", extra={"port": port, "services": names, "transport": transport.describe(tls)})
     if started:
         started(port)
 

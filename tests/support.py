@@ -34,12 +34,13 @@ async def migrate_all(dsn: str) -> None:
 
 @contextlib.asynccontextmanager
 async def running(
-    app: ServiceApp, settings: ServerSettings = TEST_SERVER
+    app: ServiceApp, settings: ServerSettings = TEST_SERVER, **security: Any
 ) -> AsyncIterator[tuple[str, asyncio.Event]]:
-    """Serve app on a free port; yields (address, stop). stop.set() is what SIGTERM does."""
+    """Serve app on a free port; yields (address, stop). stop.set() is what SIGTERM does.
+    security: serve()'s tls and callers, for a service under mutual TLS."""
     stop = asyncio.Event()
     bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(serve(app, settings, stop=stop, started=bound.set_result))
+    task = asyncio.create_task(serve(app, settings, stop=stop, started=bound.set_result, **security))
     done, _ = await asyncio.wait({task, bound}, return_when=asyncio.FIRST_COMPLETED)
     if task in done:  # serve() failed before binding: surface why
         task.result()

@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from services.gateway import forwarding, webhooks
 from services.gateway.config import Config
-from shared import channels
+from shared import channels, transport
 from shared.clients import PEERS
 
 log = logging.getLogger(__name__)
@@ -79,10 +79,15 @@ def create_app(cfg: Config) -> Starlette:
                 idempotent_methods=peer.retryable,
                 default_timeout_s=cfg.ingest_timeout_s,
             ),
+            tls=cfg.tls,
+            peer="ingest",
         )
         app.state.ingest_health = channels.health_client(channel)
         app.state.ingest = ingest_grpc.IngestServiceStub(channel)
-        log.info("gateway started", extra={"ingest_addr": cfg.ingest_addr})
+        log.info(
+            "gateway started",
+            extra={"ingest_addr": cfg.ingest_addr, "transport": transport.describe(cfg.tls)},
+        )
         try:
             yield
         finally:

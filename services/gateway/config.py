@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from services.gateway import signatures
 from services.gateway.signatures import GhlKeys
-from shared import config
+from shared import config, transport
 from shared.config import ConfigError
 
 MIB = 1024 * 1024
@@ -91,6 +91,8 @@ class Config:
     public_base_url: str = ""
     sendgrid_key: ec.EllipticCurvePublicKey | None = None
     sendgrid_max_age_s: float = 300.0
+    # The channel to ingest; the gateway's certificate names it "gateway".
+    tls: transport.MutualTls | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -124,4 +126,5 @@ class Config:
             public_base_url=public_base_url(config.text(env, "WEBHOOK_PUBLIC_BASE_URL")),
             sendgrid_key=sendgrid[0] if sendgrid else None,
             sendgrid_max_age_s=config.number(env, "SENDGRID_WEBHOOK_MAX_AGE_S", 300.0, minimum=1.0),
+            tls=transport.from_env(env),
         )

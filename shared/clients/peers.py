@@ -32,6 +32,7 @@ from leadengine.routing.v1 import routing_service_pb2_grpc as routing_grpc
 
 from shared import channels
 from shared.errors import Unavailable
+from shared.transport import MutualTls
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,15 @@ PEERS: dict[str, _Peer] = {
 
 
 class Peers:
-    def __init__(self, addresses: Mapping[str, str] | None = None, *, default_timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        addresses: Mapping[str, str] | None = None,
+        *,
+        default_timeout_s: float = 5.0,
+        tls: MutualTls | None = None,
+    ) -> None:
         self._timeout = default_timeout_s
+        self._tls = tls
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._stubs: dict[str, Any] = {}
         for name, target in (addresses or {}).items():
@@ -82,7 +90,7 @@ class Peers:
         config = channels.service_config(
             peer.descriptor.full_name, idempotent_methods=peer.retryable, default_timeout_s=self._timeout
         )
-        channel = channels.open_channel(target, config)
+        channel = channels.open_channel(target, config, tls=self._tls, peer=name)
         self._channels[name] = channel
         self._stubs[name] = peer.stub(channel)
 

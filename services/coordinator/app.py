@@ -29,7 +29,7 @@ from services.coordinator.lead_events import EventHandler
 from services.coordinator.notifications.notifier import AgentNotifier
 from services.coordinator.notifications.repository import NotificationRepository
 from services.coordinator.servicer import CoordinatorServicer
-from shared import timestamps
+from shared import retention, timestamps
 from shared.clients import ContentClient, IngestClient, IntelligenceClient, Peers, RoutingClient
 from shared.db import Database
 from shared.server import Registration, ServiceApp
@@ -128,5 +128,5 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
             )
         ],
         error_domain="coordinator.leadengine",
-        background=[scheduler.run],
+        background=[scheduler.run, retention.loop(db, cfg.retention, interval_s=cfg.prune_interval_s)],
     )

@@ -7,8 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
 
-from shared import config
+from services.coordinator.retention import RULES
+from shared import config, retention
 from shared.config import ConfigError, ServerSettings
+from shared.retention import Rule
 
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -41,6 +43,9 @@ class Config:
     brand_name: str = "LeadEngine"
     # A person's message to the lead from the CRM pauses its automation this long.
     human_pause_h: float = 72.0
+    # What is pruned after how long (services/coordinator/retention.py), and how often it runs.
+    retention: tuple[Rule, ...] = RULES
+    prune_interval_s: float = 3600.0
 
     def __post_init__(self) -> None:
         if self.quiet_start == self.quiet_end:
@@ -62,4 +67,6 @@ class Config:
             max_attempts=config.integer(env, "COORDINATOR_MAX_ATTEMPTS", 5, minimum=1, maximum=100),
             brand_name=config.text(env, "COORDINATOR_BRAND_NAME", "LeadEngine"),
             human_pause_h=config.number(env, "COORDINATOR_HUMAN_PAUSE_H", 72.0, minimum=0.0),
+            retention=retention.configured("coordinator", RULES, env),
+            prune_interval_s=config.number(env, "COORDINATOR_PRUNE_INTERVAL_S", 3600.0, minimum=1.0),
         )

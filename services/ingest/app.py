@@ -16,6 +16,7 @@ from services.ingest.repository.events import EventReads
 from services.ingest.repository.leads import LeadReads
 from services.ingest.repository.outbox import OutboxQueue
 from services.ingest.servicer import IngestServicer
+from shared import retention
 from shared.clients import Peers
 from shared.db import Database
 from shared.server import Registration, ServiceApp
@@ -52,5 +53,5 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
             )
         ],
         error_domain="ingest.leadengine",
-        background=[relay.run],
+        background=[relay.run, retention.loop(db, cfg.retention, interval_s=cfg.prune_interval_s)],
     )

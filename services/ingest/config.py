@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared import config
+from services.ingest.retention import RULES
+from shared import config, retention
 from shared.config import ConfigError, ServerSettings
+from shared.retention import Rule
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,9 @@ class Config:
     outbox_retry_max_s: float = 60.0
     # Rows per COPY in ImportLeads.
     import_batch: int = 5000
+    # What is pruned after how long (services/ingest/retention.py), and how often it runs.
+    retention: tuple[Rule, ...] = RULES
+    prune_interval_s: float = 3600.0
 
     def __post_init__(self) -> None:
         if self.outbox_lease_s <= self.outbox_call_timeout_s:
@@ -44,4 +49,6 @@ class Config:
             outbox_retry_base_s=config.number(env, "INGEST_OUTBOX_RETRY_BASE_S", 0.5, minimum=0.01),
             outbox_retry_max_s=config.number(env, "INGEST_OUTBOX_RETRY_MAX_S", 60.0, minimum=0.01),
             import_batch=config.integer(env, "INGEST_IMPORT_BATCH", 5000, minimum=1, maximum=100_000),
+            retention=retention.configured("ingest", RULES, env),
+            prune_interval_s=config.number(env, "INGEST_PRUNE_INTERVAL_S", 3600.0, minimum=1.0),
         )

@@ -32,7 +32,8 @@ def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
 def test_all_three_files_load(tmp_path: Path) -> None:
     env = Authority.create().write("ingest", tmp_path)
     tls = transport.from_env(env)
-    assert tls is not None and b"BEGIN CERTIFICATE" in tls.cert_pem
+    assert tls is not None
+    assert b"BEGIN CERTIFICATE" in tls.cert_pem
 
 
 def test_the_allow_list_follows_the_call_graph() -> None:

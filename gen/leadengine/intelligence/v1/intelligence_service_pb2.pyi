@@ -425,7 +425,7 @@ class TriggerRule(_message.Message):
     RULE_ID_FIELD_NUMBER: _builtins.int
     LOCATION_ID_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
-    ENABLED_FIELD_NUMBER: _builtins.int
+    DISABLED_FIELD_NUMBER: _builtins.int
     CONDITION_FIELD_NUMBER: _builtins.int
     EVENT_TYPES_FIELD_NUMBER: _builtins.int
     LISTING_REQUIRED_FIELD_NUMBER: _builtins.int
@@ -444,7 +444,10 @@ class TriggerRule(_message.Message):
     location_id: _builtins.str
     name: _builtins.str
     """Human-readable, e.g. "Same listing 3 times in 7 days"."""
-    enabled: _builtins.bool
+    disabled: _builtins.bool
+    """A disabled rule never fires (set, rather than an "enabled" that a
+    client forgetting it would turn off).
+    """
     condition: Global___TriggerCondition.ValueType
     listing_required: _builtins.bool
     """EVENT_COUNT only: count only events that name a listing."""
@@ -485,7 +488,7 @@ class TriggerRule(_message.Message):
         rule_id: _builtins.str = ...,
         location_id: _builtins.str = ...,
         name: _builtins.str = ...,
-        enabled: _builtins.bool = ...,
+        disabled: _builtins.bool = ...,
         condition: Global___TriggerCondition.ValueType = ...,
         event_types: _abc.Iterable[_ingest_service_pb2.EventType.ValueType] | None = ...,
         listing_required: _builtins.bool = ...,
@@ -502,7 +505,7 @@ class TriggerRule(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "inactivity", b"inactivity", "suppression", b"suppression", "update_time", b"update_time", "window", b"window"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "condition", b"condition", "enabled", b"enabled", "event_types", b"event_types", "hot", b"hot", "inactivity", b"inactivity", "is_default", b"is_default", "listing_required", b"listing_required", "location_id", b"location_id", "min_count", b"min_count", "name", b"name", "price_change_percent", b"price_change_percent", "rule_id", b"rule_id", "suppression", b"suppression", "update_time", b"update_time", "version", b"version", "window", b"window"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "condition", b"condition", "disabled", b"disabled", "event_types", b"event_types", "hot", b"hot", "inactivity", b"inactivity", "is_default", b"is_default", "listing_required", b"listing_required", "location_id", b"location_id", "min_count", b"min_count", "name", b"name", "price_change_percent", b"price_change_percent", "rule_id", b"rule_id", "suppression", b"suppression", "update_time", b"update_time", "version", b"version", "window", b"window"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

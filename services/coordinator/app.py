@@ -29,6 +29,8 @@ from services.coordinator.lead_events import EventHandler
 from services.coordinator.notifications.notifier import AgentNotifier
 from services.coordinator.notifications.repository import NotificationRepository
 from services.coordinator.servicer import CoordinatorServicer
+from services.coordinator.triggers.repository import TriggerTouchRepository
+from services.coordinator.triggers.touches import TouchLimits, TriggerTouches
 from shared import timestamps
 from shared.clients import ContentClient, IngestClient, IntelligenceClient, Peers, RoutingClient
 from shared.db import Database
@@ -88,17 +90,37 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         brand_name=cfg.brand_name,
         clock=timestamps.now,
     )
+    intelligence = IntelligenceClient(peers)
+    triggers = TriggerTouches(
+        journeys,
+        consents,
+        communications,
+        TriggerTouchRepository(db),
+        CadenceRepository(db),
+        notifier,
+        intelligence=intelligence,
+        content=content,
+        routing=routing,
+        window=SendWindow.from_quiet_hours(cfg.quiet_start, cfg.quiet_end),
+        limits=TouchLimits(
+            delay=timedelta(seconds=cfg.trigger_delay_s),
+            cap=cfg.trigger_cap,
+            cap_window=timedelta(hours=cfg.trigger_cap_window_h),
+        ),
+        clock=timestamps.now,
+    )
     runner = JourneyRunner(
         journeys,
         policies,
         first_touch,
         notifier,
         ingest=ingest,
-        intelligence=IntelligenceClient(peers),
+        intelligence=intelligence,
         routing=routing,
         content=content,
         brand_name=cfg.brand_name,
         steps=create_walker(db, content),
+        triggers=triggers,
     )
     control = JourneyControl(journeys, CadenceRepository(db))
 

@@ -41,6 +41,11 @@ class Config:
     brand_name: str = "LeadEngine"
     # A person's message to the lead from the CRM pauses its automation this long.
     human_pause_h: float = 72.0
+    # A trigger firing's touch is due this long after it fired (then gated as any message).
+    trigger_delay_s: float = 120.0
+    # At most trigger_cap trigger touches per lead within trigger_cap_window_h.
+    trigger_cap: int = 2
+    trigger_cap_window_h: float = 168.0
 
     def __post_init__(self) -> None:
         if self.quiet_start == self.quiet_end:
@@ -62,4 +67,7 @@ class Config:
             max_attempts=config.integer(env, "COORDINATOR_MAX_ATTEMPTS", 5, minimum=1, maximum=100),
             brand_name=config.text(env, "COORDINATOR_BRAND_NAME", "LeadEngine"),
             human_pause_h=config.number(env, "COORDINATOR_HUMAN_PAUSE_H", 72.0, minimum=0.0),
+            trigger_delay_s=config.number(env, "COORDINATOR_TRIGGER_DELAY_S", 120.0, minimum=0.0),
+            trigger_cap=config.integer(env, "COORDINATOR_TRIGGER_CAP", 2, minimum=0, maximum=100),
+            trigger_cap_window_h=config.number(env, "COORDINATOR_TRIGGER_CAP_WINDOW_H", 168.0, minimum=1.0),
         )

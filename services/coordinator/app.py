@@ -18,6 +18,7 @@ from services.coordinator.delivery.reports import ReportHandler
 from services.coordinator.delivery.repository import CommunicationRepository
 from services.coordinator.delivery.scheduler import Scheduler
 from services.coordinator.delivery.senders import Sender, SimulatedSender
+from services.coordinator.inbound.handoff import ReplyHandoff
 from services.coordinator.inbound.messages import MessageHandler
 from services.coordinator.journeys.cadence_repository import CadenceRepository
 from services.coordinator.journeys.control import JourneyControl
@@ -128,7 +129,14 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         return await control.human_touch(lead_id, cfg.human_pause_h)
 
     messages = MessageHandler(
-        journeys, consents, communications, notifier, ingest=ingest, routing=routing, human_touch=human_touch
+        journeys,
+        consents,
+        communications,
+        notifier,
+        ingest=ingest,
+        routing=routing,
+        human_touch=human_touch,
+        handoff=ReplyHandoff(content, communications),
     )
     events = EventHandler(journeys, runner, messages, ReportHandler(communications, consents, journeys))
     scheduler = create_scheduler(db, cfg, sender=sender, content=content)

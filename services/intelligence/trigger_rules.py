@@ -9,6 +9,7 @@ counts exactly as an in-order one would; the same event twice counts once.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
@@ -254,18 +255,18 @@ def _event_count(rule: Rule, events: list[Observed], now: datetime) -> Match | N
 
 
 def _return(rule: Rule, events: list[Observed], now: datetime, known_since: datetime | None) -> Match | None:
-    """The latest event within window that ended a quiet spell of at least `inactivity`.
-    The lead's creation counts as a sighting, so a first visit long after sign-up is a
-    return; without it, a lone first event is not."""
+    """The latest event within window that ended a quiet spell of at least `inactivity`
+    since the sighting before it. The lead's creation counts as a sighting, so a first
+    visit long after sign-up is a return; without it, a lone first event is not."""
     since = now - rule.window
-    previous = known_since
+    sightings: list[tuple[datetime, Observed | None]] = [(e.occurred_time, e) for e in events]
+    if known_since is not None:
+        sightings.append((known_since, None))
+    sightings.sort(key=lambda s: s[0])
     found: Match | None = None
-    for e in events:
-        fresh = e.occurred_time >= since
-        if previous is not None and fresh and e.occurred_time - previous >= rule.inactivity:
-            away = (e.occurred_time - previous).days
-            found = Match(f"back after {away} days away", (e.event_id,), e.occurred_time)
-        previous = e.occurred_time if previous is None else max(previous, e.occurred_time)
+    for (before, _), (at, event) in itertools.pairwise(sightings):
+        if event is not None and at >= since and at - before >= rule.inactivity:
+            found = Match(f"back after {(at - before).days} days away", (event.event_id,), at)
     return found
 
 

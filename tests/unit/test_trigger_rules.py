@@ -61,7 +61,8 @@ def test_five_listings_in_24_hours_and_ten_in_7_days() -> None:
     assert evaluate(RULES["listings-5-in-24h"], four, NOW) is None
     five = [*four, view("L9", timedelta(hours=23))]
     match = evaluate(RULES["listings-5-in-24h"], five, NOW)
-    assert match is not None and match.description == "viewed 5 listings in 24 hours"
+    assert match is not None
+    assert match.description == "viewed 5 listings in 24 hours"
     nine = [view(f"L{i}", timedelta(days=i * 0.7)) for i in range(9)]
     assert evaluate(RULES["listings-10-in-7d"], nine, NOW) is None
     assert evaluate(RULES["listings-10-in-7d"], [*nine, view("Lx", 6 * DAY)], NOW) is not None
@@ -71,20 +72,23 @@ def test_return_after_14_days_counts_creation_as_a_sighting() -> None:
     rule = RULES["return-after-14d"]
     assert evaluate(rule, [ev(tr.LISTING_VIEW, timedelta(hours=1))], NOW) is None
     match = evaluate(rule, [ev(tr.LISTING_VIEW, timedelta(hours=1))], NOW, known_since=NOW - 20 * DAY)
-    assert match is not None and match.description.startswith("back after 19 days")
+    assert match is not None
+    assert match.description.startswith("back after 19 days")
     short = [ev(tr.LISTING_VIEW, 13 * DAY), ev(tr.LISTING_VIEW, timedelta(hours=1))]
     assert evaluate(rule, short, NOW, known_since=NOW - 30 * DAY) is None
 
 
 def test_favourite_saved_search_and_email_listing_click() -> None:
     fav = evaluate(RULES["favorite"], [ev(tr.FAVORITE, timedelta(hours=2), "L7", label="9 Elm Rd")], NOW)
-    assert fav is not None and fav.description == "favourited 9 Elm Rd"
+    assert fav is not None
+    assert fav.description == "favourited 9 Elm Rd"
     assert evaluate(RULES["favorite"], [ev(tr.FAVORITE, 2 * DAY, "L7")], NOW) is None
     assert evaluate(RULES["saved-search"], [ev(tr.SAVED_SEARCH, timedelta(hours=1))], NOW) is not None
     click = RULES["email-listing-click"]
     assert evaluate(click, [ev(tr.EMAIL_CLICK, timedelta(hours=1))], NOW) is None  # no listing named
     hit = evaluate(click, [ev(tr.EMAIL_CLICK, timedelta(hours=1), "L3")], NOW)
-    assert hit is not None and hit.description == "clicked listing L3 in an email"
+    assert hit is not None
+    assert hit.description == "clicked listing L3 in an email"
 
 
 def test_price_band_change_needs_a_clear_move_of_the_median() -> None:

@@ -20,5 +20,5 @@ def test_analyze_reply_takes_lead_id_and_body_and_answers_score_and_intent() -> 
 
 
 def test_trigger_is_a_message_purpose_with_its_context() -> None:
-    assert "MESSAGE_PURPOSE_TRIGGER" in content.MessagePurpose.keys()
+    assert content.MessagePurpose.Value("MESSAGE_PURPOSE_TRIGGER") == content.MESSAGE_PURPOSE_TRIGGER
     assert {"trigger_description", "listing_label"} <= set(content.MessageContext.DESCRIPTOR.fields_by_name)

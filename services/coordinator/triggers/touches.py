@@ -159,11 +159,7 @@ class TriggerTouches:
         if held:
             return await blocked(none, "", held)
         facts = await self._consents.find_facts(journey.lead_id) or ContactFacts()
-        channel = gates.choose_channel(facts)
-        if channel is None:
-            return await blocked(none, "", gates.NO_CONSENTED_CHANNEL)
-        address = facts.address(channel)
-        refused = gates.refusal(channel, address, facts)
+        channel, address, refused = gates.lawful_channel(facts)
         if refused:
             return await blocked(channel, address, refused)
         written, refused = await writing.write(

@@ -21,6 +21,8 @@ FIELD_LIMITS = {
     "source": 40,
     "brand_name": 50,
     "lead_full_name": 60,
+    "trigger_description": 120,
+    "listing_label": 60,
 }
 BRAND_LIMIT = FIELD_LIMITS["brand_name"]
 
@@ -53,6 +55,8 @@ def from_context(
         brand_name=clean["brand_name"] or default_brand,
         lead_full_name=clean["lead_full_name"],
         lead_score=lead_score,
+        trigger_description=clean["trigger_description"],
+        listing_label=clean["listing_label"],
     )
 
 

@@ -11,8 +11,18 @@ from leadengine.content.v1 import content_service_pb2_grpc as pb_grpc
 
 from services.content.facts import FIELD_LIMITS
 from services.content.generation import Generation
+from services.content.reply_servicer import ReplyHandlers
 from services.content.repository import Message, MessageRepository
-from services.content.writer import AGENT_NOTIFICATION, CLAUDE, EMAIL, FIRST_TOUCH, FOLLOW_UP, SMS, TEMPLATE
+from services.content.writer import (
+    AGENT_NOTIFICATION,
+    CLAUDE,
+    EMAIL,
+    FIRST_TOUCH,
+    FOLLOW_UP,
+    SMS,
+    TEMPLATE,
+    TRIGGER,
+)
 from shared import inputs, pagination, timestamps
 from shared.errors import FieldViolation, InvalidArgument
 from shared.rpc import Context
@@ -22,6 +32,7 @@ PURPOSES = {
     pb.MESSAGE_PURPOSE_FIRST_TOUCH: FIRST_TOUCH,
     pb.MESSAGE_PURPOSE_FOLLOW_UP: FOLLOW_UP,
     pb.MESSAGE_PURPOSE_AGENT_NOTIFICATION: AGENT_NOTIFICATION,
+    pb.MESSAGE_PURPOSE_TRIGGER: TRIGGER,
 }
 GENERATORS = {TEMPLATE: pb.GENERATOR_TEMPLATE, CLAUDE: pb.GENERATOR_CLAUDE}
 _CHANNEL_ENUM = {v: k for k, v in CHANNELS.items()}
@@ -59,7 +70,7 @@ def _required_enum(value: _Enum, known: Mapping[_Enum, str], field: str, allowed
     return known[value]
 
 
-class ContentServicer(pb_grpc.ContentServiceServicer):
+class ContentServicer(ReplyHandlers, pb_grpc.ContentServiceServicer):
     def __init__(self, generation: Generation, repo: MessageRepository) -> None:
         self._generation = generation
         self._repo = repo
@@ -71,7 +82,7 @@ class ContentServicer(pb_grpc.ContentServiceServicer):
         location_id = inputs.require_text(request.location_id, "location_id")
         channel = _required_enum(request.channel, CHANNELS, "channel", "CHANNEL_SMS, CHANNEL_EMAIL")
         purpose = _required_enum(
-            request.purpose, PURPOSES, "purpose", "FIRST_TOUCH, FOLLOW_UP, AGENT_NOTIFICATION"
+            request.purpose, PURPOSES, "purpose", "FIRST_TOUCH, FOLLOW_UP, TRIGGER, AGENT_NOTIFICATION"
         )
         ctx = request.context
         facts = self._generation.facts(

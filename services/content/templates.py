@@ -24,6 +24,7 @@ from services.content.writer import (
     FOLLOW_UP,
     SMS,
     TEMPLATE,
+    TRIGGER,
     Draft,
     Facts,
     Written,
@@ -217,6 +218,46 @@ EMAIL_AGENT_NOTIFICATION = (
     ),
 )
 
+# Behaviour-timed: the lead is looking right now. The listing is named when known; how
+# often they looked is for the agent (trigger_description), never said to the lead.
+SMS_TRIGGER = (
+    Template(
+        "a",
+        (),
+        (
+            req("Hi {greeting_name}, {agent} with {brand}.", "Hi {greeting_name}, this is {brand}."),
+            req(
+                "I noticed you've been looking at {listing}. Want to see it in person this week?",
+                "I noticed you've been looking at homes in {city} lately. Anything catching your eye?",
+                "I noticed you've been browsing homes lately. Anything catching your eye?",
+            ),
+            opt("I can also send similar homes as soon as they list."),
+            opt("Text or call me at {agent_phone}."),
+        ),
+    ),
+)
+
+EMAIL_TRIGGER = (
+    Template(
+        "a",
+        ("{name}, about {listing}", "{name}, homes you may like", "Homes you may like"),
+        (
+            req("Hi {greeting_name},"),
+            req(
+                "I noticed you've been looking at {listing}. If you'd like to see it in person, reply "
+                "with a day and time that suits you and I'll arrange a showing.",
+                "I noticed you've been looking at homes in {city} lately. If something caught your eye, "
+                "reply and I'll arrange a showing or send similar homes.",
+                "I noticed you've been browsing homes lately. If something caught your eye, reply and "
+                "I'll arrange a showing or send similar homes.",
+            ),
+            opt("You can also reach me at {agent_phone}."),
+            req("Best regards,\n{agent}\n{brand}", "Best regards,\nThe {brand} team"),
+        ),
+        joiner="\n\n",
+    ),
+)
+
 TEMPLATES: dict[tuple[str, str], tuple[Template, ...]] = {
     (SMS, FIRST_TOUCH): SMS_FIRST_TOUCH,
     (SMS, FOLLOW_UP): SMS_FOLLOW_UP,
@@ -224,6 +265,8 @@ TEMPLATES: dict[tuple[str, str], tuple[Template, ...]] = {
     (EMAIL, FIRST_TOUCH): EMAIL_FIRST_TOUCH,
     (EMAIL, FOLLOW_UP): EMAIL_FOLLOW_UP,
     (EMAIL, AGENT_NOTIFICATION): EMAIL_AGENT_NOTIFICATION,
+    (SMS, TRIGGER): SMS_TRIGGER,
+    (EMAIL, TRIGGER): EMAIL_TRIGGER,
 }
 
 
@@ -238,6 +281,7 @@ def values(facts: Facts) -> dict[str, str]:
         "source": facts.source,
         "lead_full_name": facts.lead_full_name,
         "score": f"{facts.lead_score:.0f}" if facts.lead_score > 0 else "",
+        "listing": facts.listing_label,
     }
 
 

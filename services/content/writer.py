@@ -15,6 +15,7 @@ EMAIL = "email"
 FIRST_TOUCH = "first_touch"
 FOLLOW_UP = "follow_up"
 AGENT_NOTIFICATION = "agent_notification"
+TRIGGER = "trigger"
 
 TEMPLATE = "template"
 CLAUDE = "claude"
@@ -32,13 +33,16 @@ class Facts:
     brand_name: str = ""
     lead_full_name: str = ""
     lead_score: float = 0.0  # 0 = not given
+    # TRIGGER: what the lead did (for the record and the agent) and the listing's address.
+    trigger_description: str = ""
+    listing_label: str = ""
 
 
 @dataclass(frozen=True)
 class Draft:
     lead_id: str
     channel: str  # SMS or EMAIL
-    purpose: str  # FIRST_TOUCH, FOLLOW_UP or AGENT_NOTIFICATION
+    purpose: str  # FIRST_TOUCH, FOLLOW_UP, TRIGGER or AGENT_NOTIFICATION
     facts: Facts
     # Characters the writer may use for the body, leaving room for required lines.
     max_body_chars: int

@@ -18,6 +18,7 @@ from services.coordinator.delivery.reports import ReportHandler
 from services.coordinator.delivery.repository import CommunicationRepository
 from services.coordinator.delivery.scheduler import Scheduler
 from services.coordinator.delivery.senders import Sender, SimulatedSender
+from services.coordinator.inbound.handoff import ReplyHandoff
 from services.coordinator.inbound.messages import MessageHandler
 from services.coordinator.journeys.cadence_repository import CadenceRepository
 from services.coordinator.journeys.control import JourneyControl
@@ -29,6 +30,8 @@ from services.coordinator.lead_events import EventHandler
 from services.coordinator.notifications.notifier import AgentNotifier
 from services.coordinator.notifications.repository import NotificationRepository
 from services.coordinator.servicer import CoordinatorServicer
+from services.coordinator.triggers.repository import TriggerTouchRepository
+from services.coordinator.triggers.touches import TouchLimits, TriggerTouches
 from shared import retention, timestamps
 from shared.clients import ContentClient, IngestClient, IntelligenceClient, Peers, RoutingClient
 from shared.db import Database
@@ -88,17 +91,37 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         brand_name=cfg.brand_name,
         clock=timestamps.now,
     )
+    intelligence = IntelligenceClient(peers)
+    triggers = TriggerTouches(
+        journeys,
+        consents,
+        communications,
+        TriggerTouchRepository(db),
+        CadenceRepository(db),
+        notifier,
+        intelligence=intelligence,
+        content=content,
+        routing=routing,
+        window=SendWindow.from_quiet_hours(cfg.quiet_start, cfg.quiet_end),
+        limits=TouchLimits(
+            delay=timedelta(seconds=cfg.trigger_delay_s),
+            cap=cfg.trigger_cap,
+            cap_window=timedelta(hours=cfg.trigger_cap_window_h),
+        ),
+        clock=timestamps.now,
+    )
     runner = JourneyRunner(
         journeys,
         policies,
         first_touch,
         notifier,
         ingest=ingest,
-        intelligence=IntelligenceClient(peers),
+        intelligence=intelligence,
         routing=routing,
         content=content,
         brand_name=cfg.brand_name,
         steps=create_walker(db, content),
+        triggers=triggers,
     )
     control = JourneyControl(journeys, CadenceRepository(db))
 
@@ -106,7 +129,14 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         return await control.human_touch(lead_id, cfg.human_pause_h)
 
     messages = MessageHandler(
-        journeys, consents, communications, notifier, ingest=ingest, routing=routing, human_touch=human_touch
+        journeys,
+        consents,
+        communications,
+        notifier,
+        ingest=ingest,
+        routing=routing,
+        human_touch=human_touch,
+        handoff=ReplyHandoff(content, communications),
     )
     events = EventHandler(journeys, runner, messages, ReportHandler(communications, consents, journeys))
     scheduler = create_scheduler(db, cfg, sender=sender, content=content)

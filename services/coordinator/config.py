@@ -46,6 +46,11 @@ class Config:
     # What is pruned after how long (services/coordinator/retention.py), and how often it runs.
     retention: tuple[Rule, ...] = RULES
     prune_interval_s: float = 3600.0
+    # A trigger firing's touch is due this long after it fired (then gated as any message).
+    trigger_delay_s: float = 120.0
+    # At most trigger_cap trigger touches per lead within trigger_cap_window_h.
+    trigger_cap: int = 2
+    trigger_cap_window_h: float = 168.0
 
     def __post_init__(self) -> None:
         if self.quiet_start == self.quiet_end:
@@ -69,4 +74,7 @@ class Config:
             human_pause_h=config.number(env, "COORDINATOR_HUMAN_PAUSE_H", 72.0, minimum=0.0),
             retention=retention.configured("coordinator", RULES, env),
             prune_interval_s=config.number(env, "COORDINATOR_PRUNE_INTERVAL_S", 3600.0, minimum=1.0),
+            trigger_delay_s=config.number(env, "COORDINATOR_TRIGGER_DELAY_S", 120.0, minimum=0.0),
+            trigger_cap=config.integer(env, "COORDINATOR_TRIGGER_CAP", 2, minimum=0, maximum=100),
+            trigger_cap_window_h=config.number(env, "COORDINATOR_TRIGGER_CAP_WINDOW_H", 168.0, minimum=1.0),
         )

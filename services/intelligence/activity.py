@@ -90,14 +90,18 @@ class ActivityReader:
 
     async def events(self, lead_id: uuid.UUID, since: datetime) -> list[Event]:
         """Every event since `since`, most recent first, one page at a time."""
-        events: list[Event] = []
+        return [e for e in map(event_from_proto, await self.raw_events(lead_id, since)) if e is not None]
+
+    async def raw_events(self, lead_id: uuid.UUID, since: datetime) -> list[ingest_pb.LeadEvent]:
+        """Every event since `since` as ingest holds it, most recent first."""
+        events: list[ingest_pb.LeadEvent] = []
         token = ""
         while True:
             page = await self._ingest.list_lead_events(lead_id, since, page_size=_PAGE_SIZE, page_token=token)
             if page is None:  # deleted between reading the lead and now
                 raise _lead_missing(lead_id, "")
             got, token = page
-            events.extend(e for e in map(event_from_proto, got) if e is not None)
+            events.extend(got)
             if not token:
                 return events
             if len(events) >= MAX_EVENTS:

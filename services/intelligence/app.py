@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from leadengine.intelligence.v1 import intelligence_service_pb2 as pb
 from leadengine.intelligence.v1 import intelligence_service_pb2_grpc as pb_grpc
 
@@ -12,6 +14,8 @@ from services.intelligence.lead_scoring import LeadScoring
 from services.intelligence.repository import ScoreRepository
 from services.intelligence.servicer import IntelligenceServicer
 from services.intelligence.trigger_check import TriggerCheck
+from services.intelligence.trigger_firing import TriggerFiring
+from services.intelligence.trigger_repository import TriggerRepository
 from shared.clients import Peers
 from shared.db import Database
 from shared.server import Registration, ServiceApp
@@ -35,6 +39,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
             cache_ttl_s=cfg.cache_ttl_s,
         ),
         TriggerCheck(activity, window_days=rules.window_days, rules=triggers.TriggerRules()),
+        TriggerFiring(TriggerRepository(db), activity, max_lookback=timedelta(days=rules.window_days)),
     )
     return ServiceApp(
         registrations=[

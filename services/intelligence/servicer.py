@@ -11,6 +11,8 @@ from services.intelligence import triggers
 from services.intelligence.lead_scoring import LeadScoring
 from services.intelligence.repository import StoredScore
 from services.intelligence.trigger_check import TriggerCheck
+from services.intelligence.trigger_firing import TriggerFiring
+from services.intelligence.trigger_servicer import TriggerRuleHandlers
 from shared import inputs, pagination, timestamps
 from shared.rpc import Context
 
@@ -46,10 +48,13 @@ def trigger_to_proto(fired: triggers.Fired) -> pb.Trigger:
     )
 
 
-class IntelligenceServicer(pb_grpc.IntelligenceServiceServicer):
-    def __init__(self, scoring: LeadScoring, trigger_check: TriggerCheck) -> None:
+class IntelligenceServicer(TriggerRuleHandlers, pb_grpc.IntelligenceServiceServicer):
+    def __init__(
+        self, scoring: LeadScoring, trigger_check: TriggerCheck, trigger_firing: TriggerFiring
+    ) -> None:
         self._scoring = scoring
         self._triggers = trigger_check
+        self._trigger_firing = trigger_firing
 
     async def ScoreLead(self, request: pb.ScoreLeadRequest, context: Context) -> pb.ScoreLeadResponse:
         lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")

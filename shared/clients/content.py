@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 import grpc
@@ -37,3 +38,8 @@ class ContentClient(Client):
                 return Refused(err.reason or err.code.name, err.message)
             raise
         return resp.message
+
+    async def analyze_reply(self, lead_id: uuid.UUID | str, body: str) -> pb.AnalyzeReplyResponse:
+        """What a lead's reply reads as: intent, sentiment and the phrases that decided."""
+        request = pb.AnalyzeReplyRequest(lead_id=str(lead_id), body=body)
+        return await self._call("AnalyzeReply", self._peers.content.AnalyzeReply, request, budget_s=2.0)

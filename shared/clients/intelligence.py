@@ -24,3 +24,10 @@ class IntelligenceClient(Client):
         request = pb.ScoreLeadRequest(lead_id=str(lead_id), request_id=request_id, lead=lead)
         resp = await self._call("ScoreLead", self._peers.intelligence.ScoreLead, request, budget_s=5.0)
         return resp.intelligence
+
+    async def fire_triggers(self, lead_id: uuid.UUID | str, *, request_id: str) -> list[pb.TriggerFiring]:
+        """Judges the lead's location's trigger rules on its events now; what fired. A retry
+        with the same request_id returns the same firings."""
+        request = pb.FireTriggersRequest(lead_id=str(lead_id), request_id=request_id)
+        resp = await self._call("FireTriggers", self._peers.intelligence.FireTriggers, request, budget_s=5.0)
+        return list(resp.firings)

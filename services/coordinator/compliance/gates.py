@@ -96,6 +96,16 @@ def refusal(channel: common_pb2.Channel.ValueType, address: str, facts: ContactF
     return ""
 
 
+def lawful_channel(facts: ContactFacts) -> tuple[common_pb2.Channel.ValueType, str, str]:
+    """The channel an automated message would go by, its address, and why it may not go
+    at all ("" when it may, the clock aside). Callers run it before asking anyone to write."""
+    channel = choose_channel(facts)
+    if channel is None:
+        return common_pb2.CHANNEL_UNSPECIFIED, "", NO_CONSENTED_CHANNEL
+    address = facts.address(channel)
+    return channel, address, refusal(channel, address, facts)
+
+
 def _wall(instant: datetime, zone: ZoneInfo) -> datetime:
     return instant.astimezone(zone).replace(tzinfo=None)
 

@@ -23,6 +23,7 @@ from services.coordinator.compliance.keywords import Classification, Intent, cla
 from services.coordinator.compliance.repository import KEYWORD, ConsentRepository, Revocation
 from services.coordinator.delivery.repository import Communication, CommunicationRepository, MessageRecord
 from services.coordinator.envelope import SMS, Envelope, MessageIn
+from services.coordinator.inbound.handoff import ReplyHandoff
 from services.coordinator.journeys.repository import Journey, JourneyRepository
 from services.coordinator.notifications import notifier
 from services.coordinator.notifications.notifier import AgentNotifier
@@ -66,6 +67,7 @@ class MessageHandler:
         ingest: IngestClient,
         routing: RoutingClient,
         human_touch: Callable[[uuid.UUID], Awaitable[Journey | None]] | None = None,
+        handoff: ReplyHandoff | None = None,
     ) -> None:
         self._journeys = journeys
         self._consents = consents
@@ -75,6 +77,8 @@ class MessageHandler:
         self._routing = routing
         # Pauses automation after a person's message (journeys/control.py).
         self._human_touch = human_touch
+        # Classifies the reply and adds the thread to the agent's note; None: the plain note.
+        self._handoff = handoff
 
     async def inbound(self, ev: Envelope) -> Journey:
         message = ev.message
@@ -184,9 +188,11 @@ class MessageHandler:
             log.info("reply from a lead without an agent", extra={"lead_id": str(lead_id)})
             return
         agent = await notifier.known_agent(self._routing, journey.agent_id)
-        subject, body = notifier.reply_notice(
-            await self._lead_name(lead_id), message.channel, message.body, opt_out_keyword
-        )
+        name = await self._lead_name(lead_id)
+        if self._handoff is not None and not opt_out_keyword:
+            subject, body = await self._handoff.notice(name, lead_id, message.channel, received)
+        else:
+            subject, body = notifier.reply_notice(name, message.channel, message.body, opt_out_keyword)
         await self._notifier.notify(
             agent_id=journey.agent_id,
             lead_id=lead_id,

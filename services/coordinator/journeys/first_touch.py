@@ -101,12 +101,8 @@ class FirstTouch:
             )
             return message
 
-        channel = gates.choose_channel(facts)
-        if channel is None:
-            return await blocked(common_pb2.CHANNEL_UNSPECIFIED, "", gates.NO_CONSENTED_CHANNEL)
-        address = facts.address(channel)
-        # Suppressed or opted out: refuse before anyone writes a message that cannot go out.
-        refused = gates.refusal(channel, address, facts)
+        # No consent, suppressed or opted out: refuse before anyone writes a message that cannot go out.
+        channel, address, refused = gates.lawful_channel(facts)
         if refused:
             return await blocked(channel, address, refused)
         written, refused = await writing.write(

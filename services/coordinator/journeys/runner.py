@@ -27,6 +27,7 @@ from services.coordinator.journeys.repository import Journey, JourneyRepository
 from services.coordinator.journeys.steps import CadenceWalker
 from services.coordinator.notifications import needs_call, notifier
 from services.coordinator.notifications.notifier import AgentNotifier
+from services.coordinator.triggers.touches import TriggerTouches
 from shared.clients import ContentClient, IngestClient, IntelligenceClient, RoutingClient, Unrouted
 from shared.errors import NotFound
 
@@ -50,6 +51,7 @@ class JourneyRunner:
         content: ContentClient,
         brand_name: str,
         steps: CadenceWalker | None = None,
+        triggers: TriggerTouches | None = None,
     ) -> None:
         self._journeys = journeys
         self._consents = consents
@@ -61,6 +63,7 @@ class JourneyRunner:
         self._content = content
         self._brand = brand_name
         self._steps = steps
+        self._triggers = triggers
 
     async def handle(self, ev: Envelope) -> Journey | None:
         """Act on a lead kind; returns the journey as it now stands."""
@@ -68,7 +71,11 @@ class JourneyRunner:
             return await self._journeys.stop_journey(ev.lead, ev.location_id, LEAD_DELETED)
         if ev.kind in (pb.LEAD_EVENT_KIND_LEAD_CREATED, pb.LEAD_EVENT_KIND_LEAD_UPDATED):
             return await self._lead_changed(ev)
-        return await self._rescore(ev)  # BEHAVIOR: triggers come later; the score moves now
+        journey = await self._rescore(ev)  # BEHAVIOR: the score moves, and rules may fire
+        if self._triggers is None:
+            return journey
+        await self._triggers.on_behavior(ev)
+        return await self._journeys.find_journey(ev.lead)
 
     async def _lead_changed(self, ev: Envelope) -> Journey | None:
         journey = await self._journeys.find_journey(ev.lead)

@@ -34,6 +34,10 @@ class _MessagePurposeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Messag
     """A cadence follow-up."""
     MESSAGE_PURPOSE_AGENT_NOTIFICATION: _MessagePurpose.ValueType  # 3
     """Tells an agent a lead is theirs."""
+    MESSAGE_PURPOSE_TRIGGER: _MessagePurpose.ValueType  # 6
+    """A touch timed by the lead's behaviour (a trigger fired); the context says
+    what happened. 4 and 5 are left for re-engagement and recovery.
+    """
 
 class MessagePurpose(_MessagePurpose, metaclass=_MessagePurposeEnumTypeWrapper):
     """Why a message is being written."""
@@ -45,6 +49,10 @@ MESSAGE_PURPOSE_FOLLOW_UP: MessagePurpose.ValueType  # 2
 """A cadence follow-up."""
 MESSAGE_PURPOSE_AGENT_NOTIFICATION: MessagePurpose.ValueType  # 3
 """Tells an agent a lead is theirs."""
+MESSAGE_PURPOSE_TRIGGER: MessagePurpose.ValueType  # 6
+"""A touch timed by the lead's behaviour (a trigger fired); the context says
+what happened. 4 and 5 are left for re-engagement and recovery.
+"""
 Global___MessagePurpose: _TypeAlias = MessagePurpose  # noqa: Y015
 
 class _Generator:
@@ -69,6 +77,42 @@ GENERATOR_CLAUDE: Generator.ValueType  # 2
 """Claude, through the Anthropic API."""
 Global___Generator: _TypeAlias = Generator  # noqa: Y015
 
+class _ReplyIntent:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ReplyIntentEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReplyIntent.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    REPLY_INTENT_UNSPECIFIED: _ReplyIntent.ValueType  # 0
+    REPLY_INTENT_INTERESTED: _ReplyIntent.ValueType  # 1
+    REPLY_INTENT_QUESTION: _ReplyIntent.ValueType  # 2
+    REPLY_INTENT_NOT_NOW: _ReplyIntent.ValueType  # 3
+    REPLY_INTENT_WRONG_PERSON: _ReplyIntent.ValueType  # 4
+    REPLY_INTENT_ANGRY: _ReplyIntent.ValueType  # 5
+    REPLY_INTENT_OPT_OUT_LIKE: _ReplyIntent.ValueType  # 6
+    """Reads like a wish to stop hearing from us. Advisory only: opt-outs are
+    decided by the coordinator's compliance rules, never by this.
+    """
+    REPLY_INTENT_UNCLEAR: _ReplyIntent.ValueType  # 7
+    """No phrase of the lexicon matched: a person should read it."""
+
+class ReplyIntent(_ReplyIntent, metaclass=_ReplyIntentEnumTypeWrapper):
+    """What a reply means for the conversation."""
+
+REPLY_INTENT_UNSPECIFIED: ReplyIntent.ValueType  # 0
+REPLY_INTENT_INTERESTED: ReplyIntent.ValueType  # 1
+REPLY_INTENT_QUESTION: ReplyIntent.ValueType  # 2
+REPLY_INTENT_NOT_NOW: ReplyIntent.ValueType  # 3
+REPLY_INTENT_WRONG_PERSON: ReplyIntent.ValueType  # 4
+REPLY_INTENT_ANGRY: ReplyIntent.ValueType  # 5
+REPLY_INTENT_OPT_OUT_LIKE: ReplyIntent.ValueType  # 6
+"""Reads like a wish to stop hearing from us. Advisory only: opt-outs are
+decided by the coordinator's compliance rules, never by this.
+"""
+REPLY_INTENT_UNCLEAR: ReplyIntent.ValueType  # 7
+"""No phrase of the lexicon matched: a person should read it."""
+Global___ReplyIntent: _TypeAlias = ReplyIntent  # noqa: Y015
+
 @_typing.final
 class MessageContext(_message.Message):
     """What the writer may know about the lead and its agent. The caller sends
@@ -85,6 +129,8 @@ class MessageContext(_message.Message):
     BRAND_NAME_FIELD_NUMBER: _builtins.int
     LEAD_FULL_NAME_FIELD_NUMBER: _builtins.int
     LEAD_SCORE_FIELD_NUMBER: _builtins.int
+    TRIGGER_DESCRIPTION_FIELD_NUMBER: _builtins.int
+    LISTING_LABEL_FIELD_NUMBER: _builtins.int
     lead_first_name: _builtins.str
     agent_name: _builtins.str
     agent_phone: _builtins.str
@@ -96,6 +142,10 @@ class MessageContext(_message.Message):
     lead_full_name: _builtins.str
     """Set for agent notifications: whose lead it is."""
     lead_score: _builtins.float
+    trigger_description: _builtins.str
+    """TRIGGER only: what the lead did, e.g. "12 Oak St, viewed three times"."""
+    listing_label: _builtins.str
+    """TRIGGER only: the listing's address, when known."""
     def __init__(
         self,
         *,
@@ -107,10 +157,12 @@ class MessageContext(_message.Message):
         brand_name: _builtins.str = ...,
         lead_full_name: _builtins.str = ...,
         lead_score: _builtins.float = ...,
+        trigger_description: _builtins.str = ...,
+        listing_label: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_name", b"agent_name", "agent_phone", b"agent_phone", "brand_name", b"brand_name", "city", b"city", "lead_first_name", b"lead_first_name", "lead_full_name", b"lead_full_name", "lead_score", b"lead_score", "source", b"source"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_name", b"agent_name", "agent_phone", b"agent_phone", "brand_name", b"brand_name", "city", b"city", "lead_first_name", b"lead_first_name", "lead_full_name", b"lead_full_name", "lead_score", b"lead_score", "listing_label", b"listing_label", "source", b"source", "trigger_description", b"trigger_description"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -284,3 +336,91 @@ class GetConversationResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetConversationResponse: _TypeAlias = GetConversationResponse  # noqa: Y015
+
+@_typing.final
+class ReplyPhrase(_message.Message):
+    """A phrase of the reply that counted, and for what."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PHRASE_FIELD_NUMBER: _builtins.int
+    INTENT_FIELD_NUMBER: _builtins.int
+    VALENCE_FIELD_NUMBER: _builtins.int
+    phrase: _builtins.str
+    intent: Global___ReplyIntent.ValueType
+    """The intent it argues for (UNSPECIFIED: sentiment only)."""
+    valence: _builtins.float
+    """Its sentiment, -1..1."""
+    def __init__(
+        self,
+        *,
+        phrase: _builtins.str = ...,
+        intent: Global___ReplyIntent.ValueType = ...,
+        valence: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["intent", b"intent", "phrase", b"phrase", "valence", b"valence"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReplyPhrase: _TypeAlias = ReplyPhrase  # noqa: Y015
+
+@_typing.final
+class AnalyzeReplyRequest(_message.Message):
+    """Request for AnalyzeReply."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    lead_id: _builtins.str
+    body: _builtins.str
+    def __init__(
+        self,
+        *,
+        lead_id: _builtins.str = ...,
+        body: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "lead_id", b"lead_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnalyzeReplyRequest: _TypeAlias = AnalyzeReplyRequest  # noqa: Y015
+
+@_typing.final
+class AnalyzeReplyResponse(_message.Message):
+    """Response for AnalyzeReply."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCORE_FIELD_NUMBER: _builtins.int
+    INTENT_FIELD_NUMBER: _builtins.int
+    PHRASES_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    score: _builtins.float
+    """Sentiment, -1 (hostile) .. 1 (eager)."""
+    intent: Global___ReplyIntent.ValueType
+    model: _builtins.str
+    """Which model answered, e.g. "lexicon.v1"."""
+    @_builtins.property
+    def phrases(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReplyPhrase]:
+        """The phrases that decided, strongest first."""
+
+    def __init__(
+        self,
+        *,
+        score: _builtins.float = ...,
+        intent: Global___ReplyIntent.ValueType = ...,
+        phrases: _abc.Iterable[Global___ReplyPhrase] | None = ...,
+        model: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["intent", b"intent", "model", b"model", "phrases", b"phrases", "score", b"score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnalyzeReplyResponse: _TypeAlias = AnalyzeReplyResponse  # noqa: Y015

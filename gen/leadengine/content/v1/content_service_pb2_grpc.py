@@ -46,6 +46,11 @@ class ContentServiceStub:
                 request_serializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.GetConversationRequest.SerializeToString,
                 response_deserializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.GetConversationResponse.FromString,
                 _registered_method=True)
+        self.AnalyzeReply = channel.unary_unary(
+                '/leadengine.content.v1.ContentService/AnalyzeReply',
+                request_serializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.AnalyzeReplyRequest.SerializeToString,
+                response_deserializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.AnalyzeReplyResponse.FromString,
+                _registered_method=True)
 
 
 class ContentServiceServicer:
@@ -68,6 +73,15 @@ class ContentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AnalyzeReply(self, request, context):
+        """Classifies a lead's reply: a sentiment score and an intent, with the
+        phrases that decided them (a deterministic lexicon model). Advisory: an
+        opt-out-like intent never revokes consent by itself. Read-only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ContentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -80,6 +94,11 @@ def add_ContentServiceServicer_to_server(servicer, server):
                     servicer.GetConversation,
                     request_deserializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.GetConversationRequest.FromString,
                     response_serializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.GetConversationResponse.SerializeToString,
+            ),
+            'AnalyzeReply': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnalyzeReply,
+                    request_deserializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.AnalyzeReplyRequest.FromString,
+                    response_serializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.AnalyzeReplyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -138,6 +157,33 @@ class ContentService:
             '/leadengine.content.v1.ContentService/GetConversation',
             leadengine_dot_content_dot_v1_dot_content__service__pb2.GetConversationRequest.SerializeToString,
             leadengine_dot_content_dot_v1_dot_content__service__pb2.GetConversationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnalyzeReply(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.content.v1.ContentService/AnalyzeReply',
+            leadengine_dot_content_dot_v1_dot_content__service__pb2.AnalyzeReplyRequest.SerializeToString,
+            leadengine_dot_content_dot_v1_dot_content__service__pb2.AnalyzeReplyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -41,6 +41,11 @@ class ContentServiceStub:
     """
     GetConversation: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.GetConversationRequest, _content_service_pb2.GetConversationResponse]
     """Lists the messages written for a lead, oldest first."""
+    AnalyzeReply: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.AnalyzeReplyRequest, _content_service_pb2.AnalyzeReplyResponse]
+    """Classifies a lead's reply: a sentiment score and an intent, with the
+    phrases that decided them (a deterministic lexicon model). Advisory: an
+    opt-out-like intent never revokes consent by itself. Read-only.
+    """
 
 @_typing.type_check_only
 class ContentServiceAsyncStub(ContentServiceStub):
@@ -55,6 +60,11 @@ class ContentServiceAsyncStub(ContentServiceStub):
     """
     GetConversation: _aio.UnaryUnaryMultiCallable[_content_service_pb2.GetConversationRequest, _content_service_pb2.GetConversationResponse]  # type: ignore[assignment]
     """Lists the messages written for a lead, oldest first."""
+    AnalyzeReply: _aio.UnaryUnaryMultiCallable[_content_service_pb2.AnalyzeReplyRequest, _content_service_pb2.AnalyzeReplyResponse]  # type: ignore[assignment]
+    """Classifies a lead's reply: a sentiment score and an intent, with the
+    phrases that decided them (a deterministic lexicon model). Advisory: an
+    opt-out-like intent never revokes consent by itself. Read-only.
+    """
 
 class ContentServiceServicer(metaclass=_abc_1.ABCMeta):
     """ContentService writes the messages LeadEngine sends, keeps what it wrote
@@ -78,5 +88,16 @@ class ContentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_content_service_pb2.GetConversationResponse, _abc.Awaitable[_content_service_pb2.GetConversationResponse]]:
         """Lists the messages written for a lead, oldest first."""
+
+    @_abc_1.abstractmethod
+    def AnalyzeReply(
+        self,
+        request: _content_service_pb2.AnalyzeReplyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.AnalyzeReplyResponse, _abc.Awaitable[_content_service_pb2.AnalyzeReplyResponse]]:
+        """Classifies a lead's reply: a sentiment score and an intent, with the
+        phrases that decided them (a deterministic lexicon model). Advisory: an
+        opt-out-like intent never revokes consent by itself. Read-only.
+        """
 
 def add_ContentServiceServicer_to_server(servicer: ContentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -22,11 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from leadengine.ingest.v1 import ingest_service_pb2 as leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n5leadengine/intelligence/v1/intelligence_service.proto\x12\x1aleadengine.intelligence.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a)leadengine/ingest/v1/ingest_service.proto\"@\n\x0bScoreFactor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06points\x18\x02 \x01(\x01\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"\xfd\x01\n\x10LeadIntelligence\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x13\n\x0blocation_id\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x33\n\x04tier\x18\x04 \x01(\x0e\x32%.leadengine.intelligence.v1.ScoreTier\x12\x38\n\x07\x66\x61\x63tors\x18\x05 \x03(\x0b\x32\'.leadengine.intelligence.v1.ScoreFactor\x12.\n\nscore_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rmodel_version\x18\x07 \x01(\t\"a\n\x10ScoreLeadRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12(\n\x04lead\x18\x03 \x01(\x0b\x32\x1a.leadengine.ingest.v1.Lead\"W\n\x11ScoreLeadResponse\x12\x42\n\x0cintelligence\x18\x01 \x01(\x0b\x32,.leadengine.intelligence.v1.LeadIntelligence\"-\n\x1aGetLeadIntelligenceRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\"a\n\x1bGetLeadIntelligenceResponse\x12\x42\n\x0cintelligence\x18\x01 \x01(\x0b\x32,.leadengine.intelligence.v1.LeadIntelligence\"k\n\x1aListHighIntentLeadsRequest\x12\x13\n\x0blocation_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x11\n\tmin_score\x18\x04 \x01(\x01\"s\n\x1bListHighIntentLeadsResponse\x12;\n\x05leads\x18\x01 \x03(\x0b\x32,.leadengine.intelligence.v1.LeadIntelligence\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x98\x01\n\x07Trigger\x12\x35\n\x04type\x18\x01 \x01(\x0e\x32\'.leadengine.intelligence.v1.TriggerType\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x12\n\nlisting_id\x18\x03 \x01(\t\x12-\n\tfire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"*\n\x17\x45valuateTriggersRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\"Q\n\x18\x45valuateTriggersResponse\x12\x35\n\x08triggers\x18\x01 \x03(\x0b\x32#.leadengine.intelligence.v1.Trigger*e\n\tScoreTier\x12\x1a\n\x16SCORE_TIER_UNSPECIFIED\x10\x00\x12\x13\n\x0fSCORE_TIER_COLD\x10\x01\x12\x13\n\x0fSCORE_TIER_WARM\x10\x02\x12\x12\n\x0eSCORE_TIER_HOT\x10\x03*\xba\x01\n\x0bTriggerType\x12\x1c\n\x18TRIGGER_TYPE_UNSPECIFIED\x10\x00\x12)\n%TRIGGER_TYPE_SINGLE_PROPERTY_INTEREST\x10\x01\x12\x1f\n\x1bTRIGGER_TYPE_BINGE_BROWSING\x10\x02\x12&\n\"TRIGGER_TYPE_RETURN_AFTER_DORMANCY\x10\x03\x12\x19\n\x15TRIGGER_TYPE_FAVORITE\x10\x04\x32\xa5\x04\n\x13IntelligenceService\x12m\n\tScoreLead\x12,.leadengine.intelligence.v1.ScoreLeadRequest\x1a-.leadengine.intelligence.v1.ScoreLeadResponse\"\x03\x90\x02\x02\x12\x8b\x01\n\x13GetLeadIntelligence\x12\x36.leadengine.intelligence.v1.GetLeadIntelligenceRequest\x1a\x37.leadengine.intelligence.v1.GetLeadIntelligenceResponse\"\x03\x90\x02\x01\x12\x8b\x01\n\x13ListHighIntentLeads\x12\x36.leadengine.intelligence.v1.ListHighIntentLeadsRequest\x1a\x37.leadengine.intelligence.v1.ListHighIntentLeadsResponse\"\x03\x90\x02\x01\x12\x82\x01\n\x10\x45valuateTriggers\x12\x33.leadengine.intelligence.v1.EvaluateTriggersRequest\x1a\x34.leadengine.intelligence.v1.EvaluateTriggersResponse\"\x03\x90\x02\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n5leadengine/intelligence/v1/intelligence_service.proto\x12\x1aleadengine.intelligence.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a)leadengine/ingest/v1/ingest_service.proto\"@\n\x0bScoreFactor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06points\x18\x02 \x01(\x01\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"\xfd\x01\n\x10LeadIntelligence\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x13\n\x0blocation_id\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x33\n\x04tier\x18\x04 \x01(\x0e\x32%.leadengine.intelligence.v1.ScoreTier\x12\x38\n\x07\x66\x61\x63tors\x18\x05 \x03(\x0b\x32\'.leadengine.intelligence.v1.ScoreFactor\x12.\n\nscore_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rmodel_version\x18\x07 \x01(\t\"a\n\x10ScoreLeadRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12(\n\x04lead\x18\x03 \x01(\x0b\x32\x1a.leadengine.ingest.v1.Lead\"W\n\x11ScoreLeadResponse\x12\x42\n\x0cintelligence\x18\x01 \x01(\x0b\x32,.leadengine.intelligence.v1.LeadIntelligence\"-\n\x1aGetLeadIntelligenceRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\"a\n\x1bGetLeadIntelligenceResponse\x12\x42\n\x0cintelligence\x18\x01 \x01(\x0b\x32,.leadengine.intelligence.v1.LeadIntelligence\"k\n\x1aListHighIntentLeadsRequest\x12\x13\n\x0blocation_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x11\n\tmin_score\x18\x04 \x01(\x01\"s\n\x1bListHighIntentLeadsResponse\x12;\n\x05leads\x18\x01 \x03(\x0b\x32,.leadengine.intelligence.v1.LeadIntelligence\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x98\x01\n\x07Trigger\x12\x35\n\x04type\x18\x01 \x01(\x0e\x32\'.leadengine.intelligence.v1.TriggerType\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x12\n\nlisting_id\x18\x03 \x01(\t\x12-\n\tfire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"*\n\x17\x45valuateTriggersRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\"Q\n\x18\x45valuateTriggersResponse\x12\x35\n\x08triggers\x18\x01 \x03(\x0b\x32#.leadengine.intelligence.v1.Trigger\"\xaf\x04\n\x0bTriggerRule\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x13\n\x0blocation_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x10\n\x08\x64isabled\x18\x04 \x01(\x08\x12?\n\tcondition\x18\x05 \x01(\x0e\x32,.leadengine.intelligence.v1.TriggerCondition\x12\x34\n\x0b\x65vent_types\x18\x06 \x03(\x0e\x32\x1f.leadengine.ingest.v1.EventType\x12\x18\n\x10listing_required\x18\x07 \x01(\x08\x12\x11\n\tmin_count\x18\x08 \x01(\x05\x12)\n\x06window\x18\t \x01(\x0b\x32\x19.google.protobuf.Duration\x12-\n\ninactivity\x18\n \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1c\n\x14price_change_percent\x18\x0b \x01(\x01\x12+\n\x08\x62\x61seline\x18\x0c \x01(\x0b\x32\x19.google.protobuf.Duration\x12.\n\x0bsuppression\x18\r \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0b\n\x03hot\x18\x0e \x01(\x08\x12\x12\n\nis_default\x18\x0f \x01(\x08\x12\x0f\n\x07version\x18\x10 \x01(\x05\x12/\n\x0bupdate_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xef\x02\n\rTriggerFiring\x12\x11\n\tfiring_id\x18\x01 \x01(\t\x12\x0f\n\x07rule_id\x18\x02 \x01(\t\x12\x0f\n\x07lead_id\x18\x03 \x01(\t\x12\x13\n\x0blocation_id\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12\x12\n\nlisting_id\x18\x06 \x01(\t\x12\x15\n\rlisting_label\x18\x07 \x01(\t\x12\x0b\n\x03hot\x18\x08 \x01(\x08\x12\x11\n\tevent_ids\x18\t \x03(\t\x12-\n\tfire_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x0bsuppression\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\x12?\n\tcondition\x18\x0c \x01(\x0e\x32,.leadengine.intelligence.v1.TriggerCondition\x12\x14\n\x0crule_version\x18\r \x01(\x05\"e\n\x18UpsertTriggerRuleRequest\x12\x35\n\x04rule\x18\x01 \x01(\x0b\x32\'.leadengine.intelligence.v1.TriggerRule\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"R\n\x19UpsertTriggerRuleResponse\x12\x35\n\x04rule\x18\x01 \x01(\x0b\x32\'.leadengine.intelligence.v1.TriggerRule\".\n\x17ListTriggerRulesRequest\x12\x13\n\x0blocation_id\x18\x01 \x01(\t\"R\n\x18ListTriggerRulesResponse\x12\x36\n\x05rules\x18\x01 \x03(\x0b\x32\'.leadengine.intelligence.v1.TriggerRule\":\n\x13\x46ireTriggersRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"R\n\x14\x46ireTriggersResponse\x12:\n\x07\x66irings\x18\x01 \x03(\x0b\x32).leadengine.intelligence.v1.TriggerFiring\"S\n\x19ListTriggerFiringsRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"q\n\x1aListTriggerFiringsResponse\x12:\n\x07\x66irings\x18\x01 \x03(\x0b\x32).leadengine.intelligence.v1.TriggerFiring\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*e\n\tScoreTier\x12\x1a\n\x16SCORE_TIER_UNSPECIFIED\x10\x00\x12\x13\n\x0fSCORE_TIER_COLD\x10\x01\x12\x13\n\x0fSCORE_TIER_WARM\x10\x02\x12\x12\n\x0eSCORE_TIER_HOT\x10\x03*\xba\x01\n\x0bTriggerType\x12\x1c\n\x18TRIGGER_TYPE_UNSPECIFIED\x10\x00\x12)\n%TRIGGER_TYPE_SINGLE_PROPERTY_INTEREST\x10\x01\x12\x1f\n\x1bTRIGGER_TYPE_BINGE_BROWSING\x10\x02\x12&\n\"TRIGGER_TYPE_RETURN_AFTER_DORMANCY\x10\x03\x12\x19\n\x15TRIGGER_TYPE_FAVORITE\x10\x04*\xda\x01\n\x10TriggerCondition\x12!\n\x1dTRIGGER_CONDITION_UNSPECIFIED\x10\x00\x12(\n$TRIGGER_CONDITION_SAME_LISTING_VIEWS\x10\x01\x12!\n\x1dTRIGGER_CONDITION_EVENT_COUNT\x10\x02\x12-\n)TRIGGER_CONDITION_RETURN_AFTER_INACTIVITY\x10\x03\x12\'\n#TRIGGER_CONDITION_PRICE_BAND_CHANGE\x10\x04\x32\xb5\x08\n\x13IntelligenceService\x12m\n\tScoreLead\x12,.leadengine.intelligence.v1.ScoreLeadRequest\x1a-.leadengine.intelligence.v1.ScoreLeadResponse\"\x03\x90\x02\x02\x12\x8b\x01\n\x13GetLeadIntelligence\x12\x36.leadengine.intelligence.v1.GetLeadIntelligenceRequest\x1a\x37.leadengine.intelligence.v1.GetLeadIntelligenceResponse\"\x03\x90\x02\x01\x12\x8b\x01\n\x13ListHighIntentLeads\x12\x36.leadengine.intelligence.v1.ListHighIntentLeadsRequest\x1a\x37.leadengine.intelligence.v1.ListHighIntentLeadsResponse\"\x03\x90\x02\x01\x12\x82\x01\n\x10\x45valuateTriggers\x12\x33.leadengine.intelligence.v1.EvaluateTriggersRequest\x1a\x34.leadengine.intelligence.v1.EvaluateTriggersResponse\"\x03\x90\x02\x01\x12\x85\x01\n\x11UpsertTriggerRule\x12\x34.leadengine.intelligence.v1.UpsertTriggerRuleRequest\x1a\x35.leadengine.intelligence.v1.UpsertTriggerRuleResponse\"\x03\x90\x02\x02\x12\x82\x01\n\x10ListTriggerRules\x12\x33.leadengine.intelligence.v1.ListTriggerRulesRequest\x1a\x34.leadengine.intelligence.v1.ListTriggerRulesResponse\"\x03\x90\x02\x01\x12v\n\x0c\x46ireTriggers\x12/.leadengine.intelligence.v1.FireTriggersRequest\x1a\x30.leadengine.intelligence.v1.FireTriggersResponse\"\x03\x90\x02\x02\x12\x88\x01\n\x12ListTriggerFirings\x12\x35.leadengine.intelligence.v1.ListTriggerFiringsRequest\x1a\x36.leadengine.intelligence.v1.ListTriggerFiringsResponse\"\x03\x90\x02\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,32 +42,62 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INTELLIGENCESERVICE'].methods_by_name['ListHighIntentLeads']._serialized_options = b'\220\002\001'
   _globals['_INTELLIGENCESERVICE'].methods_by_name['EvaluateTriggers']._loaded_options = None
   _globals['_INTELLIGENCESERVICE'].methods_by_name['EvaluateTriggers']._serialized_options = b'\220\002\001'
-  _globals['_SCORETIER']._serialized_start=1325
-  _globals['_SCORETIER']._serialized_end=1426
-  _globals['_TRIGGERTYPE']._serialized_start=1429
-  _globals['_TRIGGERTYPE']._serialized_end=1615
-  _globals['_SCOREFACTOR']._serialized_start=161
-  _globals['_SCOREFACTOR']._serialized_end=225
-  _globals['_LEADINTELLIGENCE']._serialized_start=228
-  _globals['_LEADINTELLIGENCE']._serialized_end=481
-  _globals['_SCORELEADREQUEST']._serialized_start=483
-  _globals['_SCORELEADREQUEST']._serialized_end=580
-  _globals['_SCORELEADRESPONSE']._serialized_start=582
-  _globals['_SCORELEADRESPONSE']._serialized_end=669
-  _globals['_GETLEADINTELLIGENCEREQUEST']._serialized_start=671
-  _globals['_GETLEADINTELLIGENCEREQUEST']._serialized_end=716
-  _globals['_GETLEADINTELLIGENCERESPONSE']._serialized_start=718
-  _globals['_GETLEADINTELLIGENCERESPONSE']._serialized_end=815
-  _globals['_LISTHIGHINTENTLEADSREQUEST']._serialized_start=817
-  _globals['_LISTHIGHINTENTLEADSREQUEST']._serialized_end=924
-  _globals['_LISTHIGHINTENTLEADSRESPONSE']._serialized_start=926
-  _globals['_LISTHIGHINTENTLEADSRESPONSE']._serialized_end=1041
-  _globals['_TRIGGER']._serialized_start=1044
-  _globals['_TRIGGER']._serialized_end=1196
-  _globals['_EVALUATETRIGGERSREQUEST']._serialized_start=1198
-  _globals['_EVALUATETRIGGERSREQUEST']._serialized_end=1240
-  _globals['_EVALUATETRIGGERSRESPONSE']._serialized_start=1242
-  _globals['_EVALUATETRIGGERSRESPONSE']._serialized_end=1323
-  _globals['_INTELLIGENCESERVICE']._serialized_start=1618
-  _globals['_INTELLIGENCESERVICE']._serialized_end=2167
+  _globals['_INTELLIGENCESERVICE'].methods_by_name['UpsertTriggerRule']._loaded_options = None
+  _globals['_INTELLIGENCESERVICE'].methods_by_name['UpsertTriggerRule']._serialized_options = b'\220\002\002'
+  _globals['_INTELLIGENCESERVICE'].methods_by_name['ListTriggerRules']._loaded_options = None
+  _globals['_INTELLIGENCESERVICE'].methods_by_name['ListTriggerRules']._serialized_options = b'\220\002\001'
+  _globals['_INTELLIGENCESERVICE'].methods_by_name['FireTriggers']._loaded_options = None
+  _globals['_INTELLIGENCESERVICE'].methods_by_name['FireTriggers']._serialized_options = b'\220\002\002'
+  _globals['_INTELLIGENCESERVICE'].methods_by_name['ListTriggerFirings']._loaded_options = None
+  _globals['_INTELLIGENCESERVICE'].methods_by_name['ListTriggerFirings']._serialized_options = b'\220\002\001'
+  _globals['_SCORETIER']._serialized_start=2952
+  _globals['_SCORETIER']._serialized_end=3053
+  _globals['_TRIGGERTYPE']._serialized_start=3056
+  _globals['_TRIGGERTYPE']._serialized_end=3242
+  _globals['_TRIGGERCONDITION']._serialized_start=3245
+  _globals['_TRIGGERCONDITION']._serialized_end=3463
+  _globals['_SCOREFACTOR']._serialized_start=193
+  _globals['_SCOREFACTOR']._serialized_end=257
+  _globals['_LEADINTELLIGENCE']._serialized_start=260
+  _globals['_LEADINTELLIGENCE']._serialized_end=513
+  _globals['_SCORELEADREQUEST']._serialized_start=515
+  _globals['_SCORELEADREQUEST']._serialized_end=612
+  _globals['_SCORELEADRESPONSE']._serialized_start=614
+  _globals['_SCORELEADRESPONSE']._serialized_end=701
+  _globals['_GETLEADINTELLIGENCEREQUEST']._serialized_start=703
+  _globals['_GETLEADINTELLIGENCEREQUEST']._serialized_end=748
+  _globals['_GETLEADINTELLIGENCERESPONSE']._serialized_start=750
+  _globals['_GETLEADINTELLIGENCERESPONSE']._serialized_end=847
+  _globals['_LISTHIGHINTENTLEADSREQUEST']._serialized_start=849
+  _globals['_LISTHIGHINTENTLEADSREQUEST']._serialized_end=956
+  _globals['_LISTHIGHINTENTLEADSRESPONSE']._serialized_start=958
+  _globals['_LISTHIGHINTENTLEADSRESPONSE']._serialized_end=1073
+  _globals['_TRIGGER']._serialized_start=1076
+  _globals['_TRIGGER']._serialized_end=1228
+  _globals['_EVALUATETRIGGERSREQUEST']._serialized_start=1230
+  _globals['_EVALUATETRIGGERSREQUEST']._serialized_end=1272
+  _globals['_EVALUATETRIGGERSRESPONSE']._serialized_start=1274
+  _globals['_EVALUATETRIGGERSRESPONSE']._serialized_end=1355
+  _globals['_TRIGGERRULE']._serialized_start=1358
+  _globals['_TRIGGERRULE']._serialized_end=1917
+  _globals['_TRIGGERFIRING']._serialized_start=1920
+  _globals['_TRIGGERFIRING']._serialized_end=2287
+  _globals['_UPSERTTRIGGERRULEREQUEST']._serialized_start=2289
+  _globals['_UPSERTTRIGGERRULEREQUEST']._serialized_end=2390
+  _globals['_UPSERTTRIGGERRULERESPONSE']._serialized_start=2392
+  _globals['_UPSERTTRIGGERRULERESPONSE']._serialized_end=2474
+  _globals['_LISTTRIGGERRULESREQUEST']._serialized_start=2476
+  _globals['_LISTTRIGGERRULESREQUEST']._serialized_end=2522
+  _globals['_LISTTRIGGERRULESRESPONSE']._serialized_start=2524
+  _globals['_LISTTRIGGERRULESRESPONSE']._serialized_end=2606
+  _globals['_FIRETRIGGERSREQUEST']._serialized_start=2608
+  _globals['_FIRETRIGGERSREQUEST']._serialized_end=2666
+  _globals['_FIRETRIGGERSRESPONSE']._serialized_start=2668
+  _globals['_FIRETRIGGERSRESPONSE']._serialized_end=2750
+  _globals['_LISTTRIGGERFIRINGSREQUEST']._serialized_start=2752
+  _globals['_LISTTRIGGERFIRINGSREQUEST']._serialized_end=2835
+  _globals['_LISTTRIGGERFIRINGSRESPONSE']._serialized_start=2837
+  _globals['_LISTTRIGGERFIRINGSRESPONSE']._serialized_end=2950
+  _globals['_INTELLIGENCESERVICE']._serialized_start=3466
+  _globals['_INTELLIGENCESERVICE']._serialized_end=4543
 # @@protoc_insertion_point(module_scope)

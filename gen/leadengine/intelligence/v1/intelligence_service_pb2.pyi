@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -70,6 +71,48 @@ TRIGGER_TYPE_RETURN_AFTER_DORMANCY: TriggerType.ValueType  # 3
 TRIGGER_TYPE_FAVORITE: TriggerType.ValueType  # 4
 """Favourited or saved a listing or search."""
 Global___TriggerType: _TypeAlias = TriggerType  # noqa: Y015
+
+class _TriggerCondition:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TriggerConditionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TriggerCondition.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TRIGGER_CONDITION_UNSPECIFIED: _TriggerCondition.ValueType  # 0
+    TRIGGER_CONDITION_SAME_LISTING_VIEWS: _TriggerCondition.ValueType  # 1
+    """One listing viewed at least min_count times within window."""
+    TRIGGER_CONDITION_EVENT_COUNT: _TriggerCondition.ValueType  # 2
+    """At least min_count events of event_types within window."""
+    TRIGGER_CONDITION_RETURN_AFTER_INACTIVITY: _TriggerCondition.ValueType  # 3
+    """An event within window that ended at least `inactivity` without events
+    (the lead's creation counts as activity).
+    """
+    TRIGGER_CONDITION_PRICE_BAND_CHANGE: _TriggerCondition.ValueType  # 4
+    """The median price of the listings viewed within window (at least
+    min_count of them) differs by at least price_change_percent from the
+    median of those viewed in the `baseline` before the window (at least
+    min_count too).
+    """
+
+class TriggerCondition(_TriggerCondition, metaclass=_TriggerConditionEnumTypeWrapper):
+    """What a trigger rule looks for in a lead's events."""
+
+TRIGGER_CONDITION_UNSPECIFIED: TriggerCondition.ValueType  # 0
+TRIGGER_CONDITION_SAME_LISTING_VIEWS: TriggerCondition.ValueType  # 1
+"""One listing viewed at least min_count times within window."""
+TRIGGER_CONDITION_EVENT_COUNT: TriggerCondition.ValueType  # 2
+"""At least min_count events of event_types within window."""
+TRIGGER_CONDITION_RETURN_AFTER_INACTIVITY: TriggerCondition.ValueType  # 3
+"""An event within window that ended at least `inactivity` without events
+(the lead's creation counts as activity).
+"""
+TRIGGER_CONDITION_PRICE_BAND_CHANGE: TriggerCondition.ValueType  # 4
+"""The median price of the listings viewed within window (at least
+min_count of them) differs by at least price_change_percent from the
+median of those viewed in the `baseline` before the window (at least
+min_count too).
+"""
+Global___TriggerCondition: _TypeAlias = TriggerCondition  # noqa: Y015
 
 @_typing.final
 class ScoreFactor(_message.Message):
@@ -372,3 +415,355 @@ class EvaluateTriggersResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EvaluateTriggersResponse: _TypeAlias = EvaluateTriggersResponse  # noqa: Y015
+
+@_typing.final
+class TriggerRule(_message.Message):
+    """A behavioural trigger rule of one location: data, not code."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULE_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    DISABLED_FIELD_NUMBER: _builtins.int
+    CONDITION_FIELD_NUMBER: _builtins.int
+    EVENT_TYPES_FIELD_NUMBER: _builtins.int
+    LISTING_REQUIRED_FIELD_NUMBER: _builtins.int
+    MIN_COUNT_FIELD_NUMBER: _builtins.int
+    WINDOW_FIELD_NUMBER: _builtins.int
+    INACTIVITY_FIELD_NUMBER: _builtins.int
+    PRICE_CHANGE_PERCENT_FIELD_NUMBER: _builtins.int
+    BASELINE_FIELD_NUMBER: _builtins.int
+    SUPPRESSION_FIELD_NUMBER: _builtins.int
+    HOT_FIELD_NUMBER: _builtins.int
+    IS_DEFAULT_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    rule_id: _builtins.str
+    """Lower-case letters, digits, '_' and '-', at most 64."""
+    location_id: _builtins.str
+    name: _builtins.str
+    """Human-readable, e.g. "Same listing 3 times in 7 days"."""
+    disabled: _builtins.bool
+    """A disabled rule never fires (set, rather than an "enabled" that a
+    client forgetting it would turn off).
+    """
+    condition: Global___TriggerCondition.ValueType
+    listing_required: _builtins.bool
+    """EVENT_COUNT only: count only events that name a listing."""
+    min_count: _builtins.int
+    price_change_percent: _builtins.float
+    """PRICE_BAND_CHANGE only."""
+    hot: _builtins.bool
+    """A hot firing tells the lead's agent at once."""
+    is_default: _builtins.bool
+    """Output only: a built-in default the location has not overridden."""
+    version: _builtins.int
+    """Output only: 0 for a default, then 1, 2, ... per change."""
+    @_builtins.property
+    def event_types(self) -> _containers.RepeatedScalarFieldContainer[_ingest_service_pb2.EventType.ValueType]:
+        """EVENT_COUNT only: the event types counted."""
+
+    @_builtins.property
+    def window(self) -> _duration_pb2.Duration:
+        """How far back from now the evidence may lie."""
+
+    @_builtins.property
+    def inactivity(self) -> _duration_pb2.Duration:
+        """RETURN_AFTER_INACTIVITY only: the quiet spell that makes an event a return."""
+
+    @_builtins.property
+    def baseline(self) -> _duration_pb2.Duration:
+        """PRICE_BAND_CHANGE only: the period before window that sets the old band."""
+
+    @_builtins.property
+    def suppression(self) -> _duration_pb2.Duration:
+        """No second firing of this rule for the same lead within this long."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        rule_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        disabled: _builtins.bool = ...,
+        condition: Global___TriggerCondition.ValueType = ...,
+        event_types: _abc.Iterable[_ingest_service_pb2.EventType.ValueType] | None = ...,
+        listing_required: _builtins.bool = ...,
+        min_count: _builtins.int = ...,
+        window: _duration_pb2.Duration | None = ...,
+        inactivity: _duration_pb2.Duration | None = ...,
+        price_change_percent: _builtins.float = ...,
+        baseline: _duration_pb2.Duration | None = ...,
+        suppression: _duration_pb2.Duration | None = ...,
+        hot: _builtins.bool = ...,
+        is_default: _builtins.bool = ...,
+        version: _builtins.int = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "inactivity", b"inactivity", "suppression", b"suppression", "update_time", b"update_time", "window", b"window"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "condition", b"condition", "disabled", b"disabled", "event_types", b"event_types", "hot", b"hot", "inactivity", b"inactivity", "is_default", b"is_default", "listing_required", b"listing_required", "location_id", b"location_id", "min_count", b"min_count", "name", b"name", "price_change_percent", b"price_change_percent", "rule_id", b"rule_id", "suppression", b"suppression", "update_time", b"update_time", "version", b"version", "window", b"window"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TriggerRule: _TypeAlias = TriggerRule  # noqa: Y015
+
+@_typing.final
+class TriggerFiring(_message.Message):
+    """One time a rule fired for a lead, and why."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRING_ID_FIELD_NUMBER: _builtins.int
+    RULE_ID_FIELD_NUMBER: _builtins.int
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    LISTING_ID_FIELD_NUMBER: _builtins.int
+    LISTING_LABEL_FIELD_NUMBER: _builtins.int
+    HOT_FIELD_NUMBER: _builtins.int
+    EVENT_IDS_FIELD_NUMBER: _builtins.int
+    FIRE_TIME_FIELD_NUMBER: _builtins.int
+    SUPPRESSION_FIELD_NUMBER: _builtins.int
+    CONDITION_FIELD_NUMBER: _builtins.int
+    RULE_VERSION_FIELD_NUMBER: _builtins.int
+    firing_id: _builtins.str
+    rule_id: _builtins.str
+    lead_id: _builtins.str
+    location_id: _builtins.str
+    description: _builtins.str
+    """What happened, in words, e.g. "12 Oak St, viewed three times in 7 days"."""
+    listing_id: _builtins.str
+    """The listing it is about, when there is one."""
+    listing_label: _builtins.str
+    """The listing's address as the events named it; empty when they did not."""
+    hot: _builtins.bool
+    condition: Global___TriggerCondition.ValueType
+    rule_version: _builtins.int
+    """The rule's version when it fired."""
+    @_builtins.property
+    def event_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The ingest events that caused it."""
+
+    @_builtins.property
+    def fire_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def suppression(self) -> _duration_pb2.Duration:
+        """The rule's suppression window when it fired."""
+
+    def __init__(
+        self,
+        *,
+        firing_id: _builtins.str = ...,
+        rule_id: _builtins.str = ...,
+        lead_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        description: _builtins.str = ...,
+        listing_id: _builtins.str = ...,
+        listing_label: _builtins.str = ...,
+        hot: _builtins.bool = ...,
+        event_ids: _abc.Iterable[_builtins.str] | None = ...,
+        fire_time: _timestamp_pb2.Timestamp | None = ...,
+        suppression: _duration_pb2.Duration | None = ...,
+        condition: Global___TriggerCondition.ValueType = ...,
+        rule_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["fire_time", b"fire_time", "suppression", b"suppression"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["condition", b"condition", "description", b"description", "event_ids", b"event_ids", "fire_time", b"fire_time", "firing_id", b"firing_id", "hot", b"hot", "lead_id", b"lead_id", "listing_id", b"listing_id", "listing_label", b"listing_label", "location_id", b"location_id", "rule_id", b"rule_id", "rule_version", b"rule_version", "suppression", b"suppression"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TriggerFiring: _TypeAlias = TriggerFiring  # noqa: Y015
+
+@_typing.final
+class UpsertTriggerRuleRequest(_message.Message):
+    """Request for UpsertTriggerRule."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    @_builtins.property
+    def rule(self) -> Global___TriggerRule: ...
+    def __init__(
+        self,
+        *,
+        rule: Global___TriggerRule | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rule", b"rule"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request_id", b"request_id", "rule", b"rule"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpsertTriggerRuleRequest: _TypeAlias = UpsertTriggerRuleRequest  # noqa: Y015
+
+@_typing.final
+class UpsertTriggerRuleResponse(_message.Message):
+    """Response for UpsertTriggerRule."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rule(self) -> Global___TriggerRule: ...
+    def __init__(
+        self,
+        *,
+        rule: Global___TriggerRule | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rule", b"rule"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rule", b"rule"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpsertTriggerRuleResponse: _TypeAlias = UpsertTriggerRuleResponse  # noqa: Y015
+
+@_typing.final
+class ListTriggerRulesRequest(_message.Message):
+    """Request for ListTriggerRules."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTriggerRulesRequest: _TypeAlias = ListTriggerRulesRequest  # noqa: Y015
+
+@_typing.final
+class ListTriggerRulesResponse(_message.Message):
+    """Response for ListTriggerRules."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rules(self) -> _containers.RepeatedCompositeFieldContainer[Global___TriggerRule]: ...
+    def __init__(
+        self,
+        *,
+        rules: _abc.Iterable[Global___TriggerRule] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rules", b"rules"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTriggerRulesResponse: _TypeAlias = ListTriggerRulesResponse  # noqa: Y015
+
+@_typing.final
+class FireTriggersRequest(_message.Message):
+    """Request for FireTriggers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    lead_id: _builtins.str
+    request_id: _builtins.str
+    """Required: what makes a retry return the first call's firings."""
+    def __init__(
+        self,
+        *,
+        lead_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FireTriggersRequest: _TypeAlias = FireTriggersRequest  # noqa: Y015
+
+@_typing.final
+class FireTriggersResponse(_message.Message):
+    """Response for FireTriggers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRINGS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def firings(self) -> _containers.RepeatedCompositeFieldContainer[Global___TriggerFiring]: ...
+    def __init__(
+        self,
+        *,
+        firings: _abc.Iterable[Global___TriggerFiring] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["firings", b"firings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FireTriggersResponse: _TypeAlias = FireTriggersResponse  # noqa: Y015
+
+@_typing.final
+class ListTriggerFiringsRequest(_message.Message):
+    """Request for ListTriggerFirings."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    lead_id: _builtins.str
+    page_size: _builtins.int
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        lead_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTriggerFiringsRequest: _TypeAlias = ListTriggerFiringsRequest  # noqa: Y015
+
+@_typing.final
+class ListTriggerFiringsResponse(_message.Message):
+    """Response for ListTriggerFirings."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRINGS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def firings(self) -> _containers.RepeatedCompositeFieldContainer[Global___TriggerFiring]: ...
+    def __init__(
+        self,
+        *,
+        firings: _abc.Iterable[Global___TriggerFiring] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["firings", b"firings", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTriggerFiringsResponse: _TypeAlias = ListTriggerFiringsResponse  # noqa: Y015

@@ -56,6 +56,26 @@ class IntelligenceServiceStub:
                 request_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.EvaluateTriggersRequest.SerializeToString,
                 response_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.EvaluateTriggersResponse.FromString,
                 _registered_method=True)
+        self.UpsertTriggerRule = channel.unary_unary(
+                '/leadengine.intelligence.v1.IntelligenceService/UpsertTriggerRule',
+                request_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.UpsertTriggerRuleRequest.SerializeToString,
+                response_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.UpsertTriggerRuleResponse.FromString,
+                _registered_method=True)
+        self.ListTriggerRules = channel.unary_unary(
+                '/leadengine.intelligence.v1.IntelligenceService/ListTriggerRules',
+                request_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ListTriggerRulesRequest.SerializeToString,
+                response_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ListTriggerRulesResponse.FromString,
+                _registered_method=True)
+        self.FireTriggers = channel.unary_unary(
+                '/leadengine.intelligence.v1.IntelligenceService/FireTriggers',
+                request_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.FireTriggersRequest.SerializeToString,
+                response_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.FireTriggersResponse.FromString,
+                _registered_method=True)
+        self.ListTriggerFirings = channel.unary_unary(
+                '/leadengine.intelligence.v1.IntelligenceService/ListTriggerFirings',
+                request_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ListTriggerFiringsRequest.SerializeToString,
+                response_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ListTriggerFiringsResponse.FromString,
+                _registered_method=True)
 
 
 class IntelligenceServiceServicer:
@@ -94,6 +114,41 @@ class IntelligenceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpsertTriggerRule(self, request, context):
+        """Creates or replaces one of a location's trigger rules, keyed by
+        (location_id, rule_id); a default rule's id overrides that default.
+        Idempotent: the same rule again leaves it as it is.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTriggerRules(self, request, context):
+        """Lists a location's trigger rules: its own and every default it has not
+        overridden (is_default), ordered by rule_id. Read-only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FireTriggers(self, request, context):
+        """Evaluates the lead's location's enabled rules over the lead's events as
+        of now, and records each rule that fires on evidence newer than its last
+        firing and outside its per-lead suppression window, with the events that
+        caused it. Idempotent on request_id: a retry returns the firings the first
+        call recorded (possibly none) and evaluates nothing again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTriggerFirings(self, request, context):
+        """Lists a lead's recorded firings, newest first. Read-only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IntelligenceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -116,6 +171,26 @@ def add_IntelligenceServiceServicer_to_server(servicer, server):
                     servicer.EvaluateTriggers,
                     request_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.EvaluateTriggersRequest.FromString,
                     response_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.EvaluateTriggersResponse.SerializeToString,
+            ),
+            'UpsertTriggerRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertTriggerRule,
+                    request_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.UpsertTriggerRuleRequest.FromString,
+                    response_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.UpsertTriggerRuleResponse.SerializeToString,
+            ),
+            'ListTriggerRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTriggerRules,
+                    request_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ListTriggerRulesRequest.FromString,
+                    response_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ListTriggerRulesResponse.SerializeToString,
+            ),
+            'FireTriggers': grpc.unary_unary_rpc_method_handler(
+                    servicer.FireTriggers,
+                    request_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.FireTriggersRequest.FromString,
+                    response_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.FireTriggersResponse.SerializeToString,
+            ),
+            'ListTriggerFirings': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTriggerFirings,
+                    request_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ListTriggerFiringsRequest.FromString,
+                    response_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ListTriggerFiringsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -228,6 +303,114 @@ class IntelligenceService:
             '/leadengine.intelligence.v1.IntelligenceService/EvaluateTriggers',
             leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.EvaluateTriggersRequest.SerializeToString,
             leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.EvaluateTriggersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertTriggerRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.intelligence.v1.IntelligenceService/UpsertTriggerRule',
+            leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.UpsertTriggerRuleRequest.SerializeToString,
+            leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.UpsertTriggerRuleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTriggerRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.intelligence.v1.IntelligenceService/ListTriggerRules',
+            leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ListTriggerRulesRequest.SerializeToString,
+            leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ListTriggerRulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FireTriggers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.intelligence.v1.IntelligenceService/FireTriggers',
+            leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.FireTriggersRequest.SerializeToString,
+            leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.FireTriggersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTriggerFirings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.intelligence.v1.IntelligenceService/ListTriggerFirings',
+            leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ListTriggerFiringsRequest.SerializeToString,
+            leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ListTriggerFiringsResponse.FromString,
             options,
             channel_credentials,
             insecure,

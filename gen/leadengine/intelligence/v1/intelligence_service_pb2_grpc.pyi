@@ -49,6 +49,24 @@ class IntelligenceServiceStub:
     """Evaluates behavioural triggers for a lead against its recent events and
     returns the ones that fire. Read-only.
     """
+    UpsertTriggerRule: _grpc.UnaryUnaryMultiCallable[_intelligence_service_pb2.UpsertTriggerRuleRequest, _intelligence_service_pb2.UpsertTriggerRuleResponse]
+    """Creates or replaces one of a location's trigger rules, keyed by
+    (location_id, rule_id); a default rule's id overrides that default.
+    Idempotent: the same rule again leaves it as it is.
+    """
+    ListTriggerRules: _grpc.UnaryUnaryMultiCallable[_intelligence_service_pb2.ListTriggerRulesRequest, _intelligence_service_pb2.ListTriggerRulesResponse]
+    """Lists a location's trigger rules: its own and every default it has not
+    overridden (is_default), ordered by rule_id. Read-only.
+    """
+    FireTriggers: _grpc.UnaryUnaryMultiCallable[_intelligence_service_pb2.FireTriggersRequest, _intelligence_service_pb2.FireTriggersResponse]
+    """Evaluates the lead's location's enabled rules over the lead's events as
+    of now, and records each rule that fires on evidence newer than its last
+    firing and outside its per-lead suppression window, with the events that
+    caused it. Idempotent on request_id: a retry returns the firings the first
+    call recorded (possibly none) and evaluates nothing again.
+    """
+    ListTriggerFirings: _grpc.UnaryUnaryMultiCallable[_intelligence_service_pb2.ListTriggerFiringsRequest, _intelligence_service_pb2.ListTriggerFiringsResponse]
+    """Lists a lead's recorded firings, newest first. Read-only."""
 
 @_typing.type_check_only
 class IntelligenceServiceAsyncStub(IntelligenceServiceStub):
@@ -71,6 +89,24 @@ class IntelligenceServiceAsyncStub(IntelligenceServiceStub):
     """Evaluates behavioural triggers for a lead against its recent events and
     returns the ones that fire. Read-only.
     """
+    UpsertTriggerRule: _aio.UnaryUnaryMultiCallable[_intelligence_service_pb2.UpsertTriggerRuleRequest, _intelligence_service_pb2.UpsertTriggerRuleResponse]  # type: ignore[assignment]
+    """Creates or replaces one of a location's trigger rules, keyed by
+    (location_id, rule_id); a default rule's id overrides that default.
+    Idempotent: the same rule again leaves it as it is.
+    """
+    ListTriggerRules: _aio.UnaryUnaryMultiCallable[_intelligence_service_pb2.ListTriggerRulesRequest, _intelligence_service_pb2.ListTriggerRulesResponse]  # type: ignore[assignment]
+    """Lists a location's trigger rules: its own and every default it has not
+    overridden (is_default), ordered by rule_id. Read-only.
+    """
+    FireTriggers: _aio.UnaryUnaryMultiCallable[_intelligence_service_pb2.FireTriggersRequest, _intelligence_service_pb2.FireTriggersResponse]  # type: ignore[assignment]
+    """Evaluates the lead's location's enabled rules over the lead's events as
+    of now, and records each rule that fires on evidence newer than its last
+    firing and outside its per-lead suppression window, with the events that
+    caused it. Idempotent on request_id: a retry returns the firings the first
+    call recorded (possibly none) and evaluates nothing again.
+    """
+    ListTriggerFirings: _aio.UnaryUnaryMultiCallable[_intelligence_service_pb2.ListTriggerFiringsRequest, _intelligence_service_pb2.ListTriggerFiringsResponse]  # type: ignore[assignment]
+    """Lists a lead's recorded firings, newest first. Read-only."""
 
 class IntelligenceServiceServicer(metaclass=_abc_1.ABCMeta):
     """IntelligenceService scores leads from what ingest knows of them (profile
@@ -114,5 +150,47 @@ class IntelligenceServiceServicer(metaclass=_abc_1.ABCMeta):
         """Evaluates behavioural triggers for a lead against its recent events and
         returns the ones that fire. Read-only.
         """
+
+    @_abc_1.abstractmethod
+    def UpsertTriggerRule(
+        self,
+        request: _intelligence_service_pb2.UpsertTriggerRuleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intelligence_service_pb2.UpsertTriggerRuleResponse, _abc.Awaitable[_intelligence_service_pb2.UpsertTriggerRuleResponse]]:
+        """Creates or replaces one of a location's trigger rules, keyed by
+        (location_id, rule_id); a default rule's id overrides that default.
+        Idempotent: the same rule again leaves it as it is.
+        """
+
+    @_abc_1.abstractmethod
+    def ListTriggerRules(
+        self,
+        request: _intelligence_service_pb2.ListTriggerRulesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intelligence_service_pb2.ListTriggerRulesResponse, _abc.Awaitable[_intelligence_service_pb2.ListTriggerRulesResponse]]:
+        """Lists a location's trigger rules: its own and every default it has not
+        overridden (is_default), ordered by rule_id. Read-only.
+        """
+
+    @_abc_1.abstractmethod
+    def FireTriggers(
+        self,
+        request: _intelligence_service_pb2.FireTriggersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intelligence_service_pb2.FireTriggersResponse, _abc.Awaitable[_intelligence_service_pb2.FireTriggersResponse]]:
+        """Evaluates the lead's location's enabled rules over the lead's events as
+        of now, and records each rule that fires on evidence newer than its last
+        firing and outside its per-lead suppression window, with the events that
+        caused it. Idempotent on request_id: a retry returns the firings the first
+        call recorded (possibly none) and evaluates nothing again.
+        """
+
+    @_abc_1.abstractmethod
+    def ListTriggerFirings(
+        self,
+        request: _intelligence_service_pb2.ListTriggerFiringsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intelligence_service_pb2.ListTriggerFiringsResponse, _abc.Awaitable[_intelligence_service_pb2.ListTriggerFiringsResponse]]:
+        """Lists a lead's recorded firings, newest first. Read-only."""
 
 def add_IntelligenceServiceServicer_to_server(servicer: IntelligenceServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -29,8 +29,14 @@ from services.coordinator.lead_events import EventHandler
 from services.coordinator.notifications.notifier import AgentNotifier
 from services.coordinator.notifications.repository import NotificationRepository
 from services.coordinator.servicer import CoordinatorServicer
+from services.coordinator.timeline.observed import (
+    ObservedContent,
+    ObservedIntelligence,
+    ObservedRouting,
+)
+from services.coordinator.timeline.repository import DecisionLog
 from shared import timestamps
-from shared.clients import ContentClient, IngestClient, IntelligenceClient, Peers, RoutingClient
+from shared.clients import ContentClient, IngestClient, Peers
 from shared.db import Database
 from shared.server import Registration, ServiceApp
 
@@ -74,7 +80,11 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     policies = ConsentPolicies(consents, ConsentPolicyRepository(db), timestamps.now)
     communications = CommunicationRepository(db)
     notifications = NotificationRepository(db)
-    ingest, routing, content = IngestClient(peers), RoutingClient(peers), ContentClient(peers)
+    # What intelligence, routing and content answer is kept in the decision log.
+    decisions = DecisionLog(db)
+    ingest = IngestClient(peers)
+    routing = ObservedRouting(peers, decisions)
+    content = ObservedContent(peers, decisions)
     # Provider senders (Twilio, SendGrid) arrive with the provider integration; until
     # then every message is recorded as SIMULATED, never as SENT.
     sender = SimulatedSender()
@@ -94,7 +104,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         first_touch,
         notifier,
         ingest=ingest,
-        intelligence=IntelligenceClient(peers),
+        intelligence=ObservedIntelligence(peers, decisions),
         routing=routing,
         content=content,
         brand_name=cfg.brand_name,
@@ -108,7 +118,9 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     messages = MessageHandler(
         journeys, consents, communications, notifier, ingest=ingest, routing=routing, human_touch=human_touch
     )
-    events = EventHandler(journeys, runner, messages, ReportHandler(communications, consents, journeys))
+    events = EventHandler(
+        journeys, runner, messages, ReportHandler(communications, consents, journeys), decisions=decisions
+    )
     scheduler = create_scheduler(db, cfg, sender=sender, content=content)
     return ServiceApp(
         registrations=[
@@ -124,6 +136,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
                     policies,
                     control,
                     CadenceRepository(db),
+                    decisions=decisions,
                 ),
             )
         ],

@@ -22,6 +22,7 @@ from services.coordinator.compliance.basis import Basis
 from services.coordinator.compliance.consent import CRM_DND, Consent, changes, consent_from_row
 from services.coordinator.compliance.gates import ContactFacts
 from services.coordinator.compliance.ledger import LedgerEntry
+from services.coordinator.journeys import unreachable
 from shared import deadlines
 from shared.db import Conn, Database
 from shared.errors import NotFound
@@ -284,6 +285,7 @@ class ConsentRepository:
                     )
                 ],
             )
+            await unreachable.stop_unreachable(conn, r.channel, r.address, r.lead_id)
         return True
 
     async def restore_sms_by_keyword(

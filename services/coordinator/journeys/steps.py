@@ -18,11 +18,12 @@ from services.coordinator.journeys import cadence, writing
 from services.coordinator.journeys.cadence_repository import CadenceRepository
 from services.coordinator.journeys.first_touch import FIRST_TOUCH
 from services.coordinator.journeys.repository import Journey, JourneyRepository
+from services.coordinator.journeys.unreachable import OPTED_OUT_EVERYWHERE
 from shared import contact
 from shared.clients import ContentClient
 
 STEP_PREFIX = "step:"
-OPTED_OUT_EVERYWHERE = "opted out of every channel"
+CADENCE_FINISHED = "cadence finished: every step went out or was skipped"
 
 
 def step_index(message: Communication) -> int | None:
@@ -88,7 +89,7 @@ class CadenceWalker:
         addressable = frozenset(ch for ch in (SMS, EMAIL) if facts.address(ch))
         following = cadence.next_step(walk.steps, index, first_channel, addressable)
         if following is None:
-            return await self._cadences.set_next_step(journey.journey_id, len(walk.steps), None)
+            return await self._cadences.complete_walk(journey.journey_id, len(walk.steps), CADENCE_FINISHED)
         step = walk.steps[following]
         start = journey.first_touch_time or journey.create_time
         # A lead with no known zone walks in UTC days (only email can reach them then).

@@ -9,7 +9,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from cli import demo, importer, seed, up
+from cli import demo, importer, seed, timeline, up
 from cli.database import SERVICES
 from cli.terminal import fail
 from shared import config
@@ -98,6 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=_seconds, default=30.0, help="seconds to wait for every step")
 
     p = commands.add_parser(
+        "timeline",
+        help="show every decision about one lead, oldest first",
+        description="Asks the coordinator (COORDINATOR_ADDR) for the lead's decision timeline: stored,"
+        " scored, routed, each message written and each gate's verdict, status changes, replies, opt-outs.",
+    )
+    p.add_argument("lead_id", metavar="LEAD_ID", help="the lead's id")
+    p.add_argument("--details", action="store_true", help="add a column with each entry's details as JSON")
+
+    p = commands.add_parser(
         "import",
         help="bulk-load leads from a CSV or JSONL file into a running mesh",
         description="Streams FILE through ingest's ImportLeads (INGEST_ADDR). Rows that cannot be read or"
@@ -160,6 +169,14 @@ async def _demo(args: argparse.Namespace) -> int:
         await peers.close()
 
 
+async def _timeline(args: argparse.Namespace) -> int:
+    peers = _peers(("coordinator",))
+    try:
+        return await timeline.run(args.lead_id, peers, with_details=args.details)
+    finally:
+        await peers.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING)  # the embedded server's chatter stays out of the way
@@ -172,6 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_seed(args))
         if args.command == "import":
             return asyncio.run(_import(args))
+        if args.command == "timeline":
+            return asyncio.run(_timeline(args))
         if args.command == "bench":
             from cli import bench  # starts servers in-process: only loaded when asked for
 

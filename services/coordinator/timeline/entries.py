@@ -6,6 +6,7 @@ time, so they can improve without rewriting history. Pure: no I/O.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from leadengine.common.v1 import common_pb2
@@ -77,6 +78,16 @@ def step_index(step_key: str) -> int | None:
     return None
 
 
+def _when(value: Any) -> str:
+    """A logged timestamp (ISO text from jsonb) to the minute, in UTC."""
+    if not value:
+        return "now"
+    try:
+        return datetime.fromisoformat(str(value)).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return str(value)
+
+
 def _with_reason(text: str, reason: str) -> str:
     return f"{text}: {reason}" if reason else text
 
@@ -116,7 +127,7 @@ def _communication(d: dict[str, Any], inserted: bool) -> tuple[str, str]:
     if status == pb.COMMUNICATION_STATUS_BLOCKED:
         return GATE, f"{what} blocked: {reason}"
     if status == pb.COMMUNICATION_STATUS_SCHEDULED:
-        when = d.get("scheduled_time") or ""
+        when = _when(d.get("scheduled_time"))
         if inserted and d.get("claimed"):
             return (
                 GATE,
@@ -126,7 +137,7 @@ def _communication(d: dict[str, Any], inserted: bool) -> tuple[str, str]:
             return SCHEDULED, f"{what} scheduled for {when} (written when due)"
         return GATE, f"{what} held: {reason or 'until ' + when}"
     if status in _SENT_LIKE and d.get("from_status") == pb.COMMUNICATION_STATUS_SCHEDULED:
-        return STATUS, _with_reason(f"{what} passed the gates at send time; {status_name(status)}", reason)
+        return STATUS, _with_reason(f"{what} {status_name(status)} (gates passed at send time)", reason)
     return STATUS, _with_reason(f"{what} {status_name(status)}", reason)
 
 
@@ -145,7 +156,7 @@ def _journey(d: dict[str, Any]) -> tuple[str, str]:
         verb = verbs.get(int(state or 0), state_name(state).lower())
         return JOURNEY, _with_reason(f"journey {verb}", d.get("stop_reason", ""))
     if d.get("pause_reason"):
-        until = f" until {d['pause_end_time']}" if d.get("pause_end_time") else " until resumed"
+        until = f" until {_when(d['pause_end_time'])}" if d.get("pause_end_time") else " until resumed"
         return JOURNEY, f"journey paused{until}: {d['pause_reason']}"
     if d.get("was_paused"):
         return JOURNEY, "journey resumed"
@@ -180,7 +191,7 @@ def _event(d: dict[str, Any]) -> tuple[str, str]:
 
 
 def _stored(d: dict[str, Any]) -> tuple[str, str]:
-    source = str(d.get("source", "")).lower().replace("_", " ")
+    source = str(d.get("source", "")).lower().replace("_", " ").replace("unspecified", "")
     return STORED, "lead stored by ingest" + (f" (source: {source})" if source else "")
 
 

@@ -103,8 +103,10 @@ async def test_a_full_journey_is_in_the_timeline_in_order(m: Mesh, stepper: Sche
         # stored, consent basis, scored, routed, journey started, first touch written,
         # its gates, sent, step 1 scheduled, step 1 written and sent, step 2 scheduled,
         # the reply, the journey stopped, step 2 blocked.
-        ["stored", "consent", "scored", "routed", "journey", "written", "gate", "status", "scheduled"]
-        + ["written", "status", "scheduled", "reply", "journey", "gate"],
+        [
+            *("stored", "consent", "scored", "routed", "journey", "written", "gate", "status", "scheduled"),
+            *("written", "status", "scheduled", "reply", "journey", "gate"),
+        ],
     ), kinds
     times = [timestamps.from_proto(e.time) for e in entries]
     assert times == sorted(times)  # type: ignore[type-var]
@@ -114,14 +116,17 @@ async def test_a_full_journey_is_in_the_timeline_in_order(m: Mesh, stepper: Sche
     assert details(stored)["event_kind"] == "LEAD_CREATED"
     assert timestamps.from_proto(stored.time) == timestamps.from_proto(lead.create_time)
     scored = details(by_kind["scored"])
-    assert scored["factors"] and {"name", "points"} <= set(scored["factors"][0])
+    assert scored["factors"]
+    assert {"name", "points"} <= set(scored["factors"][0])
     routed = details(by_kind["routed"])
-    assert routed["routed"] is True and routed["reasons"] and routed["agent_name"] == "Ana Agent"
+    assert routed["routed"] is True
+    assert routed["reasons"]
+    assert routed["agent_name"] == "Ana Agent"
     written = [details(e) for e in entries if e.kind == "written"]
-    assert [(w["purpose"], w["generator"]) for w in written] == [
-        ("FIRST_TOUCH", "TEMPLATE"),
-        ("AGENT_NOTIFICATION", "TEMPLATE"),
-        ("FOLLOW_UP", "TEMPLATE"),
+    assert [(w["purpose"], w["generator"], w.get("step_index")) for w in written] == [
+        ("FIRST_TOUCH", "TEMPLATE", 0),
+        ("AGENT_NOTIFICATION", "TEMPLATE", None),
+        ("FOLLOW_UP", "TEMPLATE", 1),
     ]
     sent = [details(e) for e in entries if e.kind == "status"]
     assert [(s["step_index"], s["status"]) for s in sent] == [(0, "SIMULATED"), (1, "SIMULATED")]
@@ -212,3 +217,16 @@ async def test_timeline_needs_a_known_lead_and_a_valid_request(m: Mesh) -> None:
             await m.clients.coordinator.GetLeadTimeline(request, timeout=5)
         assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert field_violations(bad.value) == [field]
+
+
+async def test_a_one_step_cadence_completes_at_the_first_touch_and_still_tells_the_agent(m: Mesh) -> None:
+    lead = await walking_lead(m, (0,))
+    journey = await eventually(
+        lambda: journey_of(m, lead.lead_id), lambda j: j.state != pb.JOURNEY_STATE_ACTIVE, "completion"
+    )
+    assert journey.state == pb.JOURNEY_STATE_COMPLETED
+    await eventually(
+        lambda: timeline(m, lead.lead_id),
+        lambda es: any(e.kind == "notification" for e in es),
+        "the agent's assignment notification",
+    )

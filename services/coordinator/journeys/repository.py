@@ -48,6 +48,11 @@ class Journey:
     def active(self) -> bool:
         return self.state == ACTIVE
 
+    @property
+    def stopped(self) -> bool:
+        """Stopped for good (a COMPLETED journey only ran out of steps)."""
+        return self.state == STOPPED
+
     def paused_at(self, now: datetime) -> bool:
         return bool(self.pause_reason) and (self.pause_end_time is None or self.pause_end_time > now)
 

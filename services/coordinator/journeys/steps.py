@@ -1,7 +1,7 @@
 """A journey walking its cadence: after the first touch (step 0), each later step is a
 communication row, SCHEDULED at its due time with no body yet. The scheduler claims
-it when due, re-checks the gates, has content write it (FOLLOW_UP, the step index in
-the request_id) and then asks for the next step here. One row per (lead, step_key),
+it when due, re-checks the gates, has content write it (the step's purpose and
+index) and then asks for the next step here. One row per (lead, step_key),
 so repeating any of this schedules nothing twice.
 """
 
@@ -127,6 +127,7 @@ class CadenceWalker:
                 purpose=purpose,
                 context=context,
                 request_id=f"{journey.lead_id}:{STEP_PREFIX}{index}",
+                step_index=index,
             ),
         )
 

@@ -88,6 +88,8 @@ class ObservedContent(ContentClient):
             "channel": entries.channel_name(request.channel),
             "request_id": request.request_id,
         }
+        if request.purpose != content_pb.MESSAGE_PURPOSE_AGENT_NOTIFICATION:
+            details["step_index"] = request.step_index
         if isinstance(written, Refused):
             details.update(refused=True, reason=written.reason, message=written.message)
         else:

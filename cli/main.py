@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from cli import demo, importer, seed, timeline, up
@@ -34,6 +35,22 @@ def _seconds(raw: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{raw} must be more than 0")
     return value
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def _duration(raw: str) -> timedelta:
+    """'5s', '2m', '1h' or plain seconds; more than zero."""
+    text = raw.strip().lower()
+    unit = _UNITS.get(text[-1:], 0)
+    try:
+        value = float(text[:-1] if unit else text) * (unit or 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a duration such as 5s, 2m or 1h") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{raw} must be more than 0")
+    return timedelta(seconds=value)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,6 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--location", default=seed.DEMO_LOCATION, help=f"location id (default {seed.DEMO_LOCATION})"
     )
     p.add_argument("--timeout", type=_seconds, default=30.0, help="seconds to wait for every step")
+    p.add_argument(
+        "--followup-after",
+        type=_duration,
+        metavar="DURATION",
+        help="also show a follow-up step: makes the location's default cadence a text now and one"
+        " DURATION later (e.g. 5s), waits for the scheduler to send it, then prints the lead's timeline",
+    )
 
     p = commands.add_parser(
         "timeline",
@@ -164,7 +188,12 @@ async def _import(args: argparse.Namespace) -> int:
 async def _demo(args: argparse.Namespace) -> int:
     peers = _peers(SERVICES)
     try:
-        return await demo.run(location_id=args.location, timeout_s=args.timeout, peers=peers)
+        return await demo.run(
+            location_id=args.location,
+            timeout_s=args.timeout,
+            peers=peers,
+            follow_up_after=args.followup_after,
+        )
     finally:
         await peers.close()
 

@@ -37,7 +37,7 @@ def comm(inserted: bool = True, **details: Any) -> Decision:
             comm(step_key="step:2", status=pb.COMMUNICATION_STATUS_SCHEDULED,
                  status_reason="cadence step 2: written when due",
                  scheduled_time="2026-03-09T12:00:00+00:00"),
-            "scheduled", "SMS step 2 scheduled for 2026-03-09 12:00 UTC (written when due)",
+            "scheduled", "SMS step 2 scheduled for 2026-03-09 12:00:00 UTC (written when due)",
         ),
         (
             comm(step_key="first_touch", status=pb.COMMUNICATION_STATUS_SCHEDULED,

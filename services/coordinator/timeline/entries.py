@@ -79,11 +79,11 @@ def step_index(step_key: str) -> int | None:
 
 
 def _when(value: Any) -> str:
-    """A logged timestamp (ISO text from jsonb) to the minute, in UTC."""
+    """A logged timestamp (ISO text from jsonb) to the second, in UTC."""
     if not value:
         return "now"
     try:
-        return datetime.fromisoformat(str(value)).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return datetime.fromisoformat(str(value)).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     except ValueError:
         return str(value)
 

@@ -230,3 +230,23 @@ async def test_a_one_step_cadence_completes_at_the_first_touch_and_still_tells_t
         lambda es: any(e.kind == "notification" for e in es),
         "the agent's assignment notification",
     )
+
+
+async def test_crm_do_not_disturb_on_the_only_channel_stops_the_journey_at_once(m: Mesh) -> None:
+    lead = await walking_lead(m, (0, 1, 3))  # phone only
+    updated = ingest_pb.Lead()
+    updated.CopyFrom(lead)
+    updated.sms_dnd = True
+    await handle(
+        m,
+        pb.LeadEventEnvelope(
+            event_id=str(uuid.uuid4()),
+            kind=pb.LEAD_EVENT_KIND_LEAD_UPDATED,
+            lead_id=lead.lead_id,
+            location_id=lead.location_id,
+            lead=updated,
+        ),
+    )
+    journey = await journey_of(m, lead.lead_id)
+    assert (journey.state, journey.stop_reason) == (pb.JOURNEY_STATE_STOPPED, "opted out of every channel")
+    assert not [c for c in await comms_of(m, lead.lead_id) if c.status == pb.COMMUNICATION_STATUS_SCHEDULED]

@@ -182,6 +182,7 @@ class ConsentRepository:
                 conn,
                 changes(before, consent, {SMS: sms_basis, EMAIL: email_basis}, location_id, at),
             )
+            await unreachable.stop_unreachable(conn, SMS, "", lead_id)  # e.g. DND on every channel
         return consent
 
     async def get_consent(self, lead_id: uuid.UUID) -> Consent:

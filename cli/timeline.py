@@ -17,13 +17,13 @@ from shared.clients import Peers
 PAGE_SIZE = 200
 
 
-async def fetch(peers: Peers, lead_id: str) -> list[pb.TimelineEntry]:
+async def fetch(peers: Peers, lead_id: str, page_size: int = PAGE_SIZE) -> list[pb.TimelineEntry]:
     """Every entry, page after page (raises the RPC's error)."""
     entries: list[pb.TimelineEntry] = []
     token = ""
     while True:
         resp = await peers.coordinator.GetLeadTimeline(
-            pb.GetLeadTimelineRequest(lead_id=lead_id, page_size=PAGE_SIZE, page_token=token), timeout=10
+            pb.GetLeadTimelineRequest(lead_id=lead_id, page_size=page_size, page_token=token), timeout=10
         )
         entries.extend(resp.entries)
         token = resp.next_page_token

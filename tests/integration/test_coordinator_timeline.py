@@ -17,6 +17,7 @@ from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 
+from cli import timeline as cli_timeline
 from services.coordinator.app import create_scheduler
 from services.coordinator.delivery.scheduler import Scheduler
 from services.coordinator.timeline.observed import ObservedContent
@@ -53,18 +54,24 @@ async def stepper(migrated_dsn: str, m: Mesh) -> AsyncIterator[Scheduler]:
 
 
 async def timeline(m: Mesh, lead_id: str, page_size: int = 0) -> list[pb.TimelineEntry]:
-    """Every entry, page after page."""
-    got: list[pb.TimelineEntry] = []
-    token = ""
-    for _ in range(100):
-        resp = await m.clients.coordinator.GetLeadTimeline(
-            pb.GetLeadTimelineRequest(lead_id=lead_id, page_size=page_size, page_token=token), timeout=5
-        )
-        got.extend(resp.entries)
-        token = resp.next_page_token
-        if not token:
-            return got
-    pytest.fail("the timeline never ended")
+    """Every entry, page after page, as `leadengine timeline` reads them."""
+    return await cli_timeline.fetch(m.clients, lead_id, page_size)
+
+
+async def suppress(
+    m: Mesh, phone: str, reason: str, *, lead: ingest_pb.Lead | None = None
+) -> pb.HandleLeadEventResponse:
+    """A SUPPRESSION event for a number, naming the lead or (revoke-all) no one."""
+    return await handle(
+        m,
+        pb.LeadEventEnvelope(
+            event_id=str(uuid.uuid4()),
+            kind=pb.LEAD_EVENT_KIND_SUPPRESSION,
+            lead_id=lead.lead_id if lead else "",
+            location_id=lead.location_id if lead else "",
+            suppression=pb.SuppressionFacts(channel=SMS, address=phone, reason=reason),
+        ),
+    )
 
 
 def details(entry: pb.TimelineEntry) -> dict[str, Any]:
@@ -165,16 +172,7 @@ async def test_a_cadence_that_runs_out_completes_the_journey(m: Mesh, stepper: S
 
 async def test_losing_the_last_lawful_channel_stops_the_journey_at_once(m: Mesh) -> None:
     lead = await walking_lead(m, (0, 1, 3))  # phone only: SMS is its one channel
-    resp = await handle(
-        m,
-        pb.LeadEventEnvelope(
-            event_id=str(uuid.uuid4()),
-            kind=pb.LEAD_EVENT_KIND_SUPPRESSION,
-            lead_id=lead.lead_id,
-            location_id=lead.location_id,
-            suppression=pb.SuppressionFacts(channel=SMS, address=lead.phone, reason="carrier block"),
-        ),
-    )
+    resp = await suppress(m, lead.phone, "carrier block", lead=lead)
     assert (resp.journey.state, resp.journey.stop_reason) == (
         pb.JOURNEY_STATE_STOPPED,
         "opted out of every channel",
@@ -189,14 +187,7 @@ async def test_a_suppressed_address_stops_every_lead_left_without_a_channel(m: M
     phone = unique_phone()
     only_phone = await walking_lead(m, (0, 1), phone=phone)
     with_email = await walking_lead(m, (0, 1), phone=phone, email=f"x.{uuid.uuid4().hex[:10]}@example.com")
-    await handle(
-        m,
-        pb.LeadEventEnvelope(
-            event_id=str(uuid.uuid4()),
-            kind=pb.LEAD_EVENT_KIND_SUPPRESSION,
-            suppression=pb.SuppressionFacts(channel=SMS, address=phone, reason="spam report"),
-        ),
-    )
+    await suppress(m, phone, "spam report")
     assert (await journey_of(m, only_phone.lead_id)).state == pb.JOURNEY_STATE_STOPPED
     assert (await journey_of(m, with_email.lead_id)).state == pb.JOURNEY_STATE_ACTIVE
 

@@ -36,7 +36,7 @@ from services.coordinator.timeline.observed import (
 )
 from services.coordinator.timeline.repository import DecisionLog
 from shared import timestamps
-from shared.clients import ContentClient, IngestClient, Peers
+from shared.clients import ContentClient, IngestClient, IntelligenceClient, Peers, RoutingClient
 from shared.db import Database
 from shared.server import Registration, ServiceApp
 
@@ -83,8 +83,9 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     # What intelligence, routing and content answer is kept in the decision log.
     decisions = DecisionLog(db)
     ingest = IngestClient(peers)
-    routing = ObservedRouting(peers, decisions)
-    content = ObservedContent(peers, decisions)
+    routing: RoutingClient = ObservedRouting(peers, decisions)
+    intelligence: IntelligenceClient = ObservedIntelligence(peers, decisions)
+    content: ContentClient = ObservedContent(peers, decisions)
     # Provider senders (Twilio, SendGrid) arrive with the provider integration; until
     # then every message is recorded as SIMULATED, never as SENT.
     sender = SimulatedSender()
@@ -104,7 +105,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         first_touch,
         notifier,
         ingest=ingest,
-        intelligence=ObservedIntelligence(peers, decisions),
+        intelligence=intelligence,
         routing=routing,
         content=content,
         brand_name=cfg.brand_name,

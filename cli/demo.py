@@ -7,9 +7,11 @@ import random
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import grpc
+from google.protobuf import duration_pb2
 from leadengine.common.v1 import common_pb2
 from leadengine.content.v1 import content_service_pb2 as content_pb
 from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
@@ -18,13 +20,15 @@ from leadengine.intelligence.v1 import intelligence_service_pb2 as intelligence_
 from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 from rich.markup import escape
 
-from cli import seed, synthetic
+from cli import seed, synthetic, timeline
 from cli.terminal import console
 from shared import timestamps
 from shared.clients import Peers
 
 # The first-touch pipeline, in the order the coordinator runs it.
 STEPS = ("journey started", "scored", "routed", "message written", "communication recorded")
+# With --followup-after: the cadence's next step, scheduled and then settled by the scheduler.
+FOLLOW_UP_STEPS = ("follow-up scheduled", "follow-up recorded")
 POLL_S = 0.05
 # Once the communication exists the pipeline is over; wait this long for stragglers.
 SETTLE_S = 1.0
@@ -100,7 +104,15 @@ def _factors(intel: intelligence_pb.LeadIntelligence) -> str:
     return ", ".join(f"{f.name} {f.points:+.0f}" for f in top) or "no factors"
 
 
-async def _poll(peers: Peers, trace: Trace, lead_id: str) -> None:
+def _words(channel: int, status: int) -> tuple[str, str]:
+    return (
+        common_pb2.Channel.Name(channel).removeprefix("CHANNEL_"),  # type: ignore[arg-type]
+        coordinator_pb.CommunicationStatus.Name(status).removeprefix("COMMUNICATION_STATUS_"),  # type: ignore[arg-type]
+    )
+
+
+async def _poll(peers: Peers, trace: Trace, lead_id: str) -> list[coordinator_pb.Communication]:
+    """Marks what is new; returns the lead's communications, newest first."""
     journey = await _call(
         trace, "coordinator", peers.coordinator.GetJourney, coordinator_pb.GetJourneyRequest(lead_id=lead_id)
     )
@@ -142,27 +154,91 @@ async def _poll(peers: Peers, trace: Trace, lead_id: str) -> None:
         peers.coordinator.ListCommunications,
         coordinator_pb.ListCommunicationsRequest(lead_id=lead_id),
     )
-    if comms is not None and comms.communications:
-        c = comms.communications[-1]  # newest first: the last one is the first touch
-        status = coordinator_pb.CommunicationStatus.Name(c.status).removeprefix("COMMUNICATION_STATUS_")
-        channel = common_pb2.Channel.Name(c.channel).removeprefix("CHANNEL_")
-        compliance = COMPLIANCE.get(status, "see status")
-        scheduled = timestamps.from_proto(c.scheduled_time)
-        if status == "SCHEDULED" and scheduled is not None:
-            compliance += f" until {scheduled.isoformat(timespec='minutes')}"
+    if comms is None or not comms.communications:
+        return []
+    c = comms.communications[-1]  # newest first: the last one is the first touch
+    channel, status = _words(c.channel, c.status)
+    if status == "SCHEDULED" and not c.status_reason:
+        return list(comms.communications)  # claimed and being sent right now: not settled yet
+    compliance = COMPLIANCE.get(status, "see status")
+    scheduled = timestamps.from_proto(c.scheduled_time)
+    if status == "SCHEDULED" and scheduled is not None:
+        compliance += f" until {scheduled.isoformat(timespec='minutes')}"
+    reason = f"; {c.status_reason}" if c.status_reason else ""
+    trace.mark(
+        "communication recorded",
+        f"{channel} to {c.address}: [bold]{status}[/] (compliance: {compliance}{escape(reason)})",
+    )
+    return list(comms.communications)
+
+
+def _poll_follow_up(trace: Trace, comms: list[coordinator_pb.Communication]) -> None:
+    """The step after the first touch: newest first, so every outbound row but the last."""
+    later = [c for c in comms[:-1] if c.direction == coordinator_pb.DIRECTION_OUTBOUND]
+    if not later:
+        return
+    c = later[-1]
+    channel, status = _words(c.channel, c.status)
+    waiting = status == "SCHEDULED" and c.status_reason.startswith("cadence step")
+    scheduled = timestamps.from_proto(c.scheduled_time)
+    if waiting or "follow-up scheduled" not in trace.seen:
+        due = scheduled.isoformat(timespec="seconds") if scheduled else "now"
+        trace.mark("follow-up scheduled", f"{channel} due {due} (written by content when due)")
+    if not waiting:
         reason = f"; {c.status_reason}" if c.status_reason else ""
-        trace.mark(
-            "communication recorded",
-            f"{channel} to {c.address}: [bold]{status}[/] (compliance: {compliance}{escape(reason)})",
-        )
+        body = f' [italic]"{escape(c.body)}"[/]' if c.body else ""
+        trace.mark("follow-up recorded", f"{channel}: [bold]{status}[/]{escape(reason)}{body}")
 
 
-async def run(*, location_id: str, timeout_s: float, peers: Peers) -> int:
+async def use_follow_up_cadence(peers: Peers, location_id: str, after: timedelta) -> None:
+    """Make the location's default cadence a first text and one follow-up `after` later, so
+    the real scheduler sends the follow-up while the demo watches. The same request_id
+    for the same delay upserts the same cadence, so repeated demos add nothing."""
+    delay = duration_pb2.Duration()
+    delay.FromTimedelta(after)
+    await peers.coordinator.UpsertCadence(
+        coordinator_pb.UpsertCadenceRequest(
+            cadence=coordinator_pb.Cadence(
+                location_id=location_id,
+                name=f"demo: first text, follow-up after {after.total_seconds():g}s",
+                steps=[
+                    coordinator_pb.CadenceStep(
+                        channel=common_pb2.CHANNEL_SMS, purpose=content_pb.MESSAGE_PURPOSE_FIRST_TOUCH
+                    ),
+                    coordinator_pb.CadenceStep(
+                        delay=delay,
+                        channel=common_pb2.CHANNEL_SMS,
+                        purpose=content_pb.MESSAGE_PURPOSE_FOLLOW_UP,
+                    ),
+                ],
+                is_default=True,
+            ),
+            request_id=f"demo-follow-up-{after.total_seconds():g}s",
+        ),
+        timeout=10,
+    )
+
+
+async def run(
+    *, location_id: str, timeout_s: float, peers: Peers, follow_up_after: timedelta | None = None
+) -> int:
     try:
         agents, created = await seed.ensure_agents(peers, location_id)
     except grpc.aio.AioRpcError as err:
         console.print(f"[red]demo failed:[/] routing: {err.code().name}: {err.details()}")
         return 1
+    steps = STEPS + (FOLLOW_UP_STEPS if follow_up_after is not None else ())
+    if follow_up_after is not None:
+        try:
+            await use_follow_up_cadence(peers, location_id, follow_up_after)
+        except grpc.aio.AioRpcError as err:
+            console.print(
+                f"[red]demo failed:[/] coordinator UpsertCadence: {err.code().name}: {err.details()}"
+            )
+            return 1
+        after = f"{follow_up_after.total_seconds():g}s"
+        console.print(f"default cadence of {location_id}: a text now, a follow-up text after {after}")
+        timeout_s += follow_up_after.total_seconds()
     note = "created" if created else "present"
     console.print(f"location [bold]{location_id}[/]: {len(agents)} agent(s) {note}")
     lead, daytime = demo_lead(location_id)
@@ -187,8 +263,14 @@ async def run(*, location_id: str, timeout_s: float, peers: Peers) -> int:
     settle_until: float | None = None
     try:
         while time.perf_counter() < deadline:
-            await _poll(peers, trace, lead_id)
-            if all(step in trace.seen for step in STEPS):
+            comms = await _poll(peers, trace, lead_id)
+            if follow_up_after is not None and "communication recorded" in trace.seen:
+                _poll_follow_up(trace, comms)
+                if "follow-up recorded" in trace.seen:
+                    break
+                await asyncio.sleep(POLL_S)
+                continue
+            if all(step in trace.seen for step in steps):
                 break
             if "communication recorded" in trace.seen:
                 settle_until = settle_until or time.perf_counter() + SETTLE_S
@@ -199,7 +281,7 @@ async def run(*, location_id: str, timeout_s: float, peers: Peers) -> int:
         console.print(f"[red]demo failed:[/] {err.code().name}: {err.details()}")
         return 1
 
-    missing = [step for step in STEPS if step not in trace.seen]
+    missing = [step for step in steps if step not in trace.seen]
     if missing:
         console.print(f"[red]demo failed:[/] never saw: {', '.join(missing)} (waited {timeout_s:g}s)")
         for service, error in trace.last_error.items():
@@ -209,4 +291,7 @@ async def run(*, location_id: str, timeout_s: float, peers: Peers) -> int:
     console.print(
         f"[green]done:[/] lead {lead_id} went through the mesh in {max(trace.seen.values()):.0f} ms"
     )
+    if follow_up_after is not None:
+        # Why the lead got each message when it did, as the coordinator logged it.
+        console.print(timeline.table(await timeline.fetch(peers, lead_id)))
     return 0

@@ -7,9 +7,10 @@ import asyncio
 import logging
 import os
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
-from cli import demo, importer, seed, up
+from cli import demo, importer, seed, timeline, up
 from cli.database import SERVICES
 from cli.terminal import fail
 from shared import config, transport
@@ -34,6 +35,22 @@ def _seconds(raw: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{raw} must be more than 0")
     return value
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def _duration(raw: str) -> timedelta:
+    """'5s', '2m', '1h' or plain seconds; more than zero."""
+    text = raw.strip().lower()
+    unit = _UNITS.get(text[-1:], 0)
+    try:
+        value = float(text[:-1] if unit else text) * (unit or 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a duration such as 5s, 2m or 1h") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{raw} must be more than 0")
+    return timedelta(seconds=value)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,6 +113,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--location", default=seed.DEMO_LOCATION, help=f"location id (default {seed.DEMO_LOCATION})"
     )
     p.add_argument("--timeout", type=_seconds, default=30.0, help="seconds to wait for every step")
+    p.add_argument(
+        "--followup-after",
+        type=_duration,
+        metavar="DURATION",
+        help="also show a follow-up step: makes the location's default cadence a text now and one"
+        " DURATION later (e.g. 5s), waits for the scheduler to send it, then prints the lead's timeline",
+    )
+
+    p = commands.add_parser(
+        "timeline",
+        help="show every decision about one lead, oldest first",
+        description="Asks the coordinator (COORDINATOR_ADDR) for the lead's decision timeline: stored,"
+        " scored, routed, each message written and each gate's verdict, status changes, replies, opt-outs.",
+    )
+    p.add_argument("lead_id", metavar="LEAD_ID", help="the lead's id")
+    p.add_argument("--details", action="store_true", help="add a column with each entry's details as JSON")
 
     p = commands.add_parser(
         "import",
@@ -158,7 +191,20 @@ async def _import(args: argparse.Namespace) -> int:
 async def _demo(args: argparse.Namespace) -> int:
     peers = _peers(SERVICES)
     try:
-        return await demo.run(location_id=args.location, timeout_s=args.timeout, peers=peers)
+        return await demo.run(
+            location_id=args.location,
+            timeout_s=args.timeout,
+            peers=peers,
+            follow_up_after=args.followup_after,
+        )
+    finally:
+        await peers.close()
+
+
+async def _timeline(args: argparse.Namespace) -> int:
+    peers = _peers(("coordinator",))
+    try:
+        return await timeline.run(args.lead_id, peers, with_details=args.details)
     finally:
         await peers.close()
 
@@ -175,6 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_seed(args))
         if args.command == "import":
             return asyncio.run(_import(args))
+        if args.command == "timeline":
+            return asyncio.run(_timeline(args))
         if args.command == "bench":
             from cli import bench  # starts servers in-process: only loaded when asked for
 

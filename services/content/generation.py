@@ -39,6 +39,7 @@ class Generation:
         purpose: str,
         facts: Facts,
         request_id: str | None,
+        step_index: int = 0,
     ) -> Message:
         """A retried request_id returns the message its first call stored, unwritten again."""
         if request_id:
@@ -51,6 +52,7 @@ class Generation:
             purpose=purpose,
             facts=facts,
             max_body_chars=guardrails.body_budget(channel, purpose != AGENT_NOTIFICATION),
+            step_index=step_index,
         )
         if channel == EMAIL and draft.to_lead and not self._postal_address:
             raise FailedPrecondition(

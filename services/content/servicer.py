@@ -91,7 +91,14 @@ class ContentServicer(ReplyHandlers, pb_grpc.ContentServiceServicer):
             lead_score=ctx.lead_score,
         )
         request_id = inputs.request_key(request.request_id)
-        message = await self._generation.generate(lead_id, location_id, channel, purpose, facts, request_id)
+        if request.step_index < 0:
+            raise InvalidArgument(
+                "step_index must not be negative",
+                violations=[FieldViolation("step_index", "0 for the first touch, else the cadence step")],
+            )
+        message = await self._generation.generate(
+            lead_id, location_id, channel, purpose, facts, request_id, request.step_index
+        )
         return pb.GenerateMessageResponse(message=message_to_proto(message))
 
     async def GetConversation(

@@ -3,8 +3,8 @@
 A template is a list of clauses. Each clause offers alternatives, and the first
 whose fields are all known is used, so a missing city or agent reads naturally
 instead of leaving a gap. Optional clauses are dropped, last first, until the
-body fits its budget. Which variant a lead gets is a hash of its id, so the same
-lead always reads the same words.
+body fits its budget. Which variant a lead gets is a hash of its id (moved on by the
+cadence step), so the same lead always reads the same words at the same step.
 
 Templates are code, not user-editable text: str.format over them is safe (the
 values are never re-parsed as format strings). If templates ever become
@@ -297,10 +297,12 @@ def pick(alternatives: tuple[str, ...], known: dict[str, str]) -> str | None:
     return None
 
 
-def choose_variant(lead_id: str, channel: str, purpose: str) -> Template:
+def choose_variant(lead_id: str, channel: str, purpose: str, step_index: int = 0) -> Template:
+    """The lead's own variant, moved on one per cadence step: the same step always reads
+    the same, and two steps in a row never do (where there are two variants or more)."""
     variants = TEMPLATES[(channel, purpose)]
     digest = hashlib.sha256(f"{lead_id}:{channel}:{purpose}".encode()).digest()
-    return variants[int.from_bytes(digest[:4], "big") % len(variants)]
+    return variants[(int.from_bytes(digest[:4], "big") + step_index) % len(variants)]
 
 
 def template_id(channel: str, purpose: str, template: Template) -> str:
@@ -308,7 +310,7 @@ def template_id(channel: str, purpose: str, template: Template) -> str:
 
 
 def render(draft: Draft) -> Written:
-    template = choose_variant(draft.lead_id, draft.channel, draft.purpose)
+    template = choose_variant(draft.lead_id, draft.channel, draft.purpose, draft.step_index)
     known = values(draft.facts)
     parts: list[tuple[Clause, str]] = []
     for clause in template.clauses:

@@ -46,6 +46,8 @@ class Draft:
     facts: Facts
     # Characters the writer may use for the body, leaving room for required lines.
     max_body_chars: int
+    # The cadence step (0: the first touch); later steps read differently.
+    step_index: int = 0
 
     @property
     def to_lead(self) -> bool:

@@ -30,6 +30,12 @@ from services.coordinator.lead_events import EventHandler
 from services.coordinator.notifications.notifier import AgentNotifier
 from services.coordinator.notifications.repository import NotificationRepository
 from services.coordinator.servicer import CoordinatorServicer
+from services.coordinator.timeline.observed import (
+    ObservedContent,
+    ObservedIntelligence,
+    ObservedRouting,
+)
+from services.coordinator.timeline.repository import DecisionLog
 from services.coordinator.triggers.repository import TriggerTouchRepository
 from services.coordinator.triggers.touches import TouchLimits, TriggerTouches
 from shared import retention, timestamps
@@ -77,7 +83,12 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     policies = ConsentPolicies(consents, ConsentPolicyRepository(db), timestamps.now)
     communications = CommunicationRepository(db)
     notifications = NotificationRepository(db)
-    ingest, routing, content = IngestClient(peers), RoutingClient(peers), ContentClient(peers)
+    # What intelligence, routing and content answer is kept in the decision log.
+    decisions = DecisionLog(db)
+    ingest = IngestClient(peers)
+    routing: RoutingClient = ObservedRouting(peers, decisions)
+    intelligence: IntelligenceClient = ObservedIntelligence(peers, decisions)
+    content: ContentClient = ObservedContent(peers, decisions)
     # Provider senders (Twilio, SendGrid) arrive with the provider integration; until
     # then every message is recorded as SIMULATED, never as SENT.
     sender = SimulatedSender()
@@ -138,7 +149,9 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         human_touch=human_touch,
         handoff=ReplyHandoff(content, communications),
     )
-    events = EventHandler(journeys, runner, messages, ReportHandler(communications, consents, journeys))
+    events = EventHandler(
+        journeys, runner, messages, ReportHandler(communications, consents, journeys), decisions=decisions
+    )
     scheduler = create_scheduler(db, cfg, sender=sender, content=content)
     return ServiceApp(
         registrations=[
@@ -154,6 +167,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
                     policies,
                     control,
                     CadenceRepository(db),
+                    decisions=decisions,
                 ),
             )
         ],

@@ -16,6 +16,8 @@ from services.coordinator.envelope import LEAD_KINDS, Envelope
 from services.coordinator.inbound.messages import MessageHandler
 from services.coordinator.journeys.repository import Journey, JourneyRepository
 from services.coordinator.journeys.runner import JourneyRunner
+from services.coordinator.timeline import observed
+from services.coordinator.timeline.repository import DecisionLog
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,10 @@ class EventHandler:
         runner: JourneyRunner,
         messages: MessageHandler,
         reports: ReportHandler,
+        *,
+        decisions: DecisionLog | None = None,
     ) -> None:
+        self._decisions = decisions
         self._journeys = journeys
         self._runner = runner
         self._messages = messages
@@ -45,6 +50,8 @@ class EventHandler:
         if await self._journeys.event_processed(ev.event_id):
             journey = await self._journeys.find_journey(ev.lead_id) if ev.lead_id is not None else None
             return HandledEvent(journey, duplicate=True)
+        if self._decisions is not None:
+            await observed.record_event(self._decisions, ev)
         if ev.kind in LEAD_KINDS:
             journey = await self._runner.handle(ev)
         elif ev.kind == pb.LEAD_EVENT_KIND_INBOUND_MESSAGE:

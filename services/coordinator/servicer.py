@@ -17,6 +17,8 @@ from services.coordinator.journeys.control import JourneyControl
 from services.coordinator.journeys.repository import Journey, JourneyRepository
 from services.coordinator.lead_events import EventHandler
 from services.coordinator.notifications.repository import Notification, NotificationRepository
+from services.coordinator.timeline.repository import DecisionLog
+from services.coordinator.timeline_servicer import TimelineHandlers
 from shared import inputs, pagination, timestamps
 from shared.errors import FieldViolation, InvalidArgument
 from shared.rpc import Context
@@ -111,7 +113,7 @@ def _notification_cursor(note: Notification) -> dict[str, str]:
     return {"t": note.create_time.isoformat(), "id": str(note.notification_id)}
 
 
-class CoordinatorServicer(CadenceHandlers, pb_grpc.CoordinatorServiceServicer):
+class CoordinatorServicer(CadenceHandlers, TimelineHandlers, pb_grpc.CoordinatorServiceServicer):
     def __init__(
         self,
         events: EventHandler,
@@ -122,7 +124,10 @@ class CoordinatorServicer(CadenceHandlers, pb_grpc.CoordinatorServiceServicer):
         policies: ConsentPolicies,
         control: JourneyControl,
         cadences: CadenceRepository,
+        *,
+        decisions: DecisionLog,
     ) -> None:
+        self._decisions = decisions
         self._policies = policies
         self._events = events
         self._journeys = journeys

@@ -91,7 +91,7 @@ async def test_up_serves_a_demo_lead_and_stops_cleanly(mesh_env, tmp_path) -> No
         assert ready.status_code == 200
 
         demo = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "cli.main", "demo", "--timeout", "30",
+            sys.executable, "-m", "cli.main", "demo", "--timeout", "30", "--followup-after", "2s",
             env=mesh_env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
         trace = (await asyncio.wait_for(demo.communicate(), timeout=90))[0].decode()
@@ -100,6 +100,11 @@ async def test_up_serves_a_demo_lead_and_stops_cleanly(mesh_env, tmp_path) -> No
             assert re.search(rf"\d+ ms\s+{step}", trace), f"{step!r} missing from:\n{trace}"
         assert re.search(r"communication recorded\s+SMS to \+1\d{10}: (SIMULATED|SCHEDULED)", trace), trace
         assert re.search(r"scored\s+\d+/100", trace), trace
+        # The follow-up step, sent by the real scheduler (held instead when it is night),
+        # then the lead's timeline.
+        assert re.search(r"follow-up recorded\s+SMS: (SIMULATED|SCHEDULED)", trace), trace
+        assert "decision timeline" in trace, trace
+        assert "step 1 SIMULATED" in trace or "step 1 held" in trace, trace
     finally:
         if up.returncode is None:
             up.send_signal(signal.SIGTERM)

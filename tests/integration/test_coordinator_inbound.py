@@ -351,7 +351,9 @@ async def test_suppressed_text_falls_back_to_email(m: Mesh) -> None:
 
 
 async def test_suppression_naming_a_lead_opts_that_lead_out(m: Mesh) -> None:
-    lead = await started_lead(m, hours=NIGHT_HOURS)
+    # With an email address the lead keeps a lawful channel (a phone-only lead's journey
+    # stops instead: tests/integration/test_coordinator_timeline.py).
+    lead = await started_lead(m, hours=NIGHT_HOURS, email=f"lee.{uuid.uuid4().hex[:10]}@example.com")
     touch = (await comms_of(m, lead.lead_id))[-1]
     assert touch.status == pb.COMMUNICATION_STATUS_SCHEDULED
     resp = await handle(
@@ -364,7 +366,7 @@ async def test_suppression_naming_a_lead_opts_that_lead_out(m: Mesh) -> None:
             suppression=pb.SuppressionFacts(channel=SMS, address=lead.phone, reason="GHL do-not-disturb"),
         ),
     )
-    assert resp.journey.state == pb.JOURNEY_STATE_ACTIVE  # email or a person may still reach them
+    assert resp.journey.state == pb.JOURNEY_STATE_ACTIVE  # email may still reach them
     assert (await consent_of(m, lead.lead_id)).sms_opted_out
     after = (await comms_of(m, lead.lead_id))[-1]
     assert after.status == pb.COMMUNICATION_STATUS_BLOCKED

@@ -22,6 +22,7 @@ from services.coordinator.compliance.basis import Basis
 from services.coordinator.compliance.consent import CRM_DND, Consent, changes, consent_from_row
 from services.coordinator.compliance.gates import ContactFacts
 from services.coordinator.compliance.ledger import LedgerEntry
+from services.coordinator.journeys import unreachable
 from shared import deadlines
 from shared.db import Conn, Database
 from shared.errors import NotFound
@@ -181,6 +182,7 @@ class ConsentRepository:
                 conn,
                 changes(before, consent, {SMS: sms_basis, EMAIL: email_basis}, location_id, at),
             )
+            await unreachable.stop_unreachable(conn, SMS, "", lead_id)  # e.g. DND on every channel
         return consent
 
     async def get_consent(self, lead_id: uuid.UUID) -> Consent:
@@ -284,6 +286,7 @@ class ConsentRepository:
                     )
                 ],
             )
+            await unreachable.stop_unreachable(conn, r.channel, r.address, r.lead_id)
         return True
 
     async def restore_sms_by_keyword(

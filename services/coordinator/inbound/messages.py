@@ -25,6 +25,7 @@ from services.coordinator.delivery.repository import Communication, Communicatio
 from services.coordinator.envelope import SMS, Envelope, MessageIn
 from services.coordinator.inbound.handoff import ReplyHandoff
 from services.coordinator.journeys.repository import Journey, JourneyRepository
+from services.coordinator.journeys.unreachable import OPTED_OUT_EVERYWHERE
 from services.coordinator.notifications import notifier
 from services.coordinator.notifications.notifier import AgentNotifier
 from shared.clients import IngestClient, RoutingClient
@@ -137,7 +138,7 @@ class MessageHandler:
             lead_id,
             ev.location_id,
             LEAD_OPTED_OUT if revoked else LEAD_REPLIED,
-            only_over=(LEAD_REPLIED,) if revoked else (),
+            only_over=(LEAD_REPLIED, OPTED_OUT_EVERYWHERE) if revoked else (),
         )
         await self._tell_agent(stopped, lead_id, received, message, found.keyword if revoked else "")
         return stopped

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from services.coordinator.journeys.cadence import DEFAULT_NAME, DEFAULT_STEPS, Cadence, Step
-from services.coordinator.journeys.repository import Journey, journey_from_row
+from services.coordinator.journeys.repository import ACTIVE, COMPLETED, Journey, journey_from_row
 from shared import deadlines
 from shared.db import Database
 from shared.errors import FailedPrecondition, NotFound
@@ -141,6 +141,18 @@ class CadenceRepository:
             journey_id,
             index,
             due,
+        )
+
+    async def complete_walk(self, journey_id: uuid.UUID, steps: int, reason: str) -> Journey:
+        """The cadence ran out: an ACTIVE journey becomes COMPLETED with `reason`; one that
+        stopped meanwhile keeps its state and reason."""
+        return await self._update(
+            "step_index = greatest(step_index, $2), next_step_time = NULL,"
+            f" stop_reason = CASE WHEN state = {ACTIVE} THEN $3 ELSE stop_reason END,"
+            f" state = CASE WHEN state = {ACTIVE} THEN {COMPLETED} ELSE state END",
+            journey_id,
+            steps,
+            reason,
         )
 
     async def pause(self, lead_id: uuid.UUID, reason: str, until: timedelta | None) -> Journey | None:

@@ -18,6 +18,7 @@ from shared.errors import NotFound
 
 ACTIVE = pb.JOURNEY_STATE_ACTIVE
 STOPPED = pb.JOURNEY_STATE_STOPPED
+COMPLETED = pb.JOURNEY_STATE_COMPLETED
 SCHEDULED = pb.COMMUNICATION_STATUS_SCHEDULED
 BLOCKED = pb.COMMUNICATION_STATUS_BLOCKED
 
@@ -46,6 +47,11 @@ class Journey:
     @property
     def active(self) -> bool:
         return self.state == ACTIVE
+
+    @property
+    def stopped(self) -> bool:
+        """Stopped for good (a COMPLETED journey only ran out of steps)."""
+        return self.state == STOPPED
 
     def paused_at(self, now: datetime) -> bool:
         return bool(self.pause_reason) and (self.pause_end_time is None or self.pause_end_time > now)

@@ -79,7 +79,7 @@ class JourneyRunner:
 
     async def _lead_changed(self, ev: Envelope) -> Journey | None:
         journey = await self._journeys.find_journey(ev.lead)
-        if journey is not None and not journey.active:
+        if journey is not None and journey.stopped:
             return journey  # a stopped journey never restarts on a late or repeated event
         lead = await self._lead(ev)
         if lead.HasField("delete_time"):
@@ -108,7 +108,7 @@ class JourneyRunner:
         agent, agent_reason = await self._route(ev, lead, score)
         agent_id = uuid.UUID(agent.agent_id) if agent is not None else None
         journey = await self._journeys.start_journey(ev.lead, lead.location_id, agent_id, agent_reason, score)
-        if not journey.active:
+        if journey.stopped:
             return journey  # stopped by a deletion while we were routing
         touch = await self._first_touch.run(journey, lead, agent, facts)
         journey = await self._journeys.set_first_touch(journey.journey_id, touch.create_time)

@@ -1,7 +1,7 @@
 """A journey walking its cadence: after the first touch (step 0), each later step is a
 communication row, SCHEDULED at its due time with no body yet. The scheduler claims
-it when due, re-checks the gates, has content write it (FOLLOW_UP, the step index in
-the request_id) and then asks for the next step here. One row per (lead, step_key),
+it when due, re-checks the gates, has content write it (the step's purpose and
+index) and then asks for the next step here. One row per (lead, step_key),
 so repeating any of this schedules nothing twice.
 """
 
@@ -18,11 +18,12 @@ from services.coordinator.journeys import cadence, writing
 from services.coordinator.journeys.cadence_repository import CadenceRepository
 from services.coordinator.journeys.first_touch import FIRST_TOUCH
 from services.coordinator.journeys.repository import Journey, JourneyRepository
+from services.coordinator.journeys.unreachable import OPTED_OUT_EVERYWHERE
 from shared import contact
 from shared.clients import ContentClient
 
 STEP_PREFIX = "step:"
-OPTED_OUT_EVERYWHERE = "opted out of every channel"
+CADENCE_FINISHED = "cadence finished: every step went out or was skipped"
 
 
 def step_index(message: Communication) -> int | None:
@@ -88,7 +89,7 @@ class CadenceWalker:
         addressable = frozenset(ch for ch in (SMS, EMAIL) if facts.address(ch))
         following = cadence.next_step(walk.steps, index, first_channel, addressable)
         if following is None:
-            return await self._cadences.set_next_step(journey.journey_id, len(walk.steps), None)
+            return await self._cadences.complete_walk(journey.journey_id, len(walk.steps), CADENCE_FINISHED)
         step = walk.steps[following]
         start = journey.first_touch_time or journey.create_time
         # A lead with no known zone walks in UTC days (only email can reach them then).
@@ -126,6 +127,7 @@ class CadenceWalker:
                 purpose=purpose,
                 context=context,
                 request_id=f"{journey.lead_id}:{STEP_PREFIX}{index}",
+                step_index=index,
             ),
         )
 

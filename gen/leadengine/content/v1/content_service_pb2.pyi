@@ -238,11 +238,17 @@ class GenerateMessageRequest(_message.Message):
     PURPOSE_FIELD_NUMBER: _builtins.int
     CONTEXT_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    STEP_INDEX_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
     location_id: _builtins.str
     channel: _common_pb2.Channel.ValueType
     purpose: Global___MessagePurpose.ValueType
     request_id: _builtins.str
+    step_index: _builtins.int
+    """Which step of the lead's cadence this message is (0: the first touch).
+    Successive steps rotate through the template variants, so a lead does not
+    read the same follow-up twice in a row. Must not be negative.
+    """
     @_builtins.property
     def context(self) -> Global___MessageContext: ...
     def __init__(
@@ -254,10 +260,11 @@ class GenerateMessageRequest(_message.Message):
         purpose: Global___MessagePurpose.ValueType = ...,
         context: Global___MessageContext | None = ...,
         request_id: _builtins.str = ...,
+        step_index: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "context", b"context", "lead_id", b"lead_id", "location_id", b"location_id", "purpose", b"purpose", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "context", b"context", "lead_id", b"lead_id", "location_id", b"location_id", "purpose", b"purpose", "request_id", b"request_id", "step_index", b"step_index"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

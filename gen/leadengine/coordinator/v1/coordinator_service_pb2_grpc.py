@@ -102,6 +102,11 @@ class CoordinatorServiceStub:
                 request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ResumeJourneyRequest.SerializeToString,
                 response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ResumeJourneyResponse.FromString,
                 _registered_method=True)
+        self.GetLeadTimeline = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/GetLeadTimeline',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetLeadTimelineRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetLeadTimelineResponse.FromString,
+                _registered_method=True)
 
 
 class CoordinatorServiceServicer:
@@ -205,6 +210,17 @@ class CoordinatorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetLeadTimeline(self, request, context):
+        """Returns every decision about a lead, oldest first: stored, scored (with
+        factors), routed (with reasons), each message written (with its
+        generator), each gate's verdict, scheduled steps, status changes, replies,
+        opt-outs, journey changes. Answers "why did this lead get this message at
+        this time".
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CoordinatorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -272,6 +288,11 @@ def add_CoordinatorServiceServicer_to_server(servicer, server):
                     servicer.ResumeJourney,
                     request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ResumeJourneyRequest.FromString,
                     response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ResumeJourneyResponse.SerializeToString,
+            ),
+            'GetLeadTimeline': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLeadTimeline,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetLeadTimelineRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetLeadTimelineResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -628,6 +649,33 @@ class CoordinatorService:
             '/leadengine.coordinator.v1.CoordinatorService/ResumeJourney',
             leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ResumeJourneyRequest.SerializeToString,
             leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ResumeJourneyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLeadTimeline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/GetLeadTimeline',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetLeadTimelineRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetLeadTimelineResponse.FromString,
             options,
             channel_credentials,
             insecure,

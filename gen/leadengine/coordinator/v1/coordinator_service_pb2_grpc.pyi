@@ -69,6 +69,13 @@ class CoordinatorServiceStub:
     """Holds a lead's journey: due steps wait until ResumeJourney."""
     ResumeJourney: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.ResumeJourneyRequest, _coordinator_service_pb2.ResumeJourneyResponse]
     """Lifts a pause; steps that fell due meanwhile go out (through the gates)."""
+    GetLeadTimeline: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetLeadTimelineRequest, _coordinator_service_pb2.GetLeadTimelineResponse]
+    """Returns every decision about a lead, oldest first: stored, scored (with
+    factors), routed (with reasons), each message written (with its
+    generator), each gate's verdict, scheduled steps, status changes, replies,
+    opt-outs, journey changes. Answers "why did this lead get this message at
+    this time".
+    """
 
 @_typing.type_check_only
 class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
@@ -111,6 +118,13 @@ class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
     """Holds a lead's journey: due steps wait until ResumeJourney."""
     ResumeJourney: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.ResumeJourneyRequest, _coordinator_service_pb2.ResumeJourneyResponse]  # type: ignore[assignment]
     """Lifts a pause; steps that fell due meanwhile go out (through the gates)."""
+    GetLeadTimeline: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetLeadTimelineRequest, _coordinator_service_pb2.GetLeadTimelineResponse]  # type: ignore[assignment]
+    """Returns every decision about a lead, oldest first: stored, scored (with
+    factors), routed (with reasons), each message written (with its
+    generator), each gate's verdict, scheduled steps, status changes, replies,
+    opt-outs, journey changes. Answers "why did this lead get this message at
+    this time".
+    """
 
 class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
     """CoordinatorService runs each lead's journey: it reacts to lead events,
@@ -228,5 +242,18 @@ class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_coordinator_service_pb2.ResumeJourneyResponse, _abc.Awaitable[_coordinator_service_pb2.ResumeJourneyResponse]]:
         """Lifts a pause; steps that fell due meanwhile go out (through the gates)."""
+
+    @_abc_1.abstractmethod
+    def GetLeadTimeline(
+        self,
+        request: _coordinator_service_pb2.GetLeadTimelineRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.GetLeadTimelineResponse, _abc.Awaitable[_coordinator_service_pb2.GetLeadTimelineResponse]]:
+        """Returns every decision about a lead, oldest first: stored, scored (with
+        factors), routed (with reasons), each message written (with its
+        generator), each gate's verdict, scheduled steps, status changes, replies,
+        opt-outs, journey changes. Answers "why did this lead get this message at
+        this time".
+        """
 
 def add_CoordinatorServiceServicer_to_server(servicer: CoordinatorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

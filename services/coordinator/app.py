@@ -102,7 +102,6 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         brand_name=cfg.brand_name,
         clock=timestamps.now,
     )
-    intelligence = IntelligenceClient(peers)
     triggers = TriggerTouches(
         journeys,
         consents,

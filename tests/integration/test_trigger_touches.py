@@ -128,6 +128,16 @@ async def test_three_views_schedule_one_touch_naming_the_listing_and_alert_the_a
     (sent,) = await touches_after(m, lead.lead_id, before, 1)
     assert sent.status == pb.COMMUNICATION_STATUS_SIMULATED
 
+    # The lead's timeline names the firing once, before the touch it caused.
+    timeline = await m.clients.coordinator.GetLeadTimeline(
+        pb.GetLeadTimelineRequest(lead_id=lead.lead_id, page_size=200), timeout=5
+    )
+    kinds = [e.kind for e in timeline.entries]
+    fired = [e for e in timeline.entries if e.kind == "trigger_fired"]
+    assert [e.summary for e in fired] == [f"trigger fired: {firing.description} (hot)"]
+    assert fired[0].details["firing_id"] == firing.firing_id
+    assert kinds.index("trigger_fired") < len(kinds) - 1
+
 
 async def test_a_redelivered_behaviour_event_repeats_nothing(m: Mesh) -> None:
     lead = await started_lead(m)

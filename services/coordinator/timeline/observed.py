@@ -46,6 +46,25 @@ class ObservedIntelligence(IntelligenceClient):
         await self._log.record(uuid.UUID(str(lead_id)), entries.SCORED, details, dedupe_key=request_id)
         return scored
 
+    async def fire_triggers(
+        self, lead_id: uuid.UUID | str, *, request_id: str
+    ) -> list[intelligence_pb.TriggerFiring]:
+        firings = await super().fire_triggers(lead_id, request_id=request_id)
+        for f in firings:
+            details = {
+                "summary": f"trigger fired: {f.description}" + (" (hot)" if f.hot else ""),
+                "firing_id": f.firing_id,
+                "rule_id": f.rule_id,
+                "rule_version": f.rule_version,
+                "hot": f.hot,
+                "event_ids": list(f.event_ids),
+                "listing_id": f.listing_id,
+            }
+            await self._log.record(
+                uuid.UUID(str(lead_id)), entries.TRIGGER_FIRED, details, dedupe_key=f"firing:{f.firing_id}"
+            )
+        return firings
+
 
 class ObservedRouting(RoutingClient):
     def __init__(self, peers: Peers, log: DecisionLog) -> None:

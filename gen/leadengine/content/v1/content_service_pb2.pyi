@@ -34,6 +34,11 @@ class _MessagePurposeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Messag
     """A cadence follow-up."""
     MESSAGE_PURPOSE_AGENT_NOTIFICATION: _MessagePurpose.ValueType  # 3
     """Tells an agent a lead is theirs."""
+    MESSAGE_PURPOSE_RE_ENGAGEMENT: _MessagePurpose.ValueType  # 8
+    """The first message of a recovery campaign to a lead who went quiet: it
+    acknowledges the gap and asks, without pressure, whether they still plan
+    a move.
+    """
 
 class MessagePurpose(_MessagePurpose, metaclass=_MessagePurposeEnumTypeWrapper):
     """Why a message is being written."""
@@ -45,6 +50,11 @@ MESSAGE_PURPOSE_FOLLOW_UP: MessagePurpose.ValueType  # 2
 """A cadence follow-up."""
 MESSAGE_PURPOSE_AGENT_NOTIFICATION: MessagePurpose.ValueType  # 3
 """Tells an agent a lead is theirs."""
+MESSAGE_PURPOSE_RE_ENGAGEMENT: MessagePurpose.ValueType  # 8
+"""The first message of a recovery campaign to a lead who went quiet: it
+acknowledges the gap and asks, without pressure, whether they still plan
+a move.
+"""
 Global___MessagePurpose: _TypeAlias = MessagePurpose  # noqa: Y015
 
 class _Generator:
@@ -186,11 +196,16 @@ class GenerateMessageRequest(_message.Message):
     PURPOSE_FIELD_NUMBER: _builtins.int
     CONTEXT_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    DRY_RUN_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
     location_id: _builtins.str
     channel: _common_pb2.Channel.ValueType
     purpose: Global___MessagePurpose.ValueType
     request_id: _builtins.str
+    dry_run: _builtins.bool
+    """Write the message and return it without storing it (a campaign preview):
+    nothing is recorded and request_id is neither looked up nor kept.
+    """
     @_builtins.property
     def context(self) -> Global___MessageContext: ...
     def __init__(
@@ -202,10 +217,11 @@ class GenerateMessageRequest(_message.Message):
         purpose: Global___MessagePurpose.ValueType = ...,
         context: Global___MessageContext | None = ...,
         request_id: _builtins.str = ...,
+        dry_run: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "context", b"context", "lead_id", b"lead_id", "location_id", b"location_id", "purpose", b"purpose", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "context", b"context", "dry_run", b"dry_run", "lead_id", b"lead_id", "location_id", b"location_id", "purpose", b"purpose", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -49,6 +49,10 @@ class IntelligenceServiceStub:
     """Evaluates behavioural triggers for a lead against its recent events and
     returns the ones that fire. Read-only.
     """
+    BatchGetLeadIntelligence: _grpc.UnaryUnaryMultiCallable[_intelligence_service_pb2.BatchGetLeadIntelligenceRequest, _intelligence_service_pb2.BatchGetLeadIntelligenceResponse]
+    """Returns the stored scores of up to 1,000 leads of one location in one
+    call; leads never scored (or of another location) are left out.
+    """
 
 @_typing.type_check_only
 class IntelligenceServiceAsyncStub(IntelligenceServiceStub):
@@ -70,6 +74,10 @@ class IntelligenceServiceAsyncStub(IntelligenceServiceStub):
     EvaluateTriggers: _aio.UnaryUnaryMultiCallable[_intelligence_service_pb2.EvaluateTriggersRequest, _intelligence_service_pb2.EvaluateTriggersResponse]  # type: ignore[assignment]
     """Evaluates behavioural triggers for a lead against its recent events and
     returns the ones that fire. Read-only.
+    """
+    BatchGetLeadIntelligence: _aio.UnaryUnaryMultiCallable[_intelligence_service_pb2.BatchGetLeadIntelligenceRequest, _intelligence_service_pb2.BatchGetLeadIntelligenceResponse]  # type: ignore[assignment]
+    """Returns the stored scores of up to 1,000 leads of one location in one
+    call; leads never scored (or of another location) are left out.
     """
 
 class IntelligenceServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -113,6 +121,16 @@ class IntelligenceServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_intelligence_service_pb2.EvaluateTriggersResponse, _abc.Awaitable[_intelligence_service_pb2.EvaluateTriggersResponse]]:
         """Evaluates behavioural triggers for a lead against its recent events and
         returns the ones that fire. Read-only.
+        """
+
+    @_abc_1.abstractmethod
+    def BatchGetLeadIntelligence(
+        self,
+        request: _intelligence_service_pb2.BatchGetLeadIntelligenceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intelligence_service_pb2.BatchGetLeadIntelligenceResponse, _abc.Awaitable[_intelligence_service_pb2.BatchGetLeadIntelligenceResponse]]:
+        """Returns the stored scores of up to 1,000 leads of one location in one
+        call; leads never scored (or of another location) are left out.
         """
 
 def add_IntelligenceServiceServicer_to_server(servicer: IntelligenceServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -10,6 +10,7 @@ from services.intelligence.activity import ActivityReader
 from services.intelligence.config import Config
 from services.intelligence.lead_scoring import LeadScoring
 from services.intelligence.repository import ScoreRepository
+from services.intelligence.score_batches import ScoreBatches
 from services.intelligence.servicer import IntelligenceServicer
 from services.intelligence.trigger_check import TriggerCheck
 from shared.clients import Peers
@@ -35,6 +36,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
             cache_ttl_s=cfg.cache_ttl_s,
         ),
         TriggerCheck(activity, window_days=rules.window_days, rules=triggers.TriggerRules()),
+        ScoreBatches(db),
     )
     return ServiceApp(
         registrations=[

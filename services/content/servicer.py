@@ -12,7 +12,16 @@ from leadengine.content.v1 import content_service_pb2_grpc as pb_grpc
 from services.content.facts import FIELD_LIMITS
 from services.content.generation import Generation
 from services.content.repository import Message, MessageRepository
-from services.content.writer import AGENT_NOTIFICATION, CLAUDE, EMAIL, FIRST_TOUCH, FOLLOW_UP, SMS, TEMPLATE
+from services.content.writer import (
+    AGENT_NOTIFICATION,
+    CLAUDE,
+    EMAIL,
+    FIRST_TOUCH,
+    FOLLOW_UP,
+    RE_ENGAGEMENT,
+    SMS,
+    TEMPLATE,
+)
 from shared import inputs, pagination, timestamps
 from shared.errors import FieldViolation, InvalidArgument
 from shared.rpc import Context
@@ -22,6 +31,7 @@ PURPOSES = {
     pb.MESSAGE_PURPOSE_FIRST_TOUCH: FIRST_TOUCH,
     pb.MESSAGE_PURPOSE_FOLLOW_UP: FOLLOW_UP,
     pb.MESSAGE_PURPOSE_AGENT_NOTIFICATION: AGENT_NOTIFICATION,
+    pb.MESSAGE_PURPOSE_RE_ENGAGEMENT: RE_ENGAGEMENT,
 }
 GENERATORS = {TEMPLATE: pb.GENERATOR_TEMPLATE, CLAUDE: pb.GENERATOR_CLAUDE}
 _CHANNEL_ENUM = {v: k for k, v in CHANNELS.items()}
@@ -71,7 +81,7 @@ class ContentServicer(pb_grpc.ContentServiceServicer):
         location_id = inputs.require_text(request.location_id, "location_id")
         channel = _required_enum(request.channel, CHANNELS, "channel", "CHANNEL_SMS, CHANNEL_EMAIL")
         purpose = _required_enum(
-            request.purpose, PURPOSES, "purpose", "FIRST_TOUCH, FOLLOW_UP, AGENT_NOTIFICATION"
+            request.purpose, PURPOSES, "purpose", "FIRST_TOUCH, FOLLOW_UP, RE_ENGAGEMENT, AGENT_NOTIFICATION"
         )
         ctx = request.context
         facts = self._generation.facts(
@@ -80,8 +90,13 @@ class ContentServicer(pb_grpc.ContentServiceServicer):
             lead_score=ctx.lead_score,
         )
         request_id = inputs.request_key(request.request_id)
-        message = await self._generation.generate(lead_id, location_id, channel, purpose, facts, request_id)
-        return pb.GenerateMessageResponse(message=message_to_proto(message))
+        message = await self._generation.generate(
+            lead_id, location_id, channel, purpose, facts, request_id, dry_run=request.dry_run
+        )
+        written = message_to_proto(message)
+        if request.dry_run:
+            written.message_id = ""  # nothing was stored under any id
+        return pb.GenerateMessageResponse(message=written)
 
     async def GetConversation(
         self, request: pb.GetConversationRequest, context: Context

@@ -15,6 +15,8 @@ EMAIL = "email"
 FIRST_TOUCH = "first_touch"
 FOLLOW_UP = "follow_up"
 AGENT_NOTIFICATION = "agent_notification"
+# A recovery campaign's first message to a lead who went quiet.
+RE_ENGAGEMENT = "re_engagement"
 
 TEMPLATE = "template"
 CLAUDE = "claude"
@@ -38,7 +40,7 @@ class Facts:
 class Draft:
     lead_id: str
     channel: str  # SMS or EMAIL
-    purpose: str  # FIRST_TOUCH, FOLLOW_UP or AGENT_NOTIFICATION
+    purpose: str  # FIRST_TOUCH, FOLLOW_UP, RE_ENGAGEMENT or AGENT_NOTIFICATION
     facts: Facts
     # Characters the writer may use for the body, leaving room for required lines.
     max_body_chars: int

@@ -9,6 +9,12 @@ from datetime import datetime, timedelta
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.coordinator.v1 import coordinator_service_pb2_grpc as pb_grpc
 
+from services.coordinator.campaign_servicer import CampaignRoom
+from services.coordinator.campaigns.audience import AudienceReader
+from services.coordinator.campaigns.control import CampaignControl
+from services.coordinator.campaigns.enrolment import Enroller
+from services.coordinator.campaigns.preview import CampaignPreview
+from services.coordinator.campaigns.repository import CampaignRepository
 from services.coordinator.compliance.gates import SendWindow
 from services.coordinator.compliance.ledger import ConsentPolicyRepository
 from services.coordinator.compliance.policy import ConsentPolicies
@@ -110,6 +116,34 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     )
     events = EventHandler(journeys, runner, messages, ReportHandler(communications, consents, journeys))
     scheduler = create_scheduler(db, cfg, sender=sender, content=content)
+    campaigns = CampaignRepository(db)
+    audience = AudienceReader(campaigns, ingest, IntelligenceClient(peers), page_size=cfg.campaign_page)
+    window = SendWindow.from_quiet_hours(cfg.quiet_start, cfg.quiet_end)
+    enroller = Enroller(
+        campaigns,
+        audience,
+        CadenceRepository(db),
+        runner,
+        ingest,
+        window=window,
+        poll_s=cfg.campaign_poll_s,
+        batch=cfg.campaign_batch,
+        concurrency=cfg.campaign_concurrency,
+        lease=timedelta(seconds=cfg.scheduler_lease_s),
+        clock=timestamps.now,
+    )
+    campaign_room = CampaignRoom(
+        CampaignControl(campaigns, CadenceRepository(db), timestamps.now),
+        CampaignPreview(
+            audience,
+            ConsentPolicyRepository(db),
+            content,
+            window=window,
+            brand_name=cfg.brand_name,
+            clock=timestamps.now,
+        ),
+        campaigns,
+    )
     return ServiceApp(
         registrations=[
             Registration(
@@ -124,9 +158,10 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
                     policies,
                     control,
                     CadenceRepository(db),
+                    campaigns=campaign_room,
                 ),
             )
         ],
         error_domain="coordinator.leadengine",
-        background=[scheduler.run],
+        background=[scheduler.run, enroller.run],
     )

@@ -41,6 +41,12 @@ class Config:
     brand_name: str = "LeadEngine"
     # A person's message to the lead from the CRM pauses its automation this long.
     human_pause_h: float = 72.0
+    # Recovery campaigns: how often the enroller looks for work when idle, members it
+    # enrols per round (and at once), and leads per audience page read from ingest.
+    campaign_poll_s: float = 5.0
+    campaign_batch: int = 50
+    campaign_concurrency: int = 8
+    campaign_page: int = 500
 
     def __post_init__(self) -> None:
         if self.quiet_start == self.quiet_end:
@@ -62,4 +68,10 @@ class Config:
             max_attempts=config.integer(env, "COORDINATOR_MAX_ATTEMPTS", 5, minimum=1, maximum=100),
             brand_name=config.text(env, "COORDINATOR_BRAND_NAME", "LeadEngine"),
             human_pause_h=config.number(env, "COORDINATOR_HUMAN_PAUSE_H", 72.0, minimum=0.0),
+            campaign_poll_s=config.number(env, "COORDINATOR_CAMPAIGN_POLL_S", 5.0, minimum=0.05),
+            campaign_batch=config.integer(env, "COORDINATOR_CAMPAIGN_BATCH", 50, minimum=1, maximum=1000),
+            campaign_concurrency=config.integer(
+                env, "COORDINATOR_CAMPAIGN_CONCURRENCY", 8, minimum=1, maximum=100
+            ),
+            campaign_page=config.integer(env, "COORDINATOR_CAMPAIGN_PAGE", 500, minimum=10, maximum=500),
         )

@@ -24,3 +24,14 @@ class IntelligenceClient(Client):
         request = pb.ScoreLeadRequest(lead_id=str(lead_id), request_id=request_id, lead=lead)
         resp = await self._call("ScoreLead", self._peers.intelligence.ScoreLead, request, budget_s=5.0)
         return resp.intelligence
+
+    async def scores(self, location_id: str, lead_ids: list[str]) -> dict[str, float]:
+        """Stored scores by lead id (at most 1,000 ids); leads never scored are absent."""
+        request = pb.BatchGetLeadIntelligenceRequest(location_id=location_id, lead_ids=lead_ids)
+        resp = await self._call(
+            "BatchGetLeadIntelligence",
+            self._peers.intelligence.BatchGetLeadIntelligence,
+            request,
+            budget_s=5.0,
+        )
+        return {i.lead_id: i.score for i in resp.intelligence}

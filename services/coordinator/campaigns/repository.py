@@ -328,7 +328,7 @@ class CampaignRepository:
         async with self._db.transaction() as conn:
             await conn.execute(
                 "UPDATE campaign_members SET state = $3, claim_until = NULL,"
-                " enroll_time = CASE WHEN $3 = 2 THEN $4::timestamptz END, skip_reason = $5"
+                " enroll_time = CASE WHEN $3::smallint = 2 THEN $4::timestamptz END, skip_reason = $5"
                 " WHERE campaign_id = $1 AND lead_id = $2 AND state = 1",
                 campaign_id,
                 lead_id,

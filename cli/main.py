@@ -9,7 +9,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from cli import demo, importer, seed, up
+from cli import campaign, demo, importer, seed, up
 from cli.database import SERVICES
 from cli.terminal import fail
 from shared import config
@@ -119,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--events", type=_count, default=2000, help="webhooks to send (default 2000)")
     p.add_argument("--concurrency", type=_count, default=32, help="requests in flight (default 32)")
     p.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
+    campaign.add_parser(commands)
     return parser
 
 
@@ -152,6 +153,14 @@ async def _import(args: argparse.Namespace) -> int:
         await peers.close()
 
 
+async def _campaign(args: argparse.Namespace) -> int:
+    peers = _peers(("coordinator",), default_timeout_s=120.0)
+    try:
+        return await campaign.run(args, peers)
+    finally:
+        await peers.close()
+
+
 async def _demo(args: argparse.Namespace) -> int:
     peers = _peers(SERVICES)
     try:
@@ -172,6 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_seed(args))
         if args.command == "import":
             return asyncio.run(_import(args))
+        if args.command == "campaign":
+            return asyncio.run(_campaign(args))
         if args.command == "bench":
             from cli import bench  # starts servers in-process: only loaded when asked for
 

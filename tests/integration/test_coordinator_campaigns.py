@@ -16,7 +16,10 @@ import pytest
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 
+from cli import campaign as cli_campaign
+from cli.main import build_parser
 from shared import timestamps
+from shared.clients import Peers
 from tests.campaigns import campaign_of, day_end, drain, enroller_of, import_leads, start_campaign
 from tests.journeys import (
     DAY_HOURS,
@@ -389,3 +392,36 @@ async def test_start_is_idempotent_on_request_id(m: Mesh) -> None:
     assert first.campaign.campaign_id == again.campaign.campaign_id
     listed = await m.clients.coordinator.ListCampaigns(pb.ListCampaignsRequest(location_id=loc), timeout=5)
     assert len(listed.campaigns) == 1
+
+
+async def test_cli_previews_starts_and_shows_status(m: Mesh, capsys: pytest.CaptureFixture[str]) -> None:
+    loc, _ = await location_with_leads(m, 3)
+    peers = Peers({"coordinator": m.addr["coordinator"]})
+    try:
+        preview = build_parser().parse_args(["campaign", "preview", "--location", loc, "--daily-limit", "2"])
+        assert await cli_campaign.run(preview, peers) == 0
+        shown = capsys.readouterr().out
+        assert "preview" in shown
+        assert "Quinn" in shown  # a sample lead with its first message
+        listed = await m.clients.coordinator.ListCampaigns(
+            pb.ListCampaignsRequest(location_id=loc), timeout=5
+        )
+        assert list(listed.campaigns) == []  # a preview starts nothing
+
+        start = build_parser().parse_args(
+            ["campaign", "start", "--location", loc, "--daily-limit", "2", "--name", "Winter wake-up"]
+        )
+        assert await cli_campaign.run(start, peers) == 0
+        assert "Winter wake-up" in capsys.readouterr().out
+        listed = await m.clients.coordinator.ListCampaigns(
+            pb.ListCampaignsRequest(location_id=loc), timeout=5
+        )
+        assert [c.name for c in listed.campaigns] == ["Winter wake-up"]
+
+        status = build_parser().parse_args(["campaign", "status", listed.campaigns[0].campaign_id])
+        assert await cli_campaign.run(status, peers) == 0
+        assert "active" in capsys.readouterr().out
+        missing = build_parser().parse_args(["campaign", "status", str(uuid.uuid4())])
+        assert await cli_campaign.run(missing, peers) == 1
+    finally:
+        await peers.close()

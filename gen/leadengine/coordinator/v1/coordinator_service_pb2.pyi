@@ -1600,7 +1600,9 @@ class CampaignPreviewLead(_message.Message):
     subject: _builtins.str
     body: _builtins.str
     status: Global___CommunicationStatus.ValueType
-    """SIMULATED (would go out now), SCHEDULED (held for its window) or BLOCKED."""
+    """SIMULATED (the gates let it out; no provider credentials), SCHEDULED
+    (held for the lead's window) or BLOCKED, at its planned enrolment time.
+    """
     status_reason: _builtins.str
     def __init__(
         self,
@@ -1636,8 +1638,9 @@ class PreviewCampaignResponse(_message.Message):
     DAYS_TO_ENROLL_FIELD_NUMBER: _builtins.int
     audience_size: _builtins.int
     would_send: _builtins.int
-    """Of the audience, as the gates stand now: first messages that would go out
-    at once, be held for the lead's sending window, or be blocked.
+    """Of the audience: first messages the gates would let out, hold for the
+    lead's sending window, or block, each judged at the lead's planned
+    enrolment time under the location's current consent policy.
     """
     would_hold: _builtins.int
     would_block: _builtins.int

@@ -11,6 +11,7 @@ from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 
 from services.coordinator.campaigns.enrolment import Enroller
+from shared import timestamps
 from tests.support import Mesh
 
 
@@ -79,3 +80,14 @@ async def drain(enroller: Enroller, now: datetime) -> int:
 def day_end(start: datetime, day: int) -> datetime:
     """The last moment of campaign day `day` (0-based)."""
     return start + timedelta(days=day + 1) - timedelta(seconds=1)
+
+
+async def gathered(m: Mesh, location: str, daily_limit: int) -> tuple[pb.Campaign, datetime, Enroller]:
+    """A started campaign whose audience the enroller has gathered (as of its start, when
+    nobody is due yet), its start time, and the enroller."""
+    started = await start_campaign(m, location, daily_limit)
+    start = timestamps.from_proto(started.create_time)
+    assert start is not None
+    enroller = enroller_of(m)
+    await drain(enroller, start)
+    return started, start, enroller

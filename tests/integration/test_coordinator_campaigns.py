@@ -21,7 +21,7 @@ from cli.main import build_parser
 from services.coordinator.campaigns.repository import CampaignRepository
 from shared import db, timestamps
 from shared.clients import Peers
-from tests.campaigns import campaign_of, day_end, drain, enroller_of, import_leads, start_campaign
+from tests.campaigns import campaign_of, day_end, drain, enroller_of, gathered, import_leads, start_campaign
 from tests.journeys import (
     DAY_HOURS,
     add_agent,
@@ -112,13 +112,8 @@ async def test_enrols_at_most_daily_limit_a_day_and_completes(m: Mesh) -> None:
 
 async def test_a_backlog_is_still_enrolled_at_daily_limit(m: Mesh) -> None:
     """After an outage of days, everything is due at once; a day still takes daily_limit."""
-    loc, leads = await location_with_leads(m, 7)
-    started = await start_campaign(m, loc, daily_limit=3)
-    assert len(leads) == 7
-    start = timestamps.from_proto(started.create_time)
-    assert start is not None
-    enroller = enroller_of(m)
-    await drain(enroller, start)
+    loc, _ = await location_with_leads(m, 7)
+    started, start, enroller = await gathered(m, loc, daily_limit=3)
     await drain(enroller, start + timedelta(days=10, hours=1))
     assert (await campaign_of(m, started.campaign_id)).counts.enrolled == 3
     await drain(enroller, start + timedelta(days=11, hours=1))
@@ -127,10 +122,7 @@ async def test_a_backlog_is_still_enrolled_at_daily_limit(m: Mesh) -> None:
 
 async def test_enrolments_of_a_day_fall_inside_each_lead_window(m: Mesh, migrated_dsn: str) -> None:
     loc, _ = await location_with_leads(m, 6)
-    started = await start_campaign(m, loc, daily_limit=3)
-    start = timestamps.from_proto(started.create_time)
-    assert start is not None
-    await drain(enroller_of(m), start)
+    started, start, _ = await gathered(m, loc, daily_limit=3)
     conn = await asyncpg.connect(migrated_dsn, server_settings={"search_path": "coordinator"})
     try:
         rows = await conn.fetch(
@@ -194,11 +186,7 @@ async def test_opted_out_suppressed_dnd_and_deleted_leads_are_never_enrolled(m: 
     dnd = (await import_leads(m, loc, quiet_leads(1, sms_dnd=True)))[0]
     # Opted out before the campaign: never gathered.
     await handle(m, inbound(leads[0], "STOP"))
-    started = await start_campaign(m, loc, daily_limit=100)
-    start = timestamps.from_proto(started.create_time)
-    assert start is not None
-    enroller = enroller_of(m)
-    await drain(enroller, start)
+    started, start, enroller = await gathered(m, loc, daily_limit=100)
     assert (await campaign_of(m, started.campaign_id)).counts.audience == 3  # not leads[0], not dnd
     # Opted out and deleted after the audience was gathered: skipped when their turn comes.
     await handle(m, inbound(leads[1], "unsubscribe"))
@@ -222,11 +210,7 @@ async def test_opted_out_suppressed_dnd_and_deleted_leads_are_never_enrolled(m: 
 
 async def test_a_paused_campaign_enrols_nobody_until_resumed(m: Mesh) -> None:
     loc, leads = await location_with_leads(m, 3)
-    started = await start_campaign(m, loc, daily_limit=10)
-    start = timestamps.from_proto(started.create_time)
-    assert start is not None
-    enroller = enroller_of(m)
-    await drain(enroller, start)
+    started, start, enroller = await gathered(m, loc, daily_limit=10)
     paused = await m.clients.coordinator.PauseCampaign(
         pb.PauseCampaignRequest(campaign_id=started.campaign_id, request_id=str(uuid.uuid4())), timeout=5
     )
@@ -327,11 +311,7 @@ async def test_audience_filters_by_tags_sources_and_inactivity(m: Mesh) -> None:
 
 async def test_counts_follow_what_happens_to_enrolled_leads(m: Mesh) -> None:
     loc, leads = await location_with_leads(m, 3)
-    started = await start_campaign(m, loc, daily_limit=10)
-    start = timestamps.from_proto(started.create_time)
-    assert start is not None
-    enroller = enroller_of(m)
-    await drain(enroller, start)
+    started, start, enroller = await gathered(m, loc, daily_limit=10)
     await drain(enroller, start + timedelta(days=1, hours=1))
     await handle(m, inbound(leads[0], "Yes, still looking in the spring"))
     await handle(m, inbound(leads[1], "STOP"))
@@ -444,11 +424,7 @@ async def test_a_member_whose_enroller_died_is_enrolled_once_its_lease_runs_out(
 ) -> None:
     """Another enroller (its own pool, as another pod) claims the members and dies."""
     loc, leads = await location_with_leads(m, 2)
-    started = await start_campaign(m, loc, daily_limit=10)
-    start = timestamps.from_proto(started.create_time)
-    assert start is not None
-    enroller = enroller_of(m)
-    await drain(enroller, start)
+    started, start, enroller = await gathered(m, loc, daily_limit=10)
     due = start + timedelta(days=1)
     pool = await db.create_pool(migrated_dsn, schema="coordinator", service="coordinator-dead", max_size=1)
     try:
@@ -466,11 +442,7 @@ async def test_a_member_whose_enroller_died_is_enrolled_once_its_lease_runs_out(
 
 async def test_pausing_a_campaign_holds_its_journeys_and_resuming_releases_them(m: Mesh) -> None:
     loc, leads = await location_with_leads(m, 2)
-    started = await start_campaign(m, loc, daily_limit=1)  # one enrolled today, one waiting
-    start = timestamps.from_proto(started.create_time)
-    assert start is not None
-    enroller = enroller_of(m)
-    await drain(enroller, start)
+    started, start, enroller = await gathered(m, loc, daily_limit=1)  # one enrolled today, one waiting
     await drain(enroller, day_end(start, 0))
     enrolled = await enrolled_leads(m, leads)
     assert len(enrolled) == 1

@@ -15,6 +15,7 @@ import grpc
 import pytest
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
+from leadengine.intelligence.v1 import intelligence_service_pb2 as intelligence_pb
 
 from cli import campaign as cli_campaign
 from cli.main import build_parser
@@ -456,3 +457,50 @@ async def test_pausing_a_campaign_holds_its_journeys_and_resuming_releases_them(
         pb.ResumeCampaignRequest(campaign_id=started.campaign_id, request_id=str(uuid.uuid4())), timeout=5
     )
     assert (await journey_of(m, leads[0].lead_id)).pause_reason == ""
+
+
+async def test_batch_get_lead_intelligence_returns_stored_scores_of_one_location(m: Mesh) -> None:
+    loc, leads = await location_with_leads(m, 3)
+    scored = await m.clients.intelligence.ScoreLead(
+        intelligence_pb.ScoreLeadRequest(lead_id=leads[0].lead_id, request_id=str(uuid.uuid4())), timeout=10
+    )
+    ask = [lead.lead_id for lead in leads]
+    resp = await m.clients.intelligence.BatchGetLeadIntelligence(
+        intelligence_pb.BatchGetLeadIntelligenceRequest(location_id=loc, lead_ids=ask), timeout=10
+    )
+    assert [(i.lead_id, i.score) for i in resp.intelligence] == [
+        (leads[0].lead_id, scored.intelligence.score)
+    ]
+    elsewhere = await m.clients.intelligence.BatchGetLeadIntelligence(
+        intelligence_pb.BatchGetLeadIntelligenceRequest(location_id="another-location", lead_ids=ask),
+        timeout=10,
+    )
+    assert list(elsewhere.intelligence) == []
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await m.clients.intelligence.BatchGetLeadIntelligence(
+            intelligence_pb.BatchGetLeadIntelligenceRequest(
+                location_id=loc, lead_ids=[str(uuid.uuid4()) for _ in range(1001)]
+            ),
+            timeout=10,
+        )
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field_violations(err.value) == ["lead_ids"]
+
+
+async def test_max_score_keeps_high_scorers_out(m: Mesh) -> None:
+    loc, leads = await location_with_leads(m, 2)
+    scored = await m.clients.intelligence.ScoreLead(
+        intelligence_pb.ScoreLeadRequest(lead_id=leads[0].lead_id, request_id=str(uuid.uuid4())), timeout=10
+    )
+    below = max(scored.intelligence.score - 1, 0.5)
+    resp = await m.clients.coordinator.PreviewCampaign(
+        pb.PreviewCampaignRequest(
+            campaign=pb.Campaign(
+                location_id=loc, name="p", daily_limit=10, audience=pb.CampaignAudience(max_score=below)
+            ),
+            sample_size=2,
+        ),
+        timeout=30,
+    )
+    assert resp.audience_size == 1
+    assert [s.lead_id for s in resp.sample] == [leads[1].lead_id]

@@ -34,7 +34,7 @@ class _MessagePurposeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Messag
     """A cadence follow-up."""
     MESSAGE_PURPOSE_AGENT_NOTIFICATION: _MessagePurpose.ValueType  # 3
     """Tells an agent a lead is theirs."""
-    MESSAGE_PURPOSE_RE_ENGAGEMENT: _MessagePurpose.ValueType  # 8
+    MESSAGE_PURPOSE_RE_ENGAGEMENT: _MessagePurpose.ValueType  # 4
     """The first message of a recovery campaign to a lead who went quiet: it
     acknowledges the gap and asks, without pressure, whether they still plan
     a move.
@@ -50,7 +50,7 @@ MESSAGE_PURPOSE_FOLLOW_UP: MessagePurpose.ValueType  # 2
 """A cadence follow-up."""
 MESSAGE_PURPOSE_AGENT_NOTIFICATION: MessagePurpose.ValueType  # 3
 """Tells an agent a lead is theirs."""
-MESSAGE_PURPOSE_RE_ENGAGEMENT: MessagePurpose.ValueType  # 8
+MESSAGE_PURPOSE_RE_ENGAGEMENT: MessagePurpose.ValueType  # 4
 """The first message of a recovery campaign to a lead who went quiet: it
 acknowledges the gap and asks, without pressure, whether they still plan
 a move.

@@ -35,7 +35,7 @@ from tests.support import mesh, migrate_all
 
 
 async def run(admin_dsn: str, lead_count: int, daily_limit: int) -> dict[str, Any]:
-    name = f"leadengine_bench_{secrets.token_hex(4)}"
+    name = f"campaign_enrolment_{secrets.token_hex(4)}"
     admin = await asyncpg.connect(admin_dsn)
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()

@@ -19,6 +19,7 @@ from leadengine.intelligence.v1 import intelligence_service_pb2 as intelligence_
 
 from cli import campaign as cli_campaign
 from cli.main import build_parser
+from services.coordinator.campaigns.campaign import CampaignNotActive
 from services.coordinator.campaigns.repository import CampaignRepository
 from shared import db, timestamps
 from shared.clients import Peers
@@ -504,3 +505,27 @@ async def test_max_score_keeps_high_scorers_out(m: Mesh) -> None:
     )
     assert resp.audience_size == 1
     assert [s.lead_id for s in resp.sample] == [leads[1].lead_id]
+
+
+async def test_a_member_in_flight_when_its_campaign_pauses_goes_back_to_waiting(
+    m: Mesh, migrated_dsn: str
+) -> None:
+    loc, leads = await location_with_leads(m, 1)
+    started, start, enroller = await gathered(m, loc, daily_limit=10)
+    pool = await db.create_pool(migrated_dsn, schema="coordinator", service="coordinator-test", max_size=1)
+    try:
+        repo = CampaignRepository(db.Database(pool))
+        campaign = await repo.get(uuid.UUID(started.campaign_id))
+        await m.clients.coordinator.PauseCampaign(
+            pb.PauseCampaignRequest(campaign_id=started.campaign_id, request_id=str(uuid.uuid4())), timeout=5
+        )
+        with pytest.raises(CampaignNotActive):
+            await repo.enrol_journey(campaign, uuid.UUID(leads[0].lead_id))
+    finally:
+        await pool.close()
+    assert await enrolled_leads(m, leads) == []
+    await m.clients.coordinator.ResumeCampaign(
+        pb.ResumeCampaignRequest(campaign_id=started.campaign_id, request_id=str(uuid.uuid4())), timeout=5
+    )
+    await drain(enroller, start + timedelta(days=1, hours=1))
+    assert await enrolled_leads(m, leads) == [leads[0].lead_id]

@@ -57,6 +57,11 @@ _RECOVERY_IDS = uuid.UUID("0b6f5c1e-3f0a-4c7e-9a51-4d9b8f2e7c10")
 _CAMPAIGN_IDS = uuid.UUID("9d3a8e44-1c55-4f0b-b1a2-6e7f0c9d2a31")
 
 
+class CampaignNotActive(Exception):
+    """The campaign was paused while one of its members was being enrolled: the member
+    goes back to waiting."""
+
+
 def recovery_cadence_id(location_id: str) -> uuid.UUID:
     return uuid.uuid5(_RECOVERY_IDS, location_id)
 

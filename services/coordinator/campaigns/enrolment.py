@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from services.coordinator.campaigns import campaign as rules
 from services.coordinator.campaigns.audience import AudienceReader
-from services.coordinator.campaigns.campaign import Campaign, Standing
+from services.coordinator.campaigns.campaign import Campaign, CampaignNotActive, Standing
 from services.coordinator.campaigns.repository import CampaignRepository
 from services.coordinator.compliance.gates import SendWindow
 from services.coordinator.journeys.cadence_repository import CadenceRepository
@@ -104,6 +104,9 @@ class Enroller:
         async with self._slots:
             try:
                 why = await self._enrol_member(c, lead_id)
+            except CampaignNotActive:  # paused meanwhile: the member waits for the resume
+                await self._repo.release_member(c.campaign_id, lead_id)
+                return False
             except PeerError as err:  # the lease runs out and another round retries it
                 log.warning(
                     "enrolment failed; will retry",

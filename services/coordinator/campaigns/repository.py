@@ -21,6 +21,7 @@ from services.coordinator.campaigns.campaign import (
     WAITING,
     Audience,
     Campaign,
+    CampaignNotActive,
     Counts,
     Standing,
     day_start,
@@ -297,10 +298,19 @@ class CampaignRepository:
 
     async def enrol_journey(self, campaign: Campaign, lead_id: uuid.UUID) -> Journey | None:
         """Create the lead's journey for this campaign, on its cadence; or None when the
-        lead already has a journey of its own (a lead is never enrolled twice). The unique
-        lead_id of journeys decides, whoever commits first. A journey this campaign
-        created before (a retry after a failure) is returned to be finished."""
+        lead already has a journey of its own (a lead is never enrolled twice: the unique
+        lead_id of journeys decides, whoever commits first). CampaignNotActive when it was
+        paused while this member was in flight. A journey this campaign created before (a
+        retry after a failure) is returned to be finished."""
         async with self._db.transaction() as conn:
+            # FOR SHARE: a concurrent pause waits until this enrolment committed.
+            state = await conn.fetchval(
+                "SELECT state FROM campaigns WHERE campaign_id = $1 FOR SHARE",
+                campaign.campaign_id,
+                timeout=deadlines.timeout(2.0),
+            )
+            if state != ACTIVE:
+                raise CampaignNotActive(campaign.campaign_id)
             row = await conn.fetchrow(
                 "INSERT INTO journeys (lead_id, location_id, state, campaign_id, cadence_id)"
                 " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (lead_id) DO NOTHING RETURNING *",
@@ -320,6 +330,18 @@ class CampaignRepository:
                     timeout=deadlines.timeout(2.0),
                 )
         return journey_from_row(row) if row is not None else None
+
+    async def release_member(self, campaign_id: uuid.UUID, lead_id: uuid.UUID) -> None:
+        """Put a claimed member back to wait, its day's place given back."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE campaign_members SET claim_until = NULL, claim_time = NULL"
+                " WHERE campaign_id = $1 AND lead_id = $2 AND state = $3",
+                campaign_id,
+                lead_id,
+                WAITING,
+                timeout=deadlines.timeout(2.0),
+            )
 
     async def finish_member(
         self, campaign_id: uuid.UUID, lead_id: uuid.UUID, now: datetime, skip_reason: str = ""

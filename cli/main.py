@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
-from cli import demo, importer, seed, timeline, up
+from cli import campaign, demo, importer, seed, timeline, up
 from cli.database import SERVICES
 from cli.terminal import fail
 from shared import config, transport
@@ -152,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--events", type=_count, default=2000, help="webhooks to send (default 2000)")
     p.add_argument("--concurrency", type=_count, default=32, help="requests in flight (default 32)")
     p.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
+    campaign.add_parser(commands)
     return parser
 
 
@@ -184,6 +185,14 @@ async def _import(args: argparse.Namespace) -> int:
     peers = _peers(("ingest",), default_timeout_s=3600.0)
     try:
         return await importer.run(args.file, args.location, peers, report_path=args.report)
+    finally:
+        await peers.close()
+
+
+async def _campaign(args: argparse.Namespace) -> int:
+    peers = _peers(("coordinator",), default_timeout_s=120.0)
+    try:
+        return await campaign.run(args, peers)
     finally:
         await peers.close()
 
@@ -223,6 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_import(args))
         if args.command == "timeline":
             return asyncio.run(_timeline(args))
+        if args.command == "campaign":
+            return asyncio.run(_campaign(args))
         if args.command == "bench":
             from cli import bench  # starts servers in-process: only loaded when asked for
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from services.content import facts as caller_facts
 from services.content import guardrails
 from services.content.config import Config
-from services.content.repository import Message, MessageRepository
+from services.content.repository import Message, MessageRepository, unsaved
 from services.content.writer import AGENT_NOTIFICATION, EMAIL, Draft, Facts, MessageWriter
 from shared.errors import FailedPrecondition
 
@@ -40,9 +40,12 @@ class Generation:
         facts: Facts,
         request_id: str | None,
         step_index: int = 0,
+        *,
+        dry_run: bool = False,
     ) -> Message:
-        """A retried request_id returns the message its first call stored, unwritten again."""
-        if request_id:
+        """A retried request_id returns the message its first call stored, unwritten again.
+        A dry run writes the message the same way (guardrails included) but stores nothing."""
+        if request_id and not dry_run:
             seen = await self._repo.by_request(request_id)
             if seen is not None:
                 return seen
@@ -64,4 +67,6 @@ class Generation:
         written = await self._writer.write(draft)
         written = guardrails.finish(draft, written, postal_address=self._postal_address)
         self._blocklist.check_output(draft, written)
+        if dry_run:
+            return unsaved(draft, location_id, written)
         return await self._repo.add(draft, location_id, written, request_id)

@@ -9,7 +9,7 @@ from datetime import datetime
 import asyncpg
 
 from services.content.writer import Draft, Written
-from shared import deadlines
+from shared import deadlines, timestamps
 from shared.db import Database
 from shared.keyset import Keyset
 
@@ -20,7 +20,7 @@ class Message:
     lead_id: uuid.UUID
     location_id: str
     channel: str  # writer.SMS or writer.EMAIL
-    purpose: str  # writer.FIRST_TOUCH, FOLLOW_UP or AGENT_NOTIFICATION
+    purpose: str  # writer.FIRST_TOUCH, FOLLOW_UP, RE_ENGAGEMENT, TRIGGER or AGENT_NOTIFICATION
     subject: str
     body: str
     generator: str  # writer.TEMPLATE or writer.CLAUDE
@@ -51,6 +51,25 @@ def _message(row: asyncpg.Record) -> Message:
 
 # GetConversation: a lead's messages oldest first.
 _CONVERSATION = Keyset(key="create_time", key_type="timestamptz", id="message_id", descending=False)
+
+
+def unsaved(draft: Draft, location_id: str, written: Written) -> Message:
+    """A message as it would be stored, for a dry run: no row, a nil id."""
+    return Message(
+        message_id=uuid.UUID(int=0),
+        lead_id=uuid.UUID(draft.lead_id),
+        location_id=location_id,
+        channel=draft.channel,
+        purpose=draft.purpose,
+        subject=written.subject,
+        body=written.body,
+        generator=written.generator,
+        model=written.model,
+        input_tokens=written.input_tokens,
+        output_tokens=written.output_tokens,
+        cost_micros_usd=written.cost_micros_usd,
+        create_time=timestamps.now(),
+    )
 
 
 class MessageRepository:

@@ -19,6 +19,7 @@ from services.content.writer import (
     EMAIL,
     FIRST_TOUCH,
     FOLLOW_UP,
+    RE_ENGAGEMENT,
     SMS,
     TEMPLATE,
     TRIGGER,
@@ -33,6 +34,7 @@ PURPOSES = {
     pb.MESSAGE_PURPOSE_FOLLOW_UP: FOLLOW_UP,
     pb.MESSAGE_PURPOSE_AGENT_NOTIFICATION: AGENT_NOTIFICATION,
     pb.MESSAGE_PURPOSE_TRIGGER: TRIGGER,
+    pb.MESSAGE_PURPOSE_RE_ENGAGEMENT: RE_ENGAGEMENT,
 }
 GENERATORS = {TEMPLATE: pb.GENERATOR_TEMPLATE, CLAUDE: pb.GENERATOR_CLAUDE}
 _CHANNEL_ENUM = {v: k for k, v in CHANNELS.items()}
@@ -82,7 +84,10 @@ class ContentServicer(ReplyHandlers, pb_grpc.ContentServiceServicer):
         location_id = inputs.require_text(request.location_id, "location_id")
         channel = _required_enum(request.channel, CHANNELS, "channel", "CHANNEL_SMS, CHANNEL_EMAIL")
         purpose = _required_enum(
-            request.purpose, PURPOSES, "purpose", "FIRST_TOUCH, FOLLOW_UP, TRIGGER, AGENT_NOTIFICATION"
+            request.purpose,
+            PURPOSES,
+            "purpose",
+            "FIRST_TOUCH, FOLLOW_UP, RE_ENGAGEMENT, TRIGGER, AGENT_NOTIFICATION",
         )
         ctx = request.context
         facts = self._generation.facts(
@@ -97,9 +102,19 @@ class ContentServicer(ReplyHandlers, pb_grpc.ContentServiceServicer):
                 violations=[FieldViolation("step_index", "0 for the first touch, else the cadence step")],
             )
         message = await self._generation.generate(
-            lead_id, location_id, channel, purpose, facts, request_id, request.step_index
+            lead_id,
+            location_id,
+            channel,
+            purpose,
+            facts,
+            request_id,
+            request.step_index,
+            dry_run=request.dry_run,
         )
-        return pb.GenerateMessageResponse(message=message_to_proto(message))
+        written = message_to_proto(message)
+        if request.dry_run:
+            written.message_id = ""  # nothing was stored under any id
+        return pb.GenerateMessageResponse(message=written)
 
     async def GetConversation(
         self, request: pb.GetConversationRequest, context: Context

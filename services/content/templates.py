@@ -22,6 +22,7 @@ from services.content.writer import (
     EMAIL,
     FIRST_TOUCH,
     FOLLOW_UP,
+    RE_ENGAGEMENT,
     SMS,
     TEMPLATE,
     TRIGGER,
@@ -202,6 +203,56 @@ EMAIL_FOLLOW_UP = (
     ),
 )
 
+# Short, personal, low-pressure; acknowledges the gap (domain.md §6).
+SMS_RE_ENGAGEMENT = (
+    Template(
+        "a",
+        (),
+        (
+            req("Hi {greeting_name}, it's {agent} with {brand}.", "Hi {greeting_name}, it's {brand}."),
+            req(
+                "It's been a while! Are you still thinking about a move in {city} this year?",
+                "It's been a while! Are you still thinking about a move this year?",
+            ),
+            opt("No pressure either way; just reply and let me know."),
+        ),
+    ),
+    Template(
+        "b",
+        (),
+        (
+            req("Hi {greeting_name}, {agent} from {brand} here.", "Hi {greeting_name}, {brand} here."),
+            req(
+                "We last spoke a while ago about homes in {city}. Is a move still on your mind?",
+                "We last spoke a while ago. Is a move still on your mind?",
+            ),
+            opt("Happy to help whenever the time is right."),
+        ),
+    ),
+)
+
+EMAIL_RE_ENGAGEMENT = (
+    Template(
+        "a",
+        ("{name}, still thinking about a move?", "Still thinking about a move?"),
+        (
+            req("Hi {greeting_name},"),
+            req(
+                "It's {agent} with {brand}. It has been a while since we last talked about homes in {city}.",
+                "It's {agent} with {brand}. It has been a while since we last talked.",
+                "It has been a while since {brand} last talked with you about homes in {city}.",
+                "It has been a while since {brand} last talked with you.",
+            ),
+            req(
+                "Are you still thinking about a move this year? If so, reply with what matters most to you "
+                "now and I'll send a few homes that fit. If not, no problem at all."
+            ),
+            req("Best regards,\n{agent}\n{brand}", "Best regards,\nThe {brand} team"),
+        ),
+        joiner="\n\n",
+    ),
+)
+
 EMAIL_AGENT_NOTIFICATION = (
     Template(
         "a",
@@ -267,6 +318,8 @@ TEMPLATES: dict[tuple[str, str], tuple[Template, ...]] = {
     (EMAIL, AGENT_NOTIFICATION): EMAIL_AGENT_NOTIFICATION,
     (SMS, TRIGGER): SMS_TRIGGER,
     (EMAIL, TRIGGER): EMAIL_TRIGGER,
+    (SMS, RE_ENGAGEMENT): SMS_RE_ENGAGEMENT,
+    (EMAIL, RE_ENGAGEMENT): EMAIL_RE_ENGAGEMENT,
 }
 
 

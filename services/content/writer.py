@@ -16,6 +16,8 @@ FIRST_TOUCH = "first_touch"
 FOLLOW_UP = "follow_up"
 AGENT_NOTIFICATION = "agent_notification"
 TRIGGER = "trigger"
+# A recovery campaign's first message to a lead who went quiet.
+RE_ENGAGEMENT = "re_engagement"
 
 TEMPLATE = "template"
 CLAUDE = "claude"
@@ -42,7 +44,7 @@ class Facts:
 class Draft:
     lead_id: str
     channel: str  # SMS or EMAIL
-    purpose: str  # FIRST_TOUCH, FOLLOW_UP, TRIGGER or AGENT_NOTIFICATION
+    purpose: str  # FIRST_TOUCH, FOLLOW_UP, RE_ENGAGEMENT, TRIGGER or AGENT_NOTIFICATION
     facts: Facts
     # Characters the writer may use for the body, leaving room for required lines.
     max_body_chars: int

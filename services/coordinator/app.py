@@ -9,6 +9,12 @@ from datetime import datetime, timedelta
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.coordinator.v1 import coordinator_service_pb2_grpc as pb_grpc
 
+from services.coordinator.campaign_servicer import CampaignRoom
+from services.coordinator.campaigns.audience import AudienceReader
+from services.coordinator.campaigns.control import CampaignControl
+from services.coordinator.campaigns.enrolment import Enroller
+from services.coordinator.campaigns.preview import CampaignPreview
+from services.coordinator.campaigns.repository import CampaignRepository
 from services.coordinator.compliance.gates import SendWindow
 from services.coordinator.compliance.ledger import ConsentPolicyRepository
 from services.coordinator.compliance.policy import ConsentPolicies
@@ -152,6 +158,34 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         journeys, runner, messages, ReportHandler(communications, consents, journeys), decisions=decisions
     )
     scheduler = create_scheduler(db, cfg, sender=sender, content=content)
+    campaigns = CampaignRepository(db)
+    audience = AudienceReader(campaigns, ingest, IntelligenceClient(peers), page_size=cfg.campaign_page)
+    window = SendWindow.from_quiet_hours(cfg.quiet_start, cfg.quiet_end)
+    enroller = Enroller(
+        campaigns,
+        audience,
+        CadenceRepository(db),
+        runner,
+        ingest,
+        window=window,
+        poll_s=cfg.campaign_poll_s,
+        batch=cfg.campaign_batch,
+        concurrency=cfg.campaign_concurrency,
+        lease=timedelta(seconds=cfg.scheduler_lease_s),
+        clock=timestamps.now,
+    )
+    campaign_room = CampaignRoom(
+        CampaignControl(campaigns, CadenceRepository(db), timestamps.now),
+        CampaignPreview(
+            audience,
+            ConsentPolicyRepository(db),
+            content,
+            window=window,
+            brand_name=cfg.brand_name,
+            clock=timestamps.now,
+        ),
+        campaigns,
+    )
     return ServiceApp(
         registrations=[
             Registration(
@@ -167,9 +201,14 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
                     control,
                     CadenceRepository(db),
                     decisions=decisions,
+                    campaigns=campaign_room,
                 ),
             )
         ],
         error_domain="coordinator.leadengine",
-        background=[scheduler.run, retention.loop(db, cfg.retention, interval_s=cfg.prune_interval_s)],
+        background=[
+            scheduler.run,
+            enroller.run,
+            retention.loop(db, cfg.retention, interval_s=cfg.prune_interval_s),
+        ],
     )

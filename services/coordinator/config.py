@@ -51,6 +51,12 @@ class Config:
     # At most trigger_cap trigger touches per lead within trigger_cap_window_h.
     trigger_cap: int = 2
     trigger_cap_window_h: float = 168.0
+    # Recovery campaigns: how often the enroller looks for work when idle, members it
+    # enrols per round (and at once), and leads per audience page read from ingest.
+    campaign_poll_s: float = 5.0
+    campaign_batch: int = 50
+    campaign_concurrency: int = 8
+    campaign_page: int = 500
 
     def __post_init__(self) -> None:
         if self.quiet_start == self.quiet_end:
@@ -77,4 +83,10 @@ class Config:
             trigger_delay_s=config.number(env, "COORDINATOR_TRIGGER_DELAY_S", 120.0, minimum=0.0),
             trigger_cap=config.integer(env, "COORDINATOR_TRIGGER_CAP", 2, minimum=0, maximum=100),
             trigger_cap_window_h=config.number(env, "COORDINATOR_TRIGGER_CAP_WINDOW_H", 168.0, minimum=1.0),
+            campaign_poll_s=config.number(env, "COORDINATOR_CAMPAIGN_POLL_S", 5.0, minimum=0.05),
+            campaign_batch=config.integer(env, "COORDINATOR_CAMPAIGN_BATCH", 50, minimum=1, maximum=1000),
+            campaign_concurrency=config.integer(
+                env, "COORDINATOR_CAMPAIGN_CONCURRENCY", 8, minimum=1, maximum=100
+            ),
+            campaign_page=config.integer(env, "COORDINATOR_CAMPAIGN_PAGE", 500, minimum=10, maximum=500),
         )

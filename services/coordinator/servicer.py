@@ -7,6 +7,7 @@ from leadengine.coordinator.v1 import coordinator_service_pb2_grpc as pb_grpc
 
 from services.coordinator import envelope
 from services.coordinator.cadence_servicer import CadenceHandlers
+from services.coordinator.campaign_servicer import CampaignHandlers, CampaignRoom
 from services.coordinator.compliance.basis import Policy
 from services.coordinator.compliance.consent import Consent
 from services.coordinator.compliance.policy import ConsentPolicies
@@ -113,7 +114,9 @@ def _notification_cursor(note: Notification) -> dict[str, str]:
     return {"t": note.create_time.isoformat(), "id": str(note.notification_id)}
 
 
-class CoordinatorServicer(CadenceHandlers, TimelineHandlers, pb_grpc.CoordinatorServiceServicer):
+class CoordinatorServicer(
+    CadenceHandlers, TimelineHandlers, CampaignHandlers, pb_grpc.CoordinatorServiceServicer
+):
     def __init__(
         self,
         events: EventHandler,
@@ -126,8 +129,10 @@ class CoordinatorServicer(CadenceHandlers, TimelineHandlers, pb_grpc.Coordinator
         cadences: CadenceRepository,
         *,
         decisions: DecisionLog,
+        campaigns: CampaignRoom,
     ) -> None:
         self._decisions = decisions
+        self._campaign_room = campaigns
         self._policies = policies
         self._events = events
         self._journeys = journeys

@@ -243,6 +243,49 @@ def from_proto(lead: pb.Lead, prefix: str = "lead") -> LeadFields:
     )
 
 
+@dataclass(frozen=True)
+class LeadFilters:
+    """ListLeads' filters, normalised: each one set narrows the list (they AND together)."""
+
+    source: int = 0
+    tag: str = ""
+    updated_since: datetime | None = None
+    sources: tuple[int, ...] = ()
+    any_tags: tuple[str, ...] = ()
+    inactive_since: datetime | None = None
+    oldest_first: bool = False
+
+    def fingerprint(self) -> str:
+        """What a page token is bound to."""
+        times = [t.isoformat() if t else "" for t in (self.updated_since, self.inactive_since)]
+        return "|".join(
+            (
+                str(self.source),
+                self.tag,
+                *times,
+                ",".join(map(str, self.sources)),
+                ",".join(self.any_tags),
+                str(self.oldest_first),
+            )
+        )
+
+
+def _tag_key(raw: str) -> str:
+    return " ".join(raw.split()).lower()
+
+
+def lead_filters(request: pb.ListLeadsRequest) -> LeadFilters:
+    return LeadFilters(
+        source=clean_source(request.source, "source"),
+        tag=_tag_key(request.tag),
+        updated_since=timestamps.from_proto(request.updated_since_time),
+        sources=tuple(sorted({clean_source(s, "sources") for s in request.sources})),
+        any_tags=tuple(sorted(clean_tags(request.any_tags, "any_tags"))),
+        inactive_since=timestamps.from_proto(request.inactive_since_time),
+        oldest_first=request.oldest_first,
+    )
+
+
 def present_fields(lead: pb.Lead) -> frozenset[str]:
     """The writable fields a caller populated: non-default scalars, non-empty lists, set messages."""
     present = set()

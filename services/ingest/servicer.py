@@ -14,7 +14,7 @@ from services.ingest.importing import LeadImport
 from services.ingest.lead_writes import LeadWrites
 from services.ingest.recording import WebhookRecorder
 from services.ingest.repository.events import EventReads
-from services.ingest.repository.leads import LeadReads
+from services.ingest.repository.leads import LeadReads, StoredLead
 from services.ingest.webhooks.envelope import inbox_events
 from shared import inputs, pagination, timestamps
 from shared.rpc import Context
@@ -95,17 +95,16 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
     async def ListLeads(self, request: pb.ListLeadsRequest, context: Context) -> pb.ListLeadsResponse:
         location_id = inputs.require_text(request.location_id, "location_id")
         size = pagination.page_size(request.page_size)
-        source = leads.clean_source(request.source, "source")
-        tag = " ".join(request.tag.split()).lower()
-        since = timestamps.from_proto(request.updated_since_time)
-        query = f"{location_id}|{source}|{tag}|{since.isoformat() if since else ''}"
+        filters = leads.lead_filters(request)
+        query = f"{location_id}|{filters.fingerprint()}"
         after = pagination.decode_cursor(request.page_token, pagination.time_and_uuid, query=query)
-        found = await self._lead_reads.page(
-            location_id, source=source, tag=tag, updated_since=since, after=after, limit=size
-        )
-        page, token = pagination.page_of(
-            found, size, lambda r: {"t": r.update_time.isoformat(), "id": str(r.lead_id)}, query=query
-        )
+        found = await self._lead_reads.page(location_id, filters, after=after, limit=size)
+
+        def cursor(r: StoredLead) -> dict[str, str]:
+            at = r.create_time if filters.oldest_first else r.update_time
+            return {"t": at.isoformat(), "id": str(r.lead_id)}
+
+        page, token = pagination.page_of(found, size, cursor, query=query)
         return pb.ListLeadsResponse(leads=[lead_to_proto(r) for r in page], next_page_token=token)
 
     async def DeleteLead(self, request: pb.DeleteLeadRequest, context: Context) -> pb.DeleteLeadResponse:

@@ -12,6 +12,7 @@ from services.intelligence.activity import ActivityReader
 from services.intelligence.config import Config
 from services.intelligence.lead_scoring import LeadScoring
 from services.intelligence.repository import ScoreRepository
+from services.intelligence.score_batches import ScoreBatches
 from services.intelligence.servicer import IntelligenceServicer
 from services.intelligence.trigger_check import TriggerCheck
 from services.intelligence.trigger_firing import TriggerFiring
@@ -40,6 +41,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         ),
         TriggerCheck(activity, window_days=rules.window_days, rules=triggers.TriggerRules()),
         TriggerFiring(TriggerRepository(db), activity, max_lookback=timedelta(days=rules.window_days)),
+        ScoreBatches(db),
     )
     return ServiceApp(
         registrations=[

@@ -39,6 +39,9 @@ def _stored(row: asyncpg.Record) -> StoredScore:
     )
 
 
+stored_from_row = _stored  # for the other repository modules of this schema
+
+
 # ListHighIntentLeads: a location's scores highest first, lead_id breaking ties.
 _HIGH_INTENT = Keyset(key="score", key_type="float8", id="lead_id", descending=True)
 

@@ -8,8 +8,10 @@ from leadengine.intelligence.v1 import intelligence_service_pb2 as pb
 from leadengine.intelligence.v1 import intelligence_service_pb2_grpc as pb_grpc
 
 from services.intelligence import triggers
+from services.intelligence.batch_servicer import BatchHandlers
 from services.intelligence.lead_scoring import LeadScoring
 from services.intelligence.repository import StoredScore
+from services.intelligence.score_batches import ScoreBatches
 from services.intelligence.trigger_check import TriggerCheck
 from services.intelligence.trigger_firing import TriggerFiring
 from services.intelligence.trigger_servicer import TriggerRuleHandlers
@@ -48,13 +50,21 @@ def trigger_to_proto(fired: triggers.Fired) -> pb.Trigger:
     )
 
 
-class IntelligenceServicer(TriggerRuleHandlers, pb_grpc.IntelligenceServiceServicer):
+class IntelligenceServicer(TriggerRuleHandlers, BatchHandlers, pb_grpc.IntelligenceServiceServicer):
     def __init__(
-        self, scoring: LeadScoring, trigger_check: TriggerCheck, trigger_firing: TriggerFiring
+        self,
+        scoring: LeadScoring,
+        trigger_check: TriggerCheck,
+        trigger_firing: TriggerFiring,
+        batches: ScoreBatches,
     ) -> None:
         self._scoring = scoring
         self._triggers = trigger_check
         self._trigger_firing = trigger_firing
+        self._batches = batches
+
+    def _intelligence_proto(self, stored: StoredScore) -> pb.LeadIntelligence:
+        return intelligence_to_proto(stored)
 
     async def ScoreLead(self, request: pb.ScoreLeadRequest, context: Context) -> pb.ScoreLeadResponse:
         lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")

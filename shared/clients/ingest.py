@@ -33,6 +33,11 @@ class IngestClient(Client):
             raise
         return resp.lead
 
+    async def list_leads(self, request: pb.ListLeadsRequest) -> tuple[list[pb.Lead], str]:
+        """One page of a location's leads under the request's filters, and the next token."""
+        page = await self._call("ListLeads", self._peers.ingest.ListLeads, request, budget_s=10.0)
+        return list(page.leads), page.next_page_token
+
     async def list_lead_events(
         self, lead_id: uuid.UUID | str, since: datetime, *, page_size: int, page_token: str = ""
     ) -> tuple[list[pb.LeadEvent], str] | None:

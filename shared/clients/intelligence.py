@@ -31,3 +31,14 @@ class IntelligenceClient(Client):
         request = pb.FireTriggersRequest(lead_id=str(lead_id), request_id=request_id)
         resp = await self._call("FireTriggers", self._peers.intelligence.FireTriggers, request, budget_s=5.0)
         return list(resp.firings)
+
+    async def scores(self, location_id: str, lead_ids: list[str]) -> dict[str, float]:
+        """Stored scores by lead id (at most 1,000 ids); leads never scored are absent."""
+        request = pb.BatchGetLeadIntelligenceRequest(location_id=location_id, lead_ids=lead_ids)
+        resp = await self._call(
+            "BatchGetLeadIntelligence",
+            self._peers.intelligence.BatchGetLeadIntelligence,
+            request,
+            budget_s=5.0,
+        )
+        return {i.lead_id: i.score for i in resp.intelligence}

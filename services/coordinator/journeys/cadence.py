@@ -26,6 +26,7 @@ SMS = common_pb2.CHANNEL_SMS
 EMAIL = common_pb2.CHANNEL_EMAIL
 FIRST_TOUCH = content_pb.MESSAGE_PURPOSE_FIRST_TOUCH
 FOLLOW_UP = content_pb.MESSAGE_PURPOSE_FOLLOW_UP
+RE_ENGAGEMENT = content_pb.MESSAGE_PURPOSE_RE_ENGAGEMENT
 MAX_STEPS = 50
 MAX_DELAY = timedelta(days=3 * 366)
 DEFAULT_NAME = "Speed to lead, then nurture for six months"
@@ -85,8 +86,8 @@ def validate(steps: tuple[Step, ...], location_id: str) -> None:
             raise bad(f"cadence.steps[{i}].delay", "must be at most three years")
         if step.channel not in (SMS, EMAIL):
             raise bad(f"cadence.steps[{i}].channel", "must be CHANNEL_SMS or CHANNEL_EMAIL")
-        if step.purpose not in (FIRST_TOUCH, FOLLOW_UP):
-            raise bad(f"cadence.steps[{i}].purpose", "must be FIRST_TOUCH or FOLLOW_UP")
+        if step.purpose not in (FIRST_TOUCH, FOLLOW_UP, RE_ENGAGEMENT):
+            raise bad(f"cadence.steps[{i}].purpose", "must be FIRST_TOUCH, FOLLOW_UP or RE_ENGAGEMENT")
         previous = step.delay
 
 

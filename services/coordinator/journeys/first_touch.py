@@ -81,8 +81,10 @@ class FirstTouch:
         lead: ingest_pb.Lead,
         agent: routing_pb.Agent | None,
         facts: ContactFacts,
+        purpose: content_pb.MessagePurpose.ValueType = content_pb.MESSAGE_PURPOSE_FIRST_TOUCH,
     ) -> Communication:
-        """The first touch as recorded: sent, scheduled, or blocked with the reason."""
+        """The first touch as recorded: sent, scheduled, or blocked with the reason.
+        `purpose` is what content writes it for (a campaign's is RE_ENGAGEMENT)."""
         base: dict[str, Any] = {
             "lead_id": journey.lead_id,
             "journey_id": journey.journey_id,
@@ -111,7 +113,7 @@ class FirstTouch:
                 lead_id=str(journey.lead_id),
                 location_id=lead.location_id,
                 channel=channel,
-                purpose=content_pb.MESSAGE_PURPOSE_FIRST_TOUCH,
+                purpose=purpose,
                 context=message_context(lead, agent, float(journey.score or 0.0), self._brand),
                 request_id=f"{journey.lead_id}:{FIRST_TOUCH}",
             ),

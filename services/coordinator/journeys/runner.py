@@ -81,6 +81,11 @@ class JourneyRunner:
         journey = await self._journeys.find_journey(ev.lead)
         if journey is not None and journey.stopped:
             return journey  # a stopped journey never restarts on a late or repeated event
+        if journey is None and ev.kind == pb.LEAD_EVENT_KIND_LEAD_UPDATED:
+            # Only LEAD_CREATED starts a journey (ingest publishes a lead's events in order).
+            # A lead updated without one was imported (ImportLeads publishes nothing): it
+            # stays silent until a recovery campaign enrols it.
+            return None
         lead = await self._lead(ev)
         if lead.HasField("delete_time"):
             return await self._journeys.stop_journey(ev.lead, lead.location_id, LEAD_DELETED)
@@ -105,12 +110,40 @@ class JourneyRunner:
         return await self._journeys.find_journey(ev.lead)
 
     async def _start(self, ev: Envelope, lead: ingest_pb.Lead, facts: ContactFacts, score: float) -> Journey:
-        agent, agent_reason = await self._route(ev, lead, score)
+        agent, agent_reason = await self._route(ev.event_id, ev.lead, lead, score)
         agent_id = uuid.UUID(agent.agent_id) if agent is not None else None
         journey = await self._journeys.start_journey(ev.lead, lead.location_id, agent_id, agent_reason, score)
+        return await self._first_steps(journey, lead, agent, facts)
+
+    async def enrol(
+        self, journey: Journey, lead: ingest_pb.Lead, purpose: content_pb.MessagePurpose.ValueType
+    ) -> Journey:
+        """A campaign enrolled the lead: `journey` was just created for it (pinned to the
+        campaign's cadence); consent, score, agent and first touch follow as for a new
+        lead, the first touch written for `purpose`. Safe to repeat after a failure."""
+        consent = await self._consents.record(journey.lead_id, lead)
+        key = f"{journey.journey_id}:enrol"
+        scored = await self._intelligence.score_lead(journey.lead_id, request_id=f"{key}:score", lead=lead)
+        score = float(scored.score)
+        agent, agent_reason = await self._route(key, journey.lead_id, lead, score)
+        agent_id = uuid.UUID(agent.agent_id) if agent is not None else None
+        journey = await self._journeys.start_journey(
+            journey.lead_id, lead.location_id, agent_id, agent_reason, score
+        )
+        return await self._first_steps(journey, lead, agent, consent.facts, purpose)
+
+    async def _first_steps(
+        self,
+        journey: Journey,
+        lead: ingest_pb.Lead,
+        agent: routing_pb.Agent | None,
+        facts: ContactFacts,
+        purpose: content_pb.MessagePurpose.ValueType = content_pb.MESSAGE_PURPOSE_FIRST_TOUCH,
+    ) -> Journey:
         if journey.stopped:
             return journey  # stopped by a deletion while we were routing
-        touch = await self._first_touch.run(journey, lead, agent, facts)
+        score = float(journey.score or 0.0)
+        touch = await self._first_touch.run(journey, lead, agent, facts, purpose)
         journey = await self._journeys.set_first_touch(journey.journey_id, touch.create_time)
         if self._steps is not None:  # step 0 was the first touch; schedule step 1
             journey = await self._steps.begin(
@@ -144,15 +177,15 @@ class JourneyRunner:
         return float(intelligence.score)
 
     async def _route(
-        self, ev: Envelope, lead: ingest_pb.Lead, score: float
+        self, key: str, lead_id: uuid.UUID, lead: ingest_pb.Lead, score: float
     ) -> tuple[routing_pb.Agent | None, str]:
         """The lead's agent, or None and why no agent could take it."""
         routed = await self._routing.route_lead(
-            ev.lead, location_id=lead.location_id, score=score, request_id=f"{ev.event_id}:route"
+            lead_id, location_id=lead.location_id, score=score, request_id=f"{key}:route"
         )
         if isinstance(routed, Unrouted):
             # The lead still gets its first touch; a person can assign it later.
-            log.warning("lead not routed", extra={"lead_id": str(ev.lead), "reason": routed.why})
+            log.warning("lead not routed", extra={"lead_id": str(lead_id), "reason": routed.why})
             return None, f"no agent available: {routed.why}"
         if not routed.agent.agent_id:
             # RouteLeadResponse.agent is new, and a routing that predates it leaves it empty:

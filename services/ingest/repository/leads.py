@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import asyncpg
 
-from services.ingest.leads import LeadFields, lead_missing
+from services.ingest.leads import LeadFields, LeadFilters, lead_missing
 from shared import deadlines
 from shared.db import Conn, Database
 from shared.errors import AlreadyExists, NotFound
@@ -23,6 +23,8 @@ LEAD_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(LeadFie
 _COLS = ", ".join(LEAD_COLUMNS)
 # ListLeads: most recently updated first.
 _BY_UPDATE = Keyset(key="update_time", key_type="timestamptz", id="lead_id")
+# ListLeads oldest_first: stable while leads change, so an audience pages through every lead once.
+_BY_CREATE = Keyset(key="create_time", key_type="timestamptz", id="lead_id", descending=False)
 
 Lock = Literal["", "FOR UPDATE", "FOR SHARE"]
 
@@ -243,28 +245,40 @@ class LeadReads:
     async def page(
         self,
         location_id: str,
+        filters: LeadFilters,
         *,
-        source: int,
-        tag: str,
-        updated_since: datetime | None,
         after: tuple[datetime, uuid.UUID] | None,
         limit: int,
     ) -> list[StoredLead]:
-        """Up to limit + 1 live leads of the location, most recently updated first."""
+        """Up to limit + 1 live leads of the location, most recently updated first (or
+        oldest created first)."""
         # Only the filters in use go into the statement, so each shape gets a plan that uses its index.
         where = ["location_id = $1", "delete_time IS NULL"]
         args: list[Any] = [location_id]
-        if source:
-            args.append(source)
-            where.append(f"source = ${len(args)}")
-        if tag:
-            args.append([tag])
-            where.append(f"tags @> ${len(args)}::text[]")
-        if updated_since is not None:
-            args.append(updated_since)
-            where.append(f"update_time >= ${len(args)}")
+
+        def arg(value: Any) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        if filters.source:
+            where.append(f"source = {arg(filters.source)}")
+        if filters.tag:
+            where.append(f"tags @> {arg([filters.tag])}::text[]")
+        if filters.updated_since is not None:
+            where.append(f"update_time >= {arg(filters.updated_since)}")
+        if filters.sources:
+            where.append(f"source = any({arg(list(filters.sources))}::smallint[])")
+        if filters.any_tags:
+            where.append(f"tags && {arg(list(filters.any_tags))}::text[]")
+        if filters.inactive_since is not None:
+            since = arg(filters.inactive_since)
+            where.append(
+                f"update_time < {since} AND NOT EXISTS (SELECT 1 FROM lead_events e"
+                f" WHERE e.lead_id = leads.lead_id AND e.occurred_time >= {since})"
+            )
+        keyset = _BY_CREATE if filters.oldest_first else _BY_UPDATE
         async with self._db.connection() as conn:
-            rows = await _BY_UPDATE.fetch(
+            rows = await keyset.fetch(
                 conn,
                 f"SELECT * FROM leads WHERE {' AND '.join(where)}",
                 args,

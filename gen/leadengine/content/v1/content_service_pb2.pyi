@@ -38,6 +38,11 @@ class _MessagePurposeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Messag
     """A touch timed by the lead's behaviour (a trigger fired); the context says
     what happened. 4 and 5 are left for re-engagement and recovery.
     """
+    MESSAGE_PURPOSE_RE_ENGAGEMENT: _MessagePurpose.ValueType  # 4
+    """The first message of a recovery campaign to a lead who went quiet: it
+    acknowledges the gap and asks, without pressure, whether they still plan
+    a move.
+    """
 
 class MessagePurpose(_MessagePurpose, metaclass=_MessagePurposeEnumTypeWrapper):
     """Why a message is being written."""
@@ -52,6 +57,11 @@ MESSAGE_PURPOSE_AGENT_NOTIFICATION: MessagePurpose.ValueType  # 3
 MESSAGE_PURPOSE_TRIGGER: MessagePurpose.ValueType  # 6
 """A touch timed by the lead's behaviour (a trigger fired); the context says
 what happened. 4 and 5 are left for re-engagement and recovery.
+"""
+MESSAGE_PURPOSE_RE_ENGAGEMENT: MessagePurpose.ValueType  # 4
+"""The first message of a recovery campaign to a lead who went quiet: it
+acknowledges the gap and asks, without pressure, whether they still plan
+a move.
 """
 Global___MessagePurpose: _TypeAlias = MessagePurpose  # noqa: Y015
 
@@ -239,6 +249,7 @@ class GenerateMessageRequest(_message.Message):
     CONTEXT_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     STEP_INDEX_FIELD_NUMBER: _builtins.int
+    DRY_RUN_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
     location_id: _builtins.str
     channel: _common_pb2.Channel.ValueType
@@ -248,6 +259,10 @@ class GenerateMessageRequest(_message.Message):
     """Which step of the lead's cadence this message is (0: the first touch).
     Successive steps rotate through the template variants, so a lead does not
     read the same follow-up twice in a row. Must not be negative.
+    """
+    dry_run: _builtins.bool
+    """Write the message and return it without storing it (a campaign preview):
+    nothing is recorded and request_id is neither looked up nor kept.
     """
     @_builtins.property
     def context(self) -> Global___MessageContext: ...
@@ -261,10 +276,11 @@ class GenerateMessageRequest(_message.Message):
         context: Global___MessageContext | None = ...,
         request_id: _builtins.str = ...,
         step_index: _builtins.int = ...,
+        dry_run: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "context", b"context", "lead_id", b"lead_id", "location_id", b"location_id", "purpose", b"purpose", "request_id", b"request_id", "step_index", b"step_index"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "context", b"context", "dry_run", b"dry_run", "lead_id", b"lead_id", "location_id", b"location_id", "purpose", b"purpose", "request_id", b"request_id", "step_index", b"step_index"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

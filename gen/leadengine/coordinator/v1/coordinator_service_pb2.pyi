@@ -147,6 +147,32 @@ COMMUNICATION_STATUS_RECEIVED: CommunicationStatus.ValueType  # 9
 """An inbound message."""
 Global___CommunicationStatus: _TypeAlias = CommunicationStatus  # noqa: Y015
 
+class _CampaignState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CampaignStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CampaignState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CAMPAIGN_STATE_UNSPECIFIED: _CampaignState.ValueType  # 0
+    CAMPAIGN_STATE_ACTIVE: _CampaignState.ValueType  # 1
+    """Gathering its audience and enrolling it."""
+    CAMPAIGN_STATE_PAUSED: _CampaignState.ValueType  # 2
+    """Enrolling nobody; its journeys are paused."""
+    CAMPAIGN_STATE_COMPLETED: _CampaignState.ValueType  # 3
+    """Every lead of its audience was enrolled or skipped."""
+
+class CampaignState(_CampaignState, metaclass=_CampaignStateEnumTypeWrapper):
+    """Where a campaign stands."""
+
+CAMPAIGN_STATE_UNSPECIFIED: CampaignState.ValueType  # 0
+CAMPAIGN_STATE_ACTIVE: CampaignState.ValueType  # 1
+"""Gathering its audience and enrolling it."""
+CAMPAIGN_STATE_PAUSED: CampaignState.ValueType  # 2
+"""Enrolling nobody; its journeys are paused."""
+CAMPAIGN_STATE_COMPLETED: CampaignState.ValueType  # 3
+"""Every lead of its audience was enrolled or skipped."""
+Global___CampaignState: _TypeAlias = CampaignState  # noqa: Y015
+
 @_typing.final
 class MessageFacts(_message.Message):
     """A message a lead sent, or one a person sent them outside LeadEngine."""
@@ -1414,3 +1440,511 @@ class GetLeadTimelineResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetLeadTimelineResponse: _TypeAlias = GetLeadTimelineResponse  # noqa: Y015
+
+@_typing.final
+class CampaignAudience(_message.Message):
+    """Which leads a campaign reaches. Opted-out, suppressed (CRM do-not-disturb
+    included) and deleted leads, and leads in a journey or another campaign,
+    are never part of it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MIN_DAYS_INACTIVE_FIELD_NUMBER: _builtins.int
+    TAGS_FIELD_NUMBER: _builtins.int
+    SOURCES_FIELD_NUMBER: _builtins.int
+    MAX_SCORE_FIELD_NUMBER: _builtins.int
+    min_days_inactive: _builtins.int
+    """Only leads with no activity (record update or behavioural event) for at
+    least this many days; 0 means any.
+    """
+    max_score: _builtins.float
+    """Only leads whose stored score is at most this (0..100; a lead never
+    scored counts as 0); 0 means any.
+    """
+    @_builtins.property
+    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Only leads carrying at least one of these tags (case-insensitive); empty
+        means any.
+        """
+
+    @_builtins.property
+    def sources(self) -> _containers.RepeatedScalarFieldContainer[_ingest_service_pb2.LeadSource.ValueType]:
+        """Only leads from one of these sources; empty means any."""
+
+    def __init__(
+        self,
+        *,
+        min_days_inactive: _builtins.int = ...,
+        tags: _abc.Iterable[_builtins.str] | None = ...,
+        sources: _abc.Iterable[_ingest_service_pb2.LeadSource.ValueType] | None = ...,
+        max_score: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_score", b"max_score", "min_days_inactive", b"min_days_inactive", "sources", b"sources", "tags", b"tags"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CampaignAudience: _TypeAlias = CampaignAudience  # noqa: Y015
+
+@_typing.final
+class CampaignCounts(_message.Message):
+    """What has happened to a campaign's leads so far."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUDIENCE_FIELD_NUMBER: _builtins.int
+    ENROLLED_FIELD_NUMBER: _builtins.int
+    SENT_FIELD_NUMBER: _builtins.int
+    REPLIED_FIELD_NUMBER: _builtins.int
+    OPTED_OUT_FIELD_NUMBER: _builtins.int
+    CONVERTED_FIELD_NUMBER: _builtins.int
+    SKIPPED_FIELD_NUMBER: _builtins.int
+    audience: _builtins.int
+    """Leads gathered into the audience (grows while it is gathered)."""
+    enrolled: _builtins.int
+    sent: _builtins.int
+    """Messages to enrolled leads that went out (SIMULATED without provider
+    credentials, or accepted by a provider).
+    """
+    replied: _builtins.int
+    """Enrolled leads that wrote back."""
+    opted_out: _builtins.int
+    """Enrolled leads that opted out of a channel."""
+    converted: _builtins.int
+    """Enrolled leads whose journey stopped on a WON outcome."""
+    skipped: _builtins.int
+    """Leads gathered but found ineligible when their turn came."""
+    def __init__(
+        self,
+        *,
+        audience: _builtins.int = ...,
+        enrolled: _builtins.int = ...,
+        sent: _builtins.int = ...,
+        replied: _builtins.int = ...,
+        opted_out: _builtins.int = ...,
+        converted: _builtins.int = ...,
+        skipped: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audience", b"audience", "converted", b"converted", "enrolled", b"enrolled", "opted_out", b"opted_out", "replied", b"replied", "sent", b"sent", "skipped", b"skipped"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CampaignCounts: _TypeAlias = CampaignCounts  # noqa: Y015
+
+@_typing.final
+class Campaign(_message.Message):
+    """A recovery ("database reactivation") campaign: an audience, a cadence and a
+    daily limit.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    CADENCE_ID_FIELD_NUMBER: _builtins.int
+    AUDIENCE_FIELD_NUMBER: _builtins.int
+    DAILY_LIMIT_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    COUNTS_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    campaign_id: _builtins.str
+    """Output only; derived from (location_id, request_id)."""
+    location_id: _builtins.str
+    name: _builtins.str
+    cadence_id: _builtins.str
+    """The cadence enrolled leads walk; empty: the location's recovery cadence
+    (a re-engagement text and email, then follow-ups after 3, 7 and 14 days).
+    """
+    daily_limit: _builtins.int
+    """Most leads enrolled per day (1..100000)."""
+    state: Global___CampaignState.ValueType
+    """Output only."""
+    @_builtins.property
+    def audience(self) -> Global___CampaignAudience: ...
+    @_builtins.property
+    def counts(self) -> Global___CampaignCounts:
+        """Output only."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        campaign_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        cadence_id: _builtins.str = ...,
+        audience: Global___CampaignAudience | None = ...,
+        daily_limit: _builtins.int = ...,
+        state: Global___CampaignState.ValueType = ...,
+        counts: Global___CampaignCounts | None = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["audience", b"audience", "counts", b"counts", "create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audience", b"audience", "cadence_id", b"cadence_id", "campaign_id", b"campaign_id", "counts", b"counts", "create_time", b"create_time", "daily_limit", b"daily_limit", "location_id", b"location_id", "name", b"name", "state", b"state", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Campaign: _TypeAlias = Campaign  # noqa: Y015
+
+@_typing.final
+class StartCampaignRequest(_message.Message):
+    """Request for StartCampaign."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Idempotency key (UUID recommended); required."""
+    @_builtins.property
+    def campaign(self) -> Global___Campaign: ...
+    def __init__(
+        self,
+        *,
+        campaign: Global___Campaign | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["campaign", b"campaign"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign", b"campaign", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartCampaignRequest: _TypeAlias = StartCampaignRequest  # noqa: Y015
+
+@_typing.final
+class StartCampaignResponse(_message.Message):
+    """Response for StartCampaign."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def campaign(self) -> Global___Campaign: ...
+    def __init__(
+        self,
+        *,
+        campaign: Global___Campaign | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["campaign", b"campaign"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign", b"campaign"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartCampaignResponse: _TypeAlias = StartCampaignResponse  # noqa: Y015
+
+@_typing.final
+class PreviewCampaignRequest(_message.Message):
+    """Request for PreviewCampaign: the same input as StartCampaign."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    SAMPLE_SIZE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Accepted for symmetry with StartCampaign; nothing is stored under it."""
+    sample_size: _builtins.int
+    """Leads shown with their first message (default 5, at most 20)."""
+    @_builtins.property
+    def campaign(self) -> Global___Campaign: ...
+    def __init__(
+        self,
+        *,
+        campaign: Global___Campaign | None = ...,
+        request_id: _builtins.str = ...,
+        sample_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["campaign", b"campaign"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign", b"campaign", "request_id", b"request_id", "sample_size", b"sample_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PreviewCampaignRequest: _TypeAlias = PreviewCampaignRequest  # noqa: Y015
+
+@_typing.final
+class CampaignPreviewLead(_message.Message):
+    """One lead of a preview and what it would get first."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    LEAD_NAME_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    STATUS_REASON_FIELD_NUMBER: _builtins.int
+    lead_id: _builtins.str
+    lead_name: _builtins.str
+    channel: _common_pb2.Channel.ValueType
+    address: _builtins.str
+    subject: _builtins.str
+    body: _builtins.str
+    status: Global___CommunicationStatus.ValueType
+    """SIMULATED (the gates let it out; no provider credentials), SCHEDULED
+    (held for the lead's window) or BLOCKED, at its planned enrolment time.
+    """
+    status_reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        lead_id: _builtins.str = ...,
+        lead_name: _builtins.str = ...,
+        channel: _common_pb2.Channel.ValueType = ...,
+        address: _builtins.str = ...,
+        subject: _builtins.str = ...,
+        body: _builtins.str = ...,
+        status: Global___CommunicationStatus.ValueType = ...,
+        status_reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "body", b"body", "channel", b"channel", "lead_id", b"lead_id", "lead_name", b"lead_name", "status", b"status", "status_reason", b"status_reason", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CampaignPreviewLead: _TypeAlias = CampaignPreviewLead  # noqa: Y015
+
+@_typing.final
+class PreviewCampaignResponse(_message.Message):
+    """Response for PreviewCampaign."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUDIENCE_SIZE_FIELD_NUMBER: _builtins.int
+    SAMPLE_FIELD_NUMBER: _builtins.int
+    WOULD_SEND_FIELD_NUMBER: _builtins.int
+    WOULD_HOLD_FIELD_NUMBER: _builtins.int
+    WOULD_BLOCK_FIELD_NUMBER: _builtins.int
+    DAYS_TO_ENROLL_FIELD_NUMBER: _builtins.int
+    audience_size: _builtins.int
+    would_send: _builtins.int
+    """Of the audience: first messages the gates would let out, hold for the
+    lead's sending window, or block, each judged at the lead's planned
+    enrolment time under the location's current consent policy.
+    """
+    would_hold: _builtins.int
+    would_block: _builtins.int
+    days_to_enroll: _builtins.int
+    """Days enrolling the audience takes at daily_limit."""
+    @_builtins.property
+    def sample(self) -> _containers.RepeatedCompositeFieldContainer[Global___CampaignPreviewLead]: ...
+    def __init__(
+        self,
+        *,
+        audience_size: _builtins.int = ...,
+        sample: _abc.Iterable[Global___CampaignPreviewLead] | None = ...,
+        would_send: _builtins.int = ...,
+        would_hold: _builtins.int = ...,
+        would_block: _builtins.int = ...,
+        days_to_enroll: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audience_size", b"audience_size", "days_to_enroll", b"days_to_enroll", "sample", b"sample", "would_block", b"would_block", "would_hold", b"would_hold", "would_send", b"would_send"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PreviewCampaignResponse: _TypeAlias = PreviewCampaignResponse  # noqa: Y015
+
+@_typing.final
+class GetCampaignRequest(_message.Message):
+    """Request for GetCampaign."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    campaign_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        campaign_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCampaignRequest: _TypeAlias = GetCampaignRequest  # noqa: Y015
+
+@_typing.final
+class GetCampaignResponse(_message.Message):
+    """Response for GetCampaign."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def campaign(self) -> Global___Campaign: ...
+    def __init__(
+        self,
+        *,
+        campaign: Global___Campaign | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["campaign", b"campaign"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign", b"campaign"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCampaignResponse: _TypeAlias = GetCampaignResponse  # noqa: Y015
+
+@_typing.final
+class ListCampaignsRequest(_message.Message):
+    """Request for ListCampaigns."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    page_size: _builtins.int
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCampaignsRequest: _TypeAlias = ListCampaignsRequest  # noqa: Y015
+
+@_typing.final
+class ListCampaignsResponse(_message.Message):
+    """Response for ListCampaigns."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGNS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def campaigns(self) -> _containers.RepeatedCompositeFieldContainer[Global___Campaign]: ...
+    def __init__(
+        self,
+        *,
+        campaigns: _abc.Iterable[Global___Campaign] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaigns", b"campaigns", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCampaignsResponse: _TypeAlias = ListCampaignsResponse  # noqa: Y015
+
+@_typing.final
+class PauseCampaignRequest(_message.Message):
+    """Request for PauseCampaign."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    campaign_id: _builtins.str
+    request_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        campaign_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PauseCampaignRequest: _TypeAlias = PauseCampaignRequest  # noqa: Y015
+
+@_typing.final
+class PauseCampaignResponse(_message.Message):
+    """Response for PauseCampaign."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def campaign(self) -> Global___Campaign: ...
+    def __init__(
+        self,
+        *,
+        campaign: Global___Campaign | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["campaign", b"campaign"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign", b"campaign"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PauseCampaignResponse: _TypeAlias = PauseCampaignResponse  # noqa: Y015
+
+@_typing.final
+class ResumeCampaignRequest(_message.Message):
+    """Request for ResumeCampaign."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    campaign_id: _builtins.str
+    request_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        campaign_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResumeCampaignRequest: _TypeAlias = ResumeCampaignRequest  # noqa: Y015
+
+@_typing.final
+class ResumeCampaignResponse(_message.Message):
+    """Response for ResumeCampaign."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def campaign(self) -> Global___Campaign: ...
+    def __init__(
+        self,
+        *,
+        campaign: Global___Campaign | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["campaign", b"campaign"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign", b"campaign"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResumeCampaignResponse: _TypeAlias = ResumeCampaignResponse  # noqa: Y015

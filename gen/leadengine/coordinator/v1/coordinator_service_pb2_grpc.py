@@ -107,6 +107,36 @@ class CoordinatorServiceStub:
                 request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetLeadTimelineRequest.SerializeToString,
                 response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetLeadTimelineResponse.FromString,
                 _registered_method=True)
+        self.StartCampaign = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/StartCampaign',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.StartCampaignRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.StartCampaignResponse.FromString,
+                _registered_method=True)
+        self.PreviewCampaign = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/PreviewCampaign',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.PreviewCampaignRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.PreviewCampaignResponse.FromString,
+                _registered_method=True)
+        self.GetCampaign = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/GetCampaign',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetCampaignRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetCampaignResponse.FromString,
+                _registered_method=True)
+        self.ListCampaigns = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/ListCampaigns',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListCampaignsRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListCampaignsResponse.FromString,
+                _registered_method=True)
+        self.PauseCampaign = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/PauseCampaign',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.PauseCampaignRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.PauseCampaignResponse.FromString,
+                _registered_method=True)
+        self.ResumeCampaign = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/ResumeCampaign',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ResumeCampaignRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ResumeCampaignResponse.FromString,
+                _registered_method=True)
 
 
 class CoordinatorServiceServicer:
@@ -221,6 +251,55 @@ class CoordinatorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StartCampaign(self, request, context):
+        """Starts a recovery campaign: its audience is gathered from ingest and
+        enrolled at most daily_limit leads a day, each starting a journey on the
+        campaign's cadence. Idempotent on request_id: a repeat returns the
+        campaign the first call started.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PreviewCampaign(self, request, context):
+        """Shows what StartCampaign would do with the same input: the audience size,
+        a sample of leads with the first message each would get, and how many the
+        gates would send, hold or block. Writes nothing anywhere.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCampaign(self, request, context):
+        """Returns one campaign with its counts as they stand now.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCampaigns(self, request, context):
+        """Lists a location's campaigns, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PauseCampaign(self, request, context):
+        """Stops enrolling and pauses the journeys the campaign started.
+        Idempotent: pausing a paused campaign changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeCampaign(self, request, context):
+        """Enrols again, from where it stopped, and resumes the journeys the pause
+        held. Idempotent: resuming an active campaign changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CoordinatorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -293,6 +372,36 @@ def add_CoordinatorServiceServicer_to_server(servicer, server):
                     servicer.GetLeadTimeline,
                     request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetLeadTimelineRequest.FromString,
                     response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetLeadTimelineResponse.SerializeToString,
+            ),
+            'StartCampaign': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartCampaign,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.StartCampaignRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.StartCampaignResponse.SerializeToString,
+            ),
+            'PreviewCampaign': grpc.unary_unary_rpc_method_handler(
+                    servicer.PreviewCampaign,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.PreviewCampaignRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.PreviewCampaignResponse.SerializeToString,
+            ),
+            'GetCampaign': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCampaign,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetCampaignRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetCampaignResponse.SerializeToString,
+            ),
+            'ListCampaigns': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCampaigns,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListCampaignsRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListCampaignsResponse.SerializeToString,
+            ),
+            'PauseCampaign': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseCampaign,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.PauseCampaignRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.PauseCampaignResponse.SerializeToString,
+            ),
+            'ResumeCampaign': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeCampaign,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ResumeCampaignRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ResumeCampaignResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -676,6 +785,168 @@ class CoordinatorService:
             '/leadengine.coordinator.v1.CoordinatorService/GetLeadTimeline',
             leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetLeadTimelineRequest.SerializeToString,
             leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetLeadTimelineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartCampaign(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/StartCampaign',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.StartCampaignRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.StartCampaignResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PreviewCampaign(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/PreviewCampaign',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.PreviewCampaignRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.PreviewCampaignResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCampaign(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/GetCampaign',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetCampaignRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetCampaignResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCampaigns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/ListCampaigns',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListCampaignsRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListCampaignsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseCampaign(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/PauseCampaign',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.PauseCampaignRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.PauseCampaignResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeCampaign(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/ResumeCampaign',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ResumeCampaignRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ResumeCampaignResponse.FromString,
             options,
             channel_credentials,
             insecure,

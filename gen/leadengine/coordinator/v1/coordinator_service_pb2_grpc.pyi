@@ -76,6 +76,29 @@ class CoordinatorServiceStub:
     opt-outs, journey changes. Answers "why did this lead get this message at
     this time".
     """
+    StartCampaign: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.StartCampaignRequest, _coordinator_service_pb2.StartCampaignResponse]
+    """Starts a recovery campaign: its audience is gathered from ingest and
+    enrolled at most daily_limit leads a day, each starting a journey on the
+    campaign's cadence. Idempotent on request_id: a repeat returns the
+    campaign the first call started.
+    """
+    PreviewCampaign: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.PreviewCampaignRequest, _coordinator_service_pb2.PreviewCampaignResponse]
+    """Shows what StartCampaign would do with the same input: the audience size,
+    a sample of leads with the first message each would get, and how many the
+    gates would send, hold or block. Writes nothing anywhere.
+    """
+    GetCampaign: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetCampaignRequest, _coordinator_service_pb2.GetCampaignResponse]
+    """Returns one campaign with its counts as they stand now."""
+    ListCampaigns: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.ListCampaignsRequest, _coordinator_service_pb2.ListCampaignsResponse]
+    """Lists a location's campaigns, newest first."""
+    PauseCampaign: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.PauseCampaignRequest, _coordinator_service_pb2.PauseCampaignResponse]
+    """Stops enrolling and pauses the journeys the campaign started.
+    Idempotent: pausing a paused campaign changes nothing.
+    """
+    ResumeCampaign: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.ResumeCampaignRequest, _coordinator_service_pb2.ResumeCampaignResponse]
+    """Enrols again, from where it stopped, and resumes the journeys the pause
+    held. Idempotent: resuming an active campaign changes nothing.
+    """
 
 @_typing.type_check_only
 class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
@@ -124,6 +147,29 @@ class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
     generator), each gate's verdict, scheduled steps, status changes, replies,
     opt-outs, journey changes. Answers "why did this lead get this message at
     this time".
+    """
+    StartCampaign: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.StartCampaignRequest, _coordinator_service_pb2.StartCampaignResponse]  # type: ignore[assignment]
+    """Starts a recovery campaign: its audience is gathered from ingest and
+    enrolled at most daily_limit leads a day, each starting a journey on the
+    campaign's cadence. Idempotent on request_id: a repeat returns the
+    campaign the first call started.
+    """
+    PreviewCampaign: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.PreviewCampaignRequest, _coordinator_service_pb2.PreviewCampaignResponse]  # type: ignore[assignment]
+    """Shows what StartCampaign would do with the same input: the audience size,
+    a sample of leads with the first message each would get, and how many the
+    gates would send, hold or block. Writes nothing anywhere.
+    """
+    GetCampaign: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetCampaignRequest, _coordinator_service_pb2.GetCampaignResponse]  # type: ignore[assignment]
+    """Returns one campaign with its counts as they stand now."""
+    ListCampaigns: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.ListCampaignsRequest, _coordinator_service_pb2.ListCampaignsResponse]  # type: ignore[assignment]
+    """Lists a location's campaigns, newest first."""
+    PauseCampaign: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.PauseCampaignRequest, _coordinator_service_pb2.PauseCampaignResponse]  # type: ignore[assignment]
+    """Stops enrolling and pauses the journeys the campaign started.
+    Idempotent: pausing a paused campaign changes nothing.
+    """
+    ResumeCampaign: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.ResumeCampaignRequest, _coordinator_service_pb2.ResumeCampaignResponse]  # type: ignore[assignment]
+    """Enrols again, from where it stopped, and resumes the journeys the pause
+    held. Idempotent: resuming an active campaign changes nothing.
     """
 
 class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -254,6 +300,65 @@ class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
         generator), each gate's verdict, scheduled steps, status changes, replies,
         opt-outs, journey changes. Answers "why did this lead get this message at
         this time".
+        """
+
+    @_abc_1.abstractmethod
+    def StartCampaign(
+        self,
+        request: _coordinator_service_pb2.StartCampaignRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.StartCampaignResponse, _abc.Awaitable[_coordinator_service_pb2.StartCampaignResponse]]:
+        """Starts a recovery campaign: its audience is gathered from ingest and
+        enrolled at most daily_limit leads a day, each starting a journey on the
+        campaign's cadence. Idempotent on request_id: a repeat returns the
+        campaign the first call started.
+        """
+
+    @_abc_1.abstractmethod
+    def PreviewCampaign(
+        self,
+        request: _coordinator_service_pb2.PreviewCampaignRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.PreviewCampaignResponse, _abc.Awaitable[_coordinator_service_pb2.PreviewCampaignResponse]]:
+        """Shows what StartCampaign would do with the same input: the audience size,
+        a sample of leads with the first message each would get, and how many the
+        gates would send, hold or block. Writes nothing anywhere.
+        """
+
+    @_abc_1.abstractmethod
+    def GetCampaign(
+        self,
+        request: _coordinator_service_pb2.GetCampaignRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.GetCampaignResponse, _abc.Awaitable[_coordinator_service_pb2.GetCampaignResponse]]:
+        """Returns one campaign with its counts as they stand now."""
+
+    @_abc_1.abstractmethod
+    def ListCampaigns(
+        self,
+        request: _coordinator_service_pb2.ListCampaignsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.ListCampaignsResponse, _abc.Awaitable[_coordinator_service_pb2.ListCampaignsResponse]]:
+        """Lists a location's campaigns, newest first."""
+
+    @_abc_1.abstractmethod
+    def PauseCampaign(
+        self,
+        request: _coordinator_service_pb2.PauseCampaignRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.PauseCampaignResponse, _abc.Awaitable[_coordinator_service_pb2.PauseCampaignResponse]]:
+        """Stops enrolling and pauses the journeys the campaign started.
+        Idempotent: pausing a paused campaign changes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def ResumeCampaign(
+        self,
+        request: _coordinator_service_pb2.ResumeCampaignRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.ResumeCampaignResponse, _abc.Awaitable[_coordinator_service_pb2.ResumeCampaignResponse]]:
+        """Enrols again, from where it stopped, and resumes the journeys the pause
+        held. Idempotent: resuming an active campaign changes nothing.
         """
 
 def add_CoordinatorServiceServicer_to_server(servicer: CoordinatorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -388,6 +388,10 @@ class ListLeadsRequest(_message.Message):
     SOURCE_FIELD_NUMBER: _builtins.int
     TAG_FIELD_NUMBER: _builtins.int
     UPDATED_SINCE_TIME_FIELD_NUMBER: _builtins.int
+    SOURCES_FIELD_NUMBER: _builtins.int
+    ANY_TAGS_FIELD_NUMBER: _builtins.int
+    INACTIVE_SINCE_TIME_FIELD_NUMBER: _builtins.int
+    OLDEST_FIRST_FIELD_NUMBER: _builtins.int
     location_id: _builtins.str
     page_size: _builtins.int
     page_token: _builtins.str
@@ -395,9 +399,29 @@ class ListLeadsRequest(_message.Message):
     """Only leads from this source."""
     tag: _builtins.str
     """Only leads carrying this tag."""
+    oldest_first: _builtins.bool
+    """Oldest created first, which stays stable while leads change (audiences
+    are paged this way); default: most recently updated first.
+    """
     @_builtins.property
     def updated_since_time(self) -> _timestamp_pb2.Timestamp:
         """Only leads updated at or after this time."""
+
+    @_builtins.property
+    def sources(self) -> _containers.RepeatedScalarFieldContainer[Global___LeadSource.ValueType]:
+        """Only leads from one of these sources (ANDed with source)."""
+
+    @_builtins.property
+    def any_tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Only leads carrying at least one of these tags, case-insensitive (ANDed
+        with tag).
+        """
+
+    @_builtins.property
+    def inactive_since_time(self) -> _timestamp_pb2.Timestamp:
+        """Only leads with no activity since this time: the record was last updated
+        before it and no behavioural event occurred at or after it.
+        """
 
     def __init__(
         self,
@@ -408,10 +432,14 @@ class ListLeadsRequest(_message.Message):
         source: Global___LeadSource.ValueType = ...,
         tag: _builtins.str = ...,
         updated_since_time: _timestamp_pb2.Timestamp | None = ...,
+        sources: _abc.Iterable[Global___LeadSource.ValueType] | None = ...,
+        any_tags: _abc.Iterable[_builtins.str] | None = ...,
+        inactive_since_time: _timestamp_pb2.Timestamp | None = ...,
+        oldest_first: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["updated_since_time", b"updated_since_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["inactive_since_time", b"inactive_since_time", "updated_since_time", b"updated_since_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id", "page_size", b"page_size", "page_token", b"page_token", "source", b"source", "tag", b"tag", "updated_since_time", b"updated_since_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["any_tags", b"any_tags", "inactive_since_time", b"inactive_since_time", "location_id", b"location_id", "oldest_first", b"oldest_first", "page_size", b"page_size", "page_token", b"page_token", "source", b"source", "sources", b"sources", "tag", b"tag", "updated_since_time", b"updated_since_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

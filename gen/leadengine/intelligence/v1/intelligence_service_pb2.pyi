@@ -767,3 +767,54 @@ class ListTriggerFiringsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListTriggerFiringsResponse: _TypeAlias = ListTriggerFiringsResponse  # noqa: Y015
+
+@_typing.final
+class BatchGetLeadIntelligenceRequest(_message.Message):
+    """Request for BatchGetLeadIntelligence."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    LEAD_IDS_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    @_builtins.property
+    def lead_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """At most 1,000 lead ids."""
+
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+        lead_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_ids", b"lead_ids", "location_id", b"location_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetLeadIntelligenceRequest: _TypeAlias = BatchGetLeadIntelligenceRequest  # noqa: Y015
+
+@_typing.final
+class BatchGetLeadIntelligenceResponse(_message.Message):
+    """Response for BatchGetLeadIntelligence."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTELLIGENCE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def intelligence(self) -> _containers.RepeatedCompositeFieldContainer[Global___LeadIntelligence]:
+        """One per lead that has a stored score, in no particular order."""
+
+    def __init__(
+        self,
+        *,
+        intelligence: _abc.Iterable[Global___LeadIntelligence] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["intelligence", b"intelligence"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetLeadIntelligenceResponse: _TypeAlias = BatchGetLeadIntelligenceResponse  # noqa: Y015

@@ -76,6 +76,11 @@ class IntelligenceServiceStub:
                 request_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ListTriggerFiringsRequest.SerializeToString,
                 response_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ListTriggerFiringsResponse.FromString,
                 _registered_method=True)
+        self.BatchGetLeadIntelligence = channel.unary_unary(
+                '/leadengine.intelligence.v1.IntelligenceService/BatchGetLeadIntelligence',
+                request_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.BatchGetLeadIntelligenceRequest.SerializeToString,
+                response_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.BatchGetLeadIntelligenceResponse.FromString,
+                _registered_method=True)
 
 
 class IntelligenceServiceServicer:
@@ -149,6 +154,14 @@ class IntelligenceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchGetLeadIntelligence(self, request, context):
+        """Returns the stored scores of up to 1,000 leads of one location in one
+        call; leads never scored (or of another location) are left out.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IntelligenceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -191,6 +204,11 @@ def add_IntelligenceServiceServicer_to_server(servicer, server):
                     servicer.ListTriggerFirings,
                     request_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ListTriggerFiringsRequest.FromString,
                     response_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ListTriggerFiringsResponse.SerializeToString,
+            ),
+            'BatchGetLeadIntelligence': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetLeadIntelligence,
+                    request_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.BatchGetLeadIntelligenceRequest.FromString,
+                    response_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.BatchGetLeadIntelligenceResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -411,6 +429,33 @@ class IntelligenceService:
             '/leadengine.intelligence.v1.IntelligenceService/ListTriggerFirings',
             leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ListTriggerFiringsRequest.SerializeToString,
             leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ListTriggerFiringsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetLeadIntelligence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.intelligence.v1.IntelligenceService/BatchGetLeadIntelligence',
+            leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.BatchGetLeadIntelligenceRequest.SerializeToString,
+            leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.BatchGetLeadIntelligenceResponse.FromString,
             options,
             channel_credentials,
             insecure,

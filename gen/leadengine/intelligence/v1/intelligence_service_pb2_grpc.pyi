@@ -67,6 +67,10 @@ class IntelligenceServiceStub:
     """
     ListTriggerFirings: _grpc.UnaryUnaryMultiCallable[_intelligence_service_pb2.ListTriggerFiringsRequest, _intelligence_service_pb2.ListTriggerFiringsResponse]
     """Lists a lead's recorded firings, newest first. Read-only."""
+    BatchGetLeadIntelligence: _grpc.UnaryUnaryMultiCallable[_intelligence_service_pb2.BatchGetLeadIntelligenceRequest, _intelligence_service_pb2.BatchGetLeadIntelligenceResponse]
+    """Returns the stored scores of up to 1,000 leads of one location in one
+    call; leads never scored (or of another location) are left out.
+    """
 
 @_typing.type_check_only
 class IntelligenceServiceAsyncStub(IntelligenceServiceStub):
@@ -107,6 +111,10 @@ class IntelligenceServiceAsyncStub(IntelligenceServiceStub):
     """
     ListTriggerFirings: _aio.UnaryUnaryMultiCallable[_intelligence_service_pb2.ListTriggerFiringsRequest, _intelligence_service_pb2.ListTriggerFiringsResponse]  # type: ignore[assignment]
     """Lists a lead's recorded firings, newest first. Read-only."""
+    BatchGetLeadIntelligence: _aio.UnaryUnaryMultiCallable[_intelligence_service_pb2.BatchGetLeadIntelligenceRequest, _intelligence_service_pb2.BatchGetLeadIntelligenceResponse]  # type: ignore[assignment]
+    """Returns the stored scores of up to 1,000 leads of one location in one
+    call; leads never scored (or of another location) are left out.
+    """
 
 class IntelligenceServiceServicer(metaclass=_abc_1.ABCMeta):
     """IntelligenceService scores leads from what ingest knows of them (profile
@@ -192,5 +200,15 @@ class IntelligenceServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_intelligence_service_pb2.ListTriggerFiringsResponse, _abc.Awaitable[_intelligence_service_pb2.ListTriggerFiringsResponse]]:
         """Lists a lead's recorded firings, newest first. Read-only."""
+
+    @_abc_1.abstractmethod
+    def BatchGetLeadIntelligence(
+        self,
+        request: _intelligence_service_pb2.BatchGetLeadIntelligenceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intelligence_service_pb2.BatchGetLeadIntelligenceResponse, _abc.Awaitable[_intelligence_service_pb2.BatchGetLeadIntelligenceResponse]]:
+        """Returns the stored scores of up to 1,000 leads of one location in one
+        call; leads never scored (or of another location) are left out.
+        """
 
 def add_IntelligenceServiceServicer_to_server(servicer: IntelligenceServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

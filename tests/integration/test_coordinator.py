@@ -57,11 +57,13 @@ async def test_daytime_lead_gets_a_simulated_text_and_its_agent_is_told(m: Mesh)
     assert touch.message_id
     assert not touch.provider_message_id  # nothing reached a provider
 
-    journey = await journey_of(m, lead.lead_id)
+    # The journey notes its first touch just after the message is recorded.
+    journey = await eventually(
+        lambda: journey_of(m, lead.lead_id), lambda j: j.HasField("first_touch_time"), "first_touch_time"
+    )
     assert journey.state == pb.JOURNEY_STATE_ACTIVE
     assert journey.agent_id == agent.agent_id
     assert journey.location_id == loc
-    assert journey.HasField("first_touch_time")
 
     consent = (
         await m.clients.coordinator.GetConsent(pb.GetConsentRequest(lead_id=lead.lead_id), timeout=5)

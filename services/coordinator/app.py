@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -14,10 +15,14 @@ from services.coordinator.compliance.ledger import ConsentPolicyRepository
 from services.coordinator.compliance.policy import ConsentPolicies
 from services.coordinator.compliance.repository import ConsentRepository
 from services.coordinator.config import Config
+from services.coordinator.delivery import crashpoints, providers
+from services.coordinator.delivery.attempts import AttemptRepository
+from services.coordinator.delivery.dispatch import Dispatcher
+from services.coordinator.delivery.providers import ProviderSender
 from services.coordinator.delivery.reports import ReportHandler
 from services.coordinator.delivery.repository import CommunicationRepository
 from services.coordinator.delivery.scheduler import Scheduler
-from services.coordinator.delivery.senders import Sender, SimulatedSender
+from services.coordinator.delivery.senders import SimulatedSender
 from services.coordinator.inbound.messages import MessageHandler
 from services.coordinator.journeys.cadence_repository import CadenceRepository
 from services.coordinator.journeys.control import JourneyControl
@@ -45,11 +50,31 @@ def create_walker(db: Database, content: ContentClient) -> CadenceWalker:
     )
 
 
+def create_dispatcher(
+    db: Database,
+    cfg: Config,
+    senders: dict[str, ProviderSender],
+    *,
+    clock: Callable[[], datetime] = timestamps.now,
+    crash: crashpoints.CrashPoints | None = None,
+) -> Dispatcher:
+    return Dispatcher(
+        AttemptRepository(db),
+        ConsentRepository(db),
+        senders,
+        cfg.providers,
+        window=SendWindow.from_quiet_hours(cfg.quiet_start, cfg.quiet_end),
+        lease=timedelta(seconds=cfg.scheduler_lease_s),
+        clock=clock,
+        crash=crash,
+    )
+
+
 def create_scheduler(
     db: Database,
     cfg: Config,
     *,
-    sender: Sender | None = None,
+    dispatcher: Dispatcher | None = None,
     clock: Callable[[], datetime] = timestamps.now,
     content: ContentClient | None = None,
 ) -> Scheduler:
@@ -57,7 +82,8 @@ def create_scheduler(
         CommunicationRepository(db),
         JourneyRepository(db),
         ConsentRepository(db),
-        sender or SimulatedSender(),
+        # Without a dispatcher no provider is configured: every message is SIMULATED.
+        dispatcher or create_dispatcher(db, cfg, {}, clock=clock),
         window=SendWindow.from_quiet_hours(cfg.quiet_start, cfg.quiet_end),
         poll_s=cfg.scheduler_poll_s,
         batch=cfg.scheduler_batch,
@@ -75,14 +101,21 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     communications = CommunicationRepository(db)
     notifications = NotificationRepository(db)
     ingest, routing, content = IngestClient(peers), RoutingClient(peers), ContentClient(peers)
-    # Provider senders (Twilio, SendGrid) arrive with the provider integration; until
-    # then every message is recorded as SIMULATED, never as SENT.
-    sender = SimulatedSender()
-    notifier = AgentNotifier(notifications, sender)
+    # One HTTP client per process; providers without credentials are absent, and their
+    # messages are recorded SIMULATED, never SENT.
+    http = providers.http_client(cfg.providers)
+    dispatcher = create_dispatcher(
+        db,
+        cfg,
+        providers.build_senders(http, cfg.providers),
+        crash=crashpoints.CrashPoints.from_env(os.environ),
+    )
+    # Agent notifications are still recorded, not sent (see README, Delivery).
+    notifier = AgentNotifier(notifications, SimulatedSender())
     first_touch = FirstTouch(
         communications,
         content,
-        sender,
+        dispatcher,
         window=SendWindow.from_quiet_hours(cfg.quiet_start, cfg.quiet_end),
         lease=timedelta(seconds=cfg.scheduler_lease_s),
         brand_name=cfg.brand_name,
@@ -109,7 +142,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         journeys, consents, communications, notifier, ingest=ingest, routing=routing, human_touch=human_touch
     )
     events = EventHandler(journeys, runner, messages, ReportHandler(communications, consents, journeys))
-    scheduler = create_scheduler(db, cfg, sender=sender, content=content)
+    scheduler = create_scheduler(db, cfg, dispatcher=dispatcher, content=content)
     return ServiceApp(
         registrations=[
             Registration(
@@ -129,4 +162,5 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         ],
         error_domain="coordinator.leadengine",
         background=[scheduler.run],
+        on_stop=[http.aclose],
     )

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
 
+from services.coordinator.delivery.provider_config import ProviderConfig
 from shared import config
 from shared.config import ConfigError, ServerSettings
 
@@ -41,6 +42,8 @@ class Config:
     brand_name: str = "LeadEngine"
     # A person's message to the lead from the CRM pauses its automation this long.
     human_pause_h: float = 72.0
+    # Provider credentials and send retries (delivery/provider_config.py).
+    providers: ProviderConfig = field(default_factory=ProviderConfig)
 
     def __post_init__(self) -> None:
         if self.quiet_start == self.quiet_end:
@@ -48,6 +51,7 @@ class Config:
                 "COORDINATOR_QUIET_START equals COORDINATOR_QUIET_END, which leaves no sending window;"
                 " use e.g. 21:00 and 08:00"
             )
+        self.providers.check_lease(self.scheduler_lease_s)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -62,4 +66,5 @@ class Config:
             max_attempts=config.integer(env, "COORDINATOR_MAX_ATTEMPTS", 5, minimum=1, maximum=100),
             brand_name=config.text(env, "COORDINATOR_BRAND_NAME", "LeadEngine"),
             human_pause_h=config.number(env, "COORDINATOR_HUMAN_PAUSE_H", 72.0, minimum=0.0),
+            providers=ProviderConfig.from_env(env),
         )

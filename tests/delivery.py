@@ -88,8 +88,9 @@ async def seed_message(
             contact_id,
         )
     cid: uuid.UUID = await conn.fetchval(
-        "INSERT INTO communications (lead_id, journey_id, step_key, channel, direction, status, body, subject,"
-        " address, scheduled_time) VALUES ($1, $2, 'test', $3, $4, $5, $6, $7, $8, $9) RETURNING communication_id",
+        "INSERT INTO communications (lead_id, journey_id, step_key, channel, direction, status, body,"
+        " subject, address, scheduled_time) VALUES ($1, $2, 'test', $3, $4, $5, $6, $7, $8, $9)"
+        " RETURNING communication_id",
         lead_id,
         journey_id,
         channel,

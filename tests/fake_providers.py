@@ -29,11 +29,11 @@ import itertools
 import re
 import secrets
 import threading
-from urllib.parse import parse_qsl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import uvicorn
@@ -45,9 +45,9 @@ from starlette.routing import Route
 from services.gateway import signatures
 
 TWILIO_SID = "AC" + "0" * 32
-TWILIO_TOKEN = "fake-twilio-auth-token"  # noqa: S105 - a fake's credential
+TWILIO_TOKEN = "fake-twilio-auth-token"
 SENDGRID_KEY = "SG.fake-sendgrid-key"
-HIGHLEVEL_TOKEN = "fake-highlevel-token"  # noqa: S105
+HIGHLEVEL_TOKEN = "fake-highlevel-token"
 
 
 @dataclass
@@ -148,7 +148,8 @@ class FakeProviders:
         p.calls += 1
         fault = p.next_fault()
         code = {"401": 20003, "429": 20429}.get(fault, 20500)
-        early = await self._fault_answer(p, fault, {"code": code, "status": int(fault) if fault.isdigit() else 0})
+        status = int(fault) if fault.isdigit() else 0
+        early = await self._fault_answer(p, fault, {"code": code, "status": status})
         if early is not None:
             return early
         form = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
@@ -223,12 +224,13 @@ class FakeProviders:
     async def sendgrid_activity(self, request: Request) -> Response:
         if request.headers.get("authorization") != f"Bearer {SENDGRID_KEY}":
             return JSONResponse({"errors": [{"message": "authorization required"}]}, status_code=401)
-        wanted = re.search(r"unique_args\['communication_id'\]=\"([^\"]+)\"", request.query_params.get("query", ""))
+        query = request.query_params.get("query", "")
+        wanted = re.search(r"unique_args\['communication_id'\]=\"([^\"]+)\"", query)
         cid = wanted.group(1) if wanted else None
         return JSONResponse(
             {
                 "messages": [
-                    {"msg_id": f"{r.provider_message_id}.filterdrecv-1-2", "to_email": r.to, "status": "delivered"}
+                    {"msg_id": f"{r.provider_message_id}.filterdrecv-1-2", "to_email": r.to}
                     for r in self.sendgrid.receipts
                     if r.communication_id == cid
                 ]
@@ -258,13 +260,15 @@ class FakeProviders:
         to = msg.get("toNumber") or msg.get("emailTo") or ""
         receipt = self._take(
             p,
-            Receipt("highlevel", self._new_id("hl"), to, str(body), contact_id=str(msg["contactId"]), details=msg),
+            Receipt(
+                "highlevel", self._new_id("hl"), to, str(body), contact_id=str(msg["contactId"]), details=msg
+            ),
         )
         late = await self._after_take(p, fault)
         if late is not None:
             return late
         return JSONResponse(
-            {"conversationId": f"conv-{receipt.contact_id}", "messageId": receipt.provider_message_id, "msg": "ok"}
+            {"conversationId": f"conv-{receipt.contact_id}", "messageId": receipt.provider_message_id}
         )
 
     async def highlevel_search(self, request: Request) -> Response:
@@ -272,7 +276,8 @@ class FakeProviders:
             return JSONResponse({"statusCode": 401, "message": "Invalid JWT"}, status_code=401)
         contact = request.query_params.get("contactId", "")
         has = any(r.contact_id == contact for r in self.highlevel.receipts)
-        return JSONResponse({"conversations": [{"id": f"conv-{contact}", "contactId": contact}] if has else []})
+        found = [{"id": f"conv-{contact}", "contactId": contact}] if has else []
+        return JSONResponse({"conversations": found})
 
     async def highlevel_messages(self, request: Request) -> Response:
         if not self._highlevel_authorized(request):
@@ -305,7 +310,9 @@ async def running_fakes(fakes: FakeProviders | None = None) -> AsyncIterator[tup
     """The fakes on 127.0.0.1 port 0; yields them and their base URL."""
     fakes = fakes or FakeProviders()
     server = uvicorn.Server(
-        uvicorn.Config(fakes.app(), host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="off")
+        uvicorn.Config(
+            fakes.app(), host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="off"
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -60,9 +60,8 @@ async def rig(postgres_url: str) -> AsyncIterator[Rig]:
         dispatcher = create_dispatcher(database, cfg, providers.build_senders(http, cfg.providers))
         conn = await asyncpg.connect(dsn, server_settings={"search_path": "coordinator"})
         try:
-            yield Rig(
-                dsn, conn, fakes, create_scheduler(database, cfg, dispatcher=dispatcher), dispatcher, database, http
-            )
+            scheduler = create_scheduler(database, cfg, dispatcher=dispatcher)
+            yield Rig(dsn, conn, fakes, scheduler, dispatcher, database, http)
         finally:
             await conn.close()
             await http.aclose()
@@ -153,7 +152,9 @@ async def test_429_and_500_are_retried_until_accepted_once(rig: Rig) -> None:
 
 @pytest.mark.parametrize("fault", ["500_accepted", "timeout"])
 @pytest.mark.parametrize("channel", [SMS, EMAIL])
-async def test_a_lost_answer_is_found_at_the_provider_not_sent_again(rig: Rig, fault: str, channel: int) -> None:
+async def test_a_lost_answer_is_found_at_the_provider_not_sent_again(
+    rig: Rig, fault: str, channel: int
+) -> None:
     provider = rig.fakes.twilio if channel == SMS else rig.fakes.sendgrid
     provider.faults.append(fault)
     cid = await seed_message(rig.conn, channel=channel, due=DUE)  # type: ignore[arg-type]
@@ -213,7 +214,8 @@ async def test_a_call_left_open_by_a_dead_worker_is_reconciled(rig: Rig) -> None
         begin = await attempts.begin(
             cid, claimed[cid].claim_token, NOON, lambda held: rig.dispatcher._decide(held, NOON)
         )
-        assert begin.attempt is not None and begin.held is not None
+        assert begin.attempt is not None
+        assert begin.held is not None
         if cid == arrived:
             answer = await rig.dispatcher._senders["twilio"].send(rig.dispatcher.outgoing(begin.held))
             assert answer.verdict is providers.Verdict.ACCEPTED
@@ -240,8 +242,6 @@ async def test_two_schedulers_racing_send_each_message_once(rig: Rig) -> None:
         other = create_scheduler(
             other_db, cfg, dispatcher=create_dispatcher(other_db, cfg, rig.dispatcher._senders)
         )
-        mine = dataclasses.replace(cfg)
-        del mine
         for _ in range(6):
             await asyncio.gather(rig.scheduler.run_once(now=NOON), other.run_once(now=NOON))
     finally:

@@ -73,6 +73,8 @@ class Provider:
     calls: int = 0
     hang_s: float = 3.0
     slow_s: float = 0.2
+    # Every accepted message is answered this much later (time for a crash mid-call).
+    delay_s: float = 0.0
 
     def next_fault(self) -> str:
         if self.revoked:
@@ -116,6 +118,8 @@ class FakeProviders:
         return None
 
     async def _after_take(self, provider: Provider, fault: str) -> Response | None:
+        if provider.delay_s:
+            await asyncio.sleep(provider.delay_s)
         if fault == "500_accepted":
             return JSONResponse({"message": "Internal Server Error"}, status_code=500)
         if fault == "timeout":

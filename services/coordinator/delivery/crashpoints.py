@@ -7,6 +7,7 @@ does there. Unset (always, outside the fault tests) this does nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import random
@@ -16,7 +17,9 @@ from collections.abc import Mapping
 from shared.config import ConfigError
 
 log = logging.getLogger(__name__)
-POINTS = ("before_call", "after_call", "after_commit")
+POINTS = ("before_call", "during_call", "after_call", "after_commit")
+# "during_call" fires this long after the request left, while the provider holds it.
+DURING_CALL_DELAY_S = 0.05
 
 
 def parse(raw: str) -> dict[str, float]:
@@ -43,9 +46,22 @@ class CrashPoints:
     def from_env(cls, env: Mapping[str, str]) -> CrashPoints:
         return cls(parse(env.get("COORDINATOR_CRASH_POINTS", "")))
 
-    def at(self, point: str) -> None:
+    def _hit(self, point: str) -> bool:
         chance = self._points.get(point)
-        if chance and self._rng.random() < chance:
-            # Printed, not logged: the fault test counts these lines from stdout.
-            print(f"CRASHPOINT {point}", flush=True)
-            os.kill(os.getpid(), signal.SIGKILL)
+        return bool(chance) and self._rng.random() < (chance or 0.0)
+
+    @staticmethod
+    def _die(point: str) -> None:
+        # Printed, not logged: the fault test counts these lines from stdout.
+        print(f"CRASHPOINT {point}", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def at(self, point: str) -> None:
+        if self._hit(point):
+            self._die(point)
+
+    def arm(self, point: str) -> asyncio.TimerHandle | None:
+        """A crash a moment from now (cancel it when the awaited call returns first)."""
+        if not self._hit(point):
+            return None
+        return asyncio.get_running_loop().call_later(DURING_CALL_DELAY_S, self._die, point)

@@ -157,7 +157,12 @@ class Dispatcher:
             sender = self._senders[attempt.provider]
             out = self.outgoing(held)
             self._crash.at("before_call")
-            result = await sender.send(out)
+            timer = self._crash.arm("during_call")
+            try:
+                result = await sender.send(out)
+            finally:
+                if timer is not None:
+                    timer.cancel()
             SENT_TOTAL.labels(attempt.provider, result.verdict.value).inc()
             self._crash.at("after_call")
             if result.verdict is Verdict.ACCEPTED:

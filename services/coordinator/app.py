@@ -23,6 +23,7 @@ from services.coordinator.delivery.reports import ReportHandler
 from services.coordinator.delivery.repository import CommunicationRepository
 from services.coordinator.delivery.scheduler import Scheduler
 from services.coordinator.delivery.senders import SimulatedSender
+from services.coordinator.delivery.settings import DeliverySettingsRepository
 from services.coordinator.inbound.messages import MessageHandler
 from services.coordinator.journeys.cadence_repository import CadenceRepository
 from services.coordinator.journeys.control import JourneyControl
@@ -143,21 +144,23 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     )
     events = EventHandler(journeys, runner, messages, ReportHandler(communications, consents, journeys))
     scheduler = create_scheduler(db, cfg, dispatcher=dispatcher, content=content)
+    servicer = CoordinatorServicer(
+        events,
+        journeys,
+        consents,
+        communications,
+        notifications,
+        policies,
+        control,
+        CadenceRepository(db),
+    )
+    servicer.init_delivery(DeliverySettingsRepository(db), cfg.providers.unsubscribe_key)
     return ServiceApp(
         registrations=[
             Registration(
                 pb.DESCRIPTOR.services_by_name["CoordinatorService"].full_name,
                 pb_grpc.add_CoordinatorServiceServicer_to_server,
-                CoordinatorServicer(
-                    events,
-                    journeys,
-                    consents,
-                    communications,
-                    notifications,
-                    policies,
-                    control,
-                    CadenceRepository(db),
-                ),
+                servicer,
             )
         ],
         error_domain="coordinator.leadengine",

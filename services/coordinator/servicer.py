@@ -12,6 +12,7 @@ from services.coordinator.compliance.consent import Consent
 from services.coordinator.compliance.policy import ConsentPolicies
 from services.coordinator.compliance.repository import ConsentRepository
 from services.coordinator.delivery.repository import Communication, CommunicationRepository
+from services.coordinator.delivery_servicer import DeliveryHandlers
 from services.coordinator.journeys.cadence_repository import CadenceRepository
 from services.coordinator.journeys.control import JourneyControl
 from services.coordinator.journeys.repository import Journey, JourneyRepository
@@ -111,7 +112,7 @@ def _notification_cursor(note: Notification) -> dict[str, str]:
     return {"t": note.create_time.isoformat(), "id": str(note.notification_id)}
 
 
-class CoordinatorServicer(CadenceHandlers, pb_grpc.CoordinatorServiceServicer):
+class CoordinatorServicer(CadenceHandlers, DeliveryHandlers, pb_grpc.CoordinatorServiceServicer):
     def __init__(
         self,
         events: EventHandler,

@@ -36,11 +36,6 @@ CREATE TABLE delivery_settings (
     sms_provider   text NOT NULL DEFAULT '',
     -- 'sendgrid' | 'highlevel' | '' (process default).
     email_provider text NOT NULL DEFAULT '',
-    -- Sender identity; '' falls back to the process defaults.
-    sms_from       text NOT NULL DEFAULT '',
-    email_from     text NOT NULL DEFAULT '',
-    email_from_name text NOT NULL DEFAULT '',
-    request_id     text,
     update_time    timestamptz NOT NULL DEFAULT now()
 );
 

@@ -69,6 +69,17 @@ class CoordinatorServiceStub:
     """Holds a lead's journey: due steps wait until ResumeJourney."""
     ResumeJourney: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.ResumeJourneyRequest, _coordinator_service_pb2.ResumeJourneyResponse]
     """Lifts a pause; steps that fell due meanwhile go out (through the gates)."""
+    SetDeliverySettings: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.SetDeliverySettingsRequest, _coordinator_service_pb2.SetDeliverySettingsResponse]
+    """Sets which provider carries SMS and email for a location (delivery). Replaces
+    the location's settings; idempotent (the same settings again change nothing).
+    """
+    GetDeliverySettings: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetDeliverySettingsRequest, _coordinator_service_pb2.GetDeliverySettingsResponse]
+    """The location's delivery settings; empty providers mean the process defaults."""
+    UnsubscribeByToken: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.UnsubscribeByTokenRequest, _coordinator_service_pb2.UnsubscribeByTokenResponse]
+    """Applies a one-click unsubscribe (RFC 8058): suppresses the channel the signed
+    token names for its lead. Idempotent: the same token again changes nothing.
+    INVALID_ARGUMENT (UNSUBSCRIBE_TOKEN_INVALID) for a token we did not sign.
+    """
 
 @_typing.type_check_only
 class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
@@ -111,6 +122,17 @@ class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
     """Holds a lead's journey: due steps wait until ResumeJourney."""
     ResumeJourney: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.ResumeJourneyRequest, _coordinator_service_pb2.ResumeJourneyResponse]  # type: ignore[assignment]
     """Lifts a pause; steps that fell due meanwhile go out (through the gates)."""
+    SetDeliverySettings: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.SetDeliverySettingsRequest, _coordinator_service_pb2.SetDeliverySettingsResponse]  # type: ignore[assignment]
+    """Sets which provider carries SMS and email for a location (delivery). Replaces
+    the location's settings; idempotent (the same settings again change nothing).
+    """
+    GetDeliverySettings: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetDeliverySettingsRequest, _coordinator_service_pb2.GetDeliverySettingsResponse]  # type: ignore[assignment]
+    """The location's delivery settings; empty providers mean the process defaults."""
+    UnsubscribeByToken: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.UnsubscribeByTokenRequest, _coordinator_service_pb2.UnsubscribeByTokenResponse]  # type: ignore[assignment]
+    """Applies a one-click unsubscribe (RFC 8058): suppresses the channel the signed
+    token names for its lead. Idempotent: the same token again changes nothing.
+    INVALID_ARGUMENT (UNSUBSCRIBE_TOKEN_INVALID) for a token we did not sign.
+    """
 
 class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
     """CoordinatorService runs each lead's journey: it reacts to lead events,
@@ -228,5 +250,34 @@ class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_coordinator_service_pb2.ResumeJourneyResponse, _abc.Awaitable[_coordinator_service_pb2.ResumeJourneyResponse]]:
         """Lifts a pause; steps that fell due meanwhile go out (through the gates)."""
+
+    @_abc_1.abstractmethod
+    def SetDeliverySettings(
+        self,
+        request: _coordinator_service_pb2.SetDeliverySettingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.SetDeliverySettingsResponse, _abc.Awaitable[_coordinator_service_pb2.SetDeliverySettingsResponse]]:
+        """Sets which provider carries SMS and email for a location (delivery). Replaces
+        the location's settings; idempotent (the same settings again change nothing).
+        """
+
+    @_abc_1.abstractmethod
+    def GetDeliverySettings(
+        self,
+        request: _coordinator_service_pb2.GetDeliverySettingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.GetDeliverySettingsResponse, _abc.Awaitable[_coordinator_service_pb2.GetDeliverySettingsResponse]]:
+        """The location's delivery settings; empty providers mean the process defaults."""
+
+    @_abc_1.abstractmethod
+    def UnsubscribeByToken(
+        self,
+        request: _coordinator_service_pb2.UnsubscribeByTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.UnsubscribeByTokenResponse, _abc.Awaitable[_coordinator_service_pb2.UnsubscribeByTokenResponse]]:
+        """Applies a one-click unsubscribe (RFC 8058): suppresses the channel the signed
+        token names for its lead. Idempotent: the same token again changes nothing.
+        INVALID_ARGUMENT (UNSUBSCRIBE_TOKEN_INVALID) for a token we did not sign.
+        """
 
 def add_CoordinatorServiceServicer_to_server(servicer: CoordinatorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

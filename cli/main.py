@@ -108,6 +108,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", type=Path, help="also write the validation report to this CSV file")
 
     p = commands.add_parser(
+        "fake-providers",
+        help="run local fake Twilio, SendGrid and HighLevel APIs (demos and tests)",
+        description="Serves the provider APIs the coordinator sends through, on 127.0.0.1, counting what"
+        " they receive; Twilio posts signed status callbacks. Prints the settings that point the mesh"
+        " at them.",
+    )
+    p.add_argument("--port", type=int, default=8099, help="port to listen on (default 8099)")
+    p.add_argument(
+        "--gateway",
+        default="http://127.0.0.1:8080",
+        help="the gateway's public base URL, where status callbacks go (default http://127.0.0.1:8080)",
+    )
+    p.add_argument(
+        "--print-env", action="store_true", help="only print the settings, one NAME=value a line, and exit"
+    )
+
+    p = commands.add_parser(
         "bench",
         parents=[data_dir],
         help="measure signed webhooks through the gateway and ingest on this machine",
@@ -172,6 +189,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_seed(args))
         if args.command == "import":
             return asyncio.run(_import(args))
+        if args.command == "fake-providers":
+            from cli import fake_providers  # a web server: only loaded when asked for
+
+            if args.print_env:
+                base = f"http://127.0.0.1:{args.port}"
+                for name, value in fake_providers.env_for(base, gateway_url=args.gateway).items():
+                    print(f"{name}={value}")
+                return 0
+            return fake_providers.serve(args.port, args.gateway)
         if args.command == "bench":
             from cli import bench  # starts servers in-process: only loaded when asked for
 

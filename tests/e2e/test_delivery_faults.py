@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
-from tests import fake_providers
+from cli import fake_providers
 from tests.delivery import EMAIL, coordinator_database, seed_message, set_provider, statuses
 from tests.support import ROOT
 

@@ -23,9 +23,9 @@ from services.coordinator.delivery.provider_config import ProviderConfig
 from services.coordinator.delivery.repository import CommunicationRepository
 from services.coordinator.delivery.scheduler import Scheduler
 from shared import db, unsubscribe
-from tests import fake_providers
+from cli import fake_providers
 from tests.delivery import EMAIL, SMS, coordinator_database, local_noon, seed_message, set_provider, statuses
-from tests.fake_providers import FakeProviders
+from cli.fake_providers import FakeProviders
 from tests.support import service_config
 
 KEY = "test-unsubscribe-key"

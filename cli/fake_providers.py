@@ -21,7 +21,6 @@ message's StatusCallback, as the real one does.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import contextlib
@@ -45,9 +44,9 @@ from starlette.routing import Route
 from services.gateway import signatures
 
 TWILIO_SID = "AC" + "0" * 32
-TWILIO_TOKEN = "fake-twilio-auth-token"
+TWILIO_TOKEN = "fake-twilio-auth-token"  # noqa: S105 - the fake's own, not a secret
 SENDGRID_KEY = "SG.fake-sendgrid-key"
-HIGHLEVEL_TOKEN = "fake-highlevel-token"
+HIGHLEVEL_TOKEN = "fake-highlevel-token"  # noqa: S105 - the fake's own, not a secret
 
 
 @dataclass
@@ -350,16 +349,17 @@ def env_for(base_url: str, *, gateway_url: str = "") -> dict[str, str]:
     return env
 
 
-def main() -> None:
-    """python -m tests.fake_providers --port 8099: the fakes for `leadengine demo`, with
-    Twilio posting status callbacks to the gateway."""
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--port", type=int, default=8099)
-    args = parser.parse_args()
+def serve(port: int, gateway_url: str) -> int:
+    """Run the fakes in the foreground for `leadengine up` + `leadengine demo`: Twilio posts
+    signed status callbacks to the gateway as the real one does."""
     fakes = FakeProviders()
     fakes.status_callbacks = True
-    uvicorn.run(fakes.app(), host="127.0.0.1", port=args.port, log_config=None, access_log=False)
-
-
-if __name__ == "__main__":
-    main()
+    base = f"http://127.0.0.1:{port}"
+    print("fake Twilio, SendGrid and HighLevel on", base)
+    print(
+        "start the mesh with these settings (e.g. `env $(leadengine fake-providers --print-env) leadengine up`):"
+    )
+    for name, value in env_for(base, gateway_url=gateway_url).items():
+        print(f"  {name}={value}")
+    uvicorn.run(fakes.app(), host="127.0.0.1", port=port, log_config=None, access_log=False)
+    return 0

@@ -356,9 +356,8 @@ def serve(port: int, gateway_url: str) -> int:
     fakes.status_callbacks = True
     base = f"http://127.0.0.1:{port}"
     print("fake Twilio, SendGrid and HighLevel on", base)
-    print(
-        "start the mesh with these settings (e.g. `env $(leadengine fake-providers --print-env) leadengine up`):"
-    )
+    print("start the mesh with these settings, e.g.")
+    print("  env $(leadengine fake-providers --print-env) leadengine up")
     for name, value in env_for(base, gateway_url=gateway_url).items():
         print(f"  {name}={value}")
     uvicorn.run(fakes.app(), host="127.0.0.1", port=port, log_config=None, access_log=False)

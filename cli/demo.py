@@ -147,6 +147,8 @@ async def _poll(peers: Peers, trace: Trace, lead_id: str) -> None:
     if comms is not None and comms.communications:
         c = comms.communications[-1]  # newest first: the last one is the first touch
         status = coordinator_pb.CommunicationStatus.Name(c.status).removeprefix("COMMUNICATION_STATUS_")
+        if status == "SCHEDULED" and not c.status_reason:
+            return  # claimed and being handed to the provider right now: held rows say why
         channel = common_pb2.Channel.Name(c.channel).removeprefix("CHANNEL_")
         compliance = COMPLIANCE.get(status, "see status")
         scheduled = timestamps.from_proto(c.scheduled_time)

@@ -132,10 +132,16 @@ def build_parser() -> argparse.ArgumentParser:
         " and the gateway in this process, sends signed HighLevel ContactCreate webhooks, and prints 2xx/s"
         " and p50/p99 time to 2xx next to the same load on GET /healthz as the baseline.",
     )
-    p.add_argument("target", choices=["webhooks"], help="what to measure")
+    p.add_argument("target", choices=["webhooks", "senders"], help="what to measure")
     p.add_argument("--events", type=_count, default=2000, help="webhooks to send (default 2000)")
     p.add_argument("--concurrency", type=_count, default=32, help="requests in flight (default 32)")
     p.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
+    p.add_argument(
+        "--messages", type=_count, default=500, help="senders: messages per provider (default 500)"
+    )
+    p.add_argument(
+        "--workers", type=_count, default=1, help="senders: schedulers sharing the work (default 1)"
+    )
     return parser
 
 
@@ -201,6 +207,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "bench":
             from cli import bench  # starts servers in-process: only loaded when asked for
 
+            if args.target == "senders":
+                from cli import bench_senders
+
+                return asyncio.run(
+                    bench_senders.senders_command(
+                        args.data_dir, os.environ, args.messages, args.workers, args.json
+                    )
+                )
             return asyncio.run(
                 bench.webhooks_command(args.data_dir, os.environ, args.events, args.concurrency, args.json)
             )

@@ -14,6 +14,8 @@ import asyncpg
 import pytest
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
+from cli import fake_providers
+from cli.fake_providers import FakeProviders
 from services.coordinator.app import create_dispatcher, create_scheduler
 from services.coordinator.compliance.repository import REPORT, ConsentRepository, Revocation
 from services.coordinator.delivery import providers
@@ -23,9 +25,7 @@ from services.coordinator.delivery.provider_config import ProviderConfig
 from services.coordinator.delivery.repository import CommunicationRepository
 from services.coordinator.delivery.scheduler import Scheduler
 from shared import db, unsubscribe
-from cli import fake_providers
 from tests.delivery import EMAIL, SMS, coordinator_database, local_noon, seed_message, set_provider, statuses
-from cli.fake_providers import FakeProviders
 from tests.support import service_config
 
 KEY = "test-unsubscribe-key"

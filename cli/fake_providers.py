@@ -143,7 +143,7 @@ class FakeProviders:
                 {
                     "messages": [
                         {"sid": r.provider_message_id, "to": r.to, "body": r.body, "status": "queued"}
-                        for r in p.receipts
+                        for r in reversed(p.receipts)  # newest first, as Twilio lists them
                         if r.to == to
                     ]
                 }

@@ -65,8 +65,6 @@ class Held:
     facts: ContactFacts
     # Calls whose outcome is unknown; the message may already be with the provider.
     open_attempts: list[Attempt]
-    # When the first call for this message started (lookups search from there).
-    first_start: datetime | None
 
 
 @dataclass(frozen=True)
@@ -114,11 +112,12 @@ class AttemptRepository:
         )
         consent = await conn.fetchrow(CONSENT_VIEW, row["lead_id"], timeout=deadlines.timeout(2.0))
         attempts = await conn.fetch(
-            "SELECT * FROM send_attempts WHERE communication_id = $1 ORDER BY start_time",
+            "SELECT * FROM send_attempts WHERE communication_id = $1 AND state = ANY($2::text[])"
+            " ORDER BY start_time",
             communication_id,
+            list(OPEN),
             timeout=deadlines.timeout(2.0),
         )
-        every = [_attempt(a) for a in attempts]
         return Held(
             message=communication_from_row(row),
             location_id=row["location_id"],
@@ -126,8 +125,7 @@ class AttemptRepository:
             sms_provider=row["sms_provider"],
             email_provider=row["email_provider"],
             facts=consent_from_row(consent).facts if consent is not None else ContactFacts(),
-            open_attempts=[a for a in every if a.state in OPEN],
-            first_start=every[0].start_time if every else None,
+            open_attempts=[_attempt(a) for a in attempts],
         )
 
     async def begin(

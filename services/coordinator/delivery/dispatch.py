@@ -124,7 +124,6 @@ class Dispatcher:
             body=body,
             contact_id=held.contact_id,
             unsubscribe_url=url,
-            since=held.first_start,
         )
 
     async def remember_contact(self, lead_id: uuid.UUID, location_id: str, contact_id: str) -> None:

@@ -20,7 +20,7 @@ import email.utils
 import enum
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
@@ -66,8 +66,6 @@ class Outgoing:
     contact_id: str = ""
     # Email only: the one-click unsubscribe URL (RFC 8058); "" when not configured.
     unsubscribe_url: str = ""
-    # When the first attempt started: lookups search from there.
-    since: datetime | None = None
 
 
 class LookupFailed(Exception):
@@ -89,8 +87,12 @@ def _retry_after(resp: httpx.Response) -> float | None:
     try:
         return max(0.0, float(raw))
     except ValueError:
+        pass
+    try:
         parsed = email.utils.parsedate_to_datetime(raw)
-        return max(0.0, (parsed - datetime.now(parsed.tzinfo)).total_seconds())
+    except (TypeError, ValueError):
+        return None  # unreadable: our own backoff applies
+    return max(0.0, (parsed - datetime.now(parsed.tzinfo)).total_seconds())
 
 
 def _json(resp: httpx.Response) -> dict[str, Any]:
@@ -153,10 +155,11 @@ class TwilioSender:
         return classify_failure("Twilio", got, str(body.get("message", "")), str(body.get("code") or ""))
 
     async def find(self, out: Outgoing, exclude: set[str]) -> str | None:
-        # No idempotency key exists for Twilio (§2.5): the same text to the same number
-        # since the first attempt, not already another message of ours, is this one.
-        since = (out.since or datetime.now().astimezone()) - timedelta(days=1)
-        params = {"To": out.to, "DateSent>": since.date().isoformat(), "PageSize": "100"}
+        # No idempotency key exists for Twilio (§2.5): the same text to the same number, not
+        # already another message of ours, is this one. Not filtered by DateSent: a message
+        # still queued has no date_sent yet, and missing it would send it twice. The list is
+        # newest first, so the first page holds any recent attempt.
+        params = {"To": out.to, "PageSize": "100"}
         try:
             resp = await self._http.get(self._messages, params=params, auth=self._auth)
         except httpx.HTTPError as err:

@@ -14,6 +14,7 @@ Faults are queued per provider and consumed one request at a time, e.g.
   "timeout"      take the message, then answer after `hang_s` (longer than the client waits)
   "slow"         answer normally after `slow_s`
   "401"          answer 401
+  "21610"        answer Twilio's 400 for a number that replied STOP
 `revoked = True` answers every later call with 401 (a credential revoked mid-run).
 With `status_callbacks` set, Twilio posts signed "sent" then "delivered" callbacks to the
 message's StatusCallback, as the real one does.
@@ -114,6 +115,8 @@ class FakeProviders:
             return JSONResponse({**error, "message": "Too Many Requests"}, 429, headers={"Retry-After": "0"})
         if fault == "500":
             return JSONResponse({**error, "message": "Internal Server Error"}, status_code=500)
+        if fault == "21610":  # Twilio: the number replied STOP to this sender
+            return JSONResponse({"code": 21610, "message": "Attempt to send to unsubscribed recipient"}, 400)
         return None
 
     async def _after_take(self, provider: Provider, fault: str) -> Response | None:

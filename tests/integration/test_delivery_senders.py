@@ -128,15 +128,30 @@ async def test_location_setting_sends_through_highlevel(rig: Rig) -> None:
     assert rows[mail]["provider_message_id"] == by_contact["ct-2"].provider_message_id
 
 
-async def test_rejected_credentials_fail_the_message_without_retrying(rig: Rig) -> None:
+async def test_credentials_revoked_mid_run_fail_messages_without_retrying(rig: Rig) -> None:
+    before = await seed_message(rig.conn, channel=SMS, due=DUE)
+    await rig.scheduler.run_once(now=NOON)
     rig.fakes.twilio.revoked = True
     first = await seed_message(rig.conn, channel=SMS, due=DUE)
     second = await seed_message(rig.conn, channel=SMS, due=DUE)
     await rig.scheduler.run_once(now=NOON)
-    rows = await statuses(rig.conn, [first, second])
-    assert {r["status"] for r in rows.values()} == {pb.COMMUNICATION_STATUS_FAILED}
-    assert all("Twilio 20003" in r["status_reason"] for r in rows.values())
-    assert rig.fakes.twilio.calls == 2  # one call each, never retried
+    rows = await statuses(rig.conn, [before, first, second])
+    assert rows[before]["status"] == pb.COMMUNICATION_STATUS_QUEUED
+    for cid in (first, second):
+        assert rows[cid]["status"] == pb.COMMUNICATION_STATUS_FAILED
+        assert rows[cid]["status_reason"].startswith("Twilio 20003")
+    assert rig.fakes.twilio.calls == 3  # one call each, never retried
+
+
+async def test_twilio_21610_fails_the_message_and_opts_the_number_out(rig: Rig) -> None:
+    rig.fakes.twilio.faults.append("21610")
+    cid = await seed_message(rig.conn, channel=SMS, due=DUE)
+    await rig.scheduler.run_once(now=NOON)
+    row = (await statuses(rig.conn, [cid]))[cid]
+    assert row["status"] == pb.COMMUNICATION_STATUS_FAILED
+    assert row["status_reason"].startswith("Twilio 21610")
+    lead_id = await rig.conn.fetchval("SELECT lead_id FROM communications WHERE communication_id = $1", cid)
+    assert await rig.conn.fetchval("SELECT sms_opted_out FROM consents WHERE lead_id = $1", lead_id)
 
 
 async def test_429_and_500_are_retried_until_accepted_once(rig: Rig) -> None:

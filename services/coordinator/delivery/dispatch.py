@@ -26,7 +26,7 @@ from prometheus_client import Counter
 
 from services.coordinator.compliance import gates
 from services.coordinator.compliance.gates import Action, SendWindow
-from services.coordinator.compliance.repository import KEYWORD, ConsentRepository, Revocation
+from services.coordinator.compliance.repository import ConsentRepository
 from services.coordinator.delivery import crashpoints, provider_status
 from services.coordinator.delivery.attempts import (
     IN_DOUBT,
@@ -43,6 +43,7 @@ from services.coordinator.delivery.providers import (
     ProviderSender,
     Verdict,
 )
+from services.coordinator.delivery.reports import twilio_stop_block
 from services.coordinator.delivery.repository import Communication
 from services.coordinator.delivery.senders import NO_CREDENTIALS
 from shared import contact, unsubscribe
@@ -216,17 +217,7 @@ class Dispatcher:
                 extra={"provider": provider, "reason": result.reason, "location_id": held.location_id},
             )
         if provider_status.opts_out(m.channel, result.error_code):
-            await self._consents.revoke(
-                Revocation(
-                    channel=gates.SMS,
-                    address=m.address,
-                    lead_id=m.lead_id,
-                    source=KEYWORD,
-                    reason="Twilio 21610: recipient replied STOP",
-                    block_reason="lead opted out (Twilio 21610: replied STOP)",
-                    at=self._clock(),
-                )
-            )
+            await self._consents.revoke(twilio_stop_block(m.address, m.lead_id, self._clock()))
         return await self._attempts.fail(m.communication_id, pb.COMMUNICATION_STATUS_FAILED, result.reason)
 
     async def _reconcile(self, held: Held) -> Communication | None:

@@ -271,14 +271,16 @@ class AttemptRepository:
             )
         return bool(done)
 
-    async def release(self, communication_id: uuid.UUID, token: uuid.UUID | None) -> None:
-        """Give the message back to the scheduler (due again at once)."""
+    async def release(self, communication_id: uuid.UUID, token: uuid.UUID | None, reason: str = "") -> None:
+        """Give the message back to the scheduler (due again at once), saying why when asked."""
         async with self._db.transaction() as conn:
             await conn.execute(
-                "UPDATE communications SET claim_until = NULL, claim_token = NULL"
+                "UPDATE communications SET claim_until = NULL, claim_token = NULL,"
+                " status_reason = CASE WHEN $3 = '' THEN status_reason ELSE $3 END, update_time = now()"
                 " WHERE communication_id = $1 AND claim_token IS NOT DISTINCT FROM $2",
                 communication_id,
                 token,
+                reason,
                 timeout=deadlines.timeout(2.0),
             )
 

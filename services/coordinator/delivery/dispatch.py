@@ -131,9 +131,12 @@ class Dispatcher:
         """The lead's CRM contact id, which HighLevel sends need."""
         await self._attempts.remember_contact(lead_id, location_id, contact_id)
 
-    async def dispatch(self, message: Communication, now: datetime | None = None) -> Communication:
+    async def dispatch(
+        self, message: Communication, now: datetime | None = None, *, retry: bool = True
+    ) -> Communication:
         """Send a message this worker has claimed, as of `now` (the scheduler's clock);
-        returns the row as it ends up."""
+        returns the row as it ends up. With retry=False (a caller inside an RPC deadline)
+        a 429/5xx/timeout hands the message to the scheduler instead of waiting here."""
         cid, token = message.communication_id, message.claim_token
         started = self._clock()
         base = now or started
@@ -178,6 +181,10 @@ class Dispatcher:
             state = IN_DOUBT if result.verdict is Verdict.IN_DOUBT else REFUSED
             await self._attempts.mark(attempt.attempt_id, state, result.reason)
             last = result.reason
+            if not retry:
+                await self._attempts.release(cid, token, f"provider asked to retry later: {last}")
+                held_now = await self._attempts.hold(cid)
+                return held_now.message if held_now is not None else message
             pause = backoff_s(tries, self._cfg.backoff_base_s, self._cfg.backoff_max_s, self._rng)
             if result.retry_after_s is not None:
                 pause = max(pause, min(result.retry_after_s, self._cfg.backoff_max_s))

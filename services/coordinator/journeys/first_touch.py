@@ -163,4 +163,6 @@ class FirstTouch:
         if not created:
             return message
         # Consent, suppression and the window are checked again under the row lock there.
-        return await self._dispatcher.dispatch(message, now)
+        # A provider that asks us to wait hands the message to the scheduler: this runs inside
+        # the relay's RPC deadline.
+        return await self._dispatcher.dispatch(message, now, retry=False)

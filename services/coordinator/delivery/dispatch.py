@@ -192,7 +192,9 @@ class Dispatcher:
             if (self._clock() - started).total_seconds() + pause > self._cfg.retry_budget_s:
                 return await self._give_up(cid, token, tries, last)
             # Hold the claim across the pause, or stop if someone else has it now.
-            if not await self._attempts.extend(cid, token, self._clock() + self._lease):
+            # (On the caller's clock, which begin() checks the claim against.)
+            at = base + (self._clock() - started)
+            if not await self._attempts.extend(cid, token, at + self._lease):
                 return message
             await self._sleep(pause)  # type: ignore[misc]
 

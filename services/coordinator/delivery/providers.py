@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import email.utils
 import enum
+import html
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -237,6 +238,11 @@ class SendGridSender:
         return None
 
 
+def as_html(text: str) -> str:
+    """Plain text as the HTML body HighLevel's Email type takes: escaped, line breaks kept."""
+    return html.escape(text).replace("\n", "<br>\n")
+
+
 class HighLevelSender:
     name = HIGHLEVEL
 
@@ -256,7 +262,7 @@ class HighLevelSender:
         if out.channel == SMS:
             body.update(type="SMS", message=out.body, toNumber=out.to)
         else:
-            body.update(type="Email", subject=out.subject, html=out.body, emailTo=out.to)
+            body.update(type="Email", subject=out.subject, html=as_html(out.body), emailTo=out.to)
         got = await _post(
             "HighLevel",
             self._http.post(
@@ -295,7 +301,7 @@ class HighLevelSender:
                         mid
                         and mid not in exclude
                         and message.get("direction") == "outbound"
-                        and message.get("body") == out.body
+                        and message.get("body") in (out.body, as_html(out.body))
                     ):
                         return mid
         except httpx.HTTPError as err:

@@ -85,8 +85,8 @@ def receipts_for(fakes: FakeProviders, to: str) -> list[fake_providers.Receipt]:
     return [r for r in fakes.receipts if r.to == to]
 
 
-async def test_twilio_text_is_sent_once_and_its_sid_stored(rig: Rig) -> None:
-    cid = await seed_message(rig.conn, channel=SMS, due=DUE)
+async def sent_once(rig: Rig, cid: uuid.UUID) -> fake_providers.Receipt:
+    """Run the scheduler; the message must be QUEUED under the id of its one receipt."""
     await rig.scheduler.run_once(now=NOON)
     row = (await statuses(rig.conn, [cid]))[cid]
     to = await rig.conn.fetchval("SELECT address FROM communications WHERE communication_id = $1", cid)
@@ -94,8 +94,14 @@ async def test_twilio_text_is_sent_once_and_its_sid_stored(rig: Rig) -> None:
     assert len(got) == 1
     assert row["status"] == pb.COMMUNICATION_STATUS_QUEUED
     assert row["provider_message_id"] == got[0].provider_message_id
-    assert got[0].details["From"] == "+15125550199"
-    assert got[0].details["StatusCallback"] == "https://hooks.example.com/webhooks/twilio/status"
+    return got[0]
+
+
+async def test_twilio_text_is_sent_once_and_its_sid_stored(rig: Rig) -> None:
+    cid = await seed_message(rig.conn, channel=SMS, due=DUE)
+    got = await sent_once(rig, cid)
+    assert got.details["From"] == "+15125550199"
+    assert got.details["StatusCallback"] == "https://hooks.example.com/webhooks/twilio/status"
 
 
 async def test_sendgrid_email_carries_its_id_and_one_click_unsubscribe(rig: Rig) -> None:
@@ -156,12 +162,7 @@ async def test_twilio_21610_fails_the_message_and_opts_the_number_out(rig: Rig) 
 
 async def test_429_and_500_are_retried_until_accepted_once(rig: Rig) -> None:
     rig.fakes.twilio.faults.extend(["429", "500", "slow"])
-    cid = await seed_message(rig.conn, channel=SMS, due=DUE)
-    await rig.scheduler.run_once(now=NOON)
-    row = (await statuses(rig.conn, [cid]))[cid]
-    to = await rig.conn.fetchval("SELECT address FROM communications WHERE communication_id = $1", cid)
-    assert row["status"] == pb.COMMUNICATION_STATUS_QUEUED
-    assert len(receipts_for(rig.fakes, to)) == 1
+    await sent_once(rig, await seed_message(rig.conn, channel=SMS, due=DUE))
     assert rig.fakes.twilio.calls == 3
 
 
@@ -173,13 +174,7 @@ async def test_a_lost_answer_is_found_at_the_provider_not_sent_again(
     provider = rig.fakes.twilio if channel == SMS else rig.fakes.sendgrid
     provider.faults.append(fault)
     cid = await seed_message(rig.conn, channel=channel, due=DUE)  # type: ignore[arg-type]
-    await rig.scheduler.run_once(now=NOON)
-    row = (await statuses(rig.conn, [cid]))[cid]
-    to = await rig.conn.fetchval("SELECT address FROM communications WHERE communication_id = $1", cid)
-    got = receipts_for(rig.fakes, to)
-    assert len(got) == 1
-    assert row["status"] == pb.COMMUNICATION_STATUS_QUEUED
-    assert row["provider_message_id"] == got[0].provider_message_id
+    await sent_once(rig, cid)
     assert provider.calls == 1
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
 
+from services.coordinator.delivery.provider_config import ProviderConfig
 from services.coordinator.retention import RULES
 from shared import config, retention
 from shared.config import ConfigError, ServerSettings
@@ -57,6 +58,8 @@ class Config:
     campaign_batch: int = 50
     campaign_concurrency: int = 8
     campaign_page: int = 500
+    # Provider credentials and send retries (delivery/provider_config.py).
+    providers: ProviderConfig = field(default_factory=ProviderConfig)
 
     def __post_init__(self) -> None:
         if self.quiet_start == self.quiet_end:
@@ -64,6 +67,7 @@ class Config:
                 "COORDINATOR_QUIET_START equals COORDINATOR_QUIET_END, which leaves no sending window;"
                 " use e.g. 21:00 and 08:00"
             )
+        self.providers.check_lease(self.scheduler_lease_s)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -89,4 +93,5 @@ class Config:
                 env, "COORDINATOR_CAMPAIGN_CONCURRENCY", 8, minimum=1, maximum=100
             ),
             campaign_page=config.integer(env, "COORDINATOR_CAMPAIGN_PAGE", 500, minimum=10, maximum=500),
+            providers=ProviderConfig.from_env(env),
         )

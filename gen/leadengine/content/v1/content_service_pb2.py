@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from leadengine.common.v1 import common_pb2 as leadengine_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+leadengine/content/v1/content_service.proto\x12\x15leadengine.content.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!leadengine/common/v1/common.proto\"\xb0\x01\n\x0eMessageContext\x12\x17\n\x0flead_first_name\x18\x01 \x01(\t\x12\x12\n\nagent_name\x18\x02 \x01(\t\x12\x13\n\x0b\x61gent_phone\x18\x03 \x01(\t\x12\x0c\n\x04\x63ity\x18\x04 \x01(\t\x12\x0e\n\x06source\x18\x05 \x01(\t\x12\x12\n\nbrand_name\x18\x06 \x01(\t\x12\x16\n\x0elead_full_name\x18\x07 \x01(\t\x12\x12\n\nlead_score\x18\x08 \x01(\x01\"\xf0\x02\n\x07Message\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12.\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x1d.leadengine.common.v1.Channel\x12\x36\n\x07purpose\x18\x04 \x01(\x0e\x32%.leadengine.content.v1.MessagePurpose\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12\x0c\n\x04\x62ody\x18\x06 \x01(\t\x12\x33\n\tgenerator\x18\x07 \x01(\x0e\x32 .leadengine.content.v1.Generator\x12\r\n\x05model\x18\x08 \x01(\t\x12\x14\n\x0cinput_tokens\x18\t \x01(\x05\x12\x15\n\routput_tokens\x18\n \x01(\x05\x12\x17\n\x0f\x63ost_micros_usd\x18\x0b \x01(\x03\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xf2\x01\n\x16GenerateMessageRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x13\n\x0blocation_id\x18\x02 \x01(\t\x12.\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x1d.leadengine.common.v1.Channel\x12\x36\n\x07purpose\x18\x04 \x01(\x0e\x32%.leadengine.content.v1.MessagePurpose\x12\x36\n\x07\x63ontext\x18\x05 \x01(\x0b\x32%.leadengine.content.v1.MessageContext\x12\x12\n\nrequest_id\x18\x06 \x01(\t\"J\n\x17GenerateMessageResponse\x12/\n\x07message\x18\x01 \x01(\x0b\x32\x1e.leadengine.content.v1.Message\"P\n\x16GetConversationRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"d\n\x17GetConversationResponse\x12\x30\n\x08messages\x18\x01 \x03(\x0b\x32\x1e.leadengine.content.v1.Message\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\x99\x01\n\x0eMessagePurpose\x12\x1f\n\x1bMESSAGE_PURPOSE_UNSPECIFIED\x10\x00\x12\x1f\n\x1bMESSAGE_PURPOSE_FIRST_TOUCH\x10\x01\x12\x1d\n\x19MESSAGE_PURPOSE_FOLLOW_UP\x10\x02\x12&\n\"MESSAGE_PURPOSE_AGENT_NOTIFICATION\x10\x03*T\n\tGenerator\x12\x19\n\x15GENERATOR_UNSPECIFIED\x10\x00\x12\x16\n\x12GENERATOR_TEMPLATE\x10\x01\x12\x14\n\x10GENERATOR_CLAUDE\x10\x02\x32\xfe\x01\n\x0e\x43ontentService\x12u\n\x0fGenerateMessage\x12-.leadengine.content.v1.GenerateMessageRequest\x1a..leadengine.content.v1.GenerateMessageResponse\"\x03\x90\x02\x02\x12u\n\x0fGetConversation\x12-.leadengine.content.v1.GetConversationRequest\x1a..leadengine.content.v1.GetConversationResponse\"\x03\x90\x02\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+leadengine/content/v1/content_service.proto\x12\x15leadengine.content.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!leadengine/common/v1/common.proto\"\xc8\x01\n\x0eMessageContext\x12\x17\n\x0flead_first_name\x18\x01 \x01(\t\x12\x12\n\nagent_name\x18\x02 \x01(\t\x12\x13\n\x0b\x61gent_phone\x18\x03 \x01(\t\x12\x0c\n\x04\x63ity\x18\x04 \x01(\t\x12\x0e\n\x06source\x18\x05 \x01(\t\x12\x12\n\nbrand_name\x18\x06 \x01(\t\x12\x16\n\x0elead_full_name\x18\x07 \x01(\t\x12\x12\n\nlead_score\x18\x08 \x01(\x01\x12\x16\n\x0epostal_address\x18\t \x01(\t\"\xf0\x02\n\x07Message\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12.\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x1d.leadengine.common.v1.Channel\x12\x36\n\x07purpose\x18\x04 \x01(\x0e\x32%.leadengine.content.v1.MessagePurpose\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12\x0c\n\x04\x62ody\x18\x06 \x01(\t\x12\x33\n\tgenerator\x18\x07 \x01(\x0e\x32 .leadengine.content.v1.Generator\x12\r\n\x05model\x18\x08 \x01(\t\x12\x14\n\x0cinput_tokens\x18\t \x01(\x05\x12\x15\n\routput_tokens\x18\n \x01(\x05\x12\x17\n\x0f\x63ost_micros_usd\x18\x0b \x01(\x03\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xf2\x01\n\x16GenerateMessageRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x13\n\x0blocation_id\x18\x02 \x01(\t\x12.\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x1d.leadengine.common.v1.Channel\x12\x36\n\x07purpose\x18\x04 \x01(\x0e\x32%.leadengine.content.v1.MessagePurpose\x12\x36\n\x07\x63ontext\x18\x05 \x01(\x0b\x32%.leadengine.content.v1.MessageContext\x12\x12\n\nrequest_id\x18\x06 \x01(\t\"J\n\x17GenerateMessageResponse\x12/\n\x07message\x18\x01 \x01(\x0b\x32\x1e.leadengine.content.v1.Message\"P\n\x16GetConversationRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"d\n\x17GetConversationResponse\x12\x30\n\x08messages\x18\x01 \x03(\x0b\x32\x1e.leadengine.content.v1.Message\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\x99\x01\n\x0eMessagePurpose\x12\x1f\n\x1bMESSAGE_PURPOSE_UNSPECIFIED\x10\x00\x12\x1f\n\x1bMESSAGE_PURPOSE_FIRST_TOUCH\x10\x01\x12\x1d\n\x19MESSAGE_PURPOSE_FOLLOW_UP\x10\x02\x12&\n\"MESSAGE_PURPOSE_AGENT_NOTIFICATION\x10\x03*T\n\tGenerator\x12\x19\n\x15GENERATOR_UNSPECIFIED\x10\x00\x12\x16\n\x12GENERATOR_TEMPLATE\x10\x01\x12\x14\n\x10GENERATOR_CLAUDE\x10\x02\x32\xfe\x01\n\x0e\x43ontentService\x12u\n\x0fGenerateMessage\x12-.leadengine.content.v1.GenerateMessageRequest\x1a..leadengine.content.v1.GenerateMessageResponse\"\x03\x90\x02\x02\x12u\n\x0fGetConversation\x12-.leadengine.content.v1.GetConversationRequest\x1a..leadengine.content.v1.GetConversationResponse\"\x03\x90\x02\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,22 +37,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONTENTSERVICE'].methods_by_name['GenerateMessage']._serialized_options = b'\220\002\002'
   _globals['_CONTENTSERVICE'].methods_by_name['GetConversation']._loaded_options = None
   _globals['_CONTENTSERVICE'].methods_by_name['GetConversation']._serialized_options = b'\220\002\001'
-  _globals['_MESSAGEPURPOSE']._serialized_start=1194
-  _globals['_MESSAGEPURPOSE']._serialized_end=1347
-  _globals['_GENERATOR']._serialized_start=1349
-  _globals['_GENERATOR']._serialized_end=1433
+  _globals['_MESSAGEPURPOSE']._serialized_start=1218
+  _globals['_MESSAGEPURPOSE']._serialized_end=1371
+  _globals['_GENERATOR']._serialized_start=1373
+  _globals['_GENERATOR']._serialized_end=1457
   _globals['_MESSAGECONTEXT']._serialized_start=139
-  _globals['_MESSAGECONTEXT']._serialized_end=315
-  _globals['_MESSAGE']._serialized_start=318
-  _globals['_MESSAGE']._serialized_end=686
-  _globals['_GENERATEMESSAGEREQUEST']._serialized_start=689
-  _globals['_GENERATEMESSAGEREQUEST']._serialized_end=931
-  _globals['_GENERATEMESSAGERESPONSE']._serialized_start=933
-  _globals['_GENERATEMESSAGERESPONSE']._serialized_end=1007
-  _globals['_GETCONVERSATIONREQUEST']._serialized_start=1009
-  _globals['_GETCONVERSATIONREQUEST']._serialized_end=1089
-  _globals['_GETCONVERSATIONRESPONSE']._serialized_start=1091
-  _globals['_GETCONVERSATIONRESPONSE']._serialized_end=1191
-  _globals['_CONTENTSERVICE']._serialized_start=1436
-  _globals['_CONTENTSERVICE']._serialized_end=1690
+  _globals['_MESSAGECONTEXT']._serialized_end=339
+  _globals['_MESSAGE']._serialized_start=342
+  _globals['_MESSAGE']._serialized_end=710
+  _globals['_GENERATEMESSAGEREQUEST']._serialized_start=713
+  _globals['_GENERATEMESSAGEREQUEST']._serialized_end=955
+  _globals['_GENERATEMESSAGERESPONSE']._serialized_start=957
+  _globals['_GENERATEMESSAGERESPONSE']._serialized_end=1031
+  _globals['_GETCONVERSATIONREQUEST']._serialized_start=1033
+  _globals['_GETCONVERSATIONREQUEST']._serialized_end=1113
+  _globals['_GETCONVERSATIONRESPONSE']._serialized_start=1115
+  _globals['_GETCONVERSATIONRESPONSE']._serialized_end=1215
+  _globals['_CONTENTSERVICE']._serialized_start=1460
+  _globals['_CONTENTSERVICE']._serialized_end=1714
 # @@protoc_insertion_point(module_scope)

@@ -85,6 +85,7 @@ class MessageContext(_message.Message):
     BRAND_NAME_FIELD_NUMBER: _builtins.int
     LEAD_FULL_NAME_FIELD_NUMBER: _builtins.int
     LEAD_SCORE_FIELD_NUMBER: _builtins.int
+    POSTAL_ADDRESS_FIELD_NUMBER: _builtins.int
     lead_first_name: _builtins.str
     agent_name: _builtins.str
     agent_phone: _builtins.str
@@ -96,6 +97,10 @@ class MessageContext(_message.Message):
     lead_full_name: _builtins.str
     """Set for agent notifications: whose lead it is."""
     lead_score: _builtins.float
+    postal_address: _builtins.str
+    """Physical postal address for the CAN-SPAM email footer (the location's);
+    empty means content's configured default.
+    """
     def __init__(
         self,
         *,
@@ -107,10 +112,11 @@ class MessageContext(_message.Message):
         brand_name: _builtins.str = ...,
         lead_full_name: _builtins.str = ...,
         lead_score: _builtins.float = ...,
+        postal_address: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_name", b"agent_name", "agent_phone", b"agent_phone", "brand_name", b"brand_name", "city", b"city", "lead_first_name", b"lead_first_name", "lead_full_name", b"lead_full_name", "lead_score", b"lead_score", "source", b"source"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_name", b"agent_name", "agent_phone", b"agent_phone", "brand_name", b"brand_name", "city", b"city", "lead_first_name", b"lead_first_name", "lead_full_name", b"lead_full_name", "lead_score", b"lead_score", "postal_address", b"postal_address", "source", b"source"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

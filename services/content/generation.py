@@ -39,8 +39,12 @@ class Generation:
         purpose: str,
         facts: Facts,
         request_id: str | None,
+        *,
+        postal_address: str = "",
     ) -> Message:
-        """A retried request_id returns the message its first call stored, unwritten again."""
+        """A retried request_id returns the message its first call stored, unwritten again.
+        `postal_address` (the location's) replaces the configured one when given."""
+        postal_address = postal_address or self._postal_address
         if request_id:
             seen = await self._repo.by_request(request_id)
             if seen is not None:
@@ -52,14 +56,15 @@ class Generation:
             facts=facts,
             max_body_chars=guardrails.body_budget(channel, purpose != AGENT_NOTIFICATION),
         )
-        if channel == EMAIL and draft.to_lead and not self._postal_address:
+        if channel == EMAIL and draft.to_lead and not postal_address:
             raise FailedPrecondition(
                 "lead-facing email needs a physical postal address in its footer (CAN-SPAM); "
-                "set CONTENT_POSTAL_ADDRESS or send by SMS",
+                "set the location's postal_address (UpdateLocation) or CONTENT_POSTAL_ADDRESS, "
+                "or send by SMS",
                 reason="POSTAL_ADDRESS_NOT_CONFIGURED",
             )
         self._blocklist.check_fields(caller_facts.checked_fields(facts))
         written = await self._writer.write(draft)
-        written = guardrails.finish(draft, written, postal_address=self._postal_address)
+        written = guardrails.finish(draft, written, postal_address=postal_address)
         self._blocklist.check_output(draft, written)
         return await self._repo.add(draft, location_id, written, request_id)

@@ -9,6 +9,7 @@ from leadengine.common.v1 import common_pb2
 from leadengine.content.v1 import content_service_pb2 as pb
 from leadengine.content.v1 import content_service_pb2_grpc as pb_grpc
 
+from services.content import facts as caller_facts
 from services.content.facts import FIELD_LIMITS
 from services.content.generation import Generation
 from services.content.repository import Message, MessageRepository
@@ -80,7 +81,15 @@ class ContentServicer(pb_grpc.ContentServiceServicer):
             lead_score=ctx.lead_score,
         )
         request_id = inputs.request_key(request.request_id)
-        message = await self._generation.generate(lead_id, location_id, channel, purpose, facts, request_id)
+        message = await self._generation.generate(
+            lead_id,
+            location_id,
+            channel,
+            purpose,
+            facts,
+            request_id,
+            postal_address=caller_facts.postal_address(ctx.postal_address),
+        )
         return pb.GenerateMessageResponse(message=message_to_proto(message))
 
     async def GetConversation(

@@ -19,6 +19,8 @@ from services.coordinator.delivery.repository import CommunicationRepository
 from services.coordinator.delivery.scheduler import Scheduler
 from services.coordinator.delivery.senders import Sender, SimulatedSender
 from services.coordinator.inbound.messages import MessageHandler
+from services.coordinator.inbound.unknown_sender import UnknownSenders
+from services.coordinator.journeys.branding import BrandedContent, LocationBranding
 from services.coordinator.journeys.cadence_repository import CadenceRepository
 from services.coordinator.journeys.control import JourneyControl
 from services.coordinator.journeys.first_touch import FirstTouch
@@ -74,7 +76,9 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     policies = ConsentPolicies(consents, ConsentPolicyRepository(db), timestamps.now)
     communications = CommunicationRepository(db)
     notifications = NotificationRepository(db)
-    ingest, routing, content = IngestClient(peers), RoutingClient(peers), ContentClient(peers)
+    ingest, routing = IngestClient(peers), RoutingClient(peers)
+    # Every message is written as its location's brand, with its postal address.
+    content = BrandedContent(peers, LocationBranding(ingest, cfg.location_cache_s))
     # Provider senders (Twilio, SendGrid) arrive with the provider integration; until
     # then every message is recorded as SIMULATED, never as SENT.
     sender = SimulatedSender()
@@ -108,7 +112,13 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     messages = MessageHandler(
         journeys, consents, communications, notifier, ingest=ingest, routing=routing, human_touch=human_touch
     )
-    events = EventHandler(journeys, runner, messages, ReportHandler(communications, consents, journeys))
+    events = EventHandler(
+        journeys,
+        runner,
+        messages,
+        ReportHandler(communications, consents, journeys),
+        UnknownSenders(consents),
+    )
     scheduler = create_scheduler(db, cfg, sender=sender, content=content)
     return ServiceApp(
         registrations=[

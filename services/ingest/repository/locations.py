@@ -44,8 +44,8 @@ async def claim_request(conn: Conn, request_id: str, location_id: str) -> bool:
     """True when this call holds the key. A concurrent call holding it makes this wait for its
     commit, then see the key taken."""
     claimed = await conn.fetchval(
-        "INSERT INTO location_requests (request_id, location_id, created, response)"
-        " VALUES ($1, $2, false, ''::bytea) ON CONFLICT DO NOTHING RETURNING true",
+        "INSERT INTO location_requests (request_id, location_id, response)"
+        " VALUES ($1, $2, ''::bytea) ON CONFLICT DO NOTHING RETURNING true",
         request_id,
         location_id,
         timeout=deadlines.timeout(5.0),

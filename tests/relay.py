@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import grpc
 from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
@@ -40,8 +41,9 @@ class RecordingCoordinatorFake(coordinator_grpc.CoordinatorServiceServicer):
 
 
 @contextlib.asynccontextmanager
-async def ingest_replica(dsn: str, coordinator_addr: str) -> AsyncIterator[str]:
-    """One ingest process (server + relay), wired to the coordinator fake."""
+async def ingest_replica(dsn: str, coordinator_addr: str, **overrides: Any) -> AsyncIterator[str]:
+    """One ingest process (server + relay), wired to the coordinator fake; `overrides` are
+    Config fields."""
     pool = await db.create_pool(dsn, schema="ingest", service="ingest", max_size=5)
     peers = Peers({"coordinator": coordinator_addr})
     cfg = Config(
@@ -51,6 +53,7 @@ async def ingest_replica(dsn: str, coordinator_addr: str) -> AsyncIterator[str]:
         outbox_retry_base_s=0.05,
         outbox_retry_max_s=0.2,
         outbox_call_timeout_s=2.0,
+        **overrides,
     )
     try:
         async with running(create_app(db.Database(pool), peers, cfg)) as (addr, _):

@@ -115,8 +115,9 @@ class OutboxRelay:
             return 0
         coordinator = CoordinatorClient(self._peers)
         rows = await self._queue.claim(self._settings.batch, self._settings.lease_s, OVERTAKING_KINDS)
-        # Rows of one batch belong to different leads (see OutboxQueue.claim), so order is kept;
-        # only an opt-out may share a batch with its lead's failing row, which it may overtake.
+        # Rows of one batch belong to different leads (see OutboxQueue.claim), so order is kept.
+        # The exception: behind a failing row, its lead's opt-outs go together, in any order
+        # (the coordinator orders keywords by their occurred_time).
         outcomes = await asyncio.gather(
             *(self._deliver(coordinator, row) for row in rows), return_exceptions=True
         )

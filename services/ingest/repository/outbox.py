@@ -92,17 +92,19 @@ class OutboxQueue:
         """Lease up to `limit` due rows. A row waits while an earlier row of the same lead is
         unpublished, so each lead's events reach the coordinator in the order they happened. Rows
         without a lead (delivery reports, suppressions of an unknown address) never wait: NULL
-        equals nothing, so the NOT EXISTS below holds for them. Rows of an `overtaking` kind
-        (opt-outs and what may carry one) wait only for earlier rows not yet tried: never
-        behind one that has already failed."""
+        equals nothing, so the NOT EXISTS below holds for them. A row of an `overtaking` kind
+        (an opt-out, or what may carry one) stops waiting once an earlier row of its lead has
+        failed: it never queues behind a failing event, nor behind the rows stuck after it."""
         async with self._db.transaction() as conn:
             rows = await conn.fetch(
                 "WITH due AS ("
                 " SELECT o.id FROM outbox o"
                 " WHERE o.published_time IS NULL AND o.next_attempt_time <= now()"
-                " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.lead_id = o.lead_id"
-                "   AND p.published_time IS NULL AND p.id < o.id"
-                "   AND NOT (o.kind = ANY($3::smallint[]) AND p.attempts > 0))"
+                " AND (NOT EXISTS (SELECT 1 FROM outbox p WHERE p.lead_id = o.lead_id"
+                "   AND p.published_time IS NULL AND p.id < o.id)"
+                "  OR (o.kind = ANY($3::smallint[]) AND EXISTS (SELECT 1 FROM outbox p"
+                "   WHERE p.lead_id = o.lead_id AND p.published_time IS NULL AND p.id < o.id"
+                "   AND p.attempts > 0)))"
                 " ORDER BY o.next_attempt_time, o.id LIMIT $1 FOR UPDATE SKIP LOCKED)"
                 " UPDATE outbox SET next_attempt_time = now() + make_interval(secs => $2)"
                 " FROM due WHERE outbox.id = due.id RETURNING outbox.*",

@@ -9,7 +9,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from cli import demo, importer, seed, up
+from cli import demo, importer, outbox, seed, up
 from cli.database import SERVICES
 from cli.terminal import fail
 from shared import config
@@ -119,6 +119,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--events", type=_count, default=2000, help="webhooks to send (default 2000)")
     p.add_argument("--concurrency", type=_count, default=32, help="requests in flight (default 32)")
     p.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
+
+    p = commands.add_parser(
+        "outbox",
+        help="list or replay the outbox events ingest gave up on (dead letters)",
+        description="Talks to ingest (INGEST_ADDR) over ListDeadLetters / ReplayDeadLetters. A replayed"
+        " event goes back on the outbox with a fresh attempt count and the same event_id.",
+    )
+    p.add_argument("action", choices=["list", "replay"])
+    p.add_argument("event_ids", nargs="*", metavar="EVENT_ID", help="replay: the events to put back")
+    p.add_argument("--all", action="store_true", help="replay: every dead letter (of --location)")
+    p.add_argument("--location", default="", help="only this location's dead letters")
+    p.add_argument("--limit", type=_count, default=100, help="list: how many to show (default 100)")
     return parser
 
 
@@ -152,6 +164,16 @@ async def _import(args: argparse.Namespace) -> int:
         await peers.close()
 
 
+async def _outbox(args: argparse.Namespace) -> int:
+    peers = _peers(("ingest",))
+    try:
+        if args.action == "list":
+            return await outbox.list_command(peers, args.location, args.limit)
+        return await outbox.replay_command(peers, args.event_ids, args.location, args.all)
+    finally:
+        await peers.close()
+
+
 async def _demo(args: argparse.Namespace) -> int:
     peers = _peers(SERVICES)
     try:
@@ -172,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_seed(args))
         if args.command == "import":
             return asyncio.run(_import(args))
+        if args.command == "outbox":
+            return asyncio.run(_outbox(args))
         if args.command == "bench":
             from cli import bench  # starts servers in-process: only loaded when asked for
 

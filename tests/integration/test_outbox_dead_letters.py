@@ -11,6 +11,7 @@ import pytest
 from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
 from leadengine.ingest.v1 import ingest_service_pb2 as pb
 
+from cli import outbox as outbox_cli
 from shared.clients import IngestClient, Peers
 from tests.outbox_faults import PoisonCoordinatorFake, poison_coordinator
 from tests.relay import eventually, ingest_replica
@@ -148,3 +149,25 @@ async def test_replay_refuses_an_unclear_request(ingest, request_, field, reason
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error_reason(caught.value) == reason
     assert field_violations(caught.value) == [field]
+
+
+async def test_the_cli_lists_and_replays_dead_letters(ingest, fake, capsys) -> None:
+    coordinator: PoisonCoordinatorFake = fake[0]
+    loc = f"loc-{uuid.uuid4()}"
+    coordinator.poisoned.add((loc, CREATED))
+    lead = await new_lead(ingest, loc)
+
+    async def dead() -> bool:
+        return len(await dead_letters(ingest, loc)) == 1
+
+    await eventually(dead)
+    [letter] = await dead_letters(ingest, loc)
+    assert await outbox_cli.list_command(ingest, loc, 100) == 0
+    assert letter.event_id in capsys.readouterr().out
+    assert await outbox_cli.replay_command(ingest, [], loc, replay_all=False) == 1  # neither ids nor --all
+    coordinator.poisoned.discard((loc, CREATED))
+    assert await outbox_cli.replay_command(ingest, [letter.event_id], loc, replay_all=False) == 0
+    assert "1 dead letter back on the outbox" in capsys.readouterr().out
+    await eventually(lambda: coordinator.accepted_kinds(lead.lead_id) == [CREATED])
+    assert await outbox_cli.list_command(ingest, loc, 100) == 0
+    assert "no dead letters" in capsys.readouterr().out

@@ -46,15 +46,13 @@ async def ingest_replica(dsn: str, coordinator_addr: str, **overrides: Any) -> A
     Config fields."""
     pool = await db.create_pool(dsn, schema="ingest", service="ingest", max_size=5)
     peers = Peers({"coordinator": coordinator_addr})
-    cfg = Config(
-        database_url=dsn,
-        server=TEST_SERVER,
-        outbox_poll_s=0.05,
-        outbox_retry_base_s=0.05,
-        outbox_retry_max_s=0.2,
-        outbox_call_timeout_s=2.0,
-        **overrides,
-    )
+    settings: dict[str, Any] = {
+        "outbox_poll_s": 0.05,
+        "outbox_retry_base_s": 0.05,
+        "outbox_retry_max_s": 0.2,
+        "outbox_call_timeout_s": 2.0,
+    }
+    cfg = Config(database_url=dsn, server=TEST_SERVER, **(settings | overrides))
     try:
         async with running(create_app(db.Database(pool), peers, cfg)) as (addr, _):
             yield addr

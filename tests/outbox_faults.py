@@ -8,11 +8,9 @@ from collections.abc import AsyncIterator
 
 import grpc
 from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
-from leadengine.coordinator.v1 import coordinator_service_pb2_grpc as coordinator_grpc
 
-from shared.server import Registration, ServiceApp
-from tests.relay import RecordingCoordinatorFake
-from tests.support import running
+from shared.clients import Peers
+from tests.relay import RecordingCoordinatorFake, ingest_replica, serving
 
 
 class PoisonCoordinatorFake(RecordingCoordinatorFake):
@@ -41,17 +39,13 @@ class PoisonCoordinatorFake(RecordingCoordinatorFake):
 
 
 @contextlib.asynccontextmanager
-async def poison_coordinator() -> AsyncIterator[tuple[PoisonCoordinatorFake, str]]:
+async def poisoned_ingest(dsn: str, max_attempts: int) -> AsyncIterator[tuple[PoisonCoordinatorFake, Peers]]:
+    """One ingest (server + relay) on dsn relaying to a PoisonCoordinatorFake; yields the fake
+    and a caller's Peers with ingest connected."""
     fake = PoisonCoordinatorFake()
-    app = ServiceApp(
-        registrations=[
-            Registration(
-                coordinator_pb.DESCRIPTOR.services_by_name["CoordinatorService"].full_name,
-                coordinator_grpc.add_CoordinatorServiceServicer_to_server,
-                fake,
-            )
-        ],
-        error_domain="coordinator-fake.test",
-    )
-    async with running(app) as (addr, _):
-        yield fake, addr
+    async with serving(fake) as addr, ingest_replica(dsn, addr, outbox_max_attempts=max_attempts) as ingest:
+        peers = Peers({"ingest": ingest})
+        try:
+            yield fake, peers
+        finally:
+            await peers.close()

@@ -17,6 +17,7 @@ from services.ingest.app import create_app
 from services.ingest.config import Config
 from shared import db
 from shared.clients import Peers
+from shared.server import Registration, ServiceApp
 from tests.support import TEST_SERVER, running
 
 
@@ -38,6 +39,23 @@ class RecordingCoordinatorFake(coordinator_grpc.CoordinatorServiceServicer):
 
     def for_lead(self, lead_id: str) -> list[coordinator_pb.LeadEventEnvelope]:
         return [e for e in self.calls if e.lead_id == lead_id]
+
+
+@contextlib.asynccontextmanager
+async def serving(fake: coordinator_grpc.CoordinatorServiceServicer) -> AsyncIterator[str]:
+    """A coordinator fake served on a free port; yields its address."""
+    app = ServiceApp(
+        registrations=[
+            Registration(
+                coordinator_pb.DESCRIPTOR.services_by_name["CoordinatorService"].full_name,
+                coordinator_grpc.add_CoordinatorServiceServicer_to_server,
+                fake,
+            )
+        ],
+        error_domain="coordinator-fake.test",
+    )
+    async with running(app) as (addr, _):
+        yield addr
 
 
 @contextlib.asynccontextmanager

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from leadengine.ingest.v1 import ingest_service_pb2 as pb
 
 from services.ingest.leads import clean_text
+from services.ingest.update_masks import MaskRules
 from shared import contact
 from shared.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
 
@@ -33,14 +34,7 @@ class LocationFields:
 
 WRITABLE = frozenset(f.name for f in dataclasses.fields(LocationFields))
 READ_ONLY = frozenset({"location_id", "create_time", "update_time"})
-
-
-def _invalid_mask(message: str) -> InvalidArgument:
-    return InvalidArgument(
-        message,
-        reason="INVALID_UPDATE_MASK",
-        violations=[FieldViolation("update_mask", '"*" alone, or Location field names such as brand_name')],
-    )
+_MASK = MaskRules("Location", WRITABLE, READ_ONLY, "brand_name or sms_from_numbers")
 
 
 def _numbers(raw: Iterable[str], path: str) -> tuple[str, ...]:
@@ -82,23 +76,7 @@ def present_fields(location: pb.Location) -> frozenset[str]:
 
 def update_paths(mask_paths: Iterable[str], location: pb.Location) -> frozenset[str]:
     """AIP-134: no mask = the populated fields; "*" = every writable field; else exactly those."""
-    paths = [p.strip() for p in mask_paths if p.strip()]
-    if not paths:
-        return present_fields(location)
-    if "*" in paths:
-        if len(paths) > 1:
-            raise _invalid_mask('update_mask "*" replaces every field and cannot be combined with others')
-        return WRITABLE
-    result = set()
-    for path in paths:
-        name = path.removeprefix("location.")
-        if name not in WRITABLE:
-            what = "is not writable" if name in READ_ONLY else "is not a Location field"
-            raise _invalid_mask(
-                f"update_mask path {path[:60]!r} {what}; writable fields: {', '.join(sorted(WRITABLE))}"
-            )
-        result.add(name)
-    return frozenset(result)
+    return _MASK.paths(mask_paths, present_fields(location))
 
 
 def merge(existing: LocationFields, incoming: LocationFields, paths: frozenset[str]) -> LocationFields:

@@ -134,34 +134,22 @@ class OutboxRelay:
             counted = err.code != grpc.StatusCode.UNAVAILABLE
             error = f"{err.code.name}: {err.message}"
             FAILED.labels(err.code.name).inc()
+            fields = {
+                "event_id": str(row.event_id),
+                "lead_id": str(row.lead_id or ""),
+                "kind": row.kind,
+                "attempts": attempts,
+                "code": err.code.name,
+            }
             if counted and row.failures + 1 >= self._settings.max_attempts:
-                log.error(
-                    "outbox delivery failed too often; dead-lettered",
-                    extra={
-                        "event_id": str(row.event_id),
-                        "lead_id": str(row.lead_id or ""),
-                        "kind": row.kind,
-                        "attempts": attempts,
-                        "code": err.code.name,
-                    },
-                )
+                log.error("outbox delivery failed too often; dead-lettered", extra=fields)
                 await self._queue.dead_letter(row.id, error)
                 DEAD_LETTERED.inc()
                 return
             delay = retry_delay(
                 attempts, base_s=self._settings.retry_base_s, max_s=self._settings.retry_max_s
             )
-            log.warning(
-                "outbox delivery failed; will retry",
-                extra={
-                    "event_id": str(row.event_id),
-                    "lead_id": str(row.lead_id or ""),
-                    "kind": row.kind,
-                    "attempts": attempts,
-                    "code": err.code.name,
-                    "retry_in_s": delay,
-                },
-            )
+            log.warning("outbox delivery failed; will retry", extra={**fields, "retry_in_s": delay})
             await self._queue.mark_failed(row.id, error, delay, counted=counted)
             return
         await self._queue.mark_published(row.id)

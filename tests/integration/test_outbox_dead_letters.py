@@ -13,8 +13,8 @@ from leadengine.ingest.v1 import ingest_service_pb2 as pb
 
 from cli import outbox as outbox_cli
 from shared.clients import IngestClient, Peers
-from tests.outbox_faults import PoisonCoordinatorFake, poison_coordinator
-from tests.relay import eventually, ingest_replica
+from tests.outbox_faults import poisoned_ingest
+from tests.relay import eventually
 from tests.support import error_reason, field_violations
 
 CREATED = coordinator_pb.LEAD_EVENT_KIND_LEAD_CREATED
@@ -23,17 +23,10 @@ MAX_ATTEMPTS = 3
 
 
 @pytest.fixture(scope="module")
-async def fake():
-    async with poison_coordinator() as (fake, addr):
-        yield fake, addr
-
-
-@pytest.fixture(scope="module")
-async def ingest(outbox_dsn, fake):
-    async with ingest_replica(outbox_dsn, fake[1], outbox_max_attempts=MAX_ATTEMPTS) as addr:
-        peers = Peers({"ingest": addr})
-        yield peers
-        await peers.close()
+async def poisoned(outbox_dsn):
+    """(the coordinator fake, a caller's Peers) of one ingest relaying to it."""
+    async with poisoned_ingest(outbox_dsn, MAX_ATTEMPTS) as pair:
+        yield pair
 
 
 async def new_lead(peers: Peers, loc: str) -> pb.Lead:
@@ -49,9 +42,9 @@ async def dead_letters(peers: Peers, loc: str) -> list[pb.DeadLetter]:
 
 
 async def test_a_failing_event_is_dead_lettered_at_the_limit_and_stops_blocking_its_lead(
-    ingest, fake, relay_tables
+    poisoned, relay_tables
 ) -> None:
-    coordinator: PoisonCoordinatorFake = fake[0]
+    coordinator, ingest = poisoned
     loc = f"loc-{uuid.uuid4()}"
     coordinator.poisoned.add((loc, CREATED))
     lead = await new_lead(ingest, loc)
@@ -81,19 +74,22 @@ async def test_a_failing_event_is_dead_lettered_at_the_limit_and_stops_blocking_
         dead.event_id
     ]  # the same event, so the coordinator's dedup still holds
     assert await dead_letters(ingest, loc) == []
-    row = await relay_tables.fetchrow(
-        "SELECT replays, published_time FROM outbox WHERE event_id = $1", uuid.UUID(dead.event_id)
-    )
-    assert row["replays"] == 1
-    assert row["published_time"] is not None
+
+    async def replayed_row_published() -> bool:
+        row = await relay_tables.fetchrow(
+            "SELECT replays, published_time FROM outbox WHERE event_id = $1", uuid.UUID(dead.event_id)
+        )
+        return row["replays"] == 1 and row["published_time"] is not None
+
+    await eventually(replayed_row_published)  # the relay marks it once the coordinator answered
     again = await ingest.ingest.ReplayDeadLetters(
         pb.ReplayDeadLettersRequest(event_ids=[dead.event_id]), timeout=5
     )
     assert again.replayed_count == 0
 
 
-async def test_an_unreachable_coordinator_does_not_count_toward_the_limit(ingest, fake, relay_tables) -> None:
-    coordinator: PoisonCoordinatorFake = fake[0]
+async def test_an_unreachable_coordinator_does_not_count_toward_the_limit(poisoned, relay_tables) -> None:
+    coordinator, ingest = poisoned
     loc = f"loc-{uuid.uuid4()}"
     # UNAVAILABLE answers; the channel's own retries absorb up to 4 per relay attempt.
     coordinator.fail_remaining[loc] = 2 * MAX_ATTEMPTS * 4
@@ -107,8 +103,8 @@ async def test_an_unreachable_coordinator_does_not_count_toward_the_limit(ingest
     assert await dead_letters(ingest, loc) == []
 
 
-async def test_replay_all_of_a_location_through_the_typed_client(ingest, fake) -> None:
-    coordinator: PoisonCoordinatorFake = fake[0]
+async def test_replay_all_of_a_location_through_the_typed_client(poisoned) -> None:
+    coordinator, ingest = poisoned
     loc, other = f"loc-{uuid.uuid4()}", f"loc-{uuid.uuid4()}"
     coordinator.poisoned |= {(loc, CREATED), (other, CREATED)}
     leads = [await new_lead(ingest, loc), await new_lead(ingest, loc)]
@@ -143,7 +139,8 @@ async def test_replay_all_of_a_location_through_the_typed_client(ingest, fake) -
         (pb.ReplayDeadLettersRequest(event_ids=["nope"]), "event_ids[0]", "INVALID_ID"),
     ],
 )
-async def test_replay_refuses_an_unclear_request(ingest, request_, field, reason) -> None:
+async def test_replay_refuses_an_unclear_request(poisoned, request_, field, reason) -> None:
+    _, ingest = poisoned
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await ingest.ingest.ReplayDeadLetters(request_, timeout=5)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -151,8 +148,8 @@ async def test_replay_refuses_an_unclear_request(ingest, request_, field, reason
     assert field_violations(caught.value) == [field]
 
 
-async def test_the_cli_lists_and_replays_dead_letters(ingest, fake, capsys) -> None:
-    coordinator: PoisonCoordinatorFake = fake[0]
+async def test_the_cli_lists_and_replays_dead_letters(poisoned, capsys) -> None:
+    coordinator, ingest = poisoned
     loc = f"loc-{uuid.uuid4()}"
     coordinator.poisoned.add((loc, CREATED))
     lead = await new_lead(ingest, loc)

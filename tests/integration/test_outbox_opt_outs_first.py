@@ -4,18 +4,16 @@ attempt limit is high here, so the failing row stays on the outbox throughout.""
 
 from __future__ import annotations
 
-import urllib.parse
 import uuid
 
 import pytest
 from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
 from leadengine.ingest.v1 import ingest_service_pb2 as pb
 
-from shared.clients import Peers
 from tests.journeys import unique_phone
-from tests.outbox_faults import PoisonCoordinatorFake, poison_coordinator
-from tests.relay import eventually, ingest_replica
-from tests.webhooks import TWILIO_INBOUND, new_sid
+from tests.outbox_faults import poisoned_ingest
+from tests.relay import eventually
+from tests.webhooks import twilio_inbound
 
 CREATED = coordinator_pb.LEAD_EVENT_KIND_LEAD_CREATED
 UPDATED = coordinator_pb.LEAD_EVENT_KIND_LEAD_UPDATED
@@ -24,23 +22,16 @@ INBOUND = coordinator_pb.LEAD_EVENT_KIND_INBOUND_MESSAGE
 
 
 @pytest.fixture(scope="module")
-async def fake():
-    async with poison_coordinator() as (fake, addr):
-        yield fake, addr
-
-
-@pytest.fixture(scope="module")
-async def ingest(outbox_dsn, fake):
-    async with ingest_replica(outbox_dsn, fake[1], outbox_max_attempts=1000) as addr:
-        peers = Peers({"ingest": addr})
-        yield peers
-        await peers.close()
+async def poisoned(outbox_dsn):
+    """(the coordinator fake, a caller's Peers) of one ingest relaying to it."""
+    async with poisoned_ingest(outbox_dsn, 1000) as pair:
+        yield pair
 
 
 async def test_suppression_and_inbound_text_overtake_a_failing_event_of_their_lead(
-    ingest, fake, relay_tables
+    poisoned, relay_tables
 ) -> None:
-    coordinator: PoisonCoordinatorFake = fake[0]
+    coordinator, ingest = poisoned
     loc, phone, ours = f"loc-{uuid.uuid4()}", unique_phone(), unique_phone()
     coordinator.poisoned.add((loc, CREATED))
     await ingest.ingest.UpdateLocation(
@@ -63,27 +54,8 @@ async def test_suppression_and_inbound_text_overtake_a_failing_event_of_their_le
     await ingest.ingest.UpsertLead(
         pb.UpsertLeadRequest(lead=pb.Lead(lead_id=lead.lead_id, location_id=loc, sms_dnd=True)), timeout=5
     )
-    sid = new_sid()
-    form = {
-        **TWILIO_INBOUND["params"],
-        "MessageSid": sid,
-        "SmsSid": sid,
-        "From": phone,
-        "To": ours,
-        "Body": "STOP",
-    }
     await ingest.ingest.RecordWebhook(
-        pb.RecordWebhookRequest(
-            events=[
-                pb.WebhookEvent(
-                    provider=pb.PROVIDER_TWILIO,
-                    provider_event_id=sid,
-                    event_type="twilio.inbound_sms",
-                    payload=urllib.parse.urlencode(form).encode(),
-                )
-            ]
-        ),
-        timeout=5,
+        pb.RecordWebhookRequest(events=[twilio_inbound(phone, ours, "STOP")]), timeout=5
     )
 
     async def pending() -> list[int]:

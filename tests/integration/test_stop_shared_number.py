@@ -7,7 +7,6 @@ coordinator, as in production; GetConsent then answers for each lead.
 
 from __future__ import annotations
 
-import urllib.parse
 import uuid
 
 import asyncpg
@@ -18,28 +17,14 @@ from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 from tests.journeys import eventually, started_lead, unique_phone
 from tests.relay import eventually as until
 from tests.support import Mesh
-from tests.webhooks import TWILIO_INBOUND, new_sid
+from tests.webhooks import twilio_inbound
 
 SMS = common_pb2.CHANNEL_SMS
 
 
 async def text(m: Mesh, sender: str, to: str, body: str) -> ingest_pb.WebhookResult:
-    sid = new_sid()
-    form = {
-        **TWILIO_INBOUND["params"],
-        "MessageSid": sid,
-        "SmsSid": sid,
-        "From": sender,
-        "To": to,
-        "Body": body,
-    }
-    event = ingest_pb.WebhookEvent(
-        provider=ingest_pb.PROVIDER_TWILIO,
-        provider_event_id=sid,
-        event_type="twilio.inbound_sms",
-        payload=urllib.parse.urlencode(form).encode(),
-    )
-    resp = await m.clients.ingest.RecordWebhook(ingest_pb.RecordWebhookRequest(events=[event]), timeout=10)
+    events = [twilio_inbound(sender, to, body)]
+    resp = await m.clients.ingest.RecordWebhook(ingest_pb.RecordWebhookRequest(events=events), timeout=10)
     [result] = resp.results
     return result
 

@@ -3,6 +3,7 @@ upsert, idempotent on request_id, all-or-nothing), ListLocations (keyset pages).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import grpc
@@ -191,3 +192,28 @@ async def test_typed_client_reads_and_writes_locations(ingest_addr) -> None:
         assert loc in {item.location_id for item in locations}
     finally:
         await peers.close()
+
+
+async def test_concurrent_claims_of_one_number_leave_it_with_exactly_one_location(ingest) -> None:
+    number = unique_phone()
+    contenders = [new_location() for _ in range(4)]
+    outcomes = await asyncio.gather(
+        *(update(ingest, pb.Location(location_id=loc, sms_from_numbers=[number])) for loc in contenders),
+        return_exceptions=True,
+    )
+    won = [loc for loc, o in zip(contenders, outcomes, strict=True) if not isinstance(o, BaseException)]
+    lost = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(won) == 1
+    assert all(isinstance(o, grpc.aio.AioRpcError) and error_reason(o) == "SMS_NUMBER_TAKEN" for o in lost)
+    assert list((await get(ingest, won[0])).sms_from_numbers) == [number]
+    for loc in set(contenders) - set(won):  # rolled back whole: not even created
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await get(ingest, loc)
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_concurrent_repeats_of_one_request_id_create_once(ingest) -> None:
+    loc, key = new_location(), str(uuid.uuid4())
+    answers = await asyncio.gather(*(update(ingest, profile(loc), request_id=key) for _ in range(5)))
+    assert all(a == answers[0] for a in answers)
+    assert answers[0].created

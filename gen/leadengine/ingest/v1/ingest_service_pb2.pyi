@@ -841,7 +841,9 @@ class WebhookResult(_message.Message):
     """True when the event had been stored before: nothing happened this time."""
     outcome: _builtins.str
     """What ingest did, e.g. "lead_created", "lead_updated", "lead_deleted",
-    "inbound_message", "delivery_status", "stored_only", "unmatched".
+    "inbound_message", "delivery_status", "stored_only", "unmatched", or
+    "sender_only": an inbound text no single lead could be named for, passed
+    on without a lead so that an opt-out in it still suppresses the number.
     """
     detail: _builtins.str
     """Why an event was stored without effect, when it was."""

@@ -43,6 +43,15 @@ async def own(m: Mesh, location_id: str, number: str) -> None:
     )
 
 
+async def sms_waiting(m: Mesh, lead_id: str) -> list[pb.Communication]:
+    resp = await m.clients.coordinator.ListCommunications(
+        pb.ListCommunicationsRequest(lead_id=lead_id), timeout=5
+    )
+    return [
+        c for c in resp.communications if c.channel == SMS and c.status == pb.COMMUNICATION_STATUS_SCHEDULED
+    ]
+
+
 async def two_leads_sharing_a_phone(m: Mesh) -> tuple[str, ingest_pb.Lead, ingest_pb.Lead]:
     phone = unique_phone()
     first = await started_lead(m, phone=phone)
@@ -65,17 +74,13 @@ async def opted_out(m: Mesh, *leads: ingest_pb.Lead) -> None:
 async def test_stop_to_a_number_no_location_owns_opts_out_every_lead_with_the_phone(m: Mesh) -> None:
     """The defect as reported: stored "unmatched", nothing suppressed."""
     phone, first, second = await two_leads_sharing_a_phone(m)
+    waiting = {c.communication_id for lead in (first, second) for c in await sms_waiting(m, lead.lead_id)}
     result = await text(m, phone, unique_phone(), "STOP")
     assert (result.outcome, result.lead_id) == ("sender_only", "")
     await opted_out(m, first, second)
-    # Their texts still waiting are blocked, whichever location they belong to.
-    for lead in (first, second):
-        comms = (
-            await m.clients.coordinator.ListCommunications(
-                pb.ListCommunicationsRequest(lead_id=lead.lead_id), timeout=5
-            )
-        ).communications
-        assert not [c for c in comms if c.channel == SMS and c.status == pb.COMMUNICATION_STATUS_SCHEDULED]
+    # The texts that were waiting are blocked, whichever location they belong to.
+    still = {c.communication_id for lead in (first, second) for c in await sms_waiting(m, lead.lead_id)}
+    assert not waiting & still
 
 
 async def test_stop_to_a_location_number_is_that_locations_lead_and_suppresses_the_number(m: Mesh) -> None:
@@ -89,10 +94,13 @@ async def test_stop_to_a_location_number_is_that_locations_lead_and_suppresses_t
         first.location_id,
     )
     await opted_out(m, first, second)
-    journey = (
-        await m.clients.coordinator.GetJourney(pb.GetJourneyRequest(lead_id=first.lead_id), timeout=5)
-    ).journey
-    assert journey.stop_reason == "lead opted out"
+
+    async def journey() -> pb.Journey:
+        resp = await m.clients.coordinator.GetJourney(pb.GetJourneyRequest(lead_id=first.lead_id), timeout=5)
+        return resp.journey
+
+    # The consent is revoked first, then the journey stopped: wait for the handling to finish.
+    await eventually(journey, lambda j: j.stop_reason == "lead opted out", "the journey stopped")
 
 
 async def test_stop_to_a_location_with_no_lead_for_the_phone_still_suppresses_it(m: Mesh) -> None:

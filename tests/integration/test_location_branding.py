@@ -7,11 +7,12 @@ from __future__ import annotations
 import uuid
 
 from leadengine.common.v1 import common_pb2
+from leadengine.content.v1 import content_service_pb2 as content_pb
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 
-from services.coordinator.journeys.branding import Branding, LocationBranding
-from shared.clients import IngestClient
+from services.coordinator.journeys.branding import BrandedContent, Branding, LocationBranding
+from shared.clients import ContentClient, IngestClient, Peers, Refused
 from tests.journeys import (
     DAY_HOURS,
     add_agent,
@@ -95,3 +96,37 @@ async def test_profiles_are_kept_for_the_ttl_then_read_again(m: Mesh) -> None:
     assert await branding.of(loc) == Branding(brand_name=BRAND)
     now[0] += 2.0
     assert await branding.of(loc) == Branding(brand_name=BRAND, postal_address=POSTAL)
+
+
+class RecordingContent(ContentClient):
+    """A ContentClient that keeps the requests it passed on (stands for one that logs them)."""
+
+    def __init__(self, peers: Peers) -> None:
+        super().__init__(peers)
+        self.requests: list[content_pb.GenerateMessageRequest] = []
+
+    async def generate_message(
+        self, request: content_pb.GenerateMessageRequest
+    ) -> content_pb.Message | Refused:
+        self.requests.append(request)
+        return await super().generate_message(request)
+
+
+async def test_branding_wraps_another_content_client(m: Mesh) -> None:
+    loc = f"loc-{uuid.uuid4()}"
+    await set_profile(m, loc, brand_name=BRAND, postal_address=POSTAL)
+    inner = RecordingContent(m.clients)
+    content = BrandedContent(m.clients, LocationBranding(IngestClient(m.clients), ttl_s=30.0), inner=inner)
+    written = await content.generate_message(
+        content_pb.GenerateMessageRequest(
+            lead_id=str(uuid.uuid4()),
+            location_id=loc,
+            channel=EMAIL,
+            purpose=content_pb.MESSAGE_PURPOSE_FIRST_TOUCH,
+            context=content_pb.MessageContext(lead_first_name="Ada", brand_name="LeadEngine"),
+        )
+    )
+    assert not isinstance(written, Refused)
+    assert POSTAL in written.body
+    [seen] = inner.requests
+    assert (seen.context.brand_name, seen.context.postal_address) == (BRAND, POSTAL)

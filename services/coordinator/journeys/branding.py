@@ -72,13 +72,19 @@ def branded(
 
 
 class BrandedContent(ContentClient):
-    """ContentClient that writes every message as its location's brand."""
+    """ContentClient that writes every message as its location's brand. With `inner` (another
+    ContentClient, e.g. one that also logs what content answered) the branded request goes
+    through it; without, straight to content."""
 
-    def __init__(self, peers: Peers, branding: LocationBranding) -> None:
+    def __init__(self, peers: Peers, branding: LocationBranding, inner: ContentClient | None = None) -> None:
         super().__init__(peers)
         self._branding = branding
+        self._inner = inner
 
     async def generate_message(
         self, request: content_pb.GenerateMessageRequest
     ) -> content_pb.Message | Refused:
-        return await super().generate_message(branded(request, await self._branding.of(request.location_id)))
+        request = branded(request, await self._branding.of(request.location_id))
+        if self._inner is not None:
+            return await self._inner.generate_message(request)
+        return await super().generate_message(request)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
-from cli import campaign, demo, importer, seed, timeline, up
+from cli import campaign, demo, importer, outbox, seed, timeline, up
 from cli.database import SERVICES
 from cli.terminal import fail
 from shared import config, transport
@@ -176,6 +176,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=_count, default=1, help="senders: schedulers sharing the work (default 1)"
     )
     campaign.add_parser(commands)
+
+    p = commands.add_parser(
+        "outbox",
+        help="list or replay the outbox events ingest gave up on (dead letters)",
+        description="Talks to ingest (INGEST_ADDR) over ListDeadLetters / ReplayDeadLetters. A replayed"
+        " event goes back on the outbox with a fresh attempt count and the same event_id.",
+    )
+    p.add_argument("action", choices=["list", "replay"])
+    p.add_argument("event_ids", nargs="*", metavar="EVENT_ID", help="replay: the events to put back")
+    p.add_argument("--all", action="store_true", help="replay: every dead letter (of --location)")
+    p.add_argument("--location", default="", help="only this location's dead letters")
+    p.add_argument("--limit", type=_count, default=100, help="list: how many to show (default 100)")
     return parser
 
 
@@ -216,6 +228,16 @@ async def _campaign(args: argparse.Namespace) -> int:
     peers = _peers(("coordinator",), default_timeout_s=120.0)
     try:
         return await campaign.run(args, peers)
+    finally:
+        await peers.close()
+
+
+async def _outbox(args: argparse.Namespace) -> int:
+    peers = _peers(("ingest",))
+    try:
+        if args.action == "list":
+            return await outbox.list_command(peers, args.location, args.limit)
+        return await outbox.replay_command(peers, args.event_ids, args.location, args.all)
     finally:
         await peers.close()
 
@@ -266,6 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"{name}={value}")
                 return 0
             return fake_providers.serve(args.port, args.gateway)
+        if args.command == "outbox":
+            return asyncio.run(_outbox(args))
         if args.command == "bench":
             from cli import bench  # starts servers in-process: only loaded when asked for
 

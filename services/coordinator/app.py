@@ -32,6 +32,8 @@ from services.coordinator.delivery.senders import SimulatedSender
 from services.coordinator.delivery.settings import DeliverySettingsRepository
 from services.coordinator.inbound.handoff import ReplyHandoff
 from services.coordinator.inbound.messages import MessageHandler
+from services.coordinator.inbound.unknown_sender import UnknownSenders
+from services.coordinator.journeys.branding import BrandedContent, LocationBranding
 from services.coordinator.journeys.cadence_repository import CadenceRepository
 from services.coordinator.journeys.control import JourneyControl
 from services.coordinator.journeys.first_touch import FirstTouch
@@ -121,7 +123,10 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     ingest = IngestClient(peers)
     routing: RoutingClient = ObservedRouting(peers, decisions)
     intelligence: IntelligenceClient = ObservedIntelligence(peers, decisions)
-    content: ContentClient = ObservedContent(peers, decisions)
+    # Every message is written as its location's brand, with its postal address.
+    content: ContentClient = BrandedContent(
+        peers, LocationBranding(ingest, cfg.location_cache_s), inner=ObservedContent(peers, decisions)
+    )
     # One HTTP client per process; providers without credentials are absent, and their
     # messages are recorded SIMULATED, never SENT.
     http = providers.http_client(cfg.providers)
@@ -189,7 +194,12 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         handoff=ReplyHandoff(content, communications),
     )
     events = EventHandler(
-        journeys, runner, messages, ReportHandler(communications, consents, journeys), decisions=decisions
+        journeys,
+        runner,
+        messages,
+        ReportHandler(communications, consents, journeys),
+        UnknownSenders(consents),
+        decisions=decisions,
     )
     scheduler = create_scheduler(db, cfg, dispatcher=dispatcher, content=content)
     campaigns = CampaignRepository(db)

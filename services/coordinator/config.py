@@ -42,6 +42,8 @@ class Config:
     max_attempts: int = 5
     # Names the sender in every message (10DLC: identify who is texting).
     brand_name: str = "LeadEngine"
+    # How long a location's brand and postal address (from ingest) are kept in-process.
+    location_cache_s: float = 30.0
     # A person's message to the lead from the CRM pauses its automation this long.
     human_pause_h: float = 72.0
     # What is pruned after how long (services/coordinator/retention.py), and how often it runs.
@@ -81,6 +83,7 @@ class Config:
             scheduler_lease_s=config.number(env, "COORDINATOR_SCHEDULER_LEASE_S", 60.0, minimum=1.0),
             max_attempts=config.integer(env, "COORDINATOR_MAX_ATTEMPTS", 5, minimum=1, maximum=100),
             brand_name=config.text(env, "COORDINATOR_BRAND_NAME", "LeadEngine"),
+            location_cache_s=config.number(env, "COORDINATOR_LOCATION_CACHE_S", 30.0, minimum=0.0),
             human_pause_h=config.number(env, "COORDINATOR_HUMAN_PAUSE_H", 72.0, minimum=0.0),
             retention=retention.configured("coordinator", RULES, env),
             prune_interval_s=config.number(env, "COORDINATOR_PRUNE_INTERVAL_S", 3600.0, minimum=1.0),

@@ -20,7 +20,7 @@ from leadengine.intelligence.v1 import intelligence_service_pb2 as intelligence_
 from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 from rich.markup import escape
 
-from cli import seed, synthetic, timeline
+from cli import demo_delivery, seed, synthetic, timeline
 from cli.terminal import console
 from shared import timestamps
 from shared.clients import Peers
@@ -32,6 +32,8 @@ FOLLOW_UP_STEPS = ("follow-up scheduled", "follow-up recorded")
 POLL_S = 0.05
 # Once the communication exists the pipeline is over; wait this long for stragglers.
 SETTLE_S = 1.0
+# How long to follow a message the provider accepted to DELIVERED.
+DELIVERY_WAIT_S = 15.0
 
 # What each status says about the compliance gates (consent, opt-outs, quiet hours).
 COMPLIANCE = {
@@ -288,6 +290,8 @@ async def run(
             console.print(f"  last {service} answer: {escape(error)}")
         console.print("  the services' logs say why (`leadengine up` writes them to .leadengine/logs/)")
         return 1
+    # With provider credentials the message went out: follow its status callbacks.
+    await demo_delivery.follow(peers, trace, lead_id, DELIVERY_WAIT_S)
     console.print(
         f"[green]done:[/] lead {lead_id} went through the mesh in {max(trace.seen.values()):.0f} ms"
     )

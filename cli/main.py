@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
-from cli import campaign, demo, importer, seed, timeline, up
+from cli import campaign, demo, importer, outbox, seed, timeline, up
 from cli.database import SERVICES
 from cli.terminal import fail
 from shared import config, transport
@@ -141,6 +141,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", type=Path, help="also write the validation report to this CSV file")
 
     p = commands.add_parser(
+        "fake-providers",
+        help="run local fake Twilio, SendGrid and HighLevel APIs (demos and tests)",
+        description="Serves the provider APIs the coordinator sends through, on 127.0.0.1, counting what"
+        " they receive; Twilio posts signed status callbacks. Prints the settings that point the mesh"
+        " at them.",
+    )
+    p.add_argument("--port", type=int, default=8099, help="port to listen on (default 8099)")
+    p.add_argument(
+        "--gateway",
+        default="http://127.0.0.1:8080",
+        help="the gateway's public base URL, where status callbacks go (default http://127.0.0.1:8080)",
+    )
+    p.add_argument(
+        "--print-env", action="store_true", help="only print the settings, one NAME=value a line, and exit"
+    )
+
+    p = commands.add_parser(
         "bench",
         parents=[data_dir],
         help="measure signed webhooks through the gateway and ingest on this machine",
@@ -148,11 +165,29 @@ def build_parser() -> argparse.ArgumentParser:
         " and the gateway in this process, sends signed HighLevel ContactCreate webhooks, and prints 2xx/s"
         " and p50/p99 time to 2xx next to the same load on GET /healthz as the baseline.",
     )
-    p.add_argument("target", choices=["webhooks"], help="what to measure")
+    p.add_argument("target", choices=["webhooks", "senders"], help="what to measure")
     p.add_argument("--events", type=_count, default=2000, help="webhooks to send (default 2000)")
     p.add_argument("--concurrency", type=_count, default=32, help="requests in flight (default 32)")
     p.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
+    p.add_argument(
+        "--messages", type=_count, default=500, help="senders: messages per provider (default 500)"
+    )
+    p.add_argument(
+        "--workers", type=_count, default=1, help="senders: schedulers sharing the work (default 1)"
+    )
     campaign.add_parser(commands)
+
+    p = commands.add_parser(
+        "outbox",
+        help="list or replay the outbox events ingest gave up on (dead letters)",
+        description="Talks to ingest (INGEST_ADDR) over ListDeadLetters / ReplayDeadLetters. A replayed"
+        " event goes back on the outbox with a fresh attempt count and the same event_id.",
+    )
+    p.add_argument("action", choices=["list", "replay"])
+    p.add_argument("event_ids", nargs="*", metavar="EVENT_ID", help="replay: the events to put back")
+    p.add_argument("--all", action="store_true", help="replay: every dead letter (of --location)")
+    p.add_argument("--location", default="", help="only this location's dead letters")
+    p.add_argument("--limit", type=_count, default=100, help="list: how many to show (default 100)")
     return parser
 
 
@@ -197,6 +232,16 @@ async def _campaign(args: argparse.Namespace) -> int:
         await peers.close()
 
 
+async def _outbox(args: argparse.Namespace) -> int:
+    peers = _peers(("ingest",))
+    try:
+        if args.action == "list":
+            return await outbox.list_command(peers, args.location, args.limit)
+        return await outbox.replay_command(peers, args.event_ids, args.location, args.all)
+    finally:
+        await peers.close()
+
+
 async def _demo(args: argparse.Namespace) -> int:
     peers = _peers(SERVICES)
     try:
@@ -234,9 +279,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_timeline(args))
         if args.command == "campaign":
             return asyncio.run(_campaign(args))
+        if args.command == "fake-providers":
+            from cli import fake_providers  # a web server: only loaded when asked for
+
+            if args.print_env:
+                base = f"http://127.0.0.1:{args.port}"
+                for name, value in fake_providers.env_for(base, gateway_url=args.gateway).items():
+                    print(f"{name}={value}")
+                return 0
+            return fake_providers.serve(args.port, args.gateway)
+        if args.command == "outbox":
+            return asyncio.run(_outbox(args))
         if args.command == "bench":
             from cli import bench  # starts servers in-process: only loaded when asked for
 
+            if args.target == "senders":
+                from cli import bench_senders
+
+                return asyncio.run(
+                    bench_senders.senders_command(
+                        args.data_dir, os.environ, args.messages, args.workers, args.json
+                    )
+                )
             return asyncio.run(
                 bench.webhooks_command(args.data_dir, os.environ, args.events, args.concurrency, args.json)
             )

@@ -9,8 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-# The gateway turns provider webhooks into ingest calls and nothing else.
-GATEWAY_METHODS = frozenset({"RecordWebhook", "UpsertLead", "GetLead", "GetLeadByExternalId"})
+# The gateway turns provider webhooks into ingest calls, and one-click unsubscribes into
+# the coordinator's, and nothing else.
+GATEWAY_METHODS = {
+    "ingest": frozenset({"RecordWebhook", "UpsertLead", "GetLead", "GetLeadByExternalId"}),
+    "coordinator": frozenset({"UnsubscribeByToken"}),
+}
 # People and jobs on the cluster (the leadengine CLI, migrations, the bench).
 OPERATOR = "operator"
 
@@ -30,12 +34,13 @@ class CallerPolicy:
 
 def from_dependencies(dependencies: Mapping[str, tuple[str, ...]]) -> CallerPolicy:
     """Each service may be called by the services that list it as a dependency, the
-    gateway may call ingest's webhook and lead RPCs, and operators may call anything."""
+    gateway only by GATEWAY_METHODS, and operators may call anything."""
     allowed: dict[str, dict[str, frozenset[str] | None]] = {svc: {OPERATOR: None} for svc in dependencies}
     for caller, deps in dependencies.items():
         for dep in deps:
             allowed[dep][caller] = None
-    allowed["ingest"]["gateway"] = GATEWAY_METHODS
+    for service, methods in GATEWAY_METHODS.items():
+        allowed[service]["gateway"] = methods
     return CallerPolicy(allowed)
 
 

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import grpc
 from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
@@ -16,6 +17,7 @@ from services.ingest.app import create_app
 from services.ingest.config import Config
 from shared import db
 from shared.clients import Peers
+from shared.server import Registration, ServiceApp
 from tests.support import TEST_SERVER, running
 
 
@@ -40,18 +42,35 @@ class RecordingCoordinatorFake(coordinator_grpc.CoordinatorServiceServicer):
 
 
 @contextlib.asynccontextmanager
-async def ingest_replica(dsn: str, coordinator_addr: str) -> AsyncIterator[str]:
-    """One ingest process (server + relay), wired to the coordinator fake."""
+async def serving(fake: coordinator_grpc.CoordinatorServiceServicer) -> AsyncIterator[str]:
+    """A coordinator fake served on a free port; yields its address."""
+    app = ServiceApp(
+        registrations=[
+            Registration(
+                coordinator_pb.DESCRIPTOR.services_by_name["CoordinatorService"].full_name,
+                coordinator_grpc.add_CoordinatorServiceServicer_to_server,
+                fake,
+            )
+        ],
+        error_domain="coordinator-fake.test",
+    )
+    async with running(app) as (addr, _):
+        yield addr
+
+
+@contextlib.asynccontextmanager
+async def ingest_replica(dsn: str, coordinator_addr: str, **overrides: Any) -> AsyncIterator[str]:
+    """One ingest process (server + relay), wired to the coordinator fake; `overrides` are
+    Config fields."""
     pool = await db.create_pool(dsn, schema="ingest", service="ingest", max_size=5)
     peers = Peers({"coordinator": coordinator_addr})
-    cfg = Config(
-        database_url=dsn,
-        server=TEST_SERVER,
-        outbox_poll_s=0.05,
-        outbox_retry_base_s=0.05,
-        outbox_retry_max_s=0.2,
-        outbox_call_timeout_s=2.0,
-    )
+    settings: dict[str, Any] = {
+        "outbox_poll_s": 0.05,
+        "outbox_retry_base_s": 0.05,
+        "outbox_retry_max_s": 0.2,
+        "outbox_call_timeout_s": 2.0,
+    }
+    cfg = Config(database_url=dsn, server=TEST_SERVER, **(settings | overrides))
     try:
         async with running(create_app(db.Database(pool), peers, cfg)) as (addr, _):
             yield addr

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import socket
 import time
+import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from typing import Any
 import asyncpg
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 
 from services.gateway import signatures
 from services.gateway.config import Config
@@ -146,6 +148,25 @@ def inbound_params() -> list[tuple[str, str]]:
     sid = new_sid()
     fields = dict(TWILIO_INBOUND["params"], MessageSid=sid, SmsSid=sid, SmsMessageSid=sid)
     return list(fields.items())
+
+
+def twilio_inbound(sender: str, to: str, body: str) -> ingest_pb.WebhookEvent:
+    """The documented inbound SMS from `sender` to `to`, as the gateway hands it to RecordWebhook."""
+    sid = new_sid()
+    form = {
+        **TWILIO_INBOUND["params"],
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "From": sender,
+        "To": to,
+        "Body": body,
+    }
+    return ingest_pb.WebhookEvent(
+        provider=ingest_pb.PROVIDER_TWILIO,
+        provider_event_id=sid,
+        event_type="twilio.inbound_sms",
+        payload=urllib.parse.urlencode(form).encode(),
+    )
 
 
 def unused_address() -> str:

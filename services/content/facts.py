@@ -25,6 +25,8 @@ FIELD_LIMITS = {
     "listing_label": 60,
 }
 BRAND_LIMIT = FIELD_LIMITS["brand_name"]
+# A postal address is never shortened (a cut one is no address), so a longer one is refused.
+POSTAL_LIMIT = 300
 
 
 def display_phone(raw: str) -> str:
@@ -63,3 +65,15 @@ def from_context(
 def checked_fields(facts: Facts) -> dict[str, str]:
     """The caller-supplied text a message is written from, by context field name."""
     return {name: getattr(facts, name) for name in FIELD_LIMITS} | {"agent_phone": facts.agent_phone}
+
+
+def postal_address(raw: str) -> str:
+    """The caller's (the location's) CAN-SPAM address, on one line; "" = content's default."""
+    value = guardrails.sanitize(raw, len(raw) + 1)
+    if len(value) > POSTAL_LIMIT:
+        raise InvalidArgument(
+            f"context.postal_address is {len(value)} characters; the limit is {POSTAL_LIMIT}",
+            reason="FIELD_TOO_LONG",
+            violations=[FieldViolation("context.postal_address", f"at most {POSTAL_LIMIT} characters")],
+        )
+    return value

@@ -42,9 +42,12 @@ class Generation:
         step_index: int = 0,
         *,
         dry_run: bool = False,
+        postal_address: str = "",
     ) -> Message:
         """A retried request_id returns the message its first call stored, unwritten again.
-        A dry run writes the message the same way (guardrails included) but stores nothing."""
+        A dry run writes the message the same way (guardrails included) but stores nothing.
+        `postal_address` (the location's) replaces the configured one when given."""
+        postal_address = postal_address or self._postal_address
         if request_id and not dry_run:
             seen = await self._repo.by_request(request_id)
             if seen is not None:
@@ -57,15 +60,16 @@ class Generation:
             max_body_chars=guardrails.body_budget(channel, purpose != AGENT_NOTIFICATION),
             step_index=step_index,
         )
-        if channel == EMAIL and draft.to_lead and not self._postal_address:
+        if channel == EMAIL and draft.to_lead and not postal_address:
             raise FailedPrecondition(
                 "lead-facing email needs a physical postal address in its footer (CAN-SPAM); "
-                "set CONTENT_POSTAL_ADDRESS or send by SMS",
+                "set the location's postal_address (UpdateLocation) or CONTENT_POSTAL_ADDRESS, "
+                "or send by SMS",
                 reason="POSTAL_ADDRESS_NOT_CONFIGURED",
             )
         self._blocklist.check_fields(caller_facts.checked_fields(facts))
         written = await self._writer.write(draft)
-        written = guardrails.finish(draft, written, postal_address=self._postal_address)
+        written = guardrails.finish(draft, written, postal_address=postal_address)
         self._blocklist.check_output(draft, written)
         if dry_run:
             return unsaved(draft, location_id, written)

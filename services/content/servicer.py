@@ -9,6 +9,7 @@ from leadengine.common.v1 import common_pb2
 from leadengine.content.v1 import content_service_pb2 as pb
 from leadengine.content.v1 import content_service_pb2_grpc as pb_grpc
 
+from services.content import facts as caller_facts
 from services.content.facts import FIELD_LIMITS
 from services.content.generation import Generation
 from services.content.reply_servicer import ReplyHandlers
@@ -110,6 +111,7 @@ class ContentServicer(ReplyHandlers, pb_grpc.ContentServiceServicer):
             request_id,
             request.step_index,
             dry_run=request.dry_run,
+            postal_address=caller_facts.postal_address(ctx.postal_address),
         )
         written = message_to_proto(message)
         if request.dry_run:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -20,12 +21,19 @@ from services.coordinator.compliance.ledger import ConsentPolicyRepository
 from services.coordinator.compliance.policy import ConsentPolicies
 from services.coordinator.compliance.repository import ConsentRepository
 from services.coordinator.config import Config
+from services.coordinator.delivery import crashpoints, providers
+from services.coordinator.delivery.attempts import AttemptRepository
+from services.coordinator.delivery.dispatch import Dispatcher
+from services.coordinator.delivery.providers import ProviderSender
 from services.coordinator.delivery.reports import ReportHandler
 from services.coordinator.delivery.repository import CommunicationRepository
 from services.coordinator.delivery.scheduler import Scheduler
-from services.coordinator.delivery.senders import Sender, SimulatedSender
+from services.coordinator.delivery.senders import SimulatedSender
+from services.coordinator.delivery.settings import DeliverySettingsRepository
 from services.coordinator.inbound.handoff import ReplyHandoff
 from services.coordinator.inbound.messages import MessageHandler
+from services.coordinator.inbound.unknown_sender import UnknownSenders
+from services.coordinator.journeys.branding import BrandedContent, LocationBranding
 from services.coordinator.journeys.cadence_repository import CadenceRepository
 from services.coordinator.journeys.control import JourneyControl
 from services.coordinator.journeys.first_touch import FirstTouch
@@ -60,11 +68,31 @@ def create_walker(db: Database, content: ContentClient) -> CadenceWalker:
     )
 
 
+def create_dispatcher(
+    db: Database,
+    cfg: Config,
+    senders: dict[str, ProviderSender],
+    *,
+    clock: Callable[[], datetime] = timestamps.now,
+    crash: crashpoints.CrashPoints | None = None,
+) -> Dispatcher:
+    return Dispatcher(
+        AttemptRepository(db),
+        ConsentRepository(db),
+        senders,
+        cfg.providers,
+        window=SendWindow.from_quiet_hours(cfg.quiet_start, cfg.quiet_end),
+        lease=timedelta(seconds=cfg.scheduler_lease_s),
+        clock=clock,
+        crash=crash,
+    )
+
+
 def create_scheduler(
     db: Database,
     cfg: Config,
     *,
-    sender: Sender | None = None,
+    dispatcher: Dispatcher | None = None,
     clock: Callable[[], datetime] = timestamps.now,
     content: ContentClient | None = None,
 ) -> Scheduler:
@@ -72,7 +100,8 @@ def create_scheduler(
         CommunicationRepository(db),
         JourneyRepository(db),
         ConsentRepository(db),
-        sender or SimulatedSender(),
+        # Without a dispatcher no provider is configured: every message is SIMULATED.
+        dispatcher or create_dispatcher(db, cfg, {}, clock=clock),
         window=SendWindow.from_quiet_hours(cfg.quiet_start, cfg.quiet_end),
         poll_s=cfg.scheduler_poll_s,
         batch=cfg.scheduler_batch,
@@ -94,15 +123,25 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     ingest = IngestClient(peers)
     routing: RoutingClient = ObservedRouting(peers, decisions)
     intelligence: IntelligenceClient = ObservedIntelligence(peers, decisions)
-    content: ContentClient = ObservedContent(peers, decisions)
-    # Provider senders (Twilio, SendGrid) arrive with the provider integration; until
-    # then every message is recorded as SIMULATED, never as SENT.
-    sender = SimulatedSender()
-    notifier = AgentNotifier(notifications, sender)
+    # Every message is written as its location's brand, with its postal address.
+    content: ContentClient = BrandedContent(
+        peers, LocationBranding(ingest, cfg.location_cache_s), inner=ObservedContent(peers, decisions)
+    )
+    # One HTTP client per process; providers without credentials are absent, and their
+    # messages are recorded SIMULATED, never SENT.
+    http = providers.http_client(cfg.providers)
+    dispatcher = create_dispatcher(
+        db,
+        cfg,
+        providers.build_senders(http, cfg.providers),
+        crash=crashpoints.CrashPoints.from_env(os.environ),
+    )
+    # Agent notifications are still recorded, not sent (see README, Delivery).
+    notifier = AgentNotifier(notifications, SimulatedSender())
     first_touch = FirstTouch(
         communications,
         content,
-        sender,
+        dispatcher,
         window=SendWindow.from_quiet_hours(cfg.quiet_start, cfg.quiet_end),
         lease=timedelta(seconds=cfg.scheduler_lease_s),
         brand_name=cfg.brand_name,
@@ -155,9 +194,14 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         handoff=ReplyHandoff(content, communications),
     )
     events = EventHandler(
-        journeys, runner, messages, ReportHandler(communications, consents, journeys), decisions=decisions
+        journeys,
+        runner,
+        messages,
+        ReportHandler(communications, consents, journeys),
+        UnknownSenders(consents),
+        decisions=decisions,
     )
-    scheduler = create_scheduler(db, cfg, sender=sender, content=content)
+    scheduler = create_scheduler(db, cfg, dispatcher=dispatcher, content=content)
     campaigns = CampaignRepository(db)
     audience = AudienceReader(campaigns, ingest, IntelligenceClient(peers), page_size=cfg.campaign_page)
     window = SendWindow.from_quiet_hours(cfg.quiet_start, cfg.quiet_end)
@@ -186,23 +230,25 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         ),
         campaigns,
     )
+    servicer = CoordinatorServicer(
+        events,
+        journeys,
+        consents,
+        communications,
+        notifications,
+        policies,
+        control,
+        CadenceRepository(db),
+        decisions=decisions,
+        campaigns=campaign_room,
+    )
+    servicer.init_delivery(DeliverySettingsRepository(db), cfg.providers.unsubscribe_key)
     return ServiceApp(
         registrations=[
             Registration(
                 pb.DESCRIPTOR.services_by_name["CoordinatorService"].full_name,
                 pb_grpc.add_CoordinatorServiceServicer_to_server,
-                CoordinatorServicer(
-                    events,
-                    journeys,
-                    consents,
-                    communications,
-                    notifications,
-                    policies,
-                    control,
-                    CadenceRepository(db),
-                    decisions=decisions,
-                    campaigns=campaign_room,
-                ),
+                servicer,
             )
         ],
         error_domain="coordinator.leadengine",
@@ -211,4 +257,5 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
             enroller.run,
             retention.loop(db, cfg.retention, interval_s=cfg.prune_interval_s),
         ],
+        on_stop=[http.aclose],
     )

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
 
+from services.coordinator.delivery.provider_config import ProviderConfig
 from services.coordinator.retention import RULES
 from shared import config, retention
 from shared.config import ConfigError, ServerSettings
@@ -41,6 +42,8 @@ class Config:
     max_attempts: int = 5
     # Names the sender in every message (10DLC: identify who is texting).
     brand_name: str = "LeadEngine"
+    # How long a location's brand and postal address (from ingest) are kept in-process.
+    location_cache_s: float = 30.0
     # A person's message to the lead from the CRM pauses its automation this long.
     human_pause_h: float = 72.0
     # What is pruned after how long (services/coordinator/retention.py), and how often it runs.
@@ -57,6 +60,8 @@ class Config:
     campaign_batch: int = 50
     campaign_concurrency: int = 8
     campaign_page: int = 500
+    # Provider credentials and send retries (delivery/provider_config.py).
+    providers: ProviderConfig = field(default_factory=ProviderConfig)
 
     def __post_init__(self) -> None:
         if self.quiet_start == self.quiet_end:
@@ -64,6 +69,7 @@ class Config:
                 "COORDINATOR_QUIET_START equals COORDINATOR_QUIET_END, which leaves no sending window;"
                 " use e.g. 21:00 and 08:00"
             )
+        self.providers.check_lease(self.scheduler_lease_s)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -77,6 +83,7 @@ class Config:
             scheduler_lease_s=config.number(env, "COORDINATOR_SCHEDULER_LEASE_S", 60.0, minimum=1.0),
             max_attempts=config.integer(env, "COORDINATOR_MAX_ATTEMPTS", 5, minimum=1, maximum=100),
             brand_name=config.text(env, "COORDINATOR_BRAND_NAME", "LeadEngine"),
+            location_cache_s=config.number(env, "COORDINATOR_LOCATION_CACHE_S", 30.0, minimum=0.0),
             human_pause_h=config.number(env, "COORDINATOR_HUMAN_PAUSE_H", 72.0, minimum=0.0),
             retention=retention.configured("coordinator", RULES, env),
             prune_interval_s=config.number(env, "COORDINATOR_PRUNE_INTERVAL_S", 3600.0, minimum=1.0),
@@ -89,4 +96,5 @@ class Config:
                 env, "COORDINATOR_CAMPAIGN_CONCURRENCY", 8, minimum=1, maximum=100
             ),
             campaign_page=config.integer(env, "COORDINATOR_CAMPAIGN_PAGE", 500, minimum=10, maximum=500),
+            providers=ProviderConfig.from_env(env),
         )

@@ -203,7 +203,8 @@ def parse(event: pb.LeadEventEnvelope) -> Envelope:
             reason="MISSING_FIELD" if kind == pb.LEAD_EVENT_KIND_UNSPECIFIED else "INVALID_KIND",
             violations=[FieldViolation("event.kind", "one of the LeadEventKind values but UNSPECIFIED")],
         )
-    needs_lead = kind in LEAD_KINDS or kind in MESSAGE_KINDS
+    # An inbound text ingest could name no lead for still counts: its sender may be opting out.
+    needs_lead = kind in LEAD_KINDS or kind == pb.LEAD_EVENT_KIND_OUTBOUND_MESSAGE
     lead_id = (
         inputs.parse_uuid(event.lead_id, "event.lead_id", what="lead id")
         if needs_lead or event.lead_id
@@ -212,6 +213,8 @@ def parse(event: pb.LeadEventEnvelope) -> Envelope:
     facts_field = _FACTS.get(kind)
     if facts_field is not None and not event.HasField(facts_field):
         raise _missing(f"event.{facts_field}", f"{pb.LeadEventKind.Name(kind)} carries its facts there")
+    if kind == pb.LEAD_EVENT_KIND_INBOUND_MESSAGE and lead_id is None:
+        normalize_address(event.message.channel, event.message.lead_address, "event.message.lead_address")
     return Envelope(
         event_id=event_id,
         kind=kind,

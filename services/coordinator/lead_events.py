@@ -14,6 +14,7 @@ from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from services.coordinator.delivery.reports import ReportHandler
 from services.coordinator.envelope import LEAD_KINDS, Envelope
 from services.coordinator.inbound.messages import MessageHandler
+from services.coordinator.inbound.unknown_sender import UnknownSenders
 from services.coordinator.journeys.repository import Journey, JourneyRepository
 from services.coordinator.journeys.runner import JourneyRunner
 from services.coordinator.timeline import observed
@@ -36,6 +37,7 @@ class EventHandler:
         runner: JourneyRunner,
         messages: MessageHandler,
         reports: ReportHandler,
+        unknown_senders: UnknownSenders,
         *,
         decisions: DecisionLog | None = None,
     ) -> None:
@@ -44,6 +46,7 @@ class EventHandler:
         self._runner = runner
         self._messages = messages
         self._reports = reports
+        self._unknown_senders = unknown_senders
 
     async def handle(self, ev: Envelope) -> HandledEvent:
         journey: Journey | None
@@ -54,6 +57,9 @@ class EventHandler:
             await observed.record_event(self._decisions, ev)
         if ev.kind in LEAD_KINDS:
             journey = await self._runner.handle(ev)
+        elif ev.kind == pb.LEAD_EVENT_KIND_INBOUND_MESSAGE and ev.lead_id is None:
+            await self._unknown_senders.inbound(ev)
+            journey = None
         elif ev.kind == pb.LEAD_EVENT_KIND_INBOUND_MESSAGE:
             journey = await self._messages.inbound(ev)
         elif ev.kind == pb.LEAD_EVENT_KIND_OUTBOUND_MESSAGE:

@@ -13,6 +13,7 @@ from services.coordinator.compliance.consent import Consent
 from services.coordinator.compliance.policy import ConsentPolicies
 from services.coordinator.compliance.repository import ConsentRepository
 from services.coordinator.delivery.repository import Communication, CommunicationRepository
+from services.coordinator.delivery_servicer import DeliveryHandlers
 from services.coordinator.journeys.cadence_repository import CadenceRepository
 from services.coordinator.journeys.control import JourneyControl
 from services.coordinator.journeys.repository import Journey, JourneyRepository
@@ -115,7 +116,11 @@ def _notification_cursor(note: Notification) -> dict[str, str]:
 
 
 class CoordinatorServicer(
-    CadenceHandlers, TimelineHandlers, CampaignHandlers, pb_grpc.CoordinatorServiceServicer
+    CadenceHandlers,
+    TimelineHandlers,
+    CampaignHandlers,
+    DeliveryHandlers,
+    pb_grpc.CoordinatorServiceServicer,
 ):
     def __init__(
         self,

@@ -22,10 +22,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from services.gateway import forwarding, webhooks
+from services.gateway import forwarding, unsubscribe, webhooks
 from services.gateway.config import Config
 from shared import channels, transport
-from shared.clients import PEERS
+from shared.clients import PEERS, Peers
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,9 @@ def create_app(cfg: Config) -> Starlette:
         )
         app.state.ingest_health = channels.health_client(channel)
         app.state.ingest = ingest_grpc.IngestServiceStub(channel)
+        # One-click unsubscribes go to the coordinator, which owns opt-outs.
+        coordinator = Peers({"coordinator": cfg.coordinator_addr}, tls=cfg.tls)
+        app.state.coordinator = coordinator.coordinator
         log.info(
             "gateway started",
             extra={"ingest_addr": cfg.ingest_addr, "transport": transport.describe(cfg.tls)},
@@ -92,6 +95,7 @@ def create_app(cfg: Config) -> Starlette:
             yield
         finally:
             await channel.close()
+            await coordinator.close()
             log.info("gateway stopped")
 
     app = Starlette(
@@ -99,6 +103,8 @@ def create_app(cfg: Config) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            Route("/unsubscribe/{token}", unsubscribe.unsubscribe_page, methods=["GET"]),
+            Route("/unsubscribe/{token}", unsubscribe.unsubscribe, methods=["POST"]),
             Route("/webhooks/ghl", forwarding.endpoint(forwarding.GHL, webhooks.ghl), methods=["POST"]),
             Route(
                 "/webhooks/twilio/sms",

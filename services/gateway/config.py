@@ -76,6 +76,7 @@ class Config:
     # All interfaces: in a pod the kubelet's probes and the Service reach us from outside.
     host: str = "0.0.0.0"  # noqa: S104
     ingest_addr: str = f"localhost:{config.DEFAULT_PORTS['ingest']}"
+    coordinator_addr: str = f"localhost:{config.DEFAULT_PORTS['coordinator']}"
     # /readyz answers within this, whatever state ingest is in.
     ready_timeout_s: float = 1.0
     # After SIGTERM, open requests get this long before uvicorn closes them.
@@ -108,6 +109,7 @@ class Config:
             port=config.integer(env, "GATEWAY_PORT", config.GATEWAY_DEFAULT_PORT),
             host=config.text(env, "GATEWAY_HOST", cls.host),
             ingest_addr=config.text(env, "GATEWAY_INGEST_ADDR") or config.peer_addr(env, "ingest"),
+            coordinator_addr=config.peer_addr(env, "coordinator"),
             ready_timeout_s=config.number(env, "GATEWAY_READY_TIMEOUT_S", 1.0, minimum=0.05),
             grace_s=config.number(env, "GATEWAY_GRACE_S", 10.0),
             ingest_timeout_s=config.number(env, "GATEWAY_INGEST_TIMEOUT_S", 5.0, minimum=0.05),

@@ -10,11 +10,12 @@ from leadengine.ingest.v1 import ingest_service_pb2_grpc as pb_grpc
 from services.ingest.config import Config
 from services.ingest.importing import LeadImport
 from services.ingest.lead_writes import LeadWrites
+from services.ingest.location_writes import LocationProfiles
 from services.ingest.outbox import OutboxRelay, RelaySettings
 from services.ingest.recording import WebhookRecorder
 from services.ingest.repository.events import EventReads
 from services.ingest.repository.leads import LeadReads
-from services.ingest.repository.outbox import OutboxQueue
+from services.ingest.repository.outbox import DeadLetters, OutboxQueue
 from services.ingest.servicer import IngestServicer
 from shared import retention
 from shared.clients import Peers
@@ -36,6 +37,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
             call_timeout_s=cfg.outbox_call_timeout_s,
             retry_base_s=cfg.outbox_retry_base_s,
             retry_max_s=cfg.outbox_retry_max_s,
+            max_attempts=cfg.outbox_max_attempts,
         ),
     )
     return ServiceApp(
@@ -49,6 +51,8 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
                     writes=LeadWrites(db, outbox_written),
                     recorder=WebhookRecorder(db, outbox_written),
                     importer=LeadImport(db, batch=cfg.import_batch),
+                    locations=LocationProfiles(db),
+                    dead_letters=DeadLetters(db, outbox_written),
                 ),
             )
         ],

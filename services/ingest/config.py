@@ -24,6 +24,8 @@ class Config:
     outbox_call_timeout_s: float = 5.0
     outbox_retry_base_s: float = 0.5
     outbox_retry_max_s: float = 60.0
+    # Failures (other than UNAVAILABLE) after which a row is dead-lettered.
+    outbox_max_attempts: int = 10
     # Rows per COPY in ImportLeads.
     import_batch: int = 5000
     # What is pruned after how long (services/ingest/retention.py), and how often it runs.
@@ -48,6 +50,9 @@ class Config:
             outbox_call_timeout_s=config.number(env, "INGEST_OUTBOX_CALL_TIMEOUT_S", 5.0, minimum=0.1),
             outbox_retry_base_s=config.number(env, "INGEST_OUTBOX_RETRY_BASE_S", 0.5, minimum=0.01),
             outbox_retry_max_s=config.number(env, "INGEST_OUTBOX_RETRY_MAX_S", 60.0, minimum=0.01),
+            outbox_max_attempts=config.integer(
+                env, "INGEST_OUTBOX_MAX_ATTEMPTS", 10, minimum=1, maximum=1000
+            ),
             import_batch=config.integer(env, "INGEST_IMPORT_BATCH", 5000, minimum=1, maximum=100_000),
             retention=retention.configured("ingest", RULES, env),
             prune_interval_s=config.number(env, "INGEST_PRUNE_INTERVAL_S", 3600.0, minimum=1.0),

@@ -10,6 +10,7 @@ from leadengine.ingest.v1 import ingest_service_pb2 as pb
 
 from services.ingest.repository.events import StoredEvent
 from services.ingest.repository.leads import StoredLead
+from services.ingest.repository.locations import StoredLocation
 from shared import timestamps
 
 
@@ -63,4 +64,19 @@ def event_to_proto(event: StoredEvent) -> pb.LeadEvent:
         listing_id=event.listing_id,
         listing_price_usd=event.listing_price_usd,
         properties=_struct(event.properties),
+    )
+
+
+def location_to_proto(location: StoredLocation) -> pb.Location:
+    f = location.fields
+    return pb.Location(
+        location_id=location.location_id,
+        name=f.name,
+        brand_name=f.brand_name,
+        time_zone=f.time_zone,
+        postal_address=f.postal_address,
+        sms_from_numbers=list(f.sms_from_numbers),
+        email_from=f.email_from,
+        create_time=timestamps.to_proto(location.create_time),
+        update_time=timestamps.to_proto(location.update_time),
     )

@@ -16,6 +16,7 @@ from google.protobuf import json_format
 from leadengine.common.v1 import common_pb2 as common_pb
 from leadengine.ingest.v1 import ingest_service_pb2 as pb
 
+from services.ingest.update_masks import MaskRules
 from shared import contact, inputs, timestamps
 from shared.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 
@@ -301,33 +302,12 @@ def present_fields(lead: pb.Lead) -> frozenset[str]:
     return frozenset(present)
 
 
+_MASK = MaskRules("Lead", WRITABLE, READ_ONLY, "phone or tags")
+
+
 def update_paths(mask_paths: Iterable[str], lead: pb.Lead) -> frozenset[str]:
     """AIP-134: no mask = the populated fields; "*" = every writable field; else exactly those."""
-    paths = [p.strip() for p in mask_paths if p.strip()]
-    if not paths:
-        return present_fields(lead)
-    if "*" in paths:
-        if len(paths) > 1:
-            raise _invalid(
-                "update_mask",
-                'update_mask "*" replaces every field and cannot be combined with other paths',
-                "INVALID_UPDATE_MASK",
-                '"*" alone, or a list of Lead field names',
-            )
-        return WRITABLE
-    result = set()
-    for path in paths:
-        name = path.removeprefix("lead.")
-        if name not in WRITABLE:
-            what = "is not writable" if name in READ_ONLY else "is not a Lead field"
-            raise _invalid(
-                "update_mask",
-                f"update_mask path {path[:60]!r} {what}; writable fields: {', '.join(sorted(WRITABLE))}",
-                "INVALID_UPDATE_MASK",
-                "Lead field names such as phone or tags",
-            )
-        result.add(name)
-    return frozenset(result)
+    return _MASK.paths(mask_paths, present_fields(lead))
 
 
 def merge(existing: LeadFields | None, incoming: LeadFields, paths: frozenset[str]) -> LeadFields:

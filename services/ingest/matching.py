@@ -11,6 +11,8 @@ from leadengine.common.v1 import common_pb2 as common_pb
 from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
 
 from services.ingest.repository.leads import StoredLead
+from shared import contact
+from shared.errors import InvalidArgument
 
 
 class Unmatched(Exception):
@@ -29,29 +31,24 @@ def contact_lead(lead: StoredLead | None, location_id: str, contact_id: str, *, 
     return lead
 
 
-def number_owner(number: str, owners: list[str]) -> str | None:
-    """The one location whose settings list this SMS number; None when none does."""
-    if len(owners) > 1:
-        raise Unmatched(f"number {number} is listed by more than one location")
-    return owners[0] if owners else None
+def number_key(number: str) -> str:
+    """Our number as profiles store it (E.164); "" when it is not a phone number."""
+    try:
+        return contact.normalize_phone(number, "To")
+    except InvalidArgument:
+        return ""
 
 
-def sender_location(phone_locations: list[str], our_number: str) -> str:
-    """No location lists the number: the sender's phone decides, if only one location has it."""
-    if len(phone_locations) != 1:
-        why = (
-            "no location lists"
-            if not phone_locations
-            else "leads of several locations have this phone and none lists"
-        )
-        raise Unmatched(f"{why} the number {our_number or '(none)'}")
-    return phone_locations[0]
-
-
-def sender_lead(lead: StoredLead | None, location_id: str) -> StoredLead:
-    if lead is None:
-        raise Unmatched(f"no lead in location {location_id} has the sender's phone", location_id)
-    return lead
+def sender_only_detail(locations: list[str], our_number: str, *, owned: bool) -> str:
+    """Why an inbound text went on without a lead (the coordinator still acts on an opt-out)."""
+    if owned:
+        return f"no lead of location {locations[0]} has the sender's phone; sent on for opt-out only"
+    if not locations:
+        return f"no location lists the number {our_number or '(none)'} and no lead has the sender's phone"
+    return (
+        f"no location lists the number {our_number or '(none)'} and leads of {len(locations)} locations"
+        " have the sender's phone; sent on to each for opt-out only"
+    )
 
 
 def custom_arg_lead(lead: StoredLead | None, location_id: str) -> StoredLead | None:

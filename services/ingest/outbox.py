@@ -3,7 +3,12 @@
 Rows are leased (next_attempt_time pushed past the call) in one short transaction,
 delivered with no transaction open, then marked. A relay that dies mid-call lets
 its lease lapse and another replica resends: the coordinator dedups on event_id.
-A failed row is retried with exponential backoff and is never dropped.
+A failed row is retried with exponential backoff. After `max_attempts` failures that
+count (every code but UNAVAILABLE: an unreachable coordinator says nothing about the
+row) it moves to the dead-letter table, where it no longer holds back the lead's
+later rows, and waits for ReplayDeadLetters. Nothing is ever dropped. Opt-outs
+(suppressions, and inbound messages, which may carry a STOP) never wait behind a
+row that has failed.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
+import grpc
 from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
 from prometheus_client import Counter
 
@@ -25,6 +31,7 @@ log = logging.getLogger(__name__)
 
 DELIVERED = Counter("ingest_outbox_delivered_total", "Outbox rows the coordinator accepted.")
 FAILED = Counter("ingest_outbox_failures_total", "Failed outbox deliveries, by status code.", ["code"])
+DEAD_LETTERED = Counter("ingest_outbox_dead_lettered_total", "Outbox rows moved to the dead-letter table.")
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,15 @@ class RelaySettings:
     call_timeout_s: float = 5.0
     retry_base_s: float = 0.5
     retry_max_s: float = 60.0
+    # Counted failures after which a row is dead-lettered.
+    max_attempts: int = 10
+
+
+# Kinds that may revoke consent: delivered even while an earlier row of the lead is failing.
+OVERTAKING_KINDS = (
+    coordinator_pb.LEAD_EVENT_KIND_SUPPRESSION,
+    coordinator_pb.LEAD_EVENT_KIND_INBOUND_MESSAGE,
+)
 
 
 def retry_delay(attempts: int, *, base_s: float, max_s: float) -> float:
@@ -98,8 +114,10 @@ class OutboxRelay:
             # deliver would only delay them for a relay that can.
             return 0
         coordinator = CoordinatorClient(self._peers)
-        rows = await self._queue.claim(self._settings.batch, self._settings.lease_s)
+        rows = await self._queue.claim(self._settings.batch, self._settings.lease_s, OVERTAKING_KINDS)
         # Rows of one batch belong to different leads (see OutboxQueue.claim), so order is kept.
+        # The exception: behind a failing row, its lead's opt-outs go together, in any order
+        # (the coordinator orders keywords by their occurred_time).
         outcomes = await asyncio.gather(
             *(self._deliver(coordinator, row) for row in rows), return_exceptions=True
         )
@@ -113,22 +131,26 @@ class OutboxRelay:
             await coordinator.handle_lead_event(envelope(row), budget_s=self._settings.call_timeout_s)
         except PeerError as err:
             attempts = row.attempts + 1
+            counted = err.code != grpc.StatusCode.UNAVAILABLE
+            error = f"{err.code.name}: {err.message}"
+            FAILED.labels(err.code.name).inc()
+            fields = {
+                "event_id": str(row.event_id),
+                "lead_id": str(row.lead_id or ""),
+                "kind": row.kind,
+                "attempts": attempts,
+                "code": err.code.name,
+            }
+            if counted and row.failures + 1 >= self._settings.max_attempts:
+                log.error("outbox delivery failed too often; dead-lettered", extra=fields)
+                await self._queue.dead_letter(row.id, error)
+                DEAD_LETTERED.inc()
+                return
             delay = retry_delay(
                 attempts, base_s=self._settings.retry_base_s, max_s=self._settings.retry_max_s
             )
-            FAILED.labels(err.code.name).inc()
-            log.warning(
-                "outbox delivery failed; will retry",
-                extra={
-                    "event_id": str(row.event_id),
-                    "lead_id": str(row.lead_id or ""),
-                    "kind": row.kind,
-                    "attempts": attempts,
-                    "code": err.code.name,
-                    "retry_in_s": delay,
-                },
-            )
-            await self._queue.mark_failed(row.id, f"{err.code.name}: {err.message}", delay)
+            log.warning("outbox delivery failed; will retry", extra={**fields, "retry_in_s": delay})
+            await self._queue.mark_failed(row.id, error, delay, counted=counted)
             return
         await self._queue.mark_published(row.id)
         DELIVERED.inc()

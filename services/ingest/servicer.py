@@ -10,11 +10,15 @@ from leadengine.ingest.v1 import ingest_service_pb2_grpc as pb_grpc
 
 from services.ingest import leads
 from services.ingest.conversions import event_to_proto, lead_to_proto
+from services.ingest.dead_letter_servicer import DeadLetterHandlers
 from services.ingest.importing import LeadImport
 from services.ingest.lead_writes import LeadWrites
+from services.ingest.location_servicer import LocationHandlers
+from services.ingest.location_writes import LocationProfiles
 from services.ingest.recording import WebhookRecorder
 from services.ingest.repository.events import EventReads
 from services.ingest.repository.leads import LeadReads, StoredLead
+from services.ingest.repository.outbox import DeadLetters
 from services.ingest.webhooks.envelope import inbox_events
 from shared import inputs, pagination, timestamps
 from shared.rpc import Context
@@ -24,7 +28,7 @@ def _optional_location(raw: str) -> str | None:
     return inputs.require_text(raw, "location_id") if raw.strip() else None
 
 
-class IngestServicer(pb_grpc.IngestServiceServicer):
+class IngestServicer(LocationHandlers, DeadLetterHandlers, pb_grpc.IngestServiceServicer):
     def __init__(
         self,
         *,
@@ -33,12 +37,16 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
         writes: LeadWrites,
         recorder: WebhookRecorder,
         importer: LeadImport,
+        locations: LocationProfiles,
+        dead_letters: DeadLetters,
     ) -> None:
         self._lead_reads = lead_reads
         self._event_reads = event_reads
         self._writes = writes
         self._recorder = recorder
         self._importer = importer
+        self._locations = locations
+        self._dead_letters = dead_letters
 
     async def RecordWebhook(
         self, request: pb.RecordWebhookRequest, context: Context

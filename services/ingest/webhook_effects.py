@@ -25,8 +25,8 @@ from services.ingest.publishing import (
     KIND_SUPPRESSION,
     publish,
 )
-from services.ingest.repository import inbox as inbox_rows
 from services.ingest.repository import leads as lead_rows
+from services.ingest.repository import locations as location_rows
 from services.ingest.repository.leads import StoredLead
 from shared.db import Conn
 
@@ -91,9 +91,9 @@ async def _contact(conn: Conn, location_id: str, contact_id: str, *, live: bool)
 
 
 async def _number_owner(conn: Conn, number: str) -> str | None:
-    if not number:
-        return None
-    return matching.number_owner(number, await inbox_rows.number_owners(conn, number))
+    """The location whose profile lists this number (UpdateLocation keeps each number to one)."""
+    key = matching.number_key(number)
+    return await location_rows.sms_number_owner(conn, key) if key else None
 
 
 async def _contact_message(
@@ -137,21 +137,46 @@ async def _behavior(
 async def _sms_inbound(
     conn: Conn, event_id: str, location_id: str, occurred: datetime, action: webhooks.SmsInbound
 ) -> WebhookOutcome:
+    """The location that owns the To number, and its lead with the sender's phone; without an
+    owner, the one location whose leads have that phone. When no single lead can be named, the
+    message still goes to the coordinator without a lead, once per location it may concern (the
+    owner; else every location with a lead with that phone; else none in particular), so that
+    an opt-out in it suppresses the number: a STOP is never stored and forgotten."""
     phone = action.facts.lead_address
     location_id = location_id or await _number_owner(conn, action.facts.our_address) or ""
-    if not location_id:
-        found = await lead_rows.locations_with_phone(conn, phone)
-        location_id = matching.sender_location(found, action.facts.our_address)
-    lead = matching.sender_lead(await lead_rows.live_by_phone(conn, location_id, phone), location_id)
-    await publish(
-        conn,
-        KIND_INBOUND,
-        lead.lead_id,
+    if location_id:
+        lead = await lead_rows.live_by_phone(conn, location_id, phone)
+        targets = [location_id]
+    else:
+        targets = await lead_rows.locations_with_phone(conn, phone)
+        lead = await lead_rows.live_by_phone(conn, targets[0], phone) if len(targets) == 1 else None
+    if lead is not None:
+        await publish(
+            conn,
+            KIND_INBOUND,
+            lead.lead_id,
+            lead.location_id,
+            occurred,
+            facts=coordinator_pb.LeadEventEnvelope(message=action.facts),
+        )
+        return WebhookOutcome(event_id, "inbound_message", "", lead.lead_id, lead.location_id, published=True)
+    for target in targets or [""]:
+        await publish(
+            conn,
+            KIND_INBOUND,
+            None,
+            target,
+            occurred,
+            facts=coordinator_pb.LeadEventEnvelope(message=action.facts),
+        )
+    return WebhookOutcome(
+        event_id,
+        "sender_only",
+        matching.sender_only_detail(targets, action.facts.our_address, owned=bool(location_id)),
+        None,
         location_id,
-        occurred,
-        facts=coordinator_pb.LeadEventEnvelope(message=action.facts),
+        published=True,
     )
-    return WebhookOutcome(event_id, "inbound_message", "", lead.lead_id, location_id, published=True)
 
 
 async def _email_lead(conn: Conn, location_id: str, action: webhooks.EmailEvent) -> StoredLead | None:

@@ -69,3 +69,63 @@ class IngestClient(Client):
             pb.RecordWebhookRequest(events=events, receive_time=receive_time),
             budget_s=budget_s,
         )
+
+    async def get_location(self, location_id: str) -> pb.Location | None:
+        """The location's profile; None when ingest never heard of the location."""
+        try:
+            resp = await self._call(
+                "GetLocation",
+                self._peers.ingest.GetLocation,
+                pb.GetLocationRequest(location_id=location_id),
+                budget_s=2.0,
+            )
+        except PeerError as err:
+            if err.code == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise
+        return resp.location
+
+    async def update_location(
+        self, location: pb.Location, *, paths: list[str] | None = None, request_id: str = ""
+    ) -> pb.UpdateLocationResponse:
+        """Creates or updates the profile (only `paths` when given); INVALID_ARGUMENT as PeerError."""
+        request = pb.UpdateLocationRequest(location=location, request_id=request_id)
+        if paths is not None:
+            request.update_mask.paths.extend(paths)
+        return await self._call("UpdateLocation", self._peers.ingest.UpdateLocation, request, budget_s=5.0)
+
+    async def list_locations(
+        self, *, page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[pb.Location], str]:
+        """One page of locations, newest first, and the next token ("" at the end)."""
+        page = await self._call(
+            "ListLocations",
+            self._peers.ingest.ListLocations,
+            pb.ListLocationsRequest(page_size=page_size, page_token=page_token),
+            budget_s=5.0,
+        )
+        return list(page.locations), page.next_page_token
+
+    async def list_dead_letters(
+        self, *, location_id: str = "", page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[pb.DeadLetter], str]:
+        page = await self._call(
+            "ListDeadLetters",
+            self._peers.ingest.ListDeadLetters,
+            pb.ListDeadLettersRequest(location_id=location_id, page_size=page_size, page_token=page_token),
+            budget_s=5.0,
+        )
+        return list(page.dead_letters), page.next_page_token
+
+    async def replay_dead_letters(
+        self, event_ids: list[str] | None = None, *, location_id: str = "", request_id: str = ""
+    ) -> int:
+        """Puts the named dead letters (None: all, of location_id when set) back on the outbox;
+        returns how many moved."""
+        request = pb.ReplayDeadLettersRequest(
+            event_ids=event_ids or [], all=event_ids is None, location_id=location_id, request_id=request_id
+        )
+        resp = await self._call(
+            "ReplayDeadLetters", self._peers.ingest.ReplayDeadLetters, request, budget_s=30.0
+        )
+        return resp.replayed_count

@@ -7,18 +7,15 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
-from leadengine.coordinator.v1 import coordinator_service_pb2_grpc as coordinator_grpc
 
 from services.coordinator.app import create_scheduler
 from services.coordinator.delivery.scheduler import Scheduler
 from shared import db
 from shared.clients import Peers
 from shared.migrate import migrate
-from shared.server import Registration, ServiceApp
 from tests.conftest import with_database
-from tests.relay import RecordingCoordinatorFake, ingest_replica
-from tests.support import ROOT, Mesh, mesh, running, service_config
+from tests.relay import RecordingCoordinatorFake, ingest_replica, serving
+from tests.support import ROOT, Mesh, mesh, service_config
 from tests.webhooks import Inbox, Signer
 
 # coordinator
@@ -107,17 +104,7 @@ async def outbox_dsn(postgres_url) -> AsyncIterator[str]:
 async def coordinator_fake() -> AsyncIterator[tuple[RecordingCoordinatorFake, str]]:
     """The coordinator peer replaced by RecordingCoordinatorFake, and its address."""
     fake = RecordingCoordinatorFake()
-    app = ServiceApp(
-        registrations=[
-            Registration(
-                coordinator_pb.DESCRIPTOR.services_by_name["CoordinatorService"].full_name,
-                coordinator_grpc.add_CoordinatorServiceServicer_to_server,
-                fake,
-            )
-        ],
-        error_domain="coordinator-fake.test",
-    )
-    async with running(app) as (addr, _):
+    async with serving(fake) as addr:
         yield fake, addr
 
 

@@ -381,8 +381,12 @@ async def test_suppression_naming_a_lead_opts_that_lead_out(m: Mesh) -> None:
     [
         (pb.LeadEventEnvelope(event_id="x", kind=pb.LEAD_EVENT_KIND_INBOUND_MESSAGE, lead_id=LEAD),
          "MISSING_FIELD", "event.message"),
+        # Without a lead, an inbound text is acted on by its sender's address alone: it needs one.
         (pb.LeadEventEnvelope(event_id="x", kind=pb.LEAD_EVENT_KIND_INBOUND_MESSAGE,
                               message=pb.MessageFacts(channel=SMS, body="STOP")),
+         "MISSING_FIELD", "event.message.lead_address"),
+        (pb.LeadEventEnvelope(event_id="x", kind=pb.LEAD_EVENT_KIND_OUTBOUND_MESSAGE,
+                              message=pb.MessageFacts(channel=SMS, body="hi", lead_address="+15125550100")),
          "MISSING_FIELD", "event.lead_id"),
         (pb.LeadEventEnvelope(event_id="x", kind=pb.LEAD_EVENT_KIND_OUTBOUND_MESSAGE, lead_id=LEAD,
                               message=pb.MessageFacts(body="hi")),

@@ -70,6 +70,13 @@ def contact_payload(loc: str, contact_id: str | None = None, **changes: Any) -> 
     }
 
 
+async def own_number(ingest, location_id: str, number: str) -> None:
+    await ingest.UpdateLocation(
+        pb.UpdateLocationRequest(location=pb.Location(location_id=location_id, sms_from_numbers=[number])),
+        timeout=5,
+    )
+
+
 def twilio_event(kind: str, sid: str, payload: dict[str, str]) -> pb.WebhookEvent:
     return pb.WebhookEvent(
         provider=TWILIO,
@@ -411,12 +418,7 @@ async def test_twilio_inbound_matches_the_location_that_lists_the_number(ingest,
     loc = new_location()
     lead, _ = await create_contact(ingest, loc)
     ours = new_phone()
-    await ingest_tables.execute(
-        "UPDATE locations SET settings = jsonb_build_object('sms_numbers', jsonb_build_array($2::text))"
-        " WHERE location_id = $1",
-        loc,
-        ours,
-    )
+    await own_number(ingest, loc, ours)
     event = inbound_sms(lead.phone, ours, "STOP")
     [result] = await deliver(ingest, event)
     assert (result.outcome, result.lead_id, result.location_id) == ("inbound_message", lead.lead_id, loc)
@@ -444,30 +446,33 @@ async def test_twilio_inbound_without_a_listed_number_uses_the_only_location_wit
     assert (result.outcome, result.lead_id, result.location_id) == ("inbound_message", lead.lead_id, loc)
 
 
-async def test_twilio_inbound_is_unmatched_when_unknown_or_ambiguous(ingest, ingest_tables) -> None:
-    [nobody] = await deliver(ingest, inbound_sms(new_phone(), new_phone()))
-    assert (nobody.outcome, nobody.lead_id) == ("unmatched", "")
+async def test_twilio_inbound_without_one_lead_goes_on_without_a_lead(ingest, ingest_tables) -> None:
+    """Never "unmatched, nothing done": the coordinator still acts on an opt-out in it."""
+    sender = new_phone()
+    [nobody] = await deliver(ingest, inbound_sms(sender, new_phone(), "STOP"))
+    assert (nobody.outcome, nobody.lead_id, nobody.location_id) == ("sender_only", "", "")
     phone = new_phone()
     loc_a, loc_b = new_location(), new_location()
     await create_contact(ingest, loc_a, phone=phone)
     await create_contact(ingest, loc_b, phone=phone)
-    [both] = await deliver(ingest, inbound_sms(phone, new_phone()))
-    assert (both.outcome, both.lead_id) == ("unmatched", "")
-    assert (
-        len(await outbox(ingest_tables, loc_a)) == len(await outbox(ingest_tables, loc_b)) == 1
-    )  # LEAD_CREATED only
+    [both] = await deliver(ingest, inbound_sms(phone, new_phone(), "STOP"))
+    assert (both.outcome, both.lead_id) == ("sender_only", "")
+    for loc in (loc_a, loc_b):  # LEAD_CREATED, then the text without a lead
+        kinds = [(kind, lead_id) for kind, lead_id, _ in await outbox(ingest_tables, loc)]
+        assert kinds[1:] == [(Kind.LEAD_EVENT_KIND_INBOUND_MESSAGE, "")]
+    loc_c, ours = new_location(), new_phone()
+    await own_number(ingest, loc_c, ours)
+    [owned] = await deliver(ingest, inbound_sms(phone, ours, "STOP"))
+    assert (owned.outcome, owned.lead_id, owned.location_id) == ("sender_only", "", loc_c)
+    [(kind, lead_id, facts)] = await outbox(ingest_tables, loc_c)
+    assert (kind, lead_id, facts.message.lead_address) == (Kind.LEAD_EVENT_KIND_INBOUND_MESSAGE, "", phone)
 
 
 async def test_twilio_status_callback_is_a_delivery_status_without_a_lead(ingest, ingest_tables) -> None:
     loc = new_location()
     ours = new_phone()
     [_] = await deliver(ingest, ghl_event({"type": "INSTALL", "locationId": loc}))
-    await ingest_tables.execute(
-        "UPDATE locations SET settings = jsonb_build_object('sms_numbers', jsonb_build_array($2::text))"
-        " WHERE location_id = $1",
-        loc,
-        ours,
-    )
+    await own_number(ingest, loc, ours)
     sid = f"SM{uuid.uuid4().hex}"
     payload = {
         **TWILIO_STATUS,

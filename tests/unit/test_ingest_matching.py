@@ -6,8 +6,6 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from leadengine.common.v1 import common_pb2 as common_pb
 from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
 
@@ -42,24 +40,17 @@ def test_a_contact_is_matched_only_to_a_live_lead_when_live() -> None:
         matching.contact_lead(None, "loc-a", "c1", live=False)
 
 
-@given(st.lists(st.text(min_size=1), max_size=2))
-def test_a_number_has_at_most_one_owner(owners: list[str]) -> None:
-    if len(owners) > 1:
-        with pytest.raises(Unmatched, match="more than one location"):
-            matching.number_owner("+15125550100", owners)
-    else:
-        assert matching.number_owner("+15125550100", owners) == (owners[0] if owners else None)
+def test_our_number_is_looked_up_as_e164_or_not_at_all() -> None:
+    assert matching.number_key(" +1 (512) 555-0100 ") == "+15125550100"
+    assert matching.number_key("") == ""
+    assert matching.number_key("short-code-12345") == ""
 
 
-def test_the_senders_phone_decides_only_when_one_location_has_it() -> None:
-    assert matching.sender_location(["loc-a"], "+15125550100") == "loc-a"
-    with pytest.raises(Unmatched, match="no location lists the number"):
-        matching.sender_location([], "+15125550100")
-    with pytest.raises(Unmatched, match=r"several locations .* \(none\)"):
-        matching.sender_location(["loc-a", "loc-b"], "")
-    with pytest.raises(Unmatched) as caught:
-        matching.sender_lead(None, "loc-a")
-    assert caught.value.location_id == "loc-a"
+def test_a_text_without_a_lead_says_which_locations_it_went_to() -> None:
+    owned = matching.sender_only_detail(["loc-a"], "+15125550100", owned=True)
+    assert "location loc-a" in owned
+    assert "2 locations" in matching.sender_only_detail(["loc-a", "loc-b"], "", owned=False)
+    assert "no lead has" in matching.sender_only_detail([], "+15125550100", owned=False)
 
 
 def test_a_lead_id_custom_arg_never_crosses_locations() -> None:

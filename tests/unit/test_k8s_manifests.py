@@ -34,6 +34,7 @@ K8S_VERSIONS = ("1.30.0", kv_utils.latest_version())
 NAME = "app.kubernetes.io/name"
 COMPONENT = "app.kubernetes.io/component"
 POSTGRES, DNS, GRPC, METRICS, HTTP = 5432, 53, 50051, 9090, 8080
+HTTPS = 443  # the coordinator to the providers' APIs
 
 Obj = dict  # a Kubernetes object as parsed YAML
 
@@ -239,11 +240,13 @@ def test_the_namespace_enforces_the_restricted_pod_security_standard() -> None:
 
 
 def call_graph() -> set[tuple[str, str]]:
-    """(caller, callee) as the code has it: DEPENDENCIES, plus the gateway's one peer."""
+    """(caller, callee) as the code has it: DEPENDENCIES, plus the gateway's peers (ingest for
+    webhooks, the coordinator for unsubscribes)."""
     edges = {(svc, peer) for svc, peers in DEPENDENCIES.items() for peer in peers}
-    gateway_peer = base_objects()[("ConfigMap", "gateway")]["data"]["GATEWAY_INGEST_ADDR"]
-    host = gateway_peer.removeprefix("dns:///").split(".")[0]
-    return edges | {("gateway", host)}
+    data = base_objects()[("ConfigMap", "gateway")]["data"]
+    for key in ("GATEWAY_INGEST_ADDR", "COORDINATOR_ADDR"):
+        edges.add(("gateway", data[key].removeprefix("dns:///").split(".")[0]))
+    return edges
 
 
 def policies(docs: list[Obj] | tuple[Obj, ...]) -> list[Obj]:
@@ -296,7 +299,9 @@ def assert_network_policies(docs: list[Obj] | tuple[Obj, ...]) -> None:
     # Besides the call graph: DNS to kube-dns, PostgreSQL, Prometheus and the gateway's edge.
     for name, spec in by_name.items():
         for rule in spec.get("egress", []):
-            if "to" not in rule:  # any address: only PostgreSQL, and only from pods that use it
+            if "to" not in rule and ports(rule) == {("TCP", HTTPS)}:
+                assert name == "coordinator", name  # the providers' APIs: only the sender
+            elif "to" not in rule:  # any address: only PostgreSQL, and only from pods that use it
                 assert ports(rule) == {("TCP", POSTGRES)}, name
                 assert name in (*SERVICES, "migrate"), name
             elif not all("podSelector" in p and "namespaceSelector" not in p for p in rule["to"]):

@@ -45,6 +45,8 @@ def test_the_allow_list_follows_the_call_graph() -> None:
     assert policy.permits("ingest", "gateway", "RecordWebhook")
     assert not policy.permits("ingest", "gateway", "ImportLeads")
     assert not policy.permits("routing", "gateway", "RouteLead")
+    assert policy.permits("coordinator", "gateway", "UnsubscribeByToken")
+    assert not policy.permits("coordinator", "gateway", "HandleLeadEvent")
     assert not policy.permits("ingest", "", "GetLead")
 
 

@@ -61,6 +61,8 @@ class Revocation:
     block_reason: str
     # When it happened: a keyword older than the lead's latest keyword changes nothing.
     at: datetime
+    # The location it came through, when known (kept in the ledger).
+    location_id: str = ""
 
 
 def _columns(channel: common_pb2.Channel.ValueType) -> tuple[str, str]:
@@ -280,6 +282,7 @@ class ConsentRepository:
                         actor="lead (keyword)" if r.source == KEYWORD else "provider or CRM report",
                         occur_time=r.at,
                         lead_id=r.lead_id,
+                        location_id=r.location_id,
                         basis=r.reason,
                         evidence={"source": r.source, "reason": r.reason},
                         address=r.address,

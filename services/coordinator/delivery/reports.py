@@ -5,6 +5,8 @@ suppression only an address."""
 from __future__ import annotations
 
 import logging
+import uuid
+from datetime import datetime
 
 from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
@@ -27,6 +29,20 @@ def candidate_ids(provider_message_id: str, channel: common_pb2.Channel.ValueTyp
     if channel != SMS and head and head != provider_message_id:
         ids.append(head)
     return ids
+
+
+def twilio_stop_block(address: str, lead_id: uuid.UUID, at: datetime) -> Revocation:
+    """Twilio refuses to text a number that replied STOP to our sender (error 21610): a
+    keyword opt-out we may have missed, liftable by START like one."""
+    return Revocation(
+        channel=SMS,
+        address=address,
+        lead_id=lead_id,
+        source=KEYWORD,
+        reason="Twilio 21610: recipient replied STOP",
+        block_reason="lead opted out (Twilio 21610: replied STOP)",
+        at=at,
+    )
 
 
 class ReportHandler:
@@ -67,17 +83,7 @@ class ReportHandler:
             )
         if provider_status.opts_out(message.channel, report.error_code):
             await self._consents.revoke(
-                Revocation(
-                    channel=SMS,
-                    address=message.address,
-                    lead_id=message.lead_id,
-                    # Twilio blocks the number because it texted STOP to our sender: a
-                    # keyword opt-out we may have missed, liftable by START like one.
-                    source=KEYWORD,
-                    reason="Twilio 21610: recipient replied STOP",
-                    block_reason="lead opted out (Twilio 21610: replied STOP)",
-                    at=ev.occurred_time or timestamps.now(),
-                )
+                twilio_stop_block(message.address, message.lead_id, ev.occurred_time or timestamps.now())
             )
         return await self._journeys.find_journey(message.lead_id)
 

@@ -44,6 +44,8 @@ class Communication:
     attempts: int
     create_time: datetime
     update_time: datetime
+    # Who holds the claim (delivery/attempts.py); None when nobody does.
+    claim_token: uuid.UUID | None = None
 
 
 def communication_from_row(row: asyncpg.Record) -> Communication:
@@ -66,6 +68,7 @@ def communication_from_row(row: asyncpg.Record) -> Communication:
         attempts=row["attempts"],
         create_time=row["create_time"],
         update_time=row["update_time"],
+        claim_token=row.get("claim_token"),
     )
 
 
@@ -200,9 +203,11 @@ class CommunicationRepository:
         async with self._db.transaction() as conn:
             row = await conn.fetchrow(
                 "INSERT INTO communications (lead_id, journey_id, step_key, channel, direction, status,"
-                " status_reason, body, subject, address, message_id, scheduled_time, claim_until, attempts)"
+                " status_reason, body, subject, address, message_id, scheduled_time, claim_until, attempts,"
+                " claim_token)"
                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
-                " CASE WHEN $13::timestamptz IS NULL THEN 0 ELSE 1 END)"
+                " CASE WHEN $13::timestamptz IS NULL THEN 0 ELSE 1 END,"
+                " CASE WHEN $13::timestamptz IS NULL THEN NULL ELSE gen_random_uuid() END)"
                 " ON CONFLICT (lead_id, step_key) DO NOTHING RETURNING *",
                 new.lead_id,
                 new.journey_id,
@@ -240,7 +245,8 @@ class CommunicationRepository:
         async with self._db.transaction() as conn:
             row: asyncpg.Record = await conn.fetchrow(
                 "UPDATE communications SET status = $2, status_reason = $3, provider_message_id = $4,"
-                " claim_until = NULL, update_time = now() WHERE communication_id = $1 RETURNING *",
+                " claim_until = NULL, claim_token = NULL, update_time = now()"
+                " WHERE communication_id = $1 RETURNING *",
                 communication_id,
                 status,
                 reason,
@@ -261,7 +267,8 @@ class CommunicationRepository:
         async with self._db.transaction() as conn:
             await conn.execute(
                 "UPDATE communications SET status = $2, status_reason = $3,"
-                " scheduled_time = coalesce($4, scheduled_time), claim_until = NULL, update_time = now()"
+                " scheduled_time = coalesce($4, scheduled_time), claim_until = NULL, claim_token = NULL,"
+                " update_time = now()"
                 " WHERE communication_id = $1 AND status = $5",
                 communication_id,
                 status,
@@ -307,11 +314,16 @@ class CommunicationRepository:
                 "  SELECT communication_id FROM communications"
                 "  WHERE status = $1 AND scheduled_time <= $2"
                 "    AND (claim_until IS NULL OR claim_until <= $2)"
+                # A call of unknown outcome is reconciled before anything is sent again.
+                "    AND NOT EXISTS (SELECT 1 FROM send_attempts a"
+                "      WHERE a.communication_id = communications.communication_id"
+                "      AND a.state IN ('sending', 'in_doubt'))"
                 # A paused journey's messages wait where they are (journeys/steps.py).
                 "    AND NOT EXISTS (SELECT 1 FROM journeys j WHERE j.lead_id = communications.lead_id"
                 "      AND j.pause_reason <> '' AND (j.pause_end_time IS NULL OR j.pause_end_time > $2))"
                 "  ORDER BY scheduled_time LIMIT $4 FOR UPDATE SKIP LOCKED)"
-                " UPDATE communications c SET claim_until = $3, attempts = c.attempts + 1,"
+                " UPDATE communications c SET claim_until = $3, claim_token = gen_random_uuid(),"
+                " attempts = c.attempts + 1,"
                 " update_time = now() FROM due WHERE c.communication_id = due.communication_id"
                 " RETURNING c.*",
                 SCHEDULED,

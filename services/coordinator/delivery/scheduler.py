@@ -16,8 +16,8 @@ from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from services.coordinator.compliance import gates
 from services.coordinator.compliance.gates import Action, ContactFacts, SendWindow
 from services.coordinator.compliance.repository import ConsentRepository
+from services.coordinator.delivery.dispatch import Dispatcher
 from services.coordinator.delivery.repository import Communication, CommunicationRepository
-from services.coordinator.delivery.senders import Sender, deliver
 from services.coordinator.journeys.repository import JourneyRepository
 from services.coordinator.journeys.steps import CadenceWalker, step_index
 from shared import contact
@@ -31,7 +31,7 @@ class Scheduler:
         communications: CommunicationRepository,
         journeys: JourneyRepository,
         consents: ConsentRepository,
-        sender: Sender,
+        dispatcher: Dispatcher,
         *,
         window: SendWindow,
         poll_s: float,
@@ -44,7 +44,7 @@ class Scheduler:
         self._repo = communications
         self._journeys = journeys
         self._consents = consents
-        self._sender = sender
+        self._dispatcher = dispatcher
         self._window = window
         self._poll_s = poll_s
         self._batch = batch
@@ -64,6 +64,8 @@ class Scheduler:
     async def run_once(self, now: datetime | None = None) -> int:
         """Claim and settle one batch of due messages as of `now`; returns how many."""
         at = now or self._clock()
+        # Calls a dead worker left without an outcome are settled before anything is claimed.
+        await self._dispatcher.reconcile_stale(at, self._batch)
         claimed = await self._repo.claim_due(at, at + self._lease, self._batch)
         for message in claimed:
             await self._settle(message, at)
@@ -109,13 +111,11 @@ class Scheduler:
                 message = await self._repo.fill_step(
                     cid, address, written.subject, written.body, written.message_id
                 )
-            result = await deliver(self._sender, channel, message.address, message.subject, message.body)
-            await self._repo.finish_communication(
-                cid, result.status, result.reason, result.provider_message_id
-            )
+            # The gates are checked again under the row lock just before the call.
+            done = await self._dispatcher.dispatch(message, now)
             log.info(
-                "scheduled message delivered",
-                extra={"communication_id": str(cid), "status": pb.CommunicationStatus.Name(result.status)},
+                "scheduled message handed on",
+                extra={"communication_id": str(cid), "status": pb.CommunicationStatus.Name(done.status)},
             )
         if self._steps is not None:
             await self._steps.after_settled(message)

@@ -1,8 +1,7 @@
-"""Senders: what hands a message to a provider, and what the provider said.
+"""The credential-less sender: it records that nothing was sent (SIMULATED, never SENT).
 
-Only the credential-less sender exists so far. It records that nothing was sent:
-its status is SIMULATED, never SENT. Twilio, SendGrid and HighLevel senders come
-with the provider integration, behind the same protocol.
+Lead messages go through delivery/dispatch.py and the provider adapters in
+providers.py; agent notifications are still recorded through this one.
 """
 
 from __future__ import annotations

@@ -19,12 +19,12 @@ from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 
 from services.coordinator.compliance import gates
 from services.coordinator.compliance.gates import Action, ContactFacts, SendWindow
+from services.coordinator.delivery.dispatch import Dispatcher
 from services.coordinator.delivery.repository import (
     Communication,
     CommunicationRepository,
     NewCommunication,
 )
-from services.coordinator.delivery.senders import Sender, deliver
 from services.coordinator.journeys import writing
 from services.coordinator.journeys.repository import Journey
 from shared import contact
@@ -60,7 +60,7 @@ class FirstTouch:
         self,
         communications: CommunicationRepository,
         content: ContentClient,
-        sender: Sender,
+        dispatcher: Dispatcher,
         *,
         window: SendWindow,
         lease: timedelta,
@@ -69,7 +69,7 @@ class FirstTouch:
     ) -> None:
         self._repo = communications
         self._content = content
-        self._sender = sender
+        self._dispatcher = dispatcher
         self._window = window
         self._lease = lease
         self._brand = brand_name
@@ -148,6 +148,7 @@ class FirstTouch:
                 )
             )
             return message
+        await self._dispatcher.remember_contact(journey.lead_id, lead.location_id, lead.external_contact_id)
         # Recorded as claimed before sending: if we die mid-send, the scheduler finishes it.
         message, created = await self._repo.add_communication(
             NewCommunication(
@@ -159,7 +160,7 @@ class FirstTouch:
         )
         if not created:
             return message
-        result = await deliver(self._sender, channel, address, written.subject, written.body)
-        return await self._repo.finish_communication(
-            message.communication_id, result.status, result.reason, result.provider_message_id
-        )
+        # Consent, suppression and the window are checked again under the row lock there.
+        # A provider that asks us to wait hands the message to the scheduler: this runs inside
+        # the relay's RPC deadline.
+        return await self._dispatcher.dispatch(message, now, retry=False)

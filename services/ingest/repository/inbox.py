@@ -1,5 +1,4 @@
-"""SQL for the webhook inbox: every provider event stored raw, keyed by (provider, provider event id),
-and the location lookups inbound events are matched with."""
+"""SQL for the webhook inbox: every provider event stored raw, keyed by (provider, provider event id)."""
 
 from __future__ import annotations
 
@@ -97,13 +96,3 @@ async def erase_payloads(conn: Conn, lead_id: uuid.UUID) -> None:
         lead_id,
         timeout=deadlines.timeout(10.0),
     )
-
-
-async def number_owners(conn: Conn, number: str) -> list[str]:
-    """Up to two locations whose settings list this SMS number: enough to tell one from many."""
-    rows = await conn.fetch(
-        "SELECT location_id FROM locations WHERE settings -> 'sms_numbers' ? $1 LIMIT 2",
-        number,
-        timeout=deadlines.timeout(5.0),
-    )
-    return [r["location_id"] for r in rows]

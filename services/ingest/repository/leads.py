@@ -206,9 +206,10 @@ async def live_by_email(conn: Conn, location_id: str, email: str) -> StoredLead 
 
 
 async def locations_with_phone(conn: Conn, phone: str) -> list[str]:
-    """Up to two locations that have a live lead with this phone: enough to tell one from many."""
+    """Every location that has a live lead with this phone (an opt-out concerns each of them)."""
     rows = await conn.fetch(
-        "SELECT DISTINCT location_id FROM leads WHERE phone = $1 AND delete_time IS NULL LIMIT 2",
+        "SELECT DISTINCT location_id FROM leads WHERE phone = $1 AND delete_time IS NULL"
+        " ORDER BY location_id",
         phone,
         timeout=deadlines.timeout(5.0),
     )

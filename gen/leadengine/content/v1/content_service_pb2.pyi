@@ -141,6 +141,7 @@ class MessageContext(_message.Message):
     LEAD_SCORE_FIELD_NUMBER: _builtins.int
     TRIGGER_DESCRIPTION_FIELD_NUMBER: _builtins.int
     LISTING_LABEL_FIELD_NUMBER: _builtins.int
+    POSTAL_ADDRESS_FIELD_NUMBER: _builtins.int
     lead_first_name: _builtins.str
     agent_name: _builtins.str
     agent_phone: _builtins.str
@@ -156,6 +157,10 @@ class MessageContext(_message.Message):
     """TRIGGER only: what the lead did, e.g. "12 Oak St, viewed three times"."""
     listing_label: _builtins.str
     """TRIGGER only: the listing's address, when known."""
+    postal_address: _builtins.str
+    """Physical postal address for the CAN-SPAM email footer (the location's);
+    empty means content's configured default.
+    """
     def __init__(
         self,
         *,
@@ -169,10 +174,11 @@ class MessageContext(_message.Message):
         lead_score: _builtins.float = ...,
         trigger_description: _builtins.str = ...,
         listing_label: _builtins.str = ...,
+        postal_address: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_name", b"agent_name", "agent_phone", b"agent_phone", "brand_name", b"brand_name", "city", b"city", "lead_first_name", b"lead_first_name", "lead_full_name", b"lead_full_name", "lead_score", b"lead_score", "listing_label", b"listing_label", "source", b"source", "trigger_description", b"trigger_description"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_name", b"agent_name", "agent_phone", b"agent_phone", "brand_name", b"brand_name", "city", b"city", "lead_first_name", b"lead_first_name", "lead_full_name", b"lead_full_name", "lead_score", b"lead_score", "listing_label", b"listing_label", "postal_address", b"postal_address", "source", b"source", "trigger_description", b"trigger_description"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

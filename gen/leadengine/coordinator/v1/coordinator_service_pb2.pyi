@@ -1948,3 +1948,172 @@ class ResumeCampaignResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ResumeCampaignResponse: _TypeAlias = ResumeCampaignResponse  # noqa: Y015
+
+@_typing.final
+class DeliverySettings(_message.Message):
+    """Which provider carries each channel for a location."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    SMS_PROVIDER_FIELD_NUMBER: _builtins.int
+    EMAIL_PROVIDER_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    sms_provider: _builtins.str
+    """"twilio" or "highlevel"; "" uses COORDINATOR_SMS_PROVIDER."""
+    email_provider: _builtins.str
+    """"sendgrid" or "highlevel"; "" uses COORDINATOR_EMAIL_PROVIDER."""
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+        sms_provider: _builtins.str = ...,
+        email_provider: _builtins.str = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["email_provider", b"email_provider", "location_id", b"location_id", "sms_provider", b"sms_provider", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeliverySettings: _TypeAlias = DeliverySettings  # noqa: Y015
+
+@_typing.final
+class SetDeliverySettingsRequest(_message.Message):
+    """Request for SetDeliverySettings."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SETTINGS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def settings(self) -> Global___DeliverySettings: ...
+    def __init__(
+        self,
+        *,
+        settings: Global___DeliverySettings | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetDeliverySettingsRequest: _TypeAlias = SetDeliverySettingsRequest  # noqa: Y015
+
+@_typing.final
+class SetDeliverySettingsResponse(_message.Message):
+    """Response for SetDeliverySettings."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SETTINGS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def settings(self) -> Global___DeliverySettings: ...
+    def __init__(
+        self,
+        *,
+        settings: Global___DeliverySettings | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetDeliverySettingsResponse: _TypeAlias = SetDeliverySettingsResponse  # noqa: Y015
+
+@_typing.final
+class GetDeliverySettingsRequest(_message.Message):
+    """Request for GetDeliverySettings."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDeliverySettingsRequest: _TypeAlias = GetDeliverySettingsRequest  # noqa: Y015
+
+@_typing.final
+class GetDeliverySettingsResponse(_message.Message):
+    """Response for GetDeliverySettings."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SETTINGS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def settings(self) -> Global___DeliverySettings: ...
+    def __init__(
+        self,
+        *,
+        settings: Global___DeliverySettings | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDeliverySettingsResponse: _TypeAlias = GetDeliverySettingsResponse  # noqa: Y015
+
+@_typing.final
+class UnsubscribeByTokenRequest(_message.Message):
+    """Request for UnsubscribeByToken."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOKEN_FIELD_NUMBER: _builtins.int
+    token: _builtins.str
+    """The token from the unsubscribe link (the last path segment)."""
+    def __init__(
+        self,
+        *,
+        token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["token", b"token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnsubscribeByTokenRequest: _TypeAlias = UnsubscribeByTokenRequest  # noqa: Y015
+
+@_typing.final
+class UnsubscribeByTokenResponse(_message.Message):
+    """Response for UnsubscribeByToken."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    lead_id: _builtins.str
+    channel: _common_pb2.Channel.ValueType
+    location_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        lead_id: _builtins.str = ...,
+        channel: _common_pb2.Channel.ValueType = ...,
+        location_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "lead_id", b"lead_id", "location_id", b"location_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnsubscribeByTokenResponse: _TypeAlias = UnsubscribeByTokenResponse  # noqa: Y015

@@ -137,6 +137,21 @@ class CoordinatorServiceStub:
                 request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ResumeCampaignRequest.SerializeToString,
                 response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ResumeCampaignResponse.FromString,
                 _registered_method=True)
+        self.SetDeliverySettings = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/SetDeliverySettings',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SetDeliverySettingsRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SetDeliverySettingsResponse.FromString,
+                _registered_method=True)
+        self.GetDeliverySettings = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/GetDeliverySettings',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetDeliverySettingsRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetDeliverySettingsResponse.FromString,
+                _registered_method=True)
+        self.UnsubscribeByToken = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/UnsubscribeByToken',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.UnsubscribeByTokenRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.UnsubscribeByTokenResponse.FromString,
+                _registered_method=True)
 
 
 class CoordinatorServiceServicer:
@@ -300,6 +315,30 @@ class CoordinatorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetDeliverySettings(self, request, context):
+        """Sets which provider carries SMS and email for a location (delivery). Replaces
+        the location's settings; idempotent (the same settings again change nothing).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDeliverySettings(self, request, context):
+        """The location's delivery settings; empty providers mean the process defaults.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnsubscribeByToken(self, request, context):
+        """Applies a one-click unsubscribe (RFC 8058): suppresses the channel the signed
+        token names for its lead. Idempotent: the same token again changes nothing.
+        INVALID_ARGUMENT (UNSUBSCRIBE_TOKEN_INVALID) for a token we did not sign.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CoordinatorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -402,6 +441,21 @@ def add_CoordinatorServiceServicer_to_server(servicer, server):
                     servicer.ResumeCampaign,
                     request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ResumeCampaignRequest.FromString,
                     response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ResumeCampaignResponse.SerializeToString,
+            ),
+            'SetDeliverySettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetDeliverySettings,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SetDeliverySettingsRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SetDeliverySettingsResponse.SerializeToString,
+            ),
+            'GetDeliverySettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDeliverySettings,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetDeliverySettingsRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetDeliverySettingsResponse.SerializeToString,
+            ),
+            'UnsubscribeByToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnsubscribeByToken,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.UnsubscribeByTokenRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.UnsubscribeByTokenResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -947,6 +1001,87 @@ class CoordinatorService:
             '/leadengine.coordinator.v1.CoordinatorService/ResumeCampaign',
             leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ResumeCampaignRequest.SerializeToString,
             leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ResumeCampaignResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetDeliverySettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/SetDeliverySettings',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SetDeliverySettingsRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SetDeliverySettingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDeliverySettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/GetDeliverySettings',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetDeliverySettingsRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetDeliverySettingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnsubscribeByToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/UnsubscribeByToken',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.UnsubscribeByTokenRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.UnsubscribeByTokenResponse.FromString,
             options,
             channel_credentials,
             insecure,

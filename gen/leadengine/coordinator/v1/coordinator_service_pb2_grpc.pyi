@@ -99,6 +99,17 @@ class CoordinatorServiceStub:
     """Enrols again, from where it stopped, and resumes the journeys the pause
     held. Idempotent: resuming an active campaign changes nothing.
     """
+    SetDeliverySettings: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.SetDeliverySettingsRequest, _coordinator_service_pb2.SetDeliverySettingsResponse]
+    """Sets which provider carries SMS and email for a location (delivery). Replaces
+    the location's settings; idempotent (the same settings again change nothing).
+    """
+    GetDeliverySettings: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetDeliverySettingsRequest, _coordinator_service_pb2.GetDeliverySettingsResponse]
+    """The location's delivery settings; empty providers mean the process defaults."""
+    UnsubscribeByToken: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.UnsubscribeByTokenRequest, _coordinator_service_pb2.UnsubscribeByTokenResponse]
+    """Applies a one-click unsubscribe (RFC 8058): suppresses the channel the signed
+    token names for its lead. Idempotent: the same token again changes nothing.
+    INVALID_ARGUMENT (UNSUBSCRIBE_TOKEN_INVALID) for a token we did not sign.
+    """
 
 @_typing.type_check_only
 class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
@@ -170,6 +181,17 @@ class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
     ResumeCampaign: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.ResumeCampaignRequest, _coordinator_service_pb2.ResumeCampaignResponse]  # type: ignore[assignment]
     """Enrols again, from where it stopped, and resumes the journeys the pause
     held. Idempotent: resuming an active campaign changes nothing.
+    """
+    SetDeliverySettings: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.SetDeliverySettingsRequest, _coordinator_service_pb2.SetDeliverySettingsResponse]  # type: ignore[assignment]
+    """Sets which provider carries SMS and email for a location (delivery). Replaces
+    the location's settings; idempotent (the same settings again change nothing).
+    """
+    GetDeliverySettings: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetDeliverySettingsRequest, _coordinator_service_pb2.GetDeliverySettingsResponse]  # type: ignore[assignment]
+    """The location's delivery settings; empty providers mean the process defaults."""
+    UnsubscribeByToken: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.UnsubscribeByTokenRequest, _coordinator_service_pb2.UnsubscribeByTokenResponse]  # type: ignore[assignment]
+    """Applies a one-click unsubscribe (RFC 8058): suppresses the channel the signed
+    token names for its lead. Idempotent: the same token again changes nothing.
+    INVALID_ARGUMENT (UNSUBSCRIBE_TOKEN_INVALID) for a token we did not sign.
     """
 
 class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -359,6 +381,35 @@ class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_coordinator_service_pb2.ResumeCampaignResponse, _abc.Awaitable[_coordinator_service_pb2.ResumeCampaignResponse]]:
         """Enrols again, from where it stopped, and resumes the journeys the pause
         held. Idempotent: resuming an active campaign changes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def SetDeliverySettings(
+        self,
+        request: _coordinator_service_pb2.SetDeliverySettingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.SetDeliverySettingsResponse, _abc.Awaitable[_coordinator_service_pb2.SetDeliverySettingsResponse]]:
+        """Sets which provider carries SMS and email for a location (delivery). Replaces
+        the location's settings; idempotent (the same settings again change nothing).
+        """
+
+    @_abc_1.abstractmethod
+    def GetDeliverySettings(
+        self,
+        request: _coordinator_service_pb2.GetDeliverySettingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.GetDeliverySettingsResponse, _abc.Awaitable[_coordinator_service_pb2.GetDeliverySettingsResponse]]:
+        """The location's delivery settings; empty providers mean the process defaults."""
+
+    @_abc_1.abstractmethod
+    def UnsubscribeByToken(
+        self,
+        request: _coordinator_service_pb2.UnsubscribeByTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.UnsubscribeByTokenResponse, _abc.Awaitable[_coordinator_service_pb2.UnsubscribeByTokenResponse]]:
+        """Applies a one-click unsubscribe (RFC 8058): suppresses the channel the signed
+        token names for its lead. Idempotent: the same token again changes nothing.
+        INVALID_ARGUMENT (UNSUBSCRIBE_TOKEN_INVALID) for a token we did not sign.
         """
 
 def add_CoordinatorServiceServicer_to_server(servicer: CoordinatorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

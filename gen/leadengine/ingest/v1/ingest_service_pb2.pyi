@@ -869,7 +869,9 @@ class WebhookResult(_message.Message):
     """True when the event had been stored before: nothing happened this time."""
     outcome: _builtins.str
     """What ingest did, e.g. "lead_created", "lead_updated", "lead_deleted",
-    "inbound_message", "delivery_status", "stored_only", "unmatched".
+    "inbound_message", "delivery_status", "stored_only", "unmatched", or
+    "sender_only": an inbound text no single lead could be named for, passed
+    on without a lead so that an opt-out in it still suppresses the number.
     """
     detail: _builtins.str
     """Why an event was stored without effect, when it was."""
@@ -914,3 +916,375 @@ class RecordWebhookResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RecordWebhookResponse: _TypeAlias = RecordWebhookResponse  # noqa: Y015
+
+@_typing.final
+class Location(_message.Message):
+    """A tenant (a HighLevel sub-account): who its messages come from."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    BRAND_NAME_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
+    POSTAL_ADDRESS_FIELD_NUMBER: _builtins.int
+    SMS_FROM_NUMBERS_FIELD_NUMBER: _builtins.int
+    EMAIL_FROM_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    name: _builtins.str
+    """What the team calls the location, e.g. "Austin office"."""
+    brand_name: _builtins.str
+    """Brand named in lead-facing messages (10DLC: identify the sender); empty
+    means the deployment's default.
+    """
+    time_zone: _builtins.str
+    """IANA zone of the office, e.g. America/Chicago."""
+    postal_address: _builtins.str
+    """Physical postal address for the CAN-SPAM email footer; empty means the
+    deployment's default.
+    """
+    email_from: _builtins.str
+    """Address the location emails from."""
+    @_builtins.property
+    def sms_from_numbers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """E.164 numbers the location texts from. An inbound text to one of them
+        belongs to this location.
+        """
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        brand_name: _builtins.str = ...,
+        time_zone: _builtins.str = ...,
+        postal_address: _builtins.str = ...,
+        sms_from_numbers: _abc.Iterable[_builtins.str] | None = ...,
+        email_from: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["brand_name", b"brand_name", "create_time", b"create_time", "email_from", b"email_from", "location_id", b"location_id", "name", b"name", "postal_address", b"postal_address", "sms_from_numbers", b"sms_from_numbers", "time_zone", b"time_zone", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Location: _TypeAlias = Location  # noqa: Y015
+
+@_typing.final
+class GetLocationRequest(_message.Message):
+    """Request for GetLocation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLocationRequest: _TypeAlias = GetLocationRequest  # noqa: Y015
+
+@_typing.final
+class GetLocationResponse(_message.Message):
+    """Response for GetLocation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def location(self) -> Global___Location: ...
+    def __init__(
+        self,
+        *,
+        location: Global___Location | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["location", b"location"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location", b"location"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLocationResponse: _TypeAlias = GetLocationResponse  # noqa: Y015
+
+@_typing.final
+class UpdateLocationRequest(_message.Message):
+    """Request for UpdateLocation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Idempotency key (UUID recommended)."""
+    @_builtins.property
+    def location(self) -> Global___Location:
+        """location.location_id names the location to create or update."""
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """Paths of Location to write. Empty means "the fields that are set"; "*"
+        means replace every writable field.
+        """
+
+    def __init__(
+        self,
+        *,
+        location: Global___Location | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["location", b"location", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location", b"location", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateLocationRequest: _TypeAlias = UpdateLocationRequest  # noqa: Y015
+
+@_typing.final
+class UpdateLocationResponse(_message.Message):
+    """Response for UpdateLocation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_FIELD_NUMBER: _builtins.int
+    CREATED_FIELD_NUMBER: _builtins.int
+    created: _builtins.bool
+    """True when this call (or the first call with this request_id) created it."""
+    @_builtins.property
+    def location(self) -> Global___Location: ...
+    def __init__(
+        self,
+        *,
+        location: Global___Location | None = ...,
+        created: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["location", b"location"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created", b"created", "location", b"location"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateLocationResponse: _TypeAlias = UpdateLocationResponse  # noqa: Y015
+
+@_typing.final
+class ListLocationsRequest(_message.Message):
+    """Request for ListLocations."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLocationsRequest: _TypeAlias = ListLocationsRequest  # noqa: Y015
+
+@_typing.final
+class ListLocationsResponse(_message.Message):
+    """Response for ListLocations."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATIONS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def locations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Location]: ...
+    def __init__(
+        self,
+        *,
+        locations: _abc.Iterable[Global___Location] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["locations", b"locations", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLocationsResponse: _TypeAlias = ListLocationsResponse  # noqa: Y015
+
+@_typing.final
+class DeadLetter(_message.Message):
+    """An outbox event the relay stopped retrying."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
+    LAST_ERROR_FIELD_NUMBER: _builtins.int
+    OCCURRED_TIME_FIELD_NUMBER: _builtins.int
+    DEAD_LETTER_TIME_FIELD_NUMBER: _builtins.int
+    event_id: _builtins.str
+    """The event's id, as the coordinator would have seen it."""
+    kind: _builtins.int
+    """leadengine.coordinator.v1.LeadEventKind, by number."""
+    lead_id: _builtins.str
+    location_id: _builtins.str
+    attempts: _builtins.int
+    """Delivery attempts made before it was dead-lettered."""
+    last_error: _builtins.str
+    """The last error, e.g. "INTERNAL: ..."."""
+    @_builtins.property
+    def occurred_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def dead_letter_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        event_id: _builtins.str = ...,
+        kind: _builtins.int = ...,
+        lead_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        attempts: _builtins.int = ...,
+        last_error: _builtins.str = ...,
+        occurred_time: _timestamp_pb2.Timestamp | None = ...,
+        dead_letter_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["dead_letter_time", b"dead_letter_time", "occurred_time", b"occurred_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "dead_letter_time", b"dead_letter_time", "event_id", b"event_id", "kind", b"kind", "last_error", b"last_error", "lead_id", b"lead_id", "location_id", b"location_id", "occurred_time", b"occurred_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeadLetter: _TypeAlias = DeadLetter  # noqa: Y015
+
+@_typing.final
+class ListDeadLettersRequest(_message.Message):
+    """Request for ListDeadLetters."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    page_token: _builtins.str
+    location_id: _builtins.str
+    """Only this location's dead letters."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDeadLettersRequest: _TypeAlias = ListDeadLettersRequest  # noqa: Y015
+
+@_typing.final
+class ListDeadLettersResponse(_message.Message):
+    """Response for ListDeadLetters."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEAD_LETTERS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def dead_letters(self) -> _containers.RepeatedCompositeFieldContainer[Global___DeadLetter]: ...
+    def __init__(
+        self,
+        *,
+        dead_letters: _abc.Iterable[Global___DeadLetter] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dead_letters", b"dead_letters", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDeadLettersResponse: _TypeAlias = ListDeadLettersResponse  # noqa: Y015
+
+@_typing.final
+class ReplayDeadLettersRequest(_message.Message):
+    """Request for ReplayDeadLetters."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_IDS_FIELD_NUMBER: _builtins.int
+    ALL_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    all: _builtins.bool
+    """Replay every dead letter (of location_id when set)."""
+    location_id: _builtins.str
+    request_id: _builtins.str
+    @_builtins.property
+    def event_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The events to replay; with all, leave empty."""
+
+    def __init__(
+        self,
+        *,
+        event_ids: _abc.Iterable[_builtins.str] | None = ...,
+        all: _builtins.bool = ...,
+        location_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all", b"all", "event_ids", b"event_ids", "location_id", b"location_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReplayDeadLettersRequest: _TypeAlias = ReplayDeadLettersRequest  # noqa: Y015
+
+@_typing.final
+class ReplayDeadLettersResponse(_message.Message):
+    """Response for ReplayDeadLetters."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPLAYED_COUNT_FIELD_NUMBER: _builtins.int
+    replayed_count: _builtins.int
+    """Events put back on the outbox by this call."""
+    def __init__(
+        self,
+        *,
+        replayed_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["replayed_count", b"replayed_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReplayDeadLettersResponse: _TypeAlias = ReplayDeadLettersResponse  # noqa: Y015

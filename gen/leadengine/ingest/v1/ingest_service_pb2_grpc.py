@@ -83,6 +83,31 @@ class IngestServiceStub:
                 request_serializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.RecordWebhookRequest.SerializeToString,
                 response_deserializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.RecordWebhookResponse.FromString,
                 _registered_method=True)
+        self.GetLocation = channel.unary_unary(
+                '/leadengine.ingest.v1.IngestService/GetLocation',
+                request_serializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.GetLocationRequest.SerializeToString,
+                response_deserializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.GetLocationResponse.FromString,
+                _registered_method=True)
+        self.UpdateLocation = channel.unary_unary(
+                '/leadengine.ingest.v1.IngestService/UpdateLocation',
+                request_serializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.UpdateLocationRequest.SerializeToString,
+                response_deserializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.UpdateLocationResponse.FromString,
+                _registered_method=True)
+        self.ListLocations = channel.unary_unary(
+                '/leadengine.ingest.v1.IngestService/ListLocations',
+                request_serializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ListLocationsRequest.SerializeToString,
+                response_deserializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ListLocationsResponse.FromString,
+                _registered_method=True)
+        self.ListDeadLetters = channel.unary_unary(
+                '/leadengine.ingest.v1.IngestService/ListDeadLetters',
+                request_serializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ListDeadLettersRequest.SerializeToString,
+                response_deserializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ListDeadLettersResponse.FromString,
+                _registered_method=True)
+        self.ReplayDeadLetters = channel.unary_unary(
+                '/leadengine.ingest.v1.IngestService/ReplayDeadLetters',
+                request_serializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ReplayDeadLettersRequest.SerializeToString,
+                response_deserializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ReplayDeadLettersResponse.FromString,
+                _registered_method=True)
 
 
 class IngestServiceServicer:
@@ -169,6 +194,49 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetLocation(self, request, context):
+        """Returns one location's profile: who it sends as, from which numbers and
+        address, and where. A location known only from its leads has an empty
+        profile; one ingest never heard of is NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateLocation(self, request, context):
+        """Creates the location when absent, else updates the fields update_mask
+        names (empty mask: the fields that are set; "*": every writable field).
+        An SMS number belongs to one location at most. Bad input changes nothing.
+        Idempotent on request_id: a repeat returns the first response.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLocations(self, request, context):
+        """Lists locations, most recently created first, one page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDeadLetters(self, request, context):
+        """Lists the outbox events the relay gave up on (dead letters), most
+        recently dead-lettered first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReplayDeadLetters(self, request, context):
+        """Puts dead-lettered events back on the outbox with a fresh attempt count,
+        the named ones or, with all, every one. Idempotent: an event already
+        replayed is no longer a dead letter and is not counted again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -216,6 +284,31 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.RecordWebhook,
                     request_deserializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.RecordWebhookRequest.FromString,
                     response_serializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.RecordWebhookResponse.SerializeToString,
+            ),
+            'GetLocation': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLocation,
+                    request_deserializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.GetLocationRequest.FromString,
+                    response_serializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.GetLocationResponse.SerializeToString,
+            ),
+            'UpdateLocation': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateLocation,
+                    request_deserializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.UpdateLocationRequest.FromString,
+                    response_serializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.UpdateLocationResponse.SerializeToString,
+            ),
+            'ListLocations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLocations,
+                    request_deserializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ListLocationsRequest.FromString,
+                    response_serializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ListLocationsResponse.SerializeToString,
+            ),
+            'ListDeadLetters': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDeadLetters,
+                    request_deserializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ListDeadLettersRequest.FromString,
+                    response_serializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ListDeadLettersResponse.SerializeToString,
+            ),
+            'ReplayDeadLetters': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReplayDeadLetters,
+                    request_deserializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ReplayDeadLettersRequest.FromString,
+                    response_serializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ReplayDeadLettersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -465,6 +558,141 @@ class IngestService:
             '/leadengine.ingest.v1.IngestService/RecordWebhook',
             leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.RecordWebhookRequest.SerializeToString,
             leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.RecordWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLocation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.ingest.v1.IngestService/GetLocation',
+            leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.GetLocationRequest.SerializeToString,
+            leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.GetLocationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateLocation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.ingest.v1.IngestService/UpdateLocation',
+            leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.UpdateLocationRequest.SerializeToString,
+            leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.UpdateLocationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLocations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.ingest.v1.IngestService/ListLocations',
+            leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ListLocationsRequest.SerializeToString,
+            leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ListLocationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDeadLetters(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.ingest.v1.IngestService/ListDeadLetters',
+            leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ListDeadLettersRequest.SerializeToString,
+            leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ListDeadLettersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReplayDeadLetters(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.ingest.v1.IngestService/ReplayDeadLetters',
+            leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ReplayDeadLettersRequest.SerializeToString,
+            leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ReplayDeadLettersResponse.FromString,
             options,
             channel_credentials,
             insecure,

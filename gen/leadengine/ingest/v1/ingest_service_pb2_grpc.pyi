@@ -74,6 +74,28 @@ class IngestServiceStub:
     duplicate and has no second effect. An event that cannot be normalised
     is still stored raw and acknowledged, with the reason in its result.
     """
+    GetLocation: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.GetLocationRequest, _ingest_service_pb2.GetLocationResponse]
+    """Returns one location's profile: who it sends as, from which numbers and
+    address, and where. A location known only from its leads has an empty
+    profile; one ingest never heard of is NOT_FOUND.
+    """
+    UpdateLocation: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.UpdateLocationRequest, _ingest_service_pb2.UpdateLocationResponse]
+    """Creates the location when absent, else updates the fields update_mask
+    names (empty mask: the fields that are set; "*": every writable field).
+    An SMS number belongs to one location at most. Bad input changes nothing.
+    Idempotent on request_id: a repeat returns the first response.
+    """
+    ListLocations: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.ListLocationsRequest, _ingest_service_pb2.ListLocationsResponse]
+    """Lists locations, most recently created first, one page at a time."""
+    ListDeadLetters: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.ListDeadLettersRequest, _ingest_service_pb2.ListDeadLettersResponse]
+    """Lists the outbox events the relay gave up on (dead letters), most
+    recently dead-lettered first.
+    """
+    ReplayDeadLetters: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.ReplayDeadLettersRequest, _ingest_service_pb2.ReplayDeadLettersResponse]
+    """Puts dead-lettered events back on the outbox with a fresh attempt count,
+    the named ones or, with all, every one. Idempotent: an event already
+    replayed is no longer a dead letter and is not counted again.
+    """
 
 @_typing.type_check_only
 class IngestServiceAsyncStub(IngestServiceStub):
@@ -120,6 +142,28 @@ class IngestServiceAsyncStub(IngestServiceStub):
     (provider, provider_event_id): a redelivered event is reported as a
     duplicate and has no second effect. An event that cannot be normalised
     is still stored raw and acknowledged, with the reason in its result.
+    """
+    GetLocation: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.GetLocationRequest, _ingest_service_pb2.GetLocationResponse]  # type: ignore[assignment]
+    """Returns one location's profile: who it sends as, from which numbers and
+    address, and where. A location known only from its leads has an empty
+    profile; one ingest never heard of is NOT_FOUND.
+    """
+    UpdateLocation: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.UpdateLocationRequest, _ingest_service_pb2.UpdateLocationResponse]  # type: ignore[assignment]
+    """Creates the location when absent, else updates the fields update_mask
+    names (empty mask: the fields that are set; "*": every writable field).
+    An SMS number belongs to one location at most. Bad input changes nothing.
+    Idempotent on request_id: a repeat returns the first response.
+    """
+    ListLocations: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.ListLocationsRequest, _ingest_service_pb2.ListLocationsResponse]  # type: ignore[assignment]
+    """Lists locations, most recently created first, one page at a time."""
+    ListDeadLetters: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.ListDeadLettersRequest, _ingest_service_pb2.ListDeadLettersResponse]  # type: ignore[assignment]
+    """Lists the outbox events the relay gave up on (dead letters), most
+    recently dead-lettered first.
+    """
+    ReplayDeadLetters: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.ReplayDeadLettersRequest, _ingest_service_pb2.ReplayDeadLettersResponse]  # type: ignore[assignment]
+    """Puts dead-lettered events back on the outbox with a fresh attempt count,
+    the named ones or, with all, every one. Idempotent: an event already
+    replayed is no longer a dead letter and is not counted again.
     """
 
 class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -218,6 +262,58 @@ class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
         (provider, provider_event_id): a redelivered event is reported as a
         duplicate and has no second effect. An event that cannot be normalised
         is still stored raw and acknowledged, with the reason in its result.
+        """
+
+    @_abc_1.abstractmethod
+    def GetLocation(
+        self,
+        request: _ingest_service_pb2.GetLocationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_service_pb2.GetLocationResponse, _abc.Awaitable[_ingest_service_pb2.GetLocationResponse]]:
+        """Returns one location's profile: who it sends as, from which numbers and
+        address, and where. A location known only from its leads has an empty
+        profile; one ingest never heard of is NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def UpdateLocation(
+        self,
+        request: _ingest_service_pb2.UpdateLocationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_service_pb2.UpdateLocationResponse, _abc.Awaitable[_ingest_service_pb2.UpdateLocationResponse]]:
+        """Creates the location when absent, else updates the fields update_mask
+        names (empty mask: the fields that are set; "*": every writable field).
+        An SMS number belongs to one location at most. Bad input changes nothing.
+        Idempotent on request_id: a repeat returns the first response.
+        """
+
+    @_abc_1.abstractmethod
+    def ListLocations(
+        self,
+        request: _ingest_service_pb2.ListLocationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_service_pb2.ListLocationsResponse, _abc.Awaitable[_ingest_service_pb2.ListLocationsResponse]]:
+        """Lists locations, most recently created first, one page at a time."""
+
+    @_abc_1.abstractmethod
+    def ListDeadLetters(
+        self,
+        request: _ingest_service_pb2.ListDeadLettersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_service_pb2.ListDeadLettersResponse, _abc.Awaitable[_ingest_service_pb2.ListDeadLettersResponse]]:
+        """Lists the outbox events the relay gave up on (dead letters), most
+        recently dead-lettered first.
+        """
+
+    @_abc_1.abstractmethod
+    def ReplayDeadLetters(
+        self,
+        request: _ingest_service_pb2.ReplayDeadLettersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_service_pb2.ReplayDeadLettersResponse, _abc.Awaitable[_ingest_service_pb2.ReplayDeadLettersResponse]]:
+        """Puts dead-lettered events back on the outbox with a fresh attempt count,
+        the named ones or, with all, every one. Idempotent: an event already
+        replayed is no longer a dead letter and is not counted again.
         """
 
 def add_IngestServiceServicer_to_server(servicer: IngestServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

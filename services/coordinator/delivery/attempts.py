@@ -1,0 +1,340 @@
+"""Send attempts: the durable half of exactly-once delivery.
+
+A provider call is made only after a transaction that (1) holds the message's row lock,
+(2) sees the caller's claim still current, (3) finds no earlier call whose outcome is
+unknown, (4) re-reads consent, suppression and the sending window, and (5) commits an
+attempt row in state 'sending'. A crash after that leaves the row behind; nobody calls
+the provider for that message again until the provider's own records have said whether
+the call arrived (see dispatch.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
+
+from services.coordinator.compliance.consent import consent_from_row
+from services.coordinator.compliance.gates import ContactFacts
+from services.coordinator.compliance.repository import _VIEW as CONSENT_VIEW
+from services.coordinator.delivery.repository import Communication, communication_from_row
+from shared import deadlines
+from shared.db import Conn, Database
+
+SCHEDULED = pb.COMMUNICATION_STATUS_SCHEDULED
+SENDING, IN_DOUBT, ACCEPTED, REFUSED, ABSENT = "sending", "in_doubt", "accepted", "refused", "absent"
+OPEN = (SENDING, IN_DOUBT)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    attempt_id: uuid.UUID
+    communication_id: uuid.UUID
+    provider: str
+    state: str
+    provider_message_id: str
+    detail: str
+    start_time: datetime
+
+
+def _attempt(row: asyncpg.Record) -> Attempt:
+    return Attempt(
+        attempt_id=row["attempt_id"],
+        communication_id=row["communication_id"],
+        provider=row["provider"],
+        state=row["state"],
+        provider_message_id=row["provider_message_id"],
+        detail=row["detail"],
+        start_time=row["start_time"],
+    )
+
+
+@dataclass(frozen=True)
+class Held:
+    """A message under its row lock, with what the send-time check needs."""
+
+    message: Communication
+    location_id: str
+    contact_id: str
+    sms_provider: str
+    email_provider: str
+    facts: ContactFacts
+    # Calls whose outcome is unknown; the message may already be with the provider.
+    open_attempts: list[Attempt]
+
+
+@dataclass(frozen=True)
+class Begin:
+    """What the send-time check decided under the lock."""
+
+    # Set when a call may go out now: the committed 'sending' attempt.
+    attempt: Attempt | None = None
+    # Set when the caller must first find out what open attempts did.
+    held: Held | None = None
+    # The row as settled when nothing goes out (blocked, rescheduled, simulated, claim lost).
+    settled: Communication | None = None
+
+
+# What the dispatcher decides for a held message: ('send', provider) or
+# ('settle', status, reason, scheduled_time).
+Decision = tuple[str, str] | tuple[str, pb.CommunicationStatus.ValueType, str, datetime | None]
+
+
+class AttemptRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def _hold(self, conn: Conn, communication_id: uuid.UUID) -> Held | None:
+        row = await conn.fetchrow(
+            "SELECT c.*, coalesce(j.location_id, '') AS location_id,"
+            " coalesce(dc.external_contact_id, '') AS contact_id,"
+            " coalesce(ds.sms_provider, '') AS sms_provider,"
+            " coalesce(ds.email_provider, '') AS email_provider"
+            " FROM communications c LEFT JOIN journeys j ON j.journey_id = c.journey_id"
+            " LEFT JOIN delivery_contacts dc ON dc.lead_id = c.lead_id"
+            " LEFT JOIN delivery_settings ds ON ds.location_id = j.location_id"
+            " WHERE c.communication_id = $1 FOR UPDATE OF c",
+            communication_id,
+            timeout=deadlines.timeout(5.0),
+        )
+        if row is None:
+            return None
+        # An opt-out or DND change holds this row's lock until it commits: waiting for it
+        # here means the facts read next include any opt-out that won the race.
+        await conn.execute(
+            "SELECT 1 FROM consents WHERE lead_id = $1 FOR SHARE",
+            row["lead_id"],
+            timeout=deadlines.timeout(5.0),
+        )
+        consent = await conn.fetchrow(CONSENT_VIEW, row["lead_id"], timeout=deadlines.timeout(2.0))
+        attempts = await conn.fetch(
+            "SELECT * FROM send_attempts WHERE communication_id = $1 AND state = ANY($2::text[])"
+            " ORDER BY start_time",
+            communication_id,
+            list(OPEN),
+            timeout=deadlines.timeout(2.0),
+        )
+        return Held(
+            message=communication_from_row(row),
+            location_id=row["location_id"],
+            contact_id=row["contact_id"],
+            sms_provider=row["sms_provider"],
+            email_provider=row["email_provider"],
+            facts=consent_from_row(consent).facts if consent is not None else ContactFacts(),
+            open_attempts=[_attempt(a) for a in attempts],
+        )
+
+    async def begin(
+        self,
+        communication_id: uuid.UUID,
+        claim_token: uuid.UUID | None,
+        now: datetime,
+        decide: Callable[[Held], Decision],
+    ) -> Begin:
+        async with self._db.transaction() as conn:
+            held = await self._hold(conn, communication_id)
+            if held is None:
+                return Begin()
+            m = held.message
+            claim_current = (
+                m.status == SCHEDULED
+                and m.claim_token == claim_token
+                and m.claim_until is not None
+                and m.claim_until > now
+            )
+            if not claim_current:
+                # Another worker holds it now, or something settled it: not ours to send.
+                return Begin(settled=m)
+            if held.open_attempts:
+                return Begin(held=held)
+            decision = decide(held)
+            if decision[0] == "send":
+                attempt = await conn.fetchrow(
+                    "INSERT INTO send_attempts (attempt_id, communication_id, provider, state, start_time)"
+                    " VALUES ($1, $2, $3, $4, $5) RETURNING *",
+                    uuid.uuid4(),
+                    communication_id,
+                    decision[1],
+                    SENDING,
+                    now,
+                    timeout=deadlines.timeout(2.0),
+                )
+                return Begin(attempt=_attempt(attempt), held=held)
+            _, status, reason, scheduled_time = decision  # type: ignore[misc]
+            settled = await conn.fetchrow(
+                "UPDATE communications SET status = $2, status_reason = $3,"
+                " scheduled_time = coalesce($4, scheduled_time), claim_until = NULL, claim_token = NULL,"
+                " update_time = now() WHERE communication_id = $1 RETURNING *",
+                communication_id,
+                status,
+                reason,
+                scheduled_time,
+                timeout=deadlines.timeout(2.0),
+            )
+            return Begin(settled=communication_from_row(settled), held=held)
+
+    async def hold(self, communication_id: uuid.UUID) -> Held | None:
+        """The message and its attempts as they are now (no lock kept)."""
+        async with self._db.transaction() as conn:
+            return await self._hold(conn, communication_id)
+
+    async def accepted(
+        self, attempt_id: uuid.UUID, provider_message_id: str, status: pb.CommunicationStatus.ValueType
+    ) -> Communication:
+        """The provider has the message: record its id. Unconditional on the message's
+        status, because once a message went out that is the truth (an opt-out committed
+        while the call was in flight blocked what was still waiting, not this)."""
+        async with self._db.transaction() as conn:
+            row = await conn.fetchrow(
+                "UPDATE send_attempts SET state = $2, provider_message_id = $3, finish_time = now()"
+                " WHERE attempt_id = $1 RETURNING communication_id",
+                attempt_id,
+                ACCEPTED,
+                provider_message_id,
+                timeout=deadlines.timeout(2.0),
+            )
+            # Every other open attempt of the message is now known not to have been the one.
+            await conn.execute(
+                "UPDATE send_attempts SET state = $3, finish_time = now()"
+                " WHERE communication_id = $1 AND attempt_id <> $2 AND state = ANY($4::text[])",
+                row["communication_id"],
+                attempt_id,
+                ABSENT,
+                list(OPEN),
+                timeout=deadlines.timeout(2.0),
+            )
+            message = await conn.fetchrow(
+                "UPDATE communications SET status = $2, status_reason = '', provider_message_id = $3,"
+                " claim_until = NULL, claim_token = NULL, update_time = now()"
+                " WHERE communication_id = $1 RETURNING *",
+                row["communication_id"],
+                status,
+                provider_message_id,
+                timeout=deadlines.timeout(2.0),
+            )
+        return communication_from_row(message)
+
+    async def mark(self, attempt_id: uuid.UUID, state: str, detail: str) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE send_attempts SET state = $2, detail = $3,"
+                " finish_time = CASE WHEN $2 = ANY($4::text[]) THEN NULL ELSE now() END"
+                " WHERE attempt_id = $1",
+                attempt_id,
+                state,
+                detail,
+                list(OPEN),
+                timeout=deadlines.timeout(2.0),
+            )
+
+    async def absent(self, attempt_ids: list[uuid.UUID]) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE send_attempts SET state = $2, finish_time = now()"
+                " WHERE attempt_id = ANY($1::uuid[]) AND state = ANY($3::text[])",
+                attempt_ids,
+                ABSENT,
+                list(OPEN),
+                timeout=deadlines.timeout(2.0),
+            )
+
+    async def fail(
+        self, communication_id: uuid.UUID, status: pb.CommunicationStatus.ValueType, reason: str
+    ) -> Communication:
+        """Settle a message that did not go out (FAILED, or SIMULATED without credentials)."""
+        async with self._db.transaction() as conn:
+            row = await conn.fetchrow(
+                "UPDATE communications SET status = $2, status_reason = $3, claim_until = NULL,"
+                " claim_token = NULL, update_time = now() WHERE communication_id = $1 RETURNING *",
+                communication_id,
+                status,
+                reason,
+                timeout=deadlines.timeout(2.0),
+            )
+        return communication_from_row(row)
+
+    async def extend(self, communication_id: uuid.UUID, token: uuid.UUID | None, until: datetime) -> bool:
+        """Keep the claim while retrying; False when it is no longer ours."""
+        async with self._db.transaction() as conn:
+            done = await conn.fetchval(
+                "UPDATE communications SET claim_until = $3 WHERE communication_id = $1"
+                " AND claim_token = $2 AND status = $4 RETURNING true",
+                communication_id,
+                token,
+                until,
+                SCHEDULED,
+                timeout=deadlines.timeout(2.0),
+            )
+        return bool(done)
+
+    async def release(self, communication_id: uuid.UUID, token: uuid.UUID | None, reason: str = "") -> None:
+        """Give the message back to the scheduler (due again at once), saying why when asked."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE communications SET claim_until = NULL, claim_token = NULL,"
+                " status_reason = CASE WHEN $3 = '' THEN status_reason ELSE $3 END, update_time = now()"
+                " WHERE communication_id = $1 AND claim_token IS NOT DISTINCT FROM $2",
+                communication_id,
+                token,
+                reason,
+                timeout=deadlines.timeout(2.0),
+            )
+
+    async def claim_stale(
+        self, older_than: datetime, now: datetime, claim_until: datetime, limit: int
+    ) -> list[Communication]:
+        """Messages with a call of unknown outcome that nobody holds: the reconciler's work.
+        Whatever their status, since an opt-out may have blocked a message whose call had
+        already reached the provider."""
+        async with self._db.transaction() as conn:
+            rows = await conn.fetch(
+                "WITH stale AS ("
+                "  SELECT c.communication_id FROM communications c"
+                "  WHERE c.communication_id IN (SELECT communication_id FROM send_attempts"
+                "    WHERE state = ANY($1::text[]) AND start_time < $2)"
+                "    AND (c.claim_until IS NULL OR c.claim_until <= $3)"
+                "  LIMIT $5 FOR UPDATE OF c SKIP LOCKED)"
+                " UPDATE communications c SET claim_until = $4, claim_token = gen_random_uuid()"
+                " FROM stale WHERE c.communication_id = stale.communication_id RETURNING c.*",
+                list(OPEN),
+                older_than,
+                now,
+                claim_until,
+                limit,
+                timeout=deadlines.timeout(5.0),
+            )
+        return [communication_from_row(r) for r in rows]
+
+    async def ids_sent_to(self, channel: int, address: str, communication_id: uuid.UUID) -> set[str]:
+        """Provider ids other messages to the same address own: a lookup must not take one
+        of those for this message."""
+        async with self._db.connection() as conn:
+            rows = await conn.fetch(
+                "SELECT provider_message_id FROM communications WHERE channel = $1 AND address = $2"
+                " AND communication_id <> $3 AND provider_message_id <> ''",
+                channel,
+                address,
+                communication_id,
+                timeout=deadlines.timeout(2.0),
+            )
+        return {r["provider_message_id"] for r in rows}
+
+    async def remember_contact(self, lead_id: uuid.UUID, location_id: str, contact_id: str) -> None:
+        if not contact_id:
+            return
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO delivery_contacts (lead_id, location_id, external_contact_id)"
+                " VALUES ($1, $2, $3)"
+                " ON CONFLICT (lead_id) DO UPDATE SET location_id = EXCLUDED.location_id,"
+                " external_contact_id = EXCLUDED.external_contact_id, update_time = now()"
+                " WHERE delivery_contacts.external_contact_id <> EXCLUDED.external_contact_id",
+                lead_id,
+                location_id,
+                contact_id,
+                timeout=deadlines.timeout(2.0),
+            )

@@ -14,6 +14,7 @@ from shared import db
 from shared.clients import Peers
 from shared.migrate import migrate
 from tests.conftest import with_database
+from tests.journeys import TIME_TRAVEL_BATCH
 from tests.relay import RecordingCoordinatorFake, ingest_replica, serving
 from tests.support import ROOT, Mesh, mesh, service_config
 from tests.webhooks import Inbox, Signer
@@ -39,7 +40,9 @@ async def scheduler(migrated_dsn: str) -> AsyncIterator[Scheduler]:
     """The coordinator's real scheduler on its own pool, driven with an injected clock."""
     pool = await db.create_pool(migrated_dsn, schema="coordinator", service="coordinator-test", max_size=2)
     try:
-        yield create_scheduler(db.Database(pool), service_config("coordinator", migrated_dsn))
+        yield create_scheduler(
+            db.Database(pool), service_config("coordinator", migrated_dsn, scheduler_batch=TIME_TRAVEL_BATCH)
+        )
     finally:
         await pool.close()
 

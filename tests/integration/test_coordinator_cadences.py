@@ -23,6 +23,7 @@ from shared import db, timestamps
 from shared.clients import ContentClient
 from tests.journeys import (
     DAY_HOURS,
+    TIME_TRAVEL_BATCH,
     add_agent,
     add_lead,
     comms_of,
@@ -44,7 +45,7 @@ async def stepper(migrated_dsn: str, m: Mesh) -> AsyncIterator[Scheduler]:
     """The real scheduler, writing cadence steps through the mesh's content service."""
     pool = await db.create_pool(migrated_dsn, schema="coordinator", service="coordinator-test", max_size=2)
     try:
-        cfg = service_config("coordinator", migrated_dsn)
+        cfg = service_config("coordinator", migrated_dsn, scheduler_batch=TIME_TRAVEL_BATCH)
         yield create_scheduler(db.Database(pool), cfg, content=ContentClient(m.clients))
     finally:
         await pool.close()

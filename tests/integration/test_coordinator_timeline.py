@@ -26,6 +26,7 @@ from shared import db, timestamps
 from tests.integration.test_coordinator_cadences import due, step, upsert
 from tests.journeys import (
     DAY_HOURS,
+    TIME_TRAVEL_BATCH,
     add_agent,
     add_lead,
     comms_of,
@@ -48,7 +49,11 @@ async def stepper(migrated_dsn: str, m: Mesh) -> AsyncIterator[Scheduler]:
     try:
         database = db.Database(pool)
         content = ObservedContent(m.clients, DecisionLog(database))
-        yield create_scheduler(database, service_config("coordinator", migrated_dsn), content=content)
+        yield create_scheduler(
+            database,
+            service_config("coordinator", migrated_dsn, scheduler_batch=TIME_TRAVEL_BATCH),
+            content=content,
+        )
     finally:
         await pool.close()
 

@@ -118,7 +118,8 @@ class ObservedContent(ContentClient):
                 generator=_enum_name(content_pb.Generator, written.generator, "GENERATOR_"),
                 model=written.model,
             )
-        key = f"written:{request.request_id}" if request.request_id else None
+        # A dry run (a campaign preview) stores nothing anywhere, the log included.
+        key = f"written:{request.request_id}" if request.request_id and not request.dry_run else None
         if key is not None:
             await self._log.record(uuid.UUID(request.lead_id), entries.WRITTEN, details, dedupe_key=key)
         return written

@@ -18,7 +18,9 @@ SMS = common_pb2.CHANNEL_SMS
 EMAIL = common_pb2.CHANNEL_EMAIL
 
 NO_CONSENTED_CHANNEL = "no channel the lead consented to"
-ZONE_UNKNOWN = "lead's time zone unknown; automated texts are held (compliance)"
+ZONE_UNKNOWN = (
+    "held for review: recipient's time zone unknown, automated texts wait for a person (compliance)"
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,9 @@ class ContactFacts:
     # number, a bounce, a spam report...); empty when it is not.
     sms_suppressed: str = ""
     email_suppressed: str = ""
+    # Where the lead says it lives (two-letter state, ZIP): more signals for its zone.
+    state: str = ""
+    postal_code: str = ""
 
     def allows(self, channel: common_pb2.Channel.ValueType) -> bool:
         if channel == SMS:
@@ -81,19 +86,34 @@ def choose_channel(facts: ContactFacts) -> common_pb2.Channel.ValueType | None:
     return allowed[0] if allowed else None
 
 
+def consent_checks(
+    channel: common_pb2.Channel.ValueType, address: str, facts: ContactFacts
+) -> list[tuple[str, str]]:
+    """Each consent-side gate as (gate, why it refuses or ""), in the order they decide."""
+    name = "SMS" if channel == SMS else "email"
+    suppressed = facts.suppression(channel)
+    opted_out = facts.sms_opted_out if channel == SMS else facts.email_opted_out
+    consented = facts.sms_consent if channel == SMS else facts.email_consent
+    withdrawn = f"lead no longer allows {name} (consent withdrawn or opted out)"
+    moved = f"lead's {name} address changed after this message was written"
+    return [
+        (
+            "suppression",
+            f"{name} to {address} is suppressed: {suppressed}"
+            if suppressed and address == facts.address(channel)
+            else "",
+        ),
+        ("opt_out", withdrawn if opted_out else ""),
+        ("consent", "" if consented and facts.address(channel) else withdrawn),
+        # Consent is given for a specific number or address, not for whatever the lead has now.
+        ("address", moved if address != facts.address(channel) else ""),
+    ]
+
+
 def refusal(channel: common_pb2.Channel.ValueType, address: str, facts: ContactFacts) -> str:
     """Why a message on `channel` to `address` may not go out at all, or "" when it may
     (the clock aside). Cheap and pure: callers run it before asking anyone to write."""
-    name = "SMS" if channel == SMS else "email"
-    suppressed = facts.suppression(channel)
-    if suppressed and address == facts.address(channel):
-        return f"{name} to {address} is suppressed: {suppressed}"
-    if not facts.allows(channel):
-        return f"lead no longer allows {name} (consent withdrawn or opted out)"
-    if address != facts.address(channel):
-        # Consent is given for a specific number or address, not for whatever the lead has now.
-        return f"lead's {name} address changed after this message was written"
-    return ""
+    return next((why for _, why in consent_checks(channel, address, facts) if why), "")
 
 
 def _wall(instant: datetime, zone: ZoneInfo) -> datetime:
@@ -104,7 +124,7 @@ def in_window(now: datetime, zone: ZoneInfo, window: SendWindow) -> bool:
     return window.contains(now.astimezone(zone).time())
 
 
-def _first_instant_at_or_after(day: date, at: time, zone: ZoneInfo) -> datetime:
+def first_instant_at_or_after(day: date, at: time, zone: ZoneInfo) -> datetime:
     """The earliest UTC instant whose local wall time is >= day+at. Usually that wall time
     itself; when it falls in a DST gap it does not exist, and the answer is the gap's end."""
     wall = datetime.combine(day, at)
@@ -132,7 +152,7 @@ def next_opening(now: datetime, zone: ZoneInfo, window: SendWindow) -> datetime:
     day = local.date() if local.time() < window.start else local.date() + timedelta(days=1)
     # A zone can skip a whole calendar day (Pacific/Apia, 2011-12-30); look a few days on.
     for offset in range(4):
-        candidate = _first_instant_at_or_after(day + timedelta(days=offset), window.start, zone)
+        candidate = first_instant_at_or_after(day + timedelta(days=offset), window.start, zone)
         if candidate > now and in_window(candidate, zone, window):
             return candidate.astimezone(UTC)
     raise ValueError(f"no opening of {window} in {zone.key} within 4 days of {now.isoformat()}")
@@ -141,6 +161,8 @@ def next_opening(now: datetime, zone: ZoneInfo, window: SendWindow) -> datetime:
 class Action(enum.Enum):
     SEND = "send"
     SCHEDULE = "schedule"
+    # Held for a person to review: not sent, not dropped, no time to retry by itself.
+    HOLD = "hold"
     BLOCK = "block"
 
 

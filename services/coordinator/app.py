@@ -9,9 +9,11 @@ from datetime import datetime, timedelta
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.coordinator.v1 import coordinator_service_pb2_grpc as pb_grpc
 
-from services.coordinator.compliance.gates import SendWindow
+from services.coordinator.compliance import rules
+from services.coordinator.compliance.checks import ComplianceChecks
 from services.coordinator.compliance.ledger import ConsentPolicyRepository
 from services.coordinator.compliance.policy import ConsentPolicies
+from services.coordinator.compliance.records import ComplianceRecordRepository
 from services.coordinator.compliance.repository import ConsentRepository
 from services.coordinator.config import Config
 from services.coordinator.delivery.reports import ReportHandler
@@ -45,6 +47,12 @@ def create_walker(db: Database, content: ContentClient) -> CadenceWalker:
     )
 
 
+def create_checks(db: Database, cfg: Config) -> ComplianceChecks:
+    return ComplianceChecks(
+        ComplianceRecordRepository(db), caps=cfg.caps, window=rules.configured(cfg.quiet_end, cfg.quiet_start)
+    )
+
+
 def create_scheduler(
     db: Database,
     cfg: Config,
@@ -58,7 +66,7 @@ def create_scheduler(
         JourneyRepository(db),
         ConsentRepository(db),
         sender or SimulatedSender(),
-        window=SendWindow.from_quiet_hours(cfg.quiet_start, cfg.quiet_end),
+        checks=create_checks(db, cfg),
         poll_s=cfg.scheduler_poll_s,
         batch=cfg.scheduler_batch,
         lease=timedelta(seconds=cfg.scheduler_lease_s),
@@ -71,7 +79,8 @@ def create_scheduler(
 def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     journeys = JourneyRepository(db)
     consents = ConsentRepository(db)
-    policies = ConsentPolicies(consents, ConsentPolicyRepository(db), timestamps.now)
+    checks = create_checks(db, cfg)
+    policies = ConsentPolicies(consents, ConsentPolicyRepository(db), timestamps.now, checks)
     communications = CommunicationRepository(db)
     notifications = NotificationRepository(db)
     ingest, routing, content = IngestClient(peers), RoutingClient(peers), ContentClient(peers)
@@ -83,7 +92,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         communications,
         content,
         sender,
-        window=SendWindow.from_quiet_hours(cfg.quiet_start, cfg.quiet_end),
+        checks=checks,
         lease=timedelta(seconds=cfg.scheduler_lease_s),
         brand_name=cfg.brand_name,
         clock=timestamps.now,

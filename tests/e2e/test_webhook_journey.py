@@ -126,8 +126,14 @@ async def test_ghl_contact_with_the_consent_tag_gets_its_first_text(
         ),
         timeout=5,
     )
+    # No state or ZIP: Tampa's would add Florida's zones to the one picked for daytime.
     contact = ghl_contact(
-        location, phone=fresh_phone(), timezone=zone_where(DAY_HOURS), tags=["buyer", "SMS-Opt-In"]
+        location,
+        phone=fresh_phone(),
+        timezone=zone_where(DAY_HOURS),
+        tags=["buyer", "SMS-Opt-In"],
+        state="",
+        postalCode="",
     )
     lead = await post_contact(m, http, signer, contact)
     touch = await settled_first_touch(m, lead.lead_id)

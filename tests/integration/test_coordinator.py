@@ -136,13 +136,15 @@ async def test_consent_withdrawn_before_the_window_opens_blocks_at_send_time(
     assert "consent" in blocked.status_reason
 
 
-async def test_text_is_blocked_when_the_zone_is_unknown(m: Mesh) -> None:
+async def test_text_is_held_for_review_when_the_zone_is_unknown(m: Mesh) -> None:
+    """Held, not dropped: SCHEDULED with the reason and no time (no scheduler claims it)."""
     loc = f"loc-{uuid.uuid4()}"
     await add_agent(m, loc)
     lead = await add_lead(m, loc, phone=TOLL_FREE, sms_consent=True)
     touch = await settled_first_touch(m, lead.lead_id)
-    assert touch.status == pb.COMMUNICATION_STATUS_BLOCKED
+    assert touch.status == pb.COMMUNICATION_STATUS_SCHEDULED
     assert touch.status_reason == gates.ZONE_UNKNOWN
+    assert not touch.HasField("scheduled_time")
     assert touch.channel == common_pb2.CHANNEL_SMS
 
 

@@ -23,6 +23,7 @@ from shared import db, timestamps
 from shared.clients import ContentClient
 from tests.journeys import (
     DAY_HOURS,
+    PHONE,
     add_agent,
     add_lead,
     comms_of,
@@ -73,7 +74,7 @@ async def walking_lead(m: Mesh, days: tuple[float, ...] = (0, 1, 3)) -> tuple[pb
     await upsert(m, loc, [step(d) for d in days])
     await add_agent(m, loc)
     zone = zone_where(DAY_HOURS)
-    lead = await add_lead(m, loc, phone="+15125550100", timezone=zone, sms_consent=True)
+    lead = await add_lead(m, loc, phone=PHONE, timezone=zone, sms_consent=True)
     journey = await eventually(lambda: journey_of(m, lead.lead_id), lambda j: j.step_index == 1, "step 1")
     return journey, ZoneInfo(zone)
 

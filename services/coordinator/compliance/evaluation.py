@@ -108,7 +108,7 @@ def _caps_at(
     held = [(t, why) for t, why in checks if t is not None]
     if not held:
         return None, ""
-    return max(held, key=lambda c: c[0])  # type: ignore[return-value, arg-type]
+    return max(held, key=lambda c: c[0])
 
 
 def _state_cap(applied: tuple[TimeRule, ...]) -> tuple[int, str] | None:

@@ -43,6 +43,8 @@ def classification_note(found: Classification, channel: common_pb2.Channel.Value
     """status_reason of an inbound row: what the keyword classifier made of it."""
     if found.intent is Intent.OPT_OUT:
         name = "SMS" if channel == SMS else "email"
+        if not found.keyword:
+            return f"opt-out phrase '{found.phrase}': {name} revoked"
         return f"opt-out keyword {found.keyword}: {name} revoked"
     if found.intent is Intent.OPT_IN:
         return f"opt-in keyword {found.keyword}"
@@ -110,8 +112,8 @@ class MessageHandler:
                     address=address,
                     lead_id=lead_id,
                     source=KEYWORD,
-                    reason=f"lead sent {found.keyword}",
-                    block_reason=opt_out_block_reason(found.keyword),
+                    reason=f"lead sent {found.words}",
+                    block_reason=opt_out_block_reason(found.words),
                     at=at,
                 )
             )
@@ -135,7 +137,7 @@ class MessageHandler:
             LEAD_OPTED_OUT if revoked else LEAD_REPLIED,
             only_over=(LEAD_REPLIED,) if revoked else (),
         )
-        await self._tell_agent(stopped, lead_id, received, message, found.keyword if revoked else "")
+        await self._tell_agent(stopped, lead_id, received, message, found.words if revoked else "")
         return stopped
 
     async def outbound(self, ev: Envelope) -> Journey | None:

@@ -14,6 +14,7 @@ from services.coordinator.compliance.checks import ComplianceChecks
 from services.coordinator.compliance.ledger import ConsentPolicyRepository
 from services.coordinator.compliance.policy import ConsentPolicies
 from services.coordinator.compliance.records import ComplianceRecordRepository
+from services.coordinator.compliance.replies import ComplianceReplies, ReplyTexts
 from services.coordinator.compliance.repository import ConsentRepository
 from services.coordinator.config import Config
 from services.coordinator.delivery.reports import ReportHandler
@@ -114,8 +115,21 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     async def human_touch(lead_id: uuid.UUID) -> Journey | None:
         return await control.human_touch(lead_id, cfg.human_pause_h)
 
+    replies = ComplianceReplies(
+        communications,
+        sender,
+        ReplyTexts(cfg.opt_out_confirmation, cfg.help_text, cfg.brand_name),
+        timestamps.now,
+    )
     messages = MessageHandler(
-        journeys, consents, communications, notifier, ingest=ingest, routing=routing, human_touch=human_touch
+        journeys,
+        consents,
+        communications,
+        notifier,
+        ingest=ingest,
+        routing=routing,
+        human_touch=human_touch,
+        replies=replies,
     )
     events = EventHandler(journeys, runner, messages, ReportHandler(communications, consents, journeys))
     scheduler = create_scheduler(db, cfg, sender=sender, content=content)

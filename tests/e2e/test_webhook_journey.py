@@ -171,17 +171,23 @@ async def test_stop_by_text_revokes_consent_and_blocks_what_waits(
     assert (await eventually(consent, lambda c: c.sms_opted_out, "the opt-out")).sms_opted_out
     journey = await journey_of(m, lead.lead_id)
     assert journey.state == pb.JOURNEY_STATE_STOPPED
+    def confirmations(cs: list[pb.Communication]) -> list[pb.Communication]:
+        return [c for c in cs if c.direction == pb.DIRECTION_OUTBOUND and "unsubscribed" in c.body]
+
     comms = await eventually(
         lambda: comms_of(m, lead.lead_id),
-        lambda cs: any(c.status == pb.COMMUNICATION_STATUS_BLOCKED for c in cs),
-        "the waiting text to be blocked",
+        lambda cs: any(c.status == pb.COMMUNICATION_STATUS_BLOCKED for c in cs) and confirmations(cs),
+        "the waiting text to be blocked and the opt-out confirmed",
     )
     inbound = [c for c in comms if c.direction == pb.DIRECTION_INBOUND]
     assert [(c.status, c.body.strip()) for c in inbound] == [(pb.COMMUNICATION_STATUS_RECEIVED, "Stop.")]
+    # One confirmation, for three deliveries of the STOP (no credentials: SIMULATED).
+    [confirmation] = confirmations(comms)
+    assert (confirmation.status, confirmation.address) == (pb.COMMUNICATION_STATUS_SIMULATED, phone)
     # The waiting first text and the cadence's next step, both blocked.
-    assert {c.status for c in comms if c.direction == pb.DIRECTION_OUTBOUND} == {
-        pb.COMMUNICATION_STATUS_BLOCKED
-    }
+    assert {
+        c.status for c in comms if c.direction == pb.DIRECTION_OUTBOUND and c is not confirmation
+    } == {pb.COMMUNICATION_STATUS_BLOCKED}
 
 
 async def test_a_reply_containing_end_stops_the_cadence_but_is_no_opt_out(

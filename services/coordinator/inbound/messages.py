@@ -19,7 +19,9 @@ from collections.abc import Awaitable, Callable
 from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
+from services.coordinator.compliance.gates import ContactFacts
 from services.coordinator.compliance.keywords import Classification, Intent, classify
+from services.coordinator.compliance.replies import ComplianceReplies
 from services.coordinator.compliance.repository import KEYWORD, ConsentRepository, Revocation
 from services.coordinator.delivery.repository import Communication, CommunicationRepository, MessageRecord
 from services.coordinator.envelope import SMS, Envelope, MessageIn
@@ -53,6 +55,12 @@ def classification_note(found: Classification, channel: common_pb2.Channel.Value
     return ""
 
 
+def _was_opted_out(facts: ContactFacts) -> bool:
+    """Already opted out (or the number suppressed) before this message: a repeated STOP
+    gets no second confirmation."""
+    return facts.sms_opted_out or bool(facts.sms_suppressed)
+
+
 def _step_key(prefix: str, ev: Envelope, message: MessageIn) -> str:
     return f"{prefix}:{message.provider_message_id or ev.event_id}"
 
@@ -68,6 +76,7 @@ class MessageHandler:
         ingest: IngestClient,
         routing: RoutingClient,
         human_touch: Callable[[uuid.UUID], Awaitable[Journey | None]] | None = None,
+        replies: ComplianceReplies | None = None,
     ) -> None:
         self._journeys = journeys
         self._consents = consents
@@ -77,6 +86,8 @@ class MessageHandler:
         self._routing = routing
         # Pauses automation after a person's message (journeys/control.py).
         self._human_touch = human_touch
+        # The opt-out confirmation and the HELP answer; None: neither is sent.
+        self._replies = replies
 
     async def inbound(self, ev: Envelope) -> Journey:
         message = ev.message
@@ -106,6 +117,7 @@ class MessageHandler:
         at = ev.occurred_time or received.create_time
         address = message.address_key or await self._known_address(lead_id, message.channel)
         if found.intent is Intent.OPT_OUT:
+            before = await self._consents.find_facts(lead_id) if message.channel == SMS else None
             applied = await self._consents.revoke(
                 Revocation(
                     channel=message.channel,
@@ -119,6 +131,10 @@ class MessageHandler:
             )
             if not applied:
                 log.info("stale opt-out keyword ignored", extra={"lead_id": str(lead_id)})
+            elif before is not None and self._replies is not None and not _was_opted_out(before):
+                await self._replies.confirm_opt_out(
+                    lead_id, journey.journey_id if journey else None, address, received, at
+                )
         elif found.intent is Intent.OPT_IN:
             lifted = await self._consents.restore_sms_by_keyword(
                 lead_id, address, f"lead sent {found.keyword}", at
@@ -128,8 +144,11 @@ class MessageHandler:
             await self._communications.set_status_reason(
                 received.communication_id, f"opt-in keyword {found.keyword}: {note}"
             )
-        # HELP/INFO change nothing; a person answers it like any reply (the provider's
-        # own HELP auto-reply may already have gone out).
+        elif found.intent is Intent.HELP and self._replies is not None:
+            # Answered even when opted out (carriers require it); it changes no consent.
+            await self._replies.answer_help(
+                lead_id, journey.journey_id if journey else None, address, received
+            )
         revoked = found.intent is Intent.OPT_OUT
         stopped = await self._journeys.stop_journey(
             lead_id,

@@ -16,6 +16,7 @@ from services.coordinator.compliance.policy import ConsentPolicies
 from services.coordinator.compliance.records import ComplianceRecordRepository
 from services.coordinator.compliance.replies import ComplianceReplies, ReplyTexts
 from services.coordinator.compliance.repository import ConsentRepository
+from services.coordinator.compliance_servicer import ComplianceDeps
 from services.coordinator.config import Config
 from services.coordinator.delivery.reports import ReportHandler
 from services.coordinator.delivery.repository import CommunicationRepository
@@ -147,6 +148,12 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
                     policies,
                     control,
                     CadenceRepository(db),
+                    compliance=ComplianceDeps(
+                        ComplianceRecordRepository(db),
+                        checks,
+                        ConsentPolicyRepository(db),
+                        CadenceRepository(db),
+                    ),
                 ),
             )
         ],

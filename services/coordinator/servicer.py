@@ -11,6 +11,7 @@ from services.coordinator.compliance.basis import Policy
 from services.coordinator.compliance.consent import Consent
 from services.coordinator.compliance.policy import ConsentPolicies
 from services.coordinator.compliance.repository import ConsentRepository
+from services.coordinator.compliance_servicer import ComplianceDeps, ComplianceHandlers
 from services.coordinator.delivery.repository import Communication, CommunicationRepository
 from services.coordinator.journeys.cadence_repository import CadenceRepository
 from services.coordinator.journeys.control import JourneyControl
@@ -111,7 +112,7 @@ def _notification_cursor(note: Notification) -> dict[str, str]:
     return {"t": note.create_time.isoformat(), "id": str(note.notification_id)}
 
 
-class CoordinatorServicer(CadenceHandlers, pb_grpc.CoordinatorServiceServicer):
+class CoordinatorServicer(ComplianceHandlers, CadenceHandlers, pb_grpc.CoordinatorServiceServicer):
     def __init__(
         self,
         events: EventHandler,
@@ -122,7 +123,10 @@ class CoordinatorServicer(CadenceHandlers, pb_grpc.CoordinatorServiceServicer):
         policies: ConsentPolicies,
         control: JourneyControl,
         cadences: CadenceRepository,
+        *,
+        compliance: ComplianceDeps,
     ) -> None:
+        self._compliance = compliance
         self._policies = policies
         self._events = events
         self._journeys = journeys

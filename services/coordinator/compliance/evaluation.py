@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from leadengine.common.v1 import common_pb2
@@ -111,6 +112,12 @@ def _caps_at(
     return max(held, key=lambda c: c[0])
 
 
+@cache
+def _rules_words(applied: tuple[TimeRule, ...]) -> str:
+    return " and ".join(r.describe() for r in applied)
+
+
+@cache
 def _state_cap(applied: tuple[TimeRule, ...]) -> tuple[int, str] | None:
     capped = [r for r in applied if r.cap_24h is not None]
     if not capped:
@@ -205,7 +212,7 @@ def evaluate(
             Verdict(
                 "time_window",
                 PASS if refusing_now is None else WAIT,
-                " and ".join(r.describe() for r in applied)
+                _rules_words(applied)
                 + ("" if refusing_now is None else f"; closed now in {refusing_now[1].key}"),
             ),
         )

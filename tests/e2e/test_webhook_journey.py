@@ -171,6 +171,7 @@ async def test_stop_by_text_revokes_consent_and_blocks_what_waits(
     assert (await eventually(consent, lambda c: c.sms_opted_out, "the opt-out")).sms_opted_out
     journey = await journey_of(m, lead.lead_id)
     assert journey.state == pb.JOURNEY_STATE_STOPPED
+
     def confirmations(cs: list[pb.Communication]) -> list[pb.Communication]:
         return [c for c in cs if c.direction == pb.DIRECTION_OUTBOUND and "unsubscribed" in c.body]
 
@@ -185,9 +186,9 @@ async def test_stop_by_text_revokes_consent_and_blocks_what_waits(
     [confirmation] = confirmations(comms)
     assert (confirmation.status, confirmation.address) == (pb.COMMUNICATION_STATUS_SIMULATED, phone)
     # The waiting first text and the cadence's next step, both blocked.
-    assert {
-        c.status for c in comms if c.direction == pb.DIRECTION_OUTBOUND and c is not confirmation
-    } == {pb.COMMUNICATION_STATUS_BLOCKED}
+    assert {c.status for c in comms if c.direction == pb.DIRECTION_OUTBOUND and c is not confirmation} == {
+        pb.COMMUNICATION_STATUS_BLOCKED
+    }
 
 
 async def test_a_reply_containing_end_stops_the_cadence_but_is_no_opt_out(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -124,6 +125,7 @@ def in_window(now: datetime, zone: ZoneInfo, window: SendWindow) -> bool:
     return window.contains(now.astimezone(zone).time())
 
 
+@lru_cache(maxsize=8192)  # few (day, time, zone) combinations recur across many leads
 def first_instant_at_or_after(day: date, at: time, zone: ZoneInfo) -> datetime:
     """The earliest UTC instant whose local wall time is >= day+at. Usually that wall time
     itself; when it falls in a DST gap it does not exist, and the answer is the gap's end."""

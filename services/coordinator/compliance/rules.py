@@ -35,7 +35,7 @@ class Hours:
         return self.start <= wall < self.end
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity: rules are table entries, hashed on every evaluation
 class TimeRule:
     key: str  # "US" for the federal rule, the state's code, or "config"
     name: str
@@ -180,7 +180,12 @@ def holidays(year: int) -> frozenset[date]:
 
 
 def rules_for(states: Iterable[str], window: TimeRule | None) -> tuple[TimeRule, ...]:
-    found = [FEDERAL, *(STATE_RULES[s] for s in sorted(set(states)) if s in STATE_RULES)]
+    return _rules_for(tuple(sorted(set(states))), window)
+
+
+@cache
+def _rules_for(states: tuple[str, ...], window: TimeRule | None) -> tuple[TimeRule, ...]:
+    found = [FEDERAL, *(STATE_RULES[s] for s in states if s in STATE_RULES)]
     if window is not None:
         found.append(window)
     return tuple(found)

@@ -3,6 +3,7 @@ and frequency caps. Mixed into CoordinatorServicer; proto in, domain calls, prot
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -191,8 +192,16 @@ class ComplianceHandlers:
         steps = await self._steps(request, location)
         limits = await self._compliance.checks.limits(location)
         policy = await self._compliance.policies.current(location)
-        planned = simulation.simulate(
-            steps, leads, policy, limits, start, timedelta(days=request.horizon_days), replies
+        # Seconds of CPU for thousands of leads: off the event loop, so other RPCs still run.
+        planned = await asyncio.to_thread(
+            simulation.simulate,
+            steps,
+            leads,
+            policy,
+            limits,
+            start,
+            timedelta(days=request.horizon_days),
+            replies,
         )
         return pb.SimulateCadenceResponse(
             planned=[

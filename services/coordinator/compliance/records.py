@@ -72,16 +72,23 @@ _WITH_COMMUNICATION = (
 
 
 async def history(
-    conn: Conn, lead_id: uuid.UUID, channel: common_pb2.Channel.ValueType, address: str, now: datetime
+    conn: Conn,
+    lead_id: uuid.UUID,
+    step_key: str,
+    channel: common_pb2.Channel.ValueType,
+    address: str,
+    now: datetime,
 ) -> History:
     """What the caps count as of `now`: texts to the number in the last 24 h (any lead,
     any location, automated or a person's from the CRM) and this lead's automated
-    messages on the channel in the last 7 days."""
+    messages on the channel in the last 7 days; never the message being decided (a send
+    retried after a crash must not count itself)."""
     phone: list[datetime] = []
     if channel == SMS and address:
         rows = await conn.fetch(
             "SELECT send_time AS t FROM compliance_records WHERE address = $1 AND send_time IS NOT NULL"
             " AND send_time > $2 AND send_time <= $3 AND channel = $4"
+            " AND NOT (lead_id = $5 AND step_key = $6)"
             " UNION ALL SELECT create_time FROM communications WHERE address = $1 AND channel = $4"
             f" AND direction = {OUTBOUND} AND step_key LIKE 'crm:%'"
             " AND create_time > $2 AND create_time <= $3",
@@ -89,16 +96,19 @@ async def history(
             now - DAY,
             now,
             SMS,
+            lead_id,
+            step_key,
             timeout=deadlines.timeout(2.0),
         )
         phone = [r["t"] for r in rows]
     lead_rows = await conn.fetch(
         "SELECT send_time FROM compliance_records WHERE lead_id = $1 AND channel = $2"
-        " AND send_time IS NOT NULL AND send_time > $3 AND send_time <= $4",
+        " AND send_time IS NOT NULL AND send_time > $3 AND send_time <= $4 AND step_key <> $5",
         lead_id,
         channel,
         now - WEEK,
         now,
+        step_key,
         timeout=deadlines.timeout(2.0),
     )
     return History(phone_sends=tuple(phone), lead_sends=tuple(r["send_time"] for r in lead_rows))
@@ -128,7 +138,7 @@ class ComplianceRecordRepository:
                 address or str(lead_id),
                 timeout=deadlines.timeout(5.0),
             )
-            evaluation: Evaluation = evaluate(await history(conn, lead_id, channel, address, now))
+            evaluation: Evaluation = evaluate(await history(conn, lead_id, step_key, channel, address, now))
             entry_id = await conn.fetchval(
                 "SELECT entry_id FROM consent_ledger WHERE lead_id = $1 AND channel = $2 AND change = 'basis'"
                 " ORDER BY entry_id DESC LIMIT 1",

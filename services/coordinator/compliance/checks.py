@@ -12,7 +12,7 @@ from leadengine.common.v1 import common_pb2
 from services.coordinator.compliance import evaluation, gates
 from services.coordinator.compliance.evaluation import FAIL, Caps, Evaluation, History, Limits, Verdict
 from services.coordinator.compliance.gates import Action, ContactFacts, Gate
-from services.coordinator.compliance.recipient import resolve
+from services.coordinator.compliance.recipient import of as recipient_of
 from services.coordinator.compliance.records import ComplianceRecordRepository
 from services.coordinator.compliance.rules import TimeRule
 
@@ -38,9 +38,7 @@ class ComplianceChecks:
         now: datetime,
     ) -> Evaluation:
         """Every gate for this message at `now`, recorded; the caller acts on `.decision`."""
-        recipient = resolve(
-            timezone=facts.timezone, phone=facts.phone, state=facts.state, postal_code=facts.postal_code
-        )
+        recipient = recipient_of(facts)
         limits = await self.limits(location_id)
 
         def run(history: History) -> Evaluation:
@@ -89,9 +87,6 @@ class ComplianceChecks:
 
     async def release_held(self, lead_id: uuid.UUID, facts: ContactFacts, now: datetime) -> int:
         """Messages held because the zone was unknown are due again once it is known."""
-        recipient = resolve(
-            timezone=facts.timezone, phone=facts.phone, state=facts.state, postal_code=facts.postal_code
-        )
-        if not recipient.known:
+        if not recipient_of(facts).known:
             return 0
         return await self._records.release_held(lead_id, gates.ZONE_UNKNOWN, now)

@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.coordinator.compliance import places
+from services.coordinator.compliance.gates import ContactFacts
 
 
 @dataclass(frozen=True)
@@ -91,3 +92,10 @@ def resolve(*, timezone: str, phone: str, state: str = "", postal_code: str = ""
     if not zones:
         why.append("no zone from any signal: recipient's local time unknown")
     return Recipient(zones=tuple(zones), states=tuple(states), why=tuple(why))
+
+
+def of(facts: ContactFacts) -> Recipient:
+    """The recipient of a lead's texts, from the contact facts the coordinator holds."""
+    return resolve(
+        timezone=facts.timezone, phone=facts.phone, state=facts.state, postal_code=facts.postal_code
+    )

@@ -219,7 +219,8 @@ class ComplianceRecordRepository:
             why = (
                 "it is not a known communication"
                 if exists is None
-                else "only automated outbound messages are gated (an inbound or CRM message has none)"
+                else "it was not gated (an inbound message, a person's CRM message, or the opt-out"
+                " confirmation or HELP answer, which go to the lead at its own request)"
             )
             raise NotFound(
                 f"no compliance record for communication {communication_id}: {why}",

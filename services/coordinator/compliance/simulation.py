@@ -27,7 +27,8 @@ from services.coordinator.compliance import basis, gates, keywords
 from services.coordinator.compliance.basis import Policy
 from services.coordinator.compliance.evaluation import DAY, WEEK, History, Limits, evaluate
 from services.coordinator.compliance.gates import EMAIL, SMS, Action, ContactFacts
-from services.coordinator.compliance.recipient import Recipient, resolve
+from services.coordinator.compliance.recipient import Recipient
+from services.coordinator.compliance.recipient import of as recipient_of
 from services.coordinator.journeys import cadence
 from services.coordinator.journeys.cadence import Step
 from shared import contact
@@ -115,7 +116,7 @@ def simulate(
         facts = facts_of(lead, policy, start)
         walk = _Lead(
             facts=facts,
-            recipient=resolve(timezone=facts.timezone, phone=facts.phone, state=facts.state),
+            recipient=recipient_of(facts),
             start=start,
             zone_for_steps=contact.zone_for(facts.timezone, facts.phone),
         )

@@ -31,6 +31,7 @@ from tests.journeys import (
     add_agent,
     add_lead,
     comms_of,
+    drain,
     eventually,
     first_touches,
     journey_of,
@@ -96,10 +97,10 @@ async def test_night_lead_waits_for_eight_local_then_the_scheduler_sends_it(
     assert opens.astimezone(zone).time() == time(8, 0)
     assert timestamps.now() < opens < timestamps.now() + timedelta(hours=11)
 
-    await scheduler.run_once(now=opens - timedelta(minutes=1))  # still quiet hours
+    await drain(scheduler, opens - timedelta(minutes=1))  # still quiet hours
     assert (await comms_of(m, lead.lead_id))[-1].status == pb.COMMUNICATION_STATUS_SCHEDULED
 
-    await scheduler.run_once(now=opens + timedelta(minutes=1))
+    await drain(scheduler, opens + timedelta(minutes=1))
     sent = (await comms_of(m, lead.lead_id))[-1]
     assert sent.communication_id == touch.communication_id
     assert sent.status == pb.COMMUNICATION_STATUS_SIMULATED
@@ -130,7 +131,7 @@ async def test_consent_withdrawn_before_the_window_opens_blocks_at_send_time(
     )
     opens = timestamps.from_proto(touch.scheduled_time)
     assert opens is not None
-    await scheduler.run_once(now=opens + timedelta(minutes=1))
+    await drain(scheduler, opens + timedelta(minutes=1))
     blocked = (await comms_of(m, lead.lead_id))[-1]
     assert blocked.status == pb.COMMUNICATION_STATUS_BLOCKED
     assert "consent" in blocked.status_reason
@@ -229,7 +230,7 @@ async def test_delete_stops_the_journey_and_blocks_what_waits(m: Mesh, scheduler
 
     opens = timestamps.from_proto(touch.scheduled_time)
     assert opens is not None
-    await scheduler.run_once(now=opens + timedelta(minutes=1))
+    await drain(scheduler, opens + timedelta(minutes=1))
     assert (await comms_of(m, lead.lead_id))[-1].status == pb.COMMUNICATION_STATUS_BLOCKED
 
 

@@ -116,6 +116,7 @@ class MessageHandler:
         )
         at = ev.occurred_time or received.create_time
         address = message.address_key or await self._known_address(lead_id, message.channel)
+        confirm = False  # the one opt-out confirmation text, sent last
         if found.intent is Intent.OPT_OUT:
             before = await self._consents.find_facts(lead_id) if message.channel == SMS else None
             applied = await self._consents.revoke(
@@ -131,10 +132,7 @@ class MessageHandler:
             )
             if not applied:
                 log.info("stale opt-out keyword ignored", extra={"lead_id": str(lead_id)})
-            elif before is not None and self._replies is not None and not _was_opted_out(before):
-                await self._replies.confirm_opt_out(
-                    lead_id, journey.journey_id if journey else None, address, received, at
-                )
+            confirm = applied and before is not None and not _was_opted_out(before)
         elif found.intent is Intent.OPT_IN:
             lifted = await self._consents.restore_sms_by_keyword(
                 lead_id, address, f"lead sent {found.keyword}", at
@@ -157,6 +155,11 @@ class MessageHandler:
             only_over=(LEAD_REPLIED,) if revoked else (),
         )
         await self._tell_agent(stopped, lead_id, received, message, found.words if revoked else "")
+        if confirm and self._replies is not None:
+            # Last: the opt-out and the stopped journey must not wait on a send.
+            await self._replies.confirm_opt_out(
+                lead_id, journey.journey_id if journey else None, address, received, at
+            )
         return stopped
 
     async def outbound(self, ev: Envelope) -> Journey | None:

@@ -177,7 +177,10 @@ async def test_stop_by_text_revokes_consent_and_blocks_what_waits(
 
     comms = await eventually(
         lambda: comms_of(m, lead.lead_id),
-        lambda cs: any(c.status == pb.COMMUNICATION_STATUS_BLOCKED for c in cs) and confirmations(cs),
+        lambda cs: (
+            any(c.status == pb.COMMUNICATION_STATUS_BLOCKED for c in cs)
+            and any(c.status != pb.COMMUNICATION_STATUS_QUEUED for c in confirmations(cs))
+        ),
         "the waiting text to be blocked and the opt-out confirmed",
     )
     inbound = [c for c in comms if c.direction == pb.DIRECTION_INBOUND]

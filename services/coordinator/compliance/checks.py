@@ -66,8 +66,8 @@ class ComplianceChecks:
         reason: str,
         now: datetime,
     ) -> None:
-        """Record a message refused before the gates ran (no channel, content refused it,
-        the journey stopped), so that it too has a record saying why."""
+        """Record a first touch refused before the gates ran (no channel to use, content
+        refused to write it), so that it too has a record saying why."""
 
         def run(_: History) -> Evaluation:
             return Evaluation(Gate(Action.BLOCK, reason), (Verdict(gate, FAIL, reason),), None)

@@ -169,8 +169,11 @@ async def test_stop_by_text_revokes_consent_and_blocks_what_waits(
         return got.consent
 
     assert (await eventually(consent, lambda c: c.sms_opted_out, "the opt-out")).sms_opted_out
-    journey = await journey_of(m, lead.lead_id)
-    assert journey.state == pb.JOURNEY_STATE_STOPPED
+    # The opt-out commits first, the journey's stop right after it: wait for both.
+    journey = await eventually(
+        lambda: journey_of(m, lead.lead_id), lambda j: j.state == pb.JOURNEY_STATE_STOPPED, "the stop"
+    )
+    assert journey.stop_reason == "lead opted out"
 
     def confirmations(cs: list[pb.Communication]) -> list[pb.Communication]:
         return [c for c in cs if c.direction == pb.DIRECTION_OUTBOUND and "unsubscribed" in c.body]

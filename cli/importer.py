@@ -163,6 +163,11 @@ def _records(path: Path) -> Iterator[Record]:
         yield from _jsonl_records(path)
 
 
+def read_leads(path: Path) -> Iterator[Record]:
+    """The rows of a .csv or .jsonl file of leads, as `import` reads them."""
+    return _records(path)
+
+
 def _convert(row: int, record: Mapping[str, Any]) -> Record:
     unknown = frozenset(k for k in record if k not in COLUMNS)
     try:

@@ -7,10 +7,11 @@ import asyncio
 import logging
 import os
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from cli import campaign, demo, importer, outbox, seed, timeline, up
+from cli import campaign, compliance, demo, importer, outbox, seed, timeline, up
 from cli.database import SERVICES
 from cli.terminal import fail
 from shared import config, transport
@@ -51,6 +52,69 @@ def _duration(raw: str) -> timedelta:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{raw} must be more than 0")
     return timedelta(seconds=value)
+
+
+def _instant(raw: str) -> datetime:
+    """ISO 8601 with a zone or Z; a bare date is midnight UTC."""
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not an ISO 8601 time, e.g. 2026-11-27T09:00Z") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _reply(raw: str) -> compliance.ReplyArg:
+    try:
+        return compliance.parse_reply(raw)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _compliance_commands(commands: Any) -> None:
+    p = commands.add_parser(
+        "compliance",
+        help="export the coordinator's compliance records",
+        description="Talks to a running coordinator (COORDINATOR_ADDR) over gRPC.",
+    )
+    sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    e = sub.add_parser(
+        "export",
+        help="write a location's compliance records (proof per send) as CSV or JSONL",
+        description="Every automated message's record evaluated in [--from, --to): each gate and its verdict,"
+        " the consent ledger entry, the recipient's zone/state and why, the rules version.",
+    )
+    e.add_argument("--location", required=True, help="location (sub-account) id")
+    e.add_argument("--from", dest="start", type=_instant, required=True, help="ISO 8601 start (inclusive)")
+    e.add_argument("--to", dest="end", type=_instant, required=True, help="ISO 8601 end (exclusive)")
+    e.add_argument("--format", choices=["csv", "jsonl"], default="csv", help="output format (default csv)")
+    e.add_argument("--output", type=Path, help="write to this file instead of stdout")
+
+    p = commands.add_parser(
+        "cadence",
+        help="dry-run a cadence over a file of leads",
+        description="Talks to a running coordinator (COORDINATOR_ADDR) over gRPC.",
+    )
+    sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    s = sub.add_parser(
+        "simulate",
+        help="what a cadence would send to these leads, when, and what would be held or blocked",
+        description="SimulateCadence: the production gates, writing nothing. Leads are read like `import`"
+        " reads them (.csv or .jsonl); each lead's phone, zone, state and consent are taken as given.",
+    )
+    s.add_argument("leads", type=Path, help="FILE.csv or FILE.jsonl of leads")
+    s.add_argument("--location", required=True, help="location whose cadence, consent policy and caps apply")
+    s.add_argument("--cadence-id", default="", help="a stored cadence (default: the location's default)")
+    s.add_argument("--start", type=_instant, help="ISO 8601 start (default: now)")
+    s.add_argument("--days", type=_count, default=30, help="horizon in days (default 30)")
+    s.add_argument(
+        "--reply",
+        type=_reply,
+        action="append",
+        default=[],
+        metavar="INDEX:HOURS:BODY",
+        help="lead INDEX replies BODY after HOURS (repeatable)",
+    )
+    s.add_argument("--json", action="store_true", help="print every planned message as JSON lines")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -188,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="replay: every dead letter (of --location)")
     p.add_argument("--location", default="", help="only this location's dead letters")
     p.add_argument("--limit", type=_count, default=100, help="list: how many to show (default 100)")
+    _compliance_commands(commands)
     return parser
 
 
@@ -242,6 +307,27 @@ async def _outbox(args: argparse.Namespace) -> int:
         await peers.close()
 
 
+async def _compliance(args: argparse.Namespace) -> int:
+    peers = _peers(("coordinator",), default_timeout_s=600.0)
+    try:
+        if args.command == "compliance":
+            return await compliance.export_command(
+                peers, args.location, args.start, args.end, args.format, args.output
+            )
+        return await compliance.simulate_command(
+            peers,
+            location=args.location,
+            leads_file=args.leads,
+            cadence_id=args.cadence_id,
+            start=args.start or datetime.now(UTC),
+            days=args.days,
+            replies=args.reply,
+            as_json=args.json,
+        )
+    finally:
+        await peers.close()
+
+
 async def _demo(args: argparse.Namespace) -> int:
     peers = _peers(SERVICES)
     try:
@@ -290,6 +376,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return fake_providers.serve(args.port, args.gateway)
         if args.command == "outbox":
             return asyncio.run(_outbox(args))
+        if args.command in ("compliance", "cadence"):
+            return asyncio.run(_compliance(args))
         if args.command == "bench":
             from cli import bench  # starts servers in-process: only loaded when asked for
 

@@ -12,14 +12,19 @@ from leadengine.coordinator.v1 import coordinator_service_pb2_grpc as pb_grpc
 
 from services.coordinator.campaign_servicer import CampaignRoom
 from services.coordinator.campaigns.audience import AudienceReader
+from services.coordinator.campaigns.campaign import SendWindow
 from services.coordinator.campaigns.control import CampaignControl
 from services.coordinator.campaigns.enrolment import Enroller
 from services.coordinator.campaigns.preview import CampaignPreview
 from services.coordinator.campaigns.repository import CampaignRepository
-from services.coordinator.compliance.gates import SendWindow
+from services.coordinator.compliance import rules
+from services.coordinator.compliance.checks import ComplianceChecks
 from services.coordinator.compliance.ledger import ConsentPolicyRepository
 from services.coordinator.compliance.policy import ConsentPolicies
+from services.coordinator.compliance.records import ComplianceRecordRepository
+from services.coordinator.compliance.replies import ComplianceReplies, ReplyTexts
 from services.coordinator.compliance.repository import ConsentRepository
+from services.coordinator.compliance_servicer import ComplianceDeps
 from services.coordinator.config import Config
 from services.coordinator.delivery import crashpoints, providers
 from services.coordinator.delivery.attempts import AttemptRepository
@@ -81,11 +86,20 @@ def create_dispatcher(
         ConsentRepository(db),
         senders,
         cfg.providers,
-        window=SendWindow.from_quiet_hours(cfg.quiet_start, cfg.quiet_end),
+        window=quiet_rule(cfg),
         lease=timedelta(seconds=cfg.scheduler_lease_s),
         clock=clock,
         crash=crash,
     )
+
+
+def quiet_rule(cfg: Config) -> rules.TimeRule:
+    """The configured quiet hours as a time rule (they only ever narrow the legal window)."""
+    return rules.configured(cfg.quiet_end, cfg.quiet_start)
+
+
+def create_checks(db: Database, cfg: Config) -> ComplianceChecks:
+    return ComplianceChecks(ComplianceRecordRepository(db), caps=cfg.caps, window=quiet_rule(cfg))
 
 
 def create_scheduler(
@@ -102,7 +116,7 @@ def create_scheduler(
         ConsentRepository(db),
         # Without a dispatcher no provider is configured: every message is SIMULATED.
         dispatcher or create_dispatcher(db, cfg, {}, clock=clock),
-        window=SendWindow.from_quiet_hours(cfg.quiet_start, cfg.quiet_end),
+        checks=create_checks(db, cfg),
         poll_s=cfg.scheduler_poll_s,
         batch=cfg.scheduler_batch,
         lease=timedelta(seconds=cfg.scheduler_lease_s),
@@ -115,7 +129,8 @@ def create_scheduler(
 def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     journeys = JourneyRepository(db)
     consents = ConsentRepository(db)
-    policies = ConsentPolicies(consents, ConsentPolicyRepository(db), timestamps.now)
+    checks = create_checks(db, cfg)
+    policies = ConsentPolicies(consents, ConsentPolicyRepository(db), timestamps.now, checks)
     communications = CommunicationRepository(db)
     notifications = NotificationRepository(db)
     # What intelligence, routing and content answer is kept in the decision log.
@@ -142,7 +157,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         communications,
         content,
         dispatcher,
-        window=SendWindow.from_quiet_hours(cfg.quiet_start, cfg.quiet_end),
+        checks=checks,
         lease=timedelta(seconds=cfg.scheduler_lease_s),
         brand_name=cfg.brand_name,
         clock=timestamps.now,
@@ -157,7 +172,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         intelligence=intelligence,
         content=content,
         routing=routing,
-        window=SendWindow.from_quiet_hours(cfg.quiet_start, cfg.quiet_end),
+        window=quiet_rule(cfg),
         limits=TouchLimits(
             delay=timedelta(seconds=cfg.trigger_delay_s),
             cap=cfg.trigger_cap,
@@ -183,6 +198,13 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     async def human_touch(lead_id: uuid.UUID) -> Journey | None:
         return await control.human_touch(lead_id, cfg.human_pause_h)
 
+    # Confirmations and HELP answers are recorded, not yet sent through the providers.
+    replies = ComplianceReplies(
+        communications,
+        SimulatedSender(),
+        ReplyTexts(cfg.opt_out_confirmation, cfg.help_text, cfg.brand_name),
+        timestamps.now,
+    )
     messages = MessageHandler(
         journeys,
         consents,
@@ -192,6 +214,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         routing=routing,
         human_touch=human_touch,
         handoff=ReplyHandoff(content, communications),
+        replies=replies,
     )
     events = EventHandler(
         journeys,
@@ -204,7 +227,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     scheduler = create_scheduler(db, cfg, dispatcher=dispatcher, content=content)
     campaigns = CampaignRepository(db)
     audience = AudienceReader(campaigns, ingest, IntelligenceClient(peers), page_size=cfg.campaign_page)
-    window = SendWindow.from_quiet_hours(cfg.quiet_start, cfg.quiet_end)
+    window = SendWindow.from_quiet_hours(cfg.quiet_start, cfg.quiet_end)  # spreads enrolments
     enroller = Enroller(
         campaigns,
         audience,
@@ -225,6 +248,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
             ConsentPolicyRepository(db),
             content,
             window=window,
+            quiet_rule=quiet_rule(cfg),
             brand_name=cfg.brand_name,
             clock=timestamps.now,
         ),
@@ -241,6 +265,9 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         CadenceRepository(db),
         decisions=decisions,
         campaigns=campaign_room,
+        compliance=ComplianceDeps(
+            ComplianceRecordRepository(db), checks, ConsentPolicyRepository(db), CadenceRepository(db)
+        ),
     )
     servicer.init_delivery(DeliverySettingsRepository(db), cfg.providers.unsubscribe_key)
     return ServiceApp(

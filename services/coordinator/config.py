@@ -7,12 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
 
+from services.coordinator.compliance.evaluation import Caps
 from services.coordinator.delivery.provider_config import ProviderConfig
 from services.coordinator.retention import RULES
 from shared import config, retention
 from shared.config import ConfigError, ServerSettings
 from shared.retention import Rule
 
+LEGAL_START, LEGAL_END = time(8, 0), time(21, 0)
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -62,6 +64,17 @@ class Config:
     campaign_page: int = 500
     # Provider credentials and send retries (delivery/provider_config.py).
     providers: ProviderConfig = field(default_factory=ProviderConfig)
+    # Automated messages per lead per channel, for locations that set none of their own.
+    caps: Caps = field(default_factory=Caps)
+    # Sent once after an opt-out (no marketing) and in answer to HELP/INFO; {brand} is replaced.
+    opt_out_confirmation: str = (
+        "{brand}: you are unsubscribed and will get no more automated texts from us."
+        " Reply START to resubscribe."
+    )
+    help_text: str = (
+        "{brand}: automated texts about your home search. Msg & data rates may apply."
+        " Reply STOP to opt out, START to opt back in."
+    )
 
     def __post_init__(self) -> None:
         if self.quiet_start == self.quiet_end:
@@ -70,6 +83,20 @@ class Config:
                 " use e.g. 21:00 and 08:00"
             )
         self.providers.check_lease(self.scheduler_lease_s)
+        # The settings may only narrow the federal 08:00-21:00 (recipient-local) window.
+        if not (LEGAL_START <= self.quiet_end < self.quiet_start <= LEGAL_END):
+            raise ConfigError(
+                f"COORDINATOR_QUIET_START={self.quiet_start:%H:%M}"
+                f" / COORDINATOR_QUIET_END={self.quiet_end:%H:%M}"
+                f" would allow texts outside the legal {LEGAL_START:%H:%M}-{LEGAL_END:%H:%M} recipient-local"
+                " window; quiet hours may only narrow it (END >= 08:00, START <= 21:00, END before START)"
+            )
+        for name, value in (
+            ("opt_out_confirmation", self.opt_out_confirmation),
+            ("help_text", self.help_text),
+        ):
+            if not value.strip():
+                raise ConfigError(f"COORDINATOR_{name.upper()} must not be empty")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -97,4 +124,22 @@ class Config:
             ),
             campaign_page=config.integer(env, "COORDINATOR_CAMPAIGN_PAGE", 500, minimum=10, maximum=500),
             providers=ProviderConfig.from_env(env),
+            caps=Caps(
+                sms_day=config.integer(
+                    env, "COORDINATOR_SMS_DAILY_CAP", Caps.sms_day, minimum=1, maximum=100
+                ),
+                sms_week=config.integer(
+                    env, "COORDINATOR_SMS_WEEKLY_CAP", Caps.sms_week, minimum=1, maximum=500
+                ),
+                email_day=config.integer(
+                    env, "COORDINATOR_EMAIL_DAILY_CAP", Caps.email_day, minimum=1, maximum=100
+                ),
+                email_week=config.integer(
+                    env, "COORDINATOR_EMAIL_WEEKLY_CAP", Caps.email_week, minimum=1, maximum=500
+                ),
+            ),
+            opt_out_confirmation=config.text(
+                env, "COORDINATOR_OPT_OUT_CONFIRMATION", cls.opt_out_confirmation
+            ),
+            help_text=config.text(env, "COORDINATOR_HELP_TEXT", cls.help_text),
         )

@@ -12,6 +12,7 @@ from services.coordinator.compliance.basis import Policy
 from services.coordinator.compliance.consent import Consent
 from services.coordinator.compliance.policy import ConsentPolicies
 from services.coordinator.compliance.repository import ConsentRepository
+from services.coordinator.compliance_servicer import ComplianceDeps, ComplianceHandlers
 from services.coordinator.delivery.repository import Communication, CommunicationRepository
 from services.coordinator.delivery_servicer import DeliveryHandlers
 from services.coordinator.journeys.cadence_repository import CadenceRepository
@@ -116,6 +117,7 @@ def _notification_cursor(note: Notification) -> dict[str, str]:
 
 
 class CoordinatorServicer(
+    ComplianceHandlers,
     CadenceHandlers,
     TimelineHandlers,
     CampaignHandlers,
@@ -135,9 +137,11 @@ class CoordinatorServicer(
         *,
         decisions: DecisionLog,
         campaigns: CampaignRoom,
+        compliance: ComplianceDeps,
     ) -> None:
         self._decisions = decisions
         self._campaign_room = campaigns
+        self._compliance = compliance
         self._policies = policies
         self._events = events
         self._journeys = journeys

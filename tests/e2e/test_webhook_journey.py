@@ -126,8 +126,14 @@ async def test_ghl_contact_with_the_consent_tag_gets_its_first_text(
         ),
         timeout=5,
     )
+    # No state or ZIP: Tampa's would add Florida's zones to the one picked for daytime.
     contact = ghl_contact(
-        location, phone=fresh_phone(), timezone=zone_where(DAY_HOURS), tags=["buyer", "SMS-Opt-In"]
+        location,
+        phone=fresh_phone(),
+        timezone=zone_where(DAY_HOURS),
+        tags=["buyer", "SMS-Opt-In"],
+        state="",
+        postalCode="",
     )
     lead = await post_contact(m, http, signer, contact)
     touch = await settled_first_touch(m, lead.lead_id)
@@ -163,17 +169,30 @@ async def test_stop_by_text_revokes_consent_and_blocks_what_waits(
         return got.consent
 
     assert (await eventually(consent, lambda c: c.sms_opted_out, "the opt-out")).sms_opted_out
-    journey = await journey_of(m, lead.lead_id)
-    assert journey.state == pb.JOURNEY_STATE_STOPPED
+    # The opt-out commits first, the journey's stop right after it: wait for both.
+    journey = await eventually(
+        lambda: journey_of(m, lead.lead_id), lambda j: j.state == pb.JOURNEY_STATE_STOPPED, "the stop"
+    )
+    assert journey.stop_reason == "lead opted out"
+
+    def confirmations(cs: list[pb.Communication]) -> list[pb.Communication]:
+        return [c for c in cs if c.direction == pb.DIRECTION_OUTBOUND and "unsubscribed" in c.body]
+
     comms = await eventually(
         lambda: comms_of(m, lead.lead_id),
-        lambda cs: any(c.status == pb.COMMUNICATION_STATUS_BLOCKED for c in cs),
-        "the waiting text to be blocked",
+        lambda cs: (
+            any(c.status == pb.COMMUNICATION_STATUS_BLOCKED for c in cs)
+            and any(c.status != pb.COMMUNICATION_STATUS_QUEUED for c in confirmations(cs))
+        ),
+        "the waiting text to be blocked and the opt-out confirmed",
     )
     inbound = [c for c in comms if c.direction == pb.DIRECTION_INBOUND]
     assert [(c.status, c.body.strip()) for c in inbound] == [(pb.COMMUNICATION_STATUS_RECEIVED, "Stop.")]
+    # One confirmation, for three deliveries of the STOP (no credentials: SIMULATED).
+    [confirmation] = confirmations(comms)
+    assert (confirmation.status, confirmation.address) == (pb.COMMUNICATION_STATUS_SIMULATED, phone)
     # The waiting first text and the cadence's next step, both blocked.
-    assert {c.status for c in comms if c.direction == pb.DIRECTION_OUTBOUND} == {
+    assert {c.status for c in comms if c.direction == pb.DIRECTION_OUTBOUND and c is not confirmation} == {
         pb.COMMUNICATION_STATUS_BLOCKED
     }
 

@@ -31,6 +31,7 @@ from tests.journeys import (
     add_agent,
     add_lead,
     comms_of,
+    drain,
     eventually,
     first_touches,
     journey_of,
@@ -98,10 +99,10 @@ async def test_night_lead_waits_for_eight_local_then_the_scheduler_sends_it(
     assert opens.astimezone(zone).time() == time(8, 0)
     assert timestamps.now() < opens < timestamps.now() + timedelta(hours=11)
 
-    await scheduler.run_once(now=opens - timedelta(minutes=1))  # still quiet hours
+    await drain(scheduler, opens - timedelta(minutes=1))  # still quiet hours
     assert (await comms_of(m, lead.lead_id))[-1].status == pb.COMMUNICATION_STATUS_SCHEDULED
 
-    await scheduler.run_once(now=opens + timedelta(minutes=1))
+    await drain(scheduler, opens + timedelta(minutes=1))
     sent = (await comms_of(m, lead.lead_id))[-1]
     assert sent.communication_id == touch.communication_id
     assert sent.status == pb.COMMUNICATION_STATUS_SIMULATED
@@ -132,19 +133,21 @@ async def test_consent_withdrawn_before_the_window_opens_blocks_at_send_time(
     )
     opens = timestamps.from_proto(touch.scheduled_time)
     assert opens is not None
-    await scheduler.run_once(now=opens + timedelta(minutes=1))
+    await drain(scheduler, opens + timedelta(minutes=1))
     blocked = (await comms_of(m, lead.lead_id))[-1]
     assert blocked.status == pb.COMMUNICATION_STATUS_BLOCKED
     assert "consent" in blocked.status_reason
 
 
-async def test_text_is_blocked_when_the_zone_is_unknown(m: Mesh) -> None:
+async def test_text_is_held_for_review_when_the_zone_is_unknown(m: Mesh) -> None:
+    """Held, not dropped: SCHEDULED with the reason and no time (no scheduler claims it)."""
     loc = f"loc-{uuid.uuid4()}"
     await add_agent(m, loc)
     lead = await add_lead(m, loc, phone=TOLL_FREE, sms_consent=True)
     touch = await settled_first_touch(m, lead.lead_id)
-    assert touch.status == pb.COMMUNICATION_STATUS_BLOCKED
+    assert touch.status == pb.COMMUNICATION_STATUS_SCHEDULED
     assert touch.status_reason == gates.ZONE_UNKNOWN
+    assert not touch.HasField("scheduled_time")
     assert touch.channel == common_pb2.CHANNEL_SMS
 
 
@@ -229,7 +232,7 @@ async def test_delete_stops_the_journey_and_blocks_what_waits(m: Mesh, scheduler
 
     opens = timestamps.from_proto(touch.scheduled_time)
     assert opens is not None
-    await scheduler.run_once(now=opens + timedelta(minutes=1))
+    await drain(scheduler, opens + timedelta(minutes=1))
     assert (await comms_of(m, lead.lead_id))[-1].status == pb.COMMUNICATION_STATUS_BLOCKED
 
 

@@ -23,10 +23,12 @@ from shared import db, timestamps
 from shared.clients import ContentClient
 from tests.journeys import (
     DAY_HOURS,
+    PHONE,
     TIME_TRAVEL_BATCH,
     add_agent,
     add_lead,
     comms_of,
+    drain,
     eventually,
     handle,
     inbound,
@@ -74,7 +76,7 @@ async def walking_lead(m: Mesh, days: tuple[float, ...] = (0, 1, 3)) -> tuple[pb
     await upsert(m, loc, [step(d) for d in days])
     await add_agent(m, loc)
     zone = zone_where(DAY_HOURS)
-    lead = await add_lead(m, loc, phone="+15125550100", timezone=zone, sms_consent=True)
+    lead = await add_lead(m, loc, phone=PHONE, timezone=zone, sms_consent=True)
     journey = await eventually(lambda: journey_of(m, lead.lead_id), lambda j: j.step_index == 1, "step 1")
     return journey, ZoneInfo(zone)
 
@@ -103,7 +105,7 @@ async def test_a_new_lead_gets_step_zero_and_step_one_at_the_same_local_time_a_d
         pb.COMMUNICATION_STATUS_SCHEDULED,
     ]
 
-    await stepper.run_once(now=due(journey) + timedelta(seconds=1))
+    await drain(stepper, due(journey) + timedelta(seconds=1))
     comms = await comms_of(m, journey.lead_id)
     assert by_status(comms) == [pb.COMMUNICATION_STATUS_SIMULATED] * 2 + [pb.COMMUNICATION_STATUS_SCHEDULED]
     assert comms[1].body  # written by content when due
@@ -116,7 +118,7 @@ async def test_a_reply_stops_the_journey_and_blocks_the_waiting_step(m: Mesh, st
     journey, _ = await walking_lead(m)
     lead = (await m.clients.ingest.GetLead(ingest_pb.GetLeadRequest(lead_id=journey.lead_id), timeout=5)).lead
     await handle(m, inbound(lead, "Thanks, call me tomorrow"))
-    await stepper.run_once(now=due(journey) + timedelta(seconds=1))
+    await drain(stepper, due(journey) + timedelta(seconds=1))
     waiting = [c for c in await comms_of(m, journey.lead_id) if c.status_reason.startswith("journey stopped")]
     assert [c.status_reason for c in waiting] == ["journey stopped: lead replied"]
     assert not (await journey_of(m, journey.lead_id)).HasField("next_step_time")
@@ -136,11 +138,11 @@ async def test_a_paused_journey_waits_and_resumes_where_it_was(m: Mesh, stepper:
     req = {"lead_id": journey.lead_id, "reason": "agent on it", "request_id": "p1"}
     paused = (await m.clients.coordinator.PauseJourney(pb.PauseJourneyRequest(**req), timeout=5)).journey
     assert paused.pause_reason == "agent on it"
-    await stepper.run_once(now=due(journey) + timedelta(seconds=1))
+    await drain(stepper, due(journey) + timedelta(seconds=1))
     assert by_status(await comms_of(m, journey.lead_id))[1] == pb.COMMUNICATION_STATUS_SCHEDULED
 
     await m.clients.coordinator.ResumeJourney(pb.ResumeJourneyRequest(**req), timeout=5)
-    await stepper.run_once(now=due(journey) + timedelta(seconds=2))
+    await drain(stepper, due(journey) + timedelta(seconds=2))
     assert by_status(await comms_of(m, journey.lead_id))[1] == pb.COMMUNICATION_STATUS_SIMULATED
 
 
@@ -153,9 +155,9 @@ async def test_a_persons_crm_message_pauses_automation_for_72_hours(m: Mesh, ste
     ends = timestamps.from_proto(paused.pause_end_time)
     assert ends is not None
     assert abs(ends - (timestamps.now() + timedelta(hours=72))) < timedelta(minutes=1)
-    await stepper.run_once(now=due(journey) + timedelta(seconds=1))  # a day on: still paused
+    await drain(stepper, due(journey) + timedelta(seconds=1))  # a day on: still paused
     assert by_status(await comms_of(m, journey.lead_id))[1] == pb.COMMUNICATION_STATUS_SCHEDULED
-    await stepper.run_once(now=ends + timedelta(seconds=1))
+    await drain(stepper, ends + timedelta(seconds=1))
     assert by_status(await comms_of(m, journey.lead_id))[1] == pb.COMMUNICATION_STATUS_SIMULATED
 
 

@@ -24,6 +24,7 @@ from tests.journeys import (
     NIGHT_HOURS,
     add_lead,
     comms_of,
+    drain,
     handle,
     inbound,
     journey_of,
@@ -139,7 +140,7 @@ async def test_a_reply_blocks_the_waiting_first_touch_for_good(m: Mesh, schedule
 
     opens = timestamps.from_proto(touch.scheduled_time)
     assert opens is not None
-    await scheduler.run_once(now=opens + timedelta(minutes=1))
+    await drain(scheduler, opens + timedelta(minutes=1))
     again = next(c for c in await comms_of(m, lead.lead_id) if c.communication_id == touch.communication_id)
     assert again.status == pb.COMMUNICATION_STATUS_BLOCKED
 

@@ -13,8 +13,7 @@ from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 
 from services.coordinator.campaigns import campaign as rules
-from services.coordinator.campaigns.campaign import Standing
-from services.coordinator.compliance.gates import SendWindow
+from services.coordinator.campaigns.campaign import SendWindow, Standing
 from services.coordinator.journeys import cadence
 from shared.errors import InvalidArgument
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, time
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
@@ -13,13 +12,16 @@ from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
 from services.coordinator import envelope
 from services.coordinator.compliance import gates
-from services.coordinator.compliance.gates import Action, ContactFacts, SendWindow
+from services.coordinator.compliance.evaluation import Caps, History, Limits, evaluate
+from services.coordinator.compliance.gates import Action, ContactFacts
 from services.coordinator.compliance.keywords import Classification, Intent
+from services.coordinator.compliance.recipient import Recipient
 from services.coordinator.inbound.messages import classification_note
 from services.coordinator.notifications import notifier
 from shared.errors import InvalidArgument
 
-FEDERAL = SendWindow.from_quiet_hours(quiet_start=time(21, 0), quiet_end=time(8, 0))
+LIMITS = Limits(Caps())
+CHICAGO = Recipient(zones=("America/Chicago",), states=(), why=())
 PHONE = "+15125550100"
 EMAIL = "lee@example.com"
 NOON_CHICAGO = datetime(2026, 7, 1, 17, 0, tzinfo=UTC)
@@ -52,7 +54,7 @@ def test_gate_names_the_suppression() -> None:
     facts = ContactFacts(
         phone=PHONE, timezone="America/Chicago", sms_consent=True, sms_suppressed="lead sent STOP"
     )
-    decision = gates.gate(gates.SMS, PHONE, facts, ZoneInfo("America/Chicago"), NOON_CHICAGO, FEDERAL)
+    decision = evaluate(gates.SMS, PHONE, facts, CHICAGO, NOON_CHICAGO, LIMITS, History()).decision
     assert decision.action is Action.BLOCK
     assert decision.reason == f"SMS to {PHONE} is suppressed: lead sent STOP"
     assert gates.refusal(gates.SMS, PHONE, facts) == decision.reason
@@ -60,7 +62,7 @@ def test_gate_names_the_suppression() -> None:
 
 def test_email_suppression_blocks_email_at_any_hour() -> None:
     facts = ContactFacts(email=EMAIL, email_consent=True, email_suppressed="SendGrid spamreport")
-    decision = gates.gate(gates.EMAIL, EMAIL, facts, None, NOON_CHICAGO, FEDERAL)
+    decision = evaluate(gates.EMAIL, EMAIL, facts, None, NOON_CHICAGO, LIMITS, History()).decision
     assert decision.action is Action.BLOCK
     assert "SendGrid spamreport" in decision.reason
 

@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 
-from services.coordinator.compliance.gates import SendWindow
 from services.coordinator.journeys.cadence import EMAIL, FOLLOW_UP, RE_ENGAGEMENT, SMS, Step
 from shared.errors import FieldViolation, InvalidArgument
 
@@ -207,6 +206,20 @@ def _window_length(window: SendWindow) -> timedelta:
     start = timedelta(hours=window.start.hour, minutes=window.start.minute)
     end = timedelta(hours=window.end.hour, minutes=window.end.minute)
     return (end - start) % DAY
+
+
+@dataclass(frozen=True)
+class SendWindow:
+    """Local wall-clock hours over which a day's enrolments are spread: [start, end), the
+    complement of the configured quiet hours. Only a spread: the gates (state windows
+    included) decide when each message goes."""
+
+    start: time
+    end: time
+
+    @classmethod
+    def from_quiet_hours(cls, quiet_start: time, quiet_end: time) -> SendWindow:
+        return cls(start=quiet_end, end=quiet_start)
 
 
 def due_time(

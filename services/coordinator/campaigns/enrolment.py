@@ -21,7 +21,6 @@ from services.coordinator.campaigns import campaign as rules
 from services.coordinator.campaigns.audience import AudienceReader
 from services.coordinator.campaigns.campaign import Campaign, CampaignNotActive, Standing
 from services.coordinator.campaigns.repository import CampaignRepository
-from services.coordinator.compliance.gates import SendWindow
 from services.coordinator.journeys.cadence_repository import CadenceRepository
 from services.coordinator.journeys.runner import JourneyRunner
 from shared import contact
@@ -39,7 +38,7 @@ class Enroller:
         runner: JourneyRunner,
         ingest: IngestClient,
         *,
-        window: SendWindow,
+        window: rules.SendWindow,
         poll_s: float,
         batch: int,
         concurrency: int,

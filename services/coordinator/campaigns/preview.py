@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from leadengine.common.v1 import common_pb2
 from leadengine.content.v1 import content_service_pb2 as content_pb
@@ -23,9 +22,10 @@ from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 from services.coordinator.campaigns import campaign as rules
 from services.coordinator.campaigns.audience import AudienceReader
 from services.coordinator.campaigns.campaign import Campaign
-from services.coordinator.compliance import basis, gates
-from services.coordinator.compliance.gates import Action, ContactFacts, SendWindow
+from services.coordinator.compliance import basis, evaluation, gates
+from services.coordinator.compliance.gates import Action, ContactFacts
 from services.coordinator.compliance.ledger import ConsentPolicyRepository
+from services.coordinator.compliance.rules import TimeRule
 from services.coordinator.journeys import writing
 from services.coordinator.journeys.cadence import RE_ENGAGEMENT
 from services.coordinator.journeys.first_touch import message_context
@@ -55,17 +55,16 @@ class PreviewResult:
 
 
 def _first_touch(
-    lead: ingest_pb.Lead, facts: ContactFacts, zone: ZoneInfo | None, at: datetime, window: SendWindow
+    lead: ingest_pb.Lead, facts: ContactFacts, at: datetime, window: TimeRule | None
 ) -> SampleLead:
     """The first touch's channel and address, and the gates' verdict on it at `at`, as
-    FirstTouch decides them (content's own refusals aside)."""
+    FirstTouch decides them (content's own refusals and the caps' history aside)."""
     channel = gates.choose_channel(facts)
     if channel is None:
         refused = gates.Gate(Action.BLOCK, gates.NO_CONSENTED_CHANNEL)
         return SampleLead(lead, common_pb2.CHANNEL_UNSPECIFIED, "", refused)
     address = facts.address(channel)
-    zone_if_text = zone if channel == gates.SMS else None
-    return SampleLead(lead, channel, address, gates.gate(channel, address, facts, zone_if_text, at, window))
+    return SampleLead(lead, channel, address, evaluation.plan(channel, address, facts, at, window))
 
 
 class CampaignPreview:
@@ -75,7 +74,8 @@ class CampaignPreview:
         policies: ConsentPolicyRepository,
         content: ContentClient,
         *,
-        window: SendWindow,
+        window: rules.SendWindow,
+        quiet_rule: TimeRule | None,
         brand_name: str,
         clock: Callable[[], datetime],
     ) -> None:
@@ -83,6 +83,7 @@ class CampaignPreview:
         self._policies = policies
         self._content = content
         self._window = window
+        self._quiet_rule = quiet_rule
         self._brand = brand_name
         self._clock = clock
 
@@ -109,13 +110,14 @@ class CampaignPreview:
                         ).key
                     ),
                     email_consent=bool(basis.email_basis(lead_consent=lead.email_consent, policy=policy).key),
+                    state=lead.state,
                 )
                 zone = contact.zone_for(lead.timezone, lead.phone)
                 at = rules.due_time(now, position, c.daily_limit, zone, self._window)
-                first = _first_touch(lead, facts, zone, at, self._window)
+                first = _first_touch(lead, facts, at, self._quiet_rule)
                 if first.verdict.action is Action.SEND:
                     result.send += 1
-                elif first.verdict.action is Action.SCHEDULE:
+                elif first.verdict.action in (Action.SCHEDULE, Action.HOLD):
                     result.hold += 1
                 else:
                     result.block += 1

@@ -43,6 +43,8 @@ class Consent:
     email_basis: str = ""
     sms_basis_key: str = ""
     email_basis_key: str = ""
+    state: str = ""
+    postal_code: str = ""
 
     @property
     def facts(self) -> ContactFacts:
@@ -58,6 +60,8 @@ class Consent:
             email_opted_out=self.email_opted_out,
             sms_suppressed=self.sms_suppressed,
             email_suppressed=self.email_suppressed,
+            state=self.state,
+            postal_code=self.postal_code,
         )
 
 
@@ -79,6 +83,8 @@ def consent_from_row(row: asyncpg.Record) -> Consent:
         email_basis=row["email_basis"],
         sms_basis_key=row["sms_basis_key"],
         email_basis_key=row["email_basis_key"],
+        state=row["state"],
+        postal_code=row["postal_code"],
     )
 
 

@@ -1,15 +1,18 @@
-"""The gates every automated message passes: consent, channel, and the lead's local clock.
+"""The consent side of the gates (channel choice, suppression, opt-out, basis, address)
+and the words every gate decision is told in (Action, Gate). Pure.
 
-Pure: no I/O, no clock of its own. Callers pass `now`, so the same rules run when a
-message is first recorded and again when the scheduler is about to send it
-(compliance: recompute at send time, since DST and delays move the window).
+The clock side is compliance.rules (windows per state) and the whole evaluation, with
+caps and each verdict, is compliance.evaluation; both take `now` from the caller, so
+the same rules run when a message is first recorded and again when the scheduler is
+about to send it (recompute at send time: DST and delays move the window).
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from leadengine.common.v1 import common_pb2
@@ -18,26 +21,9 @@ SMS = common_pb2.CHANNEL_SMS
 EMAIL = common_pb2.CHANNEL_EMAIL
 
 NO_CONSENTED_CHANNEL = "no channel the lead consented to"
-ZONE_UNKNOWN = "lead's time zone unknown; automated texts are held (compliance)"
-
-
-@dataclass(frozen=True)
-class SendWindow:
-    """Local wall-clock hours in which automated texts may go out: [start, end).
-    start > end means the window runs over midnight."""
-
-    start: time
-    end: time
-
-    @classmethod
-    def from_quiet_hours(cls, quiet_start: time, quiet_end: time) -> SendWindow:
-        # Quiet hours 21:00-08:00 are the complement of the window 08:00-21:00.
-        return cls(start=quiet_end, end=quiet_start)
-
-    def contains(self, wall: time) -> bool:
-        if self.start < self.end:
-            return self.start <= wall < self.end
-        return wall >= self.start or wall < self.end
+ZONE_UNKNOWN = (
+    "held for review: recipient's time zone unknown, automated texts wait for a person (compliance)"
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +41,9 @@ class ContactFacts:
     # number, a bounce, a spam report...); empty when it is not.
     sms_suppressed: str = ""
     email_suppressed: str = ""
+    # Where the lead says it lives (two-letter state, ZIP): more signals for its zone.
+    state: str = ""
+    postal_code: str = ""
 
     def allows(self, channel: common_pb2.Channel.ValueType) -> bool:
         if channel == SMS:
@@ -81,19 +70,34 @@ def choose_channel(facts: ContactFacts) -> common_pb2.Channel.ValueType | None:
     return allowed[0] if allowed else None
 
 
+def consent_checks(
+    channel: common_pb2.Channel.ValueType, address: str, facts: ContactFacts
+) -> list[tuple[str, str]]:
+    """Each consent-side gate as (gate, why it refuses or ""), in the order they decide."""
+    name = "SMS" if channel == SMS else "email"
+    suppressed = facts.suppression(channel)
+    opted_out = facts.sms_opted_out if channel == SMS else facts.email_opted_out
+    consented = facts.sms_consent if channel == SMS else facts.email_consent
+    withdrawn = f"lead no longer allows {name} (consent withdrawn or opted out)"
+    moved = f"lead's {name} address changed after this message was written"
+    return [
+        (
+            "suppression",
+            f"{name} to {address} is suppressed: {suppressed}"
+            if suppressed and address == facts.address(channel)
+            else "",
+        ),
+        ("opt_out", withdrawn if opted_out else ""),
+        ("consent", "" if consented and facts.address(channel) else withdrawn),
+        # Consent is given for a specific number or address, not for whatever the lead has now.
+        ("address", moved if address != facts.address(channel) else ""),
+    ]
+
+
 def refusal(channel: common_pb2.Channel.ValueType, address: str, facts: ContactFacts) -> str:
     """Why a message on `channel` to `address` may not go out at all, or "" when it may
     (the clock aside). Cheap and pure: callers run it before asking anyone to write."""
-    name = "SMS" if channel == SMS else "email"
-    suppressed = facts.suppression(channel)
-    if suppressed and address == facts.address(channel):
-        return f"{name} to {address} is suppressed: {suppressed}"
-    if not facts.allows(channel):
-        return f"lead no longer allows {name} (consent withdrawn or opted out)"
-    if address != facts.address(channel):
-        # Consent is given for a specific number or address, not for whatever the lead has now.
-        return f"lead's {name} address changed after this message was written"
-    return ""
+    return next((why for _, why in consent_checks(channel, address, facts) if why), "")
 
 
 def lawful_channel(facts: ContactFacts) -> tuple[common_pb2.Channel.ValueType, str, str]:
@@ -110,11 +114,8 @@ def _wall(instant: datetime, zone: ZoneInfo) -> datetime:
     return instant.astimezone(zone).replace(tzinfo=None)
 
 
-def in_window(now: datetime, zone: ZoneInfo, window: SendWindow) -> bool:
-    return window.contains(now.astimezone(zone).time())
-
-
-def _first_instant_at_or_after(day: date, at: time, zone: ZoneInfo) -> datetime:
+@lru_cache(maxsize=8192)  # few (day, time, zone) combinations recur across many leads
+def first_instant_at_or_after(day: date, at: time, zone: ZoneInfo) -> datetime:
     """The earliest UTC instant whose local wall time is >= day+at. Usually that wall time
     itself; when it falls in a DST gap it does not exist, and the answer is the gap's end."""
     wall = datetime.combine(day, at)
@@ -134,23 +135,11 @@ def _first_instant_at_or_after(day: date, at: time, zone: ZoneInfo) -> datetime:
     return datetime.fromtimestamp(hi, UTC)
 
 
-def next_opening(now: datetime, zone: ZoneInfo, window: SendWindow) -> datetime:
-    """`now` when the window is open, else the first later instant it opens (UTC)."""
-    if in_window(now, zone, window):
-        return now
-    local = now.astimezone(zone)
-    day = local.date() if local.time() < window.start else local.date() + timedelta(days=1)
-    # A zone can skip a whole calendar day (Pacific/Apia, 2011-12-30); look a few days on.
-    for offset in range(4):
-        candidate = _first_instant_at_or_after(day + timedelta(days=offset), window.start, zone)
-        if candidate > now and in_window(candidate, zone, window):
-            return candidate.astimezone(UTC)
-    raise ValueError(f"no opening of {window} in {zone.key} within 4 days of {now.isoformat()}")
-
-
 class Action(enum.Enum):
     SEND = "send"
     SCHEDULE = "schedule"
+    # Held for a person to review: not sent, not dropped, no time to retry by itself.
+    HOLD = "hold"
     BLOCK = "block"
 
 
@@ -159,32 +148,3 @@ class Gate:
     action: Action
     reason: str = ""
     scheduled_time: datetime | None = None
-
-
-def gate(
-    channel: common_pb2.Channel.ValueType,
-    address: str,
-    facts: ContactFacts,
-    zone: ZoneInfo | None,
-    now: datetime,
-    window: SendWindow,
-) -> Gate:
-    """May a message on `channel` to `address` go out at `now`? Run at send time.
-
-    Quiet hours apply to texts only; email is not a telephone solicitation."""
-    refused = refusal(channel, address, facts)
-    if refused:
-        return Gate(Action.BLOCK, refused)
-    if channel != SMS:
-        return Gate(Action.SEND)
-    if zone is None:
-        return Gate(Action.BLOCK, ZONE_UNKNOWN)
-    if in_window(now, zone, window):
-        return Gate(Action.SEND)
-    opening = next_opening(now, zone, window)
-    local = opening.astimezone(zone)
-    return Gate(
-        Action.SCHEDULE,
-        f"quiet hours in {zone.key}; held until {local:%Y-%m-%d %H:%M} local",
-        scheduled_time=opening,
-    )

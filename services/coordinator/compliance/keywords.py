@@ -4,9 +4,8 @@ The whole message must be the keyword (Twilio's rule, integrations.md §2.4): tr
 case-insensitive, surrounding punctuation and whitespace ignored. Never a substring
 match: the system we replace opted out anyone whose text contained "end", so "I want
 to attend the open house this weekend" ended a lead's texts. Free-text revocations
-("please stop texting me") also bind under the FCC's 2024 rule; recognising those
-needs a classifier (a follow-up) and until then a person reads every reply, since any
-reply stops the automated journey.
+("Stop please", "please stop texting me", "no más mensajes") also bind under the FCC's
+2024 rule: compliance.revocation reads those, and names the phrase that decided.
 """
 
 from __future__ import annotations
@@ -15,6 +14,8 @@ import enum
 import re
 import unicodedata
 from dataclasses import dataclass
+
+from services.coordinator.compliance import revocation
 
 
 class Intent(enum.Enum):
@@ -36,8 +37,15 @@ _SPACES = re.compile(r"\s+")
 @dataclass(frozen=True)
 class Classification:
     intent: Intent
-    # The canonical keyword matched ("STOP"), empty for Intent.NONE.
+    # The canonical keyword matched ("STOP"); empty for Intent.NONE and for a revocation
+    # in other words, which names its deciding phrase instead ("stop texting").
     keyword: str = ""
+    phrase: str = ""
+
+    @property
+    def words(self) -> str:
+        """What the lead said that decided it, for reasons and notices."""
+        return self.keyword or f"'{self.phrase}'"
 
 
 def _is_edge(char: str) -> bool:
@@ -66,4 +74,9 @@ def classify(text: str) -> Classification:
         return Classification(Intent.OPT_IN, word)
     if word in HELP_KEYWORDS:
         return Classification(Intent.HELP, word)
+    reading = revocation.read(text)
+    if reading.revokes:
+        if reading.rule == "keyword" and reading.phrase.upper() in OPT_OUT_KEYWORDS:
+            return Classification(Intent.OPT_OUT, reading.phrase.upper())
+        return Classification(Intent.OPT_OUT, phrase=reading.phrase)
     return Classification(Intent.NONE)

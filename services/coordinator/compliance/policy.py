@@ -11,6 +11,7 @@ from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 
 from services.coordinator.compliance import basis
 from services.coordinator.compliance.basis import Policy
+from services.coordinator.compliance.checks import ComplianceChecks
 from services.coordinator.compliance.consent import Consent
 from services.coordinator.compliance.ledger import ConsentPolicyRepository
 from services.coordinator.compliance.repository import ConsentRepository
@@ -34,10 +35,13 @@ class ConsentPolicies:
         consents: ConsentRepository,
         policies: ConsentPolicyRepository,
         clock: Callable[[], datetime],
+        checks: ComplianceChecks | None = None,
     ) -> None:
         self._consents = consents
         self._policies = policies
         self._clock = clock
+        # Releases texts held for review once the lead's zone is known.
+        self._checks = checks
 
     async def get(self, location_id: str) -> Policy:
         return await self._policies.current(_location(location_id))
@@ -60,7 +64,7 @@ class ConsentPolicies:
         policy = await self._policies.current(lead.location_id)
         at = self._clock()
         sms = basis.sms_basis(lead_consent=lead.sms_consent, lead_tags=lead.tags, policy=policy, at=at)
-        return await self._consents.upsert_consent(
+        consent = await self._consents.upsert_consent(
             lead_id,
             phone=lead.phone,
             email=lead.email,
@@ -73,4 +77,8 @@ class ConsentPolicies:
             email_basis=basis.email_basis(lead_consent=lead.email_consent, policy=policy),
             location_id=lead.location_id,
             at=at,
+            state=lead.state if lead.country.upper() in ("", "US") else "",
         )
+        if self._checks is not None:
+            await self._checks.release_held(lead_id, consent.facts, at)
+        return consent

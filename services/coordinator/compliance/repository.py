@@ -133,6 +133,8 @@ class ConsentRepository:
         email_basis: Basis,
         location_id: str,
         at: datetime,
+        state: str = "",
+        postal_code: str = "",
     ) -> Consent:
         """Record the lead's current contact facts and consent basis; returns the
         consent view. A basis whose evidence is unchanged keeps its original words (and
@@ -152,12 +154,13 @@ class ConsentRepository:
                 "INSERT INTO consents (lead_id, phone, email, timezone, sms_consent, email_consent,"
                 " sms_dnd, email_dnd, sms_opted_out, email_opted_out,"
                 " sms_opt_out_source, email_opt_out_source,"
-                " sms_basis_key, sms_basis, email_basis_key, email_basis)"
+                " sms_basis_key, sms_basis, email_basis_key, email_basis, state, postal_code)"
                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $8,"
                 f" CASE WHEN $7 THEN '{CRM_DND}' ELSE '' END, CASE WHEN $8 THEN '{CRM_DND}' ELSE '' END,"
-                " $9, $10, $11, $12)"
+                " $9, $10, $11, $12, $13, $14)"
                 " ON CONFLICT (lead_id) DO UPDATE SET phone = EXCLUDED.phone, email = EXCLUDED.email,"
-                " timezone = EXCLUDED.timezone, sms_consent = EXCLUDED.sms_consent,"
+                " timezone = EXCLUDED.timezone, state = EXCLUDED.state, postal_code = EXCLUDED.postal_code,"
+                " sms_consent = EXCLUDED.sms_consent,"
                 " email_consent = EXCLUDED.email_consent, sms_dnd = EXCLUDED.sms_dnd,"
                 " email_dnd = EXCLUDED.email_dnd,"
                 " sms_opted_out = consents.sms_opted_out OR EXCLUDED.sms_dnd,"
@@ -176,6 +179,8 @@ class ConsentRepository:
                 sms_basis.text,
                 email_basis.key,
                 email_basis.text,
+                state,
+                postal_code,
                 timeout=deadlines.timeout(2.0),
             )
             row: asyncpg.Record = await conn.fetchrow(_VIEW, lead_id, timeout=deadlines.timeout(2.0))

@@ -24,9 +24,10 @@ from datetime import datetime, timedelta
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from prometheus_client import Counter
 
-from services.coordinator.compliance import gates
-from services.coordinator.compliance.gates import Action, SendWindow
+from services.coordinator.compliance import evaluation, gates
+from services.coordinator.compliance.gates import Action
 from services.coordinator.compliance.repository import ConsentRepository
+from services.coordinator.compliance.rules import TimeRule
 from services.coordinator.delivery import crashpoints, provider_status
 from services.coordinator.delivery.attempts import (
     IN_DOUBT,
@@ -46,7 +47,7 @@ from services.coordinator.delivery.providers import (
 from services.coordinator.delivery.reports import twilio_stop_block
 from services.coordinator.delivery.repository import Communication
 from services.coordinator.delivery.senders import NO_CREDENTIALS
-from shared import contact, unsubscribe
+from shared import unsubscribe
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ class Dispatcher:
         senders: dict[str, ProviderSender],
         cfg: ProviderConfig,
         *,
-        window: SendWindow,
+        window: TimeRule | None,
         lease: timedelta,
         clock: Callable[[], datetime],
         crash: crashpoints.CrashPoints | None = None,
@@ -95,12 +96,14 @@ class Dispatcher:
         return held.email_provider or self._cfg.email_provider
 
     def _decide(self, held: Held, now: datetime) -> Decision:
-        """The send-time check, made under the message's row lock."""
+        """The send-time check, made under the message's row lock: consent, suppression and
+        every time rule re-read (the caps were counted by ComplianceChecks just before)."""
         m = held.message
-        zone = contact.zone_for(held.facts.timezone, held.facts.phone) if m.channel == gates.SMS else None
-        decision = gates.gate(m.channel, m.address, held.facts, zone, now, self._window)
+        decision = evaluation.plan(m.channel, m.address, held.facts, now, self._window)
         if decision.action is Action.BLOCK:
             return ("settle", pb.COMMUNICATION_STATUS_BLOCKED, decision.reason, None)
+        if decision.action is Action.HOLD:  # SCHEDULED with no time: held for review
+            return ("settle", pb.COMMUNICATION_STATUS_SCHEDULED, decision.reason, None)
         if decision.action is Action.SCHEDULE:
             return ("settle", pb.COMMUNICATION_STATUS_SCHEDULED, decision.reason, decision.scheduled_time)
         provider = self.provider_for(held)

@@ -13,14 +13,13 @@ from datetime import datetime, timedelta
 
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
-from services.coordinator.compliance import gates
-from services.coordinator.compliance.gates import Action, ContactFacts, SendWindow
+from services.coordinator.compliance.checks import ComplianceChecks
+from services.coordinator.compliance.gates import Action, ContactFacts
 from services.coordinator.compliance.repository import ConsentRepository
 from services.coordinator.delivery.dispatch import Dispatcher
 from services.coordinator.delivery.repository import Communication, CommunicationRepository
 from services.coordinator.journeys.repository import JourneyRepository
 from services.coordinator.journeys.steps import CadenceWalker, step_index
-from shared import contact
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +32,7 @@ class Scheduler:
         consents: ConsentRepository,
         dispatcher: Dispatcher,
         *,
-        window: SendWindow,
+        checks: ComplianceChecks,
         poll_s: float,
         batch: int,
         lease: timedelta,
@@ -45,7 +44,7 @@ class Scheduler:
         self._journeys = journeys
         self._consents = consents
         self._dispatcher = dispatcher
-        self._window = window
+        self._checks = checks
         self._poll_s = poll_s
         self._batch = batch
         self._lease = lease
@@ -92,8 +91,23 @@ class Scheduler:
         # A cadence step not yet written goes to the lead's address as it is now.
         unwritten = self._steps is not None and step_index(message) is not None and not message.body
         address = facts.address(channel) if unwritten else message.address
-        zone = contact.zone_for(facts.timezone, facts.phone) if channel == gates.SMS else None
-        decision = gates.gate(channel, address, facts, zone, now, self._window)
+        decision = (
+            await self._checks.check(
+                lead_id=message.lead_id,
+                location_id=journey.location_id,
+                step_key=message.step_key or "",
+                channel=channel,
+                address=address,
+                facts=facts,
+                now=now,
+            )
+        ).decision
+        if decision.action is Action.HOLD:
+            # Held for review, not dropped; the walk goes on (email still goes).
+            await self._checks.hold(cid, decision.reason)
+            if self._steps is not None:
+                await self._steps.after_settled(message)
+            return
         if decision.action is Action.SCHEDULE:
             await self._repo.settle_scheduled(
                 cid, pb.COMMUNICATION_STATUS_SCHEDULED, decision.reason, decision.scheduled_time

@@ -19,7 +19,9 @@ from collections.abc import Awaitable, Callable
 from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
+from services.coordinator.compliance.gates import ContactFacts
 from services.coordinator.compliance.keywords import Classification, Intent, classify
+from services.coordinator.compliance.replies import ComplianceReplies
 from services.coordinator.compliance.repository import KEYWORD, ConsentRepository, Revocation
 from services.coordinator.delivery.repository import Communication, CommunicationRepository, MessageRecord
 from services.coordinator.envelope import SMS, Envelope, MessageIn
@@ -45,12 +47,20 @@ def classification_note(found: Classification, channel: common_pb2.Channel.Value
     """status_reason of an inbound row: what the keyword classifier made of it."""
     if found.intent is Intent.OPT_OUT:
         name = "SMS" if channel == SMS else "email"
+        if not found.keyword:
+            return f"opt-out phrase '{found.phrase}': {name} revoked"
         return f"opt-out keyword {found.keyword}: {name} revoked"
     if found.intent is Intent.OPT_IN:
         return f"opt-in keyword {found.keyword}"
     if found.intent is Intent.HELP:
         return f"help keyword {found.keyword}: no change"
     return ""
+
+
+def _was_opted_out(facts: ContactFacts) -> bool:
+    """Already opted out (or the number suppressed) before this message: a repeated STOP
+    gets no second confirmation."""
+    return facts.sms_opted_out or bool(facts.sms_suppressed)
 
 
 def _step_key(prefix: str, ev: Envelope, message: MessageIn) -> str:
@@ -69,6 +79,7 @@ class MessageHandler:
         routing: RoutingClient,
         human_touch: Callable[[uuid.UUID], Awaitable[Journey | None]] | None = None,
         handoff: ReplyHandoff | None = None,
+        replies: ComplianceReplies | None = None,
     ) -> None:
         self._journeys = journeys
         self._consents = consents
@@ -80,6 +91,8 @@ class MessageHandler:
         self._human_touch = human_touch
         # Classifies the reply and adds the thread to the agent's note; None: the plain note.
         self._handoff = handoff
+        # The opt-out confirmation and the HELP answer; None: neither is sent.
+        self._replies = replies
 
     async def inbound(self, ev: Envelope) -> Journey:
         message = ev.message
@@ -108,20 +121,23 @@ class MessageHandler:
         )
         at = ev.occurred_time or received.create_time
         address = message.address_key or await self._known_address(lead_id, message.channel)
+        confirm = False  # the one opt-out confirmation text, sent last
         if found.intent is Intent.OPT_OUT:
+            before = await self._consents.find_facts(lead_id) if message.channel == SMS else None
             applied = await self._consents.revoke(
                 Revocation(
                     channel=message.channel,
                     address=address,
                     lead_id=lead_id,
                     source=KEYWORD,
-                    reason=f"lead sent {found.keyword}",
-                    block_reason=opt_out_block_reason(found.keyword),
+                    reason=f"lead sent {found.words}",
+                    block_reason=opt_out_block_reason(found.words),
                     at=at,
                 )
             )
             if not applied:
                 log.info("stale opt-out keyword ignored", extra={"lead_id": str(lead_id)})
+            confirm = applied and before is not None and not _was_opted_out(before)
         elif found.intent is Intent.OPT_IN:
             lifted = await self._consents.restore_sms_by_keyword(
                 lead_id, address, f"lead sent {found.keyword}", at
@@ -131,8 +147,11 @@ class MessageHandler:
             await self._communications.set_status_reason(
                 received.communication_id, f"opt-in keyword {found.keyword}: {note}"
             )
-        # HELP/INFO change nothing; a person answers it like any reply (the provider's
-        # own HELP auto-reply may already have gone out).
+        elif found.intent is Intent.HELP and self._replies is not None:
+            # Answered even when opted out (carriers require it); it changes no consent.
+            await self._replies.answer_help(
+                lead_id, journey.journey_id if journey else None, address, received
+            )
         revoked = found.intent is Intent.OPT_OUT
         stopped = await self._journeys.stop_journey(
             lead_id,
@@ -140,7 +159,12 @@ class MessageHandler:
             LEAD_OPTED_OUT if revoked else LEAD_REPLIED,
             only_over=(LEAD_REPLIED, OPTED_OUT_EVERYWHERE) if revoked else (),
         )
-        await self._tell_agent(stopped, lead_id, received, message, found.keyword if revoked else "")
+        await self._tell_agent(stopped, lead_id, received, message, found.words if revoked else "")
+        if confirm and self._replies is not None:
+            # Last: the opt-out and the stopped journey must not wait on a send.
+            await self._replies.confirm_opt_out(
+                lead_id, journey.journey_id if journey else None, address, received, at
+            )
         return stopped
 
     async def outbound(self, ev: Envelope) -> Journey | None:

@@ -18,7 +18,9 @@ from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 
 from services.coordinator.compliance import gates
-from services.coordinator.compliance.gates import Action, ContactFacts, SendWindow
+from services.coordinator.compliance.checks import ComplianceChecks
+from services.coordinator.compliance.evaluation import Evaluation
+from services.coordinator.compliance.gates import Action, ContactFacts
 from services.coordinator.delivery.dispatch import Dispatcher
 from services.coordinator.delivery.repository import (
     Communication,
@@ -27,7 +29,6 @@ from services.coordinator.delivery.repository import (
 )
 from services.coordinator.journeys import writing
 from services.coordinator.journeys.repository import Journey
-from shared import contact
 from shared.clients import ContentClient
 
 FIRST_TOUCH = "first_touch"
@@ -62,7 +63,7 @@ class FirstTouch:
         content: ContentClient,
         dispatcher: Dispatcher,
         *,
-        window: SendWindow,
+        checks: ComplianceChecks,
         lease: timedelta,
         brand_name: str,
         clock: Callable[[], datetime],
@@ -70,7 +71,7 @@ class FirstTouch:
         self._repo = communications
         self._content = content
         self._dispatcher = dispatcher
-        self._window = window
+        self._checks = checks
         self._lease = lease
         self._brand = brand_name
         self._clock = clock
@@ -91,7 +92,20 @@ class FirstTouch:
             "step_key": FIRST_TOUCH,
         }
 
-        async def blocked(channel: common_pb2.Channel.ValueType, address: str, reason: str) -> Communication:
+        async def blocked(
+            channel: common_pb2.Channel.ValueType, address: str, reason: str, gate: str = ""
+        ) -> Communication:
+            if gate:  # else the gates ran and recorded it
+                await self._checks.refused(
+                    lead_id=journey.lead_id,
+                    location_id=journey.location_id,
+                    step_key=FIRST_TOUCH,
+                    channel=channel,
+                    address=address,
+                    gate=gate,
+                    reason=reason,
+                    now=self._clock(),
+                )
             message, _ = await self._repo.add_communication(
                 NewCommunication(
                     **base,
@@ -105,7 +119,10 @@ class FirstTouch:
 
         # No consent, suppressed or opted out: refuse before anyone writes a message that cannot go out.
         channel, address, refused = gates.lawful_channel(facts)
+        if channel == common_pb2.CHANNEL_UNSPECIFIED:
+            return await blocked(channel, "", refused, "channel")
         if refused:
+            await self._check(journey, channel, address, facts)
             return await blocked(channel, address, refused)
         written, refused = await writing.write(
             self._content,
@@ -119,10 +136,9 @@ class FirstTouch:
             ),
         )
         if written is None:
-            return await blocked(channel, address, refused)
+            return await blocked(channel, address, refused, "content")
         now = self._clock()
-        zone = contact.zone_for(facts.timezone, facts.phone) if channel == gates.SMS else None
-        decision = gates.gate(channel, address, facts, zone, now, self._window)
+        decision = (await self._check(journey, channel, address, facts, now)).decision
         fields: dict[str, Any] = {
             **base,
             "channel": channel,
@@ -138,7 +154,8 @@ class FirstTouch:
                 )
             )
             return message
-        if decision.action is Action.SCHEDULE:
+        if decision.action in (Action.SCHEDULE, Action.HOLD):
+            # Held for review: SCHEDULED with no time, so no scheduler claims it by itself.
             message, _ = await self._repo.add_communication(
                 NewCommunication(
                     **fields,
@@ -164,3 +181,21 @@ class FirstTouch:
         # A provider that asks us to wait hands the message to the scheduler: this runs inside
         # the relay's RPC deadline.
         return await self._dispatcher.dispatch(message, now, retry=False)
+
+    async def _check(
+        self,
+        journey: Journey,
+        channel: common_pb2.Channel.ValueType,
+        address: str,
+        facts: ContactFacts,
+        now: datetime | None = None,
+    ) -> Evaluation:
+        return await self._checks.check(
+            lead_id=journey.lead_id,
+            location_id=journey.location_id,
+            step_key=FIRST_TOUCH,
+            channel=channel,
+            address=address,
+            facts=facts,
+            now=now or self._clock(),
+        )

@@ -25,7 +25,7 @@ from services.coordinator.journeys import writing
 from services.coordinator.journeys.first_touch import FirstTouch, message_context
 from services.coordinator.journeys.repository import Journey, JourneyRepository
 from services.coordinator.journeys.steps import CadenceWalker
-from services.coordinator.notifications import needs_call, notifier
+from services.coordinator.notifications import held_for_review, needs_call, notifier
 from services.coordinator.notifications.notifier import AgentNotifier
 from services.coordinator.triggers.touches import TriggerTouches
 from shared.clients import ContentClient, IngestClient, IntelligenceClient, RoutingClient, Unrouted
@@ -153,6 +153,7 @@ class JourneyRunner:
             await self._notify_agent(lead, agent, score)
             emailed = touch.channel == gates.EMAIL and touch.status != pb.COMMUNICATION_STATUS_BLOCKED
             await needs_call.notify_if_needed(self._notifier, lead, agent, facts, emailed)
+            await held_for_review.notify_if_held(self._notifier, lead, agent, touch)
         return journey
 
     async def _lead(self, ev: Envelope) -> ingest_pb.Lead:

@@ -27,9 +27,10 @@ from leadengine.content.v1 import content_service_pb2 as content_pb
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.intelligence.v1 import intelligence_service_pb2 as intelligence_pb
 
-from services.coordinator.compliance import gates
-from services.coordinator.compliance.gates import Action, ContactFacts, SendWindow
+from services.coordinator.compliance import evaluation, gates
+from services.coordinator.compliance.gates import Action, ContactFacts
 from services.coordinator.compliance.repository import ConsentRepository
+from services.coordinator.compliance.rules import TimeRule
 from services.coordinator.delivery.repository import Communication, CommunicationRepository, NewCommunication
 from services.coordinator.envelope import Envelope
 from services.coordinator.journeys import writing
@@ -38,7 +39,6 @@ from services.coordinator.journeys.repository import Journey, JourneyRepository
 from services.coordinator.notifications import notifier
 from services.coordinator.notifications.notifier import AgentNotifier
 from services.coordinator.triggers.repository import TriggerTouchRepository
-from shared import contact
 from shared.clients import ContentClient, IntelligenceClient, RoutingClient
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class TriggerTouches:
         intelligence: IntelligenceClient,
         content: ContentClient,
         routing: RoutingClient,
-        window: SendWindow,
+        window: TimeRule | None,
         limits: TouchLimits,
         clock: Callable[[], datetime],
     ) -> None:
@@ -176,8 +176,8 @@ class TriggerTouches:
         if written is None:
             return await blocked(channel, address, refused)
         due = now + self._limits.delay
-        zone = contact.zone_for(facts.timezone, facts.phone) if channel == gates.SMS else None
-        decision = gates.gate(channel, address, facts, zone, due, self._window)
+        # The scheduler checks every gate again, caps included, when the touch is due.
+        decision = evaluation.plan(channel, address, facts, due, self._window)
         fields: dict[str, Any] = {
             **base,
             "channel": channel,
@@ -188,7 +188,8 @@ class TriggerTouches:
         }
         if decision.action is Action.BLOCK:
             status, reason, when = pb.COMMUNICATION_STATUS_BLOCKED, decision.reason, None
-        elif decision.action is Action.SCHEDULE:
+        elif decision.action in (Action.SCHEDULE, Action.HOLD):
+            # Held for review (zone unknown): SCHEDULED with no time, as the first touch does.
             status, reason, when = pb.COMMUNICATION_STATUS_SCHEDULED, decision.reason, decision.scheduled_time
         else:
             status, reason, when = pb.COMMUNICATION_STATUS_SCHEDULED, f"trigger: {firing.description}", due

@@ -2117,3 +2117,515 @@ class UnsubscribeByTokenResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UnsubscribeByTokenResponse: _TypeAlias = UnsubscribeByTokenResponse  # noqa: Y015
+
+@_typing.final
+class GateVerdict(_message.Message):
+    """One gate of a compliance decision and what it said."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GATE_FIELD_NUMBER: _builtins.int
+    VERDICT_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    gate: _builtins.str
+    """e.g. "suppression", "consent", "recipient_zone", "time_window",
+    "state_cap", "frequency_cap".
+    """
+    verdict: _builtins.str
+    """"pass", "fail", "wait" (later), "hold" (for review) or "not applicable"."""
+    detail: _builtins.str
+    def __init__(
+        self,
+        *,
+        gate: _builtins.str = ...,
+        verdict: _builtins.str = ...,
+        detail: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "gate", b"gate", "verdict", b"verdict"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GateVerdict: _TypeAlias = GateVerdict  # noqa: Y015
+
+@_typing.final
+class RecipientPlace(_message.Message):
+    """Where the recipient was taken to be for the time rules, and why."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ZONES_FIELD_NUMBER: _builtins.int
+    STATES_FIELD_NUMBER: _builtins.int
+    REASONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def zones(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """IANA zones; the window is the intersection over all of them. Empty:
+        unknown (automated texts are held for review).
+        """
+
+    @_builtins.property
+    def states(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Two-letter states whose rules applied, besides the federal rule."""
+
+    @_builtins.property
+    def reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """How each zone and state was found, in order."""
+
+    def __init__(
+        self,
+        *,
+        zones: _abc.Iterable[_builtins.str] | None = ...,
+        states: _abc.Iterable[_builtins.str] | None = ...,
+        reasons: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reasons", b"reasons", "states", b"states", "zones", b"zones"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecipientPlace: _TypeAlias = RecipientPlace  # noqa: Y015
+
+@_typing.final
+class ComplianceRecord(_message.Message):
+    """The proof of one automated message's compliance decision, as last
+    evaluated (a decision to send is final).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNICATION_ID_FIELD_NUMBER: _builtins.int
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    CONSENT_ENTRY_ID_FIELD_NUMBER: _builtins.int
+    GATES_FIELD_NUMBER: _builtins.int
+    RECIPIENT_FIELD_NUMBER: _builtins.int
+    RULES_VERSION_FIELD_NUMBER: _builtins.int
+    EVALUATE_TIME_FIELD_NUMBER: _builtins.int
+    SEND_TIME_FIELD_NUMBER: _builtins.int
+    EVALUATIONS_FIELD_NUMBER: _builtins.int
+    STEP_KEY_FIELD_NUMBER: _builtins.int
+    communication_id: _builtins.str
+    lead_id: _builtins.str
+    location_id: _builtins.str
+    channel: _common_pb2.Channel.ValueType
+    address: _builtins.str
+    decision: _builtins.str
+    """"send", "schedule", "hold" or "block"."""
+    reason: _builtins.str
+    consent_entry_id: _builtins.int
+    """The consent_ledger entry of the channel's basis; 0 when there was none."""
+    rules_version: _builtins.str
+    evaluations: _builtins.int
+    """How many times the gates ran for it (a held or rescheduled message runs again)."""
+    step_key: _builtins.str
+    @_builtins.property
+    def gates(self) -> _containers.RepeatedCompositeFieldContainer[Global___GateVerdict]: ...
+    @_builtins.property
+    def recipient(self) -> Global___RecipientPlace: ...
+    @_builtins.property
+    def evaluate_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def send_time(self) -> _timestamp_pb2.Timestamp:
+        """Set when the gates let it go."""
+
+    def __init__(
+        self,
+        *,
+        communication_id: _builtins.str = ...,
+        lead_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        channel: _common_pb2.Channel.ValueType = ...,
+        address: _builtins.str = ...,
+        decision: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        consent_entry_id: _builtins.int = ...,
+        gates: _abc.Iterable[Global___GateVerdict] | None = ...,
+        recipient: Global___RecipientPlace | None = ...,
+        rules_version: _builtins.str = ...,
+        evaluate_time: _timestamp_pb2.Timestamp | None = ...,
+        send_time: _timestamp_pb2.Timestamp | None = ...,
+        evaluations: _builtins.int = ...,
+        step_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["evaluate_time", b"evaluate_time", "recipient", b"recipient", "send_time", b"send_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "channel", b"channel", "communication_id", b"communication_id", "consent_entry_id", b"consent_entry_id", "decision", b"decision", "evaluate_time", b"evaluate_time", "evaluations", b"evaluations", "gates", b"gates", "lead_id", b"lead_id", "location_id", b"location_id", "reason", b"reason", "recipient", b"recipient", "rules_version", b"rules_version", "send_time", b"send_time", "step_key", b"step_key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ComplianceRecord: _TypeAlias = ComplianceRecord  # noqa: Y015
+
+@_typing.final
+class GetComplianceRecordRequest(_message.Message):
+    """Request for GetComplianceRecord."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNICATION_ID_FIELD_NUMBER: _builtins.int
+    communication_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        communication_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["communication_id", b"communication_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetComplianceRecordRequest: _TypeAlias = GetComplianceRecordRequest  # noqa: Y015
+
+@_typing.final
+class GetComplianceRecordResponse(_message.Message):
+    """Response for GetComplianceRecord."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def record(self) -> Global___ComplianceRecord: ...
+    def __init__(
+        self,
+        *,
+        record: Global___ComplianceRecord | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetComplianceRecordResponse: _TypeAlias = GetComplianceRecordResponse  # noqa: Y015
+
+@_typing.final
+class ListComplianceRecordsRequest(_message.Message):
+    """Request for ListComplianceRecords."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    page_size: _builtins.int
+    page_token: _builtins.str
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "location_id", b"location_id", "page_size", b"page_size", "page_token", b"page_token", "start_time", b"start_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListComplianceRecordsRequest: _TypeAlias = ListComplianceRecordsRequest  # noqa: Y015
+
+@_typing.final
+class ListComplianceRecordsResponse(_message.Message):
+    """Response for ListComplianceRecords."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORDS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def records(self) -> _containers.RepeatedCompositeFieldContainer[Global___ComplianceRecord]: ...
+    def __init__(
+        self,
+        *,
+        records: _abc.Iterable[Global___ComplianceRecord] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "records", b"records"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListComplianceRecordsResponse: _TypeAlias = ListComplianceRecordsResponse  # noqa: Y015
+
+@_typing.final
+class SimulatedReply(_message.Message):
+    """A reply a simulated lead sends during the dry run."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_INDEX_FIELD_NUMBER: _builtins.int
+    AFTER_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    lead_index: _builtins.int
+    """Index into SimulateCadenceRequest.leads."""
+    body: _builtins.str
+    @_builtins.property
+    def after(self) -> _duration_pb2.Duration:
+        """Time since start_time."""
+
+    def __init__(
+        self,
+        *,
+        lead_index: _builtins.int = ...,
+        after: _duration_pb2.Duration | None = ...,
+        body: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["after", b"after"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after", b"after", "body", b"body", "lead_index", b"lead_index"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SimulatedReply: _TypeAlias = SimulatedReply  # noqa: Y015
+
+@_typing.final
+class SimulateCadenceRequest(_message.Message):
+    """Request for SimulateCadence."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    CADENCE_FIELD_NUMBER: _builtins.int
+    CADENCE_ID_FIELD_NUMBER: _builtins.int
+    LEADS_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    HORIZON_DAYS_FIELD_NUMBER: _builtins.int
+    REPLIES_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    cadence_id: _builtins.str
+    horizon_days: _builtins.int
+    """1..400 days after start_time."""
+    @_builtins.property
+    def cadence(self) -> Global___Cadence:
+        """The cadence to try; or cadence_id names a stored one."""
+
+    @_builtins.property
+    def leads(self) -> _containers.RepeatedCompositeFieldContainer[_ingest_service_pb2.Lead]:
+        """Each lead's phone, zone, state, consent and DND are taken as given.
+        Leads sharing a phone share its caps.
+        """
+
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def replies(self) -> _containers.RepeatedCompositeFieldContainer[Global___SimulatedReply]: ...
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+        cadence: Global___Cadence | None = ...,
+        cadence_id: _builtins.str = ...,
+        leads: _abc.Iterable[_ingest_service_pb2.Lead] | None = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        horizon_days: _builtins.int = ...,
+        replies: _abc.Iterable[Global___SimulatedReply] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cadence", b"cadence", "start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cadence", b"cadence", "cadence_id", b"cadence_id", "horizon_days", b"horizon_days", "leads", b"leads", "location_id", b"location_id", "replies", b"replies", "start_time", b"start_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SimulateCadenceRequest: _TypeAlias = SimulateCadenceRequest  # noqa: Y015
+
+@_typing.final
+class PlannedMessage(_message.Message):
+    """One message the dry run plans."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_INDEX_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    STEP_INDEX_FIELD_NUMBER: _builtins.int
+    SEND_TIME_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    lead_index: _builtins.int
+    channel: _common_pb2.Channel.ValueType
+    step_index: _builtins.int
+    """The cadence step (0 is the first touch)."""
+    status: Global___CommunicationStatus.ValueType
+    """SCHEDULED (would go at send_time, or held for review without one) or BLOCKED."""
+    reason: _builtins.str
+    @_builtins.property
+    def send_time(self) -> _timestamp_pb2.Timestamp:
+        """When it would go out; unset when blocked or held for review."""
+
+    def __init__(
+        self,
+        *,
+        lead_index: _builtins.int = ...,
+        channel: _common_pb2.Channel.ValueType = ...,
+        step_index: _builtins.int = ...,
+        send_time: _timestamp_pb2.Timestamp | None = ...,
+        status: Global___CommunicationStatus.ValueType = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["send_time", b"send_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "lead_index", b"lead_index", "reason", b"reason", "send_time", b"send_time", "status", b"status", "step_index", b"step_index"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlannedMessage: _TypeAlias = PlannedMessage  # noqa: Y015
+
+@_typing.final
+class SimulateCadenceResponse(_message.Message):
+    """Response for SimulateCadence."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLANNED_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def planned(self) -> _containers.RepeatedCompositeFieldContainer[Global___PlannedMessage]: ...
+    def __init__(
+        self,
+        *,
+        planned: _abc.Iterable[Global___PlannedMessage] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["planned", b"planned"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SimulateCadenceResponse: _TypeAlias = SimulateCadenceResponse  # noqa: Y015
+
+@_typing.final
+class FrequencyCaps(_message.Message):
+    """Automated messages per lead per channel within rolling windows."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SMS_PER_DAY_FIELD_NUMBER: _builtins.int
+    SMS_PER_WEEK_FIELD_NUMBER: _builtins.int
+    EMAIL_PER_DAY_FIELD_NUMBER: _builtins.int
+    EMAIL_PER_WEEK_FIELD_NUMBER: _builtins.int
+    sms_per_day: _builtins.int
+    sms_per_week: _builtins.int
+    email_per_day: _builtins.int
+    email_per_week: _builtins.int
+    def __init__(
+        self,
+        *,
+        sms_per_day: _builtins.int = ...,
+        sms_per_week: _builtins.int = ...,
+        email_per_day: _builtins.int = ...,
+        email_per_week: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["email_per_day", b"email_per_day", "email_per_week", b"email_per_week", "sms_per_day", b"sms_per_day", "sms_per_week", b"sms_per_week"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FrequencyCaps: _TypeAlias = FrequencyCaps  # noqa: Y015
+
+@_typing.final
+class SetFrequencyCapsRequest(_message.Message):
+    """Request for SetFrequencyCaps."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    CAPS_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    @_builtins.property
+    def caps(self) -> Global___FrequencyCaps:
+        """Every field 1..100 per day and 1..500 per week, day <= week."""
+
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+        caps: Global___FrequencyCaps | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["caps", b"caps"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caps", b"caps", "location_id", b"location_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetFrequencyCapsRequest: _TypeAlias = SetFrequencyCapsRequest  # noqa: Y015
+
+@_typing.final
+class SetFrequencyCapsResponse(_message.Message):
+    """Response for SetFrequencyCaps."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAPS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def caps(self) -> Global___FrequencyCaps: ...
+    def __init__(
+        self,
+        *,
+        caps: Global___FrequencyCaps | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["caps", b"caps"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caps", b"caps"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetFrequencyCapsResponse: _TypeAlias = SetFrequencyCapsResponse  # noqa: Y015
+
+@_typing.final
+class GetFrequencyCapsRequest(_message.Message):
+    """Request for GetFrequencyCaps."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetFrequencyCapsRequest: _TypeAlias = GetFrequencyCapsRequest  # noqa: Y015
+
+@_typing.final
+class GetFrequencyCapsResponse(_message.Message):
+    """Response for GetFrequencyCaps."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAPS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def caps(self) -> Global___FrequencyCaps: ...
+    def __init__(
+        self,
+        *,
+        caps: Global___FrequencyCaps | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["caps", b"caps"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caps", b"caps"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetFrequencyCapsResponse: _TypeAlias = GetFrequencyCapsResponse  # noqa: Y015

@@ -152,6 +152,31 @@ class CoordinatorServiceStub:
                 request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.UnsubscribeByTokenRequest.SerializeToString,
                 response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.UnsubscribeByTokenResponse.FromString,
                 _registered_method=True)
+        self.GetComplianceRecord = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/GetComplianceRecord',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetComplianceRecordRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetComplianceRecordResponse.FromString,
+                _registered_method=True)
+        self.ListComplianceRecords = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/ListComplianceRecords',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListComplianceRecordsRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListComplianceRecordsResponse.FromString,
+                _registered_method=True)
+        self.SimulateCadence = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/SimulateCadence',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SimulateCadenceRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SimulateCadenceResponse.FromString,
+                _registered_method=True)
+        self.SetFrequencyCaps = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/SetFrequencyCaps',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SetFrequencyCapsRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SetFrequencyCapsResponse.FromString,
+                _registered_method=True)
+        self.GetFrequencyCaps = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/GetFrequencyCaps',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetFrequencyCapsRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetFrequencyCapsResponse.FromString,
+                _registered_method=True)
 
 
 class CoordinatorServiceServicer:
@@ -339,6 +364,50 @@ class CoordinatorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetComplianceRecord(self, request, context):
+        """The compliance record of one automated outbound message: every gate
+        evaluated with its verdict, the consent basis (ledger entry) it relied
+        on, the recipient's zone and state and why, and the rules version.
+        Read-only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListComplianceRecords(self, request, context):
+        """A location's compliance records evaluated in [start_time, end_time),
+        oldest first, a page at a time (what `leadengine compliance export`
+        writes). Read-only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SimulateCadence(self, request, context):
+        """Dry run: what a cadence would send to the given leads, when, and what
+        would be held or blocked and why, by the same gates production runs.
+        Writes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetFrequencyCaps(self, request, context):
+        """Sets a location's frequency caps (automated messages per lead per
+        channel per 24 h and 7 days). Idempotent: the same caps again change
+        nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFrequencyCaps(self, request, context):
+        """A location's frequency caps (the service defaults when it set none).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CoordinatorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -456,6 +525,31 @@ def add_CoordinatorServiceServicer_to_server(servicer, server):
                     servicer.UnsubscribeByToken,
                     request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.UnsubscribeByTokenRequest.FromString,
                     response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.UnsubscribeByTokenResponse.SerializeToString,
+            ),
+            'GetComplianceRecord': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetComplianceRecord,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetComplianceRecordRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetComplianceRecordResponse.SerializeToString,
+            ),
+            'ListComplianceRecords': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListComplianceRecords,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListComplianceRecordsRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListComplianceRecordsResponse.SerializeToString,
+            ),
+            'SimulateCadence': grpc.unary_unary_rpc_method_handler(
+                    servicer.SimulateCadence,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SimulateCadenceRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SimulateCadenceResponse.SerializeToString,
+            ),
+            'SetFrequencyCaps': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetFrequencyCaps,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SetFrequencyCapsRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SetFrequencyCapsResponse.SerializeToString,
+            ),
+            'GetFrequencyCaps': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFrequencyCaps,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetFrequencyCapsRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetFrequencyCapsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1082,6 +1176,141 @@ class CoordinatorService:
             '/leadengine.coordinator.v1.CoordinatorService/UnsubscribeByToken',
             leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.UnsubscribeByTokenRequest.SerializeToString,
             leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.UnsubscribeByTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetComplianceRecord(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/GetComplianceRecord',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetComplianceRecordRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetComplianceRecordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListComplianceRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/ListComplianceRecords',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListComplianceRecordsRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListComplianceRecordsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SimulateCadence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/SimulateCadence',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SimulateCadenceRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SimulateCadenceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetFrequencyCaps(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/SetFrequencyCaps',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SetFrequencyCapsRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SetFrequencyCapsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFrequencyCaps(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/GetFrequencyCaps',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetFrequencyCapsRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetFrequencyCapsResponse.FromString,
             options,
             channel_credentials,
             insecure,

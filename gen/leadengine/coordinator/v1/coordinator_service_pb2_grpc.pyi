@@ -110,6 +110,29 @@ class CoordinatorServiceStub:
     token names for its lead. Idempotent: the same token again changes nothing.
     INVALID_ARGUMENT (UNSUBSCRIBE_TOKEN_INVALID) for a token we did not sign.
     """
+    GetComplianceRecord: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetComplianceRecordRequest, _coordinator_service_pb2.GetComplianceRecordResponse]
+    """The compliance record of one automated outbound message: every gate
+    evaluated with its verdict, the consent basis (ledger entry) it relied
+    on, the recipient's zone and state and why, and the rules version.
+    Read-only.
+    """
+    ListComplianceRecords: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.ListComplianceRecordsRequest, _coordinator_service_pb2.ListComplianceRecordsResponse]
+    """A location's compliance records evaluated in [start_time, end_time),
+    oldest first, a page at a time (what `leadengine compliance export`
+    writes). Read-only.
+    """
+    SimulateCadence: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.SimulateCadenceRequest, _coordinator_service_pb2.SimulateCadenceResponse]
+    """Dry run: what a cadence would send to the given leads, when, and what
+    would be held or blocked and why, by the same gates production runs.
+    Writes nothing.
+    """
+    SetFrequencyCaps: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.SetFrequencyCapsRequest, _coordinator_service_pb2.SetFrequencyCapsResponse]
+    """Sets a location's frequency caps (automated messages per lead per
+    channel per 24 h and 7 days). Idempotent: the same caps again change
+    nothing.
+    """
+    GetFrequencyCaps: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetFrequencyCapsRequest, _coordinator_service_pb2.GetFrequencyCapsResponse]
+    """A location's frequency caps (the service defaults when it set none)."""
 
 @_typing.type_check_only
 class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
@@ -193,6 +216,29 @@ class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
     token names for its lead. Idempotent: the same token again changes nothing.
     INVALID_ARGUMENT (UNSUBSCRIBE_TOKEN_INVALID) for a token we did not sign.
     """
+    GetComplianceRecord: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetComplianceRecordRequest, _coordinator_service_pb2.GetComplianceRecordResponse]  # type: ignore[assignment]
+    """The compliance record of one automated outbound message: every gate
+    evaluated with its verdict, the consent basis (ledger entry) it relied
+    on, the recipient's zone and state and why, and the rules version.
+    Read-only.
+    """
+    ListComplianceRecords: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.ListComplianceRecordsRequest, _coordinator_service_pb2.ListComplianceRecordsResponse]  # type: ignore[assignment]
+    """A location's compliance records evaluated in [start_time, end_time),
+    oldest first, a page at a time (what `leadengine compliance export`
+    writes). Read-only.
+    """
+    SimulateCadence: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.SimulateCadenceRequest, _coordinator_service_pb2.SimulateCadenceResponse]  # type: ignore[assignment]
+    """Dry run: what a cadence would send to the given leads, when, and what
+    would be held or blocked and why, by the same gates production runs.
+    Writes nothing.
+    """
+    SetFrequencyCaps: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.SetFrequencyCapsRequest, _coordinator_service_pb2.SetFrequencyCapsResponse]  # type: ignore[assignment]
+    """Sets a location's frequency caps (automated messages per lead per
+    channel per 24 h and 7 days). Idempotent: the same caps again change
+    nothing.
+    """
+    GetFrequencyCaps: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetFrequencyCapsRequest, _coordinator_service_pb2.GetFrequencyCapsResponse]  # type: ignore[assignment]
+    """A location's frequency caps (the service defaults when it set none)."""
 
 class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
     """CoordinatorService runs each lead's journey: it reacts to lead events,
@@ -411,5 +457,58 @@ class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
         token names for its lead. Idempotent: the same token again changes nothing.
         INVALID_ARGUMENT (UNSUBSCRIBE_TOKEN_INVALID) for a token we did not sign.
         """
+
+    @_abc_1.abstractmethod
+    def GetComplianceRecord(
+        self,
+        request: _coordinator_service_pb2.GetComplianceRecordRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.GetComplianceRecordResponse, _abc.Awaitable[_coordinator_service_pb2.GetComplianceRecordResponse]]:
+        """The compliance record of one automated outbound message: every gate
+        evaluated with its verdict, the consent basis (ledger entry) it relied
+        on, the recipient's zone and state and why, and the rules version.
+        Read-only.
+        """
+
+    @_abc_1.abstractmethod
+    def ListComplianceRecords(
+        self,
+        request: _coordinator_service_pb2.ListComplianceRecordsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.ListComplianceRecordsResponse, _abc.Awaitable[_coordinator_service_pb2.ListComplianceRecordsResponse]]:
+        """A location's compliance records evaluated in [start_time, end_time),
+        oldest first, a page at a time (what `leadengine compliance export`
+        writes). Read-only.
+        """
+
+    @_abc_1.abstractmethod
+    def SimulateCadence(
+        self,
+        request: _coordinator_service_pb2.SimulateCadenceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.SimulateCadenceResponse, _abc.Awaitable[_coordinator_service_pb2.SimulateCadenceResponse]]:
+        """Dry run: what a cadence would send to the given leads, when, and what
+        would be held or blocked and why, by the same gates production runs.
+        Writes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def SetFrequencyCaps(
+        self,
+        request: _coordinator_service_pb2.SetFrequencyCapsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.SetFrequencyCapsResponse, _abc.Awaitable[_coordinator_service_pb2.SetFrequencyCapsResponse]]:
+        """Sets a location's frequency caps (automated messages per lead per
+        channel per 24 h and 7 days). Idempotent: the same caps again change
+        nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def GetFrequencyCaps(
+        self,
+        request: _coordinator_service_pb2.GetFrequencyCapsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.GetFrequencyCapsResponse, _abc.Awaitable[_coordinator_service_pb2.GetFrequencyCapsResponse]]:
+        """A location's frequency caps (the service defaults when it set none)."""
 
 def add_CoordinatorServiceServicer_to_server(servicer: CoordinatorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

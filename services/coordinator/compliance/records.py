@@ -1,0 +1,278 @@
+"""Compliance records: SQL only. One row per automated message (lead, step_key), with
+every gate's verdict, the consent basis it relied on and the recipient's zone/state."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from leadengine.common.v1 import common_pb2
+from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
+
+from services.coordinator.compliance.evaluation import DAY, WEEK, Caps, Evaluation, History
+from shared import deadlines
+from shared.db import Conn, Database
+from shared.errors import NotFound
+from shared.keyset import Keyset
+
+SMS = common_pb2.CHANNEL_SMS
+SCHEDULED = pb.COMMUNICATION_STATUS_SCHEDULED
+OUTBOUND = pb.DIRECTION_OUTBOUND
+# (lead, step) is the record's key; as one text it breaks ties of evaluate_time.
+RECORD_KEY = "r.lead_id::text || '/' || r.step_key"
+_PAGE = Keyset("r.evaluate_time", "timestamptz", RECORD_KEY, id_type="text", descending=False)
+
+
+@dataclass(frozen=True)
+class ComplianceRecord:
+    lead_id: uuid.UUID
+    step_key: str
+    location_id: str
+    channel: common_pb2.Channel.ValueType
+    address: str
+    decision: str
+    reason: str
+    consent_entry_id: int | None
+    gates: list[dict[str, Any]]
+    recipient: dict[str, Any]
+    rules_version: str
+    evaluate_time: datetime
+    send_time: datetime | None
+    evaluations: int
+    communication_id: uuid.UUID | None = None
+
+
+def _record(row: asyncpg.Record) -> ComplianceRecord:
+    return ComplianceRecord(
+        lead_id=row["lead_id"],
+        step_key=row["step_key"],
+        location_id=row["location_id"],
+        channel=row["channel"],
+        address=row["address"],
+        decision=row["decision"],
+        reason=row["reason"],
+        consent_entry_id=row["consent_entry_id"],
+        gates=row["gates"],
+        recipient=row["recipient"],
+        rules_version=row["rules_version"],
+        evaluate_time=row["evaluate_time"],
+        send_time=row["send_time"],
+        evaluations=row["evaluations"],
+        communication_id=row["communication_id"],
+    )
+
+
+_WITH_COMMUNICATION = (
+    "SELECT r.*, c.communication_id FROM compliance_records r"
+    " LEFT JOIN communications c ON c.lead_id = r.lead_id AND c.step_key = r.step_key"
+)
+
+
+async def history(
+    conn: Conn,
+    lead_id: uuid.UUID,
+    step_key: str,
+    channel: common_pb2.Channel.ValueType,
+    address: str,
+    now: datetime,
+) -> History:
+    """What the caps count as of `now`: texts to the number in the last 24 h (any lead,
+    any location, automated or a person's from the CRM) and this lead's automated
+    messages on the channel in the last 7 days; never the message being decided (a send
+    retried after a crash must not count itself)."""
+    phone: list[datetime] = []
+    if channel == SMS and address:
+        rows = await conn.fetch(
+            "SELECT send_time AS t FROM compliance_records WHERE address = $1 AND send_time IS NOT NULL"
+            " AND send_time > $2 AND send_time <= $3 AND channel = $4"
+            " AND NOT (lead_id = $5 AND step_key = $6)"
+            " UNION ALL SELECT create_time FROM communications WHERE address = $1 AND channel = $4"
+            f" AND direction = {OUTBOUND} AND step_key LIKE 'crm:%'"
+            " AND create_time > $2 AND create_time <= $3",
+            address,
+            now - DAY,
+            now,
+            SMS,
+            lead_id,
+            step_key,
+            timeout=deadlines.timeout(2.0),
+        )
+        phone = [r["t"] for r in rows]
+    lead_rows = await conn.fetch(
+        "SELECT send_time FROM compliance_records WHERE lead_id = $1 AND channel = $2"
+        " AND send_time IS NOT NULL AND send_time > $3 AND send_time <= $4 AND step_key <> $5",
+        lead_id,
+        channel,
+        now - WEEK,
+        now,
+        step_key,
+        timeout=deadlines.timeout(2.0),
+    )
+    return History(phone_sends=tuple(phone), lead_sends=tuple(r["send_time"] for r in lead_rows))
+
+
+class ComplianceRecordRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def decide(
+        self,
+        *,
+        lead_id: uuid.UUID,
+        step_key: str,
+        location_id: str,
+        channel: common_pb2.Channel.ValueType,
+        address: str,
+        now: datetime,
+        evaluate: Any,
+    ) -> Evaluation:
+        """Read the send history, run `evaluate(history) -> Evaluation` and store the
+        record, in one transaction under a lock on the address: two workers deciding
+        sends to one number at once cannot both count the same free slot."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('compliance:' || $1))",
+                address or str(lead_id),
+                timeout=deadlines.timeout(5.0),
+            )
+            evaluation: Evaluation = evaluate(await history(conn, lead_id, step_key, channel, address, now))
+            entry_id = await conn.fetchval(
+                "SELECT entry_id FROM consent_ledger WHERE lead_id = $1 AND channel = $2 AND change = 'basis'"
+                " ORDER BY entry_id DESC LIMIT 1",
+                lead_id,
+                channel,
+                timeout=deadlines.timeout(2.0),
+            )
+            decision = evaluation.decision
+            await conn.execute(
+                "INSERT INTO compliance_records (lead_id, step_key, location_id, channel, address, decision,"
+                " reason, consent_entry_id, gates, recipient, rules_version, evaluate_time, send_time)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+                " ON CONFLICT (lead_id, step_key) DO UPDATE SET location_id = EXCLUDED.location_id,"
+                " channel = EXCLUDED.channel, address = EXCLUDED.address, decision = EXCLUDED.decision,"
+                " reason = EXCLUDED.reason, consent_entry_id = EXCLUDED.consent_entry_id,"
+                " gates = EXCLUDED.gates, recipient = EXCLUDED.recipient,"
+                " rules_version = EXCLUDED.rules_version, evaluate_time = EXCLUDED.evaluate_time,"
+                " send_time = EXCLUDED.send_time, evaluations = compliance_records.evaluations + 1,"
+                " update_time = now()"
+                # A decision to send is final: a retry after it went out must not rewrite it.
+                " WHERE compliance_records.send_time IS NULL",
+                lead_id,
+                step_key,
+                location_id,
+                channel,
+                address,
+                decision.action.value,
+                decision.reason,
+                entry_id,
+                evaluation.gates_record(),
+                evaluation.recipient.as_record() if evaluation.recipient is not None else {},
+                evaluation.rules_version,
+                now,
+                now if decision.action.value == "send" else None,
+                timeout=deadlines.timeout(2.0),
+            )
+        return evaluation
+
+    async def hold(self, communication_id: uuid.UUID, reason: str) -> None:
+        """Held for review: still SCHEDULED, but with no time the scheduler would claim it by."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE communications SET status_reason = $2, scheduled_time = NULL, claim_until = NULL,"
+                f" update_time = now() WHERE communication_id = $1 AND status = {SCHEDULED}",
+                communication_id,
+                reason,
+                timeout=deadlines.timeout(2.0),
+            )
+
+    async def release_held(self, lead_id: uuid.UUID, reason: str, now: datetime) -> int:
+        """The lead's zone became known: its held messages are due again (re-gated when claimed)."""
+        async with self._db.transaction() as conn:
+            result: str = await conn.execute(
+                "UPDATE communications SET scheduled_time = $2, update_time = now()"
+                f" WHERE lead_id = $1 AND status = {SCHEDULED} AND scheduled_time IS NULL"
+                " AND status_reason = $3",
+                lead_id,
+                now,
+                reason,
+                timeout=deadlines.timeout(2.0),
+            )
+        return int(result.rsplit(" ", 1)[-1])
+
+    async def for_communication(self, communication_id: uuid.UUID) -> ComplianceRecord:
+        async with self._db.connection() as conn:
+            row = await conn.fetchrow(
+                _WITH_COMMUNICATION + " WHERE c.communication_id = $1",
+                communication_id,
+                timeout=deadlines.timeout(2.0),
+            )
+            if row is None:
+                exists = await conn.fetchval(
+                    "SELECT direction FROM communications WHERE communication_id = $1",
+                    communication_id,
+                    timeout=deadlines.timeout(2.0),
+                )
+        if row is None:
+            why = (
+                "it is not a known communication"
+                if exists is None
+                else "it was not gated (an inbound message, a person's CRM message, or the opt-out"
+                " confirmation or HELP answer, which go to the lead at its own request)"
+            )
+            raise NotFound(
+                f"no compliance record for communication {communication_id}: {why}",
+                reason="COMPLIANCE_RECORD_NOT_FOUND",
+                metadata={"communication_id": str(communication_id)},
+            )
+        return _record(row)
+
+    async def list_records(
+        self,
+        location_id: str,
+        start: datetime,
+        end: datetime,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[ComplianceRecord]:
+        """Up to limit + 1 of the location's records evaluated in [start, end), oldest first."""
+        async with self._db.connection() as conn:
+            rows = await _PAGE.fetch(
+                conn,
+                _WITH_COMMUNICATION + " WHERE r.location_id = $1"
+                " AND r.evaluate_time >= $2 AND r.evaluate_time < $3",
+                [location_id, start, end],
+                after,
+                limit,
+                deadline_s=deadlines.timeout(5.0),
+            )
+        return [_record(row) for row in rows]
+
+    async def caps(self, location_id: str, default: Caps) -> Caps:
+        async with self._db.connection() as conn:
+            row = await conn.fetchrow(
+                "SELECT * FROM frequency_caps WHERE location_id = $1",
+                location_id,
+                timeout=deadlines.timeout(2.0),
+            )
+        if row is None:
+            return default
+        return Caps(row["sms_day"], row["sms_week"], row["email_day"], row["email_week"])
+
+    async def set_caps(self, location_id: str, caps: Caps) -> Caps:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO frequency_caps (location_id, sms_day, sms_week, email_day, email_week)"
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (location_id) DO UPDATE SET"
+                " sms_day = EXCLUDED.sms_day, sms_week = EXCLUDED.sms_week, email_day = EXCLUDED.email_day,"
+                " email_week = EXCLUDED.email_week, update_time = now()",
+                location_id,
+                caps.sms_day,
+                caps.sms_week,
+                caps.email_day,
+                caps.email_week,
+                timeout=deadlines.timeout(2.0),
+            )
+        return caps

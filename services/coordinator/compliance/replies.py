@@ -1,0 +1,117 @@
+"""The two texts compliance itself sends a lead: the one confirmation after an opt-out,
+and the answer to HELP / INFO.
+
+The FCC allows one confirmation text after a revocation: it only confirms, carries no
+marketing, and goes within 5 minutes (compliance.md §4). Later than that it is not
+sent at all, and the row says why. Each reply is one row keyed by the inbound message
+it answers, so a redelivered event never sends it twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from leadengine.common.v1 import common_pb2
+from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
+
+from services.coordinator.delivery.repository import Communication, CommunicationRepository, MessageRecord
+from services.coordinator.delivery.senders import Sender, deliver
+
+log = logging.getLogger(__name__)
+
+SMS = common_pb2.CHANNEL_SMS
+CONFIRMATION_WINDOW = timedelta(minutes=5)
+CONFIRMATION_KEY = "opt_out_confirmation"
+HELP_KEY = "help_reply"
+TOO_LATE = "opt-out confirmation not sent: more than 5 minutes after the opt-out (FCC 24-24)"
+
+
+@dataclass(frozen=True)
+class ReplyTexts:
+    opt_out_confirmation: str
+    help_text: str
+    brand_name: str
+
+    def confirmation(self) -> str:
+        return self.opt_out_confirmation.replace("{brand}", self.brand_name)
+
+    def help(self) -> str:
+        return self.help_text.replace("{brand}", self.brand_name)
+
+
+class ComplianceReplies:
+    def __init__(
+        self,
+        communications: CommunicationRepository,
+        sender: Sender,
+        texts: ReplyTexts,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._repo = communications
+        self._sender = sender
+        self._texts = texts
+        self._clock = clock
+
+    async def confirm_opt_out(
+        self,
+        lead_id: uuid.UUID,
+        journey_id: uuid.UUID | None,
+        address: str,
+        answering: Communication,
+        at: datetime,
+    ) -> Communication | None:
+        """The one confirmation text, if the opt-out is at most 5 minutes old."""
+        late = self._clock() - at > CONFIRMATION_WINDOW
+        return await self._reply(
+            CONFIRMATION_KEY,
+            lead_id,
+            journey_id,
+            address,
+            answering,
+            self._texts.confirmation(),
+            TOO_LATE if late else "",
+        )
+
+    async def answer_help(
+        self, lead_id: uuid.UUID, journey_id: uuid.UUID | None, address: str, answering: Communication
+    ) -> Communication | None:
+        return await self._reply(HELP_KEY, lead_id, journey_id, address, answering, self._texts.help(), "")
+
+    async def _reply(
+        self,
+        key: str,
+        lead_id: uuid.UUID,
+        journey_id: uuid.UUID | None,
+        address: str,
+        answering: Communication,
+        body: str,
+        refused: str,
+    ) -> Communication | None:
+        if not address:
+            log.info("no number to reply to", extra={"lead_id": str(lead_id), "reply": key})
+            return None
+        row, created = await self._repo.record_message(
+            MessageRecord(
+                lead_id=lead_id,
+                journey_id=journey_id,
+                step_key=f"{key}:{answering.provider_message_id or answering.communication_id}",
+                channel=SMS,
+                direction=pb.DIRECTION_OUTBOUND,
+                status=pb.COMMUNICATION_STATUS_BLOCKED if refused else pb.COMMUNICATION_STATUS_QUEUED,
+                body=body,
+                subject="",
+                address=address,
+                provider_message_id="",
+                status_reason=refused,
+            )
+        )
+        if not created or refused:
+            return row  # once: a redelivered event finds the row and sends nothing
+        result = await deliver(self._sender, SMS, address, "", body)
+        return await self._repo.finish_communication(
+            row.communication_id, result.status, result.reason, result.provider_message_id
+        )

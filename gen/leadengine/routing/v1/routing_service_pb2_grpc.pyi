@@ -52,7 +52,27 @@ class RoutingServiceStub:
     GetAssignment: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.GetAssignmentRequest, _routing_service_pb2.GetAssignmentResponse]
     """Returns a lead's current assignment."""
     RecordOutcome: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.RecordOutcomeRequest, _routing_service_pb2.RecordOutcomeResponse]
-    """Records what came of an assigned lead. Idempotent on request_id."""
+    """Records what came of an assigned lead. Idempotent on request_id. WON and
+    LOST close the assignment and free the agent's slot; every outcome is
+    published durably to routing's subscribers (the coordinator).
+    """
+    ReleaseAssignment: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.ReleaseAssignmentRequest, _routing_service_pb2.ReleaseAssignmentResponse]
+    """Ends a lead's open assignment for a reason other than an outcome (deleted,
+    opted out of every channel) and frees the agent's slot. Idempotent: an
+    assignment already closed stays as it closed.
+    """
+    RecordLeadActivity: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.RecordLeadActivityRequest, _routing_service_pb2.RecordLeadActivityResponse]
+    """Notes that the lead did something (replied, was written to, browsed), so
+    the inactivity sweep does not close its assignment. Idempotent.
+    """
+    SetRoutingSettings: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.SetRoutingSettingsRequest, _routing_service_pb2.SetRoutingSettingsResponse]
+    """Replaces a location's routing settings. Idempotent."""
+    GetRoutingSettings: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.GetRoutingSettingsRequest, _routing_service_pb2.GetRoutingSettingsResponse]
+    """Returns a location's routing settings (the defaults when never set)."""
+    GetRoutingStats: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.GetRoutingStatsRequest, _routing_service_pb2.GetRoutingStatsResponse]
+    """Scores the routing-time predictions of a location against the outcomes
+    that followed them.
+    """
 
 @_typing.type_check_only
 class RoutingServiceAsyncStub(RoutingServiceStub):
@@ -78,7 +98,27 @@ class RoutingServiceAsyncStub(RoutingServiceStub):
     GetAssignment: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.GetAssignmentRequest, _routing_service_pb2.GetAssignmentResponse]  # type: ignore[assignment]
     """Returns a lead's current assignment."""
     RecordOutcome: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.RecordOutcomeRequest, _routing_service_pb2.RecordOutcomeResponse]  # type: ignore[assignment]
-    """Records what came of an assigned lead. Idempotent on request_id."""
+    """Records what came of an assigned lead. Idempotent on request_id. WON and
+    LOST close the assignment and free the agent's slot; every outcome is
+    published durably to routing's subscribers (the coordinator).
+    """
+    ReleaseAssignment: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.ReleaseAssignmentRequest, _routing_service_pb2.ReleaseAssignmentResponse]  # type: ignore[assignment]
+    """Ends a lead's open assignment for a reason other than an outcome (deleted,
+    opted out of every channel) and frees the agent's slot. Idempotent: an
+    assignment already closed stays as it closed.
+    """
+    RecordLeadActivity: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.RecordLeadActivityRequest, _routing_service_pb2.RecordLeadActivityResponse]  # type: ignore[assignment]
+    """Notes that the lead did something (replied, was written to, browsed), so
+    the inactivity sweep does not close its assignment. Idempotent.
+    """
+    SetRoutingSettings: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.SetRoutingSettingsRequest, _routing_service_pb2.SetRoutingSettingsResponse]  # type: ignore[assignment]
+    """Replaces a location's routing settings. Idempotent."""
+    GetRoutingSettings: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.GetRoutingSettingsRequest, _routing_service_pb2.GetRoutingSettingsResponse]  # type: ignore[assignment]
+    """Returns a location's routing settings (the defaults when never set)."""
+    GetRoutingStats: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.GetRoutingStatsRequest, _routing_service_pb2.GetRoutingStatsResponse]  # type: ignore[assignment]
+    """Scores the routing-time predictions of a location against the outcomes
+    that followed them.
+    """
 
 class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
     """RoutingService keeps a location's agents and decides which agent gets each
@@ -143,6 +183,56 @@ class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _routing_service_pb2.RecordOutcomeRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_routing_service_pb2.RecordOutcomeResponse, _abc.Awaitable[_routing_service_pb2.RecordOutcomeResponse]]:
-        """Records what came of an assigned lead. Idempotent on request_id."""
+        """Records what came of an assigned lead. Idempotent on request_id. WON and
+        LOST close the assignment and free the agent's slot; every outcome is
+        published durably to routing's subscribers (the coordinator).
+        """
+
+    @_abc_1.abstractmethod
+    def ReleaseAssignment(
+        self,
+        request: _routing_service_pb2.ReleaseAssignmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_service_pb2.ReleaseAssignmentResponse, _abc.Awaitable[_routing_service_pb2.ReleaseAssignmentResponse]]:
+        """Ends a lead's open assignment for a reason other than an outcome (deleted,
+        opted out of every channel) and frees the agent's slot. Idempotent: an
+        assignment already closed stays as it closed.
+        """
+
+    @_abc_1.abstractmethod
+    def RecordLeadActivity(
+        self,
+        request: _routing_service_pb2.RecordLeadActivityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_service_pb2.RecordLeadActivityResponse, _abc.Awaitable[_routing_service_pb2.RecordLeadActivityResponse]]:
+        """Notes that the lead did something (replied, was written to, browsed), so
+        the inactivity sweep does not close its assignment. Idempotent.
+        """
+
+    @_abc_1.abstractmethod
+    def SetRoutingSettings(
+        self,
+        request: _routing_service_pb2.SetRoutingSettingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_service_pb2.SetRoutingSettingsResponse, _abc.Awaitable[_routing_service_pb2.SetRoutingSettingsResponse]]:
+        """Replaces a location's routing settings. Idempotent."""
+
+    @_abc_1.abstractmethod
+    def GetRoutingSettings(
+        self,
+        request: _routing_service_pb2.GetRoutingSettingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_service_pb2.GetRoutingSettingsResponse, _abc.Awaitable[_routing_service_pb2.GetRoutingSettingsResponse]]:
+        """Returns a location's routing settings (the defaults when never set)."""
+
+    @_abc_1.abstractmethod
+    def GetRoutingStats(
+        self,
+        request: _routing_service_pb2.GetRoutingStatsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_service_pb2.GetRoutingStatsResponse, _abc.Awaitable[_routing_service_pb2.GetRoutingStatsResponse]]:
+        """Scores the routing-time predictions of a location against the outcomes
+        that followed them.
+        """
 
 def add_RoutingServiceServicer_to_server(servicer: RoutingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

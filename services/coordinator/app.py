@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.coordinator.v1 import coordinator_service_pb2_grpc as pb_grpc
 
+from services.coordinator.assignment_sync import AssignmentSync
 from services.coordinator.compliance.gates import SendWindow
 from services.coordinator.compliance.ledger import ConsentPolicyRepository
 from services.coordinator.compliance.policy import ConsentPolicies
@@ -108,7 +109,13 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     messages = MessageHandler(
         journeys, consents, communications, notifier, ingest=ingest, routing=routing, human_touch=human_touch
     )
-    events = EventHandler(journeys, runner, messages, ReportHandler(communications, consents, journeys))
+    events = EventHandler(
+        journeys,
+        runner,
+        messages,
+        ReportHandler(communications, consents, journeys),
+        AssignmentSync(routing, consents),
+    )
     scheduler = create_scheduler(db, cfg, sender=sender, content=content)
     return ServiceApp(
         registrations=[

@@ -17,6 +17,7 @@ from services.coordinator.journeys.control import JourneyControl
 from services.coordinator.journeys.repository import Journey, JourneyRepository
 from services.coordinator.lead_events import EventHandler
 from services.coordinator.notifications.repository import Notification, NotificationRepository
+from services.coordinator.outcome_servicer import OutcomeHandlers
 from shared import inputs, pagination, timestamps
 from shared.errors import FieldViolation, InvalidArgument
 from shared.rpc import Context
@@ -111,7 +112,7 @@ def _notification_cursor(note: Notification) -> dict[str, str]:
     return {"t": note.create_time.isoformat(), "id": str(note.notification_id)}
 
 
-class CoordinatorServicer(CadenceHandlers, pb_grpc.CoordinatorServiceServicer):
+class CoordinatorServicer(CadenceHandlers, OutcomeHandlers, pb_grpc.CoordinatorServiceServicer):
     def __init__(
         self,
         events: EventHandler,

@@ -1,7 +1,11 @@
 """Giving a lead to an agent (RouteLead) and reading who holds it (GetAssignment).
 
-The choice itself is `selection.choose`, pure; this module reads the location's agents
-locked, lets it choose, and stores the assignment in that same transaction.
+The lead comes from the caller's snapshot or from ingest; the choice is `matching.screen` and
+`selection.decide`, pure, over the location's agents read without locks. The slot is then taken
+with a guarded single-row update in the transaction that stores the assignment: if another
+route took the last slot first, the next-ranked agent is tried, so the count never passes
+capacity however many routes run at once. Nobody eligible: the lead goes to the pond, with the
+reasons stored.
 """
 
 from __future__ import annotations
@@ -9,60 +13,191 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from services.routing import selection
-from services.routing.repository import Agent, AgentLoad, Assignment, RoutingRepository
-from shared.errors import NotFound
+from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
+
+from services.routing import matching, selection
+from services.routing.location_store import LocationStore
+from services.routing.matching import AgentProfile, LeadProfile
+from services.routing.predictor import SuccessModel
+from services.routing.repository import Agent, Assignment, NewAssignment, RoutingRepository
+from shared import timestamps
+from shared.clients import IngestClient
+from shared.errors import FieldViolation, InvalidArgument, NotFound
 
 
 @dataclass(frozen=True)
 class Routed:
     assignment: Assignment
-    agent: Agent  # as GetAgent shows it once the assignment is stored
+    agent: Agent | None  # as GetAgent shows it once the assignment is stored; None in the pond
     created: bool  # False: the lead already had this assignment
 
 
-def candidate(agent: AgentLoad, default_capacity: int) -> selection.Candidate:
-    return selection.Candidate(
-        agent_id=str(agent.agent_id),
+def assignment_missing(lead_id: uuid.UUID) -> NotFound:
+    # The same answer for a lead of another location: never confirm another tenant's ids.
+    return NotFound(
+        f"lead {lead_id} has not been routed in this location",
+        reason="ASSIGNMENT_NOT_FOUND",
+        metadata={"lead_id": str(lead_id)},
+    )
+
+
+def profile(agent: Agent, default_capacity: int) -> AgentProfile:
+    return AgentProfile(
+        agent_id=agent.agent_id,
         name=agent.name,
         available=agent.available,
         capacity=agent.capacity or default_capacity,
         active=agent.active_lead_count,
         last_assign_time=agent.last_assign_time,
+        timezone=agent.timezone,
+        languages=frozenset(agent.languages),
+        specialties=frozenset(agent.specialties),
+        territories=frozenset(agent.territories),
+        min_price_usd=agent.min_price_usd,
+        max_price_usd=agent.max_price_usd,
+        working_hours=agent.working_hours,
+        team_id=agent.team_id,
     )
 
 
+def _candidate(r: selection.Ranked) -> dict[str, object]:
+    return {
+        "agent_id": str(r.agent.agent_id),
+        "predicted_success": r.predicted,
+        "active_lead_count": r.agent.active,
+        "score": r.score,
+        "reasons": list(r.reasons),
+    }
+
+
 class Assigning:
-    def __init__(self, repo: RoutingRepository, *, default_capacity: int) -> None:
+    def __init__(
+        self,
+        repo: RoutingRepository,
+        store: LocationStore,
+        ingest: IngestClient,
+        *,
+        default_capacity: int,
+    ) -> None:
         self._repo = repo
+        self._store = store
+        self._ingest = ingest
         self._default_capacity = default_capacity
+        self._models: dict[str, tuple[int, SuccessModel]] = {}
 
-    async def route(self, lead_id: uuid.UUID, location_id: str) -> Routed:
-        """Assign the lead, or return its existing assignment. Idempotent per lead."""
-        async with self._repo.transaction() as tx:
-            existing = await tx.find_assignment(lead_id)
-            if existing is not None:
-                return Routed(existing, await tx.agent(existing.agent_id), created=False)
-            agents = await tx.lock_agents(location_id)
-            decision = selection.choose(
-                [candidate(a, self._default_capacity) for a in agents], location_id=location_id
-            )
-            agent_id = uuid.UUID(decision.agent.agent_id)
-            stored = await tx.insert_assignment(
-                lead_id, location_id, agent_id, decision.agent.name, decision.reasons
-            )
-            if stored is None:  # a concurrent RouteLead for the same lead won
-                raced = await tx.find_assignment(lead_id)
-                assert raced is not None
-                return Routed(raced, await tx.agent(raced.agent_id), created=False)
-            return Routed(stored, await tx.take_slot(agent_id), created=True)
+    async def model(self, location_id: str) -> SuccessModel:
+        """The location's newest model, read again only when its version moved."""
+        version = await self._store.model_version(location_id)
+        cached = self._models.get(location_id)
+        if cached is None or cached[0] != version:
+            cached = (version, await self._store.model(location_id, version))
+            self._models[location_id] = cached
+        return cached[1]
 
-    async def get(self, lead_id: uuid.UUID) -> Assignment:
-        found = await self._repo.get_assignment(lead_id)
-        if found is None:
+    async def lead(
+        self, lead_id: uuid.UUID, location_id: str, snapshot: ingest_pb.Lead | None
+    ) -> ingest_pb.Lead:
+        if snapshot is not None:
+            if snapshot.lead_id != str(lead_id) or snapshot.location_id != location_id:
+                raise InvalidArgument(
+                    "lead must be the lead named by lead_id, in location_id",
+                    reason="LEAD_MISMATCH",
+                    violations=[
+                        FieldViolation("lead", "lead.lead_id and lead.location_id as in the request")
+                    ],
+                )
+            return snapshot
+        found = await self._ingest.get_lead(lead_id)
+        if found is None or found.location_id != location_id:
             raise NotFound(
-                f"lead {lead_id} has not been routed",
-                reason="ASSIGNMENT_NOT_FOUND",
+                f"lead {lead_id} does not exist in this location",
+                reason="LEAD_NOT_FOUND",
                 metadata={"lead_id": str(lead_id)},
             )
         return found
+
+    async def route(
+        self, lead_id: uuid.UUID, location_id: str, score: float, snapshot: ingest_pb.Lead | None
+    ) -> Routed:
+        """Assign the lead, or return its existing assignment. Idempotent per lead; a lead in
+        the pond is tried again."""
+        existing = await self._repo.get_assignment(lead_id)
+        if existing is not None and existing.location_id != location_id:
+            raise assignment_missing(lead_id)
+        if existing is not None and existing.state != 3:
+            return await self._existing(existing)
+        lead = LeadProfile.of(await self.lead(lead_id, location_id, snapshot), score)
+        settings = await self._store.settings(location_id)
+        model = await self.model(location_id)
+        agents = [profile(a, self._default_capacity) for a in await self._repo.location_agents(location_id)]
+        screened = matching.screen(lead, agents, timestamps.now())
+        features = matching.lead_features(lead)
+        decision = selection.decide(
+            lead,
+            features,
+            agents,
+            screened,
+            model,
+            load_weight=settings.load_weight,
+            round_robin=settings.round_robin,
+        )
+        ranked = decision.ranked
+        async with self._repo.transaction() as tx:
+            for index, pick in enumerate(ranked):
+                taken = await tx.take_slot(pick.agent.agent_id, pick.agent.capacity)
+                if taken is None:
+                    continue  # another route took its last slot since we read: next in rank
+                reasons = list(decision.reasons)
+                if index:
+                    reasons.insert(0, f"{taken.name}: the {index} agent(s) ranked above filled up meanwhile")
+                stored = await tx.store_assignment(
+                    NewAssignment(
+                        lead_id,
+                        location_id,
+                        taken.agent_id,
+                        reasons,
+                        pick.predicted,
+                        [_candidate(r) for r in ranked[index : index + selection.KEPT_CANDIDATES]],
+                        list(pick.features),
+                    )
+                )
+                if stored is None:
+                    raise _Raced
+                return Routed(stored, taken, created=True)
+            reasons = (
+                decision.reasons
+                if decision.chosen is None
+                else [*decision.reasons, "every eligible agent filled up while the lead was being routed"]
+            )
+            stored = await tx.store_assignment(
+                NewAssignment(lead_id, location_id, None, reasons, 0.0, [], [])
+            )
+        if stored is None:
+            raise _Raced
+        return Routed(stored, None, created=existing is None)
+
+    async def _existing(self, assignment: Assignment) -> Routed:
+        agent = await self._repo.get_agent(assignment.agent_id) if assignment.agent_id else None
+        return Routed(assignment, agent, created=False)
+
+    async def route_once(
+        self, lead_id: uuid.UUID, location_id: str, score: float, snapshot: ingest_pb.Lead | None
+    ) -> Routed:
+        """route(); a concurrent route of the same lead that stored first wins, and its
+        assignment is the answer (the loser's transaction, slot included, rolled back)."""
+        try:
+            return await self.route(lead_id, location_id, score, snapshot)
+        except _Raced:
+            found = await self._repo.get_assignment(lead_id)
+            assert found is not None
+            return await self._existing(found)
+
+    async def get(self, lead_id: uuid.UUID, location_id: str) -> Assignment:
+        found = await self._repo.get_assignment(lead_id)
+        if found is None or found.location_id != location_id:
+            raise assignment_missing(lead_id)
+        return found
+
+
+class _Raced(Exception):
+    """Another RouteLead stored the lead's assignment first; raised to roll back our slot."""

@@ -183,7 +183,7 @@ class MessageHandler:
         if journey.agent_id is None:
             log.info("reply from a lead without an agent", extra={"lead_id": str(lead_id)})
             return
-        agent = await notifier.known_agent(self._routing, journey.agent_id)
+        agent = await notifier.known_agent(self._routing, journey.agent_id, journey.location_id)
         subject, body = notifier.reply_notice(
             await self._lead_name(lead_id), message.channel, message.body, opt_out_keyword
         )

@@ -24,7 +24,7 @@ PRIOR: Mapping[str, float] = {
     "price_match": 0.15,
 }
 LEARNING_RATE = 0.3
-L2 = 0.002
+L2 = 0.02
 
 
 def sigmoid(z: float) -> float:

@@ -19,7 +19,7 @@ from services.routing import matching, selection
 from services.routing.location_store import LocationStore
 from services.routing.matching import AgentProfile, LeadProfile
 from services.routing.predictor import SuccessModel
-from services.routing.repository import Agent, Assignment, NewAssignment, RoutingRepository
+from services.routing.repository import Agent, AgentLoad, Assignment, NewAssignment, RoutingRepository
 from shared import timestamps
 from shared.clients import IngestClient
 from shared.errors import FieldViolation, InvalidArgument, NotFound
@@ -41,14 +41,15 @@ def assignment_missing(lead_id: uuid.UUID) -> NotFound:
     )
 
 
-def profile(agent: Agent, default_capacity: int) -> AgentProfile:
+def profile(agent: Agent, default_capacity: int, load: AgentLoad | None = None) -> AgentProfile:
+    """The agent as a decision sees it; `load`, read later than `agent`, wins for what it holds."""
     return AgentProfile(
         agent_id=agent.agent_id,
         name=agent.name,
-        available=agent.available,
+        available=agent.available if load is None else load.available,
         capacity=agent.capacity or default_capacity,
-        active=agent.active_lead_count,
-        last_assign_time=agent.last_assign_time,
+        active=agent.active_lead_count if load is None else load.active_lead_count,
+        last_assign_time=agent.last_assign_time if load is None else load.last_assign_time,
         timezone=agent.timezone,
         languages=frozenset(agent.languages),
         specialties=frozenset(agent.specialties),
@@ -60,7 +61,10 @@ def profile(agent: Agent, default_capacity: int) -> AgentProfile:
     )
 
 
-def _candidate(r: selection.Ranked) -> dict[str, object]:
+def _candidate(
+    lead: LeadProfile, features: list[str], entry: tuple[AgentProfile, float, float]
+) -> dict[str, object]:
+    r = selection.explain(lead, features, *entry)
     return {
         "agent_id": str(r.agent.agent_id),
         "predicted_success": r.predicted,
@@ -68,6 +72,30 @@ def _candidate(r: selection.Ranked) -> dict[str, object]:
         "score": r.score,
         "reasons": list(r.reasons),
     }
+
+
+class Roster:
+    """A location's agents for RouteLead: every route reads each agent's load and update_time
+    (one narrow query), and only agents whose update_time moved are read in full again, so a
+    route over 1,000 agents neither decodes 1,000 full rows nor ever uses a stale attribute."""
+
+    def __init__(self, repo: RoutingRepository, default_capacity: int) -> None:
+        self._repo = repo
+        self._default_capacity = default_capacity
+        self._agents: dict[str, dict[uuid.UUID, Agent]] = {}
+
+    async def profiles(self, location_id: str) -> list[AgentProfile]:
+        loads = await self._repo.agent_loads(location_id)
+        known = self._agents.get(location_id, {})
+        stale = [
+            load.agent_id
+            for load in loads
+            if (held := known.get(load.agent_id)) is None or held.update_time != load.update_time
+        ]
+        fresh = {a.agent_id: a for a in await self._repo.agents_by_id(stale)} if stale else {}
+        current = {load.agent_id: fresh.get(load.agent_id) or known[load.agent_id] for load in loads}
+        self._agents[location_id] = current
+        return [profile(current[load.agent_id], self._default_capacity, load) for load in loads]
 
 
 class Assigning:
@@ -84,6 +112,7 @@ class Assigning:
         self._ingest = ingest
         self._default_capacity = default_capacity
         self._models: dict[str, tuple[int, SuccessModel]] = {}
+        self._roster = Roster(repo, default_capacity)
 
     async def model(self, location_id: str) -> SuccessModel:
         """The location's newest model, read again only when its version moved."""
@@ -129,7 +158,7 @@ class Assigning:
         lead = LeadProfile.of(await self.lead(lead_id, location_id, snapshot), score)
         settings = await self._store.settings(location_id)
         model = await self.model(location_id)
-        agents = [profile(a, self._default_capacity) for a in await self._repo.location_agents(location_id)]
+        agents = await self._roster.profiles(location_id)
         screened = matching.screen(lead, agents, timestamps.now())
         features = matching.lead_features(lead)
         decision = selection.decide(
@@ -141,12 +170,13 @@ class Assigning:
             load_weight=settings.load_weight,
             round_robin=settings.round_robin,
         )
-        ranked = decision.ranked
+        order = decision.order
         async with self._repo.transaction() as tx:
-            for index, pick in enumerate(ranked):
-                taken = await tx.take_slot(pick.agent.agent_id, pick.agent.capacity)
+            for index, (agent, p, score) in enumerate(order):
+                taken = await tx.take_slot(agent.agent_id, agent.capacity)
                 if taken is None:
                     continue  # another route took its last slot since we read: next in rank
+                pick = selection.explain(lead, features, agent, p, score)
                 reasons = list(decision.reasons)
                 if index:
                     reasons.insert(0, f"{taken.name}: the {index} agent(s) ranked above filled up meanwhile")
@@ -157,7 +187,10 @@ class Assigning:
                         taken.agent_id,
                         reasons,
                         pick.predicted,
-                        [_candidate(r) for r in ranked[index : index + selection.KEPT_CANDIDATES]],
+                        [
+                            _candidate(lead, features, e)
+                            for e in order[index : index + selection.KEPT_CANDIDATES]
+                        ],
                         list(pick.features),
                     )
                 )

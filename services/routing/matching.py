@@ -3,6 +3,7 @@ features of the pair the success model weighs. Pure: no I/O."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -73,12 +74,22 @@ class AgentProfile:
     def has_room(self) -> bool:
         return self.active < self.capacity
 
+    @functools.cached_property
+    def key(self) -> str:
+        """The id as text: what ties are broken on and features are named by (computed once)."""
+        return str(self.agent_id)
+
+
+@functools.lru_cache(maxsize=1024)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name or "UTC")
+
 
 def in_working_hours(agent: AgentProfile, now: datetime) -> bool:
     """Inside one of the agent's windows on the agent's own clock; no windows means always."""
     if not agent.working_hours:
         return True
-    local = now.astimezone(ZoneInfo(agent.timezone) if agent.timezone else ZoneInfo("UTC"))
+    local = now.astimezone(_zone(agent.timezone))
     day = local.isoweekday()
     minute = local.hour * 60 + local.minute
     return any(w.day_of_week == day and w.start_minute <= minute < w.end_minute for w in agent.working_hours)
@@ -128,7 +139,7 @@ def lead_features(lead: LeadProfile) -> list[str]:
 def pair_features(lead: LeadProfile, agent: AgentProfile) -> list[str]:
     """The features of this lead with this agent: matches, and the agent's own history (its id,
     and its id with the lead's intent, whose weights learn what the agent converts)."""
-    features = [f"agent={agent.agent_id}", f"agent={agent.agent_id}|intent={lead.intent}"]
+    features = ["agent=" + agent.key, f"agent={agent.key}|intent={lead.intent}"]
     if lead.language:
         features.append("language_match" if lead.language in agent.languages else "language_mismatch")
     if territory_match(lead, agent):

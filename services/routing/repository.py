@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 
@@ -72,6 +72,14 @@ class Assignment:
     predicted_success: float = 0.0
     candidates: tuple[dict[str, Any], ...] = ()
     features: tuple[str, ...] = ()
+
+
+class AgentLoad(NamedTuple):
+    agent_id: uuid.UUID
+    update_time: datetime  # moves whenever anything but the load changes
+    available: bool
+    active_lead_count: int
+    last_assign_time: datetime | None
 
 
 @dataclass(frozen=True)
@@ -316,12 +324,25 @@ class RoutingRepository:
             )
         return None if row is None else _agent(row)
 
-    async def location_agents(self, location_id: str) -> list[Agent]:
-        """Every agent of the location, unlocked: RouteLead ranks them, then takes a slot with a
-        guarded update, so a stale read can only cost a retry, never an extra lead."""
+    async def agent_loads(self, location_id: str) -> list[AgentLoad]:
+        """What changes between routes, for every agent of the location, unlocked: RouteLead
+        ranks on it, then takes a slot with a guarded update, so a stale read can only cost a
+        retry, never an extra lead."""
         async with self._db.connection() as conn:
             rows = await conn.fetch(
-                "SELECT * FROM agents WHERE location_id = $1", location_id, timeout=deadlines.timeout(2.0)
+                "SELECT agent_id, update_time, available, active_lead_count, last_assign_time"
+                " FROM agents WHERE location_id = $1",
+                location_id,
+                timeout=deadlines.timeout(2.0),
+            )
+        return [AgentLoad(*r) for r in rows]
+
+    async def agents_by_id(self, agent_ids: list[uuid.UUID]) -> list[Agent]:
+        async with self._db.connection() as conn:
+            rows = await conn.fetch(
+                "SELECT * FROM agents WHERE agent_id = any($1::uuid[])",
+                agent_ids,
+                timeout=deadlines.timeout(2.0),
             )
         return [_agent(r) for r in rows]
 
@@ -386,4 +407,11 @@ class RoutingRepository:
         return [(r["lead_id"], r["days"]) for r in rows]
 
 
-__all__: Sequence[str] = ["Agent", "Assignment", "NewAssignment", "RoutingRepository", "RoutingTx"]
+__all__: Sequence[str] = [
+    "Agent",
+    "AgentLoad",
+    "Assignment",
+    "NewAssignment",
+    "RoutingRepository",
+    "RoutingTx",
+]

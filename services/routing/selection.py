@@ -4,13 +4,25 @@ Among the agents `matching.screen` left eligible, each is scored as predicted su
 free capacity raised to the location's load weight: 0 ranks by predicted success alone, higher
 values spread leads more evenly. Ties go to fewer open leads, then to whoever waited longest.
 Round-robin locations take whoever waited longest, ignoring the model.
+
+Scoring runs for every eligible agent on every route (1,000 agents in a location is the design
+load), so it does only arithmetic and dictionary lookups; the words of a candidate are written
+only for the few an assignment keeps.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.routing.matching import AgentProfile, LeadProfile, Screened, pair_features
+from services.routing.matching import (
+    AgentProfile,
+    LeadProfile,
+    Screened,
+    pair_features,
+    price_in_range,
+    specialty_match,
+    territory_match,
+)
 from services.routing.predictor import SuccessModel, sigmoid
 
 # Candidates kept on the assignment: enough to audit a decision without storing the roster.
@@ -29,7 +41,8 @@ class Ranked:
 @dataclass(frozen=True)
 class Decision:
     chosen: Ranked | None  # None: nobody eligible, the lead goes to the pond
-    ranked: list[Ranked]  # every eligible agent, best first (an assignment keeps KEPT_CANDIDATES)
+    # Every eligible agent with its predicted success and score, best first.
+    order: list[tuple[AgentProfile, float, float]]
     reasons: list[str]
 
 
@@ -46,6 +59,45 @@ def free_share(agent: AgentProfile) -> float:
     return max(agent.capacity - agent.active, 0) / agent.capacity if agent.capacity else 0.0
 
 
+def explain(
+    lead: LeadProfile, lead_features: list[str], agent: AgentProfile, p: float, score: float
+) -> Ranked:
+    pair = pair_features(lead, agent)
+    why = [f"P(won) {p:.3f}", f"holds {agent.active} of {agent.capacity}"]
+    why.extend(f for f in pair if not f.startswith("agent="))
+    return Ranked(agent, p, score, tuple(why), tuple(lead_features + pair))
+
+
+class PairLogit:
+    """model.logit(lead_features + pair_features(lead, agent)) for one lead and many agents,
+    with the lead's part and the match weights looked up once (a test holds the two equal)."""
+
+    def __init__(self, model: SuccessModel, lead: LeadProfile, lead_features: list[str]) -> None:
+        w = model.weight
+        self._weights = model.weights
+        self._lead = lead
+        self._base = model.logit(lead_features)
+        self._intent = f"|intent={lead.intent}"
+        self._language = w("language_match"), w("language_mismatch")
+        self._territory = w("territory_match")
+        self._specialty = w("specialty_match")
+        self._price = w("price_match")
+
+    def __call__(self, agent: AgentProfile) -> float:
+        lead, weights = self._lead, self._weights
+        own = "agent=" + agent.key
+        z = self._base + weights.get(own, 0.0) + weights.get(own + self._intent, 0.0)
+        if lead.language:
+            z += self._language[0] if lead.language in agent.languages else self._language[1]
+        if agent.territories and territory_match(lead, agent):
+            z += self._territory
+        if agent.specialties and specialty_match(lead, agent):
+            z += self._specialty
+        if (agent.min_price_usd or agent.max_price_usd) and price_in_range(lead, agent):
+            z += self._price
+        return z
+
+
 def rank(
     lead: LeadProfile,
     lead_features: list[str],
@@ -54,25 +106,18 @@ def rank(
     *,
     load_weight: float,
     round_robin: bool,
-) -> list[Ranked]:
-    """Every eligible agent, best first."""
-    base = model.logit(lead_features)
-    scored: list[tuple[tuple[float, int, float, str], Ranked]] = []
+) -> list[tuple[AgentProfile, float, float]]:
+    """(agent, predicted success, score) of every eligible agent, best first."""
+    logit = PairLogit(model, lead, lead_features)
+    scored = []
     for agent in screened.eligible:
-        pair = pair_features(lead, agent)
-        p = sigmoid(base + model.logit(pair))
-        score = p * free_share(agent) ** load_weight
-        why = [f"P(won) {p:.3f}", f"holds {agent.active} of {agent.capacity}"]
-        why.extend(f for f in pair if not f.startswith("agent="))
-        ranked = Ranked(agent, p, score, tuple(why), tuple(lead_features + pair))
-        key = (
-            (0.0, 0, _waited(agent), str(agent.agent_id))
-            if round_robin
-            else (-score, agent.active, _waited(agent), str(agent.agent_id))
-        )
-        scored.append((key, ranked))
-    scored.sort(key=lambda pair: pair[0])
-    return [r for _, r in scored]
+        p = sigmoid(logit(agent))
+        score = p * free_share(agent) ** load_weight if load_weight else p
+        # Agent keys are unique, so the sort never reaches the agent itself.
+        first, active = (0.0, 0) if round_robin else (-score, agent.active)
+        scored.append((first, active, _waited(agent), agent.key, agent, p, score))
+    scored.sort()
+    return [(entry[4], entry[5], entry[6]) for entry in scored]
 
 
 def decide(
@@ -85,34 +130,34 @@ def decide(
     load_weight: float,
     round_robin: bool,
 ) -> Decision:
-    ranked = rank(lead, lead_features, screened, model, load_weight=load_weight, round_robin=round_robin)
+    order = rank(lead, lead_features, screened, model, load_weight=load_weight, round_robin=round_robin)
     by_reason: dict[str, list[AgentProfile]] = {}
     for agent in agents:
         why = screened.excluded.get(agent.agent_id)
         if why is not None:
             by_reason.setdefault(why.split(" (")[0], []).append(agent)
     skipped = [f"skipped {why}: {_names(group)}" for why, group in sorted(by_reason.items())]
-    if not ranked:
+    if not order:
         if not agents:
             why = f"location {lead.location_id} has no agents; add one with UpsertAgent"
         else:
             why = f"no agent of location {lead.location_id} can take the lead now"
         return Decision(None, [], [why, *skipped, "the lead waits in the location's pond"])
-    best = ranked[0]
-    a = best.agent
+    a, p, score = order[0]
+    best = explain(lead, lead_features, a, p, score)
     if round_robin:
-        first = f"{a.name} is next in round-robin among {len(ranked)} eligible agent(s)"
+        first = f"{a.name} is next in round-robin among {len(order)} eligible agent(s)"
     else:
         first = (
-            f"{a.name} ranks first of {len(ranked)} eligible agent(s): predicted success "
-            f"{best.predicted:.1%}, holds {a.active} of {a.capacity} open leads"
+            f"{a.name} ranks first of {len(order)} eligible agent(s): predicted success "
+            f"{p:.1%}, holds {a.active} of {a.capacity} open leads"
         )
     reasons = [first]
     if screened.language_required:
         reasons.append(
             f"the lead prefers {screened.language_required}; only agents who speak it were eligible"
         )
-    tied = [r.agent for r in ranked[1:] if r.score == best.score and not round_robin]
+    tied = [other for other, _, s in order[1:] if s == score and not round_robin]
     if tied:
         reasons.append(f"tie with {_names(tied)}: fewer open leads, then longest wait since a last lead")
-    return Decision(best, ranked, reasons + skipped)
+    return Decision(best, order, reasons + skipped)

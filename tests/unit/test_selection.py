@@ -109,7 +109,7 @@ def test_a_lead_goes_to_an_eligible_agent_or_to_the_pond(
     speakers = [a for a in roster if a.available and the_lead.language in a.languages]
     if decision.chosen is None:
         assert "the lead waits in the location's pond" in decision.reasons
-        assert not decision.ranked
+        assert not decision.order
         return
     best = decision.chosen.agent
     assert best in roster
@@ -129,9 +129,9 @@ def test_no_eligible_agent_scores_higher_and_ties_go_to_fewer_open_leads(
     if decision.chosen is None:
         return
     best = decision.chosen
-    assert all(r.score <= best.score for r in decision.ranked)
-    tied = [r for r in decision.ranked if r.score == best.score]
-    assert all(best.agent.active <= r.agent.active for r in tied)
+    assert all(score <= best.score for _, _, score in decision.order)
+    tied = [a for a, _, score in decision.order if score == best.score]
+    assert all(best.agent.active <= a.active for a in tied)
 
 
 @given(leads, rosters)
@@ -140,10 +140,10 @@ def test_round_robin_takes_whoever_waited_longest(the_lead: LeadProfile, roster:
     if decision.chosen is None:
         return
     best = decision.chosen.agent
-    for other in decision.ranked:
+    for other, _, _ in decision.order:
         if best.last_assign_time is not None:
-            assert other.agent.last_assign_time is not None
-            assert best.last_assign_time <= other.agent.last_assign_time
+            assert other.last_assign_time is not None
+            assert best.last_assign_time <= other.last_assign_time
 
 
 @given(leads, rosters, load_weights)
@@ -175,7 +175,8 @@ def test_language_is_a_hard_constraint_only_when_someone_speaks_it() -> None:
     es = agent("Sofia", active=4, languages=frozenset({"es"}))
     en = agent("Ben", languages=frozenset({"en"}))
     chosen = decide(lead(language="es"), [es, en]).chosen
-    assert chosen is not None and chosen.agent == es
+    assert chosen is not None
+    assert chosen.agent == es
     assert decide(lead(language="fr"), [es, en]).chosen is not None  # nobody speaks it: anyone
 
 
@@ -186,7 +187,8 @@ def test_working_hours_are_on_the_agents_own_clock() -> None:
     assert matching.in_working_hours(ny, NOW)
     assert not matching.in_working_hours(tokyo, NOW)
     decision = decide(lead(), [ny, tokyo])
-    assert decision.chosen is not None and decision.chosen.agent == ny
+    assert decision.chosen is not None
+    assert decision.chosen.agent == ny
     assert "skipped outside working hours: Tokyo" in decision.reasons
 
 
@@ -204,3 +206,16 @@ def test_an_empty_location_is_told_to_add_an_agent() -> None:
     decision = decide(lead(), [])
     assert decision.chosen is None
     assert "has no agents" in decision.reasons[0]
+
+
+@given(leads, rosters, st.lists(st.booleans(), min_size=1, max_size=30))
+def test_the_fast_scorer_equals_the_model_on_the_pair_features(
+    the_lead: LeadProfile, roster: list[AgentProfile], outcomes: list[bool]
+) -> None:
+    model = SuccessModel()
+    features = matching.lead_features(the_lead)
+    for agent, won in zip(roster * 5, outcomes, strict=False):  # a model that has learned something
+        model.learn(features + matching.pair_features(the_lead, agent), won)
+    fast = selection.PairLogit(model, the_lead, features)
+    for agent in roster:
+        assert abs(fast(agent) - model.logit(features + matching.pair_features(the_lead, agent))) < 1e-9

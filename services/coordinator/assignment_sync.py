@@ -23,6 +23,8 @@ ACTIVITY_KINDS = frozenset(
         pb.LEAD_EVENT_KIND_BEHAVIOR,
     }
 )
+# Behaviour events that are outcomes the CRM reported (GHL OpportunityStatusUpdate via ingest).
+CRM_OUTCOMES = {"opportunity_won": routing_pb.OUTCOME_WON, "opportunity_lost": routing_pb.OUTCOME_LOST}
 # Events after which the lead may have lost its last channel.
 OPT_OUT_KINDS = frozenset({pb.LEAD_EVENT_KIND_INBOUND_MESSAGE, pb.LEAD_EVENT_KIND_SUPPRESSION})
 
@@ -57,6 +59,17 @@ class AssignmentSync:
                 request=routing_pb.RecordLeadActivityRequest(
                     activity_time=timestamps.to_proto(ev.occurred_time or timestamps.now())
                 ),
+            )
+        outcome = CRM_OUTCOMES.get(ev.behavior_type) if ev.kind == pb.LEAD_EVENT_KIND_BEHAVIOR else None
+        if outcome is not None:
+            await self._routing.record_outcome(
+                routing_pb.RecordOutcomeRequest(
+                    lead_id=str(ev.lead_id),
+                    location_id=location,
+                    outcome=outcome,
+                    occurred_time=timestamps.to_proto(ev.occurred_time),
+                    request_id=f"{ev.event_id}:outcome",
+                )
             )
         if ev.kind in OPT_OUT_KINDS:
             facts = await self._consents.find_facts(ev.lead_id)

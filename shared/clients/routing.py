@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 
@@ -15,6 +16,8 @@ from shared.clients.peers import Peers
 
 NO_AGENT_AVAILABLE = "NO_AGENT_AVAILABLE"
 ASSIGNMENT_NOT_FOUND = "ASSIGNMENT_NOT_FOUND"
+OCCURRED_TIME_OUT_OF_RANGE = "OCCURRED_TIME_OUT_OF_RANGE"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -102,4 +105,12 @@ class RoutingClient(Client):
         return await self._about_assignment("RecordLeadActivity", request)
 
     async def record_outcome(self, request: pb.RecordOutcomeRequest) -> pb.Assignment | None:
-        return await self._about_assignment("RecordOutcome", request)
+        """None when the lead was never routed, or when the outcome is older than routing accepts
+        (90 days; a late CRM replay): logged, since retrying would never succeed."""
+        try:
+            return await self._about_assignment("RecordOutcome", request)
+        except PeerError as err:
+            if err.code == grpc.StatusCode.INVALID_ARGUMENT and err.reason == OCCURRED_TIME_OUT_OF_RANGE:
+                log.warning("outcome too old for routing; not recorded", extra={"lead_id": request.lead_id})
+                return None
+            raise

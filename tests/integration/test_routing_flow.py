@@ -14,6 +14,7 @@ from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 
 from services.coordinator.outcome_servicer import CONVERTED
+from tests.integration.test_ingest_webhooks import GHL_CONTACT, deliver, ghl_event, lead_of
 from tests.journeys import add_agent, add_lead, eventually, handle, inbound, journey_of, started_lead
 from tests.support import Mesh, mesh
 
@@ -139,3 +140,59 @@ async def test_route_lead_with_only_an_id_reads_the_lead_from_ingest(m: Mesh) ->
     assert "territory_match" in routed.assignment.candidates[0].reasons
     assert "specialty_match" in routed.assignment.candidates[0].reasons
     assert routed.assignment.predicted_success == routed.assignment.candidates[0].predicted_success
+
+
+async def test_a_ghl_contact_and_its_won_opportunity_reach_routing_through_ingest(m: Mesh) -> None:
+    loc = f"loc-{uuid.uuid4()}"
+    await add_agent(m, loc, "Ben", languages=["en"])
+    sofia = await add_agent(m, loc, "Sofia", languages=["es", "en"], specialties=["buyer"])
+    contact_id = f"ct-{uuid.uuid4().hex[:12]}"
+    contact = {
+        **GHL_CONTACT,
+        "locationId": loc,
+        "id": contact_id,
+        "phone": "",
+        "email": f"{contact_id}@example.com",
+        "tags": ["Buyer", "lang:es", "open-house"],
+        "postalCode": "33602",
+    }
+    await deliver(m.clients.ingest, ghl_event(contact))
+    lead = await lead_of(m.clients.ingest, loc, contact_id)
+    assert lead.intent == ingest_pb.LEAD_INTENT_BUYER
+    assert lead.preferred_language == "es"
+    assert lead.postal_code == "33602"
+    routed = await eventually(
+        lambda: assignment_of(m, lead),
+        lambda a: a.state == routing_pb.ASSIGNMENT_STATE_OPEN,
+        "the GHL lead to be routed",
+    )
+    assert routed.agent_id == sofia.agent_id  # the lang:es tag made Spanish a requirement
+
+    still_open = {
+        "type": "OpportunityStatusUpdate",
+        "locationId": loc,
+        "id": "opp-1",
+        "contactId": contact_id,
+    }
+    results = await deliver(m.clients.ingest, ghl_event({**still_open, "status": "open"}))
+    assert results[0].outcome == "stored_only"
+    assert "not an outcome" in results[0].detail
+    await deliver(m.clients.ingest, ghl_event({**still_open, "status": "won", "monetaryValue": 450000}))
+    closed = await eventually(
+        lambda: assignment_of(m, lead),
+        lambda a: a.state == routing_pb.ASSIGNMENT_STATE_CLOSED,
+        "the won opportunity to close the assignment",
+    )
+    assert closed.end_reason == "outcome won"
+    journey = await eventually(
+        lambda: journey_of(m, lead.lead_id),
+        lambda j: j.state == pb.JOURNEY_STATE_STOPPED,
+        "the journey to stop on the won opportunity",
+    )
+    assert journey.stop_reason == CONVERTED
+    stats = await m.clients.routing.GetRoutingStats(
+        routing_pb.GetRoutingStatsRequest(location_id=loc), timeout=5
+    )
+    assert stats.stats.outcomes_seen == 1
+    assert stats.stats.conversions == 1
+    assert stats.stats.model_version == 1  # the model learned from it

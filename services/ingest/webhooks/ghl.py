@@ -114,6 +114,8 @@ def _action(kind: str, obj: dict[str, Any]) -> Action:
         return _message(kind, obj)
     if kind.startswith("Appointment"):
         return _appointment(kind, obj)
+    if kind == "OpportunityStatusUpdate":
+        return _opportunity(kind, obj)
     return NoAction(f"no action for {kind[:100] or 'an event without a type'}")
 
 
@@ -229,6 +231,24 @@ def _message(kind: str, obj: dict[str, Any]) -> Action:
         provider_message_id=text(obj, "messageId") or "",
     )
     return ContactMessage(contact_id, inbound, facts)
+
+
+# GHL opportunity statuses that are outcomes; "open" and "abandoned" are not (an abandoned deal
+# may come back), so they are stored and acknowledged with no effect.
+_OPPORTUNITY_OUTCOMES = {"won": pb.EVENT_TYPE_OPPORTUNITY_WON, "lost": pb.EVENT_TYPE_OPPORTUNITY_LOST}
+
+
+def _opportunity(kind: str, obj: dict[str, Any]) -> Action:
+    status = (text(obj, "status") or "").strip().lower()
+    event_type = _OPPORTUNITY_OUTCOMES.get(status)
+    if event_type is None:
+        return NoAction(f"opportunity status {status[:20]!r} is not an outcome")
+    properties: dict[str, Any] = {"ghl_type": kind}
+    for key, name in (("id", "opportunity_id"), ("pipelineId", "pipeline_id"), ("monetaryValue", "value")):
+        value = obj.get(key)
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            properties[name] = value if not isinstance(value, str) else value[:200]
+    return ContactEvent(ident(obj, "contactId"), event_type, properties)
 
 
 def _appointment(kind: str, obj: dict[str, Any]) -> ContactEvent:

@@ -92,6 +92,12 @@ class _EventTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EventType.V
     EVENT_TYPE_CALL: _EventType.ValueType  # 9
     EVENT_TYPE_SMS_REPLY: _EventType.ValueType  # 10
     EVENT_TYPE_APPOINTMENT: _EventType.ValueType  # 11
+    EVENT_TYPE_OPPORTUNITY_WON: _EventType.ValueType  # 12
+    """The CRM marked one of the lead's opportunities won (GHL OpportunityStatusUpdate);
+    the coordinator records it with routing (RecordOutcome WON).
+    """
+    EVENT_TYPE_OPPORTUNITY_LOST: _EventType.ValueType  # 13
+    """As above, lost."""
 
 class EventType(_EventType, metaclass=_EventTypeEnumTypeWrapper):
     """Kinds of behavioural event."""
@@ -108,6 +114,12 @@ EVENT_TYPE_FORM_SUBMIT: EventType.ValueType  # 8
 EVENT_TYPE_CALL: EventType.ValueType  # 9
 EVENT_TYPE_SMS_REPLY: EventType.ValueType  # 10
 EVENT_TYPE_APPOINTMENT: EventType.ValueType  # 11
+EVENT_TYPE_OPPORTUNITY_WON: EventType.ValueType  # 12
+"""The CRM marked one of the lead's opportunities won (GHL OpportunityStatusUpdate);
+the coordinator records it with routing (RecordOutcome WON).
+"""
+EVENT_TYPE_OPPORTUNITY_LOST: EventType.ValueType  # 13
+"""As above, lost."""
 Global___EventType: _TypeAlias = EventType  # noqa: Y015
 
 class _Provider:

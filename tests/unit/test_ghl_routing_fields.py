@@ -22,9 +22,8 @@ def parsed(payload: dict[str, object]):
 
 
 def test_tags_name_intent_and_language_and_postal_code_is_kept() -> None:
-    action = parsed(
-        {"type": "ContactCreate", "id": "c1", "tags": [" Seller ", "BUYER", "LANG:ES-mx"], "postalCode": "33602"}
-    )
+    tags = [" Seller ", "BUYER", "LANG:ES-mx"]
+    action = parsed({"type": "ContactCreate", "id": "c1", "tags": tags, "postalCode": "33602"})
     assert isinstance(action, LeadUpsert)
     assert action.fields.intent == pb.LEAD_INTENT_BUYER_AND_SELLER
     assert action.fields.preferred_language == "es-mx"

@@ -42,6 +42,7 @@ class AgentFields:
     max_price_usd: int = 0
     working_hours: tuple[Window, ...] = ()
     team_id: str = ""
+    team_lead: bool = False
 
 
 def _invalid(field: str, message: str, expected: str) -> InvalidArgument:
@@ -125,6 +126,7 @@ def agent_fields(
     max_price_usd: int = 0,
     working_hours: Iterable[Window] = (),
     team_id: str = "",
+    team_lead: bool = False,
 ) -> AgentFields:
     """A caller's agent, checked and normalised; field names are those of UpsertAgentRequest."""
     if capacity < 0:
@@ -157,6 +159,7 @@ def agent_fields(
         max_price_usd=max_price_usd,
         working_hours=tuple(working_hours),
         team_id=team_id.strip(),
+        team_lead=team_lead,
     )
 
 

@@ -17,6 +17,7 @@ from services.routing.outcomes import OutcomeRecording
 from services.routing.relay import OutcomeRelay, RelaySettings
 from services.routing.repository import RoutingRepository
 from services.routing.roster import Roster
+from services.routing.rule_store import RuleStore
 from services.routing.servicer import RoutingServicer
 from services.routing.settings import DEFAULT_INACTIVITY_DAYS
 from shared.clients import IngestClient, Peers
@@ -27,15 +28,17 @@ from shared.server import Registration, ServiceApp
 def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     repo = RoutingRepository(db)
     store = LocationStore(db)
+    rule_store = RuleStore(db)
     outcome_written = asyncio.Event()
     lifecycle = Lifecycle(repo, default_inactivity_days=DEFAULT_INACTIVITY_DAYS, sweep_s=cfg.sweep_s)
     relay = OutcomeRelay(OutcomeQueue(db), peers, RelaySettings(poll_s=cfg.outbox_poll_s), outcome_written)
     servicer = RoutingServicer(
         Roster(repo),
-        Assigning(repo, store, IngestClient(peers), default_capacity=cfg.default_capacity),
+        Assigning(repo, store, rule_store, IngestClient(peers), default_capacity=cfg.default_capacity),
         OutcomeRecording(repo, outcome_written),
         lifecycle,
         store,
+        rule_store,
     )
     return ServiceApp(
         registrations=[

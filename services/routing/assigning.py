@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 
-from services.routing import matching, selection
+from services.routing import matching, rules, selection
 from services.routing.location_store import LocationStore
 from services.routing.matching import AgentProfile, LeadProfile
 from services.routing.predictor import SuccessModel
 from services.routing.repository import Agent, AgentLoad, Assignment, NewAssignment, RoutingRepository
+from services.routing.rule_store import RuleStore
 from shared import timestamps
 from shared.clients import IngestClient
 from shared.errors import FieldViolation, InvalidArgument, NotFound
@@ -58,6 +59,7 @@ def profile(agent: Agent, default_capacity: int, load: AgentLoad | None = None) 
         max_price_usd=agent.max_price_usd,
         working_hours=agent.working_hours,
         team_id=agent.team_id,
+        team_lead=agent.team_lead,
     )
 
 
@@ -103,12 +105,14 @@ class Assigning:
         self,
         repo: RoutingRepository,
         store: LocationStore,
+        rule_store: RuleStore,
         ingest: IngestClient,
         *,
         default_capacity: int,
     ) -> None:
         self._repo = repo
         self._store = store
+        self._rules = rule_store
         self._ingest = ingest
         self._default_capacity = default_capacity
         self._models: dict[str, tuple[int, SuccessModel]] = {}
@@ -159,33 +163,49 @@ class Assigning:
         settings = await self._store.settings(location_id)
         model = await self.model(location_id)
         agents = await self._roster.profiles(location_id)
-        screened = matching.screen(lead, agents, timestamps.now())
         features = matching.lead_features(lead)
-        decision = selection.decide(
-            lead,
-            features,
-            agents,
-            screened,
-            model,
-            load_weight=settings.load_weight,
-            round_robin=settings.round_robin,
-        )
-        order = decision.order
+        rule = rules.first_match(await self._rules.active(location_id), lead)
+        if rule is not None and rule.target == rules.POND:
+            order: list[tuple[AgentProfile, float, float]] = []
+            reasons = [f"rule '{rule.name}' sends these leads to the pond"]
+        else:
+            screened = matching.screen(
+                lead, agents, timestamps.now(), (lambda a: rules.allowed(rule, lead, a)) if rule else None
+            )
+            decision = selection.decide(
+                lead,
+                features,
+                agents,
+                screened,
+                model,
+                load_weight=settings.load_weight,
+                # A team shares its leads round-robin (as peers' lead-flow groups do).
+                round_robin=settings.round_robin or (rule is not None and rule.target == rules.TEAM),
+            )
+            order, reasons = decision.order, decision.reasons
+            if rule is not None:
+                reasons.insert(0, f"rule '{rule.name}' matched")
+            if not order:
+                order = selection.team_leads(lead, features, agents, model, rules.team_of(rule, agents))
+                if order:
+                    reasons.insert(
+                        0, f"fallback to team lead {order[0][0].name}: nobody eligible could take it"
+                    )
         async with self._repo.transaction() as tx:
             for index, (agent, p, score) in enumerate(order):
                 taken = await tx.take_slot(agent.agent_id, agent.capacity)
                 if taken is None:
                     continue  # another route took its last slot since we read: next in rank
                 pick = selection.explain(lead, features, agent, p, score)
-                reasons = list(decision.reasons)
+                why = list(reasons)
                 if index:
-                    reasons.insert(0, f"{taken.name}: the {index} agent(s) ranked above filled up meanwhile")
+                    why.insert(0, f"{taken.name}: the {index} agent(s) ranked above filled up meanwhile")
                 stored = await tx.store_assignment(
                     NewAssignment(
                         lead_id,
                         location_id,
                         taken.agent_id,
-                        reasons,
+                        why,
                         pick.predicted,
                         [
                             _candidate(lead, features, e)
@@ -197,11 +217,8 @@ class Assigning:
                 if stored is None:
                     raise _Raced
                 return Routed(stored, taken, created=True)
-            reasons = (
-                decision.reasons
-                if decision.chosen is None
-                else [*decision.reasons, "every eligible agent filled up while the lead was being routed"]
-            )
+            if order:
+                reasons = [*reasons, "every eligible agent filled up while the lead was being routed"]
             stored = await tx.store_assignment(
                 NewAssignment(lead_id, location_id, None, reasons, 0.0, [], [])
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -35,6 +36,7 @@ class LeadProfile:
     city: str  # territory_key form
     budget_usd: int
     score: float
+    tags: frozenset[str] = frozenset()  # lower-cased, for rules
 
     @classmethod
     def of(cls, lead: ingest_pb.Lead, score: float) -> LeadProfile:
@@ -48,6 +50,7 @@ class LeadProfile:
             city=territory_key(lead.city),
             budget_usd=lead.budget_usd,
             score=score,
+            tags=frozenset(t.strip().lower() for t in lead.tags),
         )
 
 
@@ -69,6 +72,7 @@ class AgentProfile:
     max_price_usd: int
     working_hours: tuple[Window, ...]
     team_id: str
+    team_lead: bool = False
 
     @property
     def has_room(self) -> bool:
@@ -160,13 +164,21 @@ class Screened:
     language_required: str
 
 
-def screen(lead: LeadProfile, agents: list[AgentProfile], now: datetime) -> Screened:
-    """Available, inside working hours, with room, and speaking the lead's language when some
-    available agent of the location does."""
+def screen(
+    lead: LeadProfile,
+    agents: list[AgentProfile],
+    now: datetime,
+    rule: Callable[[AgentProfile], str] | None = None,
+) -> Screened:
+    """Available, inside working hours, with room, allowed by the matched rule (`rule` says why
+    not), and speaking the lead's language when some available agent of the location does."""
     excluded: dict[uuid.UUID, str] = {}
     ready: list[AgentProfile] = []
     for agent in agents:
-        if not agent.available:
+        refused = rule(agent) if rule is not None else ""
+        if refused:
+            excluded[agent.agent_id] = refused
+        elif not agent.available:
             excluded[agent.agent_id] = "unavailable"
         elif not agent.has_room:
             excluded[agent.agent_id] = f"at capacity ({agent.active} of {agent.capacity})"

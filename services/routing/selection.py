@@ -161,3 +161,27 @@ def decide(
     if tied:
         reasons.append(f"tie with {_names(tied)}: fewer open leads, then longest wait since a last lead")
     return Decision(best, order, reasons + skipped)
+
+
+def team_leads(
+    lead: LeadProfile,
+    lead_features: list[str],
+    agents: list[AgentProfile],
+    model: SuccessModel,
+    team_id: str | None,
+) -> list[tuple[AgentProfile, float, float]]:
+    """The fallback when nobody eligible can take a lead: team leads (of `team_id`, or of any
+    team when None) who are available and have room, whoever waited longest first. Working
+    hours and language do not hold them back: a lead with an owner beats a lead in the pond,
+    but capacity still does."""
+    logit = PairLogit(model, lead, lead_features)
+    ready = [
+        a
+        for a in agents
+        if a.team_lead
+        and a.available
+        and a.has_room
+        and (team_id is None or (team_id and a.team_id == team_id))
+    ]
+    ready.sort(key=lambda a: (_waited(a), a.key))
+    return [(a, p, p) for a in ready for p in (sigmoid(logit(a)),)]

@@ -13,6 +13,8 @@ from services.routing.location_store import LocationStore
 from services.routing.outcomes import OutcomeRecording
 from services.routing.repository import Agent, Assignment
 from services.routing.roster import Roster
+from services.routing.rule_store import RuleStore
+from services.routing.rules_servicer import RuleHandlers
 from shared import inputs, pagination, timestamps
 from shared.rpc import Context
 
@@ -45,6 +47,7 @@ def agent_to_proto(agent: Agent) -> pb.Agent:
             for w in agent.working_hours
         ],
         team_id=agent.team_id,
+        team_lead=agent.team_lead,
     )
 
 
@@ -93,6 +96,7 @@ def _agent_fields(agent: pb.Agent) -> agents.AgentFields:
             for i, w in enumerate(agent.working_hours)
         ],
         team_id=agent.team_id,
+        team_lead=agent.team_lead,
     )
 
 
@@ -100,7 +104,7 @@ def _location(raw: str) -> str:
     return inputs.require_text(raw, "location_id")
 
 
-class RoutingServicer(LifecycleHandlers, pb_grpc.RoutingServiceServicer):
+class RoutingServicer(LifecycleHandlers, RuleHandlers, pb_grpc.RoutingServiceServicer):
     def __init__(
         self,
         roster: Roster,
@@ -108,12 +112,14 @@ class RoutingServicer(LifecycleHandlers, pb_grpc.RoutingServiceServicer):
         outcome_recording: OutcomeRecording,
         lifecycle: Lifecycle,
         store: LocationStore,
+        rule_store: RuleStore,
     ) -> None:
         self._roster = roster
         self._assigning = assigning
         self._outcomes = outcome_recording
         self._lifecycle = lifecycle
         self._store = store
+        self._rule_store = rule_store
 
     def _assignment_proto(self, assignment: Assignment) -> pb.Assignment:
         return assignment_to_proto(assignment)

@@ -91,6 +91,32 @@ RELEASE_REASON_DELETED: ReleaseReason.ValueType  # 2
 """The lead was deleted."""
 Global___ReleaseReason: _TypeAlias = ReleaseReason  # noqa: Y015
 
+class _RuleTarget:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RuleTargetEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RuleTarget.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    RULE_TARGET_UNSPECIFIED: _RuleTarget.ValueType  # 0
+    RULE_TARGET_AGENT: _RuleTarget.ValueType  # 1
+    """One agent (agent_id)."""
+    RULE_TARGET_TEAM: _RuleTarget.ValueType  # 2
+    """A team (team_id), round-robin among its eligible members."""
+    RULE_TARGET_POND: _RuleTarget.ValueType  # 3
+    """The location's pond, unassigned."""
+
+class RuleTarget(_RuleTarget, metaclass=_RuleTargetEnumTypeWrapper):
+    """Where a rule sends the leads it matches."""
+
+RULE_TARGET_UNSPECIFIED: RuleTarget.ValueType  # 0
+RULE_TARGET_AGENT: RuleTarget.ValueType  # 1
+"""One agent (agent_id)."""
+RULE_TARGET_TEAM: RuleTarget.ValueType  # 2
+"""A team (team_id), round-robin among its eligible members."""
+RULE_TARGET_POND: RuleTarget.ValueType  # 3
+"""The location's pond, unassigned."""
+Global___RuleTarget: _TypeAlias = RuleTarget  # noqa: Y015
+
 @_typing.final
 class WorkingHours(_message.Message):
     """One weekly window in which an agent takes leads, in the agent's timezone."""
@@ -146,6 +172,7 @@ class Agent(_message.Message):
     MAX_PRICE_USD_FIELD_NUMBER: _builtins.int
     WORKING_HOURS_FIELD_NUMBER: _builtins.int
     TEAM_ID_FIELD_NUMBER: _builtins.int
+    TEAM_LEAD_FIELD_NUMBER: _builtins.int
     agent_id: _builtins.str
     location_id: _builtins.str
     external_user_id: _builtins.str
@@ -165,6 +192,8 @@ class Agent(_message.Message):
     """Preferred price range in whole US dollars; 0 = no bound. A preference, not a constraint."""
     max_price_usd: _builtins.int
     team_id: _builtins.str
+    team_lead: _builtins.bool
+    """Takes the team's leads when no member can (fallback before the pond)."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -207,10 +236,11 @@ class Agent(_message.Message):
         max_price_usd: _builtins.int = ...,
         working_hours: _abc.Iterable[Global___WorkingHours] | None = ...,
         team_id: _builtins.str = ...,
+        team_lead: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_lead_count", b"active_lead_count", "agent_id", b"agent_id", "available", b"available", "capacity", b"capacity", "create_time", b"create_time", "email", b"email", "external_user_id", b"external_user_id", "languages", b"languages", "location_id", b"location_id", "max_price_usd", b"max_price_usd", "min_price_usd", b"min_price_usd", "name", b"name", "phone", b"phone", "specialties", b"specialties", "team_id", b"team_id", "territories", b"territories", "timezone", b"timezone", "update_time", b"update_time", "working_hours", b"working_hours"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_lead_count", b"active_lead_count", "agent_id", b"agent_id", "available", b"available", "capacity", b"capacity", "create_time", b"create_time", "email", b"email", "external_user_id", b"external_user_id", "languages", b"languages", "location_id", b"location_id", "max_price_usd", b"max_price_usd", "min_price_usd", b"min_price_usd", "name", b"name", "phone", b"phone", "specialties", b"specialties", "team_id", b"team_id", "team_lead", b"team_lead", "territories", b"territories", "timezone", b"timezone", "update_time", b"update_time", "working_hours", b"working_hours"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1007,3 +1037,271 @@ class GetRoutingStatsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetRoutingStatsResponse: _TypeAlias = GetRoutingStatsResponse  # noqa: Y015
+
+@_typing.final
+class RuleConditions(_message.Message):
+    """Which leads a rule applies to. Values of one field are alternatives (OR);
+    fields set together must all match (AND); an unset field matches any lead.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SOURCES_FIELD_NUMBER: _builtins.int
+    TAGS_FIELD_NUMBER: _builtins.int
+    INTENTS_FIELD_NUMBER: _builtins.int
+    MIN_PRICE_USD_FIELD_NUMBER: _builtins.int
+    MAX_PRICE_USD_FIELD_NUMBER: _builtins.int
+    POSTAL_CODES_FIELD_NUMBER: _builtins.int
+    CITIES_FIELD_NUMBER: _builtins.int
+    SCORE_TIERS_FIELD_NUMBER: _builtins.int
+    min_price_usd: _builtins.int
+    """The lead's budget_usd is at least / at most this; 0 = no bound."""
+    max_price_usd: _builtins.int
+    @_builtins.property
+    def sources(self) -> _containers.RepeatedScalarFieldContainer[_ingest_service_pb2.LeadSource.ValueType]: ...
+    @_builtins.property
+    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The lead carries at least one of these tags (case-insensitive)."""
+
+    @_builtins.property
+    def intents(self) -> _containers.RepeatedScalarFieldContainer[_ingest_service_pb2.LeadIntent.ValueType]: ...
+    @_builtins.property
+    def postal_codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def cities(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def score_tiers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """"cold", "warm" or "hot" (RouteLeadRequest.score: < 40, 40-69, >= 70)."""
+
+    def __init__(
+        self,
+        *,
+        sources: _abc.Iterable[_ingest_service_pb2.LeadSource.ValueType] | None = ...,
+        tags: _abc.Iterable[_builtins.str] | None = ...,
+        intents: _abc.Iterable[_ingest_service_pb2.LeadIntent.ValueType] | None = ...,
+        min_price_usd: _builtins.int = ...,
+        max_price_usd: _builtins.int = ...,
+        postal_codes: _abc.Iterable[_builtins.str] | None = ...,
+        cities: _abc.Iterable[_builtins.str] | None = ...,
+        score_tiers: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cities", b"cities", "intents", b"intents", "max_price_usd", b"max_price_usd", "min_price_usd", b"min_price_usd", "postal_codes", b"postal_codes", "score_tiers", b"score_tiers", "sources", b"sources", "tags", b"tags"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RuleConditions: _TypeAlias = RuleConditions  # noqa: Y015
+
+@_typing.final
+class RoutingRule(_message.Message):
+    """A per-location routing rule; the first active rule that matches wins."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULE_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    POSITION_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    CONDITIONS_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    TEAM_ID_FIELD_NUMBER: _builtins.int
+    REQUIRE_TERRITORY_FIELD_NUMBER: _builtins.int
+    REQUIRE_SPECIALTY_FIELD_NUMBER: _builtins.int
+    REQUIRE_PRICE_FIELD_NUMBER: _builtins.int
+    ACTIVE_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    rule_id: _builtins.str
+    location_id: _builtins.str
+    position: _builtins.int
+    """Evaluation order, lowest first."""
+    name: _builtins.str
+    target: Global___RuleTarget.ValueType
+    agent_id: _builtins.str
+    team_id: _builtins.str
+    require_territory: _builtins.bool
+    """Make these hard constraints for this rule's leads (otherwise preferences)."""
+    require_specialty: _builtins.bool
+    require_price: _builtins.bool
+    active: _builtins.bool
+    @_builtins.property
+    def conditions(self) -> Global___RuleConditions: ...
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        rule_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        position: _builtins.int = ...,
+        name: _builtins.str = ...,
+        conditions: Global___RuleConditions | None = ...,
+        target: Global___RuleTarget.ValueType = ...,
+        agent_id: _builtins.str = ...,
+        team_id: _builtins.str = ...,
+        require_territory: _builtins.bool = ...,
+        require_specialty: _builtins.bool = ...,
+        require_price: _builtins.bool = ...,
+        active: _builtins.bool = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions", "create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "agent_id", b"agent_id", "conditions", b"conditions", "create_time", b"create_time", "location_id", b"location_id", "name", b"name", "position", b"position", "require_price", b"require_price", "require_specialty", b"require_specialty", "require_territory", b"require_territory", "rule_id", b"rule_id", "target", b"target", "team_id", b"team_id", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RoutingRule: _TypeAlias = RoutingRule  # noqa: Y015
+
+@_typing.final
+class UpsertRoutingRuleRequest(_message.Message):
+    """Request for UpsertRoutingRule."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    @_builtins.property
+    def rule(self) -> Global___RoutingRule: ...
+    def __init__(
+        self,
+        *,
+        rule: Global___RoutingRule | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rule", b"rule"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request_id", b"request_id", "rule", b"rule"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpsertRoutingRuleRequest: _TypeAlias = UpsertRoutingRuleRequest  # noqa: Y015
+
+@_typing.final
+class UpsertRoutingRuleResponse(_message.Message):
+    """Response for UpsertRoutingRule."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rule(self) -> Global___RoutingRule: ...
+    def __init__(
+        self,
+        *,
+        rule: Global___RoutingRule | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rule", b"rule"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rule", b"rule"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpsertRoutingRuleResponse: _TypeAlias = UpsertRoutingRuleResponse  # noqa: Y015
+
+@_typing.final
+class ListRoutingRulesRequest(_message.Message):
+    """Request for ListRoutingRules."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    page_size: _builtins.int
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRoutingRulesRequest: _TypeAlias = ListRoutingRulesRequest  # noqa: Y015
+
+@_typing.final
+class ListRoutingRulesResponse(_message.Message):
+    """Response for ListRoutingRules."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def rules(self) -> _containers.RepeatedCompositeFieldContainer[Global___RoutingRule]: ...
+    def __init__(
+        self,
+        *,
+        rules: _abc.Iterable[Global___RoutingRule] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "rules", b"rules"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRoutingRulesResponse: _TypeAlias = ListRoutingRulesResponse  # noqa: Y015
+
+@_typing.final
+class DeleteRoutingRuleRequest(_message.Message):
+    """Request for DeleteRoutingRule."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    RULE_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    rule_id: _builtins.str
+    request_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+        rule_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id", "request_id", b"request_id", "rule_id", b"rule_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteRoutingRuleRequest: _TypeAlias = DeleteRoutingRuleRequest  # noqa: Y015
+
+@_typing.final
+class DeleteRoutingRuleResponse(_message.Message):
+    """Response for DeleteRoutingRule."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELETED_FIELD_NUMBER: _builtins.int
+    deleted: _builtins.bool
+    """False when the rule did not exist (already deleted)."""
+    def __init__(
+        self,
+        *,
+        deleted: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deleted", b"deleted"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteRoutingRuleResponse: _TypeAlias = DeleteRoutingRuleResponse  # noqa: Y015

@@ -91,6 +91,21 @@ class RoutingServiceStub:
                 request_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingSettingsRequest.SerializeToString,
                 response_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingSettingsResponse.FromString,
                 _registered_method=True)
+        self.UpsertRoutingRule = channel.unary_unary(
+                '/leadengine.routing.v1.RoutingService/UpsertRoutingRule',
+                request_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.UpsertRoutingRuleRequest.SerializeToString,
+                response_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.UpsertRoutingRuleResponse.FromString,
+                _registered_method=True)
+        self.ListRoutingRules = channel.unary_unary(
+                '/leadengine.routing.v1.RoutingService/ListRoutingRules',
+                request_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ListRoutingRulesRequest.SerializeToString,
+                response_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ListRoutingRulesResponse.FromString,
+                _registered_method=True)
+        self.DeleteRoutingRule = channel.unary_unary(
+                '/leadengine.routing.v1.RoutingService/DeleteRoutingRule',
+                request_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.DeleteRoutingRuleRequest.SerializeToString,
+                response_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.DeleteRoutingRuleResponse.FromString,
+                _registered_method=True)
         self.GetRoutingStats = channel.unary_unary(
                 '/leadengine.routing.v1.RoutingService/GetRoutingStats',
                 request_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingStatsRequest.SerializeToString,
@@ -187,6 +202,28 @@ class RoutingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpsertRoutingRule(self, request, context):
+        """Creates or replaces a routing rule (rule.rule_id set: replace it).
+        Idempotent on request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRoutingRules(self, request, context):
+        """Lists a location's rules in evaluation order (position, then rule_id).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteRoutingRule(self, request, context):
+        """Deletes a rule. Idempotent: deleting a deleted rule succeeds.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetRoutingStats(self, request, context):
         """Scores the routing-time predictions of a location against the outcomes
         that followed them.
@@ -252,6 +289,21 @@ def add_RoutingServiceServicer_to_server(servicer, server):
                     servicer.GetRoutingSettings,
                     request_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingSettingsRequest.FromString,
                     response_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingSettingsResponse.SerializeToString,
+            ),
+            'UpsertRoutingRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertRoutingRule,
+                    request_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.UpsertRoutingRuleRequest.FromString,
+                    response_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.UpsertRoutingRuleResponse.SerializeToString,
+            ),
+            'ListRoutingRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRoutingRules,
+                    request_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ListRoutingRulesRequest.FromString,
+                    response_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ListRoutingRulesResponse.SerializeToString,
+            ),
+            'DeleteRoutingRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteRoutingRule,
+                    request_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.DeleteRoutingRuleRequest.FromString,
+                    response_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.DeleteRoutingRuleResponse.SerializeToString,
             ),
             'GetRoutingStats': grpc.unary_unary_rpc_method_handler(
                     servicer.GetRoutingStats,
@@ -558,6 +610,87 @@ class RoutingService:
             '/leadengine.routing.v1.RoutingService/GetRoutingSettings',
             leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingSettingsRequest.SerializeToString,
             leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingSettingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertRoutingRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.routing.v1.RoutingService/UpsertRoutingRule',
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.UpsertRoutingRuleRequest.SerializeToString,
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.UpsertRoutingRuleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRoutingRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.routing.v1.RoutingService/ListRoutingRules',
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ListRoutingRulesRequest.SerializeToString,
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ListRoutingRulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteRoutingRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.routing.v1.RoutingService/DeleteRoutingRule',
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.DeleteRoutingRuleRequest.SerializeToString,
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.DeleteRoutingRuleResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -69,6 +69,14 @@ class RoutingServiceStub:
     """Replaces a location's routing settings. Idempotent."""
     GetRoutingSettings: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.GetRoutingSettingsRequest, _routing_service_pb2.GetRoutingSettingsResponse]
     """Returns a location's routing settings (the defaults when never set)."""
+    UpsertRoutingRule: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.UpsertRoutingRuleRequest, _routing_service_pb2.UpsertRoutingRuleResponse]
+    """Creates or replaces a routing rule (rule.rule_id set: replace it).
+    Idempotent on request_id.
+    """
+    ListRoutingRules: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.ListRoutingRulesRequest, _routing_service_pb2.ListRoutingRulesResponse]
+    """Lists a location's rules in evaluation order (position, then rule_id)."""
+    DeleteRoutingRule: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.DeleteRoutingRuleRequest, _routing_service_pb2.DeleteRoutingRuleResponse]
+    """Deletes a rule. Idempotent: deleting a deleted rule succeeds."""
     GetRoutingStats: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.GetRoutingStatsRequest, _routing_service_pb2.GetRoutingStatsResponse]
     """Scores the routing-time predictions of a location against the outcomes
     that followed them.
@@ -115,6 +123,14 @@ class RoutingServiceAsyncStub(RoutingServiceStub):
     """Replaces a location's routing settings. Idempotent."""
     GetRoutingSettings: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.GetRoutingSettingsRequest, _routing_service_pb2.GetRoutingSettingsResponse]  # type: ignore[assignment]
     """Returns a location's routing settings (the defaults when never set)."""
+    UpsertRoutingRule: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.UpsertRoutingRuleRequest, _routing_service_pb2.UpsertRoutingRuleResponse]  # type: ignore[assignment]
+    """Creates or replaces a routing rule (rule.rule_id set: replace it).
+    Idempotent on request_id.
+    """
+    ListRoutingRules: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.ListRoutingRulesRequest, _routing_service_pb2.ListRoutingRulesResponse]  # type: ignore[assignment]
+    """Lists a location's rules in evaluation order (position, then rule_id)."""
+    DeleteRoutingRule: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.DeleteRoutingRuleRequest, _routing_service_pb2.DeleteRoutingRuleResponse]  # type: ignore[assignment]
+    """Deletes a rule. Idempotent: deleting a deleted rule succeeds."""
     GetRoutingStats: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.GetRoutingStatsRequest, _routing_service_pb2.GetRoutingStatsResponse]  # type: ignore[assignment]
     """Scores the routing-time predictions of a location against the outcomes
     that followed them.
@@ -224,6 +240,32 @@ class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_routing_service_pb2.GetRoutingSettingsResponse, _abc.Awaitable[_routing_service_pb2.GetRoutingSettingsResponse]]:
         """Returns a location's routing settings (the defaults when never set)."""
+
+    @_abc_1.abstractmethod
+    def UpsertRoutingRule(
+        self,
+        request: _routing_service_pb2.UpsertRoutingRuleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_service_pb2.UpsertRoutingRuleResponse, _abc.Awaitable[_routing_service_pb2.UpsertRoutingRuleResponse]]:
+        """Creates or replaces a routing rule (rule.rule_id set: replace it).
+        Idempotent on request_id.
+        """
+
+    @_abc_1.abstractmethod
+    def ListRoutingRules(
+        self,
+        request: _routing_service_pb2.ListRoutingRulesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_service_pb2.ListRoutingRulesResponse, _abc.Awaitable[_routing_service_pb2.ListRoutingRulesResponse]]:
+        """Lists a location's rules in evaluation order (position, then rule_id)."""
+
+    @_abc_1.abstractmethod
+    def DeleteRoutingRule(
+        self,
+        request: _routing_service_pb2.DeleteRoutingRuleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_service_pb2.DeleteRoutingRuleResponse, _abc.Awaitable[_routing_service_pb2.DeleteRoutingRuleResponse]]:
+        """Deletes a rule. Idempotent: deleting a deleted rule succeeds."""
 
     @_abc_1.abstractmethod
     def GetRoutingStats(

@@ -9,6 +9,7 @@ from leadengine.routing.v1 import routing_service_pb2 as pb
 from leadengine.routing.v1 import routing_service_pb2_grpc as pb_grpc
 
 from services.routing.assigning import Assigning
+from services.routing.claiming import Claiming
 from services.routing.config import Config
 from services.routing.lifecycle import Lifecycle
 from services.routing.location_store import LocationStore
@@ -32,13 +33,16 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     outcome_written = asyncio.Event()
     lifecycle = Lifecycle(repo, default_inactivity_days=DEFAULT_INACTIVITY_DAYS, sweep_s=cfg.sweep_s)
     relay = OutcomeRelay(OutcomeQueue(db), peers, RelaySettings(poll_s=cfg.outbox_poll_s), outcome_written)
+    assigning = Assigning(repo, store, rule_store, IngestClient(peers), default_capacity=cfg.default_capacity)
+    claiming = Claiming(repo, store, assigning, sweep_s=cfg.sla_sweep_s)
     servicer = RoutingServicer(
         Roster(repo),
-        Assigning(repo, store, rule_store, IngestClient(peers), default_capacity=cfg.default_capacity),
+        assigning,
         OutcomeRecording(repo, outcome_written),
         lifecycle,
         store,
         rule_store,
+        claiming,
     )
     return ServiceApp(
         registrations=[
@@ -49,5 +53,5 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
             )
         ],
         error_domain="routing.leadengine",
-        background=[relay.run, lifecycle.run],
+        background=[relay.run, lifecycle.run, claiming.run],
     )

@@ -19,8 +19,17 @@ from services.routing import matching, rules, selection
 from services.routing.location_store import LocationStore
 from services.routing.matching import AgentProfile, LeadProfile
 from services.routing.predictor import SuccessModel
-from services.routing.repository import Agent, AgentLoad, Assignment, NewAssignment, RoutingRepository
+from services.routing.repository import (
+    POND,
+    Agent,
+    AgentLoad,
+    Assignment,
+    NewAssignment,
+    RoutingRepository,
+    RoutingTx,
+)
 from services.routing.rule_store import RuleStore
+from services.routing.settings import RoutingSettings
 from shared import timestamps
 from shared.clients import IngestClient
 from shared.errors import FieldViolation, InvalidArgument, NotFound
@@ -74,6 +83,13 @@ def _candidate(
         "score": r.score,
         "reasons": list(r.reasons),
     }
+
+
+@dataclass(frozen=True)
+class Plan:
+    order: list[tuple[AgentProfile, float, float]]  # (agent, predicted success, score), best first
+    reasons: list[str]
+    features: list[str]  # the lead's own features
 
 
 class Roster:
@@ -149,6 +165,72 @@ class Assigning:
             )
         return found
 
+    async def plan(
+        self, lead: LeadProfile, location_id: str, settings: RoutingSettings, passed: frozenset[uuid.UUID]
+    ) -> Plan:
+        """Who may take the lead, best first, and why; agents in `passed` (declined it, or let
+        its acceptance time run out) are not asked again."""
+        model = await self.model(location_id)
+        agents = [a for a in await self._roster.profiles(location_id) if a.agent_id not in passed]
+        features = matching.lead_features(lead)
+        rule = rules.first_match(await self._rules.active(location_id), lead)
+        if rule is not None and rule.target == rules.POND:
+            return Plan([], [f"rule '{rule.name}' sends these leads to the pond"], features)
+        screened = matching.screen(
+            lead, agents, timestamps.now(), (lambda a: rules.allowed(rule, lead, a)) if rule else None
+        )
+        decision = selection.decide(
+            lead,
+            features,
+            agents,
+            screened,
+            model,
+            load_weight=settings.load_weight,
+            # A team shares its leads round-robin (as peers' lead-flow groups do).
+            round_robin=settings.round_robin or (rule is not None and rule.target == rules.TEAM),
+        )
+        order, reasons = decision.order, decision.reasons
+        if rule is not None:
+            reasons.insert(0, f"rule '{rule.name}' matched")
+        if not order:
+            order = selection.team_leads(lead, features, agents, model, rules.team_of(rule, agents))
+            if order:
+                reasons.insert(0, f"fallback to team lead {order[0][0].name}: nobody eligible could take it")
+        return Plan(order, reasons, features)
+
+    async def take_first(
+        self, tx: RoutingTx, lead: LeadProfile, plan: Plan, settings: RoutingSettings, snapshot: bytes
+    ) -> tuple[NewAssignment, Agent | None]:
+        """In the caller's transaction: a slot of the best agent in the plan who still has one
+        (guarded, so never past capacity), and the assignment to store; no agent: the pond."""
+        for index, (agent, p, score) in enumerate(plan.order):
+            taken = await tx.take_slot(agent.agent_id, agent.capacity)
+            if taken is None:
+                continue  # another route took its last slot since we read: next in rank
+            pick = selection.explain(lead, plan.features, agent, p, score)
+            why = list(plan.reasons)
+            if index:
+                why.insert(0, f"{taken.name}: the {index} agent(s) ranked above filled up meanwhile")
+            kept = plan.order[index : index + selection.KEPT_CANDIDATES]
+            return NewAssignment(
+                lead.lead_id,
+                lead.location_id,
+                taken.agent_id,
+                why,
+                pick.predicted,
+                [_candidate(lead, plan.features, e) for e in kept],
+                list(pick.features),
+                accept_sla_s=settings.accept_sla_seconds,
+                lead_snapshot=snapshot,
+                score=lead.score,
+            ), taken
+        reasons = plan.reasons
+        if plan.order:
+            reasons = [*reasons, "every eligible agent filled up while the lead was being routed"]
+        return NewAssignment(
+            lead.lead_id, lead.location_id, None, reasons, 0.0, [], [], score=lead.score
+        ), None
+
     async def route(
         self, lead_id: uuid.UUID, location_id: str, score: float, snapshot: ingest_pb.Lead | None
     ) -> Routed:
@@ -157,74 +239,18 @@ class Assigning:
         existing = await self._repo.get_assignment(lead_id)
         if existing is not None and existing.location_id != location_id:
             raise assignment_missing(lead_id)
-        if existing is not None and existing.state != 3:
+        if existing is not None and existing.state != POND:
             return await self._existing(existing)
-        lead = LeadProfile.of(await self.lead(lead_id, location_id, snapshot), score)
+        found = await self.lead(lead_id, location_id, snapshot)
+        lead = LeadProfile.of(found, score)
         settings = await self._store.settings(location_id)
-        model = await self.model(location_id)
-        agents = await self._roster.profiles(location_id)
-        features = matching.lead_features(lead)
-        rule = rules.first_match(await self._rules.active(location_id), lead)
-        if rule is not None and rule.target == rules.POND:
-            order: list[tuple[AgentProfile, float, float]] = []
-            reasons = [f"rule '{rule.name}' sends these leads to the pond"]
-        else:
-            screened = matching.screen(
-                lead, agents, timestamps.now(), (lambda a: rules.allowed(rule, lead, a)) if rule else None
-            )
-            decision = selection.decide(
-                lead,
-                features,
-                agents,
-                screened,
-                model,
-                load_weight=settings.load_weight,
-                # A team shares its leads round-robin (as peers' lead-flow groups do).
-                round_robin=settings.round_robin or (rule is not None and rule.target == rules.TEAM),
-            )
-            order, reasons = decision.order, decision.reasons
-            if rule is not None:
-                reasons.insert(0, f"rule '{rule.name}' matched")
-            if not order:
-                order = selection.team_leads(lead, features, agents, model, rules.team_of(rule, agents))
-                if order:
-                    reasons.insert(
-                        0, f"fallback to team lead {order[0][0].name}: nobody eligible could take it"
-                    )
+        plan = await self.plan(lead, location_id, settings, frozenset())
         async with self._repo.transaction() as tx:
-            for index, (agent, p, score) in enumerate(order):
-                taken = await tx.take_slot(agent.agent_id, agent.capacity)
-                if taken is None:
-                    continue  # another route took its last slot since we read: next in rank
-                pick = selection.explain(lead, features, agent, p, score)
-                why = list(reasons)
-                if index:
-                    why.insert(0, f"{taken.name}: the {index} agent(s) ranked above filled up meanwhile")
-                stored = await tx.store_assignment(
-                    NewAssignment(
-                        lead_id,
-                        location_id,
-                        taken.agent_id,
-                        why,
-                        pick.predicted,
-                        [
-                            _candidate(lead, features, e)
-                            for e in order[index : index + selection.KEPT_CANDIDATES]
-                        ],
-                        list(pick.features),
-                    )
-                )
-                if stored is None:
-                    raise _Raced
-                return Routed(stored, taken, created=True)
-            if order:
-                reasons = [*reasons, "every eligible agent filled up while the lead was being routed"]
-            stored = await tx.store_assignment(
-                NewAssignment(lead_id, location_id, None, reasons, 0.0, [], [])
-            )
-        if stored is None:
-            raise _Raced
-        return Routed(stored, None, created=existing is None)
+            new, agent = await self.take_first(tx, lead, plan, settings, found.SerializeToString())
+            stored = await tx.store_assignment(new)
+            if stored is None:
+                raise _Raced  # rolls back the slot just taken
+        return Routed(stored, agent, created=agent is not None or existing is None)
 
     async def _existing(self, assignment: Assignment) -> Routed:
         agent = await self._repo.get_agent(assignment.agent_id) if assignment.agent_id else None

@@ -19,7 +19,11 @@ STATS_WINDOW = 5000
 
 def settings_to_proto(value: settings.RoutingSettings) -> pb.RoutingSettings:
     return pb.RoutingSettings(
-        inactivity_days=value.inactivity_days, round_robin=value.round_robin, load_weight=value.load_weight
+        inactivity_days=value.inactivity_days,
+        round_robin=value.round_robin,
+        load_weight=value.load_weight,
+        accept_sla_seconds=value.accept_sla_seconds,
+        max_reassignments=value.max_reassignments,
     )
 
 
@@ -54,7 +58,13 @@ class LifecycleHandlers:
     ) -> pb.SetRoutingSettingsResponse:
         location_id = inputs.require_text(request.location_id, "location_id")
         given = request.settings
-        value = settings.checked(given.inactivity_days, given.round_robin, given.load_weight)
+        value = settings.checked(
+            given.inactivity_days,
+            given.round_robin,
+            given.load_weight,
+            given.accept_sla_seconds,
+            given.max_reassignments,
+        )
         stored = await self._store.set_settings(location_id, value)
         return pb.SetRoutingSettingsResponse(settings=settings_to_proto(stored))
 

@@ -28,19 +28,29 @@ class LocationStore:
             )
         if row is None:
             return RoutingSettings()
-        return RoutingSettings(row["inactivity_days"], row["round_robin"], row["load_weight"])
+        return RoutingSettings(
+            row["inactivity_days"],
+            row["round_robin"],
+            row["load_weight"],
+            row["accept_sla_seconds"],
+            row["max_reassignments"],
+        )
 
     async def set_settings(self, location_id: str, settings: RoutingSettings) -> RoutingSettings:
         async with self._db.transaction() as conn:
             await conn.execute(
-                "INSERT INTO routing_settings (location_id, inactivity_days, round_robin, load_weight)"
-                " VALUES ($1, $2, $3, $4) ON CONFLICT (location_id) DO UPDATE SET"
-                " inactivity_days = EXCLUDED.inactivity_days, round_robin = EXCLUDED.round_robin,"
-                " load_weight = EXCLUDED.load_weight, update_time = now()",
+                "INSERT INTO routing_settings (location_id, inactivity_days, round_robin, load_weight,"
+                " accept_sla_seconds, max_reassignments) VALUES ($1, $2, $3, $4, $5, $6)"
+                " ON CONFLICT (location_id) DO UPDATE SET inactivity_days = EXCLUDED.inactivity_days,"
+                " round_robin = EXCLUDED.round_robin, load_weight = EXCLUDED.load_weight,"
+                " accept_sla_seconds = EXCLUDED.accept_sla_seconds,"
+                " max_reassignments = EXCLUDED.max_reassignments, update_time = now()",
                 location_id,
                 settings.inactivity_days,
                 settings.round_robin,
                 settings.load_weight,
+                settings.accept_sla_seconds,
+                settings.max_reassignments,
                 timeout=deadlines.timeout(2.0),
             )
         return settings

@@ -73,6 +73,12 @@ class Assignment:
     predicted_success: float = 0.0
     candidates: tuple[dict[str, Any], ...] = ()
     features: tuple[str, ...] = ()
+    accept_by_time: datetime | None = None
+    accept_time: datetime | None = None
+    reassign_count: int = 0
+    passed_agents: frozenset[uuid.UUID] = frozenset()
+    lead_snapshot: bytes | None = None
+    score: float = 0.0
 
 
 class AgentLoad(NamedTuple):
@@ -92,6 +98,9 @@ class NewAssignment:
     predicted_success: float
     candidates: list[dict[str, Any]]
     features: list[str]
+    accept_sla_s: int = 0  # 0: no acceptance deadline (pond)
+    lead_snapshot: bytes | None = None
+    score: float = 0.0
 
 
 def _windows(raw: list[dict[str, int]]) -> tuple[Window, ...]:
@@ -139,6 +148,12 @@ def _assignment(row: asyncpg.Record) -> Assignment:
         predicted_success=row["predicted_success"],
         candidates=tuple(row["candidates"]),
         features=tuple(row["features"]),
+        accept_by_time=row["accept_by_time"],
+        accept_time=row["accept_time"],
+        reassign_count=row["reassign_count"],
+        passed_agents=frozenset(row["passed_agents"]),
+        lead_snapshot=row["lead_snapshot"],
+        score=row["score"],
     )
 
 
@@ -251,12 +266,15 @@ class RoutingTx:
         state, active = (OPEN, True) if new.agent_id is not None else (POND, False)
         row = await self._conn.fetchrow(
             "INSERT INTO assignments (lead_id, location_id, agent_id, reasons, state, active,"
-            " predicted_success, candidates, features) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            " predicted_success, candidates, features, accept_by_time, lead_snapshot, score)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
+            " CASE WHEN $10 > 0 THEN now() + make_interval(secs => $10) END, $11, $12)"
             " ON CONFLICT (lead_id) DO UPDATE SET agent_id = EXCLUDED.agent_id, reasons = EXCLUDED.reasons,"
             " state = EXCLUDED.state, active = EXCLUDED.active,"
             " predicted_success = EXCLUDED.predicted_success,"
             " candidates = EXCLUDED.candidates, features = EXCLUDED.features, assign_time = now(),"
-            " last_activity_time = now(), end_reason = '', update_time = now()"
+            " accept_by_time = EXCLUDED.accept_by_time, lead_snapshot = EXCLUDED.lead_snapshot,"
+            " score = EXCLUDED.score, last_activity_time = now(), end_reason = '', update_time = now()"
             f" WHERE assignments.state = {POND} RETURNING lead_id",
             new.lead_id,
             new.location_id,
@@ -267,8 +285,57 @@ class RoutingTx:
             new.predicted_success,
             new.candidates,
             new.features,
+            float(new.accept_sla_s),
+            new.lead_snapshot,
+            new.score,
         )
         return None if row is None else await self.find_assignment(new.lead_id)
+
+    async def accept(self, lead_id: uuid.UUID, agent_id: uuid.UUID) -> bool:
+        """Mark the open assignment accepted by its agent; False when it is not theirs (or not
+        open). Accepting again keeps the first accept_time."""
+        row = await self._conn.fetchrow(
+            "UPDATE assignments SET accept_time = coalesce(accept_time, now()), accept_by_time = NULL,"
+            " update_time = now() WHERE lead_id = $1 AND agent_id = $2 AND active RETURNING lead_id",
+            lead_id,
+            agent_id,
+        )
+        return row is not None
+
+    async def move(
+        self, held: Assignment, new: NewAssignment, why: str, *, passed: uuid.UUID
+    ) -> Assignment | None:
+        """Move an open, unaccepted assignment from `held.agent_id` to `new.agent_id` (None: the
+        pond), freeing the old agent's slot; the caller has already taken the new agent's. None
+        when the assignment changed since it was read (accepted, closed, moved): nothing moves."""
+        state, active = (OPEN, True) if new.agent_id is not None else (POND, False)
+        row = await self._conn.fetchrow(
+            "UPDATE assignments SET agent_id = $3, state = $4, active = $5, reasons = $6,"
+            " predicted_success = $7, candidates = $8, features = $9,"
+            " accept_by_time = CASE WHEN $10 > 0 THEN now() + make_interval(secs => $10) END,"
+            " passed_agents = array_append(passed_agents, $11),"
+            " reassign_count = reassign_count + CASE WHEN $3::uuid IS NULL THEN 0 ELSE 1 END,"
+            " end_reason = $12, assign_time = now(), update_time = now()"
+            " WHERE lead_id = $1 AND agent_id = $2 AND active AND accept_time IS NULL RETURNING lead_id",
+            held.lead_id,
+            held.agent_id,
+            new.agent_id,
+            state,
+            active,
+            new.reasons,
+            new.predicted_success,
+            new.candidates,
+            new.features,
+            float(new.accept_sla_s),
+            passed,
+            "" if active else why,
+        )
+        if row is None:
+            return None
+        await self._conn.execute(
+            "UPDATE agents SET active_lead_count = active_lead_count - 1 WHERE agent_id = $1", held.agent_id
+        )
+        return await self.find_assignment(held.lead_id)
 
     async def close(self, lead_id: uuid.UUID, reason: str, *, idle_days: int = 0) -> Assignment | None:
         """Close the lead's open assignment and give its agent the slot back; None when it was
@@ -392,6 +459,17 @@ class RoutingRepository:
             )
             row = await conn.fetchrow(_ASSIGNMENT, lead_id)
         return None if row is None or row["location_id"] != location_id else _assignment(row)
+
+    async def unaccepted_due(self, limit: int) -> list[uuid.UUID]:
+        """Open assignments whose acceptance deadline passed, oldest first."""
+        async with self._db.connection() as conn:
+            rows = await conn.fetch(
+                "SELECT lead_id FROM assignments WHERE active AND accept_by_time < now()"
+                " ORDER BY accept_by_time LIMIT $1",
+                limit,
+                timeout=deadlines.timeout(5.0),
+            )
+        return [r["lead_id"] for r in rows]
 
     async def idle_assignments(self, default_days: int, limit: int) -> list[tuple[uuid.UUID, int]]:
         """Open assignments whose lead has been inactive longer than its location allows, with

@@ -7,6 +7,8 @@ from leadengine.routing.v1 import routing_service_pb2_grpc as pb_grpc
 
 from services.routing import agents, outcomes
 from services.routing.assigning import Assigning
+from services.routing.claiming import Claiming
+from services.routing.claiming_servicer import ClaimingHandlers
 from services.routing.lifecycle import Lifecycle
 from services.routing.lifecycle_servicer import LifecycleHandlers
 from services.routing.location_store import LocationStore
@@ -73,6 +75,9 @@ def assignment_to_proto(assignment: Assignment) -> pb.Assignment:
         state=assignment.state,  # type: ignore[arg-type]
         end_reason=assignment.end_reason,
         last_activity_time=timestamps.to_proto(assignment.last_activity_time),
+        accept_by_time=timestamps.to_proto(assignment.accept_by_time),
+        accept_time=timestamps.to_proto(assignment.accept_time),
+        reassign_count=assignment.reassign_count,
     )
 
 
@@ -104,7 +109,7 @@ def _location(raw: str) -> str:
     return inputs.require_text(raw, "location_id")
 
 
-class RoutingServicer(LifecycleHandlers, RuleHandlers, pb_grpc.RoutingServiceServicer):
+class RoutingServicer(LifecycleHandlers, RuleHandlers, ClaimingHandlers, pb_grpc.RoutingServiceServicer):
     def __init__(
         self,
         roster: Roster,
@@ -113,6 +118,7 @@ class RoutingServicer(LifecycleHandlers, RuleHandlers, pb_grpc.RoutingServiceSer
         lifecycle: Lifecycle,
         store: LocationStore,
         rule_store: RuleStore,
+        claiming: Claiming,
     ) -> None:
         self._roster = roster
         self._assigning = assigning
@@ -120,6 +126,7 @@ class RoutingServicer(LifecycleHandlers, RuleHandlers, pb_grpc.RoutingServiceSer
         self._lifecycle = lifecycle
         self._store = store
         self._rule_store = rule_store
+        self._claiming = claiming
 
     def _assignment_proto(self, assignment: Assignment) -> pb.Assignment:
         return assignment_to_proto(assignment)

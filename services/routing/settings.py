@@ -11,6 +11,10 @@ DEFAULT_INACTIVITY_DAYS = 30
 DEFAULT_LOAD_WEIGHT = 1.0
 MAX_INACTIVITY_DAYS = 3650
 MAX_LOAD_WEIGHT = 10.0
+DEFAULT_ACCEPT_SLA_SECONDS = 300
+MAX_ACCEPT_SLA_SECONDS = 7 * 24 * 3600
+DEFAULT_MAX_REASSIGNMENTS = 3
+MAX_REASSIGNMENTS = 20
 
 
 @dataclass(frozen=True)
@@ -18,10 +22,30 @@ class RoutingSettings:
     inactivity_days: int = DEFAULT_INACTIVITY_DAYS
     round_robin: bool = False
     load_weight: float = DEFAULT_LOAD_WEIGHT
+    accept_sla_seconds: int = DEFAULT_ACCEPT_SLA_SECONDS
+    max_reassignments: int = DEFAULT_MAX_REASSIGNMENTS
 
 
-def checked(inactivity_days: int, round_robin: bool, load_weight: float) -> RoutingSettings:
-    """0 means the default for either number."""
+def _range(value: int, field: str, maximum: int) -> int:
+    if not 0 <= value <= maximum:
+        raise InvalidArgument(
+            f"{field} {value} is out of range",
+            reason="INVALID_SETTINGS",
+            violations=[FieldViolation(field, f"0 (default) to {maximum}")],
+        )
+    return value
+
+
+def checked(
+    inactivity_days: int,
+    round_robin: bool,
+    load_weight: float,
+    accept_sla_seconds: int = 0,
+    max_reassignments: int = 0,
+) -> RoutingSettings:
+    """0 means the default for every number."""
+    _range(accept_sla_seconds, "settings.accept_sla_seconds", MAX_ACCEPT_SLA_SECONDS)
+    _range(max_reassignments, "settings.max_reassignments", MAX_REASSIGNMENTS)
     if not 0 <= inactivity_days <= MAX_INACTIVITY_DAYS:
         raise InvalidArgument(
             f"settings.inactivity_days {inactivity_days} is out of range",
@@ -38,4 +62,6 @@ def checked(inactivity_days: int, round_robin: bool, load_weight: float) -> Rout
         inactivity_days=inactivity_days or DEFAULT_INACTIVITY_DAYS,
         round_robin=round_robin,
         load_weight=load_weight or DEFAULT_LOAD_WEIGHT,
+        accept_sla_seconds=accept_sla_seconds or DEFAULT_ACCEPT_SLA_SECONDS,
+        max_reassignments=max_reassignments or DEFAULT_MAX_REASSIGNMENTS,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import asyncpg
 import grpc
@@ -138,19 +138,26 @@ async def test_inactive_assignments_close_after_the_locations_days(routing, tabl
     quiet, busy = str(uuid.uuid4()), str(uuid.uuid4())
     for lead in (quiet, busy):
         await routing.RouteLead(route_request(loc, lead), timeout=5)
-    # Four days pass for both leads (moved back behind the API: tests cannot wait days) ...
-    await tables.execute(
-        "UPDATE assignments SET last_activity_time = now() - interval '4 days' WHERE location_id = $1", loc
-    )
-    # ... but one of them was active yesterday.
-    touched = await routing.RecordLeadActivity(
-        pb.RecordLeadActivityRequest(
-            lead_id=busy,
-            location_id=loc,
-            activity_time=timestamps.to_proto(timestamps.now() - timedelta(days=1)),
-        ),
-        timeout=5,
-    )
+    # Days pass (moved back behind the API: tests cannot wait days): four for one lead, two for
+    # the other, which RecordLeadActivity then moves forward to yesterday and never back.
+    for lead, days in ((quiet, 4), (busy, 2)):
+        await tables.execute(
+            "UPDATE assignments SET last_activity_time = now() - make_interval(days => $2)"
+            " WHERE lead_id = $1",
+            uuid.UUID(lead),
+            days,
+        )
+    for days_ago in (1, 5):
+        touched = await routing.RecordLeadActivity(
+            pb.RecordLeadActivityRequest(
+                lead_id=busy,
+                location_id=loc,
+                activity_time=timestamps.to_proto(timestamps.now() - timedelta(days=days_ago)),
+            ),
+            timeout=5,
+        )
+        shown = touched.assignment.last_activity_time.ToDatetime(tzinfo=UTC)
+        assert timedelta(hours=23) < timestamps.now() - shown < timedelta(hours=25)
     assert touched.assignment.state == pb.ASSIGNMENT_STATE_OPEN
 
     async def quiet_assignment() -> pb.Assignment:
@@ -226,7 +233,9 @@ async def test_outcomes_up_to_90_days_back_are_accepted_older_ones_refused(routi
 async def test_settings_are_checked_and_read_back(routing) -> None:
     loc = f"loc-{uuid.uuid4()}"
     got = await routing.GetRoutingSettings(pb.GetRoutingSettingsRequest(location_id=loc), timeout=5)
-    assert got.settings == pb.RoutingSettings(inactivity_days=30, load_weight=1.0)
+    assert got.settings == pb.RoutingSettings(
+        inactivity_days=30, load_weight=1.0, accept_sla_seconds=300, max_reassignments=3
+    )
     with pytest.raises(grpc.aio.AioRpcError) as exc:
         await routing.SetRoutingSettings(
             pb.SetRoutingSettingsRequest(location_id=loc, settings=pb.RoutingSettings(load_weight=-1)),
@@ -235,9 +244,14 @@ async def test_settings_are_checked_and_read_back(routing) -> None:
     assert field_violations(exc.value) == ["settings.load_weight"]
     await routing.SetRoutingSettings(
         pb.SetRoutingSettingsRequest(
-            location_id=loc, settings=pb.RoutingSettings(inactivity_days=7, round_robin=True, load_weight=2)
+            location_id=loc,
+            settings=pb.RoutingSettings(
+                inactivity_days=7, round_robin=True, load_weight=2, accept_sla_seconds=60
+            ),
         ),
         timeout=5,
     )
     got = await routing.GetRoutingSettings(pb.GetRoutingSettingsRequest(location_id=loc), timeout=5)
-    assert got.settings == pb.RoutingSettings(inactivity_days=7, round_robin=True, load_weight=2)
+    assert got.settings == pb.RoutingSettings(
+        inactivity_days=7, round_robin=True, load_weight=2, accept_sla_seconds=60, max_reassignments=3
+    )

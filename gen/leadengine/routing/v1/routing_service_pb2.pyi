@@ -538,6 +538,9 @@ class Assignment(_message.Message):
     STATE_FIELD_NUMBER: _builtins.int
     END_REASON_FIELD_NUMBER: _builtins.int
     LAST_ACTIVITY_TIME_FIELD_NUMBER: _builtins.int
+    ACCEPT_BY_TIME_FIELD_NUMBER: _builtins.int
+    ACCEPT_TIME_FIELD_NUMBER: _builtins.int
+    REASSIGN_COUNT_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
     agent_id: _builtins.str
     location_id: _builtins.str
@@ -547,6 +550,8 @@ class Assignment(_message.Message):
     state: Global___AssignmentState.ValueType
     end_reason: _builtins.str
     """Why the assignment closed (or went to the pond); empty while open."""
+    reassign_count: _builtins.int
+    """Times the lead moved to another agent (declined or not accepted in time)."""
     @_builtins.property
     def reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Human-readable reasons for the choice, most important first."""
@@ -561,6 +566,12 @@ class Assignment(_message.Message):
     def last_activity_time(self) -> _timestamp_pb2.Timestamp:
         """The last activity of the lead known to routing."""
 
+    @_builtins.property
+    def accept_by_time(self) -> _timestamp_pb2.Timestamp:
+        """Set while the agent has yet to accept: after it the lead moves on."""
+
+    @_builtins.property
+    def accept_time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
@@ -575,10 +586,13 @@ class Assignment(_message.Message):
         state: Global___AssignmentState.ValueType = ...,
         end_reason: _builtins.str = ...,
         last_activity_time: _timestamp_pb2.Timestamp | None = ...,
+        accept_by_time: _timestamp_pb2.Timestamp | None = ...,
+        accept_time: _timestamp_pb2.Timestamp | None = ...,
+        reassign_count: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["assign_time", b"assign_time", "last_activity_time", b"last_activity_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["accept_by_time", b"accept_by_time", "accept_time", b"accept_time", "assign_time", b"assign_time", "last_activity_time", b"last_activity_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "agent_name", b"agent_name", "assign_time", b"assign_time", "candidates", b"candidates", "end_reason", b"end_reason", "last_activity_time", b"last_activity_time", "lead_id", b"lead_id", "location_id", b"location_id", "predicted_success", b"predicted_success", "reasons", b"reasons", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accept_by_time", b"accept_by_time", "accept_time", b"accept_time", "agent_id", b"agent_id", "agent_name", b"agent_name", "assign_time", b"assign_time", "candidates", b"candidates", "end_reason", b"end_reason", "last_activity_time", b"last_activity_time", "lead_id", b"lead_id", "location_id", b"location_id", "predicted_success", b"predicted_success", "reasons", b"reasons", "reassign_count", b"reassign_count", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -838,6 +852,8 @@ class RoutingSettings(_message.Message):
     INACTIVITY_DAYS_FIELD_NUMBER: _builtins.int
     ROUND_ROBIN_FIELD_NUMBER: _builtins.int
     LOAD_WEIGHT_FIELD_NUMBER: _builtins.int
+    ACCEPT_SLA_SECONDS_FIELD_NUMBER: _builtins.int
+    MAX_REASSIGNMENTS_FIELD_NUMBER: _builtins.int
     inactivity_days: _builtins.int
     """An open assignment with no lead activity for this many days closes and
     frees its slot; 0 = the default (30).
@@ -848,16 +864,24 @@ class RoutingSettings(_message.Message):
     """How much load counts against predicted success in the ranking, 0..10;
     0 = the default (1.0). Negative is refused.
     """
+    accept_sla_seconds: _builtins.int
+    """Seconds an agent has to accept a new assignment before it moves to the
+    next candidate; 0 = the default (300).
+    """
+    max_reassignments: _builtins.int
+    """Times a lead moves on (decline or SLA) before it goes to the pond; 0 = the default (3)."""
     def __init__(
         self,
         *,
         inactivity_days: _builtins.int = ...,
         round_robin: _builtins.bool = ...,
         load_weight: _builtins.float = ...,
+        accept_sla_seconds: _builtins.int = ...,
+        max_reassignments: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["inactivity_days", b"inactivity_days", "load_weight", b"load_weight", "round_robin", b"round_robin"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accept_sla_seconds", b"accept_sla_seconds", "inactivity_days", b"inactivity_days", "load_weight", b"load_weight", "max_reassignments", b"max_reassignments", "round_robin", b"round_robin"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1305,3 +1329,111 @@ class DeleteRoutingRuleResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeleteRoutingRuleResponse: _TypeAlias = DeleteRoutingRuleResponse  # noqa: Y015
+
+@_typing.final
+class AcceptAssignmentRequest(_message.Message):
+    """Request for AcceptAssignment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    lead_id: _builtins.str
+    location_id: _builtins.str
+    agent_id: _builtins.str
+    """The agent accepting: must be the one the lead is assigned to."""
+    request_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        lead_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "lead_id", b"lead_id", "location_id", b"location_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcceptAssignmentRequest: _TypeAlias = AcceptAssignmentRequest  # noqa: Y015
+
+@_typing.final
+class AcceptAssignmentResponse(_message.Message):
+    """Response for AcceptAssignment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSIGNMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def assignment(self) -> Global___Assignment: ...
+    def __init__(
+        self,
+        *,
+        assignment: Global___Assignment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcceptAssignmentResponse: _TypeAlias = AcceptAssignmentResponse  # noqa: Y015
+
+@_typing.final
+class DeclineAssignmentRequest(_message.Message):
+    """Request for DeclineAssignment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    lead_id: _builtins.str
+    location_id: _builtins.str
+    agent_id: _builtins.str
+    """The agent declining: must be the one the lead is assigned to."""
+    request_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        lead_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "lead_id", b"lead_id", "location_id", b"location_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeclineAssignmentRequest: _TypeAlias = DeclineAssignmentRequest  # noqa: Y015
+
+@_typing.final
+class DeclineAssignmentResponse(_message.Message):
+    """Response for DeclineAssignment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSIGNMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def assignment(self) -> Global___Assignment:
+        """The lead's assignment afterwards: to the next agent, or in the pond."""
+
+    def __init__(
+        self,
+        *,
+        assignment: Global___Assignment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeclineAssignmentResponse: _TypeAlias = DeclineAssignmentResponse  # noqa: Y015

@@ -91,6 +91,16 @@ class RoutingServiceStub:
                 request_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingSettingsRequest.SerializeToString,
                 response_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingSettingsResponse.FromString,
                 _registered_method=True)
+        self.AcceptAssignment = channel.unary_unary(
+                '/leadengine.routing.v1.RoutingService/AcceptAssignment',
+                request_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.AcceptAssignmentRequest.SerializeToString,
+                response_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.AcceptAssignmentResponse.FromString,
+                _registered_method=True)
+        self.DeclineAssignment = channel.unary_unary(
+                '/leadengine.routing.v1.RoutingService/DeclineAssignment',
+                request_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.DeclineAssignmentRequest.SerializeToString,
+                response_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.DeclineAssignmentResponse.FromString,
+                _registered_method=True)
         self.UpsertRoutingRule = channel.unary_unary(
                 '/leadengine.routing.v1.RoutingService/UpsertRoutingRule',
                 request_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.UpsertRoutingRuleRequest.SerializeToString,
@@ -202,6 +212,22 @@ class RoutingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AcceptAssignment(self, request, context):
+        """The assigned agent takes the lead, within the location's acceptance SLA.
+        Idempotent: accepting an accepted assignment again changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeclineAssignment(self, request, context):
+        """The assigned agent passes: the lead moves to the next candidate at once
+        (never back to this agent). Idempotent on request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def UpsertRoutingRule(self, request, context):
         """Creates or replaces a routing rule (rule.rule_id set: replace it).
         Idempotent on request_id.
@@ -289,6 +315,16 @@ def add_RoutingServiceServicer_to_server(servicer, server):
                     servicer.GetRoutingSettings,
                     request_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingSettingsRequest.FromString,
                     response_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingSettingsResponse.SerializeToString,
+            ),
+            'AcceptAssignment': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcceptAssignment,
+                    request_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.AcceptAssignmentRequest.FromString,
+                    response_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.AcceptAssignmentResponse.SerializeToString,
+            ),
+            'DeclineAssignment': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeclineAssignment,
+                    request_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.DeclineAssignmentRequest.FromString,
+                    response_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.DeclineAssignmentResponse.SerializeToString,
             ),
             'UpsertRoutingRule': grpc.unary_unary_rpc_method_handler(
                     servicer.UpsertRoutingRule,
@@ -610,6 +646,60 @@ class RoutingService:
             '/leadengine.routing.v1.RoutingService/GetRoutingSettings',
             leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingSettingsRequest.SerializeToString,
             leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingSettingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcceptAssignment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.routing.v1.RoutingService/AcceptAssignment',
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.AcceptAssignmentRequest.SerializeToString,
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.AcceptAssignmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeclineAssignment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.routing.v1.RoutingService/DeclineAssignment',
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.DeclineAssignmentRequest.SerializeToString,
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.DeclineAssignmentResponse.FromString,
             options,
             channel_credentials,
             insecure,

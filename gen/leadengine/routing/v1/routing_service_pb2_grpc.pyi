@@ -69,6 +69,14 @@ class RoutingServiceStub:
     """Replaces a location's routing settings. Idempotent."""
     GetRoutingSettings: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.GetRoutingSettingsRequest, _routing_service_pb2.GetRoutingSettingsResponse]
     """Returns a location's routing settings (the defaults when never set)."""
+    AcceptAssignment: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.AcceptAssignmentRequest, _routing_service_pb2.AcceptAssignmentResponse]
+    """The assigned agent takes the lead, within the location's acceptance SLA.
+    Idempotent: accepting an accepted assignment again changes nothing.
+    """
+    DeclineAssignment: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.DeclineAssignmentRequest, _routing_service_pb2.DeclineAssignmentResponse]
+    """The assigned agent passes: the lead moves to the next candidate at once
+    (never back to this agent). Idempotent on request_id.
+    """
     UpsertRoutingRule: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.UpsertRoutingRuleRequest, _routing_service_pb2.UpsertRoutingRuleResponse]
     """Creates or replaces a routing rule (rule.rule_id set: replace it).
     Idempotent on request_id.
@@ -123,6 +131,14 @@ class RoutingServiceAsyncStub(RoutingServiceStub):
     """Replaces a location's routing settings. Idempotent."""
     GetRoutingSettings: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.GetRoutingSettingsRequest, _routing_service_pb2.GetRoutingSettingsResponse]  # type: ignore[assignment]
     """Returns a location's routing settings (the defaults when never set)."""
+    AcceptAssignment: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.AcceptAssignmentRequest, _routing_service_pb2.AcceptAssignmentResponse]  # type: ignore[assignment]
+    """The assigned agent takes the lead, within the location's acceptance SLA.
+    Idempotent: accepting an accepted assignment again changes nothing.
+    """
+    DeclineAssignment: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.DeclineAssignmentRequest, _routing_service_pb2.DeclineAssignmentResponse]  # type: ignore[assignment]
+    """The assigned agent passes: the lead moves to the next candidate at once
+    (never back to this agent). Idempotent on request_id.
+    """
     UpsertRoutingRule: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.UpsertRoutingRuleRequest, _routing_service_pb2.UpsertRoutingRuleResponse]  # type: ignore[assignment]
     """Creates or replaces a routing rule (rule.rule_id set: replace it).
     Idempotent on request_id.
@@ -240,6 +256,26 @@ class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_routing_service_pb2.GetRoutingSettingsResponse, _abc.Awaitable[_routing_service_pb2.GetRoutingSettingsResponse]]:
         """Returns a location's routing settings (the defaults when never set)."""
+
+    @_abc_1.abstractmethod
+    def AcceptAssignment(
+        self,
+        request: _routing_service_pb2.AcceptAssignmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_service_pb2.AcceptAssignmentResponse, _abc.Awaitable[_routing_service_pb2.AcceptAssignmentResponse]]:
+        """The assigned agent takes the lead, within the location's acceptance SLA.
+        Idempotent: accepting an accepted assignment again changes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def DeclineAssignment(
+        self,
+        request: _routing_service_pb2.DeclineAssignmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_service_pb2.DeclineAssignmentResponse, _abc.Awaitable[_routing_service_pb2.DeclineAssignmentResponse]]:
+        """The assigned agent passes: the lead moves to the next candidate at once
+        (never back to this agent). Idempotent on request_id.
+        """
 
     @_abc_1.abstractmethod
     def UpsertRoutingRule(

@@ -181,7 +181,7 @@ class Policy:
 
     def roster(self, world: World) -> list[AgentProfile]:
         return [
-            AgentProfile(**{**a.__dict__, "active": self.load.get(a.agent_id, 0), "last_assign_time": None})
+            dataclasses.replace(a, active=self.load.get(a.agent_id, 0))
             for a in world.agents
         ]
 

@@ -86,6 +86,13 @@ def _candidate(
 
 
 @dataclass(frozen=True)
+class Taken:
+    new: NewAssignment
+    agent: Agent | None  # whose slot was taken, as the update left it; None: the pond
+    version: int  # the roster version that update made
+
+
+@dataclass(frozen=True)
 class Plan:
     order: list[tuple[AgentProfile, float, float]]  # (agent, predicted success, score), best first
     reasons: list[str]
@@ -101,8 +108,33 @@ class Roster:
         self._repo = repo
         self._default_capacity = default_capacity
         self._agents: dict[str, dict[uuid.UUID, Agent]] = {}
+        # The profile last built for each agent, with the load it was built from: a route
+        # changes one agent's load, so the next route rebuilds one profile, not the roster.
+        self._profiles: dict[uuid.UUID, tuple[AgentLoad, AgentProfile]] = {}
+        # location -> (roster version, profiles by agent).
+        self._rosters: dict[str, tuple[int, dict[uuid.UUID, AgentProfile]]] = {}
 
     async def profiles(self, location_id: str) -> list[AgentProfile]:
+        """The roster as of its current version; read from Postgres only when that moved."""
+        version = await self._repo.roster_version(location_id)  # first: a later read is never older
+        held = self._rosters.get(location_id)
+        if held is not None and held[0] == version:
+            return list(held[1].values())
+        current = await self._read(location_id)
+        self._rosters[location_id] = (version, {p.agent_id: p for p in current})
+        return current
+
+    def took_slot(self, location_id: str, agent: Agent, version: int) -> None:
+        """After a committed route: when its slot was the only change since the roster held
+        here, apply it instead of reading the roster again."""
+        held = self._rosters.get(location_id)
+        if held is None or held[0] != version - 1:
+            self._rosters.pop(location_id, None)
+            return
+        held[1][agent.agent_id] = profile(agent, self._default_capacity)
+        self._rosters[location_id] = (version, held[1])
+
+    async def _read(self, location_id: str) -> list[AgentProfile]:
         loads = await self._repo.agent_loads(location_id)
         known = self._agents.get(location_id, {})
         stale = [
@@ -113,7 +145,14 @@ class Roster:
         fresh = {a.agent_id: a for a in await self._repo.agents_by_id(stale)} if stale else {}
         current = {load.agent_id: fresh.get(load.agent_id) or known[load.agent_id] for load in loads}
         self._agents[location_id] = current
-        return [profile(current[load.agent_id], self._default_capacity, load) for load in loads]
+        result = []
+        for load in loads:
+            built = self._profiles.get(load.agent_id)
+            if built is None or built[0] != load:
+                built = (load, profile(current[load.agent_id], self._default_capacity, load))
+                self._profiles[load.agent_id] = built
+            result.append(built[1])
+        return result
 
 
 class Assigning:
@@ -200,6 +239,20 @@ class Assigning:
 
     async def take_first(
         self, tx: RoutingTx, lead: LeadProfile, plan: Plan, settings: RoutingSettings, snapshot: bytes
+    ) -> Taken:
+        """In the caller's transaction: a slot of the best agent in the plan who still has one
+        (guarded, so never past capacity), and the assignment to store; no agent: the pond."""
+        new, taken = await self._take_first(tx, lead, plan, settings, snapshot)
+        version = await tx.roster_version(lead.location_id) if taken is not None else 0
+        return Taken(new, taken, version)
+
+    def committed(self, taken: Taken) -> None:
+        """The transaction that ran take_first committed: let the roster cache catch up."""
+        if taken.agent is not None:
+            self._roster.took_slot(taken.agent.location_id, taken.agent, taken.version)
+
+    async def _take_first(
+        self, tx: RoutingTx, lead: LeadProfile, plan: Plan, settings: RoutingSettings, snapshot: bytes
     ) -> tuple[NewAssignment, Agent | None]:
         """In the caller's transaction: a slot of the best agent in the plan who still has one
         (guarded, so never past capacity), and the assignment to store; no agent: the pond."""
@@ -221,6 +274,7 @@ class Assigning:
                 [_candidate(lead, plan.features, e) for e in kept],
                 list(pick.features),
                 accept_sla_s=settings.accept_sla_seconds,
+                agent_name=taken.name,
                 lead_snapshot=snapshot,
                 score=lead.score,
             ), taken
@@ -246,11 +300,12 @@ class Assigning:
         settings = await self._store.settings(location_id)
         plan = await self.plan(lead, location_id, settings, frozenset())
         async with self._repo.transaction() as tx:
-            new, agent = await self.take_first(tx, lead, plan, settings, found.SerializeToString())
-            stored = await tx.store_assignment(new)
+            taken = await self.take_first(tx, lead, plan, settings, found.SerializeToString())
+            stored = await tx.store_assignment(taken.new)
             if stored is None:
                 raise _Raced  # rolls back the slot just taken
-        return Routed(stored, agent, created=agent is not None or existing is None)
+        self.committed(taken)
+        return Routed(stored, taken.agent, created=taken.agent is not None or existing is None)
 
     async def _existing(self, assignment: Assignment) -> Routed:
         agent = await self._repo.get_agent(assignment.agent_id) if assignment.agent_id else None

@@ -82,7 +82,8 @@ class Claiming:
                 new = NewAssignment(held.lead_id, held.location_id, None, [why, limit], 0.0, [], [])
             else:
                 plan = await self._assigning.plan(lead, held.location_id, settings, passed)
-                new, _ = await self._assigning.take_first(tx, lead, plan, settings, held.lead_snapshot or b"")
+                taken = await self._assigning.take_first(tx, lead, plan, settings, held.lead_snapshot or b"")
+                new = taken.new
                 new.reasons.insert(0, f"reassigned: {why}")
             moved = await tx.move(held, new, why, passed=held.agent_id)
             if moved is None:

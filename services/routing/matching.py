@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -73,15 +73,18 @@ class AgentProfile:
     working_hours: tuple[Window, ...]
     team_id: str
     team_lead: bool = False
+    # The id as text (ties are broken on it) and the agent's own feature name: computed once,
+    # since every route reads them for every agent of the location.
+    key: str = field(init=False, repr=False, compare=False)
+    own_feature: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", str(self.agent_id))
+        object.__setattr__(self, "own_feature", "agent=" + self.key)
 
     @property
     def has_room(self) -> bool:
         return self.active < self.capacity
-
-    @functools.cached_property
-    def key(self) -> str:
-        """The id as text: what ties are broken on and features are named by (computed once)."""
-        return str(self.agent_id)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -115,11 +118,14 @@ def territory_match(lead: LeadProfile, agent: AgentProfile) -> bool:
     )
 
 
-def specialty_match(lead: LeadProfile, agent: AgentProfile) -> bool:
+def wanted_specialties(lead: LeadProfile) -> tuple[str, ...]:
+    """Any one of these serves the lead: its intent's, and luxury for a luxury budget."""
     wanted = _INTENT_SPECIALTY.get(lead.intent, ())
-    if lead.budget_usd >= LUXURY_USD and "luxury" in agent.specialties:
-        return True
-    return any(s in agent.specialties for s in wanted)
+    return (*wanted, "luxury") if lead.budget_usd >= LUXURY_USD else wanted
+
+
+def specialty_match(lead: LeadProfile, agent: AgentProfile) -> bool:
+    return any(s in agent.specialties for s in wanted_specialties(lead))
 
 
 def price_in_range(lead: LeadProfile, agent: AgentProfile) -> bool:
@@ -143,7 +149,7 @@ def lead_features(lead: LeadProfile) -> list[str]:
 def pair_features(lead: LeadProfile, agent: AgentProfile) -> list[str]:
     """The features of this lead with this agent: matches, and the agent's own history (its id,
     and its id with the lead's intent, whose weights learn what the agent converts)."""
-    features = ["agent=" + agent.key, f"agent={agent.key}|intent={lead.intent}"]
+    features = [agent.own_feature, f"{agent.own_feature}|intent={lead.intent}"]
     if lead.language:
         features.append("language_match" if lead.language in agent.languages else "language_mismatch")
     if territory_match(lead, agent):

@@ -99,6 +99,7 @@ class NewAssignment:
     candidates: list[dict[str, Any]]
     features: list[str]
     accept_sla_s: int = 0  # 0: no acceptance deadline (pond)
+    agent_name: str = ""  # of agent_id, as the assignment shows it
     lead_snapshot: bytes | None = None
     score: float = 0.0
 
@@ -260,6 +261,13 @@ class RoutingTx:
         )
         return None if row is None else _agent(row)
 
+    async def roster_version(self, location_id: str) -> int:
+        """Inside a transaction that changed one of the location's agents: the version that
+        change made (no other can move it before this transaction ends)."""
+        return int(
+            await self._conn.fetchval("SELECT version FROM rosters WHERE location_id = $1", location_id)
+        )
+
     async def store_assignment(self, new: NewAssignment) -> Assignment | None:
         """Insert (or turn a pond assignment into) this one. None when the lead already holds an
         open or closed assignment (a concurrent RouteLead stored it)."""
@@ -275,7 +283,7 @@ class RoutingTx:
             " candidates = EXCLUDED.candidates, features = EXCLUDED.features, assign_time = now(),"
             " accept_by_time = EXCLUDED.accept_by_time, lead_snapshot = EXCLUDED.lead_snapshot,"
             " score = EXCLUDED.score, last_activity_time = now(), end_reason = '', update_time = now()"
-            f" WHERE assignments.state = {POND} RETURNING lead_id",
+            f" WHERE assignments.state = {POND} RETURNING *, $13::text AS agent_name",
             new.lead_id,
             new.location_id,
             new.agent_id,
@@ -288,8 +296,9 @@ class RoutingTx:
             float(new.accept_sla_s),
             new.lead_snapshot,
             new.score,
+            new.agent_name,
         )
-        return None if row is None else await self.find_assignment(new.lead_id)
+        return None if row is None else _assignment(row)
 
     async def accept(self, lead_id: uuid.UUID, agent_id: uuid.UUID) -> bool:
         """Mark the open assignment accepted by its agent; False when it is not theirs (or not
@@ -393,6 +402,15 @@ class RoutingRepository:
                 "SELECT * FROM agents WHERE agent_id = $1", agent_id, timeout=deadlines.timeout(2.0)
             )
         return None if row is None else _agent(row)
+
+    async def roster_version(self, location_id: str) -> int:
+        async with self._db.connection() as conn:
+            version = await conn.fetchval(
+                "SELECT version FROM rosters WHERE location_id = $1",
+                location_id,
+                timeout=deadlines.timeout(2.0),
+            )
+        return int(version or 0)
 
     async def agent_loads(self, location_id: str) -> list[AgentLoad]:
         """What changes between routes, for every agent of the location, unlocked: RouteLead

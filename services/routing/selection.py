@@ -20,8 +20,7 @@ from services.routing.matching import (
     Screened,
     pair_features,
     price_in_range,
-    specialty_match,
-    territory_match,
+    wanted_specialties,
 )
 from services.routing.predictor import SuccessModel, sigmoid
 
@@ -82,16 +81,20 @@ class PairLogit:
         self._territory = w("territory_match")
         self._specialty = w("specialty_match")
         self._price = w("price_match")
+        self._wanted = wanted_specialties(lead)
+        self._places = tuple(p for p in (lead.postal_code, lead.city) if p)
 
     def __call__(self, agent: AgentProfile) -> float:
         lead, weights = self._lead, self._weights
-        own = "agent=" + agent.key
+        own = agent.own_feature
         z = self._base + weights.get(own, 0.0) + weights.get(own + self._intent, 0.0)
         if lead.language:
             z += self._language[0] if lead.language in agent.languages else self._language[1]
-        if agent.territories and territory_match(lead, agent):
+        territories = agent.territories
+        if territories and any(p in territories for p in self._places):
             z += self._territory
-        if agent.specialties and specialty_match(lead, agent):
+        specialties = agent.specialties
+        if specialties and any(s in specialties for s in self._wanted):
             z += self._specialty
         if (agent.min_price_usd or agent.max_price_usd) and price_in_range(lead, agent):
             z += self._price
@@ -132,10 +135,9 @@ def decide(
 ) -> Decision:
     order = rank(lead, lead_features, screened, model, load_weight=load_weight, round_robin=round_robin)
     by_reason: dict[str, list[AgentProfile]] = {}
-    for agent in agents:
-        why = screened.excluded.get(agent.agent_id)
-        if why is not None:
-            by_reason.setdefault(why.split(" (")[0], []).append(agent)
+    by_id = {a.agent_id: a for a in agents} if screened.excluded else {}
+    for agent_id, why in screened.excluded.items():
+        by_reason.setdefault(why.split(" (")[0], []).append(by_id[agent_id])
     skipped = [f"skipped {why}: {_names(group)}" for why, group in sorted(by_reason.items())]
     if not order:
         if not agents:

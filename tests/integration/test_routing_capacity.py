@@ -10,10 +10,10 @@ from datetime import UTC, timedelta
 import asyncpg
 import grpc
 import pytest
-from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 from leadengine.routing.v1 import routing_service_pb2 as pb
 
 from shared import timestamps
+from tests.integration.test_routing import add_agent, route_request
 from tests.journeys import eventually
 from tests.support import error_reason as reason
 from tests.support import field_violations, mesh
@@ -31,23 +31,6 @@ async def tables(migrated_dsn):
     conn = await asyncpg.connect(migrated_dsn, server_settings={"search_path": "routing"})
     yield conn
     await conn.close()
-
-
-def route_request(location: str, lead_id: str | None = None, **lead: object) -> pb.RouteLeadRequest:
-    lead_id = lead_id or str(uuid.uuid4())
-    return pb.RouteLeadRequest(
-        lead_id=lead_id,
-        location_id=location,
-        lead=ingest_pb.Lead(lead_id=lead_id, location_id=location, **lead),  # type: ignore[arg-type]
-    )
-
-
-async def add_agent(routing, location: str, name: str, **kw) -> pb.Agent:
-    resp = await routing.UpsertAgent(
-        pb.UpsertAgentRequest(agent=pb.Agent(location_id=location, name=name, available=True, **kw)),
-        timeout=5,
-    )
-    return resp.agent
 
 
 async def counts(routing, location: str) -> dict[str, int]:

@@ -11,7 +11,8 @@ import grpc
 import pytest
 from leadengine.routing.v1 import routing_service_pb2 as pb
 
-from tests.integration.test_routing_capacity import add_agent, counts, open_rows, route_request
+from tests.integration.test_routing import add_agent, route_request
+from tests.integration.test_routing_capacity import counts, open_rows
 from tests.journeys import eventually
 from tests.support import error_reason as reason
 from tests.support import mesh

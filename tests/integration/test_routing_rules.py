@@ -10,7 +10,7 @@ import pytest
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 from leadengine.routing.v1 import routing_service_pb2 as pb
 
-from tests.integration.test_routing_capacity import add_agent, route_request
+from tests.integration.test_routing import add_agent, route_request
 from tests.support import error_reason as reason
 from tests.support import field_violations, mesh
 

@@ -313,6 +313,11 @@ def score(
     )
 
 
+def _lift(ours: float, other: float) -> str:
+    """Relative conversion lift; "n/a" when the other policy converted no lead at all."""
+    return f"{ours / other - 1:+.0%}" if other else "n/a"
+
+
 def table(rows: Sequence[Row]) -> str:
     lines = [
         "| seed | outcomes | AUC ours | AUC NB | calib. err ours | calib. err NB"
@@ -326,7 +331,7 @@ def table(rows: Sequence[Row]) -> str:
             f"| {label} | {n} | {m['auc_ours']:.3f} | {m['auc_nb']:.3f}"
             f" | {m['ece_ours']:.4f} | {m['ece_nb']:.4f}"
             f" | {m['conv_rr']:.2%} | {m['conv_nb']:.2%} | {m['conv_ours']:.2%}"
-            f" | {m['conv_ours'] / m['conv_rr'] - 1:+.0%} | {m['conv_ours'] / m['conv_nb'] - 1:+.0%} |"
+            f" | {_lift(m['conv_ours'], m['conv_rr'])} | {_lift(m['conv_ours'], m['conv_nb'])} |"
         )
 
     for n in sorted({r.outcomes for r in rows}):

@@ -89,7 +89,6 @@ def _candidate(
 class Taken:
     new: NewAssignment
     agent: Agent | None  # whose slot was taken, as the update left it; None: the pond
-    version: int  # the roster version that update made
 
 
 @dataclass(frozen=True)
@@ -243,13 +242,13 @@ class Assigning:
         """In the caller's transaction: a slot of the best agent in the plan who still has one
         (guarded, so never past capacity), and the assignment to store; no agent: the pond."""
         new, taken = await self._take_first(tx, lead, plan, settings, snapshot)
-        version = await tx.roster_version(lead.location_id) if taken is not None else 0
-        return Taken(new, taken, version)
+        return Taken(new, taken)
 
-    def committed(self, taken: Taken) -> None:
-        """The transaction that ran take_first committed: let the roster cache catch up."""
+    def committed(self, taken: Taken, version: int) -> None:
+        """The transaction that bumped the roster to `version` and ran take_first committed:
+        let the roster cache catch up."""
         if taken.agent is not None:
-            self._roster.took_slot(taken.agent.location_id, taken.agent, taken.version)
+            self._roster.took_slot(taken.agent.location_id, taken.agent, version)
 
     async def _take_first(
         self, tx: RoutingTx, lead: LeadProfile, plan: Plan, settings: RoutingSettings, snapshot: bytes
@@ -300,11 +299,12 @@ class Assigning:
         settings = await self._store.settings(location_id)
         plan = await self.plan(lead, location_id, settings, frozenset())
         async with self._repo.transaction() as tx:
+            version = await tx.bump_roster(location_id)
             taken = await self.take_first(tx, lead, plan, settings, found.SerializeToString())
             stored = await tx.store_assignment(taken.new)
             if stored is None:
                 raise _Raced  # rolls back the slot just taken
-        self.committed(taken)
+        self.committed(taken, version)
         return Routed(stored, taken.agent, created=taken.agent is not None or existing is None)
 
     async def _existing(self, assignment: Assignment) -> Routed:

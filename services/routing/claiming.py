@@ -76,12 +76,20 @@ class Claiming:
         snapshot = ingest_pb.Lead.FromString(held.lead_snapshot or b"")
         lead = LeadProfile.of(snapshot, held.score) if snapshot.lead_id else None
         passed = held.passed_agents | {held.agent_id}
+        exhausted = lead is None or held.reassign_count + 1 > settings.max_reassignments
+        # Planned before the transaction: it reads through other pool connections, which must
+        # never be awaited while this one holds the roster lock others queue behind.
+        plan = (
+            None
+            if lead is None or exhausted
+            else await self._assigning.plan(lead, held.location_id, settings, passed)
+        )
         async with self._repo.transaction() as tx:
-            if lead is None or held.reassign_count + 1 > settings.max_reassignments:
+            await tx.bump_roster(held.location_id)
+            if lead is None or plan is None:
                 limit = f"moved {held.reassign_count} time(s), the most this location allows"
                 new = NewAssignment(held.lead_id, held.location_id, None, [why, limit], 0.0, [], [])
             else:
-                plan = await self._assigning.plan(lead, held.location_id, settings, passed)
                 taken = await self._assigning.take_first(tx, lead, plan, settings, held.lead_snapshot or b"")
                 new = taken.new
                 new.reasons.insert(0, f"reassigned: {why}")

@@ -48,6 +48,7 @@ class Lifecycle:
 
     async def release(self, lead_id: uuid.UUID, location_id: str, why: str) -> Assignment:
         async with self._repo.transaction() as tx:
+            await tx.bump_roster(location_id)
             held = await tx.find_assignment(lead_id, lock=True)
             if held is None or held.location_id != location_id:
                 raise assignment_missing(lead_id)
@@ -63,8 +64,9 @@ class Lifecycle:
     async def sweep_once(self, limit: int = 500) -> int:
         """Close up to `limit` assignments idle past their location's inactivity_days."""
         closed = 0
-        for lead_id, days in await self._repo.idle_assignments(self._default_days, limit):
+        for lead_id, location_id, days in await self._repo.idle_assignments(self._default_days, limit):
             async with self._repo.transaction() as tx:
+                await tx.bump_roster(location_id)
                 if await tx.close(lead_id, f"no lead activity for {days} days", idle_days=days):
                     closed += 1
         if closed:

@@ -70,6 +70,7 @@ class OutcomeRecording:
         assignment afterwards."""
         occurred = check_occurred(occurred, timestamps.now())
         async with self._repo.transaction() as tx:
+            await tx.bump_roster(location_id)
             held = await tx.find_assignment(lead_id, lock=True)
             if held is None or held.location_id != location_id:
                 raise assignment_missing(lead_id)

@@ -261,12 +261,18 @@ class RoutingTx:
         )
         return None if row is None else _agent(row)
 
-    async def roster_version(self, location_id: str) -> int:
-        """Inside a transaction that changed one of the location's agents: the version that
-        change made (no other can move it before this transaction ends)."""
-        return int(
-            await self._conn.fetchval("SELECT version FROM rosters WHERE location_id = $1", location_id)
+    async def bump_roster(self, location_id: str, *, create: bool = False) -> int:
+        """The first statement of every transaction that changes the location's agents: moves
+        the roster version (RouteLead's cache key) and takes the roster row's lock, which every
+        such transaction takes first, so they never deadlock on agents and assignments. Returns
+        the new version (0: the location has no roster yet, hence no agents)."""
+        sql = (
+            "INSERT INTO rosters AS r (location_id, version) VALUES ($1, 1)"
+            " ON CONFLICT (location_id) DO UPDATE SET version = r.version + 1 RETURNING version"
+            if create
+            else "UPDATE rosters SET version = version + 1 WHERE location_id = $1 RETURNING version"
         )
+        return int(await self._conn.fetchval(sql, location_id) or 0)
 
     async def store_assignment(self, new: NewAssignment) -> Assignment | None:
         """Insert (or turn a pond assignment into) this one. None when the lead already holds an
@@ -448,8 +454,9 @@ class RoutingRepository:
         return [_agent(r) for r in rows]
 
     async def set_available(self, agent_id: uuid.UUID, location_id: str, available: bool) -> Agent | None:
-        async with self._db.transaction() as conn:
-            row = await conn.fetchrow(
+        async with self.transaction() as tx:
+            await tx.bump_roster(location_id)
+            row = await tx.conn.fetchrow(
                 "UPDATE agents SET available = $3, update_time = now()"
                 " WHERE agent_id = $1 AND location_id = $2 RETURNING *",
                 agent_id,
@@ -489,12 +496,12 @@ class RoutingRepository:
             )
         return [r["lead_id"] for r in rows]
 
-    async def idle_assignments(self, default_days: int, limit: int) -> list[tuple[uuid.UUID, int]]:
+    async def idle_assignments(self, default_days: int, limit: int) -> list[tuple[uuid.UUID, str, int]]:
         """Open assignments whose lead has been inactive longer than its location allows, with
         the days allowed; oldest first."""
         async with self._db.connection() as conn:
             rows = await conn.fetch(
-                "SELECT a.lead_id, coalesce(s.inactivity_days, $1) AS days FROM assignments a"
+                "SELECT a.lead_id, a.location_id, coalesce(s.inactivity_days, $1) AS days FROM assignments a"
                 " LEFT JOIN routing_settings s USING (location_id)"
                 " WHERE a.active AND a.last_activity_time"
                 " < now() - make_interval(days => coalesce(s.inactivity_days, $1))"
@@ -503,7 +510,7 @@ class RoutingRepository:
                 limit,
                 timeout=deadlines.timeout(10.0),
             )
-        return [(r["lead_id"], r["days"]) for r in rows]
+        return [(r["lead_id"], r["location_id"], r["days"]) for r in rows]
 
 
 __all__: Sequence[str] = [

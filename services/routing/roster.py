@@ -18,6 +18,7 @@ class Roster:
         """Update the named agent, else create one (or update the one with this external_user_id).
         A retried request_id returns what its first call stored. True when created."""
         async with self._repo.transaction() as tx:
+            await tx.bump_roster(fields.location_id, create=True)
             if request_id:
                 seen = await tx.agent_by_request(request_id)
                 if seen is not None:

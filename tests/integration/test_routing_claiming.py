@@ -151,3 +151,40 @@ async def test_unaccepted_leads_move_once_per_deadline_under_two_sweepers(replic
     held = await counts(one, loc)
     assert held == {**{a: 0 for a in held}, **await open_rows(tables, loc)}  # exact after all the moves
     assert sum(held.values()) == 1
+
+
+async def test_routes_outcomes_releases_and_sla_moves_at_once_never_deadlock(replicas, tables) -> None:
+    one, two = replicas
+    loc = f"loc-{uuid.uuid4()}"
+    for i in range(4):
+        await add_agent(one, loc, f"Agent {i}", capacity=100)
+    await set_sla(one, loc, 1)
+    early = [str(uuid.uuid4()) for _ in range(30)]
+    await asyncio.gather(*(one.RouteLead(route_request(loc, lead), timeout=10) for lead in early))
+    await asyncio.sleep(1.1)  # their deadlines pass: both sweepers start moving them
+    late = [str(uuid.uuid4()) for _ in range(40)]
+    calls = [two.RouteLead(route_request(loc, lead), timeout=20) for lead in late]
+    calls += [
+        one.RecordOutcome(
+            pb.RecordOutcomeRequest(lead_id=lead, location_id=loc, outcome=pb.OUTCOME_LOST, request_id=lead),
+            timeout=20,
+        )
+        for lead in early[:10]
+    ]
+    calls += [
+        two.ReleaseAssignment(
+            pb.ReleaseAssignmentRequest(
+                lead_id=lead, location_id=loc, reason=pb.RELEASE_REASON_DELETED, request_id=lead
+            ),
+            timeout=20,
+        )
+        for lead in early[10:20]
+    ]
+    await asyncio.gather(*calls)  # any deadlock would surface as an INTERNAL error here
+    # Sweepers are still moving leads: compare counts and open rows in one snapshot.
+    rows = await tables.fetch(
+        "SELECT g.active_lead_count AS held, (SELECT count(*) FROM assignments a"
+        " WHERE a.agent_id = g.agent_id AND a.active) AS open FROM agents g WHERE g.location_id = $1",
+        loc,
+    )
+    assert [r["held"] for r in rows] == [r["open"] for r in rows]

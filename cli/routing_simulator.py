@@ -180,10 +180,7 @@ class Policy:
     won: int = 0
 
     def roster(self, world: World) -> list[AgentProfile]:
-        return [
-            dataclasses.replace(a, active=self.load.get(a.agent_id, 0))
-            for a in world.agents
-        ]
+        return [dataclasses.replace(a, active=self.load.get(a.agent_id, 0)) for a in world.agents]
 
     def choose(self, world: World, lead: LeadProfile, step: int) -> AgentProfile:
         roster = self.roster(world)

@@ -100,7 +100,7 @@ def _factors(intel: intelligence_pb.LeadIntelligence) -> str:
     return ", ".join(f"{f.name} {f.points:+.0f}" for f in top) or "no factors"
 
 
-async def _poll(peers: Peers, trace: Trace, lead_id: str) -> None:
+async def _poll(peers: Peers, trace: Trace, lead_id: str, location_id: str) -> None:
     journey = await _call(
         trace, "coordinator", peers.coordinator.GetJourney, coordinator_pb.GetJourneyRequest(lead_id=lead_id)
     )
@@ -121,7 +121,10 @@ async def _poll(peers: Peers, trace: Trace, lead_id: str) -> None:
         tier = intelligence_pb.ScoreTier.Name(i.tier).removeprefix("SCORE_TIER_")
         trace.mark("scored", f"{i.score:.0f}/100 {tier}; top factors: {escape(_factors(i))}")
     assignment = await _call(
-        trace, "routing", peers.routing.GetAssignment, routing_pb.GetAssignmentRequest(lead_id=lead_id)
+        trace,
+        "routing",
+        peers.routing.GetAssignment,
+        routing_pb.GetAssignmentRequest(lead_id=lead_id, location_id=location_id),
     )
     if assignment is not None:
         a = assignment.assignment
@@ -187,7 +190,7 @@ async def run(*, location_id: str, timeout_s: float, peers: Peers) -> int:
     settle_until: float | None = None
     try:
         while time.perf_counter() < deadline:
-            await _poll(peers, trace, lead_id)
+            await _poll(peers, trace, lead_id, location_id)
             if all(step in trace.seen for step in STEPS):
                 break
             if "communication recorded" in trace.seen:

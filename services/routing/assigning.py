@@ -10,6 +10,7 @@ reasons stored.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 
@@ -208,10 +209,14 @@ class Assigning:
     ) -> Plan:
         """Who may take the lead, best first, and why; agents in `passed` (declined it, or let
         its acceptance time run out) are not asked again."""
-        model = await self.model(location_id)
-        agents = [a for a in await self._roster.profiles(location_id) if a.agent_id not in passed]
+        # Independent reads, each on its own pool connection: a route waits for the slowest, not
+        # the sum (no transaction is open here).
+        model, roster, location_rules = await asyncio.gather(
+            self.model(location_id), self._roster.profiles(location_id), self._rules.active(location_id)
+        )
+        agents = [a for a in roster if a.agent_id not in passed]
         features = matching.lead_features(lead)
-        rule = rules.first_match(await self._rules.active(location_id), lead)
+        rule = rules.first_match(location_rules, lead)
         if rule is not None and rule.target == rules.POND:
             return Plan([], [f"rule '{rule.name}' sends these leads to the pond"], features)
         screened = matching.screen(
@@ -289,14 +294,15 @@ class Assigning:
     ) -> Routed:
         """Assign the lead, or return its existing assignment. Idempotent per lead; a lead in
         the pond is tried again."""
-        existing = await self._repo.get_assignment(lead_id)
+        existing, settings = await asyncio.gather(
+            self._repo.get_assignment(lead_id), self._store.settings(location_id)
+        )
         if existing is not None and existing.location_id != location_id:
             raise assignment_missing(lead_id)
         if existing is not None and existing.state != POND:
             return await self._existing(existing)
         found = await self.lead(lead_id, location_id, snapshot)
         lead = LeadProfile.of(found, score)
-        settings = await self._store.settings(location_id)
         plan = await self.plan(lead, location_id, settings, frozenset())
         async with self._repo.transaction() as tx:
             version = await tx.bump_roster(location_id)

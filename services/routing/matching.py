@@ -77,10 +77,15 @@ class AgentProfile:
     # since every route reads them for every agent of the location.
     key: str = field(init=False, repr=False, compare=False)
     own_feature: str = field(init=False, repr=False, compare=False)
+    # Seconds since the epoch of the last assignment (0: never): round-robin and ties order on it.
+    waited: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "key", str(self.agent_id))
         object.__setattr__(self, "own_feature", "agent=" + self.key)
+        object.__setattr__(
+            self, "waited", self.last_assign_time.timestamp() if self.last_assign_time else 0.0
+        )
 
     @property
     def has_room(self) -> bool:

@@ -51,11 +51,7 @@ def _names(agents: list[AgentProfile]) -> str:
 
 
 def _waited(agent: AgentProfile) -> float:
-    return agent.last_assign_time.timestamp() if agent.last_assign_time else 0.0
-
-
-def free_share(agent: AgentProfile) -> float:
-    return max(agent.capacity - agent.active, 0) / agent.capacity if agent.capacity else 0.0
+    return agent.waited
 
 
 def explain(
@@ -115,10 +111,14 @@ def rank(
     scored = []
     for agent in screened.eligible:
         p = sigmoid(logit(agent))
-        score = p * free_share(agent) ** load_weight if load_weight else p
+        if load_weight:
+            p_free = (agent.capacity - agent.active) / agent.capacity  # eligible: capacity >= 1
+            score = p * (p_free if load_weight == 1.0 else p_free**load_weight)
+        else:
+            score = p
         # Agent keys are unique, so the sort never reaches the agent itself.
         first, active = (0.0, 0) if round_robin else (-score, agent.active)
-        scored.append((first, active, _waited(agent), agent.key, agent, p, score))
+        scored.append((first, active, agent.waited, agent.key, agent, p, score))
     scored.sort()
     return [(entry[4], entry[5], entry[6]) for entry in scored]
 

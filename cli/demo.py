@@ -113,7 +113,9 @@ def _words(channel: int, status: int) -> tuple[str, str]:
     )
 
 
-async def _poll(peers: Peers, trace: Trace, lead_id: str) -> list[coordinator_pb.Communication]:
+async def _poll(
+    peers: Peers, trace: Trace, lead_id: str, location_id: str
+) -> list[coordinator_pb.Communication]:
     """Marks what is new; returns the lead's communications, newest first."""
     journey = await _call(
         trace, "coordinator", peers.coordinator.GetJourney, coordinator_pb.GetJourneyRequest(lead_id=lead_id)
@@ -135,7 +137,10 @@ async def _poll(peers: Peers, trace: Trace, lead_id: str) -> list[coordinator_pb
         tier = intelligence_pb.ScoreTier.Name(i.tier).removeprefix("SCORE_TIER_")
         trace.mark("scored", f"{i.score:.0f}/100 {tier}; top factors: {escape(_factors(i))}")
     assignment = await _call(
-        trace, "routing", peers.routing.GetAssignment, routing_pb.GetAssignmentRequest(lead_id=lead_id)
+        trace,
+        "routing",
+        peers.routing.GetAssignment,
+        routing_pb.GetAssignmentRequest(lead_id=lead_id, location_id=location_id),
     )
     if assignment is not None:
         a = assignment.assignment
@@ -265,7 +270,7 @@ async def run(
     settle_until: float | None = None
     try:
         while time.perf_counter() < deadline:
-            comms = await _poll(peers, trace, lead_id)
+            comms = await _poll(peers, trace, lead_id, location_id)
             if follow_up_after is not None and "communication recorded" in trace.seen:
                 _poll_follow_up(trace, comms)
                 if "follow-up recorded" in trace.seen:

@@ -43,6 +43,8 @@ TEXT_COLUMNS = (
     "job_title",
     "seniority",
     "external_contact_id",
+    "postal_code",
+    "preferred_language",
 )
 BOOL_COLUMNS = ("sms_consent", "email_consent", "preapproved")
 INT_COLUMNS = ("budget_usd", "timeline_months")

@@ -229,7 +229,20 @@ def build_parser() -> argparse.ArgumentParser:
         " and the gateway in this process, sends signed HighLevel ContactCreate webhooks, and prints 2xx/s"
         " and p50/p99 time to 2xx next to the same load on GET /healthz as the baseline.",
     )
-    p.add_argument("target", choices=["webhooks", "senders"], help="what to measure")
+    p.add_argument(
+        "target",
+        choices=["webhooks", "senders", "routing", "routing-model"],
+        help="webhooks; senders; routing (RouteLead latency with --agents agents in one location);"
+        " routing-model (the success-model simulator against round-robin and naive Bayes, --seeds seeds)",
+    )
+    p.add_argument(
+        "--agents", type=_count, default=1000, help="routing: agents in the location (default 1000)"
+    )
+    p.add_argument(
+        "--routes", type=_count, default=2000, help="routing: RouteLead calls timed (default 2000)"
+    )
+    p.add_argument("--seeds", type=_count, default=5, help="routing-model: seeds to run (default 5)")
+    p.add_argument("--first-seed", type=_count, default=1, help="routing-model: first seed (default 1)")
     p.add_argument("--events", type=_count, default=2000, help="webhooks to send (default 2000)")
     p.add_argument("--concurrency", type=_count, default=32, help="requests in flight (default 32)")
     p.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
@@ -378,6 +391,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_outbox(args))
         if args.command in ("compliance", "cadence"):
             return asyncio.run(_compliance(args))
+        if args.command == "bench" and args.target == "routing-model":
+            from cli import routing_simulator
+
+            return routing_simulator.simulate_command(args.seeds, args.first_seed)
+        if args.command == "bench" and args.target == "routing":
+            from cli import bench_routing
+
+            return asyncio.run(
+                bench_routing.routing_command(args.data_dir, os.environ, args.agents, args.routes)
+            )
         if args.command == "bench":
             from cli import bench  # starts servers in-process: only loaded when asked for
 

@@ -18,7 +18,7 @@ from shared.server import ServiceApp, serve
 DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "ingest": ("coordinator",),
     "intelligence": ("ingest",),
-    "routing": (),
+    "routing": ("ingest", "coordinator"),
     "content": (),
     "coordinator": ("ingest", "intelligence", "routing", "content"),
 }

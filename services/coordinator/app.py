@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.coordinator.v1 import coordinator_service_pb2_grpc as pb_grpc
 
+from services.coordinator.assignment_sync import AssignmentSync
 from services.coordinator.campaign_servicer import CampaignRoom
 from services.coordinator.campaigns.audience import AudienceReader
 from services.coordinator.campaigns.campaign import SendWindow
@@ -223,6 +224,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         ReportHandler(communications, consents, journeys),
         UnknownSenders(consents),
         decisions=decisions,
+        assignments=AssignmentSync(routing, consents),
     )
     scheduler = create_scheduler(db, cfg, dispatcher=dispatcher, content=content)
     campaigns = CampaignRepository(db)

@@ -87,6 +87,8 @@ class Envelope:
     # The lead as ingest published it with LEAD_CREATED / LEAD_UPDATED; None when the
     # event carries none (then the coordinator asks ingest).
     snapshot: ingest_pb.Lead | None = None
+    # BEHAVIOR: ingest's event type name, e.g. "listing_view" or "opportunity_won".
+    behavior_type: str = ""
 
     @property
     def lead(self) -> uuid.UUID:
@@ -227,4 +229,5 @@ def parse(event: pb.LeadEventEnvelope) -> Envelope:
             _suppression(event.suppression, lead_id is not None) if facts_field == "suppression" else None
         ),
         snapshot=_snapshot(event, lead_id),
+        behavior_type=event.behavior_type.strip(),
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
+from services.coordinator.assignment_sync import AssignmentSync
 from services.coordinator.delivery.reports import ReportHandler
 from services.coordinator.envelope import LEAD_KINDS, Envelope
 from services.coordinator.inbound.messages import MessageHandler
@@ -40,6 +41,7 @@ class EventHandler:
         unknown_senders: UnknownSenders,
         *,
         decisions: DecisionLog | None = None,
+        assignments: AssignmentSync | None = None,
     ) -> None:
         self._decisions = decisions
         self._journeys = journeys
@@ -47,6 +49,7 @@ class EventHandler:
         self._messages = messages
         self._reports = reports
         self._unknown_senders = unknown_senders
+        self._assignments = assignments
 
     async def handle(self, ev: Envelope) -> HandledEvent:
         journey: Journey | None
@@ -68,5 +71,7 @@ class EventHandler:
             journey = await self._reports.delivery(ev)
         else:
             journey = await self._reports.suppression(ev)
+        if self._assignments is not None:  # before marking: a failure here is redelivered too
+            await self._assignments.after(ev)
         await self._journeys.mark_processed(ev.event_id, ev.lead_id, ev.kind)
         return HandledEvent(journey, duplicate=False)

@@ -20,6 +20,7 @@ from services.coordinator.journeys.control import JourneyControl
 from services.coordinator.journeys.repository import Journey, JourneyRepository
 from services.coordinator.lead_events import EventHandler
 from services.coordinator.notifications.repository import Notification, NotificationRepository
+from services.coordinator.outcome_servicer import OutcomeHandlers
 from services.coordinator.timeline.repository import DecisionLog
 from services.coordinator.timeline_servicer import TimelineHandlers
 from shared import inputs, pagination, timestamps
@@ -122,6 +123,7 @@ class CoordinatorServicer(
     TimelineHandlers,
     CampaignHandlers,
     DeliveryHandlers,
+    OutcomeHandlers,
     pb_grpc.CoordinatorServiceServicer,
 ):
     def __init__(

@@ -50,6 +50,9 @@ def lead_to_proto(lead: StoredLead) -> pb.Lead:
         preapproved=f.preapproved,
         sms_dnd=f.sms_dnd,
         email_dnd=f.email_dnd,
+        postal_code=f.postal_code,
+        preferred_language=f.preferred_language,
+        intent=pb.LeadIntent.ValueType(f.intent),
     )
 
 

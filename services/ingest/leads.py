@@ -28,6 +28,8 @@ MAX_JSON_BYTES = 16_384
 MAX_TIMELINE_MONTHS = 600
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _SOURCES = frozenset(pb.LeadSource.values())
+_INTENTS = frozenset(pb.LeadIntent.values())
+_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 
 _TEXT_FIELDS = (
     "first_name",
@@ -66,6 +68,10 @@ class LeadFields:
     # The CRM's do-not-disturb marks; turning one on also publishes a suppression.
     sms_dnd: bool = False
     email_dnd: bool = False
+    # What routing matches agents on (territory, language, specialty).
+    postal_code: str = ""
+    preferred_language: str = ""  # BCP 47, e.g. "es" or "es-MX"
+    intent: int = 0  # LeadIntent
 
 
 WRITABLE: frozenset[str] = frozenset(f.name for f in dataclasses.fields(LeadFields))
@@ -88,6 +94,8 @@ PERSONAL: frozenset[str] = frozenset(
         "email_consent",
         "sms_dnd",
         "email_dnd",
+        "postal_code",
+        "preferred_language",
     }
 )
 
@@ -218,6 +226,23 @@ def struct_to_dict(value: Any) -> dict[str, Any]:
     return result
 
 
+def clean_language(raw: str, path: str) -> str:
+    """A BCP 47 tag, its primary language lower-cased ("ES-mx" -> "es-mx" keeps regions as sent
+    but lower-cased, so tags compare as strings); "" when none was given."""
+    value = raw.strip().replace("_", "-")
+    if value and not (len(value) <= 35 and _LANGUAGE_TAG.match(value)):
+        raise _invalid(
+            path, f"{path} {raw[:20]!r} is not a BCP 47 language tag", "INVALID_LANGUAGE", 'e.g. "es"'
+        )
+    return value.lower()
+
+
+def clean_intent(raw: int, path: str) -> int:
+    if raw not in _INTENTS:
+        raise _invalid(path, f"{path} {raw} is not a LeadIntent", "INVALID_INTENT", "a LeadIntent value")
+    return raw
+
+
 def from_proto(lead: pb.Lead, prefix: str = "lead") -> LeadFields:
     """Validate and normalise every writable field; errors name the proto path, e.g. lead.phone."""
     p = f"{prefix}."
@@ -241,6 +266,9 @@ def from_proto(lead: pb.Lead, prefix: str = "lead") -> LeadFields:
         preapproved=lead.preapproved,
         sms_dnd=lead.sms_dnd,
         email_dnd=lead.email_dnd,
+        postal_code=clean_text(lead.postal_code, p + "postal_code", max_len=20).upper(),
+        preferred_language=clean_language(lead.preferred_language, p + "preferred_language"),
+        intent=clean_intent(lead.intent, p + "intent"),
     )
 
 

@@ -1,25 +1,48 @@
-"""Wire routing's servicer to its database."""
+"""Wire routing's servicer to its database, ingest (to read leads), and its background loops:
+the outcome relay and the inactivity sweep."""
 
 from __future__ import annotations
+
+import asyncio
 
 from leadengine.routing.v1 import routing_service_pb2 as pb
 from leadengine.routing.v1 import routing_service_pb2_grpc as pb_grpc
 
 from services.routing.assigning import Assigning
+from services.routing.claiming import Claiming
 from services.routing.config import Config
+from services.routing.lifecycle import Lifecycle
+from services.routing.location_store import LocationStore
+from services.routing.outcome_outbox import OutcomeQueue
 from services.routing.outcomes import OutcomeRecording
+from services.routing.relay import OutcomeRelay, RelaySettings
 from services.routing.repository import RoutingRepository
 from services.routing.roster import Roster
+from services.routing.rule_store import RuleStore
 from services.routing.servicer import RoutingServicer
-from shared.clients import Peers
+from services.routing.settings import DEFAULT_INACTIVITY_DAYS
+from shared.clients import IngestClient, Peers
 from shared.db import Database
 from shared.server import Registration, ServiceApp
 
 
 def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     repo = RoutingRepository(db)
+    store = LocationStore(db)
+    rule_store = RuleStore(db)
+    outcome_written = asyncio.Event()
+    lifecycle = Lifecycle(repo, default_inactivity_days=DEFAULT_INACTIVITY_DAYS, sweep_s=cfg.sweep_s)
+    relay = OutcomeRelay(OutcomeQueue(db), peers, RelaySettings(poll_s=cfg.outbox_poll_s), outcome_written)
+    assigning = Assigning(repo, store, rule_store, IngestClient(peers), default_capacity=cfg.default_capacity)
+    claiming = Claiming(repo, store, assigning, sweep_s=cfg.sla_sweep_s)
     servicer = RoutingServicer(
-        Roster(repo), Assigning(repo, default_capacity=cfg.default_capacity), OutcomeRecording(repo)
+        Roster(repo),
+        assigning,
+        OutcomeRecording(repo, outcome_written),
+        lifecycle,
+        store,
+        rule_store,
+        claiming,
     )
     return ServiceApp(
         registrations=[
@@ -30,4 +53,5 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
             )
         ],
         error_domain="routing.leadengine",
+        background=[relay.run, lifecycle.run, claiming.run],
     )

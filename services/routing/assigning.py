@@ -1,68 +1,340 @@
 """Giving a lead to an agent (RouteLead) and reading who holds it (GetAssignment).
 
-The choice itself is `selection.choose`, pure; this module reads the location's agents
-locked, lets it choose, and stores the assignment in that same transaction.
+The lead comes from the caller's snapshot or from ingest; the choice is `matching.screen` and
+`selection.decide`, pure, over the location's agents read without locks. The slot is then taken
+with a guarded single-row update in the transaction that stores the assignment: if another
+route took the last slot first, the next-ranked agent is tried, so the count never passes
+capacity however many routes run at once. Nobody eligible: the lead goes to the pond, with the
+reasons stored.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 
-from services.routing import selection
-from services.routing.repository import Agent, AgentLoad, Assignment, RoutingRepository
-from shared.errors import NotFound
+from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
+
+from services.routing import matching, rules, selection
+from services.routing.location_store import LocationStore
+from services.routing.matching import AgentProfile, LeadProfile
+from services.routing.predictor import SuccessModel
+from services.routing.repository import (
+    POND,
+    Agent,
+    AgentLoad,
+    Assignment,
+    NewAssignment,
+    RoutingRepository,
+    RoutingTx,
+)
+from services.routing.rule_store import RuleStore
+from services.routing.settings import RoutingSettings
+from shared import timestamps
+from shared.clients import IngestClient
+from shared.errors import FieldViolation, InvalidArgument, NotFound
 
 
 @dataclass(frozen=True)
 class Routed:
     assignment: Assignment
-    agent: Agent  # as GetAgent shows it once the assignment is stored
+    agent: Agent | None  # as GetAgent shows it once the assignment is stored; None in the pond
     created: bool  # False: the lead already had this assignment
 
 
-def candidate(agent: AgentLoad, default_capacity: int) -> selection.Candidate:
-    return selection.Candidate(
-        agent_id=str(agent.agent_id),
-        name=agent.name,
-        available=agent.available,
-        capacity=agent.capacity or default_capacity,
-        active=agent.active_lead_count,
-        last_assign_time=agent.last_assign_time,
+def assignment_missing(lead_id: uuid.UUID) -> NotFound:
+    # The same answer for a lead of another location: never confirm another tenant's ids.
+    return NotFound(
+        f"lead {lead_id} has not been routed in this location",
+        reason="ASSIGNMENT_NOT_FOUND",
+        metadata={"lead_id": str(lead_id)},
     )
 
 
-class Assigning:
-    def __init__(self, repo: RoutingRepository, *, default_capacity: int) -> None:
+def profile(agent: Agent, default_capacity: int, load: AgentLoad | None = None) -> AgentProfile:
+    """The agent as a decision sees it; `load`, read later than `agent`, wins for what it holds."""
+    return AgentProfile(
+        agent_id=agent.agent_id,
+        name=agent.name,
+        available=agent.available if load is None else load.available,
+        capacity=agent.capacity or default_capacity,
+        active=agent.active_lead_count if load is None else load.active_lead_count,
+        last_assign_time=agent.last_assign_time if load is None else load.last_assign_time,
+        timezone=agent.timezone,
+        languages=frozenset(agent.languages),
+        specialties=frozenset(agent.specialties),
+        territories=frozenset(agent.territories),
+        min_price_usd=agent.min_price_usd,
+        max_price_usd=agent.max_price_usd,
+        working_hours=agent.working_hours,
+        team_id=agent.team_id,
+        team_lead=agent.team_lead,
+    )
+
+
+def _candidate(
+    lead: LeadProfile, features: list[str], entry: tuple[AgentProfile, float, float]
+) -> dict[str, object]:
+    r = selection.explain(lead, features, *entry)
+    return {
+        "agent_id": str(r.agent.agent_id),
+        "predicted_success": r.predicted,
+        "active_lead_count": r.agent.active,
+        "score": r.score,
+        "reasons": list(r.reasons),
+    }
+
+
+@dataclass(frozen=True)
+class Taken:
+    new: NewAssignment
+    agent: Agent | None  # whose slot was taken, as the update left it; None: the pond
+
+
+@dataclass(frozen=True)
+class Plan:
+    order: list[tuple[AgentProfile, float, float]]  # (agent, predicted success, score), best first
+    reasons: list[str]
+    features: list[str]  # the lead's own features
+
+
+class Roster:
+    """A location's agents for RouteLead: every route reads each agent's load and update_time
+    (one narrow query), and only agents whose update_time moved are read in full again, so a
+    route over 1,000 agents neither decodes 1,000 full rows nor ever uses a stale attribute."""
+
+    def __init__(self, repo: RoutingRepository, default_capacity: int) -> None:
         self._repo = repo
         self._default_capacity = default_capacity
+        self._agents: dict[str, dict[uuid.UUID, Agent]] = {}
+        # The profile last built for each agent, with the load it was built from: a route
+        # changes one agent's load, so the next route rebuilds one profile, not the roster.
+        self._profiles: dict[uuid.UUID, tuple[AgentLoad, AgentProfile]] = {}
+        # location -> (roster version, profiles by agent).
+        self._rosters: dict[str, tuple[int, dict[uuid.UUID, AgentProfile]]] = {}
 
-    async def route(self, lead_id: uuid.UUID, location_id: str) -> Routed:
-        """Assign the lead, or return its existing assignment. Idempotent per lead."""
-        async with self._repo.transaction() as tx:
-            existing = await tx.find_assignment(lead_id)
-            if existing is not None:
-                return Routed(existing, await tx.agent(existing.agent_id), created=False)
-            agents = await tx.lock_agents(location_id)
-            decision = selection.choose(
-                [candidate(a, self._default_capacity) for a in agents], location_id=location_id
-            )
-            agent_id = uuid.UUID(decision.agent.agent_id)
-            stored = await tx.insert_assignment(
-                lead_id, location_id, agent_id, decision.agent.name, decision.reasons
-            )
-            if stored is None:  # a concurrent RouteLead for the same lead won
-                raced = await tx.find_assignment(lead_id)
-                assert raced is not None
-                return Routed(raced, await tx.agent(raced.agent_id), created=False)
-            return Routed(stored, await tx.take_slot(agent_id), created=True)
+    async def profiles(self, location_id: str) -> list[AgentProfile]:
+        """The roster as of its current version; read from Postgres only when that moved."""
+        version = await self._repo.roster_version(location_id)  # first: a later read is never older
+        held = self._rosters.get(location_id)
+        if held is not None and held[0] == version:
+            return list(held[1].values())
+        current = await self._read(location_id)
+        self._rosters[location_id] = (version, {p.agent_id: p for p in current})
+        return current
 
-    async def get(self, lead_id: uuid.UUID) -> Assignment:
-        found = await self._repo.get_assignment(lead_id)
-        if found is None:
+    def took_slot(self, location_id: str, agent: Agent, version: int) -> None:
+        """After a committed route: when its slot was the only change since the roster held
+        here, apply it instead of reading the roster again."""
+        held = self._rosters.get(location_id)
+        if held is None or held[0] != version - 1:
+            self._rosters.pop(location_id, None)
+            return
+        held[1][agent.agent_id] = profile(agent, self._default_capacity)
+        self._rosters[location_id] = (version, held[1])
+
+    async def _read(self, location_id: str) -> list[AgentProfile]:
+        loads = await self._repo.agent_loads(location_id)
+        known = self._agents.get(location_id, {})
+        stale = [
+            load.agent_id
+            for load in loads
+            if (held := known.get(load.agent_id)) is None or held.update_time != load.update_time
+        ]
+        fresh = {a.agent_id: a for a in await self._repo.agents_by_id(stale)} if stale else {}
+        current = {load.agent_id: fresh.get(load.agent_id) or known[load.agent_id] for load in loads}
+        self._agents[location_id] = current
+        result = []
+        for load in loads:
+            built = self._profiles.get(load.agent_id)
+            if built is None or built[0] != load:
+                built = (load, profile(current[load.agent_id], self._default_capacity, load))
+                self._profiles[load.agent_id] = built
+            result.append(built[1])
+        return result
+
+
+class Assigning:
+    def __init__(
+        self,
+        repo: RoutingRepository,
+        store: LocationStore,
+        rule_store: RuleStore,
+        ingest: IngestClient,
+        *,
+        default_capacity: int,
+    ) -> None:
+        self._repo = repo
+        self._store = store
+        self._rules = rule_store
+        self._ingest = ingest
+        self._default_capacity = default_capacity
+        self._models: dict[str, tuple[int, SuccessModel]] = {}
+        self._roster = Roster(repo, default_capacity)
+
+    async def model(self, location_id: str) -> SuccessModel:
+        """The location's newest model, read again only when its version moved."""
+        version = await self._store.model_version(location_id)
+        cached = self._models.get(location_id)
+        if cached is None or cached[0] != version:
+            cached = (version, await self._store.model(location_id, version))
+            self._models[location_id] = cached
+        return cached[1]
+
+    async def lead(
+        self, lead_id: uuid.UUID, location_id: str, snapshot: ingest_pb.Lead | None
+    ) -> ingest_pb.Lead:
+        if snapshot is not None:
+            if snapshot.lead_id != str(lead_id) or snapshot.location_id != location_id:
+                raise InvalidArgument(
+                    "lead must be the lead named by lead_id, in location_id",
+                    reason="LEAD_MISMATCH",
+                    violations=[
+                        FieldViolation("lead", "lead.lead_id and lead.location_id as in the request")
+                    ],
+                )
+            return snapshot
+        found = await self._ingest.get_lead(lead_id)
+        if found is None or found.location_id != location_id:
             raise NotFound(
-                f"lead {lead_id} has not been routed",
-                reason="ASSIGNMENT_NOT_FOUND",
+                f"lead {lead_id} does not exist in this location",
+                reason="LEAD_NOT_FOUND",
                 metadata={"lead_id": str(lead_id)},
             )
         return found
+
+    async def plan(
+        self, lead: LeadProfile, location_id: str, settings: RoutingSettings, passed: frozenset[uuid.UUID]
+    ) -> Plan:
+        """Who may take the lead, best first, and why; agents in `passed` (declined it, or let
+        its acceptance time run out) are not asked again."""
+        # Independent reads, each on its own pool connection: a route waits for the slowest, not
+        # the sum (no transaction is open here).
+        model, roster, location_rules = await asyncio.gather(
+            self.model(location_id), self._roster.profiles(location_id), self._rules.active(location_id)
+        )
+        agents = [a for a in roster if a.agent_id not in passed]
+        features = matching.lead_features(lead)
+        rule = rules.first_match(location_rules, lead)
+        if rule is not None and rule.target == rules.POND:
+            return Plan([], [f"rule '{rule.name}' sends these leads to the pond"], features)
+        screened = matching.screen(
+            lead, agents, timestamps.now(), (lambda a: rules.allowed(rule, lead, a)) if rule else None
+        )
+        decision = selection.decide(
+            lead,
+            features,
+            agents,
+            screened,
+            model,
+            load_weight=settings.load_weight,
+            # A team shares its leads round-robin (as peers' lead-flow groups do).
+            round_robin=settings.round_robin or (rule is not None and rule.target == rules.TEAM),
+        )
+        order, reasons = decision.order, decision.reasons
+        if rule is not None:
+            reasons.insert(0, f"rule '{rule.name}' matched")
+        if not order:
+            order = selection.team_leads(lead, features, agents, model, rules.team_of(rule, agents))
+            if order:
+                reasons.insert(0, f"fallback to team lead {order[0][0].name}: nobody eligible could take it")
+        return Plan(order, reasons, features)
+
+    async def take_first(
+        self, tx: RoutingTx, lead: LeadProfile, plan: Plan, settings: RoutingSettings, snapshot: bytes
+    ) -> Taken:
+        """In the caller's transaction: a slot of the best agent in the plan who still has one
+        (guarded, so never past capacity), and the assignment to store; no agent: the pond."""
+        new, taken = await self._take_first(tx, lead, plan, settings, snapshot)
+        return Taken(new, taken)
+
+    def committed(self, taken: Taken, version: int) -> None:
+        """The transaction that bumped the roster to `version` and ran take_first committed:
+        let the roster cache catch up."""
+        if taken.agent is not None:
+            self._roster.took_slot(taken.agent.location_id, taken.agent, version)
+
+    async def _take_first(
+        self, tx: RoutingTx, lead: LeadProfile, plan: Plan, settings: RoutingSettings, snapshot: bytes
+    ) -> tuple[NewAssignment, Agent | None]:
+        """In the caller's transaction: a slot of the best agent in the plan who still has one
+        (guarded, so never past capacity), and the assignment to store; no agent: the pond."""
+        for index, (agent, p, score) in enumerate(plan.order):
+            taken = await tx.take_slot(agent.agent_id, agent.capacity)
+            if taken is None:
+                continue  # another route took its last slot since we read: next in rank
+            pick = selection.explain(lead, plan.features, agent, p, score)
+            why = list(plan.reasons)
+            if index:
+                why.insert(0, f"{taken.name}: the {index} agent(s) ranked above filled up meanwhile")
+            kept = plan.order[index : index + selection.KEPT_CANDIDATES]
+            return NewAssignment(
+                lead.lead_id,
+                lead.location_id,
+                taken.agent_id,
+                why,
+                pick.predicted,
+                [_candidate(lead, plan.features, e) for e in kept],
+                list(pick.features),
+                accept_sla_s=settings.accept_sla_seconds,
+                agent_name=taken.name,
+                lead_snapshot=snapshot,
+                score=lead.score,
+            ), taken
+        reasons = plan.reasons
+        if plan.order:
+            reasons = [*reasons, "every eligible agent filled up while the lead was being routed"]
+        return NewAssignment(
+            lead.lead_id, lead.location_id, None, reasons, 0.0, [], [], score=lead.score
+        ), None
+
+    async def route(
+        self, lead_id: uuid.UUID, location_id: str, score: float, snapshot: ingest_pb.Lead | None
+    ) -> Routed:
+        """Assign the lead, or return its existing assignment. Idempotent per lead; a lead in
+        the pond is tried again."""
+        existing, settings = await asyncio.gather(
+            self._repo.get_assignment(lead_id), self._store.settings(location_id)
+        )
+        if existing is not None and existing.location_id != location_id:
+            raise assignment_missing(lead_id)
+        if existing is not None and existing.state != POND:
+            return await self._existing(existing)
+        found = await self.lead(lead_id, location_id, snapshot)
+        lead = LeadProfile.of(found, score)
+        plan = await self.plan(lead, location_id, settings, frozenset())
+        async with self._repo.transaction() as tx:
+            version = await tx.bump_roster(location_id)
+            taken = await self.take_first(tx, lead, plan, settings, found.SerializeToString())
+            stored = await tx.store_assignment(taken.new)
+            if stored is None:
+                raise _Raced  # rolls back the slot just taken
+        self.committed(taken, version)
+        return Routed(stored, taken.agent, created=taken.agent is not None or existing is None)
+
+    async def _existing(self, assignment: Assignment) -> Routed:
+        agent = await self._repo.get_agent(assignment.agent_id) if assignment.agent_id else None
+        return Routed(assignment, agent, created=False)
+
+    async def route_once(
+        self, lead_id: uuid.UUID, location_id: str, score: float, snapshot: ingest_pb.Lead | None
+    ) -> Routed:
+        """route(); a concurrent route of the same lead that stored first wins, and its
+        assignment is the answer (the loser's transaction, slot included, rolled back)."""
+        try:
+            return await self.route(lead_id, location_id, score, snapshot)
+        except _Raced:
+            found = await self._repo.get_assignment(lead_id)
+            assert found is not None
+            return await self._existing(found)
+
+    async def get(self, lead_id: uuid.UUID, location_id: str) -> Assignment:
+        found = await self._repo.get_assignment(lead_id)
+        if found is None or found.location_id != location_id:
+            raise assignment_missing(lead_id)
+        return found
+
+
+class _Raced(Exception):
+    """Another RouteLead stored the lead's assignment first; raised to roll back our slot."""

@@ -15,6 +15,12 @@ class Config:
     server: ServerSettings
     # Open leads an agent may hold when the agent has no capacity of its own.
     default_capacity: int = 25
+    # How often the inactivity sweep looks for assignments whose lead went quiet.
+    sweep_s: float = 60.0
+    # How often the outcome relay looks for due rows when no outcome woke it.
+    outbox_poll_s: float = 1.0
+    # How often the SLA sweep looks for assignments nobody accepted in time.
+    sla_sweep_s: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -22,4 +28,7 @@ class Config:
             database_url=config.database_url(env, "routing"),
             server=ServerSettings.from_env("routing", env),
             default_capacity=config.integer(env, "ROUTING_DEFAULT_CAPACITY", 25, minimum=1, maximum=100_000),
+            sweep_s=config.number(env, "ROUTING_SWEEP_S", 60.0, minimum=0.01),
+            outbox_poll_s=config.number(env, "ROUTING_OUTBOX_POLL_S", 1.0, minimum=0.01),
+            sla_sweep_s=config.number(env, "ROUTING_SLA_SWEEP_S", 5.0, minimum=0.01),
         )

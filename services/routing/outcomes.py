@@ -1,18 +1,34 @@
-"""Recording what became of a lead (RecordOutcome); a closing outcome frees the agent's slot."""
+"""Recording what became of a lead (RecordOutcome), the single entry for outcomes.
+
+In one transaction: the outcome is stored once per request_id; WON or LOST closes the open
+assignment and frees the agent's slot; the routing-time prediction is scored and the success
+model takes one learning step; and an outbox row per subscriber is written, so the coordinator
+(and whoever else subscribes, see relay.py) hears of it at least once.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from leadengine.routing.v1 import routing_service_pb2 as pb
 
+from services.routing import outcome_outbox
+from services.routing.assigning import assignment_missing
+from services.routing.location_store import learn_outcome
+from services.routing.outcome_outbox import OutcomeEvent
+from services.routing.relay import SUBSCRIBERS
 from services.routing.repository import Assignment, RoutingRepository
 from shared import timestamps
-from shared.errors import FieldViolation, InvalidArgument, NotFound
+from shared.errors import FieldViolation, InvalidArgument
 
 # Outcomes that close an assignment and free the agent's capacity.
 CLOSING_OUTCOMES = frozenset({pb.OUTCOME_WON, pb.OUTCOME_LOST})
+# History imports and clock skew: outcomes this old are still accepted.
+MAX_AGE = timedelta(days=90)
+MAX_AHEAD = timedelta(minutes=5)
+_NAMES: dict[int, str] = {pb.OUTCOME_WON: "won", pb.OUTCOME_LOST: "lost"}
 
 
 def require_outcome(outcome: int) -> int:
@@ -24,27 +40,60 @@ def require_outcome(outcome: int) -> int:
     return outcome
 
 
+def check_occurred(occurred: datetime | None, now: datetime) -> datetime:
+    """Unset means now; up to 90 days back (even before the assignment), never the future."""
+    if occurred is None:
+        return now
+    if occurred < now - MAX_AGE or occurred > now + MAX_AHEAD:
+        raise InvalidArgument(
+            "occurred_time must be within the last 90 days and not in the future",
+            reason="OCCURRED_TIME_OUT_OF_RANGE",
+            violations=[FieldViolation("occurred_time", "at most 90 days ago, not in the future")],
+        )
+    return occurred
+
+
 class OutcomeRecording:
-    def __init__(self, repo: RoutingRepository) -> None:
+    def __init__(self, repo: RoutingRepository, written: asyncio.Event | None = None) -> None:
         self._repo = repo
+        self._written = written or asyncio.Event()
 
     async def record(
-        self, lead_id: uuid.UUID, outcome: int, occurred: datetime | None, request_id: str | None
+        self,
+        lead_id: uuid.UUID,
+        location_id: str,
+        outcome: int,
+        occurred: datetime | None,
+        request_id: str | None,
     ) -> Assignment:
         """Store the outcome (a `require_outcome` one) once per request_id; returns the lead's
-        assignment afterwards. No occurred time means now."""
-        occurred = occurred or timestamps.now()
+        assignment afterwards."""
+        occurred = check_occurred(occurred, timestamps.now())
         async with self._repo.transaction() as tx:
-            held = await tx.hold_assignment(lead_id)
-            if held is None:
-                raise NotFound(
-                    f"lead {lead_id} has no assignment; route it with RouteLead first",
-                    reason="ASSIGNMENT_NOT_FOUND",
-                    metadata={"lead_id": str(lead_id)},
+            await tx.bump_roster(location_id)
+            held = await tx.find_assignment(lead_id, lock=True)
+            if held is None or held.location_id != location_id:
+                raise assignment_missing(lead_id)
+            outcome_id = await tx.add_outcome(lead_id, held.agent_id, outcome, occurred, request_id)
+            if outcome_id is not None:
+                if outcome in CLOSING_OUTCOMES:
+                    await tx.close(lead_id, f"outcome {_NAMES[outcome]}")
+                    await learn_outcome(
+                        tx.conn,
+                        location_id,
+                        lead_id,
+                        list(held.features),
+                        held.predicted_success,
+                        outcome == pb.OUTCOME_WON,
+                        occurred,
+                    )
+                await outcome_outbox.publish(
+                    tx.conn,
+                    OutcomeEvent(outcome_id, lead_id, location_id, held.agent_id, outcome, occurred),
+                    SUBSCRIBERS,
                 )
-            added = await tx.add_outcome(lead_id, held.agent_id, outcome, occurred, request_id)
-            if added and outcome in CLOSING_OUTCOMES and held.active:
-                await tx.close_assignment(lead_id, held.agent_id)
+        if outcome_id is not None:
+            self._written.set()
         found = await self._repo.get_assignment(lead_id)
         assert found is not None
         return found

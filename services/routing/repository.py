@@ -1,8 +1,16 @@
-"""SQL for the routing schema. Returns frozen dataclasses; translates database outcomes into domain errors.
+"""SQL for agents and assignments. Returns frozen dataclasses; translates database outcomes into
+domain errors.
 
-Single statements are methods of `RoutingRepository`. What must happen under one
-lock (choosing an agent, closing an assignment) runs on a `RoutingTx` from
-`RoutingRepository.transaction()`, so the use-cases decide and this module only reads and writes.
+Single statements are methods of `RoutingRepository`. What must happen in one transaction
+(taking a slot and storing the assignment, closing an assignment and freeing its slot) runs on a
+`RoutingTx` from `RoutingRepository.transaction()`, so the use-cases decide and this module only
+reads and writes.
+
+The open-lead count of an agent changes only here, and only together with the assignment row
+that causes it: +1 when an open assignment is stored (guarded so it never passes capacity), -1
+when one stops being open (guarded so only the one statement that closes it counts). Both are
+single-row updates, so the count stays exact whatever runs concurrently, and it is in Postgres,
+so it survives restarts.
 """
 
 from __future__ import annotations
@@ -12,15 +20,17 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 
-from services.routing.agents import AgentFields
+from services.routing.agents import AgentFields, Window
 from shared import deadlines
 from shared.db import Conn, Database
 from shared.errors import AlreadyExists
 from shared.keyset import Keyset
+
+OPEN, CLOSED, POND = 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -38,37 +48,64 @@ class Agent:
     last_assign_time: datetime | None
     create_time: datetime
     update_time: datetime
-
-
-@dataclass(frozen=True)
-class AgentLoad:
-    """What choosing an agent needs, read with the agent's row locked."""
-
-    agent_id: uuid.UUID
-    name: str
-    available: bool
-    capacity: int  # 0: the location default applies
-    active_lead_count: int
-    last_assign_time: datetime | None
+    languages: tuple[str, ...] = ()
+    specialties: tuple[str, ...] = ()
+    territories: tuple[str, ...] = ()
+    min_price_usd: int = 0
+    max_price_usd: int = 0
+    working_hours: tuple[Window, ...] = ()
+    team_id: str = ""
+    team_lead: bool = False
 
 
 @dataclass(frozen=True)
 class Assignment:
     lead_id: uuid.UUID
     location_id: str
-    agent_id: uuid.UUID
+    agent_id: uuid.UUID | None  # None in the pond
     agent_name: str
     reasons: tuple[str, ...]
     active: bool
     assign_time: datetime
+    state: int = OPEN
+    end_reason: str = ""
+    last_activity_time: datetime | None = None
+    predicted_success: float = 0.0
+    candidates: tuple[dict[str, Any], ...] = ()
+    features: tuple[str, ...] = ()
+    accept_by_time: datetime | None = None
+    accept_time: datetime | None = None
+    reassign_count: int = 0
+    passed_agents: frozenset[uuid.UUID] = frozenset()
+    lead_snapshot: bytes | None = None
+    score: float = 0.0
+
+
+class AgentLoad(NamedTuple):
+    agent_id: uuid.UUID
+    update_time: datetime  # moves whenever anything but the load changes
+    available: bool
+    active_lead_count: int
+    last_assign_time: datetime | None
 
 
 @dataclass(frozen=True)
-class HeldLead:
-    """An assignment locked while an outcome is recorded against it."""
+class NewAssignment:
+    lead_id: uuid.UUID
+    location_id: str
+    agent_id: uuid.UUID | None
+    reasons: list[str]
+    predicted_success: float
+    candidates: list[dict[str, Any]]
+    features: list[str]
+    accept_sla_s: int = 0  # 0: no acceptance deadline (pond)
+    agent_name: str = ""  # of agent_id, as the assignment shows it
+    lead_snapshot: bytes | None = None
+    score: float = 0.0
 
-    agent_id: uuid.UUID
-    active: bool
+
+def _windows(raw: list[dict[str, int]]) -> tuple[Window, ...]:
+    return tuple(Window(w["day"], w["start"], w["end"]) for w in raw)
 
 
 def _agent(row: asyncpg.Record) -> Agent:
@@ -86,26 +123,72 @@ def _agent(row: asyncpg.Record) -> Agent:
         last_assign_time=row["last_assign_time"],
         create_time=row["create_time"],
         update_time=row["update_time"],
+        languages=tuple(row["languages"]),
+        specialties=tuple(row["specialties"]),
+        territories=tuple(row["territories"]),
+        min_price_usd=row["min_price_usd"],
+        max_price_usd=row["max_price_usd"],
+        working_hours=_windows(row["working_hours"]),
+        team_id=row["team_id"],
+        team_lead=row["team_lead"],
     )
 
 
-def _assignment(row: asyncpg.Record, agent_name: str | None = None) -> Assignment:
+def _assignment(row: asyncpg.Record) -> Assignment:
     return Assignment(
         lead_id=row["lead_id"],
         location_id=row["location_id"],
         agent_id=row["agent_id"],
-        agent_name=row["agent_name"] if agent_name is None else agent_name,
+        agent_name=row["agent_name"] or "",
         reasons=tuple(row["reasons"]),
         active=row["active"],
         assign_time=row["assign_time"],
+        state=row["state"],
+        end_reason=row["end_reason"],
+        last_activity_time=row["last_activity_time"],
+        predicted_success=row["predicted_success"],
+        candidates=tuple(row["candidates"]),
+        features=tuple(row["features"]),
+        accept_by_time=row["accept_by_time"],
+        accept_time=row["accept_time"],
+        reassign_count=row["reassign_count"],
+        passed_agents=frozenset(row["passed_agents"]),
+        lead_snapshot=row["lead_snapshot"],
+        score=row["score"],
     )
 
 
-_ASSIGNMENT_WITH_NAME = (
-    "SELECT a.*, g.name AS agent_name FROM assignments a JOIN agents g USING (agent_id) WHERE a.lead_id = $1"
+_ASSIGNMENT = (
+    "SELECT a.*, g.name AS agent_name FROM assignments a LEFT JOIN agents g USING (agent_id)"
+    " WHERE a.lead_id = $1"
 )
 # ListAgents: a location's agents by name, agent_id breaking ties.
 _AGENT_PAGES = Keyset(key="name", key_type="text", id="agent_id", descending=False)
+_AGENT_COLUMNS = (
+    "location_id, external_user_id, name, email, phone, timezone, capacity, available,"
+    " languages, specialties, territories, min_price_usd, max_price_usd, working_hours, team_id, team_lead"
+)
+
+
+def _values(fields: AgentFields) -> tuple[Any, ...]:
+    return (
+        fields.location_id,
+        fields.external_user_id,
+        fields.name,
+        fields.email,
+        fields.phone,
+        fields.timezone,
+        fields.capacity,
+        fields.available,
+        list(fields.languages),
+        list(fields.specialties),
+        list(fields.territories),
+        fields.min_price_usd,
+        fields.max_price_usd,
+        [{"day": w.day_of_week, "start": w.start_minute, "end": w.end_minute} for w in fields.working_hours],
+        fields.team_id,
+        fields.team_lead,
+    )
 
 
 class RoutingTx:
@@ -114,15 +197,20 @@ class RoutingTx:
     def __init__(self, conn: Conn) -> None:
         self._conn = conn
 
+    @property
+    def conn(self) -> Conn:
+        """For the other stores' statements that belong in this transaction (outbox, model)."""
+        return self._conn
+
     async def agent_by_request(self, request_id: str) -> Agent | None:
         row = await self._conn.fetchrow("SELECT * FROM agents WHERE request_id = $1", request_id)
         return None if row is None else _agent(row)
 
     async def update_agent(self, agent_id: uuid.UUID, fields: AgentFields) -> Agent | None:
+        sets = ", ".join(f"{c.strip()} = ${i + 2}" for i, c in enumerate(_AGENT_COLUMNS.split(",")[1:]))
         row = await self._conn.fetchrow(
-            "UPDATE agents SET external_user_id = $2, name = $3, email = $4, phone = $5,"
-            " timezone = $6, capacity = $7, available = $8, update_time = now()"
-            " WHERE location_id = $1 AND agent_id = $9 RETURNING *",
+            f"UPDATE agents SET {sets}, update_time = now()"
+            " WHERE location_id = $1 AND agent_id = $17 RETURNING *",
             *_values(fields),
             agent_id,
             timeout=deadlines.timeout(5.0),
@@ -131,14 +219,13 @@ class RoutingTx:
 
     async def insert_agent(self, fields: AgentFields, request_id: str | None) -> tuple[Agent, bool]:
         """Insert, or update the agent with the same (location_id, external_user_id); True if inserted."""
+        updates = ", ".join(f"{c.strip()} = EXCLUDED.{c.strip()}" for c in _AGENT_COLUMNS.split(",")[2:])
         try:
             # xmax = 0 only on a freshly inserted row: tells create from update.
             row = await self._conn.fetchrow(
-                "INSERT INTO agents (location_id, external_user_id, name, email, phone, timezone,"
-                " capacity, available, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-                " ON CONFLICT (location_id, external_user_id) DO UPDATE SET name = EXCLUDED.name,"
-                " email = EXCLUDED.email, phone = EXCLUDED.phone, timezone = EXCLUDED.timezone,"
-                " capacity = EXCLUDED.capacity, available = EXCLUDED.available, update_time = now()"
+                f"INSERT INTO agents ({_AGENT_COLUMNS}, request_id) VALUES"
+                " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+                f" ON CONFLICT (location_id, external_user_id) DO UPDATE SET {updates}, update_time = now()"
                 " RETURNING *, (xmax = 0) AS inserted",
                 *_values(fields),
                 request_id,
@@ -158,73 +245,143 @@ class RoutingTx:
         assert row is not None
         return _agent(row)
 
-    async def find_assignment(self, lead_id: uuid.UUID) -> Assignment | None:
-        row = await self._conn.fetchrow(_ASSIGNMENT_WITH_NAME, lead_id)
+    async def find_assignment(self, lead_id: uuid.UUID, *, lock: bool = False) -> Assignment | None:
+        row = await self._conn.fetchrow(_ASSIGNMENT + (" FOR UPDATE OF a" if lock else ""), lead_id)
         return None if row is None else _assignment(row)
 
-    async def lock_agents(self, location_id: str) -> list[AgentLoad]:
-        """Every agent of the location, locked (in agent_id order, so lockers never deadlock)
-        until the transaction ends: two leads routed at once cannot both take a last slot."""
-        rows = await self._conn.fetch(
-            "SELECT agent_id, name, available, capacity, active_lead_count, last_assign_time"
-            " FROM agents WHERE location_id = $1 ORDER BY agent_id FOR UPDATE",
-            location_id,
-            timeout=deadlines.timeout(5.0),
-        )
-        return [
-            AgentLoad(
-                agent_id=r["agent_id"],
-                name=r["name"],
-                available=r["available"],
-                capacity=r["capacity"],
-                active_lead_count=r["active_lead_count"],
-                last_assign_time=r["last_assign_time"],
-            )
-            for r in rows
-        ]
-
-    async def insert_assignment(
-        self, lead_id: uuid.UUID, location_id: str, agent_id: uuid.UUID, agent_name: str, reasons: list[str]
-    ) -> Assignment | None:
-        """None when the lead already has an assignment (a concurrent RouteLead stored it)."""
-        row = await self._conn.fetchrow(
-            "INSERT INTO assignments (lead_id, location_id, agent_id, reasons) VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT (lead_id) DO NOTHING RETURNING *",
-            lead_id,
-            location_id,
-            agent_id,
-            reasons,
-        )
-        return None if row is None else _assignment(row, agent_name)
-
-    async def take_slot(self, agent_id: uuid.UUID) -> Agent:
-        """Count one more open lead for the agent; returns the agent as GetAgent will show it."""
+    async def take_slot(self, agent_id: uuid.UUID, capacity: int) -> Agent | None:
+        """One more open lead for the agent, unless that would pass `capacity` (the effective
+        one) or the agent stopped being available; None then. The row lock this takes is held
+        to the end of the transaction, so two routes cannot both take a last slot."""
         row = await self._conn.fetchrow(
             "UPDATE agents SET active_lead_count = active_lead_count + 1, last_assign_time = now()"
-            " WHERE agent_id = $1 RETURNING *",
+            " WHERE agent_id = $1 AND available AND active_lead_count < $2 RETURNING *",
+            agent_id,
+            capacity,
+        )
+        return None if row is None else _agent(row)
+
+    async def bump_roster(self, location_id: str, *, create: bool = False) -> int:
+        """The first statement of every transaction that changes the location's agents: moves
+        the roster version (RouteLead's cache key) and takes the roster row's lock, which every
+        such transaction takes first, so they never deadlock on agents and assignments. Returns
+        the new version (0: the location has no roster yet, hence no agents)."""
+        sql = (
+            "INSERT INTO rosters AS r (location_id, version) VALUES ($1, 1)"
+            " ON CONFLICT (location_id) DO UPDATE SET version = r.version + 1 RETURNING version"
+            if create
+            else "UPDATE rosters SET version = version + 1 WHERE location_id = $1 RETURNING version"
+        )
+        return int(await self._conn.fetchval(sql, location_id) or 0)
+
+    async def store_assignment(self, new: NewAssignment) -> Assignment | None:
+        """Insert (or turn a pond assignment into) this one. None when the lead already holds an
+        open or closed assignment (a concurrent RouteLead stored it)."""
+        state, active = (OPEN, True) if new.agent_id is not None else (POND, False)
+        row = await self._conn.fetchrow(
+            "INSERT INTO assignments (lead_id, location_id, agent_id, reasons, state, active,"
+            " predicted_success, candidates, features, accept_by_time, lead_snapshot, score)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
+            " CASE WHEN $10 > 0 THEN now() + make_interval(secs => $10) END, $11, $12)"
+            " ON CONFLICT (lead_id) DO UPDATE SET agent_id = EXCLUDED.agent_id, reasons = EXCLUDED.reasons,"
+            " state = EXCLUDED.state, active = EXCLUDED.active,"
+            " predicted_success = EXCLUDED.predicted_success,"
+            " candidates = EXCLUDED.candidates, features = EXCLUDED.features, assign_time = now(),"
+            " accept_by_time = EXCLUDED.accept_by_time, lead_snapshot = EXCLUDED.lead_snapshot,"
+            " score = EXCLUDED.score, last_activity_time = now(), end_reason = '', update_time = now()"
+            f" WHERE assignments.state = {POND} RETURNING *, $13::text AS agent_name",
+            new.lead_id,
+            new.location_id,
+            new.agent_id,
+            new.reasons,
+            state,
+            active,
+            new.predicted_success,
+            new.candidates,
+            new.features,
+            float(new.accept_sla_s),
+            new.lead_snapshot,
+            new.score,
+            new.agent_name,
+        )
+        return None if row is None else _assignment(row)
+
+    async def accept(self, lead_id: uuid.UUID, agent_id: uuid.UUID) -> bool:
+        """Mark the open assignment accepted by its agent; False when it is not theirs (or not
+        open). Accepting again keeps the first accept_time."""
+        row = await self._conn.fetchrow(
+            "UPDATE assignments SET accept_time = coalesce(accept_time, now()), accept_by_time = NULL,"
+            " update_time = now() WHERE lead_id = $1 AND agent_id = $2 AND active RETURNING lead_id",
+            lead_id,
             agent_id,
         )
-        assert row is not None
-        return _agent(row)
+        return row is not None
 
-    async def hold_assignment(self, lead_id: uuid.UUID) -> HeldLead | None:
+    async def move(
+        self, held: Assignment, new: NewAssignment, why: str, *, passed: uuid.UUID
+    ) -> Assignment | None:
+        """Move an open, unaccepted assignment from `held.agent_id` to `new.agent_id` (None: the
+        pond), freeing the old agent's slot; the caller has already taken the new agent's. None
+        when the assignment changed since it was read (accepted, closed, moved): nothing moves."""
+        state, active = (OPEN, True) if new.agent_id is not None else (POND, False)
         row = await self._conn.fetchrow(
-            "SELECT * FROM assignments WHERE lead_id = $1 FOR UPDATE",
-            lead_id,
-            timeout=deadlines.timeout(2.0),
+            "UPDATE assignments SET agent_id = $3, state = $4, active = $5, reasons = $6,"
+            " predicted_success = $7, candidates = $8, features = $9,"
+            " accept_by_time = CASE WHEN $10 > 0 THEN now() + make_interval(secs => $10) END,"
+            " passed_agents = array_append(passed_agents, $11),"
+            " reassign_count = reassign_count + CASE WHEN $3::uuid IS NULL THEN 0 ELSE 1 END,"
+            " end_reason = $12, assign_time = now(), update_time = now()"
+            " WHERE lead_id = $1 AND agent_id = $2 AND active AND accept_time IS NULL RETURNING lead_id",
+            held.lead_id,
+            held.agent_id,
+            new.agent_id,
+            state,
+            active,
+            new.reasons,
+            new.predicted_success,
+            new.candidates,
+            new.features,
+            float(new.accept_sla_s),
+            passed,
+            "" if active else why,
         )
-        return None if row is None else HeldLead(agent_id=row["agent_id"], active=row["active"])
+        if row is None:
+            return None
+        await self._conn.execute(
+            "UPDATE agents SET active_lead_count = active_lead_count - 1 WHERE agent_id = $1", held.agent_id
+        )
+        return await self.find_assignment(held.lead_id)
+
+    async def close(self, lead_id: uuid.UUID, reason: str, *, idle_days: int = 0) -> Assignment | None:
+        """Close the lead's open assignment and give its agent the slot back; None when it was
+        not open (already closed, in the pond, or absent): nothing changes then. With idle_days,
+        only while the lead is still that idle (activity may have arrived since the sweep read)."""
+        row = await self._conn.fetchrow(
+            f"UPDATE assignments SET active = false, state = {CLOSED}, end_reason = $2, update_time = now()"
+            " WHERE lead_id = $1 AND active"
+            " AND ($3 = 0 OR last_activity_time < now() - make_interval(days => $3)) RETURNING agent_id",
+            lead_id,
+            reason,
+            idle_days,
+        )
+        if row is None:
+            return None
+        await self._conn.execute(
+            "UPDATE agents SET active_lead_count = active_lead_count - 1 WHERE agent_id = $1",
+            row["agent_id"],
+        )
+        return await self.find_assignment(lead_id)
 
     async def add_outcome(
         self,
         lead_id: uuid.UUID,
-        agent_id: uuid.UUID,
+        agent_id: uuid.UUID | None,
         outcome: int,
         occurred: datetime,
         request_id: str | None,
-    ) -> bool:
-        """False when this request_id's outcome is already stored."""
-        inserted = await self._conn.fetchval(
+    ) -> uuid.UUID | None:
+        """The new outcome's id; None when this request_id's outcome is already stored."""
+        inserted: uuid.UUID | None = await self._conn.fetchval(
             "INSERT INTO outcomes (lead_id, agent_id, outcome, occurred_time, request_id)"
             " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (request_id) DO NOTHING RETURNING outcome_id",
             lead_id,
@@ -233,17 +390,7 @@ class RoutingTx:
             occurred,
             request_id,
         )
-        return inserted is not None
-
-    async def close_assignment(self, lead_id: uuid.UUID, agent_id: uuid.UUID) -> None:
-        """Mark the assignment closed and give its agent the slot back."""
-        await self._conn.execute(
-            "UPDATE assignments SET active = false, update_time = now() WHERE lead_id = $1", lead_id
-        )
-        await self._conn.execute(
-            "UPDATE agents SET active_lead_count = greatest(active_lead_count - 1, 0) WHERE agent_id = $1",
-            agent_id,
-        )
+        return inserted
 
 
 class RoutingRepository:
@@ -262,6 +409,37 @@ class RoutingRepository:
             )
         return None if row is None else _agent(row)
 
+    async def roster_version(self, location_id: str) -> int:
+        async with self._db.connection() as conn:
+            version = await conn.fetchval(
+                "SELECT version FROM rosters WHERE location_id = $1",
+                location_id,
+                timeout=deadlines.timeout(2.0),
+            )
+        return int(version or 0)
+
+    async def agent_loads(self, location_id: str) -> list[AgentLoad]:
+        """What changes between routes, for every agent of the location, unlocked: RouteLead
+        ranks on it, then takes a slot with a guarded update, so a stale read can only cost a
+        retry, never an extra lead."""
+        async with self._db.connection() as conn:
+            rows = await conn.fetch(
+                "SELECT agent_id, update_time, available, active_lead_count, last_assign_time"
+                " FROM agents WHERE location_id = $1",
+                location_id,
+                timeout=deadlines.timeout(2.0),
+            )
+        return [AgentLoad(*r) for r in rows]
+
+    async def agents_by_id(self, agent_ids: list[uuid.UUID]) -> list[Agent]:
+        async with self._db.connection() as conn:
+            rows = await conn.fetch(
+                "SELECT * FROM agents WHERE agent_id = any($1::uuid[])",
+                agent_ids,
+                timeout=deadlines.timeout(2.0),
+            )
+        return [_agent(r) for r in rows]
+
     async def list_agents(self, location_id: str, after: tuple[str, str] | None, limit: int) -> list[Agent]:
         """Up to limit + 1 agents after `after` (name, agent_id), by name."""
         async with self._db.connection() as conn:
@@ -275,11 +453,14 @@ class RoutingRepository:
             )
         return [_agent(r) for r in rows]
 
-    async def set_available(self, agent_id: uuid.UUID, available: bool) -> Agent | None:
-        async with self._db.transaction() as conn:
-            row = await conn.fetchrow(
-                "UPDATE agents SET available = $2, update_time = now() WHERE agent_id = $1 RETURNING *",
+    async def set_available(self, agent_id: uuid.UUID, location_id: str, available: bool) -> Agent | None:
+        async with self.transaction() as tx:
+            await tx.bump_roster(location_id)
+            row = await tx.conn.fetchrow(
+                "UPDATE agents SET available = $3, update_time = now()"
+                " WHERE agent_id = $1 AND location_id = $2 RETURNING *",
                 agent_id,
+                location_id,
                 available,
                 timeout=deadlines.timeout(2.0),
             )
@@ -287,21 +468,56 @@ class RoutingRepository:
 
     async def get_assignment(self, lead_id: uuid.UUID) -> Assignment | None:
         async with self._db.connection() as conn:
-            row = await conn.fetchrow(_ASSIGNMENT_WITH_NAME, lead_id, timeout=deadlines.timeout(2.0))
+            row = await conn.fetchrow(_ASSIGNMENT, lead_id, timeout=deadlines.timeout(2.0))
         return None if row is None else _assignment(row)
 
+    async def touch(self, lead_id: uuid.UUID, location_id: str, at: datetime) -> Assignment | None:
+        """Move the assignment's last activity forward to `at` (never back)."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE assignments SET last_activity_time = greatest(last_activity_time, $3)"
+                " WHERE lead_id = $1 AND location_id = $2",
+                lead_id,
+                location_id,
+                at,
+                timeout=deadlines.timeout(2.0),
+            )
+            row = await conn.fetchrow(_ASSIGNMENT, lead_id)
+        return None if row is None or row["location_id"] != location_id else _assignment(row)
 
-def _values(fields: AgentFields) -> tuple[Any, ...]:
-    return (
-        fields.location_id,
-        fields.external_user_id,
-        fields.name,
-        fields.email,
-        fields.phone,
-        fields.timezone,
-        fields.capacity,
-        fields.available,
-    )
+    async def unaccepted_due(self, limit: int) -> list[uuid.UUID]:
+        """Open assignments whose acceptance deadline passed, oldest first."""
+        async with self._db.connection() as conn:
+            rows = await conn.fetch(
+                "SELECT lead_id FROM assignments WHERE active AND accept_by_time < now()"
+                " ORDER BY accept_by_time LIMIT $1",
+                limit,
+                timeout=deadlines.timeout(5.0),
+            )
+        return [r["lead_id"] for r in rows]
+
+    async def idle_assignments(self, default_days: int, limit: int) -> list[tuple[uuid.UUID, str, int]]:
+        """Open assignments whose lead has been inactive longer than its location allows, with
+        the days allowed; oldest first."""
+        async with self._db.connection() as conn:
+            rows = await conn.fetch(
+                "SELECT a.lead_id, a.location_id, coalesce(s.inactivity_days, $1) AS days FROM assignments a"
+                " LEFT JOIN routing_settings s USING (location_id)"
+                " WHERE a.active AND a.last_activity_time"
+                " < now() - make_interval(days => coalesce(s.inactivity_days, $1))"
+                " ORDER BY a.last_activity_time LIMIT $2",
+                default_days,
+                limit,
+                timeout=deadlines.timeout(10.0),
+            )
+        return [(r["lead_id"], r["location_id"], r["days"]) for r in rows]
 
 
-__all__: Sequence[str] = ["Agent", "AgentLoad", "Assignment", "HeldLead", "RoutingRepository", "RoutingTx"]
+__all__: Sequence[str] = [
+    "Agent",
+    "AgentLoad",
+    "Assignment",
+    "NewAssignment",
+    "RoutingRepository",
+    "RoutingTx",
+]

@@ -18,6 +18,7 @@ class Roster:
         """Update the named agent, else create one (or update the one with this external_user_id).
         A retried request_id returns what its first call stored. True when created."""
         async with self._repo.transaction() as tx:
+            await tx.bump_roster(fields.location_id, create=True)
             if request_id:
                 seen = await tx.agent_by_request(request_id)
                 if seen is not None:
@@ -29,9 +30,9 @@ class Roster:
                 return updated, False
             return await tx.insert_agent(fields, request_id)
 
-    async def get(self, agent_id: uuid.UUID) -> Agent:
+    async def get(self, agent_id: uuid.UUID, location_id: str) -> Agent:
         agent = await self._repo.get_agent(agent_id)
-        if agent is None:
+        if agent is None or agent.location_id != location_id:
             raise agent_missing(agent_id)
         return agent
 
@@ -39,8 +40,8 @@ class Roster:
         """Up to limit + 1 agents after `after` (name, agent_id)."""
         return await self._repo.list_agents(location_id, after, limit)
 
-    async def set_available(self, agent_id: uuid.UUID, available: bool) -> Agent:
-        agent = await self._repo.set_available(agent_id, available)
+    async def set_available(self, agent_id: uuid.UUID, location_id: str, available: bool) -> Agent:
+        agent = await self._repo.set_available(agent_id, location_id, available)
         if agent is None:
             raise agent_missing(agent_id)
         return agent

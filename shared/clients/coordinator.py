@@ -23,3 +23,7 @@ class CoordinatorClient(Client):
             budget_s=budget_s,
         )
         return resp.journey
+
+    async def handle_outcome(self, request: pb.HandleOutcomeRequest, *, budget_s: float) -> None:
+        """Returns once the coordinator acted on the outcome (idempotent); PeerError otherwise."""
+        await self._call("HandleOutcome", self._peers.coordinator.HandleOutcome, request, budget_s=budget_s)

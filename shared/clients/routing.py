@@ -1,11 +1,13 @@
-"""RoutingService as its callers use it: who holds a lead."""
+"""RoutingService as its callers use it: who holds a lead, and what ends an assignment."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 
 import grpc
+from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 from leadengine.routing.v1 import routing_service_pb2 as pb
 
 from shared.clients.base import Client
@@ -13,6 +15,9 @@ from shared.clients.errors import PeerError
 from shared.clients.peers import Peers
 
 NO_AGENT_AVAILABLE = "NO_AGENT_AVAILABLE"
+ASSIGNMENT_NOT_FOUND = "ASSIGNMENT_NOT_FOUND"
+OCCURRED_TIME_OUT_OF_RANGE = "OCCURRED_TIME_OUT_OF_RANGE"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -23,7 +28,7 @@ class Routed:
 
 @dataclass(frozen=True)
 class Unrouted:
-    """No agent could take the lead; `why` is routing's own explanation."""
+    """No agent could take the lead (it waits in the pond); `why` is routing's own explanation."""
 
     why: str
 
@@ -35,10 +40,17 @@ class RoutingClient(Client):
         self._peers = peers
 
     async def route_lead(
-        self, lead_id: uuid.UUID | str, *, location_id: str, score: float, request_id: str
+        self,
+        lead_id: uuid.UUID | str,
+        *,
+        location_id: str,
+        score: float,
+        request_id: str,
+        lead: ingest_pb.Lead | None = None,
     ) -> Routed | Unrouted:
+        """`lead`, when the caller holds it, spares routing a GetLead."""
         request = pb.RouteLeadRequest(
-            lead_id=str(lead_id), location_id=location_id, score=score, request_id=request_id
+            lead_id=str(lead_id), location_id=location_id, score=score, request_id=request_id, lead=lead
         )
         try:
             resp = await self._call("RouteLead", self._peers.routing.RouteLead, request, budget_s=3.0)
@@ -46,15 +58,17 @@ class RoutingClient(Client):
             if err.code == grpc.StatusCode.FAILED_PRECONDITION and err.reason == NO_AGENT_AVAILABLE:
                 return Unrouted(err.message)
             raise
+        if resp.assignment.state == pb.ASSIGNMENT_STATE_POND:
+            return Unrouted("; ".join(resp.assignment.reasons))
         return Routed(resp.assignment, resp.agent)
 
-    async def get_agent(self, agent_id: uuid.UUID | str) -> pb.Agent | None:
-        """The agent; None when routing does not know it."""
+    async def get_agent(self, agent_id: uuid.UUID | str, *, location_id: str) -> pb.Agent | None:
+        """The agent; None when routing does not know it in that location."""
         try:
             resp = await self._call(
                 "GetAgent",
                 self._peers.routing.GetAgent,
-                pb.GetAgentRequest(agent_id=str(agent_id)),
+                pb.GetAgentRequest(agent_id=str(agent_id), location_id=location_id),
                 budget_s=2.0,
             )
         except PeerError as err:
@@ -62,3 +76,41 @@ class RoutingClient(Client):
                 return None
             raise
         return resp.agent
+
+    async def _about_assignment(self, name: str, request: object) -> pb.Assignment | None:
+        """None when the lead has no assignment (never routed): nothing to end or touch."""
+        try:
+            resp = await self._call(name, getattr(self._peers.routing, name), request, budget_s=2.0)
+        except PeerError as err:
+            if err.code == grpc.StatusCode.NOT_FOUND and err.reason == ASSIGNMENT_NOT_FOUND:
+                return None
+            raise
+        assignment: pb.Assignment = resp.assignment
+        return assignment
+
+    async def release_assignment(
+        self, lead_id: uuid.UUID, *, location_id: str, reason: pb.ReleaseReason.ValueType, request_id: str
+    ) -> pb.Assignment | None:
+        return await self._about_assignment(
+            "ReleaseAssignment",
+            pb.ReleaseAssignmentRequest(
+                lead_id=str(lead_id), location_id=location_id, reason=reason, request_id=request_id
+            ),
+        )
+
+    async def record_lead_activity(
+        self, lead_id: uuid.UUID, *, location_id: str, request: pb.RecordLeadActivityRequest
+    ) -> pb.Assignment | None:
+        request.lead_id, request.location_id = str(lead_id), location_id
+        return await self._about_assignment("RecordLeadActivity", request)
+
+    async def record_outcome(self, request: pb.RecordOutcomeRequest) -> pb.Assignment | None:
+        """None when the lead was never routed, or when the outcome is older than routing accepts
+        (90 days; a late CRM replay): logged, since retrying would never succeed."""
+        try:
+            return await self._about_assignment("RecordOutcome", request)
+        except PeerError as err:
+            if err.code == grpc.StatusCode.INVALID_ARGUMENT and err.reason == OCCURRED_TIME_OUT_OF_RANGE:
+                log.warning("outcome too old for routing; not recorded", extra={"lead_id": request.lead_id})
+                return None
+            raise

@@ -69,8 +69,13 @@ async def test_ingest_bad_id_is_a_peer_error_with_its_code(peers: Mesh) -> None:
 
 
 async def test_routing_with_no_agent_is_unrouted_with_routings_words(peers: Mesh) -> None:
+    lead_id, location = str(uuid.uuid4()), f"empty-{uuid.uuid4()}"
     routed = await RoutingClient(peers.clients).route_lead(
-        uuid.uuid4(), location_id=f"empty-{uuid.uuid4()}", score=10, request_id=str(uuid.uuid4())
+        lead_id,
+        location_id=location,
+        score=10,
+        request_id=str(uuid.uuid4()),
+        lead=ingest_pb.Lead(lead_id=lead_id, location_id=location),
     )
     assert isinstance(routed, Unrouted)
     assert "has no agents" in routed.why
@@ -85,8 +90,13 @@ async def test_routing_names_the_agent_with_the_assignment(peers: Mesh) -> None:
         ),
         timeout=5,
     )
+    lead_id = str(uuid.uuid4())
     routed = await RoutingClient(peers.clients).route_lead(
-        uuid.uuid4(), location_id=location, score=50, request_id=str(uuid.uuid4())
+        lead_id,
+        location_id=location,
+        score=50,
+        request_id=str(uuid.uuid4()),
+        lead=ingest_pb.Lead(lead_id=lead_id, location_id=location),
     )
     assert isinstance(routed, Routed)
     assert routed.agent.agent_id == routed.assignment.agent_id

@@ -111,6 +111,7 @@ class CampaignPreview:
                     ),
                     email_consent=bool(basis.email_basis(lead_consent=lead.email_consent, policy=policy).key),
                     state=lead.state,
+                    postal_code=lead.postal_code,
                 )
                 zone = contact.zone_for(lead.timezone, lead.phone)
                 at = rules.due_time(now, position, c.daily_limit, zone, self._window)

@@ -78,6 +78,7 @@ class ConsentPolicies:
             location_id=lead.location_id,
             at=at,
             state=lead.state if lead.country.upper() in ("", "US") else "",
+            postal_code=lead.postal_code if lead.country.upper() in ("", "US") else "",
         )
         if self._checks is not None:
             await self._checks.release_held(lead_id, consent.facts, at)

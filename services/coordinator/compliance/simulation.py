@@ -83,6 +83,7 @@ def facts_of(lead: ingest_pb.Lead, policy: Policy, at: datetime) -> ContactFacts
         sms_opted_out=lead.sms_dnd,
         email_opted_out=lead.email_dnd,
         state=lead.state if lead.country.upper() in ("", "US") else "",
+        postal_code=lead.postal_code if lead.country.upper() in ("", "US") else "",
     )
 
 

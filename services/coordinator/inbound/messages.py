@@ -212,7 +212,7 @@ class MessageHandler:
         if journey.agent_id is None:
             log.info("reply from a lead without an agent", extra={"lead_id": str(lead_id)})
             return
-        agent = await notifier.known_agent(self._routing, journey.agent_id)
+        agent = await notifier.known_agent(self._routing, journey.agent_id, journey.location_id)
         name = await self._lead_name(lead_id)
         if self._handoff is not None and not opt_out_keyword:
             subject, body = await self._handoff.notice(name, lead_id, message.channel, received)

@@ -182,7 +182,7 @@ class JourneyRunner:
     ) -> tuple[routing_pb.Agent | None, str]:
         """The lead's agent, or None and why no agent could take it."""
         routed = await self._routing.route_lead(
-            lead_id, location_id=lead.location_id, score=score, request_id=f"{key}:route"
+            lead_id, location_id=lead.location_id, score=score, request_id=f"{key}:route", lead=lead
         )
         if isinstance(routed, Unrouted):
             # The lead still gets its first touch; a person can assign it later.
@@ -191,7 +191,8 @@ class JourneyRunner:
         if not routed.agent.agent_id:
             # RouteLeadResponse.agent is new, and a routing that predates it leaves it empty:
             # ask for the agent then. Remove once every routing fills it.
-            return await notifier.known_agent(self._routing, uuid.UUID(routed.assignment.agent_id)), ""
+            agent_id = uuid.UUID(routed.assignment.agent_id)
+            return await notifier.known_agent(self._routing, agent_id, lead.location_id), ""
         return routed.agent, ""
 
     async def _notify_agent(self, lead: ingest_pb.Lead, agent: routing_pb.Agent, score: float) -> None:

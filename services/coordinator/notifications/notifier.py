@@ -103,10 +103,10 @@ class AgentNotifier:
             await self._repo.finish_notification(note.notification_id, result.status, result.reason)
 
 
-async def known_agent(routing: RoutingClient, agent_id: uuid.UUID) -> routing_pb.Agent:
+async def known_agent(routing: RoutingClient, agent_id: uuid.UUID, location_id: str) -> routing_pb.Agent:
     """The agent a journey names. Routing not knowing an agent it assigned is a fault,
     answered as any failed dependency is (the event is redelivered), not a gate."""
-    agent = await routing.get_agent(agent_id)
+    agent = await routing.get_agent(agent_id, location_id=location_id)
     if agent is None:
         raise PeerError(
             "routing", "GetAgent", grpc.StatusCode.NOT_FOUND, "", f"routing does not know agent {agent_id}"

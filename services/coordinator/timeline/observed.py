@@ -72,10 +72,16 @@ class ObservedRouting(RoutingClient):
         self._log = log
 
     async def route_lead(
-        self, lead_id: uuid.UUID | str, *, location_id: str, score: float, request_id: str
+        self,
+        lead_id: uuid.UUID | str,
+        *,
+        location_id: str,
+        score: float,
+        request_id: str,
+        lead: ingest_pb.Lead | None = None,
     ) -> Routed | Unrouted:
         routed = await super().route_lead(
-            lead_id, location_id=location_id, score=score, request_id=request_id
+            lead_id, location_id=location_id, score=score, request_id=request_id, lead=lead
         )
         details: dict[str, Any]
         if isinstance(routed, Unrouted):

@@ -229,7 +229,7 @@ class TriggerTouches:
         self, journey: Journey, firing: intelligence_pb.TriggerFiring, touch: Communication | None
     ) -> None:
         assert journey.agent_id is not None
-        agent = await notifier.known_agent(self._routing, journey.agent_id)
+        agent = await notifier.known_agent(self._routing, journey.agent_id, journey.location_id)
         context = content_pb.MessageContext.FromString(
             await self._cadences.message_context(journey.journey_id)
         )

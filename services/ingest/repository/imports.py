@@ -22,7 +22,8 @@ _STAGING_DDL = (
     " first_name text, last_name text, email text, phone text, timezone text, company text, city text,"
     " state text, country text, job_title text, seniority text, source smallint, tags text[],"
     " custom_fields text, sms_consent boolean, email_consent boolean, budget_usd bigint,"
-    " timeline_months integer, preapproved boolean, sms_dnd boolean, email_dnd boolean) ON COMMIT DROP"
+    " timeline_months integer, preapproved boolean, sms_dnd boolean, email_dnd boolean, postal_code text,"
+    " preferred_language text, intent smallint) ON COMMIT DROP"
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -44,7 +45,47 @@ _TEXT = {
     "country": "country",
     "companyName": "company",
     "timezone": "timezone",
+    "postalCode": "postal_code",
 }
+# GHL contacts carry no intent or language field: locations tag them. Tags compare trimmed and
+# case-insensitively; "buyer" and "seller" together mean both.
+_INTENT_TAGS = {
+    "buyer": pb.LEAD_INTENT_BUYER,
+    "seller": pb.LEAD_INTENT_SELLER,
+    "renter": pb.LEAD_INTENT_RENTER,
+    "investor": pb.LEAD_INTENT_INVESTOR,
+}
+LANGUAGE_TAG_PREFIX = "lang:"
+_LANGUAGE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{1,8})*")
+
+
+def tagged_intent(tags: list[str]) -> pb.LeadIntent.ValueType:
+    """The intent the tags name; UNSPECIFIED when none does."""
+    found = {_INTENT_TAGS[k] for k in (t.strip().lower() for t in tags) if k in _INTENT_TAGS}
+    if {pb.LEAD_INTENT_BUYER, pb.LEAD_INTENT_SELLER} <= found:
+        return pb.LEAD_INTENT_BUYER_AND_SELLER
+    for intent in (
+        pb.LEAD_INTENT_BUYER,
+        pb.LEAD_INTENT_SELLER,
+        pb.LEAD_INTENT_INVESTOR,
+        pb.LEAD_INTENT_RENTER,
+    ):
+        if intent in found:
+            return intent
+    return pb.LEAD_INTENT_UNSPECIFIED
+
+
+def tagged_language(tags: list[str]) -> str:
+    """The language of the first "lang:xx" tag; "" when there is none."""
+    for tag in tags:
+        key = tag.strip().lower()
+        language = key.removeprefix(LANGUAGE_TAG_PREFIX).strip()
+        # A malformed tag ("lang:spanish!") is a CRM user's typo, not a reason to refuse the event.
+        if key.startswith(LANGUAGE_TAG_PREFIX) and _LANGUAGE.fullmatch(language):
+            return language
+    return ""
+
+
 _CHANNELS = {"sms": common_pb.CHANNEL_SMS, "email": common_pb.CHANNEL_EMAIL}
 
 
@@ -73,6 +114,8 @@ def _action(kind: str, obj: dict[str, Any]) -> Action:
         return _message(kind, obj)
     if kind.startswith("Appointment"):
         return _appointment(kind, obj)
+    if kind == "OpportunityStatusUpdate":
+        return _opportunity(kind, obj)
     return NoAction(f"no action for {kind[:100] or 'an event without a type'}")
 
 
@@ -97,6 +140,14 @@ def contact(obj: dict[str, Any], *, dnd_missing_means_off: bool = False) -> Lead
             raise PayloadError("tags must be a list of strings")
         lead.tags.extend(tags)  # the full current list, also on ContactTagUpdate: it replaces ours
         paths.add("tags")
+        # Only a tag that names one sets intent or language: an untagged list keeps what an
+        # UpsertLead or an earlier tag set.
+        lead.intent = tagged_intent(tags)
+        if lead.intent:
+            paths.add("intent")
+        lead.preferred_language = tagged_language(tags)
+        if lead.preferred_language:
+            paths.add("preferred_language")
     custom = obj.get("customFields")
     if custom is not None:
         lead.custom_fields.update(_custom_fields(custom))
@@ -180,6 +231,24 @@ def _message(kind: str, obj: dict[str, Any]) -> Action:
         provider_message_id=text(obj, "messageId") or "",
     )
     return ContactMessage(contact_id, inbound, facts)
+
+
+# GHL opportunity statuses that are outcomes; "open" and "abandoned" are not (an abandoned deal
+# may come back), so they are stored and acknowledged with no effect.
+_OPPORTUNITY_OUTCOMES = {"won": pb.EVENT_TYPE_OPPORTUNITY_WON, "lost": pb.EVENT_TYPE_OPPORTUNITY_LOST}
+
+
+def _opportunity(kind: str, obj: dict[str, Any]) -> Action:
+    status = (text(obj, "status") or "").strip().lower()
+    event_type = _OPPORTUNITY_OUTCOMES.get(status)
+    if event_type is None:
+        return NoAction(f"opportunity status {status[:20]!r} is not an outcome")
+    properties: dict[str, Any] = {"ghl_type": kind}
+    for key, name in (("id", "opportunity_id"), ("pipelineId", "pipeline_id"), ("monetaryValue", "value")):
+        value = obj.get(key)
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            properties[name] = value if not isinstance(value, str) else value[:200]
+    return ContactEvent(ident(obj, "contactId"), event_type, properties)
 
 
 def _appointment(kind: str, obj: dict[str, Any]) -> ContactEvent:

@@ -14,6 +14,7 @@ from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from leadengine.common.v1 import common_pb2 as _common_pb2
 from leadengine.content.v1 import content_service_pb2 as _content_service_pb2
 from leadengine.ingest.v1 import ingest_service_pb2 as _ingest_service_pb2
+from leadengine.routing.v1 import routing_service_pb2 as _routing_service_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -2629,3 +2630,66 @@ class GetFrequencyCapsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetFrequencyCapsResponse: _TypeAlias = GetFrequencyCapsResponse  # noqa: Y015
+
+@_typing.final
+class HandleOutcomeRequest(_message.Message):
+    """Request for HandleOutcome."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    OCCURRED_TIME_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    event_id: _builtins.str
+    """Unique per recorded outcome; a redelivery repeats it."""
+    lead_id: _builtins.str
+    location_id: _builtins.str
+    outcome: _routing_service_pb2.Outcome.ValueType
+    agent_id: _builtins.str
+    """The agent the lead was assigned to when the outcome was recorded."""
+    @_builtins.property
+    def occurred_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        event_id: _builtins.str = ...,
+        lead_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        outcome: _routing_service_pb2.Outcome.ValueType = ...,
+        occurred_time: _timestamp_pb2.Timestamp | None = ...,
+        agent_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_time", b"occurred_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "event_id", b"event_id", "lead_id", b"lead_id", "location_id", b"location_id", "occurred_time", b"occurred_time", "outcome", b"outcome"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HandleOutcomeRequest: _TypeAlias = HandleOutcomeRequest  # noqa: Y015
+
+@_typing.final
+class HandleOutcomeResponse(_message.Message):
+    """Response for HandleOutcome."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOURNEY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def journey(self) -> Global___Journey:
+        """The lead's journey afterwards; absent when the lead has none."""
+
+    def __init__(
+        self,
+        *,
+        journey: Global___Journey | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["journey", b"journey"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["journey", b"journey"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HandleOutcomeResponse: _TypeAlias = HandleOutcomeResponse  # noqa: Y015

@@ -37,6 +37,11 @@ class CoordinatorServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.HandleOutcome = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/HandleOutcome',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.HandleOutcomeRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.HandleOutcomeResponse.FromString,
+                _registered_method=True)
         self.HandleLeadEvent = channel.unary_unary(
                 '/leadengine.coordinator.v1.CoordinatorService/HandleLeadEvent',
                 request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.HandleLeadEventRequest.SerializeToString,
@@ -184,6 +189,14 @@ class CoordinatorServiceServicer:
     asks intelligence, routing and content for their part, applies the
     compliance gates and records every communication truthfully.
     """
+
+    def HandleOutcome(self, request, context):
+        """Takes an outcome routing recorded (delivered at least once by routing's
+        outbox relay): WON stops the lead's journey. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
     def HandleLeadEvent(self, request, context):
         """Handles one lead event from ingest's outbox. Idempotent on
@@ -411,6 +424,11 @@ class CoordinatorServiceServicer:
 
 def add_CoordinatorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'HandleOutcome': grpc.unary_unary_rpc_method_handler(
+                    servicer.HandleOutcome,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.HandleOutcomeRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.HandleOutcomeResponse.SerializeToString,
+            ),
             'HandleLeadEvent': grpc.unary_unary_rpc_method_handler(
                     servicer.HandleLeadEvent,
                     request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.HandleLeadEventRequest.FromString,
@@ -564,6 +582,33 @@ class CoordinatorService:
     asks intelligence, routing and content for their part, applies the
     compliance gates and records every communication truthfully.
     """
+
+    @staticmethod
+    def HandleOutcome(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/HandleOutcome',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.HandleOutcomeRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.HandleOutcomeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
 
     @staticmethod
     def HandleLeadEvent(request,

@@ -36,6 +36,10 @@ class CoordinatorServiceStub:
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> CoordinatorServiceAsyncStub: ...
+    HandleOutcome: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.HandleOutcomeRequest, _coordinator_service_pb2.HandleOutcomeResponse]
+    """Takes an outcome routing recorded (delivered at least once by routing's
+    outbox relay): WON stops the lead's journey. Idempotent.
+    """
     HandleLeadEvent: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.HandleLeadEventRequest, _coordinator_service_pb2.HandleLeadEventResponse]
     """Handles one lead event from ingest's outbox. Idempotent on
     event.event_id: a redelivered event changes nothing and returns the
@@ -142,6 +146,10 @@ class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
+    HandleOutcome: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.HandleOutcomeRequest, _coordinator_service_pb2.HandleOutcomeResponse]  # type: ignore[assignment]
+    """Takes an outcome routing recorded (delivered at least once by routing's
+    outbox relay): WON stops the lead's journey. Idempotent.
+    """
     HandleLeadEvent: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.HandleLeadEventRequest, _coordinator_service_pb2.HandleLeadEventResponse]  # type: ignore[assignment]
     """Handles one lead event from ingest's outbox. Idempotent on
     event.event_id: a redelivered event changes nothing and returns the
@@ -245,6 +253,16 @@ class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
     asks intelligence, routing and content for their part, applies the
     compliance gates and records every communication truthfully.
     """
+
+    @_abc_1.abstractmethod
+    def HandleOutcome(
+        self,
+        request: _coordinator_service_pb2.HandleOutcomeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.HandleOutcomeResponse, _abc.Awaitable[_coordinator_service_pb2.HandleOutcomeResponse]]:
+        """Takes an outcome routing recorded (delivered at least once by routing's
+        outbox relay): WON stops the lead's journey. Idempotent.
+        """
 
     @_abc_1.abstractmethod
     def HandleLeadEvent(

@@ -50,6 +50,30 @@ LEAD_SOURCE_IMPORT: LeadSource.ValueType  # 6
 LEAD_SOURCE_OTHER: LeadSource.ValueType  # 7
 Global___LeadSource: _TypeAlias = LeadSource  # noqa: Y015
 
+class _LeadIntent:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _LeadIntentEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LeadIntent.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    LEAD_INTENT_UNSPECIFIED: _LeadIntent.ValueType  # 0
+    LEAD_INTENT_BUYER: _LeadIntent.ValueType  # 1
+    LEAD_INTENT_SELLER: _LeadIntent.ValueType  # 2
+    LEAD_INTENT_BUYER_AND_SELLER: _LeadIntent.ValueType  # 3
+    LEAD_INTENT_RENTER: _LeadIntent.ValueType  # 4
+    LEAD_INTENT_INVESTOR: _LeadIntent.ValueType  # 5
+
+class LeadIntent(_LeadIntent, metaclass=_LeadIntentEnumTypeWrapper):
+    """What a lead wants to do."""
+
+LEAD_INTENT_UNSPECIFIED: LeadIntent.ValueType  # 0
+LEAD_INTENT_BUYER: LeadIntent.ValueType  # 1
+LEAD_INTENT_SELLER: LeadIntent.ValueType  # 2
+LEAD_INTENT_BUYER_AND_SELLER: LeadIntent.ValueType  # 3
+LEAD_INTENT_RENTER: LeadIntent.ValueType  # 4
+LEAD_INTENT_INVESTOR: LeadIntent.ValueType  # 5
+Global___LeadIntent: _TypeAlias = LeadIntent  # noqa: Y015
+
 class _EventType:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -68,6 +92,12 @@ class _EventTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EventType.V
     EVENT_TYPE_CALL: _EventType.ValueType  # 9
     EVENT_TYPE_SMS_REPLY: _EventType.ValueType  # 10
     EVENT_TYPE_APPOINTMENT: _EventType.ValueType  # 11
+    EVENT_TYPE_OPPORTUNITY_WON: _EventType.ValueType  # 12
+    """The CRM marked one of the lead's opportunities won (GHL OpportunityStatusUpdate);
+    the coordinator records it with routing (RecordOutcome WON).
+    """
+    EVENT_TYPE_OPPORTUNITY_LOST: _EventType.ValueType  # 13
+    """As above, lost."""
 
 class EventType(_EventType, metaclass=_EventTypeEnumTypeWrapper):
     """Kinds of behavioural event."""
@@ -84,6 +114,12 @@ EVENT_TYPE_FORM_SUBMIT: EventType.ValueType  # 8
 EVENT_TYPE_CALL: EventType.ValueType  # 9
 EVENT_TYPE_SMS_REPLY: EventType.ValueType  # 10
 EVENT_TYPE_APPOINTMENT: EventType.ValueType  # 11
+EVENT_TYPE_OPPORTUNITY_WON: EventType.ValueType  # 12
+"""The CRM marked one of the lead's opportunities won (GHL OpportunityStatusUpdate);
+the coordinator records it with routing (RecordOutcome WON).
+"""
+EVENT_TYPE_OPPORTUNITY_LOST: EventType.ValueType  # 13
+"""As above, lost."""
 Global___EventType: _TypeAlias = EventType  # noqa: Y015
 
 class _Provider:
@@ -139,6 +175,9 @@ class Lead(_message.Message):
     PREAPPROVED_FIELD_NUMBER: _builtins.int
     SMS_DND_FIELD_NUMBER: _builtins.int
     EMAIL_DND_FIELD_NUMBER: _builtins.int
+    POSTAL_CODE_FIELD_NUMBER: _builtins.int
+    PREFERRED_LANGUAGE_FIELD_NUMBER: _builtins.int
+    INTENT_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
     location_id: _builtins.str
     external_contact_id: _builtins.str
@@ -172,6 +211,14 @@ class Lead(_message.Message):
     """The CRM marked the lead do-not-disturb for texts (GHL dnd / dndSettings.SMS)."""
     email_dnd: _builtins.bool
     """The CRM marked the lead do-not-disturb for email."""
+    postal_code: _builtins.str
+    """ZIP or postal code (GHL postalCode)."""
+    preferred_language: _builtins.str
+    """BCP 47 language the lead prefers, lower-cased primary tag, e.g. "es"
+    (GHL: a "lang:es" tag).
+    """
+    intent: Global___LeadIntent.ValueType
+    """What the lead wants to do (GHL: tags buyer, seller, renter, investor)."""
     @_builtins.property
     def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -214,10 +261,13 @@ class Lead(_message.Message):
         preapproved: _builtins.bool = ...,
         sms_dnd: _builtins.bool = ...,
         email_dnd: _builtins.bool = ...,
+        postal_code: _builtins.str = ...,
+        preferred_language: _builtins.str = ...,
+        intent: Global___LeadIntent.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "custom_fields", b"custom_fields", "delete_time", b"delete_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget_usd", b"budget_usd", "city", b"city", "company", b"company", "country", b"country", "create_time", b"create_time", "custom_fields", b"custom_fields", "delete_time", b"delete_time", "email", b"email", "email_consent", b"email_consent", "email_dnd", b"email_dnd", "external_contact_id", b"external_contact_id", "first_name", b"first_name", "job_title", b"job_title", "last_name", b"last_name", "lead_id", b"lead_id", "location_id", b"location_id", "phone", b"phone", "preapproved", b"preapproved", "seniority", b"seniority", "sms_consent", b"sms_consent", "sms_dnd", b"sms_dnd", "source", b"source", "state", b"state", "tags", b"tags", "timeline_months", b"timeline_months", "timezone", b"timezone", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget_usd", b"budget_usd", "city", b"city", "company", b"company", "country", b"country", "create_time", b"create_time", "custom_fields", b"custom_fields", "delete_time", b"delete_time", "email", b"email", "email_consent", b"email_consent", "email_dnd", b"email_dnd", "external_contact_id", b"external_contact_id", "first_name", b"first_name", "intent", b"intent", "job_title", b"job_title", "last_name", b"last_name", "lead_id", b"lead_id", "location_id", b"location_id", "phone", b"phone", "postal_code", b"postal_code", "preapproved", b"preapproved", "preferred_language", b"preferred_language", "seniority", b"seniority", "sms_consent", b"sms_consent", "sms_dnd", b"sms_dnd", "source", b"source", "state", b"state", "tags", b"tags", "timeline_months", b"timeline_months", "timezone", b"timezone", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -9,6 +9,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from leadengine.ingest.v1 import ingest_service_pb2 as _ingest_service_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -19,6 +20,32 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _AssignmentState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AssignmentStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AssignmentState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ASSIGNMENT_STATE_UNSPECIFIED: _AssignmentState.ValueType  # 0
+    ASSIGNMENT_STATE_OPEN: _AssignmentState.ValueType  # 1
+    """The agent holds the lead and one of its capacity slots."""
+    ASSIGNMENT_STATE_CLOSED: _AssignmentState.ValueType  # 2
+    """Ended (won, lost, opted out, deleted, reassigned, inactive); the slot is free."""
+    ASSIGNMENT_STATE_POND: _AssignmentState.ValueType  # 3
+    """Nobody could take the lead: it waits in the location's pond (end_reason says why)."""
+
+class AssignmentState(_AssignmentState, metaclass=_AssignmentStateEnumTypeWrapper):
+    """Where an assignment stands."""
+
+ASSIGNMENT_STATE_UNSPECIFIED: AssignmentState.ValueType  # 0
+ASSIGNMENT_STATE_OPEN: AssignmentState.ValueType  # 1
+"""The agent holds the lead and one of its capacity slots."""
+ASSIGNMENT_STATE_CLOSED: AssignmentState.ValueType  # 2
+"""Ended (won, lost, opted out, deleted, reassigned, inactive); the slot is free."""
+ASSIGNMENT_STATE_POND: AssignmentState.ValueType  # 3
+"""Nobody could take the lead: it waits in the location's pond (end_reason says why)."""
+Global___AssignmentState: _TypeAlias = AssignmentState  # noqa: Y015
 
 class _Outcome:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -42,6 +69,84 @@ OUTCOME_WON: Outcome.ValueType  # 3
 OUTCOME_LOST: Outcome.ValueType  # 4
 Global___Outcome: _TypeAlias = Outcome  # noqa: Y015
 
+class _ReleaseReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ReleaseReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReleaseReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    RELEASE_REASON_UNSPECIFIED: _ReleaseReason.ValueType  # 0
+    RELEASE_REASON_OPTED_OUT: _ReleaseReason.ValueType  # 1
+    """The lead opted out of (or is suppressed on) every channel."""
+    RELEASE_REASON_DELETED: _ReleaseReason.ValueType  # 2
+    """The lead was deleted."""
+
+class ReleaseReason(_ReleaseReason, metaclass=_ReleaseReasonEnumTypeWrapper):
+    """Why an open assignment ends without an outcome."""
+
+RELEASE_REASON_UNSPECIFIED: ReleaseReason.ValueType  # 0
+RELEASE_REASON_OPTED_OUT: ReleaseReason.ValueType  # 1
+"""The lead opted out of (or is suppressed on) every channel."""
+RELEASE_REASON_DELETED: ReleaseReason.ValueType  # 2
+"""The lead was deleted."""
+Global___ReleaseReason: _TypeAlias = ReleaseReason  # noqa: Y015
+
+class _RuleTarget:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RuleTargetEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RuleTarget.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    RULE_TARGET_UNSPECIFIED: _RuleTarget.ValueType  # 0
+    RULE_TARGET_AGENT: _RuleTarget.ValueType  # 1
+    """One agent (agent_id)."""
+    RULE_TARGET_TEAM: _RuleTarget.ValueType  # 2
+    """A team (team_id), round-robin among its eligible members."""
+    RULE_TARGET_POND: _RuleTarget.ValueType  # 3
+    """The location's pond, unassigned."""
+
+class RuleTarget(_RuleTarget, metaclass=_RuleTargetEnumTypeWrapper):
+    """Where a rule sends the leads it matches."""
+
+RULE_TARGET_UNSPECIFIED: RuleTarget.ValueType  # 0
+RULE_TARGET_AGENT: RuleTarget.ValueType  # 1
+"""One agent (agent_id)."""
+RULE_TARGET_TEAM: RuleTarget.ValueType  # 2
+"""A team (team_id), round-robin among its eligible members."""
+RULE_TARGET_POND: RuleTarget.ValueType  # 3
+"""The location's pond, unassigned."""
+Global___RuleTarget: _TypeAlias = RuleTarget  # noqa: Y015
+
+@_typing.final
+class WorkingHours(_message.Message):
+    """One weekly window in which an agent takes leads, in the agent's timezone."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAY_OF_WEEK_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    day_of_week: _builtins.int
+    """1 = Monday ... 7 = Sunday."""
+    start_time: _builtins.str
+    """"HH:MM", 24-hour."""
+    end_time: _builtins.str
+    """"HH:MM", after start_time; "24:00" is the end of the day."""
+    def __init__(
+        self,
+        *,
+        day_of_week: _builtins.int = ...,
+        start_time: _builtins.str = ...,
+        end_time: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["day_of_week", b"day_of_week", "end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WorkingHours: _TypeAlias = WorkingHours  # noqa: Y015
+
 @_typing.final
 class Agent(_message.Message):
     """A person who works leads."""
@@ -60,6 +165,14 @@ class Agent(_message.Message):
     ACTIVE_LEAD_COUNT_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    LANGUAGES_FIELD_NUMBER: _builtins.int
+    SPECIALTIES_FIELD_NUMBER: _builtins.int
+    TERRITORIES_FIELD_NUMBER: _builtins.int
+    MIN_PRICE_USD_FIELD_NUMBER: _builtins.int
+    MAX_PRICE_USD_FIELD_NUMBER: _builtins.int
+    WORKING_HOURS_FIELD_NUMBER: _builtins.int
+    TEAM_ID_FIELD_NUMBER: _builtins.int
+    TEAM_LEAD_FIELD_NUMBER: _builtins.int
     agent_id: _builtins.str
     location_id: _builtins.str
     external_user_id: _builtins.str
@@ -75,10 +188,32 @@ class Agent(_message.Message):
     available: _builtins.bool
     active_lead_count: _builtins.int
     """Leads assigned and not yet closed."""
+    min_price_usd: _builtins.int
+    """Preferred price range in whole US dollars; 0 = no bound. A preference, not a constraint."""
+    max_price_usd: _builtins.int
+    team_id: _builtins.str
+    team_lead: _builtins.bool
+    """Takes the team's leads when no member can (fallback before the pond)."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def languages(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """BCP 47 primary language tags the agent works in, e.g. "en", "es"."""
+
+    @_builtins.property
+    def specialties(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """buyer, seller, luxury, rental, commercial, investor, relocation."""
+
+    @_builtins.property
+    def territories(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Postal codes or city names the agent covers."""
+
+    @_builtins.property
+    def working_hours(self) -> _containers.RepeatedCompositeFieldContainer[Global___WorkingHours]:
+        """When the agent takes leads; none means always."""
+
     def __init__(
         self,
         *,
@@ -94,10 +229,18 @@ class Agent(_message.Message):
         active_lead_count: _builtins.int = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        languages: _abc.Iterable[_builtins.str] | None = ...,
+        specialties: _abc.Iterable[_builtins.str] | None = ...,
+        territories: _abc.Iterable[_builtins.str] | None = ...,
+        min_price_usd: _builtins.int = ...,
+        max_price_usd: _builtins.int = ...,
+        working_hours: _abc.Iterable[Global___WorkingHours] | None = ...,
+        team_id: _builtins.str = ...,
+        team_lead: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_lead_count", b"active_lead_count", "agent_id", b"agent_id", "available", b"available", "capacity", b"capacity", "create_time", b"create_time", "email", b"email", "external_user_id", b"external_user_id", "location_id", b"location_id", "name", b"name", "phone", b"phone", "timezone", b"timezone", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_lead_count", b"active_lead_count", "agent_id", b"agent_id", "available", b"available", "capacity", b"capacity", "create_time", b"create_time", "email", b"email", "external_user_id", b"external_user_id", "languages", b"languages", "location_id", b"location_id", "max_price_usd", b"max_price_usd", "min_price_usd", b"min_price_usd", "name", b"name", "phone", b"phone", "specialties", b"specialties", "team_id", b"team_id", "team_lead", b"team_lead", "territories", b"territories", "timezone", b"timezone", "update_time", b"update_time", "working_hours", b"working_hours"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -160,15 +303,19 @@ class GetAgentRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     AGENT_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
     agent_id: _builtins.str
+    location_id: _builtins.str
+    """The agent's location; an agent of another location is NOT_FOUND."""
     def __init__(
         self,
         *,
         agent_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "location_id", b"location_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -257,19 +404,23 @@ class SetAgentAvailabilityRequest(_message.Message):
     AGENT_ID_FIELD_NUMBER: _builtins.int
     AVAILABLE_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
     agent_id: _builtins.str
     available: _builtins.bool
     request_id: _builtins.str
+    location_id: _builtins.str
+    """The agent's location; an agent of another location is NOT_FOUND."""
     def __init__(
         self,
         *,
         agent_id: _builtins.str = ...,
         available: _builtins.bool = ...,
         request_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "available", b"available", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "available", b"available", "location_id", b"location_id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -299,8 +450,8 @@ Global___SetAgentAvailabilityResponse: _TypeAlias = SetAgentAvailabilityResponse
 
 @_typing.final
 class RouteLeadRequest(_message.Message):
-    """Request for RouteLead. The caller passes what routing may use; routing
-    never reads another service's data.
+    """Request for RouteLead. Routing reads the lead from ingest (GetLead) unless
+    the caller passes it as `lead`; either way the decision is the same.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -309,11 +460,16 @@ class RouteLeadRequest(_message.Message):
     LOCATION_ID_FIELD_NUMBER: _builtins.int
     SCORE_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    LEAD_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
     location_id: _builtins.str
     score: _builtins.float
     """The lead's current score, 0..100."""
     request_id: _builtins.str
+    @_builtins.property
+    def lead(self) -> _ingest_service_pb2.Lead:
+        """The lead as the caller holds it; its lead_id and location_id must match."""
+
     def __init__(
         self,
         *,
@@ -321,10 +477,11 @@ class RouteLeadRequest(_message.Message):
         location_id: _builtins.str = ...,
         score: _builtins.float = ...,
         request_id: _builtins.str = ...,
+        lead: _ingest_service_pb2.Lead | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lead", b"lead"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "location_id", b"location_id", "request_id", b"request_id", "score", b"score"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead", b"lead", "lead_id", b"lead_id", "location_id", b"location_id", "request_id", b"request_id", "score", b"score"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -376,16 +533,45 @@ class Assignment(_message.Message):
     REASONS_FIELD_NUMBER: _builtins.int
     ASSIGN_TIME_FIELD_NUMBER: _builtins.int
     AGENT_NAME_FIELD_NUMBER: _builtins.int
+    PREDICTED_SUCCESS_FIELD_NUMBER: _builtins.int
+    CANDIDATES_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    END_REASON_FIELD_NUMBER: _builtins.int
+    LAST_ACTIVITY_TIME_FIELD_NUMBER: _builtins.int
+    ACCEPT_BY_TIME_FIELD_NUMBER: _builtins.int
+    ACCEPT_TIME_FIELD_NUMBER: _builtins.int
+    REASSIGN_COUNT_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
     agent_id: _builtins.str
     location_id: _builtins.str
     agent_name: _builtins.str
+    predicted_success: _builtins.float
+    """P(the lead converts, outcome WON, with this agent), made at routing time."""
+    state: Global___AssignmentState.ValueType
+    end_reason: _builtins.str
+    """Why the assignment closed (or went to the pond); empty while open."""
+    reassign_count: _builtins.int
+    """Times the lead moved to another agent (declined or not accepted in time)."""
     @_builtins.property
     def reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Human-readable reasons for the choice, most important first."""
 
     @_builtins.property
     def assign_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def candidates(self) -> _containers.RepeatedCompositeFieldContainer[Global___AssignmentCandidate]:
+        """Every agent considered, best first, so the decision can be audited."""
+
+    @_builtins.property
+    def last_activity_time(self) -> _timestamp_pb2.Timestamp:
+        """The last activity of the lead known to routing."""
+
+    @_builtins.property
+    def accept_by_time(self) -> _timestamp_pb2.Timestamp:
+        """Set while the agent has yet to accept: after it the lead moves on."""
+
+    @_builtins.property
+    def accept_time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
@@ -395,14 +581,57 @@ class Assignment(_message.Message):
         reasons: _abc.Iterable[_builtins.str] | None = ...,
         assign_time: _timestamp_pb2.Timestamp | None = ...,
         agent_name: _builtins.str = ...,
+        predicted_success: _builtins.float = ...,
+        candidates: _abc.Iterable[Global___AssignmentCandidate] | None = ...,
+        state: Global___AssignmentState.ValueType = ...,
+        end_reason: _builtins.str = ...,
+        last_activity_time: _timestamp_pb2.Timestamp | None = ...,
+        accept_by_time: _timestamp_pb2.Timestamp | None = ...,
+        accept_time: _timestamp_pb2.Timestamp | None = ...,
+        reassign_count: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["assign_time", b"assign_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["accept_by_time", b"accept_by_time", "accept_time", b"accept_time", "assign_time", b"assign_time", "last_activity_time", b"last_activity_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "agent_name", b"agent_name", "assign_time", b"assign_time", "lead_id", b"lead_id", "location_id", b"location_id", "reasons", b"reasons"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accept_by_time", b"accept_by_time", "accept_time", b"accept_time", "agent_id", b"agent_id", "agent_name", b"agent_name", "assign_time", b"assign_time", "candidates", b"candidates", "end_reason", b"end_reason", "last_activity_time", b"last_activity_time", "lead_id", b"lead_id", "location_id", b"location_id", "predicted_success", b"predicted_success", "reasons", b"reasons", "reassign_count", b"reassign_count", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Assignment: _TypeAlias = Assignment  # noqa: Y015
+
+@_typing.final
+class AssignmentCandidate(_message.Message):
+    """One agent as RouteLead weighed it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    PREDICTED_SUCCESS_FIELD_NUMBER: _builtins.int
+    ACTIVE_LEAD_COUNT_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    REASONS_FIELD_NUMBER: _builtins.int
+    agent_id: _builtins.str
+    predicted_success: _builtins.float
+    active_lead_count: _builtins.int
+    score: _builtins.float
+    """Ranking score: predicted success balanced against load; higher is better."""
+    @_builtins.property
+    def reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        agent_id: _builtins.str = ...,
+        predicted_success: _builtins.float = ...,
+        active_lead_count: _builtins.int = ...,
+        score: _builtins.float = ...,
+        reasons: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_lead_count", b"active_lead_count", "agent_id", b"agent_id", "predicted_success", b"predicted_success", "reasons", b"reasons", "score", b"score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AssignmentCandidate: _TypeAlias = AssignmentCandidate  # noqa: Y015
 
 @_typing.final
 class GetAssignmentRequest(_message.Message):
@@ -411,15 +640,19 @@ class GetAssignmentRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     LEAD_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
+    location_id: _builtins.str
+    """The lead's location; a lead of another location is NOT_FOUND."""
     def __init__(
         self,
         *,
         lead_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "location_id", b"location_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -457,11 +690,16 @@ class RecordOutcomeRequest(_message.Message):
     OUTCOME_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     OCCURRED_TIME_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
     outcome: Global___Outcome.ValueType
     request_id: _builtins.str
+    location_id: _builtins.str
+    """The lead's location; a lead of another location is NOT_FOUND."""
     @_builtins.property
-    def occurred_time(self) -> _timestamp_pb2.Timestamp: ...
+    def occurred_time(self) -> _timestamp_pb2.Timestamp:
+        """When it happened; at most 90 days ago and not in the future. Unset = now."""
+
     def __init__(
         self,
         *,
@@ -469,10 +707,11 @@ class RecordOutcomeRequest(_message.Message):
         outcome: Global___Outcome.ValueType = ...,
         request_id: _builtins.str = ...,
         occurred_time: _timestamp_pb2.Timestamp | None = ...,
+        location_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_time", b"occurred_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "occurred_time", b"occurred_time", "outcome", b"outcome", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "location_id", b"location_id", "occurred_time", b"occurred_time", "outcome", b"outcome", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -499,3 +738,702 @@ class RecordOutcomeResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RecordOutcomeResponse: _TypeAlias = RecordOutcomeResponse  # noqa: Y015
+
+@_typing.final
+class ReleaseAssignmentRequest(_message.Message):
+    """Request for ReleaseAssignment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    lead_id: _builtins.str
+    location_id: _builtins.str
+    reason: Global___ReleaseReason.ValueType
+    request_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        lead_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        reason: Global___ReleaseReason.ValueType = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "location_id", b"location_id", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseAssignmentRequest: _TypeAlias = ReleaseAssignmentRequest  # noqa: Y015
+
+@_typing.final
+class ReleaseAssignmentResponse(_message.Message):
+    """Response for ReleaseAssignment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSIGNMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def assignment(self) -> Global___Assignment: ...
+    def __init__(
+        self,
+        *,
+        assignment: Global___Assignment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseAssignmentResponse: _TypeAlias = ReleaseAssignmentResponse  # noqa: Y015
+
+@_typing.final
+class RecordLeadActivityRequest(_message.Message):
+    """Request for RecordLeadActivity."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    ACTIVITY_TIME_FIELD_NUMBER: _builtins.int
+    lead_id: _builtins.str
+    location_id: _builtins.str
+    @_builtins.property
+    def activity_time(self) -> _timestamp_pb2.Timestamp:
+        """When the lead was active; unset = now. An older time than the one held changes nothing."""
+
+    def __init__(
+        self,
+        *,
+        lead_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        activity_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["activity_time", b"activity_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["activity_time", b"activity_time", "lead_id", b"lead_id", "location_id", b"location_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordLeadActivityRequest: _TypeAlias = RecordLeadActivityRequest  # noqa: Y015
+
+@_typing.final
+class RecordLeadActivityResponse(_message.Message):
+    """Response for RecordLeadActivity."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSIGNMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def assignment(self) -> Global___Assignment: ...
+    def __init__(
+        self,
+        *,
+        assignment: Global___Assignment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordLeadActivityResponse: _TypeAlias = RecordLeadActivityResponse  # noqa: Y015
+
+@_typing.final
+class RoutingSettings(_message.Message):
+    """How a location routes its leads."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INACTIVITY_DAYS_FIELD_NUMBER: _builtins.int
+    ROUND_ROBIN_FIELD_NUMBER: _builtins.int
+    LOAD_WEIGHT_FIELD_NUMBER: _builtins.int
+    ACCEPT_SLA_SECONDS_FIELD_NUMBER: _builtins.int
+    MAX_REASSIGNMENTS_FIELD_NUMBER: _builtins.int
+    inactivity_days: _builtins.int
+    """An open assignment with no lead activity for this many days closes and
+    frees its slot; 0 = the default (30).
+    """
+    round_robin: _builtins.bool
+    """Plain round-robin among eligible agents instead of ranking by predicted success."""
+    load_weight: _builtins.float
+    """How much load counts against predicted success in the ranking, 0..10;
+    0 = the default (1.0). Negative is refused.
+    """
+    accept_sla_seconds: _builtins.int
+    """Seconds an agent has to accept a new assignment before it moves to the
+    next candidate; 0 = the default (300).
+    """
+    max_reassignments: _builtins.int
+    """Times a lead moves on (decline or SLA) before it goes to the pond; 0 = the default (3)."""
+    def __init__(
+        self,
+        *,
+        inactivity_days: _builtins.int = ...,
+        round_robin: _builtins.bool = ...,
+        load_weight: _builtins.float = ...,
+        accept_sla_seconds: _builtins.int = ...,
+        max_reassignments: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accept_sla_seconds", b"accept_sla_seconds", "inactivity_days", b"inactivity_days", "load_weight", b"load_weight", "max_reassignments", b"max_reassignments", "round_robin", b"round_robin"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RoutingSettings: _TypeAlias = RoutingSettings  # noqa: Y015
+
+@_typing.final
+class SetRoutingSettingsRequest(_message.Message):
+    """Request for SetRoutingSettings."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    SETTINGS_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    @_builtins.property
+    def settings(self) -> Global___RoutingSettings: ...
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+        settings: Global___RoutingSettings | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id", "settings", b"settings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetRoutingSettingsRequest: _TypeAlias = SetRoutingSettingsRequest  # noqa: Y015
+
+@_typing.final
+class SetRoutingSettingsResponse(_message.Message):
+    """Response for SetRoutingSettings."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SETTINGS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def settings(self) -> Global___RoutingSettings: ...
+    def __init__(
+        self,
+        *,
+        settings: Global___RoutingSettings | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetRoutingSettingsResponse: _TypeAlias = SetRoutingSettingsResponse  # noqa: Y015
+
+@_typing.final
+class GetRoutingSettingsRequest(_message.Message):
+    """Request for GetRoutingSettings."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRoutingSettingsRequest: _TypeAlias = GetRoutingSettingsRequest  # noqa: Y015
+
+@_typing.final
+class GetRoutingSettingsResponse(_message.Message):
+    """Response for GetRoutingSettings."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SETTINGS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def settings(self) -> Global___RoutingSettings: ...
+    def __init__(
+        self,
+        *,
+        settings: Global___RoutingSettings | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRoutingSettingsResponse: _TypeAlias = GetRoutingSettingsResponse  # noqa: Y015
+
+@_typing.final
+class RoutingStats(_message.Message):
+    """How well routing-time predictions matched the outcomes that followed."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OUTCOMES_SEEN_FIELD_NUMBER: _builtins.int
+    CONVERSIONS_FIELD_NUMBER: _builtins.int
+    AUC_FIELD_NUMBER: _builtins.int
+    BRIER_FIELD_NUMBER: _builtins.int
+    CALIBRATION_ERROR_FIELD_NUMBER: _builtins.int
+    MODEL_VERSION_FIELD_NUMBER: _builtins.int
+    outcomes_seen: _builtins.int
+    """WON or LOST outcomes of assignments that carried a prediction."""
+    conversions: _builtins.int
+    """Of those, WON."""
+    auc: _builtins.float
+    """Area under the ROC curve; 0.5 when only one class has been seen."""
+    brier: _builtins.float
+    """Mean squared error of the predictions."""
+    calibration_error: _builtins.float
+    """Expected calibration error over 10 equal-width bins."""
+    model_version: _builtins.int
+    """Version of the success model now in use (0 = the prior)."""
+    def __init__(
+        self,
+        *,
+        outcomes_seen: _builtins.int = ...,
+        conversions: _builtins.int = ...,
+        auc: _builtins.float = ...,
+        brier: _builtins.float = ...,
+        calibration_error: _builtins.float = ...,
+        model_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auc", b"auc", "brier", b"brier", "calibration_error", b"calibration_error", "conversions", b"conversions", "model_version", b"model_version", "outcomes_seen", b"outcomes_seen"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RoutingStats: _TypeAlias = RoutingStats  # noqa: Y015
+
+@_typing.final
+class GetRoutingStatsRequest(_message.Message):
+    """Request for GetRoutingStats."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRoutingStatsRequest: _TypeAlias = GetRoutingStatsRequest  # noqa: Y015
+
+@_typing.final
+class GetRoutingStatsResponse(_message.Message):
+    """Response for GetRoutingStats."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def stats(self) -> Global___RoutingStats: ...
+    def __init__(
+        self,
+        *,
+        stats: Global___RoutingStats | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["stats", b"stats"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["stats", b"stats"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRoutingStatsResponse: _TypeAlias = GetRoutingStatsResponse  # noqa: Y015
+
+@_typing.final
+class RuleConditions(_message.Message):
+    """Which leads a rule applies to. Values of one field are alternatives (OR);
+    fields set together must all match (AND); an unset field matches any lead.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SOURCES_FIELD_NUMBER: _builtins.int
+    TAGS_FIELD_NUMBER: _builtins.int
+    INTENTS_FIELD_NUMBER: _builtins.int
+    MIN_PRICE_USD_FIELD_NUMBER: _builtins.int
+    MAX_PRICE_USD_FIELD_NUMBER: _builtins.int
+    POSTAL_CODES_FIELD_NUMBER: _builtins.int
+    CITIES_FIELD_NUMBER: _builtins.int
+    SCORE_TIERS_FIELD_NUMBER: _builtins.int
+    min_price_usd: _builtins.int
+    """The lead's budget_usd is at least / at most this; 0 = no bound."""
+    max_price_usd: _builtins.int
+    @_builtins.property
+    def sources(self) -> _containers.RepeatedScalarFieldContainer[_ingest_service_pb2.LeadSource.ValueType]: ...
+    @_builtins.property
+    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The lead carries at least one of these tags (case-insensitive)."""
+
+    @_builtins.property
+    def intents(self) -> _containers.RepeatedScalarFieldContainer[_ingest_service_pb2.LeadIntent.ValueType]: ...
+    @_builtins.property
+    def postal_codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def cities(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def score_tiers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """"cold", "warm" or "hot" (RouteLeadRequest.score: < 40, 40-69, >= 70)."""
+
+    def __init__(
+        self,
+        *,
+        sources: _abc.Iterable[_ingest_service_pb2.LeadSource.ValueType] | None = ...,
+        tags: _abc.Iterable[_builtins.str] | None = ...,
+        intents: _abc.Iterable[_ingest_service_pb2.LeadIntent.ValueType] | None = ...,
+        min_price_usd: _builtins.int = ...,
+        max_price_usd: _builtins.int = ...,
+        postal_codes: _abc.Iterable[_builtins.str] | None = ...,
+        cities: _abc.Iterable[_builtins.str] | None = ...,
+        score_tiers: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cities", b"cities", "intents", b"intents", "max_price_usd", b"max_price_usd", "min_price_usd", b"min_price_usd", "postal_codes", b"postal_codes", "score_tiers", b"score_tiers", "sources", b"sources", "tags", b"tags"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RuleConditions: _TypeAlias = RuleConditions  # noqa: Y015
+
+@_typing.final
+class RoutingRule(_message.Message):
+    """A per-location routing rule; the first active rule that matches wins."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULE_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    POSITION_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    CONDITIONS_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    TEAM_ID_FIELD_NUMBER: _builtins.int
+    REQUIRE_TERRITORY_FIELD_NUMBER: _builtins.int
+    REQUIRE_SPECIALTY_FIELD_NUMBER: _builtins.int
+    REQUIRE_PRICE_FIELD_NUMBER: _builtins.int
+    ACTIVE_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    rule_id: _builtins.str
+    location_id: _builtins.str
+    position: _builtins.int
+    """Evaluation order, lowest first."""
+    name: _builtins.str
+    target: Global___RuleTarget.ValueType
+    agent_id: _builtins.str
+    team_id: _builtins.str
+    require_territory: _builtins.bool
+    """Make these hard constraints for this rule's leads (otherwise preferences)."""
+    require_specialty: _builtins.bool
+    require_price: _builtins.bool
+    active: _builtins.bool
+    @_builtins.property
+    def conditions(self) -> Global___RuleConditions: ...
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        rule_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        position: _builtins.int = ...,
+        name: _builtins.str = ...,
+        conditions: Global___RuleConditions | None = ...,
+        target: Global___RuleTarget.ValueType = ...,
+        agent_id: _builtins.str = ...,
+        team_id: _builtins.str = ...,
+        require_territory: _builtins.bool = ...,
+        require_specialty: _builtins.bool = ...,
+        require_price: _builtins.bool = ...,
+        active: _builtins.bool = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions", "create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "agent_id", b"agent_id", "conditions", b"conditions", "create_time", b"create_time", "location_id", b"location_id", "name", b"name", "position", b"position", "require_price", b"require_price", "require_specialty", b"require_specialty", "require_territory", b"require_territory", "rule_id", b"rule_id", "target", b"target", "team_id", b"team_id", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RoutingRule: _TypeAlias = RoutingRule  # noqa: Y015
+
+@_typing.final
+class UpsertRoutingRuleRequest(_message.Message):
+    """Request for UpsertRoutingRule."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    @_builtins.property
+    def rule(self) -> Global___RoutingRule: ...
+    def __init__(
+        self,
+        *,
+        rule: Global___RoutingRule | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rule", b"rule"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request_id", b"request_id", "rule", b"rule"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpsertRoutingRuleRequest: _TypeAlias = UpsertRoutingRuleRequest  # noqa: Y015
+
+@_typing.final
+class UpsertRoutingRuleResponse(_message.Message):
+    """Response for UpsertRoutingRule."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rule(self) -> Global___RoutingRule: ...
+    def __init__(
+        self,
+        *,
+        rule: Global___RoutingRule | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rule", b"rule"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rule", b"rule"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpsertRoutingRuleResponse: _TypeAlias = UpsertRoutingRuleResponse  # noqa: Y015
+
+@_typing.final
+class ListRoutingRulesRequest(_message.Message):
+    """Request for ListRoutingRules."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    page_size: _builtins.int
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRoutingRulesRequest: _TypeAlias = ListRoutingRulesRequest  # noqa: Y015
+
+@_typing.final
+class ListRoutingRulesResponse(_message.Message):
+    """Response for ListRoutingRules."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def rules(self) -> _containers.RepeatedCompositeFieldContainer[Global___RoutingRule]: ...
+    def __init__(
+        self,
+        *,
+        rules: _abc.Iterable[Global___RoutingRule] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "rules", b"rules"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRoutingRulesResponse: _TypeAlias = ListRoutingRulesResponse  # noqa: Y015
+
+@_typing.final
+class DeleteRoutingRuleRequest(_message.Message):
+    """Request for DeleteRoutingRule."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    RULE_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    rule_id: _builtins.str
+    request_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+        rule_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id", "request_id", b"request_id", "rule_id", b"rule_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteRoutingRuleRequest: _TypeAlias = DeleteRoutingRuleRequest  # noqa: Y015
+
+@_typing.final
+class DeleteRoutingRuleResponse(_message.Message):
+    """Response for DeleteRoutingRule."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELETED_FIELD_NUMBER: _builtins.int
+    deleted: _builtins.bool
+    """False when the rule did not exist (already deleted)."""
+    def __init__(
+        self,
+        *,
+        deleted: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deleted", b"deleted"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteRoutingRuleResponse: _TypeAlias = DeleteRoutingRuleResponse  # noqa: Y015
+
+@_typing.final
+class AcceptAssignmentRequest(_message.Message):
+    """Request for AcceptAssignment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    lead_id: _builtins.str
+    location_id: _builtins.str
+    agent_id: _builtins.str
+    """The agent accepting: must be the one the lead is assigned to."""
+    request_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        lead_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "lead_id", b"lead_id", "location_id", b"location_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcceptAssignmentRequest: _TypeAlias = AcceptAssignmentRequest  # noqa: Y015
+
+@_typing.final
+class AcceptAssignmentResponse(_message.Message):
+    """Response for AcceptAssignment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSIGNMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def assignment(self) -> Global___Assignment: ...
+    def __init__(
+        self,
+        *,
+        assignment: Global___Assignment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcceptAssignmentResponse: _TypeAlias = AcceptAssignmentResponse  # noqa: Y015
+
+@_typing.final
+class DeclineAssignmentRequest(_message.Message):
+    """Request for DeclineAssignment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    lead_id: _builtins.str
+    location_id: _builtins.str
+    agent_id: _builtins.str
+    """The agent declining: must be the one the lead is assigned to."""
+    request_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        lead_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "lead_id", b"lead_id", "location_id", b"location_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeclineAssignmentRequest: _TypeAlias = DeclineAssignmentRequest  # noqa: Y015
+
+@_typing.final
+class DeclineAssignmentResponse(_message.Message):
+    """Response for DeclineAssignment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSIGNMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def assignment(self) -> Global___Assignment:
+        """The lead's assignment afterwards: to the next agent, or in the pond."""
+
+    def __init__(
+        self,
+        *,
+        assignment: Global___Assignment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeclineAssignmentResponse: _TypeAlias = DeclineAssignmentResponse  # noqa: Y015

@@ -71,6 +71,56 @@ class RoutingServiceStub:
                 request_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.RecordOutcomeRequest.SerializeToString,
                 response_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.RecordOutcomeResponse.FromString,
                 _registered_method=True)
+        self.ReleaseAssignment = channel.unary_unary(
+                '/leadengine.routing.v1.RoutingService/ReleaseAssignment',
+                request_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ReleaseAssignmentRequest.SerializeToString,
+                response_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ReleaseAssignmentResponse.FromString,
+                _registered_method=True)
+        self.RecordLeadActivity = channel.unary_unary(
+                '/leadengine.routing.v1.RoutingService/RecordLeadActivity',
+                request_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.RecordLeadActivityRequest.SerializeToString,
+                response_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.RecordLeadActivityResponse.FromString,
+                _registered_method=True)
+        self.SetRoutingSettings = channel.unary_unary(
+                '/leadengine.routing.v1.RoutingService/SetRoutingSettings',
+                request_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.SetRoutingSettingsRequest.SerializeToString,
+                response_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.SetRoutingSettingsResponse.FromString,
+                _registered_method=True)
+        self.GetRoutingSettings = channel.unary_unary(
+                '/leadengine.routing.v1.RoutingService/GetRoutingSettings',
+                request_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingSettingsRequest.SerializeToString,
+                response_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingSettingsResponse.FromString,
+                _registered_method=True)
+        self.AcceptAssignment = channel.unary_unary(
+                '/leadengine.routing.v1.RoutingService/AcceptAssignment',
+                request_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.AcceptAssignmentRequest.SerializeToString,
+                response_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.AcceptAssignmentResponse.FromString,
+                _registered_method=True)
+        self.DeclineAssignment = channel.unary_unary(
+                '/leadengine.routing.v1.RoutingService/DeclineAssignment',
+                request_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.DeclineAssignmentRequest.SerializeToString,
+                response_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.DeclineAssignmentResponse.FromString,
+                _registered_method=True)
+        self.UpsertRoutingRule = channel.unary_unary(
+                '/leadengine.routing.v1.RoutingService/UpsertRoutingRule',
+                request_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.UpsertRoutingRuleRequest.SerializeToString,
+                response_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.UpsertRoutingRuleResponse.FromString,
+                _registered_method=True)
+        self.ListRoutingRules = channel.unary_unary(
+                '/leadengine.routing.v1.RoutingService/ListRoutingRules',
+                request_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ListRoutingRulesRequest.SerializeToString,
+                response_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ListRoutingRulesResponse.FromString,
+                _registered_method=True)
+        self.DeleteRoutingRule = channel.unary_unary(
+                '/leadengine.routing.v1.RoutingService/DeleteRoutingRule',
+                request_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.DeleteRoutingRuleRequest.SerializeToString,
+                response_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.DeleteRoutingRuleResponse.FromString,
+                _registered_method=True)
+        self.GetRoutingStats = channel.unary_unary(
+                '/leadengine.routing.v1.RoutingService/GetRoutingStats',
+                request_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingStatsRequest.SerializeToString,
+                response_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingStatsResponse.FromString,
+                _registered_method=True)
 
 
 class RoutingServiceServicer:
@@ -123,7 +173,86 @@ class RoutingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RecordOutcome(self, request, context):
-        """Records what came of an assigned lead. Idempotent on request_id.
+        """Records what came of an assigned lead. Idempotent on request_id. WON and
+        LOST close the assignment and free the agent's slot; every outcome is
+        published durably to routing's subscribers (the coordinator).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseAssignment(self, request, context):
+        """Ends a lead's open assignment for a reason other than an outcome (deleted,
+        opted out of every channel) and frees the agent's slot. Idempotent: an
+        assignment already closed stays as it closed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordLeadActivity(self, request, context):
+        """Notes that the lead did something (replied, was written to, browsed), so
+        the inactivity sweep does not close its assignment. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetRoutingSettings(self, request, context):
+        """Replaces a location's routing settings. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRoutingSettings(self, request, context):
+        """Returns a location's routing settings (the defaults when never set).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcceptAssignment(self, request, context):
+        """The assigned agent takes the lead, within the location's acceptance SLA.
+        Idempotent: accepting an accepted assignment again changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeclineAssignment(self, request, context):
+        """The assigned agent passes: the lead moves to the next candidate at once
+        (never back to this agent). Idempotent on request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpsertRoutingRule(self, request, context):
+        """Creates or replaces a routing rule (rule.rule_id set: replace it).
+        Idempotent on request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRoutingRules(self, request, context):
+        """Lists a location's rules in evaluation order (position, then rule_id).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteRoutingRule(self, request, context):
+        """Deletes a rule. Idempotent: deleting a deleted rule succeeds.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRoutingStats(self, request, context):
+        """Scores the routing-time predictions of a location against the outcomes
+        that followed them.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -166,6 +295,56 @@ def add_RoutingServiceServicer_to_server(servicer, server):
                     servicer.RecordOutcome,
                     request_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.RecordOutcomeRequest.FromString,
                     response_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.RecordOutcomeResponse.SerializeToString,
+            ),
+            'ReleaseAssignment': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseAssignment,
+                    request_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ReleaseAssignmentRequest.FromString,
+                    response_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ReleaseAssignmentResponse.SerializeToString,
+            ),
+            'RecordLeadActivity': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordLeadActivity,
+                    request_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.RecordLeadActivityRequest.FromString,
+                    response_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.RecordLeadActivityResponse.SerializeToString,
+            ),
+            'SetRoutingSettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetRoutingSettings,
+                    request_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.SetRoutingSettingsRequest.FromString,
+                    response_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.SetRoutingSettingsResponse.SerializeToString,
+            ),
+            'GetRoutingSettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRoutingSettings,
+                    request_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingSettingsRequest.FromString,
+                    response_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingSettingsResponse.SerializeToString,
+            ),
+            'AcceptAssignment': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcceptAssignment,
+                    request_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.AcceptAssignmentRequest.FromString,
+                    response_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.AcceptAssignmentResponse.SerializeToString,
+            ),
+            'DeclineAssignment': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeclineAssignment,
+                    request_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.DeclineAssignmentRequest.FromString,
+                    response_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.DeclineAssignmentResponse.SerializeToString,
+            ),
+            'UpsertRoutingRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertRoutingRule,
+                    request_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.UpsertRoutingRuleRequest.FromString,
+                    response_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.UpsertRoutingRuleResponse.SerializeToString,
+            ),
+            'ListRoutingRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRoutingRules,
+                    request_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ListRoutingRulesRequest.FromString,
+                    response_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ListRoutingRulesResponse.SerializeToString,
+            ),
+            'DeleteRoutingRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteRoutingRule,
+                    request_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.DeleteRoutingRuleRequest.FromString,
+                    response_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.DeleteRoutingRuleResponse.SerializeToString,
+            ),
+            'GetRoutingStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRoutingStats,
+                    request_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingStatsRequest.FromString,
+                    response_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingStatsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -359,6 +538,276 @@ class RoutingService:
             '/leadengine.routing.v1.RoutingService/RecordOutcome',
             leadengine_dot_routing_dot_v1_dot_routing__service__pb2.RecordOutcomeRequest.SerializeToString,
             leadengine_dot_routing_dot_v1_dot_routing__service__pb2.RecordOutcomeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseAssignment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.routing.v1.RoutingService/ReleaseAssignment',
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ReleaseAssignmentRequest.SerializeToString,
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ReleaseAssignmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordLeadActivity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.routing.v1.RoutingService/RecordLeadActivity',
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.RecordLeadActivityRequest.SerializeToString,
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.RecordLeadActivityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetRoutingSettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.routing.v1.RoutingService/SetRoutingSettings',
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.SetRoutingSettingsRequest.SerializeToString,
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.SetRoutingSettingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRoutingSettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.routing.v1.RoutingService/GetRoutingSettings',
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingSettingsRequest.SerializeToString,
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingSettingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcceptAssignment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.routing.v1.RoutingService/AcceptAssignment',
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.AcceptAssignmentRequest.SerializeToString,
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.AcceptAssignmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeclineAssignment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.routing.v1.RoutingService/DeclineAssignment',
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.DeclineAssignmentRequest.SerializeToString,
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.DeclineAssignmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertRoutingRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.routing.v1.RoutingService/UpsertRoutingRule',
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.UpsertRoutingRuleRequest.SerializeToString,
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.UpsertRoutingRuleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRoutingRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.routing.v1.RoutingService/ListRoutingRules',
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ListRoutingRulesRequest.SerializeToString,
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ListRoutingRulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteRoutingRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.routing.v1.RoutingService/DeleteRoutingRule',
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.DeleteRoutingRuleRequest.SerializeToString,
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.DeleteRoutingRuleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRoutingStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.routing.v1.RoutingService/GetRoutingStats',
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingStatsRequest.SerializeToString,
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -52,7 +52,43 @@ class RoutingServiceStub:
     GetAssignment: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.GetAssignmentRequest, _routing_service_pb2.GetAssignmentResponse]
     """Returns a lead's current assignment."""
     RecordOutcome: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.RecordOutcomeRequest, _routing_service_pb2.RecordOutcomeResponse]
-    """Records what came of an assigned lead. Idempotent on request_id."""
+    """Records what came of an assigned lead. Idempotent on request_id. WON and
+    LOST close the assignment and free the agent's slot; every outcome is
+    published durably to routing's subscribers (the coordinator).
+    """
+    ReleaseAssignment: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.ReleaseAssignmentRequest, _routing_service_pb2.ReleaseAssignmentResponse]
+    """Ends a lead's open assignment for a reason other than an outcome (deleted,
+    opted out of every channel) and frees the agent's slot. Idempotent: an
+    assignment already closed stays as it closed.
+    """
+    RecordLeadActivity: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.RecordLeadActivityRequest, _routing_service_pb2.RecordLeadActivityResponse]
+    """Notes that the lead did something (replied, was written to, browsed), so
+    the inactivity sweep does not close its assignment. Idempotent.
+    """
+    SetRoutingSettings: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.SetRoutingSettingsRequest, _routing_service_pb2.SetRoutingSettingsResponse]
+    """Replaces a location's routing settings. Idempotent."""
+    GetRoutingSettings: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.GetRoutingSettingsRequest, _routing_service_pb2.GetRoutingSettingsResponse]
+    """Returns a location's routing settings (the defaults when never set)."""
+    AcceptAssignment: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.AcceptAssignmentRequest, _routing_service_pb2.AcceptAssignmentResponse]
+    """The assigned agent takes the lead, within the location's acceptance SLA.
+    Idempotent: accepting an accepted assignment again changes nothing.
+    """
+    DeclineAssignment: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.DeclineAssignmentRequest, _routing_service_pb2.DeclineAssignmentResponse]
+    """The assigned agent passes: the lead moves to the next candidate at once
+    (never back to this agent). Idempotent on request_id.
+    """
+    UpsertRoutingRule: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.UpsertRoutingRuleRequest, _routing_service_pb2.UpsertRoutingRuleResponse]
+    """Creates or replaces a routing rule (rule.rule_id set: replace it).
+    Idempotent on request_id.
+    """
+    ListRoutingRules: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.ListRoutingRulesRequest, _routing_service_pb2.ListRoutingRulesResponse]
+    """Lists a location's rules in evaluation order (position, then rule_id)."""
+    DeleteRoutingRule: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.DeleteRoutingRuleRequest, _routing_service_pb2.DeleteRoutingRuleResponse]
+    """Deletes a rule. Idempotent: deleting a deleted rule succeeds."""
+    GetRoutingStats: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.GetRoutingStatsRequest, _routing_service_pb2.GetRoutingStatsResponse]
+    """Scores the routing-time predictions of a location against the outcomes
+    that followed them.
+    """
 
 @_typing.type_check_only
 class RoutingServiceAsyncStub(RoutingServiceStub):
@@ -78,7 +114,43 @@ class RoutingServiceAsyncStub(RoutingServiceStub):
     GetAssignment: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.GetAssignmentRequest, _routing_service_pb2.GetAssignmentResponse]  # type: ignore[assignment]
     """Returns a lead's current assignment."""
     RecordOutcome: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.RecordOutcomeRequest, _routing_service_pb2.RecordOutcomeResponse]  # type: ignore[assignment]
-    """Records what came of an assigned lead. Idempotent on request_id."""
+    """Records what came of an assigned lead. Idempotent on request_id. WON and
+    LOST close the assignment and free the agent's slot; every outcome is
+    published durably to routing's subscribers (the coordinator).
+    """
+    ReleaseAssignment: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.ReleaseAssignmentRequest, _routing_service_pb2.ReleaseAssignmentResponse]  # type: ignore[assignment]
+    """Ends a lead's open assignment for a reason other than an outcome (deleted,
+    opted out of every channel) and frees the agent's slot. Idempotent: an
+    assignment already closed stays as it closed.
+    """
+    RecordLeadActivity: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.RecordLeadActivityRequest, _routing_service_pb2.RecordLeadActivityResponse]  # type: ignore[assignment]
+    """Notes that the lead did something (replied, was written to, browsed), so
+    the inactivity sweep does not close its assignment. Idempotent.
+    """
+    SetRoutingSettings: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.SetRoutingSettingsRequest, _routing_service_pb2.SetRoutingSettingsResponse]  # type: ignore[assignment]
+    """Replaces a location's routing settings. Idempotent."""
+    GetRoutingSettings: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.GetRoutingSettingsRequest, _routing_service_pb2.GetRoutingSettingsResponse]  # type: ignore[assignment]
+    """Returns a location's routing settings (the defaults when never set)."""
+    AcceptAssignment: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.AcceptAssignmentRequest, _routing_service_pb2.AcceptAssignmentResponse]  # type: ignore[assignment]
+    """The assigned agent takes the lead, within the location's acceptance SLA.
+    Idempotent: accepting an accepted assignment again changes nothing.
+    """
+    DeclineAssignment: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.DeclineAssignmentRequest, _routing_service_pb2.DeclineAssignmentResponse]  # type: ignore[assignment]
+    """The assigned agent passes: the lead moves to the next candidate at once
+    (never back to this agent). Idempotent on request_id.
+    """
+    UpsertRoutingRule: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.UpsertRoutingRuleRequest, _routing_service_pb2.UpsertRoutingRuleResponse]  # type: ignore[assignment]
+    """Creates or replaces a routing rule (rule.rule_id set: replace it).
+    Idempotent on request_id.
+    """
+    ListRoutingRules: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.ListRoutingRulesRequest, _routing_service_pb2.ListRoutingRulesResponse]  # type: ignore[assignment]
+    """Lists a location's rules in evaluation order (position, then rule_id)."""
+    DeleteRoutingRule: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.DeleteRoutingRuleRequest, _routing_service_pb2.DeleteRoutingRuleResponse]  # type: ignore[assignment]
+    """Deletes a rule. Idempotent: deleting a deleted rule succeeds."""
+    GetRoutingStats: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.GetRoutingStatsRequest, _routing_service_pb2.GetRoutingStatsResponse]  # type: ignore[assignment]
+    """Scores the routing-time predictions of a location against the outcomes
+    that followed them.
+    """
 
 class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
     """RoutingService keeps a location's agents and decides which agent gets each
@@ -143,6 +215,102 @@ class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _routing_service_pb2.RecordOutcomeRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_routing_service_pb2.RecordOutcomeResponse, _abc.Awaitable[_routing_service_pb2.RecordOutcomeResponse]]:
-        """Records what came of an assigned lead. Idempotent on request_id."""
+        """Records what came of an assigned lead. Idempotent on request_id. WON and
+        LOST close the assignment and free the agent's slot; every outcome is
+        published durably to routing's subscribers (the coordinator).
+        """
+
+    @_abc_1.abstractmethod
+    def ReleaseAssignment(
+        self,
+        request: _routing_service_pb2.ReleaseAssignmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_service_pb2.ReleaseAssignmentResponse, _abc.Awaitable[_routing_service_pb2.ReleaseAssignmentResponse]]:
+        """Ends a lead's open assignment for a reason other than an outcome (deleted,
+        opted out of every channel) and frees the agent's slot. Idempotent: an
+        assignment already closed stays as it closed.
+        """
+
+    @_abc_1.abstractmethod
+    def RecordLeadActivity(
+        self,
+        request: _routing_service_pb2.RecordLeadActivityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_service_pb2.RecordLeadActivityResponse, _abc.Awaitable[_routing_service_pb2.RecordLeadActivityResponse]]:
+        """Notes that the lead did something (replied, was written to, browsed), so
+        the inactivity sweep does not close its assignment. Idempotent.
+        """
+
+    @_abc_1.abstractmethod
+    def SetRoutingSettings(
+        self,
+        request: _routing_service_pb2.SetRoutingSettingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_service_pb2.SetRoutingSettingsResponse, _abc.Awaitable[_routing_service_pb2.SetRoutingSettingsResponse]]:
+        """Replaces a location's routing settings. Idempotent."""
+
+    @_abc_1.abstractmethod
+    def GetRoutingSettings(
+        self,
+        request: _routing_service_pb2.GetRoutingSettingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_service_pb2.GetRoutingSettingsResponse, _abc.Awaitable[_routing_service_pb2.GetRoutingSettingsResponse]]:
+        """Returns a location's routing settings (the defaults when never set)."""
+
+    @_abc_1.abstractmethod
+    def AcceptAssignment(
+        self,
+        request: _routing_service_pb2.AcceptAssignmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_service_pb2.AcceptAssignmentResponse, _abc.Awaitable[_routing_service_pb2.AcceptAssignmentResponse]]:
+        """The assigned agent takes the lead, within the location's acceptance SLA.
+        Idempotent: accepting an accepted assignment again changes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def DeclineAssignment(
+        self,
+        request: _routing_service_pb2.DeclineAssignmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_service_pb2.DeclineAssignmentResponse, _abc.Awaitable[_routing_service_pb2.DeclineAssignmentResponse]]:
+        """The assigned agent passes: the lead moves to the next candidate at once
+        (never back to this agent). Idempotent on request_id.
+        """
+
+    @_abc_1.abstractmethod
+    def UpsertRoutingRule(
+        self,
+        request: _routing_service_pb2.UpsertRoutingRuleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_service_pb2.UpsertRoutingRuleResponse, _abc.Awaitable[_routing_service_pb2.UpsertRoutingRuleResponse]]:
+        """Creates or replaces a routing rule (rule.rule_id set: replace it).
+        Idempotent on request_id.
+        """
+
+    @_abc_1.abstractmethod
+    def ListRoutingRules(
+        self,
+        request: _routing_service_pb2.ListRoutingRulesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_service_pb2.ListRoutingRulesResponse, _abc.Awaitable[_routing_service_pb2.ListRoutingRulesResponse]]:
+        """Lists a location's rules in evaluation order (position, then rule_id)."""
+
+    @_abc_1.abstractmethod
+    def DeleteRoutingRule(
+        self,
+        request: _routing_service_pb2.DeleteRoutingRuleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_service_pb2.DeleteRoutingRuleResponse, _abc.Awaitable[_routing_service_pb2.DeleteRoutingRuleResponse]]:
+        """Deletes a rule. Idempotent: deleting a deleted rule succeeds."""
+
+    @_abc_1.abstractmethod
+    def GetRoutingStats(
+        self,
+        request: _routing_service_pb2.GetRoutingStatsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_service_pb2.GetRoutingStatsResponse, _abc.Awaitable[_routing_service_pb2.GetRoutingStatsResponse]]:
+        """Scores the routing-time predictions of a location against the outcomes
+        that followed them.
+        """
 
 def add_RoutingServiceServicer_to_server(servicer: RoutingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

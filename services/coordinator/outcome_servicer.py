@@ -1,0 +1,34 @@
+"""CoordinatorService.HandleOutcome: routing's outbox relay hands over every recorded outcome.
+A WON lead converted: its automated journey stops. Mixed into CoordinatorServicer."""
+
+from __future__ import annotations
+
+from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
+from leadengine.routing.v1 import routing_service_pb2 as routing_pb
+
+from services.coordinator.journeys.repository import Journey, JourneyRepository
+from shared import inputs
+from shared.rpc import Context
+
+CONVERTED = "lead converted (outcome WON)"
+
+
+class OutcomeHandlers:
+    _journeys: JourneyRepository
+
+    def _journey_proto(self, journey: Journey) -> pb.Journey:
+        raise NotImplementedError
+
+    async def HandleOutcome(
+        self, request: pb.HandleOutcomeRequest, context: Context
+    ) -> pb.HandleOutcomeResponse:
+        lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        location_id = inputs.require_text(request.location_id, "location_id")
+        inputs.require_text(request.event_id, "event_id")
+        if request.outcome == routing_pb.OUTCOME_WON:
+            # Stopping is idempotent (a redelivery changes nothing) and keeps an earlier stop's
+            # reason; a lead with no journey gets one already stopped, so none can start.
+            journey = await self._journeys.stop_journey(lead_id, location_id, CONVERTED, only_over=())
+            return pb.HandleOutcomeResponse(journey=self._journey_proto(journey))
+        found = await self._journeys.find_journey(lead_id)
+        return pb.HandleOutcomeResponse(journey=self._journey_proto(found) if found else None)

@@ -1,0 +1,124 @@
+"""An agent's answer to a new assignment, and the acceptance SLA behind it.
+
+A new open assignment waits for AcceptAssignment until its accept_by_time (the location's
+accept_sla_seconds). DeclineAssignment, or the deadline passing, moves the lead to the next
+candidate, never back to an agent who passed, at most max_reassignments times before the pond.
+The sweep that enforces deadlines runs in every replica: each move is one guarded update of the
+assignment row (still open, still this agent's, still unaccepted), so two sweepers, or a sweeper
+racing an accept, move a lead at most once and never assign it twice. Deadlines live in
+Postgres, so a restart loses none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
+
+from services.routing.assigning import Assigning, assignment_missing
+from services.routing.location_store import LocationStore
+from services.routing.matching import LeadProfile
+from services.routing.repository import Assignment, NewAssignment, RoutingRepository
+from shared.errors import FailedPrecondition
+
+log = logging.getLogger(__name__)
+
+
+def not_theirs(lead_id: uuid.UUID, agent_id: uuid.UUID) -> FailedPrecondition:
+    return FailedPrecondition(
+        f"lead {lead_id} is not assigned to agent {agent_id} awaiting acceptance",
+        reason="ASSIGNMENT_NOT_HELD",
+        metadata={"lead_id": str(lead_id), "agent_id": str(agent_id)},
+    )
+
+
+class Claiming:
+    def __init__(
+        self, repo: RoutingRepository, store: LocationStore, assigning: Assigning, *, sweep_s: float
+    ) -> None:
+        self._repo = repo
+        self._store = store
+        self._assigning = assigning
+        self._sweep_s = sweep_s
+
+    async def _held(self, lead_id: uuid.UUID, location_id: str) -> Assignment:
+        held = await self._repo.get_assignment(lead_id)
+        if held is None or held.location_id != location_id:
+            raise assignment_missing(lead_id)
+        return held
+
+    async def accept(self, lead_id: uuid.UUID, location_id: str, agent_id: uuid.UUID) -> Assignment:
+        await self._held(lead_id, location_id)
+        async with self._repo.transaction() as tx:
+            if not await tx.accept(lead_id, agent_id):
+                raise not_theirs(lead_id, agent_id)
+        return await self._held(lead_id, location_id)
+
+    async def decline(self, lead_id: uuid.UUID, location_id: str, agent_id: uuid.UUID) -> Assignment:
+        held = await self._held(lead_id, location_id)
+        if agent_id in held.passed_agents:
+            return held  # a retried decline: the lead has already moved on
+        if held.agent_id != agent_id or not held.active or held.accept_time is not None:
+            raise not_theirs(lead_id, agent_id)
+        try:
+            moved = await self.move(held, f"{held.agent_name} declined")
+        except _Changed:
+            raise not_theirs(lead_id, agent_id) from None
+        assert moved is not None
+        return moved
+
+    async def move(self, held: Assignment, why: str) -> Assignment:
+        """The lead to its next candidate (or the pond); _Changed when it changed meanwhile."""
+        assert held.agent_id is not None
+        settings = await self._store.settings(held.location_id)
+        snapshot = ingest_pb.Lead.FromString(held.lead_snapshot or b"")
+        lead = LeadProfile.of(snapshot, held.score) if snapshot.lead_id else None
+        passed = held.passed_agents | {held.agent_id}
+        exhausted = lead is None or held.reassign_count + 1 > settings.max_reassignments
+        # Planned before the transaction: it reads through other pool connections, which must
+        # never be awaited while this one holds the roster lock others queue behind.
+        plan = (
+            None
+            if lead is None or exhausted
+            else await self._assigning.plan(lead, held.location_id, settings, passed)
+        )
+        async with self._repo.transaction() as tx:
+            await tx.bump_roster(held.location_id)
+            if lead is None or plan is None:
+                limit = f"moved {held.reassign_count} time(s), the most this location allows"
+                new = NewAssignment(held.lead_id, held.location_id, None, [why, limit], 0.0, [], [])
+            else:
+                taken = await self._assigning.take_first(tx, lead, plan, settings, held.lead_snapshot or b"")
+                new = taken.new
+                new.reasons.insert(0, f"reassigned: {why}")
+            moved = await tx.move(held, new, why, passed=held.agent_id)
+            if moved is None:
+                raise _Changed  # roll back the slot taken for the next agent
+        return moved
+
+    async def sweep_once(self, limit: int = 100) -> int:
+        moved = 0
+        for lead_id in await self._repo.unaccepted_due(limit):
+            held = await self._repo.get_assignment(lead_id)
+            if held is None or held.accept_by_time is None or not held.active:
+                continue
+            try:
+                await self.move(held, f"{held.agent_name} did not accept in time")
+                moved += 1
+            except _Changed:
+                continue  # accepted, closed or moved by someone else since we read it
+        if moved:
+            log.info("reassigned unaccepted leads", extra={"moved": moved})
+        return moved
+
+    async def run(self) -> None:
+        while True:
+            while await self.sweep_once() == 100:
+                pass
+            await asyncio.sleep(self._sweep_s)
+
+
+class _Changed(Exception):
+    """The assignment changed between reading it and moving it."""

@@ -1,0 +1,38 @@
+"""RoutingService handlers for accepting and declining assignments. Mixed into RoutingServicer,
+which supplies _claiming and _assignment_proto."""
+
+from __future__ import annotations
+
+from leadengine.routing.v1 import routing_service_pb2 as pb
+
+from services.routing.claiming import Claiming
+from services.routing.repository import Assignment
+from shared import inputs
+from shared.rpc import Context
+
+
+class ClaimingHandlers:
+    _claiming: Claiming
+
+    def _assignment_proto(self, assignment: Assignment) -> pb.Assignment:
+        raise NotImplementedError
+
+    async def AcceptAssignment(
+        self, request: pb.AcceptAssignmentRequest, context: Context
+    ) -> pb.AcceptAssignmentResponse:
+        accepted = await self._claiming.accept(
+            inputs.parse_uuid(request.lead_id, "lead_id", what="lead id"),
+            inputs.require_text(request.location_id, "location_id"),
+            inputs.parse_uuid(request.agent_id, "agent_id", what="agent id"),
+        )
+        return pb.AcceptAssignmentResponse(assignment=self._assignment_proto(accepted))
+
+    async def DeclineAssignment(
+        self, request: pb.DeclineAssignmentRequest, context: Context
+    ) -> pb.DeclineAssignmentResponse:
+        moved = await self._claiming.decline(
+            inputs.parse_uuid(request.lead_id, "lead_id", what="lead id"),
+            inputs.require_text(request.location_id, "location_id"),
+            inputs.parse_uuid(request.agent_id, "agent_id", what="agent id"),
+        )
+        return pb.DeclineAssignmentResponse(assignment=self._assignment_proto(moved))

@@ -1,0 +1,120 @@
+"""Delivers every recorded outcome to each subscriber, at least once, from routing's outbox.
+
+A subscriber is a name and a coroutine that hands one OutcomeEvent to a peer; RecordOutcome
+writes one outbox row per entry of SUBSCRIBERS in its own transaction, so an outcome is never
+lost between the commit and the call. Each subscriber's rows are retried on their own, with
+backoff; subscribers must be idempotent on event_id (a lapsed lease redelivers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
+from prometheus_client import Counter
+
+from services.routing.outcome_outbox import OutboxRow, OutcomeEvent, OutcomeQueue
+from shared import timestamps
+from shared.clients import CoordinatorClient, PeerError, Peers
+
+log = logging.getLogger(__name__)
+
+DELIVERED = Counter("routing_outcomes_delivered_total", "Outcomes a subscriber accepted.", ["subscriber"])
+FAILED = Counter("routing_outcome_failures_total", "Failed outcome deliveries.", ["subscriber", "code"])
+
+Deliver = Callable[[Peers, OutcomeEvent, float], Awaitable[None]]
+
+
+async def to_coordinator(peers: Peers, event: OutcomeEvent, budget_s: float) -> None:
+    """WON stops the lead's journey."""
+    await CoordinatorClient(peers).handle_outcome(
+        coordinator_pb.HandleOutcomeRequest(
+            event_id=str(event.event_id),
+            lead_id=str(event.lead_id),
+            location_id=event.location_id,
+            outcome=event.outcome,  # type: ignore[arg-type]
+            occurred_time=timestamps.to_proto(event.occurred_time),
+            agent_id=str(event.agent_id or ""),
+        ),
+        budget_s=budget_s,
+    )
+
+
+# Who hears of every outcome: peer name -> delivery. A new subscriber is one entry here (and
+# the peer in shared.main.DEPENDENCIES["routing"]); rows are written for it from then on.
+SUBSCRIBERS: Mapping[str, Deliver] = {
+    "coordinator": to_coordinator,
+}
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    batch: int = 50
+    poll_s: float = 1.0
+    lease_s: float = 30.0
+    call_timeout_s: float = 5.0
+    retry_base_s: float = 0.5
+    retry_max_s: float = 60.0
+
+
+class OutcomeRelay:
+    def __init__(
+        self,
+        queue: OutcomeQueue,
+        peers: Peers,
+        settings: RelaySettings,
+        written: asyncio.Event,
+        subscribers: Mapping[str, Deliver] = SUBSCRIBERS,
+    ) -> None:
+        self._queue = queue
+        self._peers = peers
+        self._settings = settings
+        self._written = written
+        self._subscribers = subscribers
+
+    async def run(self) -> None:
+        """Runs until cancelled; wakes on a recorded outcome, else every poll_s."""
+        while True:
+            self._written.clear()
+            while await self.deliver_due() == self._settings.batch:
+                pass
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._written.wait(), timeout=self._settings.poll_s)
+
+    async def deliver_due(self) -> int:
+        if not all(self._peers.connected(name) for name in self._subscribers):
+            return 0  # tests wire peers after start; leasing now would only delay the rows
+        rows = await self._queue.claim(self._settings.batch, self._settings.lease_s)
+        for row in rows:  # in order: a lead's outcomes reach each subscriber as recorded
+            await self._deliver(row)
+        return len(rows)
+
+    async def _deliver(self, row: OutboxRow) -> None:
+        deliver = self._subscribers.get(row.subscriber)
+        if deliver is None:  # a subscriber removed from the code: keep the row, say so
+            await self._queue.mark_failed(row.id, "no such subscriber", self._settings.retry_max_s)
+            return
+        try:
+            await deliver(self._peers, row.event, self._settings.call_timeout_s)
+        except PeerError as err:
+            attempts = row.attempts + 1
+            delay = min(
+                self._settings.retry_max_s, self._settings.retry_base_s * 2.0 ** min(attempts - 1, 30)
+            )
+            FAILED.labels(row.subscriber, err.code.name).inc()
+            log.warning(
+                "outcome delivery failed; will retry",
+                extra={
+                    "subscriber": row.subscriber,
+                    "event_id": str(row.event.event_id),
+                    "retry_in_s": delay,
+                },
+            )
+            await self._queue.mark_failed(row.id, f"{err.code.name}: {err.message}", delay)
+            return
+        await self._queue.mark_published(row.id)
+        DELIVERED.labels(row.subscriber).inc()

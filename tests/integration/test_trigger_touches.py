@@ -241,7 +241,9 @@ async def test_a_reply_hands_the_lead_off_with_its_classification_and_the_thread
 
 async def test_an_opt_out_like_reply_is_flagged_but_never_revokes_consent(m: Mesh) -> None:
     lead = await started_lead(m)
-    resp = await handle(m, inbound(lead, "Please remove me from your list"))
+    # Reads as opt-out-like to AnalyzeReply, yet revokes nothing: it narrows what the lead
+    # wants. ("Please remove me from your list" is a revocation: the compliance classifier's.)
+    resp = await handle(m, inbound(lead, "I dont want your condo listings, houses only"))
     assert resp.journey.stop_reason == "lead replied"  # any reply stops the journey; no opt-out
     consent = await m.clients.coordinator.GetConsent(pb.GetConsentRequest(lead_id=lead.lead_id), timeout=5)
     assert not consent.consent.sms_opted_out

@@ -221,6 +221,11 @@ class SendWindow:
     def from_quiet_hours(cls, quiet_start: time, quiet_end: time) -> SendWindow:
         return cls(start=quiet_end, end=quiet_start)
 
+    def contains(self, wall: time) -> bool:
+        if self.start < self.end:
+            return self.start <= wall < self.end
+        return wall >= self.start or wall < self.end
+
 
 def due_time(
     start: datetime, position: int, daily_limit: int, zone: ZoneInfo | None, window: SendWindow

@@ -50,7 +50,6 @@ CREATE TABLE conversion_models (
     location_id   text PRIMARY KEY,
     version       bigint NOT NULL,
     weights       jsonb NOT NULL,
-    sq_gradients  jsonb NOT NULL,
     outcomes_seen bigint NOT NULL DEFAULT 0,
     update_time   timestamptz NOT NULL DEFAULT now()
 );
@@ -65,6 +64,8 @@ CREATE TABLE outcomes (
     occurred_time timestamptz NOT NULL,
     observe_time  timestamptz NOT NULL DEFAULT now(),
     converted     boolean,
+    -- The features the lead had when the outcome occurred (NULL: the lead was never scored).
+    features      jsonb,
     predicted     double precision,
     model_version bigint
 );

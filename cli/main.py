@@ -115,10 +115,17 @@ def build_parser() -> argparse.ArgumentParser:
         " and the gateway in this process, sends signed HighLevel ContactCreate webhooks, and prints 2xx/s"
         " and p50/p99 time to 2xx next to the same load on GET /healthz as the baseline.",
     )
-    p.add_argument("target", choices=["webhooks"], help="what to measure")
+    p.add_argument("target", choices=["webhooks", "intelligence", "model"], help="what to measure")
     p.add_argument("--events", type=_count, default=2000, help="webhooks to send (default 2000)")
     p.add_argument("--concurrency", type=_count, default=32, help="requests in flight (default 32)")
     p.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
+    p.add_argument(
+        "--leads", type=_count, default=100_000, help="intelligence: leads to import (default 100000)"
+    )
+    p.add_argument(
+        "--requests", type=_count, default=2000, help="intelligence: calls per measurement (default 2000)"
+    )
+    p.add_argument("--seeds", type=_count, default=5, help="model: synthetic populations (default 5)")
     return parser
 
 
@@ -173,6 +180,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "import":
             return asyncio.run(_import(args))
         if args.command == "bench":
+            if args.target == "intelligence":
+                from cli import intelligence_bench
+
+                return asyncio.run(
+                    intelligence_bench.intelligence_command(
+                        args.data_dir, os.environ, args.leads, 0.3, args.requests
+                    )
+                )
+            if args.target == "model":
+                from cli import model_bench
+
+                return model_bench.command(args.seeds, args.json)
             from cli import bench  # starts servers in-process: only loaded when asked for
 
             return asyncio.run(

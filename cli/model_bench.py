@@ -11,12 +11,16 @@ same 20,000 held-out leads after 100, 500 and 2,000 outcomes.
 
 from __future__ import annotations
 
+import json
 import math
+import sys
 from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
+from rich.table import Table
 
+from cli.terminal import console
 from services.intelligence import conversion
 from services.intelligence.conversion import FEATURES, PRIOR_WEIGHTS, Model
 from services.intelligence.scoring import LeadProfile, timeline_band
@@ -172,6 +176,22 @@ def table(seeds: int = 5) -> list[dict[str, float | int | str]]:
     return rows
 
 
-if __name__ == "__main__":
-    for r in table():
-        print(r)
+def command(seeds: int, as_json: bool) -> int:
+    rows = table(seeds)
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return 0
+    out = Table(title=f"AUC / calibration error on 20,000 held-out leads, mean of {seeds} seeds")
+    for column in ("outcomes", "logreg AUC", "naive Bayes AUC", "AUC gain", "logreg ECE", "naive Bayes ECE"):
+        out.add_column(column, justify="right")
+    for r in rows:
+        out.add_row(
+            str(r["outcomes"]),
+            f"{r['logreg_auc']:.4f} ± {r['logreg_auc_sd']:.4f}",
+            f"{r['naive_bayes_auc']:.4f} ± {r['naive_bayes_auc_sd']:.4f}",
+            f"{r['auc_gain']:+.4f}",
+            f"{r['logreg_ece']:.4f}",
+            f"{r['naive_bayes_ece']:.4f}",
+        )
+    console.print(out)
+    return 0

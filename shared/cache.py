@@ -220,7 +220,7 @@ class TwoLevelCache:
         for ident, value in values.items():
             self._l1_put((location, kind.name, ident), value, kind.l1_ttl_s)
         now = time.time()
-        fields: dict[str | bytes | int | float, str | bytes | int | float] = {
+        fields: dict[Any, Any] = {
             ident: json.dumps({"t": now, "v": kind.encode(v)}) for ident, v in values.items()
         }
         name = self._hash(location, kind)

@@ -11,6 +11,7 @@ left alone. Scores of leads ingest no longer lists (deleted) are removed at the 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
@@ -44,7 +45,7 @@ _MERGE = f"""
 INSERT INTO scores AS s (lead_id, location_id, score, tier, factors, model_version, score_time, profile,
                          kinds, fit, eng_key, config_version)
 SELECT b.lead_id, $1, b.fit, CASE WHEN b.fit >= $4 THEN 'hot' WHEN b.fit >= $3 THEN 'warm' ELSE 'cold' END,
-       '[]'::jsonb, $5, $2, b.profile, '{{}}'::jsonb, b.fit, '-Infinity'::float8, $6
+       '[]'::jsonb, $5, $2, b.profile::jsonb, '{{}}'::jsonb, b.fit, '-Infinity'::float8, $6
 FROM bulk_batch b
 ON CONFLICT (lead_id) DO UPDATE SET location_id = EXCLUDED.location_id, profile = EXCLUDED.profile,
     fit = EXCLUDED.fit, config_version = EXCLUDED.config_version,
@@ -99,7 +100,7 @@ def _rows(leads: list[ingest_pb.Lead], points: Points) -> list[tuple[object, ...
         rows.append(
             (
                 uuid.UUID(lead.lead_id),
-                score_parts.profile_to_json(profile),
+                json.dumps(score_parts.profile_to_json(profile)),
                 score_parts.fit_points(profile, points),
             )
         )
@@ -118,7 +119,7 @@ class BulkScoring:
         scored = 0
         async with self._db.connection() as conn:
             await conn.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS bulk_batch (lead_id uuid, profile jsonb, fit float8);"
+                "CREATE TEMP TABLE IF NOT EXISTS bulk_batch (lead_id uuid, profile text, fit float8);"
                 "CREATE TEMP TABLE IF NOT EXISTS bulk_seen (lead_id uuid PRIMARY KEY);"
                 "TRUNCATE bulk_batch, bulk_seen"
             )

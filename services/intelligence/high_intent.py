@@ -4,8 +4,9 @@ A score is fit + min(60, exp(eng_key - rate x t)). Fit does not decay and engage
 does, so the order of two leads of different fit can change as time passes; within one
 fit it never does (eng_key is fixed). So the listing walks the location's few distinct
 fit values (a loose index scan, pruned to those that can reach the band), takes from each
-the next rows in (eng_key, lead_id) order straight off the index (LIMIT n + 1 each), and
-merges them: the only sort is of at most groups x (n + 1) rows, never of the location.
+the next rows in (eng_key, lead_id) order straight off the index (an index-only scan, LIMIT
+n + 1 each), and merges them: the only sort is of at most groups x (n + 1) rows, never of the
+location; only the n + 1 rows of the page are then read from the table.
 
 Pages of one listing are computed as of the first page's time (carried in the token), and
 the order (score, eng_key, lead_id) is total, so decay between pages neither skips nor
@@ -54,21 +55,26 @@ WITH RECURSIVE g(fit) AS (
             WHERE s.location_id = $1 AND s.fit < g.fit AND s.fit >= $3::float8 - $9::float8
             ORDER BY s.fit DESC LIMIT 1)
     FROM g WHERE g.fit IS NOT NULL
-)
-SELECT r.* FROM g CROSS JOIN LATERAL (
-    SELECT s.lead_id, s.location_id, s.profile, s.kinds, s.fit, s.eng_key, s.config_version,
-           s.score_time, s.request_id, {_SCORE} AS score_now
-    FROM scores s
-    WHERE s.location_id = $1 AND s.fit = g.fit
-      AND s.eng_key >= {_LOWER} AND s.eng_key <= {_BELOW_HI} AND s.eng_key <= {_UPPER}
-      AND {_SCORE} >= $3::float8 AND {_SCORE} < $4::float8
-      AND ($5::float8 IS NULL OR ({_SCORE}, s.eng_key, s.lead_id) < ($5::float8, $6::float8, $7::uuid))
-    ORDER BY s.eng_key DESC, s.lead_id DESC
+),
+top AS (
+    SELECT r.* FROM g CROSS JOIN LATERAL (
+        SELECT s.lead_id, s.eng_key, {_SCORE} AS score_now
+        FROM scores s
+        WHERE s.location_id = $1 AND s.fit = g.fit
+          AND s.eng_key >= {_LOWER} AND s.eng_key <= {_BELOW_HI} AND s.eng_key <= {_UPPER}
+          AND {_SCORE} >= $3::float8 AND {_SCORE} < $4::float8
+          AND ($5::float8 IS NULL OR ({_SCORE}, s.eng_key, s.lead_id) < ($5::float8, $6::float8, $7::uuid))
+        ORDER BY s.eng_key DESC, s.lead_id DESC
+        LIMIT $8
+    ) r
+    WHERE g.fit IS NOT NULL
+    ORDER BY r.score_now DESC, r.eng_key DESC, r.lead_id DESC
     LIMIT $8
-) r
-WHERE g.fit IS NOT NULL
-ORDER BY r.score_now DESC, r.eng_key DESC, r.lead_id DESC
-LIMIT $8
+)
+SELECT s.lead_id, s.location_id, s.profile, s.kinds, s.fit, s.eng_key, s.config_version, s.score_time,
+       s.request_id, top.score_now
+FROM top JOIN scores s ON s.lead_id = top.lead_id
+ORDER BY top.score_now DESC, top.eng_key DESC, top.lead_id DESC
 """
 
 

@@ -9,8 +9,10 @@ Staleness, stated once:
   `<namespace>:invalidate`; every replica's subscriber drops them from its L1 (milliseconds).
 - A replica whose subscription is down cannot hear that, so L1 entries live at most
   `Kind.l1_ttl_s`; when the subscription comes back, the whole L1 is dropped.
-- If Redis cannot be reached for an invalidation, L2 may keep the old entry; L2 entries
-  carry their write time and are not served after `Kind.ttl_s`. That is the worst case.
+- If Redis cannot be reached for an invalidation, it is kept and replayed before this
+  replica reads L2 again (and when its subscription comes back). Another replica may read
+  the old L2 entry until then; L2 entries carry their write time and are never served after
+  `Kind.ttl_s`. That is the worst case.
 
 A circuit breaker guards Redis: after `failures` consecutive errors or timeouts it opens
 and the cache works from L1 and the loader (Postgres) alone, without errors to callers;
@@ -46,6 +48,9 @@ CACHE_INVALIDATIONS = Counter(
 )
 
 T = TypeVar("T")
+# Invalidations kept for replay while Redis is away; past this the oldest are dropped (counted)
+# and their keys fall back to the L2 TTL bound.
+MAX_PENDING = 10_000
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,9 @@ class TwoLevelCache:
         # (location, kind) -> its keys in L1, so forgetting a location's kind is not a scan of L1.
         self._groups: dict[tuple[str, str], set[str]] = {}
         self._origin = uuid.uuid4().hex  # our own invalidations need not be applied twice
+        # Invalidations Redis did not take (down, or breaker open), replayed before we read L2
+        # again, so our own writes during an outage are never hidden by old L2 entries.
+        self._pending: OrderedDict[tuple[str, str], tuple[list[str] | None, str]] = OrderedDict()
         self.counts: dict[str, int] = {"l1_hit": 0, "l2_hit": 0, "miss": 0}
 
     @property
@@ -194,7 +202,9 @@ class TwoLevelCache:
         if not missing:
             return found
         CACHE_LOOKUPS.labels(self.name, "l1", "miss").inc(len(missing))
-        ok, raw = await self._redis_call("get", lambda r: r.hmget(self._hash(location, kind), missing))
+        ok, raw = False, None
+        if await self._replay():
+            ok, raw = await self._redis_call("get", lambda r: r.hmget(self._hash(location, kind), missing))
         l2_hits = 0
         if ok and raw is not None:
             now = time.time()
@@ -246,20 +256,43 @@ class TwoLevelCache:
         """Forget these keys (None: every key of the kind in the location) here, in Redis and in
         every replica's L1."""
         self._l1_drop(location, kind.name, idents)
-        name = self._hash(location, kind)
+        if idents == [] or self._redis is None:
+            return
         message = json.dumps({"o": self._origin, "l": location, "k": kind.name, "i": idents})
+        key = (location, kind.name)
+        held = self._pending.pop(key, None)
+        if held is not None:  # merge with what is still waiting for this hash
+            idents = None if held[0] is None or idents is None else sorted({*held[0], *idents})
+            message = json.dumps({"o": self._origin, "l": location, "k": kind.name, "i": idents})
+        self._pending[key] = (idents, message)
+        while len(self._pending) > MAX_PENDING:
+            self._pending.popitem(last=False)
+            CACHE_ERRORS.labels(self.name, "pending_overflow").inc()
+        await self._replay()
+
+    async def _replay(self) -> bool:
+        """Send every pending invalidation; True when none is left (L2 may be read)."""
+        if not self._pending:
+            return True
+        batch = list(self._pending.items())
 
         async def forget(r: aioredis.Redis) -> None:
             async with r.pipeline(transaction=False) as pipe:
-                if idents is None:
-                    pipe.delete(name)
-                else:
-                    pipe.hdel(name, *idents)
-                pipe.publish(self.channel, message)
+                for (location, kind), (idents, message) in batch:
+                    name = f"{self._ns}:{location}:{kind}"
+                    if idents is None:
+                        pipe.delete(name)
+                    else:
+                        pipe.hdel(name, *idents)
+                    pipe.publish(self.channel, message)
                 await pipe.execute()
 
-        if idents != []:
-            await self._redis_call("invalidate", forget)
+        ok, _ = await self._redis_call("invalidate", forget)
+        if ok:
+            for key, value in batch:
+                if self._pending.get(key) == value:
+                    del self._pending[key]
+        return ok and not self._pending
 
     # Cross-replica invalidation --------------------------------------------------------------------
 
@@ -271,8 +304,10 @@ class TwoLevelCache:
             try:
                 async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(self.channel)
+                    self.breaker.success()  # Redis answers again: use it
                     # Anything published while we were not listening is lost: start clean.
                     self.clear_l1()
+                    await self._replay()
                     while True:
                         message = await pubsub.get_message(timeout=1.0)
                         if message is not None:

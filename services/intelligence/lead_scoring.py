@@ -64,17 +64,17 @@ def _model_to_json(m: Model) -> dict[str, Any]:
 
 
 # What the two cache levels hold, and for how long (see shared/cache.py for the bounds).
-SCORES = Kind("score", ttl_s=300.0, l1_ttl_s=30.0, encode=_stored_to_json, decode=_stored_from_json)
+SCORES = Kind("score", ttl_s=60.0, l1_ttl_s=30.0, encode=_stored_to_json, decode=_stored_from_json)
 POINTS = Kind(
     "points",
-    ttl_s=300.0,
+    ttl_s=60.0,
     l1_ttl_s=30.0,
     encode=_points_to_json,
     decode=lambda d: Points(events=d["events"], fit=d["fit"], version=d["version"]),
 )
 MODELS = Kind(
     "model",
-    ttl_s=300.0,
+    ttl_s=60.0,
     l1_ttl_s=30.0,
     encode=_model_to_json,
     decode=lambda d: Model.from_json(d["weights"], d["version"], d["seen"]),

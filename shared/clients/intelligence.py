@@ -24,3 +24,9 @@ class IntelligenceClient(Client):
         request = pb.ScoreLeadRequest(lead_id=str(lead_id), request_id=request_id, lead=lead)
         resp = await self._call("ScoreLead", self._peers.intelligence.ScoreLead, request, budget_s=5.0)
         return resp.intelligence
+
+    async def forget_lead(self, lead_id: uuid.UUID | str, location_id: str, *, request_id: str) -> bool:
+        """Removes a deleted lead's score from every listing; False when it had none."""
+        request = pb.ForgetLeadRequest(lead_id=str(lead_id), location_id=location_id, request_id=request_id)
+        resp = await self._call("ForgetLead", self._peers.intelligence.ForgetLead, request, budget_s=5.0)
+        return resp.removed

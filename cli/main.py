@@ -137,7 +137,7 @@ def _peers(names: Sequence[str], *, default_timeout_s: float = 30.0) -> Peers:
 
 async def _seed(args: argparse.Namespace) -> int:
     # ImportLeads streams for minutes; the channel's backstop deadline must not cut it short.
-    peers = _peers(("ingest", "routing"), default_timeout_s=3600.0)
+    peers = _peers(("ingest", "routing", "intelligence"), default_timeout_s=3600.0)
     try:
         return await seed.run(
             location_id=args.location,

@@ -233,7 +233,8 @@ async def _synthetic_location(tables, loc: str, n: int) -> None:
     lam = score_parts.rate(14.0)
     today = score_parts.day_number(timestamps.now())
     await tables.execute(
-        "INSERT INTO scores (lead_id, location_id, score, tier, factors, model_version, score_time, fit, eng_key)"
+        "INSERT INTO scores (lead_id, location_id, score, tier, factors, model_version, score_time, fit,"
+        " eng_key)"
         " SELECT gen_random_uuid(), $1, 0, 'cold', '[]', 'test', now(), floor(random() * 41),"
         " CASE WHEN random() < 0.5 THEN ln(2 + random() * 200) + $2 * ($3 - random() * 60)"
         " ELSE '-Infinity' END FROM generate_series(1, $4)",

@@ -3,6 +3,8 @@ population with a hidden truth.
 
 Each seed draws a population of leads whose attributes share a latent "seriousness" (so they
 are correlated, as real ones are: pre-approved buyers also state budgets and short timelines),
+and whose behaviour (browsing, saving, email, direct contact: decayed event counts) shares a
+latent interest in buying now,
 and a hidden true conversion probability: logistic in the observable features with weights
 drawn around, not equal to, the population prior, plus an effect of the latent trait no
 feature shows. Both models learn from the same stream of outcomes and are measured on the
@@ -35,7 +37,15 @@ NB_ALPHA = 0.1  # Odoo's smoothing
 class Lead:
     profile: LeadProfile
     engagement: float
+    behaviour: dict[str, float]  # decayed event count per behaviour group
     p_true: float
+
+    def features(self) -> np.ndarray:
+        return conversion.features(self.profile, self.engagement, self.behaviour)
+
+
+# Mean points of one event of each behaviour group (the default points).
+GROUP_POINTS = {"browse": 2.0, "save": 7.0, "email": 2.0, "contact": 13.0}
 
 
 def _sig(z: np.ndarray) -> np.ndarray:
@@ -53,7 +63,16 @@ def population(rng: np.random.Generator, n: int, true_weights: np.ndarray) -> li
     email = rng.random(n) < 0.9
     source_weights = np.array([0.08, 0.07, 0.3, 0.25, 0.15, 0.05, 0.10])
     sources = [SOURCES[rng.choice(len(SOURCES), p=source_weights)] for _ in range(n)]
-    engagement = np.exp(rng.normal(1.0 + 0.9 * z, 1.0))
+    # Interest in buying now drives every kind of behaviour, so the kinds are correlated.
+    interest = 0.7 * z + 0.7 * rng.normal(size=n)
+    counts = {
+        "browse": rng.poisson(np.exp(1.0 + 0.8 * interest)),
+        "save": rng.poisson(np.exp(-1.0 + 0.9 * interest)),
+        "email": rng.poisson(np.exp(0.3 * rng.normal(size=n) + 0.5 * interest)),
+        "contact": rng.poisson(np.exp(-1.5 + 1.0 * interest + 0.5 * z)),
+    }
+    # Events happened over the last weeks: each counts with its decay.
+    ages = {g: rng.uniform(0.3, 1.0, size=n) for g in counts}
     leads = []
     for i in range(n):
         profile = LeadProfile(
@@ -64,17 +83,19 @@ def population(rng: np.random.Generator, n: int, true_weights: np.ndarray) -> li
             has_email=bool(email[i]),
             source=sources[i],
         )
-        x = conversion.features(profile, float(engagement[i]))
+        behaviour = {g: float(counts[g][i] * ages[g][i]) for g in counts}
+        engagement = sum(GROUP_POINTS[g] * v for g, v in behaviour.items())
+        x = conversion.features(profile, engagement, behaviour)
         p = float(_sig(np.array(true_weights @ x + 0.5 * z[i]))[()])
-        leads.append(Lead(profile, float(engagement[i]), p))
+        leads.append(Lead(profile, engagement, behaviour, p))
     return leads
 
 
-def _bucket(engagement: float) -> str:
-    for edge in (0.5, 5, 15, 30, 60):
-        if engagement < edge:
+def _bucket(value: float, edges: tuple[float, ...]) -> str:
+    for edge in edges:
+        if value < edge:
             return f"<{edge:g}"
-    return "60+"
+    return f"{edges[-1]:g}+"
 
 
 def categorical(lead: Lead) -> dict[str, str]:
@@ -86,7 +107,8 @@ def categorical(lead: Lead) -> dict[str, str]:
         "phone": str(p.has_phone),
         "email": str(p.has_email),
         "source": p.source,
-        "engagement": _bucket(lead.engagement),
+        "engagement": _bucket(lead.engagement, (0.5, 5, 15, 30, 60)),
+        **{f"behaviour_{g}": _bucket(v, (0.25, 1, 2, 4, 8)) for g, v in lead.behaviour.items()},
     }
 
 
@@ -135,7 +157,7 @@ def run_seed(seed: int) -> dict[tuple[str, int], tuple[float, float]]:
     true_weights[FEATURES.index("bias")] = -2.0  # closed leads convert more often than all leads
     test = population(rng, TEST_SIZE, true_weights)
     train = population(rng, max(CHECKPOINTS), true_weights)
-    test_x = [conversion.features(t.profile, t.engagement) for t in test]
+    test_x = [t.features() for t in test]
     test_values = [categorical(t) for t in test]
     test_y = [bool(rng.random() < t.p_true) for t in test]
     model, nb = Model.prior(), NaiveBayes()
@@ -144,7 +166,7 @@ def run_seed(seed: int) -> dict[tuple[str, int], tuple[float, float]]:
     ys: list[float] = []
     for i, lead in enumerate(train, start=1):
         won = bool(rng.random() < lead.p_true)
-        xs.append(conversion.features(lead.profile, lead.engagement))
+        xs.append(lead.features())
         ys.append(float(won))
         nb.learn(categorical(lead), won)
         if i in CHECKPOINTS:  # the service refits on every outcome; the result is the same

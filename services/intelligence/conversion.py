@@ -11,17 +11,27 @@ model far and many outcomes can.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
 
-from services.intelligence.scoring import ENGAGEMENT_MAX, SOURCE_POINTS, LeadProfile, timeline_band
+from services.intelligence import score_parts
+from services.intelligence.score_parts import KindMass, Parts
+from services.intelligence.scoring import ENGAGEMENT_MAX, SOURCE_POINTS, LeadProfile, Rules, timeline_band
 
 Vector = npt.NDArray[np.float64]
 
 SOURCES = tuple(SOURCE_POINTS)
+# Event kinds by what they say about a lead; the model learns per location what each is worth.
+BEHAVIOUR_GROUPS: dict[str, tuple[str, ...]] = {
+    "browse": ("page_view", "listing_view", "search"),
+    "save": ("saved_search", "favorite"),
+    "email": ("email_open", "email_click"),
+    "contact": ("form_submit", "call", "sms_reply", "appointment"),
+}
 FEATURES: tuple[str, ...] = (
     "bias",
     "preapproved",
@@ -34,6 +44,8 @@ FEATURES: tuple[str, ...] = (
     *(f"source_{s}" for s in SOURCES),
     "engagement",  # min(engagement, 60) / 60
     "engagement_log",  # ln(1 + engagement) / ln(61)
+    # What kind of behaviour: ln(1 + decayed count of the group's events) / ln(21).
+    *(f"behaviour_{group}" for group in BEHAVIOUR_GROUPS),
 )
 # Log-odds per feature for a location with no outcomes: about 2% convert with nothing known,
 # and each attribute moves the odds about as much as its points move the score.
@@ -55,6 +67,10 @@ PRIOR: dict[str, float] = {
     "source_import": -0.2,
     "engagement": 1.5,
     "engagement_log": 1.0,
+    "behaviour_browse": 0.2,
+    "behaviour_save": 0.4,
+    "behaviour_email": 0.2,
+    "behaviour_contact": 0.8,
 }
 PRIOR_WEIGHTS: Vector = np.array([PRIOR.get(name, 0.0) for name in FEATURES])
 # Prior variance of each weight around the population prior: weakly informative, so a few
@@ -64,7 +80,9 @@ PRIOR_VARIANCE = 1.0
 TRAINING_WINDOW = 5000
 
 
-def features(profile: LeadProfile, engagement: float) -> Vector:
+def features(profile: LeadProfile, engagement: float, behaviour: Mapping[str, float] | None = None) -> Vector:
+    """The model's inputs: fit attributes, engagement points and, per behaviour group, the
+    decayed count of its events (see behaviour_counts)."""
     band = timeline_band(profile.timeline_months)
     values = {
         "bias": 1.0,
@@ -78,8 +96,27 @@ def features(profile: LeadProfile, engagement: float) -> Vector:
         f"source_{profile.source}": 1.0,
         "engagement": min(max(engagement, 0.0), ENGAGEMENT_MAX) / ENGAGEMENT_MAX,
         "engagement_log": math.log1p(max(engagement, 0.0)) / math.log1p(ENGAGEMENT_MAX),
+        **{
+            f"behaviour_{group}": math.log1p(max(count, 0.0)) / math.log1p(20.0)
+            for group, count in (behaviour or {}).items()
+        },
     }
     return np.array([values.get(name, 0.0) for name in FEATURES])
+
+
+def behaviour_counts(kinds: Mapping[str, KindMass], at: datetime, rules: Rules) -> dict[str, float]:
+    """Per behaviour group, its events counted with their decay at `at`."""
+    lam_t = score_parts.rate(rules.half_life_days) * score_parts.day_number(at)
+    return {
+        group: sum(math.exp(kinds[k].log_mass - lam_t) for k in members if k in kinds)
+        for group, members in BEHAVIOUR_GROUPS.items()
+    }
+
+
+def lead_features(parts: Parts, eng_key: float, at: datetime, rules: Rules) -> Vector:
+    """A stored lead's features as of `at`."""
+    engagement = score_parts.engagement_at(eng_key, at, rules)
+    return features(parts.profile, engagement, behaviour_counts(parts.kinds, at, rules))
 
 
 def _sigmoid(z: float) -> float:

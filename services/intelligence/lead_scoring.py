@@ -134,7 +134,6 @@ class LeadScoring:
     def view(self, stored: StoredScore, points: Points, model: Model, at: datetime) -> View:
         """The stored parts evaluated at `at`."""
         result = score_parts.evaluate(stored.parts, points, self._rules, at)
-        engagement = score_parts.engagement_at(stored.eng_key, at, self._rules)
         return View(
             lead_id=stored.lead_id,
             location_id=stored.location_id,
@@ -143,7 +142,9 @@ class LeadScoring:
             factors=result.factors,
             score_time=at,
             model_version=f"{self._rules.version}/points-v{points.version}/logreg-v{model.version}",
-            conversion_probability=model.predict(conversion.features(stored.parts.profile, engagement)),
+            conversion_probability=model.predict(
+                conversion.lead_features(stored.parts, stored.eng_key, at, self._rules)
+            ),
         )
 
     async def view_now(self, stored: StoredScore) -> View:

@@ -92,11 +92,9 @@ class OutcomeRepository:
             )
             x = None
             if row is not None and converted is not None:
-                parts = stored(row)
-                engagement = score_parts.engagement_at(
-                    score_parts.engagement_key(parts.parts.kinds, points), occurred, self._rules
-                )
-                x = conversion.features(parts.parts.profile, engagement)
+                lead = stored(row)
+                key = score_parts.engagement_key(lead.parts.kinds, points)
+                x = conversion.lead_features(lead.parts, key, occurred, self._rules)
             await conn.execute(
                 "INSERT INTO outcomes (request_id, location_id, lead_id, outcome, occurred_time, converted,"
                 " features, predicted, model_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",

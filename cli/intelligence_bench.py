@@ -17,7 +17,6 @@ as configured (cached figures), sharing REDIS_URL when it is set.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import random
 import secrets
@@ -32,7 +31,7 @@ import asyncpg
 from leadengine.intelligence.v1 import intelligence_service_pb2 as pb
 
 from cli import seed
-from cli.bench import percentile, scratch_database
+from cli.bench import percentile, scratch_database, serving
 from cli.database import DatabaseError, database, describe, migrations_dir
 from cli.terminal import console, errors
 from services.ingest.app import create_app as create_ingest
@@ -44,25 +43,8 @@ from shared import db, timestamps
 from shared.clients import Peers
 from shared.config import ServerSettings
 from shared.migrate import migrate
-from shared.server import ServiceApp, serve
 
 SETTINGS = ServerSettings(port=0, drain_s=0.0, grace_s=2.0)
-
-
-@contextlib.asynccontextmanager
-async def _serving(app: ServiceApp) -> AsyncIterator[str]:
-    stop = asyncio.Event()
-    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(serve(app, SETTINGS, stop=stop, started=bound.set_result))
-    either: set[asyncio.Future[Any]] = {task, bound}
-    done, _ = await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
-    if task in done:
-        task.result()
-    try:
-        yield f"127.0.0.1:{bound.result()}"
-    finally:
-        stop.set()
-        await task
 
 
 @contextlib.asynccontextmanager
@@ -70,7 +52,7 @@ async def _service(dsn: str, name: str, make: Any, cfg: Any, peers: Peers) -> As
     pool = await db.create_pool(dsn, schema=name, service=name, max_size=10)
     app = make(db.Database(pool), peers, cfg)
     app.on_stop.append(pool.close)
-    async with _serving(app) as addr:
+    async with serving(app, SETTINGS) as addr:
         yield addr, app
 
 

@@ -100,7 +100,7 @@ def _factors(intel: intelligence_pb.LeadIntelligence) -> str:
     return ", ".join(f"{f.name} {f.points:+.0f}" for f in top) or "no factors"
 
 
-async def _poll(peers: Peers, trace: Trace, lead_id: str) -> None:
+async def _poll(peers: Peers, trace: Trace, lead_id: str, location_id: str) -> None:
     journey = await _call(
         trace, "coordinator", peers.coordinator.GetJourney, coordinator_pb.GetJourneyRequest(lead_id=lead_id)
     )
@@ -114,7 +114,7 @@ async def _poll(peers: Peers, trace: Trace, lead_id: str) -> None:
         trace,
         "intelligence",
         peers.intelligence.GetLeadIntelligence,
-        intelligence_pb.GetLeadIntelligenceRequest(lead_id=lead_id),
+        intelligence_pb.GetLeadIntelligenceRequest(lead_id=lead_id, location_id=location_id),
     )
     if intel is not None:
         i = intel.intelligence
@@ -187,7 +187,7 @@ async def run(*, location_id: str, timeout_s: float, peers: Peers) -> int:
     settle_until: float | None = None
     try:
         while time.perf_counter() < deadline:
-            await _poll(peers, trace, lead_id)
+            await _poll(peers, trace, lead_id, location_id)
             if all(step in trace.seen for step in STEPS):
                 break
             if "communication recorded" in trace.seen:

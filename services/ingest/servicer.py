@@ -12,6 +12,7 @@ from services.ingest import leads
 from services.ingest.conversions import event_to_proto, lead_to_proto
 from services.ingest.importing import LeadImport
 from services.ingest.lead_writes import LeadWrites
+from services.ingest.profiles_servicer import LeadProfileHandlers
 from services.ingest.recording import WebhookRecorder
 from services.ingest.repository.events import EventReads
 from services.ingest.repository.leads import LeadReads
@@ -24,7 +25,7 @@ def _optional_location(raw: str) -> str | None:
     return inputs.require_text(raw, "location_id") if raw.strip() else None
 
 
-class IngestServicer(pb_grpc.IngestServiceServicer):
+class IngestServicer(LeadProfileHandlers, pb_grpc.IngestServiceServicer):
     def __init__(
         self,
         *,

@@ -1,7 +1,7 @@
 """ScoreLocation: every lead of a location scored in batches, after an import or on demand.
 
-Leads come from ingest (ListLeads, page after page; the next page is already on its way
-while this one is written), never from ingest's tables. Each batch is COPY'd into a
+Leads come from ingest (ListLeadProfiles: only the fit columns, 10,000 a page; the next page
+is already on its way while this one is written), never from ingest's tables. Each batch is COPY'd into a
 temporary table and merged into `scores` with one INSERT … ON CONFLICT: a lead's fit is
 recomputed from its profile, its stored engagement (event masses) is kept, since events
 reach us one by one through ScoreLead. A score ScoreLead wrote after the run began is
@@ -23,8 +23,7 @@ from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 from prometheus_client import Counter
 
 from services.intelligence import score_parts
-from services.intelligence.activity import lead_from_proto
-from services.intelligence.scoring import ENGAGEMENT_MAX, Points, Rules
+from services.intelligence.scoring import ENGAGEMENT_MAX, FIT_MAX, LeadProfile, Points, Rules
 from shared import deadlines, timestamps
 from shared.clients import Peers
 from shared.clients.base import Client
@@ -33,8 +32,7 @@ from shared.db import Conn, Database
 log = logging.getLogger(__name__)
 
 BULK_SCORED = Counter("intelligence_bulk_scored_total", "Leads scored by ScoreLocation.")
-_PAGE = 500  # ListLeads' largest page
-_BATCH = 10_000  # leads per COPY + merge
+_PAGE = 10_000  # leads per ListLeadProfiles page, COPY and merge
 
 # The stored score column is the score as of the row's score_time ($7 = rate per day).
 _AT_SCORE_TIME = (
@@ -60,25 +58,29 @@ AND NOT EXISTS (SELECT 1 FROM bulk_seen v WHERE v.lead_id = s.lead_id)
 
 
 class LeadPages(Client):
-    """ListLeads as a stream of pages, one request ahead of the reader."""
+    """ListLeadProfiles page after page, one request ahead of the reader."""
 
     peer = "ingest"
 
     def __init__(self, peers: Peers) -> None:
         self._peers = peers
 
-    async def _page(self, location_id: str, token: str) -> ingest_pb.ListLeadsResponse:
-        request = ingest_pb.ListLeadsRequest(location_id=location_id, page_size=_PAGE, page_token=token)
-        return await self._call("ListLeads", self._peers.ingest.ListLeads, request, budget_s=10.0)
+    async def _page(self, location_id: str, token: str) -> ingest_pb.ListLeadProfilesResponse:
+        request = ingest_pb.ListLeadProfilesRequest(
+            location_id=location_id, page_size=_PAGE, page_token=token
+        )
+        return await self._call(
+            "ListLeadProfiles", self._peers.ingest.ListLeadProfiles, request, budget_s=30.0
+        )
 
-    async def leads(self, location_id: str) -> AsyncIterator[list[ingest_pb.Lead]]:
+    async def pages(self, location_id: str) -> AsyncIterator[ingest_pb.ListLeadProfilesResponse]:
         pending = asyncio.ensure_future(self._page(location_id, ""))
         try:
             while True:
                 page = await pending
                 if page.next_page_token:
                     pending = asyncio.ensure_future(self._page(location_id, page.next_page_token))
-                yield list(page.leads)
+                yield page
                 if not page.next_page_token:
                     return
         finally:
@@ -93,17 +95,33 @@ class BulkResult:
     seconds: float
 
 
-def _rows(leads: list[ingest_pb.Lead], points: Points) -> list[tuple[object, ...]]:
+# LeadSource values as the lower-case names scoring uses ("" when unspecified or unknown).
+_SOURCES = {
+    value: name.removeprefix("LEAD_SOURCE_").lower()
+    for name, value in ingest_pb.LeadSource.items()
+    if value != ingest_pb.LEAD_SOURCE_UNSPECIFIED
+}
+
+
+def _rows(page: ingest_pb.ListLeadProfilesResponse, points: Points) -> list[tuple[object, ...]]:
+    """(lead_id, profile JSON, fit) per lead of the page; fit as score_parts.fit_points."""
     rows: list[tuple[object, ...]] = []
-    for lead in leads:
-        profile = lead_from_proto(lead).profile
-        rows.append(
-            (
-                uuid.UUID(lead.lead_id),
-                json.dumps(score_parts.profile_to_json(profile)),
-                score_parts.fit_points(profile, points),
-            )
-        )
+    positive = {name: p for name, p in points.fit.items() if p > 0}
+    columns = zip(
+        page.lead_ids,
+        page.budget_usd,
+        page.preapproved,
+        page.timeline_months,
+        page.has_phone,
+        page.has_email,
+        page.source,
+        strict=True,
+    )
+    for lead_id, budget, preapproved, months, phone, email, source in columns:
+        profile = LeadProfile(budget, preapproved, months, phone, email, _SOURCES.get(source, ""))
+        stored = score_parts.profile_to_json(profile)
+        fit = min(sum(positive.get(a, 0.0) for a in stored["attrs"]), FIT_MAX)
+        rows.append((uuid.UUID(lead_id), json.dumps(stored), fit))
     return rows
 
 
@@ -120,17 +138,22 @@ class BulkScoring:
         async with self._db.connection() as conn:
             await conn.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS bulk_batch (lead_id uuid, profile text, fit float8);"
-                "CREATE TEMP TABLE IF NOT EXISTS bulk_seen (lead_id uuid PRIMARY KEY);"
+                "CREATE TEMP TABLE IF NOT EXISTS bulk_seen (lead_id uuid);"
                 "TRUNCATE bulk_batch, bulk_seen"
             )
             try:
-                batch: list[ingest_pb.Lead] = []
-                async for page in self._pages.leads(location_id):
-                    batch.extend(page)
-                    if len(batch) >= _BATCH:
-                        scored += await self._merge(conn, location_id, batch, points, model_version, start)
-                        batch = []
-                scored += await self._merge(conn, location_id, batch, points, model_version, start)
+                # While batch N merges, batch N+1's rows are built in a thread and page N+2 is
+                # on its way from ingest.
+                ready: asyncio.Task[list[tuple[object, ...]]] | None = None
+                async for page in self._pages.pages(location_id):
+                    building = asyncio.ensure_future(asyncio.to_thread(_rows, page, points))
+                    if ready is not None:
+                        scored += await self._merge(
+                            conn, location_id, await ready, points, model_version, start
+                        )
+                    ready = building
+                if ready is not None:
+                    scored += await self._merge(conn, location_id, await ready, points, model_version, start)
                 status: str = await conn.execute(_SWEEP, location_id, start, timeout=deadlines.timeout(120.0))
                 removed = int(status.split()[-1])
             finally:
@@ -152,14 +175,13 @@ class BulkScoring:
         self,
         conn: Conn,
         location_id: str,
-        leads: list[ingest_pb.Lead],
+        rows: list[tuple[object, ...]],
         points: Points,
         model_version: str,
         start: datetime,
     ) -> int:
-        if not leads:
+        if not rows:
             return 0
-        rows = await asyncio.to_thread(_rows, leads, points)
         async with conn.transaction():
             await conn.execute("TRUNCATE bulk_batch")
             await conn.copy_records_to_table("bulk_batch", records=rows, timeout=deadlines.timeout(120.0))
@@ -175,7 +197,7 @@ class BulkScoring:
                 timeout=deadlines.timeout(120.0),
             )
             await conn.execute(
-                "INSERT INTO bulk_seen SELECT lead_id FROM bulk_batch ON CONFLICT DO NOTHING",
+                "INSERT INTO bulk_seen SELECT lead_id FROM bulk_batch",
                 timeout=deadlines.timeout(120.0),
             )
         return len(rows)

@@ -121,7 +121,8 @@ class IntelligenceServiceServicer:
 
     def ScoreLocation(self, request, context):
         """Scores every lead of a location in batches: the leads are read from
-        ingest (ListLeads), fit and stored engagement combined in set-based SQL;
+        ingest (ListLeadProfiles), fit and stored engagement combined in
+        set-based SQL;
         scores of leads ingest no longer lists (deleted) are removed. Call it
         after an import. Idempotent: running it again yields the same scores.
         """

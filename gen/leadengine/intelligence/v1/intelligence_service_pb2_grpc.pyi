@@ -51,7 +51,8 @@ class IntelligenceServiceStub:
     """
     ScoreLocation: _grpc.UnaryUnaryMultiCallable[_intelligence_service_pb2.ScoreLocationRequest, _intelligence_service_pb2.ScoreLocationResponse]
     """Scores every lead of a location in batches: the leads are read from
-    ingest (ListLeads), fit and stored engagement combined in set-based SQL;
+    ingest (ListLeadProfiles), fit and stored engagement combined in
+    set-based SQL;
     scores of leads ingest no longer lists (deleted) are removed. Call it
     after an import. Idempotent: running it again yields the same scores.
     """
@@ -103,7 +104,8 @@ class IntelligenceServiceAsyncStub(IntelligenceServiceStub):
     """
     ScoreLocation: _aio.UnaryUnaryMultiCallable[_intelligence_service_pb2.ScoreLocationRequest, _intelligence_service_pb2.ScoreLocationResponse]  # type: ignore[assignment]
     """Scores every lead of a location in batches: the leads are read from
-    ingest (ListLeads), fit and stored engagement combined in set-based SQL;
+    ingest (ListLeadProfiles), fit and stored engagement combined in
+    set-based SQL;
     scores of leads ingest no longer lists (deleted) are removed. Call it
     after an import. Idempotent: running it again yields the same scores.
     """
@@ -176,7 +178,8 @@ class IntelligenceServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_intelligence_service_pb2.ScoreLocationResponse, _abc.Awaitable[_intelligence_service_pb2.ScoreLocationResponse]]:
         """Scores every lead of a location in batches: the leads are read from
-        ingest (ListLeads), fit and stored engagement combined in set-based SQL;
+        ingest (ListLeadProfiles), fit and stored engagement combined in
+        set-based SQL;
         scores of leads ingest no longer lists (deleted) are removed. Call it
         after an import. Idempotent: running it again yields the same scores.
         """

@@ -43,7 +43,7 @@ from shared import db
 from shared.clients import Peers
 from shared.config import ServerSettings
 from shared.migrate import migrate
-from shared.server import serve
+from shared.server import ServiceApp, serve
 
 # --- statistics ------------------------------------------------------------------------------------
 
@@ -260,6 +260,13 @@ async def ingest_service(dsn: str) -> AsyncIterator[str]:
     peers = Peers()
     app = create_ingest(db.Database(pool), peers, IngestConfig(database_url=dsn, server=settings))
     app.on_stop.extend([peers.close, pool.close])
+    async with serving(app, settings) as addr:
+        yield addr
+
+
+@contextlib.asynccontextmanager
+async def serving(app: ServiceApp, settings: ServerSettings) -> AsyncIterator[str]:
+    """app served on a free port of this host until the block ends; yields its address."""
     stop = asyncio.Event()
     bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(serve(app, settings, stop=stop, started=bound.set_result))

@@ -130,7 +130,7 @@ async def _poll(
         trace,
         "intelligence",
         peers.intelligence.GetLeadIntelligence,
-        intelligence_pb.GetLeadIntelligenceRequest(lead_id=lead_id),
+        intelligence_pb.GetLeadIntelligenceRequest(lead_id=lead_id, location_id=location_id),
     )
     if intel is not None:
         i = intel.intelligence

@@ -231,9 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "target",
-        choices=["webhooks", "senders", "routing", "routing-model"],
+        choices=["webhooks", "senders", "routing", "routing-model", "intelligence", "model"],
         help="webhooks; senders; routing (RouteLead latency with --agents agents in one location);"
-        " routing-model (the success-model simulator against round-robin and naive Bayes, --seeds seeds)",
+        " routing-model (the success-model simulator against round-robin and naive Bayes, --seeds seeds);"
+        " intelligence (scoring and high-intent listing at --leads leads); model (the conversion model"
+        " against naive Bayes, --seeds seeds)",
     )
     p.add_argument(
         "--agents", type=_count, default=1000, help="routing: agents in the location (default 1000)"
@@ -241,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--routes", type=_count, default=2000, help="routing: RouteLead calls timed (default 2000)"
     )
-    p.add_argument("--seeds", type=_count, default=5, help="routing-model: seeds to run (default 5)")
+    p.add_argument("--seeds", type=_count, default=5, help="routing-model, model: seeds to run (default 5)")
     p.add_argument("--first-seed", type=_count, default=1, help="routing-model: first seed (default 1)")
     p.add_argument("--events", type=_count, default=2000, help="webhooks to send (default 2000)")
     p.add_argument("--concurrency", type=_count, default=32, help="requests in flight (default 32)")
@@ -251,6 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--workers", type=_count, default=1, help="senders: schedulers sharing the work (default 1)"
+    )
+    p.add_argument(
+        "--leads", type=_count, default=100_000, help="intelligence: leads to import (default 100000)"
+    )
+    p.add_argument(
+        "--requests", type=_count, default=2000, help="intelligence: calls per measurement (default 2000)"
     )
     campaign.add_parser(commands)
 
@@ -280,7 +288,7 @@ def _peers(names: Sequence[str], *, default_timeout_s: float = 30.0) -> Peers:
 
 async def _seed(args: argparse.Namespace) -> int:
     # ImportLeads streams for minutes; the channel's backstop deadline must not cut it short.
-    peers = _peers(("ingest", "routing"), default_timeout_s=3600.0)
+    peers = _peers(("ingest", "routing", "intelligence"), default_timeout_s=3600.0)
     try:
         return await seed.run(
             location_id=args.location,
@@ -402,6 +410,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 bench_routing.routing_command(args.data_dir, os.environ, args.agents, args.routes)
             )
         if args.command == "bench":
+            if args.target == "intelligence":
+                from cli import intelligence_bench
+
+                return asyncio.run(
+                    intelligence_bench.intelligence_command(
+                        args.data_dir, os.environ, args.leads, 0.3, args.requests
+                    )
+                )
+            if args.target == "model":
+                from cli import model_bench
+
+                return model_bench.command(args.seeds, args.json)
             from cli import bench  # starts servers in-process: only loaded when asked for
 
             if args.target == "senders":

@@ -18,7 +18,7 @@ from shared.server import ServiceApp, serve
 DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "ingest": ("coordinator",),
     "intelligence": ("ingest",),
-    "routing": ("ingest", "coordinator"),
+    "routing": ("ingest", "coordinator", "intelligence"),
     "content": (),
     "coordinator": ("ingest", "intelligence", "routing", "content"),
 }

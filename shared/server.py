@@ -62,8 +62,15 @@ async def serve(
         raise ValueError("mutual TLS without a caller policy would let any certified workload call anything")
     server = grpc.aio.server(
         interceptors=[ServiceInterceptor(app.error_domain, callers if tls is not None else None)],
-        # Without this, two servers can share one port and split its traffic.
-        options=[("grpc.so_reuseport", 0)],
+        options=[
+            # Without this, two servers can share one port and split its traffic.
+            ("grpc.so_reuseport", 0),
+            # Our channels ping every 30 s (shared/channels.py); without accepting that, a server
+            # answers a call longer than about a minute (ScoreLocation, ImportLeads) with GOAWAY
+            # "too_many_pings" and the call fails.
+            ("grpc.http2.min_ping_interval_without_data_ms", 20_000),
+            ("grpc.keepalive_permit_without_calls", 1),
+        ],
     )
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)

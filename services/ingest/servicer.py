@@ -15,6 +15,7 @@ from services.ingest.importing import LeadImport
 from services.ingest.lead_writes import LeadWrites
 from services.ingest.location_servicer import LocationHandlers
 from services.ingest.location_writes import LocationProfiles
+from services.ingest.profiles_servicer import LeadProfileHandlers
 from services.ingest.recording import WebhookRecorder
 from services.ingest.repository.events import EventReads
 from services.ingest.repository.leads import LeadReads, StoredLead
@@ -28,7 +29,9 @@ def _optional_location(raw: str) -> str | None:
     return inputs.require_text(raw, "location_id") if raw.strip() else None
 
 
-class IngestServicer(LocationHandlers, DeadLetterHandlers, pb_grpc.IngestServiceServicer):
+class IngestServicer(
+    LocationHandlers, DeadLetterHandlers, LeadProfileHandlers, pb_grpc.IngestServiceServicer
+):
     def __init__(
         self,
         *,

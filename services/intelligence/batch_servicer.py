@@ -17,7 +17,8 @@ MAX_BATCH = 1000
 class BatchHandlers:
     _batches: ScoreBatches
 
-    def _intelligence_proto(self, stored: StoredScore) -> pb.LeadIntelligence:
+    async def _intelligence_protos(self, found: list[StoredScore]) -> list[pb.LeadIntelligence]:
+        """The scores as of now (decay applied), as GetLeadIntelligence answers them."""
         raise NotImplementedError
 
     async def BatchGetLeadIntelligence(
@@ -32,4 +33,4 @@ class BatchHandlers:
             )
         lead_ids = [inputs.parse_uuid(raw, "lead_ids", what="lead id") for raw in request.lead_ids]
         found = await self._batches.get_many(location_id, lead_ids) if lead_ids else []
-        return pb.BatchGetLeadIntelligenceResponse(intelligence=[self._intelligence_proto(s) for s in found])
+        return pb.BatchGetLeadIntelligenceResponse(intelligence=await self._intelligence_protos(found))

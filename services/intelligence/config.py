@@ -23,9 +23,12 @@ class Config:
     hot_score: float = 70.0
     # ListHighIntentLeads threshold when the caller sends no min_score.
     high_intent_score: float = 70.0
-    # Stored scores are cached in-process this long; other replicas may serve a
-    # score this stale after a rescore elsewhere.
-    cache_ttl_s: float = 30.0
+    # Redis for the second cache level and cross-replica invalidation; None = in-process only.
+    redis_url: str | None = None
+    # A cached first page of ListHighIntentLeads is served at most this long.
+    page_cache_ttl_s: float = 5.0
+    # L1 entries at most, across kinds.
+    cache_max_entries: int = 100_000
 
     def __post_init__(self) -> None:
         if self.half_life_days <= 0:
@@ -53,5 +56,9 @@ class Config:
             warm_score=config.number(env, "INTELLIGENCE_WARM_SCORE", 40.0),
             hot_score=config.number(env, "INTELLIGENCE_HOT_SCORE", 70.0),
             high_intent_score=config.number(env, "INTELLIGENCE_HIGH_INTENT_SCORE", 70.0),
-            cache_ttl_s=config.number(env, "INTELLIGENCE_CACHE_TTL_S", 30.0),
+            redis_url=env.get("REDIS_URL") or None,
+            page_cache_ttl_s=config.number(env, "INTELLIGENCE_PAGE_CACHE_TTL_S", 5.0, minimum=0.0),
+            cache_max_entries=config.integer(
+                env, "INTELLIGENCE_CACHE_MAX_ENTRIES", 100_000, minimum=100, maximum=10_000_000
+            ),
         )

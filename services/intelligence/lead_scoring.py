@@ -1,24 +1,119 @@
-"""Scoring a lead (ScoreLead) and serving stored scores (GetLeadIntelligence, ListHighIntentLeads).
+"""Scoring a lead (ScoreLead) and reading scores as of now (GetLeadIntelligence).
 
 ScoreLead reads the lead (unless the caller sent it) and its events from ingest
-(`ActivityReader`), scores them with the pure `scoring` rules and stores the result;
-a retried request_id gets the stored score.
+(`ActivityReader`), measures them into score parts (`score_parts`) and stores them; a
+retried request_id gets the stored score. Every read evaluates the stored parts at the
+moment of reading, so a score decays with time whether or not anything is rescored.
 """
 
 from __future__ import annotations
 
-import math
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 
-from services.intelligence import scoring
+from services.intelligence import conversion, score_parts
 from services.intelligence.activity import ActivityReader
+from services.intelligence.conversion import Model
+from services.intelligence.outcomes import OutcomeRepository
+from services.intelligence.points_config import PointsRepository
 from services.intelligence.repository import ScoreRepository, StoredScore
+from services.intelligence.score_parts import Parts
+from services.intelligence.scoring import Factor, Points, Rules
 from shared import timestamps
-from shared.cache import MemoryCache
-from shared.errors import FieldViolation, InvalidArgument, NotFound
+from shared.cache import Kind, TwoLevelCache
+from shared.errors import FailedPrecondition, NotFound
+
+
+def _stored_to_json(s: StoredScore) -> dict[str, Any]:
+    return {
+        "lead_id": str(s.lead_id),
+        "location_id": s.location_id,
+        "profile": score_parts.profile_to_json(s.parts.profile),
+        "kinds": score_parts.kinds_to_json(s.parts.kinds),
+        "fit": s.fit,
+        "eng_key": s.eng_key,
+        "config_version": s.config_version,
+        "score_time": s.score_time.isoformat(),
+        "request_id": s.request_id,
+    }
+
+
+def _stored_from_json(d: dict[str, Any]) -> StoredScore:
+    return StoredScore(
+        lead_id=uuid.UUID(d["lead_id"]),
+        location_id=d["location_id"],
+        parts=Parts(score_parts.profile_from_json(d["profile"]), score_parts.kinds_from_json(d["kinds"])),
+        fit=d["fit"],
+        eng_key=d["eng_key"],
+        config_version=d["config_version"],
+        score_time=datetime.fromisoformat(d["score_time"]),
+        request_id=d["request_id"],
+    )
+
+
+def _points_to_json(p: Points) -> dict[str, Any]:
+    return {"events": dict(p.events), "fit": dict(p.fit), "version": p.version}
+
+
+def _model_to_json(m: Model) -> dict[str, Any]:
+    return {"weights": m.weights_json(), "version": m.version, "seen": m.outcomes_seen}
+
+
+# What the two cache levels hold, and for how long (see shared/cache.py for the bounds).
+SCORES = Kind("score", ttl_s=60.0, l1_ttl_s=30.0, encode=_stored_to_json, decode=_stored_from_json)
+POINTS = Kind(
+    "points",
+    ttl_s=60.0,
+    l1_ttl_s=30.0,
+    encode=_points_to_json,
+    decode=lambda d: Points(events=d["events"], fit=d["fit"], version=d["version"]),
+)
+MODELS = Kind(
+    "model",
+    ttl_s=60.0,
+    l1_ttl_s=30.0,
+    encode=_model_to_json,
+    decode=lambda d: Model.from_json(d["weights"], d["version"], d["seen"]),
+)
+
+
+@dataclass(frozen=True)
+class View:
+    """A lead's intelligence as of score_time."""
+
+    lead_id: uuid.UUID
+    location_id: str
+    score: float
+    tier: str
+    factors: list[Factor]
+    score_time: datetime
+    model_version: str
+    conversion_probability: float
+
+
+class LocationState:
+    """A location's points and conversion model, through the cache."""
+
+    def __init__(self, points: PointsRepository, outcomes: OutcomeRepository, cache: TwoLevelCache) -> None:
+        self._points = points
+        self._outcomes = outcomes
+        self._cache = cache
+
+    async def points(self, location_id: str) -> Points:
+        found: Points = await self._cache.get_or_load(
+            POINTS, location_id, "", lambda: self._points.get(location_id)
+        )
+        return found
+
+    async def model(self, location_id: str) -> Model:
+        found: Model = await self._cache.get_or_load(
+            MODELS, location_id, "", lambda: self._outcomes.model(location_id)
+        )
+        return found
 
 
 class LeadScoring:
@@ -26,61 +121,80 @@ class LeadScoring:
         self,
         repo: ScoreRepository,
         activity: ActivityReader,
-        rules: scoring.Rules,
-        *,
-        high_intent_score: float,
-        cache_ttl_s: float,
+        rules: Rules,
+        state: LocationState,
+        cache: TwoLevelCache,
     ) -> None:
         self._repo = repo
         self._activity = activity
         self._rules = rules
-        self._high_intent_score = high_intent_score
-        self._cache = MemoryCache("intelligence_scores", ttl_s=cache_ttl_s)
+        self._state = state
+        self._cache = cache
+
+    def view(self, stored: StoredScore, points: Points, model: Model, at: datetime) -> View:
+        """The stored parts evaluated at `at`."""
+        result = score_parts.evaluate(stored.parts, points, self._rules, at)
+        return View(
+            lead_id=stored.lead_id,
+            location_id=stored.location_id,
+            score=result.score,
+            tier=result.tier,
+            factors=result.factors,
+            score_time=at,
+            model_version=f"{self._rules.version}/points-v{points.version}/logreg-v{model.version}",
+            conversion_probability=model.predict(
+                conversion.lead_features(stored.parts, stored.eng_key, at, self._rules)
+            ),
+        )
+
+    async def view_now(self, stored: StoredScore) -> View:
+        points = await self._state.points(stored.location_id)
+        model = await self._state.model(stored.location_id)
+        return self.view(stored, points, model, timestamps.now())
 
     async def score(
         self, lead_id: uuid.UUID, request_id: str | None, snapshot: ingest_pb.Lead | None = None
-    ) -> StoredScore:
+    ) -> View:
         """Score the lead (the caller's snapshot of it when sent, else ingest's) and its recent
-        events, and store the result; a retried request_id returns the stored score as is."""
+        events, and store the parts; a retried request_id returns the stored score as of now."""
         if request_id:
             stored = await self._repo.get(lead_id)
             if stored is not None and stored.request_id == request_id:
-                return stored
-        lead = await self._activity.lead(lead_id, snapshot)
+                return await self.view_now(stored)
+        try:
+            lead = await self._activity.lead(lead_id, snapshot)
+        except FailedPrecondition as err:
+            if err.reason == "LEAD_DELETED":  # a deleted lead leaves every listing
+                location = await self._repo.forget_any(lead_id)
+                if location is not None:
+                    await self._cache.invalidate(SCORES, location, [str(lead_id)])
+            raise
         now = timestamps.now()
         events = await self._activity.events(lead_id, now - timedelta(days=self._rules.window_days))
-        result = scoring.score_lead(lead.profile, events, now, self._rules)
-        saved = await self._repo.save(lead_id, lead.location_id, result, now, request_id)
-        await self._cache.invalidate(str(lead_id))
-        return saved
+        parts = Parts(lead.profile, score_parts.measure(events, now, self._rules))
+        points = await self._state.points(lead.location_id)
+        indexed = (
+            score_parts.fit_points(parts.profile, points),
+            score_parts.engagement_key(parts.kinds, points),
+            points.version,
+        )
+        result = score_parts.evaluate(parts, points, self._rules, now)
+        saved = await self._repo.save(lead_id, lead.location_id, parts, indexed, result, now, request_id)
+        await self._cache.invalidate(SCORES, lead.location_id, [str(lead_id)])
+        return await self.view_now(saved)
 
-    async def latest(self, lead_id: uuid.UUID) -> StoredScore:
-        """The stored score, from the in-process cache when fresh enough."""
+    async def latest(self, lead_id: uuid.UUID, location_id: str) -> View:
+        """The lead's score as of now; NOT_FOUND for a lead of another location."""
 
         async def load() -> StoredScore:
             stored = await self._repo.get(lead_id)
-            if stored is None:
+            if stored is None or stored.location_id != location_id:
                 raise NotFound(
-                    f"lead {lead_id} has not been scored; call ScoreLead first",
+                    f"lead {lead_id} has no score in location {location_id}; call ScoreLead first",
                     reason="SCORE_NOT_FOUND",
-                    metadata={"lead_id": str(lead_id)},
+                    metadata={"lead_id": str(lead_id), "location_id": location_id},
                 )
             return stored
 
-        found: StoredScore = await self._cache.get_or_load(str(lead_id), load)
-        return found
-
-    def threshold(self, min_score: float) -> float:
-        """The caller's min_score, or the configured high-intent score when it sends 0."""
-        if math.isnan(min_score) or min_score < 0 or min_score > 100:
-            raise InvalidArgument(
-                f"min_score {min_score} is outside 0..100",
-                violations=[FieldViolation("min_score", "0 (use the configured threshold) up to 100")],
-            )
-        return min_score if min_score > 0 else self._high_intent_score
-
-    async def high_intent(
-        self, location_id: str, threshold: float, after: tuple[float, uuid.UUID] | None, limit: int
-    ) -> list[StoredScore]:
-        """Up to limit + 1 scores of at least `threshold` after `after` (score, lead_id), highest first."""
-        return await self._repo.list_high_intent(location_id, threshold, after, limit)
+        stored: StoredScore = await self._cache.get_or_load(SCORES, location_id, str(lead_id), load)
+        return await self.view_now(stored)

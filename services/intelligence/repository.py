@@ -1,4 +1,4 @@
-"""SQL for the intelligence schema: the latest score of each lead. Returns frozen dataclasses."""
+"""SQL for the intelligence schema: each lead's score parts. Returns frozen dataclasses."""
 
 from __future__ import annotations
 
@@ -8,42 +8,39 @@ from datetime import datetime
 
 import asyncpg
 
-from services.intelligence.scoring import Factor, Score
+from services.intelligence import score_parts
+from services.intelligence.score_parts import Parts
+from services.intelligence.scoring import Score
 from shared import deadlines
 from shared.db import Database
-from shared.keyset import Keyset
 
 
 @dataclass(frozen=True)
 class StoredScore:
     lead_id: uuid.UUID
     location_id: str
-    score: float
-    tier: str  # "cold", "warm", "hot"
-    factors: tuple[Factor, ...]
-    model_version: str
-    score_time: datetime
+    parts: Parts
+    fit: float  # indexed: fit points under the location's points
+    eng_key: float  # indexed: see score_parts
+    config_version: int
+    score_time: datetime  # when the parts were computed
     request_id: str | None  # the ScoreLead call that stored it
 
 
-def _stored(row: asyncpg.Record) -> StoredScore:
+def stored(row: asyncpg.Record) -> StoredScore:
     return StoredScore(
         lead_id=row["lead_id"],
         location_id=row["location_id"],
-        score=row["score"],
-        tier=row["tier"],
-        factors=tuple(Factor(f["name"], f["points"], f["description"]) for f in row["factors"]),
-        model_version=row["model_version"],
+        parts=Parts(score_parts.profile_from_json(row["profile"]), score_parts.kinds_from_json(row["kinds"])),
+        fit=row["fit"],
+        eng_key=row["eng_key"],
+        config_version=row["config_version"],
         score_time=row["score_time"],
         request_id=row["request_id"],
     )
 
 
-stored_from_row = _stored  # for the other repository modules of this schema
-
-
-# ListHighIntentLeads: a location's scores highest first, lead_id breaking ties.
-_HIGH_INTENT = Keyset(key="score", key_type="float8", id="lead_id", descending=True)
+COLUMNS = "lead_id, location_id, profile, kinds, fit, eng_key, config_version, score_time, request_id"
 
 
 class ScoreRepository:
@@ -53,24 +50,34 @@ class ScoreRepository:
     async def get(self, lead_id: uuid.UUID) -> StoredScore | None:
         async with self._db.connection() as conn:
             row = await conn.fetchrow(
-                "SELECT * FROM scores WHERE lead_id = $1", lead_id, timeout=deadlines.timeout(2.0)
+                f"SELECT {COLUMNS} FROM scores WHERE lead_id = $1", lead_id, timeout=deadlines.timeout(2.0)
             )
-        return None if row is None else _stored(row)
+        return None if row is None else stored(row)
 
     async def save(
-        self, lead_id: uuid.UUID, location_id: str, score: Score, score_time: datetime, request_id: str | None
+        self,
+        lead_id: uuid.UUID,
+        location_id: str,
+        parts: Parts,
+        indexed: tuple[float, float, int],
+        score: Score,
+        score_time: datetime,
+        request_id: str | None,
     ) -> StoredScore:
-        """Upsert; a computation older than the stored one never overwrites it, so
-        two ScoreLeads racing leave the newer result."""
+        """Upsert; a computation older than the stored one never overwrites it, so two ScoreLeads
+        racing leave the newer result. `indexed` is (fit, eng_key, config_version)."""
+        fit, key, version = indexed
         async with self._db.transaction() as conn:
             row = await conn.fetchrow(
-                "INSERT INTO scores (lead_id, location_id, score, tier, factors, model_version,"
-                " score_time, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                "INSERT INTO scores (lead_id, location_id, score, tier, factors, model_version, score_time,"
+                " request_id, profile, kinds, fit, eng_key, config_version)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
                 " ON CONFLICT (lead_id) DO UPDATE SET location_id = EXCLUDED.location_id,"
                 " score = EXCLUDED.score, tier = EXCLUDED.tier, factors = EXCLUDED.factors,"
                 " model_version = EXCLUDED.model_version, score_time = EXCLUDED.score_time,"
-                " request_id = EXCLUDED.request_id"
-                " WHERE scores.score_time <= EXCLUDED.score_time RETURNING *",
+                " request_id = EXCLUDED.request_id, profile = EXCLUDED.profile, kinds = EXCLUDED.kinds,"
+                " fit = EXCLUDED.fit, eng_key = EXCLUDED.eng_key, config_version = EXCLUDED.config_version"
+                f" WHERE scores.score_time <= EXCLUDED.score_time RETURNING {COLUMNS}",
                 lead_id,
                 location_id,
                 score.score,
@@ -79,24 +86,32 @@ class ScoreRepository:
                 score.model_version,
                 score_time,
                 request_id,
+                score_parts.profile_to_json(parts.profile),
+                score_parts.kinds_to_json(parts.kinds),
+                fit,
+                key,
+                version,
                 timeout=deadlines.timeout(2.0),
             )
             if row is None:  # a newer score was stored meanwhile: that one stands
-                row = await conn.fetchrow("SELECT * FROM scores WHERE lead_id = $1", lead_id)
+                row = await conn.fetchrow(f"SELECT {COLUMNS} FROM scores WHERE lead_id = $1", lead_id)
         assert row is not None
-        return _stored(row)
+        return stored(row)
 
-    async def list_high_intent(
-        self, location_id: str, min_score: float, after: tuple[float, uuid.UUID] | None, limit: int
-    ) -> list[StoredScore]:
-        """Up to limit + 1 of the location's scores of at least min_score after `after`, highest first."""
-        async with self._db.connection() as conn:
-            rows = await _HIGH_INTENT.fetch(
-                conn,
-                "SELECT * FROM scores WHERE location_id = $1 AND score >= $2",
-                [location_id, min_score],
-                after,
-                limit,
-                deadline_s=deadlines.timeout(2.0),
+    async def forget_any(self, lead_id: uuid.UUID) -> str | None:
+        """Remove the lead's score wherever it is; its location, or None when it had none."""
+        async with self._db.transaction() as conn:
+            location: str | None = await conn.fetchval(
+                "DELETE FROM scores WHERE lead_id = $1 RETURNING location_id", lead_id
             )
-        return [_stored(r) for r in rows]
+        return location
+
+    async def forget(self, lead_id: uuid.UUID, location_id: str) -> bool:
+        async with self._db.transaction() as conn:
+            status: str = await conn.execute(
+                "DELETE FROM scores WHERE lead_id = $1 AND location_id = $2",
+                lead_id,
+                location_id,
+                timeout=deadlines.timeout(2.0),
+            )
+        return status != "DELETE 0"

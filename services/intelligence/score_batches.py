@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from services.intelligence.repository import StoredScore, stored_from_row
+from services.intelligence.repository import COLUMNS, StoredScore, stored
 from shared import deadlines
 from shared.db import Database
 
@@ -17,9 +17,9 @@ class ScoreBatches:
         """The stored scores among lead_ids that belong to location_id; one index scan."""
         async with self._db.connection() as conn:
             rows = await conn.fetch(
-                "SELECT * FROM scores WHERE lead_id = any($1::uuid[]) AND location_id = $2",
+                f"SELECT {COLUMNS} FROM scores WHERE lead_id = any($1::uuid[]) AND location_id = $2",
                 lead_ids,
                 location_id,
                 timeout=deadlines.timeout(5.0),
             )
-        return [stored_from_row(row) for row in rows]
+        return [stored(row) for row in rows]

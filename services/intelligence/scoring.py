@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 RULES_VERSION = "rules-v1"
@@ -58,6 +58,34 @@ SOURCE_POINTS: dict[str, float] = {
     "other": 1.0,
     "import": 0.0,
 }
+
+
+# Points per fit attribute; a location may change any of them (UpsertScoringConfig).
+FIT_POINTS: dict[str, float] = {
+    "preapproved": 12.0,
+    "budget": 6.0,
+    "timeline_3m": 10.0,
+    "timeline_6m": 6.0,
+    "timeline_12m": 3.0,
+    "phone": 3.0,
+    "email": 3.0,
+    **{f"source_{name}": points for name, points in SOURCE_POINTS.items()},
+}
+
+
+@dataclass(frozen=True)
+class Points:
+    """A location's points: the defaults unless it set its own (version > 0)."""
+
+    events: Mapping[str, float] = field(default_factory=lambda: dict(EVENT_WEIGHTS))
+    fit: Mapping[str, float] = field(default_factory=lambda: dict(FIT_POINTS))
+    version: int = 0
+
+    def event(self, kind: str) -> float:
+        return self.events.get(kind, 0.0)
+
+
+DEFAULT_POINTS = Points()
 
 
 @dataclass(frozen=True)
@@ -114,65 +142,93 @@ def decay(age: timedelta, half_life_days: float) -> float:
     return math.pow(0.5, days / half_life_days)
 
 
-def _timeline_points(months: int) -> tuple[float, str] | None:
+def timeline_band(months: int) -> str | None:
+    """The fit attribute a timeline earns: within 3, 6 or 12 months, else none."""
     if months <= 0:
         return None
     if months <= 3:
-        return 10.0, f"plans to move within {months} month(s)"
+        return "timeline_3m"
     if months <= 6:
-        return 6.0, f"plans to move within {months} months"
+        return "timeline_6m"
     if months <= 12:
-        return 3.0, f"plans to move within {months} months"
+        return "timeline_12m"
     return None
 
 
-def fit_factors(profile: LeadProfile) -> list[Factor]:
-    factors: list[Factor] = []
+def fit_factors(profile: LeadProfile, points: Points = DEFAULT_POINTS) -> list[Factor]:
+    """What the lead told us, worth at most FIT_MAX points in all (a fit_cap factor shows the
+    excess when a location's points add up to more)."""
+    candidates: list[tuple[str, str, str]] = []  # factor name, fit attribute, explanation
     if profile.preapproved:
-        factors.append(Factor("preapproved", 12.0, "pre-approved for a mortgage"))
+        candidates.append(("preapproved", "preapproved", "pre-approved for a mortgage"))
     if profile.budget_usd > 0:
-        factors.append(Factor("budget", 6.0, f"stated a budget of ${profile.budget_usd:,}"))
-    timeline = _timeline_points(profile.timeline_months)
-    if timeline is not None:
-        factors.append(Factor("timeline", timeline[0], timeline[1]))
+        candidates.append(("budget", "budget", f"stated a budget of ${profile.budget_usd:,}"))
+    band = timeline_band(profile.timeline_months)
+    if band is not None:
+        months = profile.timeline_months
+        candidates.append(
+            ("timeline", band, f"plans to move within {months} month{'(s)' if months <= 3 else 's'}")
+        )
     if profile.has_phone:
-        factors.append(Factor("phone", 3.0, "gave a phone number"))
+        candidates.append(("phone", "phone", "gave a phone number"))
     if profile.has_email:
-        factors.append(Factor("email", 3.0, "gave an email address"))
-    source = SOURCE_POINTS.get(profile.source, 0.0)
-    if source > 0:
-        factors.append(Factor("source", source, f"came from {profile.source.replace('_', ' ')}"))
+        candidates.append(("email", "email", "gave an email address"))
+    if profile.source:
+        candidates.append(
+            ("source", f"source_{profile.source}", f"came from {profile.source.replace('_', ' ')}")
+        )
+    factors = [
+        Factor(name, points.fit.get(attribute, 0.0), text)
+        for name, attribute, text in candidates
+        if points.fit.get(attribute, 0.0) > 0
+    ]
+    total = sum(f.points for f in factors)
+    if total > FIT_MAX:
+        factors.append(Factor("fit_cap", FIT_MAX - total, f"fit counts for at most {FIT_MAX:g} points"))
     return factors
 
 
-def engagement_factors(events: Iterable[Event], now: datetime, rules: Rules) -> list[Factor]:
+def engagement_factors(
+    events: Iterable[Event], now: datetime, rules: Rules, points: Points = DEFAULT_POINTS
+) -> list[Factor]:
     oldest = now - timedelta(days=rules.window_days)
     # Weights per (kind, UTC day); only the daily_cap heaviest of a day count, so
     # one more event never lowers a score.
     per_day: dict[tuple[str, object], list[float]] = defaultdict(list)
     for event in events:
-        if event.type not in EVENT_WEIGHTS or event.occurred_time < oldest:
+        if points.event(event.type) <= 0 or event.occurred_time < oldest:
             continue
         day = event.occurred_time.date()
         per_day[(event.type, day)].append(decay(now - event.occurred_time, rules.half_life_days))
-    points: dict[str, float] = defaultdict(float)
+    earned: dict[str, float] = defaultdict(float)
     counted: dict[str, int] = defaultdict(int)
     capped: dict[str, int] = defaultdict(int)
     for (kind, _day), weights in per_day.items():
         kept = sorted(weights, reverse=True)[: rules.daily_cap]
-        points[kind] += EVENT_WEIGHTS[kind] * sum(kept)
+        earned[kind] += points.event(kind) * sum(kept)
         counted[kind] += len(kept)
         capped[kind] += len(weights) - len(kept)
+    return explain_engagement(
+        {kind: (earned[kind], counted[kind], capped[kind]) for kind in earned}, rules, points
+    )
+
+
+def explain_engagement(
+    earned: Mapping[str, tuple[float, int, int]], rules: Rules, points: Points = DEFAULT_POINTS
+) -> list[Factor]:
+    """One factor per kind from (points now, events counted, events over the daily cap), heaviest
+    first, and an engagement_cap factor when they add up to more than ENGAGEMENT_MAX."""
     factors: list[Factor] = []
-    for kind in sorted(points, key=lambda k: (-points[k], k)):
-        noun = _EVENT_NOUNS[kind]
+    for kind in sorted(earned, key=lambda k: (-earned[k][0], k)):
+        worth, counted, capped = earned[kind]
+        noun = _EVENT_NOUNS.get(kind, kind.replace("_", " "))
         text = (
-            f"{counted[kind]} {noun}(s) in the last {rules.window_days} days, worth "
-            f"{EVENT_WEIGHTS[kind]:g} each when fresh and half as much every {rules.half_life_days:g} days"
+            f"{counted} {noun}(s) in the last {rules.window_days} days, worth "
+            f"{points.event(kind):g} each when fresh and half as much every {rules.half_life_days:g} days"
         )
-        if capped[kind]:
-            text += f"; {capped[kind]} more ignored (over {rules.daily_cap} a day)"
-        factors.append(Factor(kind, points[kind], text))
+        if capped:
+            text += f"; {capped} more ignored (over {rules.daily_cap} a day)"
+        factors.append(Factor(kind, worth, text))
     total = sum(f.points for f in factors)
     if total > ENGAGEMENT_MAX:
         factors.append(
@@ -193,10 +249,19 @@ def tier_for(score: float, rules: Rules) -> str:
     return "cold"
 
 
-def score_lead(profile: LeadProfile, events: Sequence[Event], now: datetime, rules: Rules) -> Score:
+def score_lead(
+    profile: LeadProfile,
+    events: Sequence[Event],
+    now: datetime,
+    rules: Rules,
+    points: Points = DEFAULT_POINTS,
+) -> Score:
     """0..100; the factors add up to the score (before rounding), so each one
     shows exactly what it contributed."""
-    factors = fit_factors(profile) + engagement_factors(events, now, rules)
+    return total_score(fit_factors(profile, points) + engagement_factors(events, now, rules, points), rules)
+
+
+def total_score(factors: list[Factor], rules: Rules) -> Score:
     total = min(max(sum(f.points for f in factors), 0.0), 100.0)
     score = round(total, 2)
     rounded = [Factor(f.name, round(f.points, 2), f.description) for f in factors]

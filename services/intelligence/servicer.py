@@ -2,43 +2,33 @@
 
 from __future__ import annotations
 
-import uuid
-
 from leadengine.intelligence.v1 import intelligence_service_pb2 as pb
 from leadengine.intelligence.v1 import intelligence_service_pb2_grpc as pb_grpc
 
 from services.intelligence import triggers
 from services.intelligence.batch_servicer import BatchHandlers
 from services.intelligence.lead_scoring import LeadScoring
+from services.intelligence.listing import HighIntentListing
+from services.intelligence.location_ops import LocationOps
+from services.intelligence.location_servicer import LocationHandlers
+from services.intelligence.outcomes import OutcomeRepository
 from services.intelligence.repository import StoredScore
 from services.intelligence.score_batches import ScoreBatches
 from services.intelligence.trigger_check import TriggerCheck
 from services.intelligence.trigger_firing import TriggerFiring
 from services.intelligence.trigger_servicer import TriggerRuleHandlers
+from services.intelligence.views import TIER_NAMES, intelligence_to_proto
 from shared import inputs, pagination, timestamps
+from shared.cache import TwoLevelCache
+from shared.errors import FieldViolation, InvalidArgument
 from shared.rpc import Context
 
-TIERS = {"cold": pb.SCORE_TIER_COLD, "warm": pb.SCORE_TIER_WARM, "hot": pb.SCORE_TIER_HOT}
 TRIGGER_TYPES = {
     triggers.SINGLE_PROPERTY: pb.TRIGGER_TYPE_SINGLE_PROPERTY_INTEREST,
     triggers.BINGE: pb.TRIGGER_TYPE_BINGE_BROWSING,
     triggers.RETURN: pb.TRIGGER_TYPE_RETURN_AFTER_DORMANCY,
     triggers.FAVORITE: pb.TRIGGER_TYPE_FAVORITE,
 }
-
-
-def intelligence_to_proto(stored: StoredScore) -> pb.LeadIntelligence:
-    return pb.LeadIntelligence(
-        lead_id=str(stored.lead_id),
-        location_id=stored.location_id,
-        score=stored.score,
-        tier=TIERS[stored.tier],
-        factors=[
-            pb.ScoreFactor(name=f.name, points=f.points, description=f.description) for f in stored.factors
-        ],
-        score_time=timestamps.to_proto(stored.score_time),
-        model_version=stored.model_version,
-    )
 
 
 def trigger_to_proto(fired: triggers.Fired) -> pb.Trigger:
@@ -50,52 +40,59 @@ def trigger_to_proto(fired: triggers.Fired) -> pb.Trigger:
     )
 
 
-class IntelligenceServicer(TriggerRuleHandlers, BatchHandlers, pb_grpc.IntelligenceServiceServicer):
+class IntelligenceServicer(
+    TriggerRuleHandlers, BatchHandlers, LocationHandlers, pb_grpc.IntelligenceServiceServicer
+):
     def __init__(
         self,
         scoring: LeadScoring,
         trigger_check: TriggerCheck,
+        listing: HighIntentListing,
+        ops: LocationOps,
+        outcomes: OutcomeRepository,
+        cache: TwoLevelCache,
         trigger_firing: TriggerFiring,
         batches: ScoreBatches,
     ) -> None:
         self._scoring = scoring
         self._triggers = trigger_check
+        self._listing = listing
+        self._ops = ops
+        self._outcomes = outcomes
+        self._cache = cache
         self._trigger_firing = trigger_firing
         self._batches = batches
 
-    def _intelligence_proto(self, stored: StoredScore) -> pb.LeadIntelligence:
-        return intelligence_to_proto(stored)
+    async def _intelligence_protos(self, found: list[StoredScore]) -> list[pb.LeadIntelligence]:
+        return [intelligence_to_proto(await self._scoring.view_now(s)) for s in found]
 
     async def ScoreLead(self, request: pb.ScoreLeadRequest, context: Context) -> pb.ScoreLeadResponse:
         lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
         snapshot = request.lead if request.HasField("lead") else None
-        stored = await self._scoring.score(lead_id, inputs.request_key(request.request_id), snapshot)
-        return pb.ScoreLeadResponse(intelligence=intelligence_to_proto(stored))
+        view = await self._scoring.score(lead_id, inputs.request_key(request.request_id), snapshot)
+        return pb.ScoreLeadResponse(intelligence=intelligence_to_proto(view))
 
     async def GetLeadIntelligence(
         self, request: pb.GetLeadIntelligenceRequest, context: Context
     ) -> pb.GetLeadIntelligenceResponse:
         lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
-        stored = await self._scoring.latest(lead_id)
-        return pb.GetLeadIntelligenceResponse(intelligence=intelligence_to_proto(stored))
+        location_id = inputs.require_text(request.location_id, "location_id")
+        view = await self._scoring.latest(lead_id, location_id)
+        return pb.GetLeadIntelligenceResponse(intelligence=intelligence_to_proto(view))
 
     async def ListHighIntentLeads(
         self, request: pb.ListHighIntentLeadsRequest, context: Context
     ) -> pb.ListHighIntentLeadsResponse:
         location_id = inputs.require_text(request.location_id, "location_id")
-        threshold = self._scoring.threshold(request.min_score)
+        tier = TIER_NAMES.get(request.tier) if request.tier else None
+        if request.tier and tier is None:
+            raise InvalidArgument(
+                f"tier {request.tier} is not a ScoreTier",
+                violations=[FieldViolation("tier", "a ScoreTier or unset")],
+            )
+        band = self._listing.band(request.min_score, tier)
         size = pagination.page_size(request.page_size)
-        query = f"{location_id}|{threshold!r}"
-        after = pagination.decode_cursor(
-            request.page_token, lambda c: (float(c["s"]), uuid.UUID(c["id"])), query=query
-        )
-        found = await self._scoring.high_intent(location_id, threshold, after, size)
-        page, token = pagination.page_of(
-            found, size, lambda s: {"s": repr(s.score), "id": str(s.lead_id)}, query=query
-        )
-        return pb.ListHighIntentLeadsResponse(
-            leads=[intelligence_to_proto(s) for s in page], next_page_token=token
-        )
+        return await self._listing.page(location_id, band, size, request.page_token)
 
     async def EvaluateTriggers(
         self, request: pb.EvaluateTriggersRequest, context: Context

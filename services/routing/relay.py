@@ -19,7 +19,7 @@ from prometheus_client import Counter
 
 from services.routing.outcome_outbox import OutboxRow, OutcomeEvent, OutcomeQueue
 from shared import timestamps
-from shared.clients import CoordinatorClient, PeerError, Peers
+from shared.clients import CoordinatorClient, IntelligenceClient, PeerError, Peers
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,22 @@ async def to_coordinator(peers: Peers, event: OutcomeEvent, budget_s: float) -> 
     )
 
 
+async def to_intelligence(peers: Peers, event: OutcomeEvent, budget_s: float) -> None:
+    """WON and LOST train the location's conversion model (idempotent on the event id)."""
+    await IntelligenceClient(peers).observe_outcome(
+        event.location_id,
+        event.lead_id,
+        event.outcome,
+        timestamps.to_proto(event.occurred_time),
+        request_id=str(event.event_id),
+    )
+
+
 # Who hears of every outcome: peer name -> delivery. A new subscriber is one entry here (and
 # the peer in shared.main.DEPENDENCIES["routing"]); rows are written for it from then on.
 SUBSCRIBERS: Mapping[str, Deliver] = {
     "coordinator": to_coordinator,
+    "intelligence": to_intelligence,
 }
 
 

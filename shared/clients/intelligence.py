@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from google.protobuf.timestamp_pb2 import Timestamp
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 from leadengine.intelligence.v1 import intelligence_service_pb2 as pb
 
@@ -42,3 +43,31 @@ class IntelligenceClient(Client):
             budget_s=5.0,
         )
         return {i.lead_id: i.score for i in resp.intelligence}
+
+    async def forget_lead(self, lead_id: uuid.UUID | str, location_id: str, *, request_id: str) -> bool:
+        """Removes a deleted lead's score from every listing; False when it had none."""
+        request = pb.ForgetLeadRequest(lead_id=str(lead_id), location_id=location_id, request_id=request_id)
+        resp = await self._call("ForgetLead", self._peers.intelligence.ForgetLead, request, budget_s=5.0)
+        return resp.removed
+
+    async def observe_outcome(
+        self,
+        location_id: str,
+        lead_id: uuid.UUID | str,
+        outcome: int,
+        occurred_time: Timestamp,
+        *,
+        request_id: str,
+    ) -> pb.ObserveOutcomeResponse:
+        """Trains the location's conversion model on a routing Outcome; a repeated request_id
+        trains once (the response says duplicate)."""
+        request = pb.ObserveOutcomeRequest(
+            location_id=location_id,
+            lead_id=str(lead_id),
+            outcome=outcome,  # type: ignore[arg-type]
+            occurred_time=occurred_time,
+            request_id=request_id,
+        )
+        return await self._call(
+            "ObserveOutcome", self._peers.intelligence.ObserveOutcome, request, budget_s=5.0
+        )

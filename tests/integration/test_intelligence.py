@@ -53,6 +53,17 @@ async def score(m, lead: str, request_id: str = "") -> pb.LeadIntelligence:
     return resp.intelligence
 
 
+def same_score(a: pb.LeadIntelligence, b: pb.LeadIntelligence) -> bool:
+    """The same score, read at different moments (score_time is when it was read)."""
+    return (a.lead_id, a.location_id, a.tier, list(a.factors), a.model_version) == (
+        b.lead_id,
+        b.location_id,
+        b.tier,
+        list(b.factors),
+        b.model_version,
+    ) and a.score == pytest.approx(b.score, abs=0.01)
+
+
 async def test_score_explains_fit_and_engagement_and_is_stored(m) -> None:
     loc = f"loc-{uuid.uuid4()}"
     lead = await add_lead(
@@ -79,13 +90,15 @@ async def test_score_explains_fit_and_engagement_and_is_stored(m) -> None:
     }
     assert all(f.description for f in result.factors)
     assert result.model_version.startswith("rules-v1")
+    assert result.model_version.endswith("/points-v0/logreg-v0")
 
     stored = (
         await m.clients.intelligence.GetLeadIntelligence(
-            pb.GetLeadIntelligenceRequest(lead_id=lead), timeout=5
+            pb.GetLeadIntelligenceRequest(lead_id=lead, location_id=loc), timeout=5
         )
     ).intelligence
-    assert stored == result
+    assert same_score(stored, result)
+    assert 0 < result.conversion_probability < 1
 
     # Behaviour raises the score, and a rescore replaces what GetLeadIntelligence serves (cache invalidated).
     for i in range(4):
@@ -96,10 +109,10 @@ async def test_score_explains_fit_and_engagement_and_is_stored(m) -> None:
     assert "appointment" in {f.name for f in rescored.factors}
     again = (
         await m.clients.intelligence.GetLeadIntelligence(
-            pb.GetLeadIntelligenceRequest(lead_id=lead), timeout=5
+            pb.GetLeadIntelligenceRequest(lead_id=lead, location_id=loc), timeout=5
         )
     ).intelligence
-    assert again.score == rescored.score
+    assert again.score == pytest.approx(rescored.score, abs=0.01)
 
 
 async def test_older_behaviour_counts_for_less(m) -> None:
@@ -115,7 +128,7 @@ async def test_retry_with_the_same_request_id_returns_the_first_score(m) -> None
     lead = await add_lead(m, loc)
     first = await score(m, lead, request_id="score-1")
     await record(m, lead, loc, ingest_pb.EVENT_TYPE_CALL, timedelta(minutes=5))
-    assert await score(m, lead, request_id="score-1") == first
+    assert same_score(await score(m, lead, request_id="score-1"), first)
     assert (await score(m, lead, request_id="score-2")).score > first.score
 
 
@@ -127,7 +140,7 @@ async def test_unknown_lead_and_unscored_lead_are_not_found(m) -> None:
     assert reason(exc.value) == "LEAD_NOT_FOUND"
     with pytest.raises(grpc.aio.AioRpcError) as exc:
         await m.clients.intelligence.GetLeadIntelligence(
-            pb.GetLeadIntelligenceRequest(lead_id=missing), timeout=5
+            pb.GetLeadIntelligenceRequest(lead_id=missing, location_id="loc-x"), timeout=5
         )
     assert exc.value.code() == grpc.StatusCode.NOT_FOUND
     assert reason(exc.value) == "SCORE_NOT_FOUND"
@@ -161,7 +174,8 @@ async def test_high_intent_leads_page_highest_first(m) -> None:
         await record(m, other, elsewhere, ingest_pb.EVENT_TYPE_CALL, timedelta(hours=i + 1))
     await score(m, other)
 
-    threshold = sorted(x.score for x in leads)[2]  # the top four qualify
+    # The top four qualify (scores shown are rounded, and decay a little by the time we list).
+    threshold = sorted(x.score for x in leads)[2] - 0.01
     seen, token = [], ""
     while True:
         page = await m.clients.intelligence.ListHighIntentLeads(

@@ -33,7 +33,7 @@ IMAGE = "leadengine/leadengine"  # one image for every process (Dockerfile)
 K8S_VERSIONS = ("1.30.0", kv_utils.latest_version())
 NAME = "app.kubernetes.io/name"
 COMPONENT = "app.kubernetes.io/component"
-POSTGRES, DNS, GRPC, METRICS, HTTP = 5432, 53, 50051, 9090, 8080
+POSTGRES, DNS, GRPC, METRICS, HTTP, REDIS = 5432, 53, 50051, 9090, 8080, 6379
 HTTPS = 443  # the coordinator to the providers' APIs
 
 Obj = dict  # a Kubernetes object as parsed YAML
@@ -301,6 +301,8 @@ def assert_network_policies(docs: list[Obj] | tuple[Obj, ...]) -> None:
         for rule in spec.get("egress", []):
             if "to" not in rule and ports(rule) == {("TCP", HTTPS)}:
                 assert name == "coordinator", name  # the providers' APIs: only the sender
+            elif "to" not in rule and ports(rule) == {("TCP", REDIS)}:
+                assert name == "intelligence", name  # the cache's second level: only its user
             elif "to" not in rule:  # any address: only PostgreSQL, and only from pods that use it
                 assert ports(rule) == {("TCP", POSTGRES)}, name
                 assert name in (*SERVICES, "migrate"), name

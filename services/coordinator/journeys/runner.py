@@ -68,6 +68,7 @@ class JourneyRunner:
     async def handle(self, ev: Envelope) -> Journey | None:
         """Act on a lead kind; returns the journey as it now stands."""
         if ev.kind == pb.LEAD_EVENT_KIND_LEAD_DELETED:
+            await self._intelligence.forget_lead(ev.lead, ev.location_id, request_id=f"{ev.event_id}:forget")
             return await self._journeys.stop_journey(ev.lead, ev.location_id, LEAD_DELETED)
         if ev.kind in (pb.LEAD_EVENT_KIND_LEAD_CREATED, pb.LEAD_EVENT_KIND_LEAD_UPDATED):
             return await self._lead_changed(ev)

@@ -223,6 +223,35 @@ class LeadReads:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    async def profile_page(
+        self, location_id: str, after: uuid.UUID | None, limit: int
+    ) -> list[asyncpg.Record]:
+        """Up to limit + 1 live leads of the location after `after` in lead_id order, only the
+        columns bulk scoring reads."""
+        # Two statements, not "$2 IS NULL OR lead_id > $2": a generic plan of that cannot seek
+        # the (location_id, lead_id) index and reads the whole location for every page.
+        columns = (
+            "SELECT lead_id, budget_usd, preapproved, timeline_months, phone <> '' AS has_phone,"
+            " email <> '' AS has_email, source FROM leads WHERE location_id = $1 AND delete_time IS NULL"
+        )
+        async with self._db.connection() as conn:
+            if after is None:
+                rows: list[asyncpg.Record] = await conn.fetch(
+                    f"{columns} ORDER BY lead_id LIMIT $2",
+                    location_id,
+                    limit + 1,
+                    timeout=deadlines.timeout(10.0),
+                )
+            else:
+                rows = await conn.fetch(
+                    f"{columns} AND lead_id > $2 ORDER BY lead_id LIMIT $3",
+                    location_id,
+                    after,
+                    limit + 1,
+                    timeout=deadlines.timeout(10.0),
+                )
+        return rows
+
     async def get(self, lead_id: uuid.UUID, location_id: str | None) -> StoredLead:
         async with self._db.connection() as conn:
             row = await conn.fetchrow(

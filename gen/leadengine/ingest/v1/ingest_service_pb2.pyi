@@ -521,6 +521,85 @@ class ListLeadsResponse(_message.Message):
 Global___ListLeadsResponse: _TypeAlias = ListLeadsResponse  # noqa: Y015
 
 @_typing.final
+class ListLeadProfilesRequest(_message.Message):
+    """Request for ListLeadProfiles."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    page_size: _builtins.int
+    """Up to 20,000 (default 10,000)."""
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLeadProfilesRequest: _TypeAlias = ListLeadProfilesRequest  # noqa: Y015
+
+@_typing.final
+class ListLeadProfilesResponse(_message.Message):
+    """Response for ListLeadProfiles: columns, entry i of each list belongs to
+    lead_ids[i].
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_IDS_FIELD_NUMBER: _builtins.int
+    BUDGET_USD_FIELD_NUMBER: _builtins.int
+    PREAPPROVED_FIELD_NUMBER: _builtins.int
+    TIMELINE_MONTHS_FIELD_NUMBER: _builtins.int
+    HAS_PHONE_FIELD_NUMBER: _builtins.int
+    HAS_EMAIL_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def lead_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def budget_usd(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    @_builtins.property
+    def preapproved(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bool]: ...
+    @_builtins.property
+    def timeline_months(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    @_builtins.property
+    def has_phone(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bool]: ...
+    @_builtins.property
+    def has_email(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bool]: ...
+    @_builtins.property
+    def source(self) -> _containers.RepeatedScalarFieldContainer[Global___LeadSource.ValueType]: ...
+    def __init__(
+        self,
+        *,
+        lead_ids: _abc.Iterable[_builtins.str] | None = ...,
+        budget_usd: _abc.Iterable[_builtins.int] | None = ...,
+        preapproved: _abc.Iterable[_builtins.bool] | None = ...,
+        timeline_months: _abc.Iterable[_builtins.int] | None = ...,
+        has_phone: _abc.Iterable[_builtins.bool] | None = ...,
+        has_email: _abc.Iterable[_builtins.bool] | None = ...,
+        source: _abc.Iterable[Global___LeadSource.ValueType] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget_usd", b"budget_usd", "has_email", b"has_email", "has_phone", b"has_phone", "lead_ids", b"lead_ids", "next_page_token", b"next_page_token", "preapproved", b"preapproved", "source", b"source", "timeline_months", b"timeline_months"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLeadProfilesResponse: _TypeAlias = ListLeadProfilesResponse  # noqa: Y015
+
+@_typing.final
 class DeleteLeadRequest(_message.Message):
     """Request for DeleteLead."""
 

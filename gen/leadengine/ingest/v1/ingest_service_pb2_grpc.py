@@ -58,6 +58,11 @@ class IngestServiceStub:
                 request_serializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ListLeadsRequest.SerializeToString,
                 response_deserializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ListLeadsResponse.FromString,
                 _registered_method=True)
+        self.ListLeadProfiles = channel.unary_unary(
+                '/leadengine.ingest.v1.IngestService/ListLeadProfiles',
+                request_serializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ListLeadProfilesRequest.SerializeToString,
+                response_deserializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ListLeadProfilesResponse.FromString,
+                _registered_method=True)
         self.DeleteLead = channel.unary_unary(
                 '/leadengine.ingest.v1.IngestService/DeleteLead',
                 request_serializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.DeleteLeadRequest.SerializeToString,
@@ -144,6 +149,14 @@ class IngestServiceServicer:
 
     def ListLeads(self, request, context):
         """Lists a location's leads, most recently updated first, one page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLeadProfiles(self, request, context):
+        """Pages of a location's live leads reduced to what bulk scoring reads
+        (ids and fit attributes), as columns, in lead_id order. Read-only.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -259,6 +272,11 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.ListLeads,
                     request_deserializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ListLeadsRequest.FromString,
                     response_serializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ListLeadsResponse.SerializeToString,
+            ),
+            'ListLeadProfiles': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLeadProfiles,
+                    request_deserializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ListLeadProfilesRequest.FromString,
+                    response_serializer=leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ListLeadProfilesResponse.SerializeToString,
             ),
             'DeleteLead': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteLead,
@@ -423,6 +441,33 @@ class IngestService:
             '/leadengine.ingest.v1.IngestService/ListLeads',
             leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ListLeadsRequest.SerializeToString,
             leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ListLeadsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLeadProfiles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.ingest.v1.IngestService/ListLeadProfiles',
+            leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ListLeadProfilesRequest.SerializeToString,
+            leadengine_dot_ingest_dot_v1_dot_ingest__service__pb2.ListLeadProfilesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -50,6 +50,10 @@ class IngestServiceStub:
     """Returns the lead a CRM knows by (location_id, external_contact_id)."""
     ListLeads: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.ListLeadsRequest, _ingest_service_pb2.ListLeadsResponse]
     """Lists a location's leads, most recently updated first, one page at a time."""
+    ListLeadProfiles: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.ListLeadProfilesRequest, _ingest_service_pb2.ListLeadProfilesResponse]
+    """Pages of a location's live leads reduced to what bulk scoring reads
+    (ids and fit attributes), as columns, in lead_id order. Read-only.
+    """
     DeleteLead: _grpc.UnaryUnaryMultiCallable[_ingest_service_pb2.DeleteLeadRequest, _ingest_service_pb2.DeleteLeadResponse]
     """Erases a lead's personal data, keeps its anonymised events and tells the
     coordinator to stop every journey. Idempotent: deleting twice succeeds.
@@ -119,6 +123,10 @@ class IngestServiceAsyncStub(IngestServiceStub):
     """Returns the lead a CRM knows by (location_id, external_contact_id)."""
     ListLeads: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.ListLeadsRequest, _ingest_service_pb2.ListLeadsResponse]  # type: ignore[assignment]
     """Lists a location's leads, most recently updated first, one page at a time."""
+    ListLeadProfiles: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.ListLeadProfilesRequest, _ingest_service_pb2.ListLeadProfilesResponse]  # type: ignore[assignment]
+    """Pages of a location's live leads reduced to what bulk scoring reads
+    (ids and fit attributes), as columns, in lead_id order. Read-only.
+    """
     DeleteLead: _aio.UnaryUnaryMultiCallable[_ingest_service_pb2.DeleteLeadRequest, _ingest_service_pb2.DeleteLeadResponse]  # type: ignore[assignment]
     """Erases a lead's personal data, keeps its anonymised events and tells the
     coordinator to stop every journey. Idempotent: deleting twice succeeds.
@@ -209,6 +217,16 @@ class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_ingest_service_pb2.ListLeadsResponse, _abc.Awaitable[_ingest_service_pb2.ListLeadsResponse]]:
         """Lists a location's leads, most recently updated first, one page at a time."""
+
+    @_abc_1.abstractmethod
+    def ListLeadProfiles(
+        self,
+        request: _ingest_service_pb2.ListLeadProfilesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_service_pb2.ListLeadProfilesResponse, _abc.Awaitable[_ingest_service_pb2.ListLeadProfilesResponse]]:
+        """Pages of a location's live leads reduced to what bulk scoring reads
+        (ids and fit attributes), as columns, in lead_id order. Read-only.
+        """
 
     @_abc_1.abstractmethod
     def DeleteLead(

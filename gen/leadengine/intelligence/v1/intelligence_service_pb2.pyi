@@ -11,6 +11,7 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from leadengine.ingest.v1 import ingest_service_pb2 as _ingest_service_pb2
+from leadengine.routing.v1 import routing_service_pb2 as _routing_service_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -157,13 +158,21 @@ class LeadIntelligence(_message.Message):
     FACTORS_FIELD_NUMBER: _builtins.int
     SCORE_TIME_FIELD_NUMBER: _builtins.int
     MODEL_VERSION_FIELD_NUMBER: _builtins.int
+    CONVERSION_PROBABILITY_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
     location_id: _builtins.str
     score: _builtins.float
     """0..100."""
     tier: Global___ScoreTier.ValueType
     model_version: _builtins.str
-    """Version of the scoring rules that produced this score."""
+    """What produced this: the scoring rules, the location's points config
+    version and its conversion model version, e.g.
+    "rules-v1-hl14d-cap20/points-v0/logreg-v3".
+    """
+    conversion_probability: _builtins.float
+    """Probability (0..1) that the lead converts (is WON), from the location's
+    online model; the population prior until the location has outcomes.
+    """
     @_builtins.property
     def factors(self) -> _containers.RepeatedCompositeFieldContainer[Global___ScoreFactor]: ...
     @_builtins.property
@@ -178,10 +187,11 @@ class LeadIntelligence(_message.Message):
         factors: _abc.Iterable[Global___ScoreFactor] | None = ...,
         score_time: _timestamp_pb2.Timestamp | None = ...,
         model_version: _builtins.str = ...,
+        conversion_probability: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["score_time", b"score_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["factors", b"factors", "lead_id", b"lead_id", "location_id", b"location_id", "model_version", b"model_version", "score", b"score", "score_time", b"score_time", "tier", b"tier"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversion_probability", b"conversion_probability", "factors", b"factors", "lead_id", b"lead_id", "location_id", b"location_id", "model_version", b"model_version", "score", b"score", "score_time", b"score_time", "tier", b"tier"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -249,15 +259,19 @@ class GetLeadIntelligenceRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     LEAD_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
+    location_id: _builtins.str
+    """Required: the lead's location (reads are tenant-checked)."""
     def __init__(
         self,
         *,
         lead_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "location_id", b"location_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -295,11 +309,16 @@ class ListHighIntentLeadsRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     MIN_SCORE_FIELD_NUMBER: _builtins.int
+    TIER_FIELD_NUMBER: _builtins.int
     location_id: _builtins.str
     page_size: _builtins.int
     page_token: _builtins.str
     min_score: _builtins.float
-    """Overrides the configured threshold when > 0."""
+    """Overrides the configured threshold when > 0. With a tier and no
+    min_score, the tier's band alone applies.
+    """
+    tier: Global___ScoreTier.ValueType
+    """Only leads in this tier (as of the listing's time) when set."""
     def __init__(
         self,
         *,
@@ -307,10 +326,11 @@ class ListHighIntentLeadsRequest(_message.Message):
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
         min_score: _builtins.float = ...,
+        tier: Global___ScoreTier.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id", "min_score", b"min_score", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id", "min_score", b"min_score", "page_size", b"page_size", "page_token", b"page_token", "tier", b"tier"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -324,22 +344,444 @@ class ListHighIntentLeadsResponse(_message.Message):
 
     LEADS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    SCORE_TIME_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
     @_builtins.property
     def leads(self) -> _containers.RepeatedCompositeFieldContainer[Global___LeadIntelligence]: ...
+    @_builtins.property
+    def score_time(self) -> _timestamp_pb2.Timestamp:
+        """The time every score of this listing is computed as of."""
+
     def __init__(
         self,
         *,
         leads: _abc.Iterable[Global___LeadIntelligence] | None = ...,
         next_page_token: _builtins.str = ...,
+        score_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["score_time", b"score_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["leads", b"leads", "next_page_token", b"next_page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["leads", b"leads", "next_page_token", b"next_page_token", "score_time", b"score_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListHighIntentLeadsResponse: _TypeAlias = ListHighIntentLeadsResponse  # noqa: Y015
+
+@_typing.final
+class ScoreLocationRequest(_message.Message):
+    """Request for ScoreLocation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    request_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScoreLocationRequest: _TypeAlias = ScoreLocationRequest  # noqa: Y015
+
+@_typing.final
+class ScoreLocationResponse(_message.Message):
+    """Response for ScoreLocation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCORED_COUNT_FIELD_NUMBER: _builtins.int
+    REMOVED_COUNT_FIELD_NUMBER: _builtins.int
+    scored_count: _builtins.int
+    """Leads scored."""
+    removed_count: _builtins.int
+    """Scores removed because ingest no longer lists their lead."""
+    def __init__(
+        self,
+        *,
+        scored_count: _builtins.int = ...,
+        removed_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["removed_count", b"removed_count", "scored_count", b"scored_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScoreLocationResponse: _TypeAlias = ScoreLocationResponse  # noqa: Y015
+
+@_typing.final
+class ForgetLeadRequest(_message.Message):
+    """Request for ForgetLead."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    lead_id: _builtins.str
+    location_id: _builtins.str
+    request_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        lead_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "location_id", b"location_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ForgetLeadRequest: _TypeAlias = ForgetLeadRequest  # noqa: Y015
+
+@_typing.final
+class ForgetLeadResponse(_message.Message):
+    """Response for ForgetLead."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REMOVED_FIELD_NUMBER: _builtins.int
+    removed: _builtins.bool
+    """False when there was no score to remove."""
+    def __init__(
+        self,
+        *,
+        removed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["removed", b"removed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ForgetLeadResponse: _TypeAlias = ForgetLeadResponse  # noqa: Y015
+
+@_typing.final
+class ScoringConfig(_message.Message):
+    """Points a location gives; names missing from a map keep their default."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class EventPointsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class FitPointsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    EVENT_POINTS_FIELD_NUMBER: _builtins.int
+    FIT_POINTS_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    version: _builtins.int
+    """Output only: increases with every change; 0 = defaults."""
+    @_builtins.property
+    def event_points(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """Points for one fresh event, by ingest event type name ("listing_view")."""
+
+    @_builtins.property
+    def fit_points(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """Points per fit attribute: "preapproved", "budget", "timeline_3m",
+        "timeline_6m", "timeline_12m", "phone", "email", "source_<name>".
+        """
+
+    def __init__(
+        self,
+        *,
+        event_points: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        fit_points: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_points", b"event_points", "fit_points", b"fit_points", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScoringConfig: _TypeAlias = ScoringConfig  # noqa: Y015
+
+@_typing.final
+class UpsertScoringConfigRequest(_message.Message):
+    """Request for UpsertScoringConfig."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    CONFIG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    request_id: _builtins.str
+    @_builtins.property
+    def config(self) -> Global___ScoringConfig: ...
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+        config: Global___ScoringConfig | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "location_id", b"location_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpsertScoringConfigRequest: _TypeAlias = UpsertScoringConfigRequest  # noqa: Y015
+
+@_typing.final
+class UpsertScoringConfigResponse(_message.Message):
+    """Response for UpsertScoringConfig."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONFIG_FIELD_NUMBER: _builtins.int
+    RESCORED_COUNT_FIELD_NUMBER: _builtins.int
+    rescored_count: _builtins.int
+    """Stored scores rescored with the new points."""
+    @_builtins.property
+    def config(self) -> Global___ScoringConfig: ...
+    def __init__(
+        self,
+        *,
+        config: Global___ScoringConfig | None = ...,
+        rescored_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "rescored_count", b"rescored_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpsertScoringConfigResponse: _TypeAlias = UpsertScoringConfigResponse  # noqa: Y015
+
+@_typing.final
+class GetScoringConfigRequest(_message.Message):
+    """Request for GetScoringConfig."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetScoringConfigRequest: _TypeAlias = GetScoringConfigRequest  # noqa: Y015
+
+@_typing.final
+class GetScoringConfigResponse(_message.Message):
+    """Response for GetScoringConfig."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONFIG_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def config(self) -> Global___ScoringConfig: ...
+    def __init__(
+        self,
+        *,
+        config: Global___ScoringConfig | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config", b"config"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetScoringConfigResponse: _TypeAlias = GetScoringConfigResponse  # noqa: Y015
+
+@_typing.final
+class ObserveOutcomeRequest(_message.Message):
+    """Request for ObserveOutcome."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    OCCURRED_TIME_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    lead_id: _builtins.str
+    outcome: _routing_service_pb2.Outcome.ValueType
+    request_id: _builtins.str
+    @_builtins.property
+    def occurred_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+        lead_id: _builtins.str = ...,
+        outcome: _routing_service_pb2.Outcome.ValueType = ...,
+        occurred_time: _timestamp_pb2.Timestamp | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_time", b"occurred_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "location_id", b"location_id", "occurred_time", b"occurred_time", "outcome", b"outcome", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ObserveOutcomeRequest: _TypeAlias = ObserveOutcomeRequest  # noqa: Y015
+
+@_typing.final
+class ObserveOutcomeResponse(_message.Message):
+    """Response for ObserveOutcome."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DUPLICATE_FIELD_NUMBER: _builtins.int
+    TRAINED_FIELD_NUMBER: _builtins.int
+    MODEL_VERSION_FIELD_NUMBER: _builtins.int
+    duplicate: _builtins.bool
+    """True when this request_id had been observed before (nothing changed)."""
+    trained: _builtins.bool
+    """True when the outcome trained the model (WON or LOST of a scored lead)."""
+    model_version: _builtins.str
+    def __init__(
+        self,
+        *,
+        duplicate: _builtins.bool = ...,
+        trained: _builtins.bool = ...,
+        model_version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duplicate", b"duplicate", "model_version", b"model_version", "trained", b"trained"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ObserveOutcomeResponse: _TypeAlias = ObserveOutcomeResponse  # noqa: Y015
+
+@_typing.final
+class GetModelStatsRequest(_message.Message):
+    """Request for GetModelStats."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetModelStatsRequest: _TypeAlias = GetModelStatsRequest  # noqa: Y015
+
+@_typing.final
+class ModelStats(_message.Message):
+    """How a location's conversion model is doing, on outcomes it predicted
+    before learning from them (a rolling hold-out of the latest 1,000).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OUTCOMES_SEEN_FIELD_NUMBER: _builtins.int
+    AUC_FIELD_NUMBER: _builtins.int
+    BRIER_FIELD_NUMBER: _builtins.int
+    CALIBRATION_ERROR_FIELD_NUMBER: _builtins.int
+    MODEL_VERSION_FIELD_NUMBER: _builtins.int
+    outcomes_seen: _builtins.int
+    auc: _builtins.float
+    """Area under the ROC curve; 0 until both classes were seen."""
+    brier: _builtins.float
+    """Mean squared error of the predicted probability."""
+    calibration_error: _builtins.float
+    """Expected calibration error over 10 equal-width bins."""
+    model_version: _builtins.str
+    def __init__(
+        self,
+        *,
+        outcomes_seen: _builtins.int = ...,
+        auc: _builtins.float = ...,
+        brier: _builtins.float = ...,
+        calibration_error: _builtins.float = ...,
+        model_version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auc", b"auc", "brier", b"brier", "calibration_error", b"calibration_error", "model_version", b"model_version", "outcomes_seen", b"outcomes_seen"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelStats: _TypeAlias = ModelStats  # noqa: Y015
+
+@_typing.final
+class GetModelStatsResponse(_message.Message):
+    """Response for GetModelStats."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def stats(self) -> Global___ModelStats: ...
+    def __init__(
+        self,
+        *,
+        stats: Global___ModelStats | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["stats", b"stats"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["stats", b"stats"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetModelStatsResponse: _TypeAlias = GetModelStatsResponse  # noqa: Y015
 
 @_typing.final
 class Trigger(_message.Message):

@@ -51,6 +51,36 @@ class IntelligenceServiceStub:
                 request_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ListHighIntentLeadsRequest.SerializeToString,
                 response_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ListHighIntentLeadsResponse.FromString,
                 _registered_method=True)
+        self.ScoreLocation = channel.unary_unary(
+                '/leadengine.intelligence.v1.IntelligenceService/ScoreLocation',
+                request_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ScoreLocationRequest.SerializeToString,
+                response_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ScoreLocationResponse.FromString,
+                _registered_method=True)
+        self.ForgetLead = channel.unary_unary(
+                '/leadengine.intelligence.v1.IntelligenceService/ForgetLead',
+                request_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ForgetLeadRequest.SerializeToString,
+                response_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ForgetLeadResponse.FromString,
+                _registered_method=True)
+        self.UpsertScoringConfig = channel.unary_unary(
+                '/leadengine.intelligence.v1.IntelligenceService/UpsertScoringConfig',
+                request_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.UpsertScoringConfigRequest.SerializeToString,
+                response_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.UpsertScoringConfigResponse.FromString,
+                _registered_method=True)
+        self.GetScoringConfig = channel.unary_unary(
+                '/leadengine.intelligence.v1.IntelligenceService/GetScoringConfig',
+                request_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.GetScoringConfigRequest.SerializeToString,
+                response_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.GetScoringConfigResponse.FromString,
+                _registered_method=True)
+        self.ObserveOutcome = channel.unary_unary(
+                '/leadengine.intelligence.v1.IntelligenceService/ObserveOutcome',
+                request_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ObserveOutcomeRequest.SerializeToString,
+                response_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ObserveOutcomeResponse.FromString,
+                _registered_method=True)
+        self.GetModelStats = channel.unary_unary(
+                '/leadengine.intelligence.v1.IntelligenceService/GetModelStats',
+                request_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.GetModelStatsRequest.SerializeToString,
+                response_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.GetModelStatsResponse.FromString,
+                _registered_method=True)
         self.EvaluateTriggers = channel.unary_unary(
                 '/leadengine.intelligence.v1.IntelligenceService/EvaluateTriggers',
                 request_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.EvaluateTriggersRequest.SerializeToString,
@@ -97,15 +127,70 @@ class IntelligenceServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetLeadIntelligence(self, request, context):
-        """Returns the last stored score and its breakdown.
+        """Returns the lead's score as of now (its engagement decayed to this
+        moment) and its breakdown. Tenant-checked: a lead of another location is
+        NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListHighIntentLeads(self, request, context):
-        """Lists a location's leads at or above the high-intent threshold,
-        highest score first.
+        """Lists a location's leads at or above the high-intent threshold (or in a
+        tier), highest score as of the first page's time first; every page of
+        one listing uses that same time, so decay never skips or repeats a lead.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ScoreLocation(self, request, context):
+        """Scores every lead of a location in batches: the leads are read from
+        ingest (ListLeadProfiles), fit and stored engagement combined in
+        set-based SQL;
+        scores of leads ingest no longer lists (deleted) are removed. Call it
+        after an import. Idempotent: running it again yields the same scores.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ForgetLead(self, request, context):
+        """Removes a lead's score (the lead was deleted): it leaves every listing.
+        Idempotent: forgetting a forgotten lead changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpsertScoringConfig(self, request, context):
+        """Sets a location's points per event type and fit attribute (a new config
+        version) and rescores every stored score of the location with them.
+        Idempotent on request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetScoringConfig(self, request, context):
+        """Returns a location's points (the defaults when it never set any).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ObserveOutcome(self, request, context):
+        """Trains the location's conversion model on one lead's outcome (WON is a
+        conversion, LOST is not; other outcomes are recorded, not trained on).
+        Idempotent on request_id: a redelivered outcome trains once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetModelStats(self, request, context):
+        """How well the location's conversion model predicts outcomes it had not
+        yet trained on (each outcome is scored before it is learnt).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -179,6 +264,36 @@ def add_IntelligenceServiceServicer_to_server(servicer, server):
                     servicer.ListHighIntentLeads,
                     request_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ListHighIntentLeadsRequest.FromString,
                     response_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ListHighIntentLeadsResponse.SerializeToString,
+            ),
+            'ScoreLocation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ScoreLocation,
+                    request_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ScoreLocationRequest.FromString,
+                    response_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ScoreLocationResponse.SerializeToString,
+            ),
+            'ForgetLead': grpc.unary_unary_rpc_method_handler(
+                    servicer.ForgetLead,
+                    request_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ForgetLeadRequest.FromString,
+                    response_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ForgetLeadResponse.SerializeToString,
+            ),
+            'UpsertScoringConfig': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertScoringConfig,
+                    request_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.UpsertScoringConfigRequest.FromString,
+                    response_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.UpsertScoringConfigResponse.SerializeToString,
+            ),
+            'GetScoringConfig': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetScoringConfig,
+                    request_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.GetScoringConfigRequest.FromString,
+                    response_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.GetScoringConfigResponse.SerializeToString,
+            ),
+            'ObserveOutcome': grpc.unary_unary_rpc_method_handler(
+                    servicer.ObserveOutcome,
+                    request_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ObserveOutcomeRequest.FromString,
+                    response_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ObserveOutcomeResponse.SerializeToString,
+            ),
+            'GetModelStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetModelStats,
+                    request_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.GetModelStatsRequest.FromString,
+                    response_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.GetModelStatsResponse.SerializeToString,
             ),
             'EvaluateTriggers': grpc.unary_unary_rpc_method_handler(
                     servicer.EvaluateTriggers,
@@ -294,6 +409,168 @@ class IntelligenceService:
             '/leadengine.intelligence.v1.IntelligenceService/ListHighIntentLeads',
             leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ListHighIntentLeadsRequest.SerializeToString,
             leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ListHighIntentLeadsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScoreLocation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.intelligence.v1.IntelligenceService/ScoreLocation',
+            leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ScoreLocationRequest.SerializeToString,
+            leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ScoreLocationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ForgetLead(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.intelligence.v1.IntelligenceService/ForgetLead',
+            leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ForgetLeadRequest.SerializeToString,
+            leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ForgetLeadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertScoringConfig(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.intelligence.v1.IntelligenceService/UpsertScoringConfig',
+            leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.UpsertScoringConfigRequest.SerializeToString,
+            leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.UpsertScoringConfigResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetScoringConfig(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.intelligence.v1.IntelligenceService/GetScoringConfig',
+            leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.GetScoringConfigRequest.SerializeToString,
+            leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.GetScoringConfigResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ObserveOutcome(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.intelligence.v1.IntelligenceService/ObserveOutcome',
+            leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ObserveOutcomeRequest.SerializeToString,
+            leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.ObserveOutcomeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetModelStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.intelligence.v1.IntelligenceService/GetModelStats',
+            leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.GetModelStatsRequest.SerializeToString,
+            leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.GetModelStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,

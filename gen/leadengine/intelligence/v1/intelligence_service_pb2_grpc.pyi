@@ -40,10 +40,41 @@ class IntelligenceServiceStub:
     Idempotent: scoring the same inputs again yields the same score.
     """
     GetLeadIntelligence: _grpc.UnaryUnaryMultiCallable[_intelligence_service_pb2.GetLeadIntelligenceRequest, _intelligence_service_pb2.GetLeadIntelligenceResponse]
-    """Returns the last stored score and its breakdown."""
+    """Returns the lead's score as of now (its engagement decayed to this
+    moment) and its breakdown. Tenant-checked: a lead of another location is
+    NOT_FOUND.
+    """
     ListHighIntentLeads: _grpc.UnaryUnaryMultiCallable[_intelligence_service_pb2.ListHighIntentLeadsRequest, _intelligence_service_pb2.ListHighIntentLeadsResponse]
-    """Lists a location's leads at or above the high-intent threshold,
-    highest score first.
+    """Lists a location's leads at or above the high-intent threshold (or in a
+    tier), highest score as of the first page's time first; every page of
+    one listing uses that same time, so decay never skips or repeats a lead.
+    """
+    ScoreLocation: _grpc.UnaryUnaryMultiCallable[_intelligence_service_pb2.ScoreLocationRequest, _intelligence_service_pb2.ScoreLocationResponse]
+    """Scores every lead of a location in batches: the leads are read from
+    ingest (ListLeadProfiles), fit and stored engagement combined in
+    set-based SQL;
+    scores of leads ingest no longer lists (deleted) are removed. Call it
+    after an import. Idempotent: running it again yields the same scores.
+    """
+    ForgetLead: _grpc.UnaryUnaryMultiCallable[_intelligence_service_pb2.ForgetLeadRequest, _intelligence_service_pb2.ForgetLeadResponse]
+    """Removes a lead's score (the lead was deleted): it leaves every listing.
+    Idempotent: forgetting a forgotten lead changes nothing.
+    """
+    UpsertScoringConfig: _grpc.UnaryUnaryMultiCallable[_intelligence_service_pb2.UpsertScoringConfigRequest, _intelligence_service_pb2.UpsertScoringConfigResponse]
+    """Sets a location's points per event type and fit attribute (a new config
+    version) and rescores every stored score of the location with them.
+    Idempotent on request_id.
+    """
+    GetScoringConfig: _grpc.UnaryUnaryMultiCallable[_intelligence_service_pb2.GetScoringConfigRequest, _intelligence_service_pb2.GetScoringConfigResponse]
+    """Returns a location's points (the defaults when it never set any)."""
+    ObserveOutcome: _grpc.UnaryUnaryMultiCallable[_intelligence_service_pb2.ObserveOutcomeRequest, _intelligence_service_pb2.ObserveOutcomeResponse]
+    """Trains the location's conversion model on one lead's outcome (WON is a
+    conversion, LOST is not; other outcomes are recorded, not trained on).
+    Idempotent on request_id: a redelivered outcome trains once.
+    """
+    GetModelStats: _grpc.UnaryUnaryMultiCallable[_intelligence_service_pb2.GetModelStatsRequest, _intelligence_service_pb2.GetModelStatsResponse]
+    """How well the location's conversion model predicts outcomes it had not
+    yet trained on (each outcome is scored before it is learnt).
     """
     EvaluateTriggers: _grpc.UnaryUnaryMultiCallable[_intelligence_service_pb2.EvaluateTriggersRequest, _intelligence_service_pb2.EvaluateTriggersResponse]
     """Evaluates behavioural triggers for a lead against its recent events and
@@ -84,10 +115,41 @@ class IntelligenceServiceAsyncStub(IntelligenceServiceStub):
     Idempotent: scoring the same inputs again yields the same score.
     """
     GetLeadIntelligence: _aio.UnaryUnaryMultiCallable[_intelligence_service_pb2.GetLeadIntelligenceRequest, _intelligence_service_pb2.GetLeadIntelligenceResponse]  # type: ignore[assignment]
-    """Returns the last stored score and its breakdown."""
+    """Returns the lead's score as of now (its engagement decayed to this
+    moment) and its breakdown. Tenant-checked: a lead of another location is
+    NOT_FOUND.
+    """
     ListHighIntentLeads: _aio.UnaryUnaryMultiCallable[_intelligence_service_pb2.ListHighIntentLeadsRequest, _intelligence_service_pb2.ListHighIntentLeadsResponse]  # type: ignore[assignment]
-    """Lists a location's leads at or above the high-intent threshold,
-    highest score first.
+    """Lists a location's leads at or above the high-intent threshold (or in a
+    tier), highest score as of the first page's time first; every page of
+    one listing uses that same time, so decay never skips or repeats a lead.
+    """
+    ScoreLocation: _aio.UnaryUnaryMultiCallable[_intelligence_service_pb2.ScoreLocationRequest, _intelligence_service_pb2.ScoreLocationResponse]  # type: ignore[assignment]
+    """Scores every lead of a location in batches: the leads are read from
+    ingest (ListLeadProfiles), fit and stored engagement combined in
+    set-based SQL;
+    scores of leads ingest no longer lists (deleted) are removed. Call it
+    after an import. Idempotent: running it again yields the same scores.
+    """
+    ForgetLead: _aio.UnaryUnaryMultiCallable[_intelligence_service_pb2.ForgetLeadRequest, _intelligence_service_pb2.ForgetLeadResponse]  # type: ignore[assignment]
+    """Removes a lead's score (the lead was deleted): it leaves every listing.
+    Idempotent: forgetting a forgotten lead changes nothing.
+    """
+    UpsertScoringConfig: _aio.UnaryUnaryMultiCallable[_intelligence_service_pb2.UpsertScoringConfigRequest, _intelligence_service_pb2.UpsertScoringConfigResponse]  # type: ignore[assignment]
+    """Sets a location's points per event type and fit attribute (a new config
+    version) and rescores every stored score of the location with them.
+    Idempotent on request_id.
+    """
+    GetScoringConfig: _aio.UnaryUnaryMultiCallable[_intelligence_service_pb2.GetScoringConfigRequest, _intelligence_service_pb2.GetScoringConfigResponse]  # type: ignore[assignment]
+    """Returns a location's points (the defaults when it never set any)."""
+    ObserveOutcome: _aio.UnaryUnaryMultiCallable[_intelligence_service_pb2.ObserveOutcomeRequest, _intelligence_service_pb2.ObserveOutcomeResponse]  # type: ignore[assignment]
+    """Trains the location's conversion model on one lead's outcome (WON is a
+    conversion, LOST is not; other outcomes are recorded, not trained on).
+    Idempotent on request_id: a redelivered outcome trains once.
+    """
+    GetModelStats: _aio.UnaryUnaryMultiCallable[_intelligence_service_pb2.GetModelStatsRequest, _intelligence_service_pb2.GetModelStatsResponse]  # type: ignore[assignment]
+    """How well the location's conversion model predicts outcomes it had not
+    yet trained on (each outcome is scored before it is learnt).
     """
     EvaluateTriggers: _aio.UnaryUnaryMultiCallable[_intelligence_service_pb2.EvaluateTriggersRequest, _intelligence_service_pb2.EvaluateTriggersResponse]  # type: ignore[assignment]
     """Evaluates behavioural triggers for a lead against its recent events and
@@ -137,7 +199,10 @@ class IntelligenceServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _intelligence_service_pb2.GetLeadIntelligenceRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_intelligence_service_pb2.GetLeadIntelligenceResponse, _abc.Awaitable[_intelligence_service_pb2.GetLeadIntelligenceResponse]]:
-        """Returns the last stored score and its breakdown."""
+        """Returns the lead's score as of now (its engagement decayed to this
+        moment) and its breakdown. Tenant-checked: a lead of another location is
+        NOT_FOUND.
+        """
 
     @_abc_1.abstractmethod
     def ListHighIntentLeads(
@@ -145,8 +210,72 @@ class IntelligenceServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _intelligence_service_pb2.ListHighIntentLeadsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_intelligence_service_pb2.ListHighIntentLeadsResponse, _abc.Awaitable[_intelligence_service_pb2.ListHighIntentLeadsResponse]]:
-        """Lists a location's leads at or above the high-intent threshold,
-        highest score first.
+        """Lists a location's leads at or above the high-intent threshold (or in a
+        tier), highest score as of the first page's time first; every page of
+        one listing uses that same time, so decay never skips or repeats a lead.
+        """
+
+    @_abc_1.abstractmethod
+    def ScoreLocation(
+        self,
+        request: _intelligence_service_pb2.ScoreLocationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intelligence_service_pb2.ScoreLocationResponse, _abc.Awaitable[_intelligence_service_pb2.ScoreLocationResponse]]:
+        """Scores every lead of a location in batches: the leads are read from
+        ingest (ListLeadProfiles), fit and stored engagement combined in
+        set-based SQL;
+        scores of leads ingest no longer lists (deleted) are removed. Call it
+        after an import. Idempotent: running it again yields the same scores.
+        """
+
+    @_abc_1.abstractmethod
+    def ForgetLead(
+        self,
+        request: _intelligence_service_pb2.ForgetLeadRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intelligence_service_pb2.ForgetLeadResponse, _abc.Awaitable[_intelligence_service_pb2.ForgetLeadResponse]]:
+        """Removes a lead's score (the lead was deleted): it leaves every listing.
+        Idempotent: forgetting a forgotten lead changes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def UpsertScoringConfig(
+        self,
+        request: _intelligence_service_pb2.UpsertScoringConfigRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intelligence_service_pb2.UpsertScoringConfigResponse, _abc.Awaitable[_intelligence_service_pb2.UpsertScoringConfigResponse]]:
+        """Sets a location's points per event type and fit attribute (a new config
+        version) and rescores every stored score of the location with them.
+        Idempotent on request_id.
+        """
+
+    @_abc_1.abstractmethod
+    def GetScoringConfig(
+        self,
+        request: _intelligence_service_pb2.GetScoringConfigRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intelligence_service_pb2.GetScoringConfigResponse, _abc.Awaitable[_intelligence_service_pb2.GetScoringConfigResponse]]:
+        """Returns a location's points (the defaults when it never set any)."""
+
+    @_abc_1.abstractmethod
+    def ObserveOutcome(
+        self,
+        request: _intelligence_service_pb2.ObserveOutcomeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intelligence_service_pb2.ObserveOutcomeResponse, _abc.Awaitable[_intelligence_service_pb2.ObserveOutcomeResponse]]:
+        """Trains the location's conversion model on one lead's outcome (WON is a
+        conversion, LOST is not; other outcomes are recorded, not trained on).
+        Idempotent on request_id: a redelivered outcome trains once.
+        """
+
+    @_abc_1.abstractmethod
+    def GetModelStats(
+        self,
+        request: _intelligence_service_pb2.GetModelStatsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intelligence_service_pb2.GetModelStatsResponse, _abc.Awaitable[_intelligence_service_pb2.GetModelStatsResponse]]:
+        """How well the location's conversion model predicts outcomes it had not
+        yet trained on (each outcome is scored before it is learnt).
         """
 
     @_abc_1.abstractmethod

@@ -1,0 +1,113 @@
+"""ListHighIntentLeads in SQL: a location's leads by score as of one time, from the index alone.
+
+A score is fit + min(60, exp(eng_key - rate x t)). Fit does not decay and engagement
+does, so the order of two leads of different fit can change as time passes; within one
+fit it never does (eng_key is fixed). So the listing walks the location's few distinct
+fit values (a loose index scan, pruned to those that can reach the band), takes from each
+the next rows in (eng_key, lead_id) order straight off the index (an index-only scan, LIMIT
+n + 1 each), and merges them: the only sort is of at most groups x (n + 1) rows, never of the
+location; only the n + 1 rows of the page are then read from the table.
+
+Pages of one listing are computed as of the first page's time (carried in the token), and
+the order (score, eng_key, lead_id) is total, so decay between pages neither skips nor
+repeats a lead. Within a group, "after the cursor" holds for a suffix of the index order;
+its start is bounded by `_UPPER` so deep pages seek instead of filtering, and the exact
+comparison then re-checks the boundary rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+
+from services.intelligence.repository import StoredScore, stored
+from services.intelligence.scoring import ENGAGEMENT_MAX
+from shared import deadlines
+from shared.db import Database
+
+# $2 = rate x t of the listing's time; the score expression matches score_parts.score_at.
+_SCORE = "least(100.0, greatest(0.0, s.fit + least($9::float8, exp(s.eng_key - $2::float8))))"
+# Engagement key bounds of a group g for score >= $3, score < $4 and "after the cursor ($5, $6, $7)";
+# 1e-9 widens each for rounding, the exact filter decides.
+_LOWER = (
+    "CASE WHEN $3::float8 - g.fit <= 0 THEN '-Infinity'::float8"
+    " ELSE ln($3::float8 - g.fit) + $2::float8 - 1e-9 END"
+)
+_BELOW_HI = (
+    "CASE WHEN $4::float8 - g.fit > $9::float8 THEN 'Infinity'::float8"
+    " ELSE ln($4::float8 - g.fit) + $2::float8 + 1e-9 END"
+)
+_UPPER = (
+    "CASE WHEN $5::float8 IS NULL OR $5::float8 > g.fit + $9::float8 THEN 'Infinity'::float8"
+    " WHEN $5::float8 = g.fit + $9::float8 THEN greatest($6::float8, ln($9::float8) + $2::float8 + 1e-9)"
+    " WHEN $5::float8 > g.fit THEN ln($5::float8 - g.fit) + $2::float8 + 1e-9"
+    " ELSE '-Infinity'::float8 END"
+)
+
+LIST_SQL = f"""
+WITH RECURSIVE g(fit) AS (
+    (SELECT fit FROM scores WHERE location_id = $1 AND fit >= $3::float8 - $9::float8 AND fit < $4::float8
+     ORDER BY fit DESC LIMIT 1)
+    UNION ALL
+    SELECT (SELECT s.fit FROM scores s
+            WHERE s.location_id = $1 AND s.fit < g.fit AND s.fit >= $3::float8 - $9::float8
+            ORDER BY s.fit DESC LIMIT 1)
+    FROM g WHERE g.fit IS NOT NULL
+),
+top AS (
+    SELECT r.* FROM g CROSS JOIN LATERAL (
+        SELECT s.lead_id, s.eng_key, {_SCORE} AS score_now
+        FROM scores s
+        WHERE s.location_id = $1 AND s.fit = g.fit
+          AND s.eng_key >= {_LOWER} AND s.eng_key <= {_BELOW_HI} AND s.eng_key <= {_UPPER}
+          AND {_SCORE} >= $3::float8 AND {_SCORE} < $4::float8
+          AND ($5::float8 IS NULL OR ({_SCORE}, s.eng_key, s.lead_id) < ($5::float8, $6::float8, $7::uuid))
+        ORDER BY s.eng_key DESC, s.lead_id DESC
+        LIMIT $8
+    ) r
+    WHERE g.fit IS NOT NULL
+    ORDER BY r.score_now DESC, r.eng_key DESC, r.lead_id DESC
+    LIMIT $8
+)
+SELECT s.lead_id, s.location_id, s.profile, s.kinds, s.fit, s.eng_key, s.config_version, s.score_time,
+       s.request_id, top.score_now
+FROM top JOIN scores s ON s.lead_id = top.lead_id
+ORDER BY top.score_now DESC, top.eng_key DESC, top.lead_id DESC
+"""
+
+
+@dataclass(frozen=True)
+class Ranked:
+    stored: StoredScore
+    score: float  # unrounded, as of the listing's time: the cursor key
+
+
+Cursor = tuple[float, float, uuid.UUID]  # (score, eng_key, lead_id) of the last row shown
+
+
+def list_args(
+    location_id: str, lam_t: float, band: tuple[float, float], after: Cursor | None, limit: int
+) -> list[object]:
+    low, high = band
+    s0, k0, id0 = after if after is not None else (None, None, None)
+    return [location_id, lam_t, low, high, s0, k0, id0, limit + 1, ENGAGEMENT_MAX]
+
+
+class HighIntentRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def page(
+        self, location_id: str, lam_t: float, band: tuple[float, float], after: Cursor | None, limit: int
+    ) -> list[Ranked]:
+        """Up to limit + 1 leads with band[0] <= score < band[1] after `after`, best first, scored at
+        the time whose rate x day number is lam_t."""
+        async with self._db.connection() as conn:
+            rows: list[asyncpg.Record] = await conn.fetch(
+                LIST_SQL,
+                *list_args(location_id, lam_t, band, after, limit),
+                timeout=deadlines.timeout(2.0),
+            )
+        return [Ranked(stored(r), r["score_now"]) for r in rows]

@@ -1,0 +1,154 @@
+"""ListHighIntentLeads: keyset pages of a location's leads by score as of the listing's time.
+
+The first page fixes the listing's time (as_of); its token carries it, so every later page
+ranks and scores as of the same moment (see high_intent.py). First pages are cached whole
+(the response as sent) for `page_ttl_s`: a lead rescored in the meantime reaches the cached
+page within that bound, and the scores on it are at most that old (decay in 5 s moves a score
+by under 0.001 points). Deletions, bulk scoring and new points drop a location's pages at
+once. Warming computes each location's default first page at start-up and after bulk scoring.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import uuid
+from datetime import datetime
+
+from leadengine.intelligence.v1 import intelligence_service_pb2 as pb
+
+from services.intelligence import score_parts
+from services.intelligence.high_intent import Cursor, HighIntentRepository
+from services.intelligence.lead_scoring import LeadScoring, LocationState, View
+from services.intelligence.scoring import Rules, tier_for
+from services.intelligence.views import intelligence_to_proto
+from shared import deadlines, pagination, timestamps
+from shared.cache import Kind, TwoLevelCache
+from shared.db import Database
+from shared.errors import FieldViolation, InvalidArgument
+
+
+def _page_kind(ttl_s: float) -> Kind:
+    return Kind(
+        "page",
+        ttl_s=ttl_s,
+        l1_ttl_s=ttl_s,
+        encode=lambda resp: base64.b64encode(resp.SerializeToString()).decode(),
+        decode=lambda text: pb.ListHighIntentLeadsResponse.FromString(base64.b64decode(text)),
+    )
+
+
+class HighIntentListing:
+    def __init__(
+        self,
+        db: Database,
+        scoring: LeadScoring,
+        state: LocationState,
+        rules: Rules,
+        cache: TwoLevelCache,
+        *,
+        high_intent_score: float,
+        page_ttl_s: float,
+    ) -> None:
+        self._db = db
+        self._repo = HighIntentRepository(db)
+        self._scoring = scoring
+        self._state = state
+        self._rules = rules
+        self._cache = cache
+        self._high_intent_score = high_intent_score
+        self.pages = _page_kind(page_ttl_s)
+
+    def band(self, min_score: float, tier: str | None) -> tuple[float, float]:
+        """[low, high) of scores listed: the tier's band, raised to min_score; with neither,
+        the configured high-intent score and up."""
+        if math.isnan(min_score) or min_score < 0 or min_score > 100:
+            raise InvalidArgument(
+                f"min_score {min_score} is outside 0..100",
+                violations=[FieldViolation("min_score", "0 (use the configured threshold) up to 100")],
+            )
+        r = self._rules
+        if tier is None:
+            return (min_score if min_score > 0 else self._high_intent_score, math.inf)
+        low, high = {"hot": (r.hot_threshold, math.inf), "warm": (r.warm_threshold, r.hot_threshold)}.get(
+            tier, (0.0, r.warm_threshold)
+        )
+        return max(low, min_score), high
+
+    async def page(
+        self, location_id: str, band: tuple[float, float], size: int, token: str
+    ) -> pb.ListHighIntentLeadsResponse:
+        query = f"{location_id}|{band[0]!r}|{band[1]!r}"
+        if not token:
+            found: pb.ListHighIntentLeadsResponse = await self._cache.get_or_load(
+                self.pages,
+                location_id,
+                f"{query}|{size}",
+                lambda: self._compute(location_id, band, size, None),
+            )
+            return found
+        cursor = pagination.decode_cursor(
+            token,
+            lambda c: (
+                datetime.fromisoformat(c["t"]),
+                (float(c["s"]), float(c["k"]), uuid.UUID(c["id"])),
+            ),
+            query=query,
+        )
+        assert cursor is not None  # a token always decodes to a cursor or raises
+        return await self._compute(location_id, band, size, cursor)
+
+    async def _compute(
+        self, location_id: str, band: tuple[float, float], size: int, cursor: tuple[datetime, Cursor] | None
+    ) -> pb.ListHighIntentLeadsResponse:
+        as_of = cursor[0] if cursor else timestamps.now()
+        lam_t = score_parts.rate(self._rules.half_life_days) * score_parts.day_number(as_of)
+        ranked = await self._repo.page(location_id, lam_t, band, cursor[1] if cursor else None, size)
+        points = await self._state.points(location_id)
+        model = await self._state.model(location_id)
+        views: list[View] = []
+        for r in ranked[:size]:
+            view = self._scoring.view(r.stored, points, model, as_of)
+            # The listing's own score (the index's arithmetic) is the one it is ordered by.
+            score = round(r.score, 2)
+            views.append(View(**{**view.__dict__, "score": score, "tier": tier_for(score, self._rules)}))
+        query = f"{location_id}|{band[0]!r}|{band[1]!r}"
+        _, token = pagination.page_of(
+            ranked,
+            size,
+            lambda r: {
+                "t": as_of.isoformat(),
+                "s": repr(r.score),
+                "k": repr(r.stored.eng_key),
+                "id": str(r.stored.lead_id),
+            },
+            query=query,
+        )
+        return pb.ListHighIntentLeadsResponse(
+            leads=[intelligence_to_proto(v) for v in views],
+            next_page_token=token,
+            score_time=timestamps.to_proto(as_of),
+        )
+
+    async def forget_pages(self, location_id: str) -> None:
+        await self._cache.invalidate(self.pages, location_id, None)
+
+    async def warm(self, location_id: str) -> None:
+        """Compute and cache the location's default first page."""
+        await self.forget_pages(location_id)
+        await self.page(location_id, self.band(0.0, None), pagination.DEFAULT_PAGE_SIZE, "")
+
+    async def warm_all(self, limit: int = 1000) -> int:
+        """Warm up to `limit` locations (a loose index scan finds them), at start-up."""
+        async with self._db.connection() as conn:
+            rows = await conn.fetch(
+                "WITH RECURSIVE l(id) AS ((SELECT location_id FROM scores ORDER BY location_id LIMIT 1)"
+                " UNION ALL SELECT (SELECT location_id FROM scores WHERE location_id > l.id"
+                " ORDER BY location_id LIMIT 1) FROM l WHERE l.id IS NOT NULL)"
+                " SELECT id FROM l WHERE id IS NOT NULL LIMIT $1",
+                limit,
+                timeout=deadlines.timeout(30.0),
+            )
+        for row in rows:
+            await self.warm(row["id"])
+        return len(rows)

@@ -55,7 +55,7 @@ class IntelligenceClient(Client):
         location_id: str,
         lead_id: uuid.UUID | str,
         outcome: int,
-        occurred_time: Timestamp,
+        occurred_time: Timestamp | None,
         *,
         request_id: str,
     ) -> pb.ObserveOutcomeResponse:

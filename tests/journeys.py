@@ -83,9 +83,9 @@ async def add_lead(m: Mesh, location: str, *, request_id: str | None = None, **k
 
 
 async def eventually(fetch: Callable[[], Any], until: Callable[[Any], bool], what: str) -> Any:
-    """Poll until the outbox and the coordinator caught up (bounded: 10 s)."""
+    """Poll until the outbox and the coordinator caught up (bounded: 30 s, for a loaded CI box)."""
     last: Any = None
-    for _ in range(100):
+    for _ in range(300):
         try:
             last = await fetch()
         except grpc.aio.AioRpcError as err:

@@ -54,10 +54,10 @@ async def test_a_service_the_call_graph_allows_gets_through(ingest_addr: str, ca
 
 
 async def test_a_service_outside_the_call_graph_is_refused(ingest_addr: str, ca: Authority) -> None:
-    err = await get_lead(ingest_addr, ca.issue("routing"))  # routing never calls ingest
+    err = await get_lead(ingest_addr, ca.issue("content"))  # content calls nobody
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED
     assert error_reason(err) == "CALLER_NOT_ALLOWED"
-    assert "'routing'" in (err.details() or "")
+    assert "'content'" in (err.details() or "")
 
 
 async def test_the_gateway_reaches_lead_rpcs_but_not_the_rest(ingest_addr: str, ca: Authority) -> None:

@@ -6,11 +6,9 @@ from __future__ import annotations
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 
-from services.coordinator.journeys.repository import Journey, JourneyRepository
+from services.coordinator.journeys.repository import CONVERTED, Journey, JourneyRepository
 from shared import inputs
 from shared.rpc import Context
-
-CONVERTED = "lead converted (outcome WON)"
 
 
 class OutcomeHandlers:

@@ -13,7 +13,7 @@ from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 
-from services.coordinator.outcome_servicer import CONVERTED
+from services.coordinator.journeys.repository import CONVERTED
 from tests.integration.test_ingest_webhooks import GHL_CONTACT, deliver, ghl_event, lead_of
 from tests.journeys import add_agent, add_lead, eventually, handle, inbound, journey_of, started_lead
 from tests.support import Mesh, mesh

@@ -27,7 +27,7 @@ from services.coordinator.campaigns.campaign import (
     day_start,
 )
 from services.coordinator.journeys.repository import ACTIVE as JOURNEY_ACTIVE
-from services.coordinator.journeys.repository import Journey, journey_from_row
+from services.coordinator.journeys.repository import CONVERTED, Journey, journey_from_row
 from shared import deadlines
 from shared.db import Conn, Database
 from shared.errors import NotFound
@@ -45,8 +45,6 @@ WENT_OUT = [
 ]
 # A campaign pause holds its journeys under this reason, and its resume lifts only that.
 CAMPAIGN_PAUSED = "campaign paused"
-# The stop reason of a journey whose lead converted (outcome WON).
-CONVERTED = "lead converted (outcome WON)"
 
 _COUNTS = (
     "SELECT"

@@ -21,6 +21,8 @@ STOPPED = pb.JOURNEY_STATE_STOPPED
 COMPLETED = pb.JOURNEY_STATE_COMPLETED
 SCHEDULED = pb.COMMUNICATION_STATUS_SCHEDULED
 BLOCKED = pb.COMMUNICATION_STATUS_BLOCKED
+# The stop reason of a journey whose lead converted: campaigns count these as converted.
+CONVERTED = "lead converted (outcome WON)"
 
 
 @dataclass(frozen=True)

@@ -199,12 +199,12 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     async def human_touch(lead_id: uuid.UUID) -> Journey | None:
         return await control.human_touch(lead_id, cfg.human_pause_h)
 
-    # Confirmations and HELP answers are recorded, not yet sent through the providers.
     replies = ComplianceReplies(
         communications,
-        SimulatedSender(),
+        dispatcher,
         ReplyTexts(cfg.opt_out_confirmation, cfg.help_text, cfg.brand_name),
         timestamps.now,
+        lease=timedelta(seconds=cfg.scheduler_lease_s),
     )
     messages = MessageHandler(
         journeys,

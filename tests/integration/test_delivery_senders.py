@@ -17,6 +17,8 @@ from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from cli import fake_providers
 from cli.fake_providers import FakeProviders
 from services.coordinator.app import create_dispatcher, create_scheduler
+from services.coordinator.compliance import reply_keys
+from services.coordinator.compliance.replies import ComplianceReplies, ReplyTexts
 from services.coordinator.compliance.repository import REPORT, ConsentRepository, Revocation
 from services.coordinator.delivery import providers
 from services.coordinator.delivery.attempts import AttemptRepository
@@ -24,7 +26,7 @@ from services.coordinator.delivery.dispatch import Dispatcher
 from services.coordinator.delivery.provider_config import ProviderConfig
 from services.coordinator.delivery.repository import CommunicationRepository
 from services.coordinator.delivery.scheduler import Scheduler
-from shared import db, unsubscribe
+from shared import db, timestamps, unsubscribe
 from tests.delivery import EMAIL, SMS, coordinator_database, local_noon, seed_message, set_provider, statuses
 from tests.support import service_config
 
@@ -260,3 +262,58 @@ async def test_two_schedulers_racing_send_each_message_once(rig: Rig) -> None:
     assert {r["status"] for r in rows.values()} == {pb.COMMUNICATION_STATUS_QUEUED}
     sent = [r.communication_id for r in rig.fakes.sendgrid.receipts if uuid.UUID(r.communication_id) in ids]
     assert sorted(sent) == sorted(str(i) for i in ids)
+
+
+async def test_the_opt_out_confirmation_reaches_the_provider_once_though_the_lead_opted_out(rig: Rig) -> None:
+    """The lead's STOP asked for it: it passes no consent gate, goes through the same
+    exactly-once path as everything else, and a redelivered STOP sends nothing more."""
+    cid = await seed_message(rig.conn, channel=SMS, due=DUE)
+    lead_id, phone = await rig.conn.fetchrow(
+        "SELECT lead_id, address FROM communications WHERE communication_id = $1", cid
+    )
+    await rig.conn.execute("UPDATE consents SET sms_opted_out = true WHERE lead_id = $1", lead_id)
+    communications = CommunicationRepository(rig.database)
+    answering = await communications.find_step(lead_id, "test")  # the seeded message
+    assert answering is not None
+    replies = ComplianceReplies(
+        communications,
+        rig.dispatcher,
+        ReplyTexts("{brand}: you are unsubscribed.", "{brand}: help.", "Acme Realty"),
+        timestamps.now,
+        lease=timedelta(seconds=60),
+    )
+    for _ in range(2):  # the STOP is delivered twice
+        confirmation = await replies.confirm_opt_out(lead_id, None, phone, answering, timestamps.now())
+        assert confirmation is not None
+        assert confirmation.status == pb.COMMUNICATION_STATUS_QUEUED
+    (got,) = receipts_for(rig.fakes, phone)
+    assert got.body == "Acme Realty: you are unsubscribed."
+    assert confirmation.provider_message_id == got.provider_message_id
+    # Anything else to that number is still refused at send time.
+    await rig.scheduler.run_once(now=NOON)
+    assert (await statuses(rig.conn, [cid]))[cid]["status"] == pb.COMMUNICATION_STATUS_BLOCKED
+    assert len(receipts_for(rig.fakes, phone)) == 1
+
+
+async def test_a_confirmation_found_later_than_five_minutes_is_never_sent(rig: Rig) -> None:
+    cid = await seed_message(rig.conn, channel=SMS, due=DUE)
+    row = await rig.conn.fetchrow(
+        "SELECT lead_id, address FROM communications WHERE communication_id = $1", cid
+    )
+    late = await rig.conn.fetchval(
+        "INSERT INTO communications (lead_id, step_key, channel, direction, status, body, address,"
+        " scheduled_time, create_time) VALUES ($1, $2, $3, $4, $5, 'unsubscribed', $6, $7, $8)"
+        " RETURNING communication_id",
+        row["lead_id"],
+        f"{reply_keys.CONFIRMATION_KEY}:{uuid.uuid4()}",
+        SMS,
+        pb.DIRECTION_OUTBOUND,
+        pb.COMMUNICATION_STATUS_SCHEDULED,
+        row["address"],
+        NOON - timedelta(minutes=10),
+        NOON - timedelta(minutes=10),
+    )
+    await rig.scheduler.run_once(now=NOON)  # e.g. a worker died after recording it
+    got = (await statuses(rig.conn, [late]))[late]
+    assert (got["status"], got["status_reason"]) == (pb.COMMUNICATION_STATUS_BLOCKED, reply_keys.TOO_LATE)
+    assert [r for r in receipts_for(rig.fakes, row["address"]) if r.body == "unsubscribed"] == []

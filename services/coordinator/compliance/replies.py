@@ -18,16 +18,24 @@ from datetime import datetime, timedelta
 from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
-from services.coordinator.delivery.repository import Communication, CommunicationRepository, MessageRecord
-from services.coordinator.delivery.senders import Sender, deliver
+from services.coordinator.compliance.reply_keys import (
+    CONFIRMATION_KEY,
+    CONFIRMATION_WINDOW,
+    HELP_KEY,
+    TOO_LATE,
+)
+from services.coordinator.delivery.dispatch import Dispatcher
+from services.coordinator.delivery.repository import (
+    Communication,
+    CommunicationRepository,
+    MessageRecord,
+    NewCommunication,
+)
 
 log = logging.getLogger(__name__)
 
 SMS = common_pb2.CHANNEL_SMS
-CONFIRMATION_WINDOW = timedelta(minutes=5)
-CONFIRMATION_KEY = "opt_out_confirmation"
-HELP_KEY = "help_reply"
-TOO_LATE = "opt-out confirmation not sent: more than 5 minutes after the opt-out (FCC 24-24)"
+__all__ = ["CONFIRMATION_KEY", "HELP_KEY", "TOO_LATE", "ComplianceReplies", "ReplyTexts"]
 
 
 @dataclass(frozen=True)
@@ -47,12 +55,17 @@ class ComplianceReplies:
     def __init__(
         self,
         communications: CommunicationRepository,
-        sender: Sender,
+        dispatcher: Dispatcher,
         texts: ReplyTexts,
         clock: Callable[[], datetime],
+        *,
+        lease: timedelta,
     ) -> None:
         self._repo = communications
-        self._sender = sender
+        # The same exactly-once path as every other message (provider, or SIMULATED without
+        # credentials); it lets these two texts past the consent gates (reply_keys).
+        self._dispatcher = dispatcher
+        self._lease = lease
         self._texts = texts
         self._clock = clock
 
@@ -94,24 +107,39 @@ class ComplianceReplies:
         if not address:
             log.info("no number to reply to", extra={"lead_id": str(lead_id), "reply": key})
             return None
-        row, created = await self._repo.record_message(
-            MessageRecord(
+        step_key = f"{key}:{answering.provider_message_id or answering.communication_id}"
+        if refused:
+            row, _ = await self._repo.record_message(
+                MessageRecord(
+                    lead_id=lead_id,
+                    journey_id=journey_id,
+                    step_key=step_key,
+                    channel=SMS,
+                    direction=pb.DIRECTION_OUTBOUND,
+                    status=pb.COMMUNICATION_STATUS_BLOCKED,
+                    body=body,
+                    subject="",
+                    address=address,
+                    provider_message_id="",
+                    status_reason=refused,
+                )
+            )
+            return row
+        now = self._clock()
+        # Recorded as claimed before sending: if we die mid-send, the scheduler finishes it.
+        row, created = await self._repo.add_communication(
+            NewCommunication(
                 lead_id=lead_id,
                 journey_id=journey_id,
-                step_key=f"{key}:{answering.provider_message_id or answering.communication_id}",
+                step_key=step_key,
                 channel=SMS,
-                direction=pb.DIRECTION_OUTBOUND,
-                status=pb.COMMUNICATION_STATUS_BLOCKED if refused else pb.COMMUNICATION_STATUS_QUEUED,
+                status=pb.COMMUNICATION_STATUS_SCHEDULED,
                 body=body,
-                subject="",
                 address=address,
-                provider_message_id="",
-                status_reason=refused,
+                scheduled_time=now,
+                claim_until=now + self._lease,
             )
         )
-        if not created or refused:
+        if not created:
             return row  # once: a redelivered event finds the row and sends nothing
-        result = await deliver(self._sender, SMS, address, "", body)
-        return await self._repo.finish_communication(
-            row.communication_id, result.status, result.reason, result.provider_message_id
-        )
+        return await self._dispatcher.dispatch(row, now, retry=False)

@@ -24,8 +24,8 @@ from datetime import datetime, timedelta
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from prometheus_client import Counter
 
-from services.coordinator.compliance import evaluation, gates
-from services.coordinator.compliance.gates import Action
+from services.coordinator.compliance import evaluation, gates, reply_keys
+from services.coordinator.compliance.gates import Action, Gate
 from services.coordinator.compliance.repository import ConsentRepository
 from services.coordinator.compliance.rules import TimeRule
 from services.coordinator.delivery import crashpoints, provider_status
@@ -99,7 +99,13 @@ class Dispatcher:
         """The send-time check, made under the message's row lock: consent, suppression and
         every time rule re-read (the caps were counted by ComplianceChecks just before)."""
         m = held.message
-        decision = evaluation.plan(m.channel, m.address, held.facts, now, self._window)
+        if reply_keys.answers_the_lead(m.step_key):
+            late = reply_keys.too_late(m.step_key, m.create_time, now)
+            if late:
+                return ("settle", pb.COMMUNICATION_STATUS_BLOCKED, late, None)
+            decision = Gate(Action.SEND)  # the lead asked for it by writing to us
+        else:
+            decision = evaluation.plan(m.channel, m.address, held.facts, now, self._window)
         if decision.action is Action.BLOCK:
             return ("settle", pb.COMMUNICATION_STATUS_BLOCKED, decision.reason, None)
         if decision.action is Action.HOLD:  # SCHEDULED with no time: held for review

@@ -75,7 +75,7 @@ def communication_from_row(row: asyncpg.Record) -> Communication:
 @dataclass(frozen=True)
 class NewCommunication:
     lead_id: uuid.UUID
-    journey_id: uuid.UUID
+    journey_id: uuid.UUID | None  # None: a reply to a lead without a journey
     step_key: str
     channel: common_pb2.Channel.ValueType
     status: pb.CommunicationStatus.ValueType

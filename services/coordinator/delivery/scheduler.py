@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
+from services.coordinator.compliance import reply_keys
 from services.coordinator.compliance.checks import ComplianceChecks
 from services.coordinator.compliance.gates import Action, ContactFacts
 from services.coordinator.compliance.repository import ConsentRepository
@@ -78,6 +79,9 @@ class Scheduler:
                 pb.COMMUNICATION_STATUS_FAILED,
                 f"delivery did not complete after {self._max_attempts} attempts",
             )
+            return
+        if reply_keys.answers_the_lead(message.step_key):
+            await self._dispatcher.dispatch(message, now)  # a reply the lead asked for: no gates
             return
         journey = await self._journeys.find_journey(message.lead_id)
         if journey is None or not journey.active:

@@ -88,6 +88,8 @@ class FakeProviders:
         self.sendgrid = Provider("sendgrid")
         self.highlevel = Provider("highlevel")
         self.status_callbacks = False
+        # (contact id, body) of every PUT /contacts/{id}: the DND write-backs.
+        self.dnd_updates: list[tuple[str, dict[str, Any]]] = []
         # Called with each receipt as it is taken, before the answer goes back.
         self.on_receipt: Callable[[Receipt], None] | None = None
         self._ids = itertools.count(1)
@@ -277,6 +279,22 @@ class FakeProviders:
             {"conversationId": f"conv-{receipt.contact_id}", "messageId": receipt.provider_message_id}
         )
 
+    async def highlevel_update_contact(self, request: Request) -> Response:
+        """PUT /contacts/{id}: what the contact was told (DND write-backs), in dnd_updates."""
+        p = self.highlevel
+        if not self._highlevel_authorized(request):
+            return JSONResponse({"statusCode": 401, "message": "Invalid JWT"}, status_code=401)
+        p.calls += 1
+        fault = p.next_fault()
+        early = await self._fault_answer(p, fault, {"statusCode": int(fault) if fault.isdigit() else 0})
+        if early is not None:
+            return early
+        update = await request.json()
+        contact = request.path_params["contact"]
+        with self._lock:
+            self.dnd_updates.append((contact, update))
+        return JSONResponse({"succeded": True, "contact": {"id": contact, **update}})
+
     async def highlevel_search(self, request: Request) -> Response:
         if not self._highlevel_authorized(request):
             return JSONResponse({"statusCode": 401, "message": "Invalid JWT"}, status_code=401)
@@ -306,6 +324,7 @@ class FakeProviders:
                 Route("/v3/messages", self.sendgrid_activity, methods=["GET"]),
                 Route("/conversations/messages", self.highlevel_send, methods=["POST"]),
                 Route("/conversations/search", self.highlevel_search, methods=["GET"]),
+                Route("/contacts/{contact}", self.highlevel_update_contact, methods=["PUT"]),
                 Route("/conversations/{conversation}/messages", self.highlevel_messages, methods=["GET"]),
             ]
         )

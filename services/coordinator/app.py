@@ -30,6 +30,7 @@ from services.coordinator.config import Config
 from services.coordinator.delivery import crashpoints, providers
 from services.coordinator.delivery.attempts import AttemptRepository
 from services.coordinator.delivery.dispatch import Dispatcher
+from services.coordinator.delivery.dnd_writeback import DndWriteback
 from services.coordinator.delivery.providers import ProviderSender
 from services.coordinator.delivery.reports import ReportHandler
 from services.coordinator.delivery.repository import CommunicationRepository
@@ -285,6 +286,14 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
             scheduler.run,
             enroller.run,
             retention.loop(db, cfg.retention, interval_s=cfg.prune_interval_s),
+            DndWriteback(
+                db,
+                http,
+                cfg.providers,
+                poll_s=cfg.scheduler_poll_s,
+                lease=timedelta(seconds=cfg.scheduler_lease_s),
+                clock=timestamps.now,
+            ).run,
         ],
         on_stop=[http.aclose],
     )

@@ -9,6 +9,7 @@ import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 import pytest
@@ -23,6 +24,7 @@ from services.coordinator.compliance.repository import REPORT, ConsentRepository
 from services.coordinator.delivery import providers
 from services.coordinator.delivery.attempts import AttemptRepository
 from services.coordinator.delivery.dispatch import Dispatcher
+from services.coordinator.delivery.dnd_writeback import DndWriteback
 from services.coordinator.delivery.provider_config import ProviderConfig
 from services.coordinator.delivery.repository import CommunicationRepository
 from services.coordinator.delivery.scheduler import Scheduler
@@ -41,7 +43,8 @@ class Rig:
     scheduler: Scheduler
     dispatcher: Dispatcher
     database: db.Database
-    http: object
+    http: Any
+    dispatcher_cfg: ProviderConfig
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +66,7 @@ async def rig(postgres_url: str) -> AsyncIterator[Rig]:
         conn = await asyncpg.connect(dsn, server_settings={"search_path": "coordinator"})
         try:
             scheduler = create_scheduler(database, cfg, dispatcher=dispatcher)
-            yield Rig(dsn, conn, fakes, scheduler, dispatcher, database, http)
+            yield Rig(dsn, conn, fakes, scheduler, dispatcher, database, http, cfg.providers)
         finally:
             await conn.close()
             await http.aclose()
@@ -317,3 +320,52 @@ async def test_a_confirmation_found_later_than_five_minutes_is_never_sent(rig: R
     got = (await statuses(rig.conn, [late]))[late]
     assert (got["status"], got["status_reason"]) == (pb.COMMUNICATION_STATUS_BLOCKED, reply_keys.TOO_LATE)
     assert [r for r in receipts_for(rig.fakes, row["address"]) if r.body == "unsubscribed"] == []
+
+
+async def test_an_opt_out_is_written_back_to_highlevel_as_dnd_once(rig: Rig) -> None:
+    """A location that texts through HighLevel: the lead's contact gets DND for SMS, once,
+    after a provider hiccup; a location on Twilio has nothing written back."""
+    writer = DndWriteback(
+        rig.database,
+        rig.http,
+        rig.dispatcher_cfg,
+        poll_s=1.0,
+        lease=timedelta(seconds=30),
+        clock=timestamps.now,
+    )
+    ghl_loc, twilio_loc = f"loc-ghl-{uuid.uuid4().hex[:6]}", f"loc-tw-{uuid.uuid4().hex[:6]}"
+    await set_provider(rig.conn, ghl_loc, sms="highlevel")
+    contact = f"ct-{uuid.uuid4().hex[:10]}"
+    leads = {}
+    for loc, ct in ((ghl_loc, contact), (twilio_loc, f"ct-{uuid.uuid4().hex[:10]}")):
+        cid = await seed_message(rig.conn, channel=SMS, location_id=loc, contact_id=ct)
+        row = await rig.conn.fetchrow(
+            "SELECT lead_id, address FROM communications WHERE communication_id = $1", cid
+        )
+        leads[loc] = row
+        await ConsentRepository(rig.database).revoke(
+            Revocation(
+                channel=SMS,
+                address=row["address"],
+                lead_id=row["lead_id"],
+                source=REPORT,
+                reason="STOP by text",
+                block_reason="lead opted out (test)",
+                at=NOON,
+            )
+        )
+    rig.fakes.highlevel.faults.append("500")  # the first call fails: retried, not lost
+    await writer.run_once(now=NOON)
+    assert [c for c, _ in rig.fakes.dnd_updates if c == contact] == []
+    await writer.run_once(now=NOON + timedelta(minutes=5))  # past the backoff
+    mine = [body for c, body in rig.fakes.dnd_updates if c == contact]
+    assert len(mine) == 1
+    assert mine[0]["dndSettings"]["SMS"]["status"] == "active"
+    await writer.run_once(now=NOON + timedelta(hours=1))  # done: never again
+    assert len([c for c, _ in rig.fakes.dnd_updates if c == contact]) == 1
+    twilio_lead = leads[twilio_loc]["lead_id"]
+    written = await rig.conn.fetchval(
+        "SELECT count(*) FROM dnd_writebacks w JOIN consent_ledger l USING (entry_id) WHERE l.lead_id = $1",
+        twilio_lead,
+    )
+    assert written == 0

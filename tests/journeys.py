@@ -193,10 +193,12 @@ async def notes_of(m: Mesh, lead_id: str) -> list[pb.Notification]:
     return list(resp.notifications)
 
 
-async def started_lead(m: Mesh, *, hours: Any = DAY_HOURS, agent: bool = True, **kw: Any) -> Any:
+async def started_lead(
+    m: Mesh, *, hours: Any = DAY_HOURS, agent: bool = True, location: str = "", **kw: Any
+) -> Any:
     """A lead whose journey has fully run its first steps (first touch and, with an
     agent, the assignment notification): nothing of it is still in flight."""
-    loc = f"loc-{uuid.uuid4()}"
+    loc = location or f"loc-{uuid.uuid4()}"
     if agent:
         await add_agent(m, loc, phone="+12125550123")
     kw.setdefault("phone", unique_phone())

@@ -141,9 +141,8 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     routing: RoutingClient = ObservedRouting(peers, decisions)
     intelligence: IntelligenceClient = ObservedIntelligence(peers, decisions)
     # Every message is written as its location's brand, with its postal address.
-    content: ContentClient = BrandedContent(
-        peers, LocationBranding(ingest, cfg.location_cache_s), inner=ObservedContent(peers, decisions)
-    )
+    branding = LocationBranding(ingest, cfg.location_cache_s)
+    content: ContentClient = BrandedContent(peers, branding, inner=ObservedContent(peers, decisions))
     # One HTTP client per process; providers without credentials are absent, and their
     # messages are recorded SIMULATED, never SENT.
     http = providers.http_client(cfg.providers)
@@ -206,6 +205,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         ReplyTexts(cfg.opt_out_confirmation, cfg.help_text, cfg.brand_name),
         timestamps.now,
         lease=timedelta(seconds=cfg.scheduler_lease_s),
+        brand_of=branding.brand_name,
     )
     messages = MessageHandler(
         journeys,

@@ -206,6 +206,22 @@ async def test_help_is_answered_with_the_help_text(m: Mesh) -> None:
     assert not consent.consent.sms_opted_out
 
 
+async def test_help_names_the_locations_own_brand(m: Mesh) -> None:
+    loc = f"loc-{uuid.uuid4()}"
+    await m.clients.ingest.UpdateLocation(
+        ingest_pb.UpdateLocationRequest(
+            location=ingest_pb.Location(location_id=loc, brand_name="Harbor Homes"),
+            update_mask=field_mask_pb2.FieldMask(paths=["brand_name"]),
+            request_id=str(uuid.uuid4()),
+        ),
+        timeout=5,
+    )
+    lead = await started_lead(m, location=loc)
+    await handle(m, inbound(lead, "INFO"))
+    answers = [c for c in await comms_of(m, lead.lead_id) if "Msg & data rates" in c.body]
+    assert [a.body.split(":")[0] for a in answers] == ["Harbor Homes"]
+
+
 async def test_a_revocation_in_other_words_opts_out_and_is_confirmed_once(m: Mesh) -> None:
     lead = await started_lead(m)
     sid = f"SM{uuid.uuid4().hex}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -44,11 +44,11 @@ class ReplyTexts:
     help_text: str
     brand_name: str
 
-    def confirmation(self) -> str:
-        return self.opt_out_confirmation.replace("{brand}", self.brand_name)
+    def confirmation(self, brand: str = "") -> str:
+        return self.opt_out_confirmation.replace("{brand}", brand or self.brand_name)
 
-    def help(self) -> str:
-        return self.help_text.replace("{brand}", self.brand_name)
+    def help(self, brand: str = "") -> str:
+        return self.help_text.replace("{brand}", brand or self.brand_name)
 
 
 class ComplianceReplies:
@@ -60,7 +60,10 @@ class ComplianceReplies:
         clock: Callable[[], datetime],
         *,
         lease: timedelta,
+        brand_of: Callable[[str], Awaitable[str]] | None = None,
     ) -> None:
+        # The location's brand for {brand} ("" or None: the configured one).
+        self._brand_of = brand_of
         self._repo = communications
         # The same exactly-once path as every other message (provider, or SIMULATED without
         # credentials); it lets these two texts past the consent gates (reply_keys).
@@ -76,6 +79,7 @@ class ComplianceReplies:
         address: str,
         answering: Communication,
         at: datetime,
+        location_id: str = "",
     ) -> Communication | None:
         """The one confirmation text, if the opt-out is at most 5 minutes old."""
         late = self._clock() - at > CONFIRMATION_WINDOW
@@ -85,14 +89,33 @@ class ComplianceReplies:
             journey_id,
             address,
             answering,
-            self._texts.confirmation(),
+            self._texts.confirmation(await self._brand(location_id)),
             TOO_LATE if late else "",
         )
 
     async def answer_help(
-        self, lead_id: uuid.UUID, journey_id: uuid.UUID | None, address: str, answering: Communication
+        self,
+        lead_id: uuid.UUID,
+        journey_id: uuid.UUID | None,
+        address: str,
+        answering: Communication,
+        location_id: str = "",
     ) -> Communication | None:
-        return await self._reply(HELP_KEY, lead_id, journey_id, address, answering, self._texts.help(), "")
+        body = self._texts.help(await self._brand(location_id))
+        return await self._reply(HELP_KEY, lead_id, journey_id, address, answering, body, "")
+
+    async def _brand(self, location_id: str) -> str:
+        """The location's brand; the configured one when it sets none or ingest cannot say
+        (a confirmation must never wait on a profile lookup)."""
+        if self._brand_of is None or not location_id:
+            return ""
+        try:
+            return await self._brand_of(location_id)
+        except Exception:
+            log.warning(
+                "location brand unavailable for a compliance reply", extra={"location_id": location_id}
+            )
+            return ""
 
     async def _reply(
         self,

@@ -150,7 +150,7 @@ class MessageHandler:
         elif found.intent is Intent.HELP and self._replies is not None:
             # Answered even when opted out (carriers require it); it changes no consent.
             await self._replies.answer_help(
-                lead_id, journey.journey_id if journey else None, address, received
+                lead_id, journey.journey_id if journey else None, address, received, ev.location_id
             )
         revoked = found.intent is Intent.OPT_OUT
         stopped = await self._journeys.stop_journey(
@@ -163,7 +163,7 @@ class MessageHandler:
         if confirm and self._replies is not None:
             # Last: the opt-out and the stopped journey must not wait on a send.
             await self._replies.confirm_opt_out(
-                lead_id, journey.journey_id if journey else None, address, received, at
+                lead_id, journey.journey_id if journey else None, address, received, at, ev.location_id
             )
         return stopped
 

@@ -39,6 +39,9 @@ class LocationBranding:
         self._clock = clock
         self._cache: dict[str, tuple[float, Branding]] = {}
 
+    async def brand_name(self, location_id: str) -> str:
+        return (await self.of(location_id)).brand_name
+
     async def of(self, location_id: str) -> Branding:
         now = self._clock()
         hit = self._cache.get(location_id)

@@ -100,6 +100,39 @@ def test_no_holiday_states_keep_holidays_quiet(state: str, holiday: date) -> Non
     assert allowed("FL", at(holiday, (12, 0), ZONE["FL"]))
 
 
+@pytest.mark.parametrize(
+    ("state", "holiday"),
+    [
+        ("AL", date(2027, 4, 26)),  # Confederate Memorial Day: fourth Monday of April
+        ("AL", date(2027, 6, 7)),  # Jefferson Davis' birthday: first Monday of June
+        ("LA", date(2027, 2, 9)),  # Mardi Gras: Easter 2027 is March 28
+        ("LA", date(2027, 3, 26)),  # Good Friday
+        ("RI", date(2027, 8, 9)),  # Victory Day: second Monday of August
+    ],
+)
+def test_the_states_own_holidays_are_quiet_too(state: str, holiday: date) -> None:
+    assert not any(allowed(state, at(holiday, (h, 0), ZONE[state])) for h in range(24))
+    assert allowed(
+        state,
+        at(
+            holiday.replace(day=holiday.day - 7 if holiday.day > 7 else holiday.day + 7), (12, 0), ZONE[state]
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("year", "easter"),
+    [
+        (2024, date(2024, 3, 31)),
+        (2025, date(2025, 4, 20)),
+        (2026, date(2026, 4, 5)),
+        (2038, date(2038, 4, 25)),
+    ],
+)
+def test_easter(year: int, easter: date) -> None:
+    assert rules._easter(year) == easter
+
+
 def test_federal_rule_applies_everywhere() -> None:
     assert FEDERAL in rules.rules_for([], None)
     ny = ZoneInfo("America/New_York")

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from services.coordinator.compliance.gates import first_instant_at_or_after
 
 # Bump when any rule below changes: every compliance record names the version it used.
-RULES_VERSION = "2026-11-27.1"
+RULES_VERSION = "2026-11-27.2"  # .2: AL, LA and RI state holidays
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class TimeRule:
     cap_24h: int | None = None
 
     def hours_on(self, day: date) -> Hours | None:
-        if self.no_holidays and day in holidays(day.year):
+        if self.no_holidays and (day in holidays(day.year) or day in state_holidays(self.key, day.year)):
             return None
         return self.days[day.weekday()]
 
@@ -158,7 +158,7 @@ def _last_weekday(year: int, month: int, weekday: int) -> date:
 @cache
 def holidays(year: int) -> frozenset[date]:
     """Federal holidays the no-holiday states also keep, on the day itself and the
-    weekday it is observed on. States' own extra holidays are not listed (a known gap)."""
+    weekday it is observed on; their own extra ones are in state_holidays."""
     fixed = [date(year, 1, 1), date(year, 6, 19), date(year, 7, 4), date(year, 11, 11), date(year, 12, 25)]
     observed = [
         d - timedelta(days=1) if d.weekday() == 5 else d + timedelta(days=1)
@@ -177,6 +177,39 @@ def holidays(year: int) -> frozenset[date]:
             _nth_weekday(year, 11, 3, 4),  # Thanksgiving
         ]
     )
+
+
+def _easter(year: int) -> date:
+    """Western Easter Sunday (the anonymous Gregorian computus)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = b // 4, b % 4
+    g = (8 * b + 13) // 25
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = c // 4, c % 4
+    weekday_shift = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 19 * weekday_shift) // 433
+    month = (h + weekday_shift - 7 * m + 90) // 25
+    return date(year, month, (h + weekday_shift - 7 * m + 33 * month + 19) % 32)
+
+
+@cache
+def state_holidays(state: str, year: int) -> frozenset[date]:
+    """The no-holiday states' own legal holidays beyond the federal ones. Where a holiday is
+    kept only in some parishes or counties (Mardi Gras), it counts everywhere in the state:
+    the narrower reading."""
+    if state == "AL":  # Ala. Code 1-3-8
+        return frozenset(
+            {
+                _nth_weekday(year, 4, 0, 4),  # Confederate Memorial Day
+                _nth_weekday(year, 6, 0, 1),  # Jefferson Davis' birthday
+            }
+        )
+    if state == "LA":  # La. R.S. 1:55
+        easter = _easter(year)
+        return frozenset({easter - timedelta(days=47), easter - timedelta(days=2)})  # Mardi Gras, Good Friday
+    if state == "RI":  # R.I. Gen. Laws 25-1-1
+        return frozenset({_nth_weekday(year, 8, 0, 2)})  # Victory Day
+    return frozenset()
 
 
 def rules_for(states: Iterable[str], window: TimeRule | None) -> tuple[TimeRule, ...]:

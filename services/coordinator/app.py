@@ -290,7 +290,8 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
                 db,
                 http,
                 cfg.providers,
-                poll_s=cfg.scheduler_poll_s,
+                # Each idle poll reads the pending opt-outs (a partial index): seconds are soon enough.
+                poll_s=max(cfg.scheduler_poll_s, 5.0),
                 lease=timedelta(seconds=cfg.scheduler_lease_s),
                 clock=timestamps.now,
             ).run,

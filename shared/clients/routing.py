@@ -88,6 +88,12 @@ class RoutingClient(Client):
         assignment: pb.Assignment = resp.assignment
         return assignment
 
+    async def get_assignment(self, lead_id: uuid.UUID, *, location_id: str) -> pb.Assignment | None:
+        """The lead's assignment as it stands now (after any SLA move); None if never routed."""
+        return await self._about_assignment(
+            "GetAssignment", pb.GetAssignmentRequest(lead_id=str(lead_id), location_id=location_id)
+        )
+
     async def release_assignment(
         self, lead_id: uuid.UUID, *, location_id: str, reason: pb.ReleaseReason.ValueType, request_id: str
     ) -> pb.Assignment | None:

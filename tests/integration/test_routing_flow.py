@@ -15,7 +15,16 @@ from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 
 from services.coordinator.journeys.repository import CONVERTED
 from tests.integration.test_ingest_webhooks import GHL_CONTACT, deliver, ghl_event, lead_of
-from tests.journeys import add_agent, add_lead, eventually, handle, inbound, journey_of, started_lead
+from tests.journeys import (
+    add_agent,
+    add_lead,
+    eventually,
+    handle,
+    inbound,
+    journey_of,
+    notes_of,
+    started_lead,
+)
 from tests.support import Mesh, mesh
 
 
@@ -196,3 +205,30 @@ async def test_a_ghl_contact_and_its_won_opportunity_reach_routing_through_inges
     assert stats.stats.outcomes_seen == 1
     assert stats.stats.conversions == 1
     assert stats.stats.model_version == 1  # the model learned from it
+
+
+async def test_a_reply_reaches_the_agent_who_holds_the_lead_now(m: Mesh) -> None:
+    """The first agent declines; routing moves the lead on; the lead's reply is the new
+    agent's to answer, not the one the journey started with."""
+    lead = await started_lead(m)
+    await add_agent(m, lead.location_id, name="Bea Backup", phone="+12125550124")
+    first = await assignment_of(m, lead)
+    await m.clients.routing.DeclineAssignment(
+        routing_pb.DeclineAssignmentRequest(
+            lead_id=lead.lead_id,
+            location_id=lead.location_id,
+            agent_id=first.agent_id,
+            request_id=str(uuid.uuid4()),
+        ),
+        timeout=5,
+    )
+    now = await assignment_of(m, lead)
+    assert now.agent_id
+    assert now.agent_id != first.agent_id
+    assert (await journey_of(m, lead.lead_id)).agent_id == first.agent_id  # the journey started with A
+    await handle(m, inbound(lead, "Yes, can we talk tomorrow?"))
+    notes = await eventually(
+        lambda: notes_of(m, lead.lead_id), lambda ns: any("replied" in n.body for n in ns), "the reply note"
+    )
+    (reply,) = [n for n in notes if "replied" in n.body]
+    assert reply.agent_id == now.agent_id

@@ -212,14 +212,14 @@ class MessageHandler:
         if journey.agent_id is None:
             log.info("reply from a lead without an agent", extra={"lead_id": str(lead_id)})
             return
-        agent = await notifier.known_agent(self._routing, journey.agent_id, journey.location_id)
+        agent = await notifier.current_agent(self._routing, lead_id, journey.location_id, journey.agent_id)
         name = await self._lead_name(lead_id)
         if self._handoff is not None and not opt_out_keyword:
             subject, body = await self._handoff.notice(name, lead_id, message.channel, received)
         else:
             subject, body = notifier.reply_notice(name, message.channel, message.body, opt_out_keyword)
         await self._notifier.notify(
-            agent_id=journey.agent_id,
+            agent_id=uuid.UUID(agent.agent_id),
             lead_id=lead_id,
             # One per inbound message: the row's id is stable across redeliveries.
             step_key=f"reply:{received.provider_message_id or received.communication_id}",

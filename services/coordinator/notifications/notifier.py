@@ -103,6 +103,19 @@ class AgentNotifier:
             await self._repo.finish_notification(note.notification_id, result.status, result.reason)
 
 
+async def current_agent(
+    routing: RoutingClient, lead_id: uuid.UUID, location_id: str, journey_agent: uuid.UUID
+) -> routing_pb.Agent:
+    """Who holds the lead now: routing may have moved it since the journey started (an SLA
+    sweep, a decline), and a reply belongs to the agent working it. The journey's agent when
+    the assignment names none (the pond)."""
+    assignment = await routing.get_assignment(lead_id, location_id=location_id)
+    holder = (
+        uuid.UUID(assignment.agent_id) if assignment is not None and assignment.agent_id else journey_agent
+    )
+    return await known_agent(routing, holder, location_id)
+
+
 async def known_agent(routing: RoutingClient, agent_id: uuid.UUID, location_id: str) -> routing_pb.Agent:
     """The agent a journey names. Routing not knowing an agent it assigned is a fault,
     answered as any failed dependency is (the event is redelivered), not a gate."""

@@ -229,13 +229,15 @@ class TriggerTouches:
         self, journey: Journey, firing: intelligence_pb.TriggerFiring, touch: Communication | None
     ) -> None:
         assert journey.agent_id is not None
-        agent = await notifier.known_agent(self._routing, journey.agent_id, journey.location_id)
+        agent = await notifier.current_agent(
+            self._routing, journey.lead_id, journey.location_id, journey.agent_id
+        )
         context = content_pb.MessageContext.FromString(
             await self._cadences.message_context(journey.journey_id)
         )
         subject, body = alert_text(context.lead_full_name or context.lead_first_name, firing, touch)
         await self._notifier.notify(
-            agent_id=journey.agent_id,
+            agent_id=uuid.UUID(agent.agent_id),
             lead_id=journey.lead_id,
             step_key=f"{TRIGGER_PREFIX}{firing.firing_id}",
             target=notifier.agent_target(agent),

@@ -84,6 +84,11 @@ class Policy:
     blocklist: Blocklist = field(default_factory=Blocklist)
 
 
+def promise_in(text: str) -> str | None:
+    hit = _PROMISES.search(guardrails.normalise(text))
+    return hit.group(0) if hit else None
+
+
 def number_tokens(text: str) -> set[str]:
     """Numbers in a text, separators and leading zeros dropped ("$425,000" -> "425000")."""
     found = set()

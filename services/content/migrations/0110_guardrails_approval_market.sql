@@ -8,7 +8,10 @@ ALTER TABLE messages
     ADD COLUMN revisions text[] NOT NULL DEFAULT '{}',
     ADD COLUMN approved_by_agent_id text,
     ADD COLUMN approve_time timestamptz,
-    ADD COLUMN edited boolean NOT NULL DEFAULT false;
+    ADD COLUMN edited boolean NOT NULL DEFAULT false,
+    -- What the message was written from (facts, language, postal address): an agent's
+    -- edit is judged against the same input, and the audit trail shows it.
+    ADD COLUMN inputs jsonb NOT NULL DEFAULT '{}';
 -- The fallback writer joins the generators a message may come from.
 ALTER TABLE messages DROP CONSTRAINT messages_generator_check;
 ALTER TABLE messages ADD CONSTRAINT messages_generator_check

@@ -120,6 +120,8 @@ class Generation:
         A dry run writes the message the same way (guardrails included) but stores nothing.
         `postal_address` (the location's) replaces the configured one when given."""
         postal_address = postal_address or self._postal_address
+        if purpose == AGENT_NOTIFICATION:  # the lead's language is not the agent's
+            language = ENGLISH
         if request_id and not dry_run:
             seen = await self._repo.by_request(request_id)
             if seen is not None:
@@ -145,7 +147,7 @@ class Generation:
             )
         self._blocklist.check_fields(caller_facts.checked_fields(facts))
         overrides = await self._settings.overrides(location_id)
-        written, found, revisions = await self._write(
+        written, found, revisions = await self.write_checked(
             draft, self._policy(postal_address, settings), self._templates.with_overrides(overrides)
         )
         waits = settings.approval_mode == SUGGEST and draft.to_lead
@@ -163,7 +165,7 @@ class Generation:
             return unsaved(draft, location_id, written, outcome)
         return await self._repo.add(draft, location_id, written, request_id, outcome)
 
-    async def _write(
+    async def write_checked(
         self, draft: Draft, policy: verdicts.Policy, templates: TemplateWriter
     ) -> tuple[Written, list[verdicts.Verdict], list[str]]:
         revisions: list[str] = []

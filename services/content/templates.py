@@ -141,16 +141,17 @@ def _compose(draft: Draft, template: Template, known: dict[str, str]) -> str:
 
 
 def render(draft: Draft, override: Override | None = None) -> Written:
-    known = values(draft.facts, draft.language)
     if override is not None:
-        return _render_override(draft, override, known)
-    template = choose_variant(draft.lead_id, draft.channel, draft.purpose, draft.step_index, draft.language)
+        return _render_override(draft, override, values(draft.facts, draft.language))
+    language = draft.language if (draft.channel, draft.purpose, draft.language) in CATALOGUE else ENGLISH
+    known = values(draft.facts, language)
+    template = choose_variant(draft.lead_id, draft.channel, draft.purpose, draft.step_index, language)
     subject = (pick(template.subject, known) or "") if template.subject else ""
     return Written(
         subject=subject,
         body=_compose(draft, template, known),
         generator=TEMPLATE,
-        model=template_id(draft.channel, draft.purpose, template, draft.language),
+        model=template_id(draft.channel, draft.purpose, template, language),
     )
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cli import campaign, compliance, demo, importer, outbox, seed, timeline, up
+from cli import campaign, compliance, content_data, demo, importer, outbox, seed, timeline, up
 from cli.database import SERVICES
 from cli.terminal import fail
 from shared import config, transport
@@ -205,6 +205,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", type=Path, help="also write the validation report to this CSV file")
 
     p = commands.add_parser(
+        "import-market",
+        help="load market facts (median price, days on market, inventory) per ZIP or city",
+        description="Sends FILE.csv to content's ImportMarketFacts (CONTENT_ADDR). Header: zip,city,"
+        "median_price_usd,days_on_market,inventory,as_of_date (one of zip and city per row). A row"
+        " replaces its area's stored one unless that is newer; any bad row stops the whole file.",
+    )
+    p.add_argument("file", type=Path, help="FILE.csv with a header row")
+
+    p = commands.add_parser(
+        "load-templates",
+        help="replace a location's template overrides (sandboxed Jinja2) from a JSON file",
+        description="Sends FILE (a JSON list of {channel, purpose, language, subject, body}) to content's"
+        " LoadTemplateOverrides (CONTENT_ADDR); content checks syntax, variables and guardrails and"
+        " stores all or none. An empty list goes back to the built-in templates.",
+    )
+    p.add_argument("file", type=Path, help="FILE.json")
+    p.add_argument("--location", required=True, help="location (sub-account) id")
+
+    p = commands.add_parser(
+        "content-settings",
+        help="show or set a location's approval mode, value propositions and link domains",
+        description="Without options, prints the location's content settings; each option given"
+        " replaces that part (CONTENT_ADDR).",
+    )
+    p.add_argument("--location", required=True, help="location (sub-account) id")
+    p.add_argument("--mode", choices=("autopilot", "suggest"), help="suggest: drafts wait for ApproveMessage")
+    p.add_argument(
+        "--value-prop", action="append", dest="value_props", help="a value proposition (repeat for more)"
+    )
+    p.add_argument("--link-domain", action="append", dest="domains", help="a domain messages may link to")
+
+    p = commands.add_parser(
         "fake-providers",
         help="run local fake Twilio, SendGrid and HighLevel APIs (demos and tests)",
         description="Serves the provider APIs the coordinator sends through, on 127.0.0.1, counting what"
@@ -310,6 +342,20 @@ async def _import(args: argparse.Namespace) -> int:
         await peers.close()
 
 
+async def _content(args: argparse.Namespace) -> int:
+    peers = _peers(("content",))
+    try:
+        if args.command == "import-market":
+            return await content_data.import_market(args.file, peers)
+        if args.command == "load-templates":
+            return await content_data.load_templates(args.file, args.location, peers)
+        return await content_data.content_settings(
+            args.location, args.mode, args.value_props, args.domains, peers
+        )
+    finally:
+        await peers.close()
+
+
 async def _campaign(args: argparse.Namespace) -> int:
     peers = _peers(("coordinator",), default_timeout_s=120.0)
     try:
@@ -384,6 +430,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_import(args))
         if args.command == "timeline":
             return asyncio.run(_timeline(args))
+        if args.command in ("import-market", "load-templates", "content-settings"):
+            return asyncio.run(_content(args))
         if args.command == "campaign":
             return asyncio.run(_campaign(args))
         if args.command == "fake-providers":

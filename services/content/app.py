@@ -9,6 +9,7 @@ from services.content.config import Config
 from services.content.generation import Generation
 from services.content.repository import MessageRepository
 from services.content.servicer import ContentServicer
+from services.content.settings_repository import ContentSettingsRepository
 from services.content.templates import TemplateWriter
 from shared.clients import Peers
 from shared.db import Database
@@ -17,8 +18,12 @@ from shared.server import Registration, ServiceApp
 
 def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     # The writer is the seam for Claude: anything with `async write(Draft) -> Written`.
+    # The template writer is also the fallback for any other writer's failing drafts.
     repo = MessageRepository(db)
-    servicer = ContentServicer(Generation(repo, TemplateWriter(), cfg), repo)
+    settings = ContentSettingsRepository(db)
+    templates = TemplateWriter()
+    generation = Generation(repo, templates, templates, cfg, settings)
+    servicer = ContentServicer(generation, repo, settings)
     return ServiceApp(
         registrations=[
             Registration(

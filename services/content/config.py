@@ -20,6 +20,10 @@ class Config:
     postal_address: str = ""
     # Jurisdictions add protected classes; their phrases extend the built-in list.
     blocked_phrases: tuple[str, ...] = ()
+    # GSM-7/UCS-2 segments an SMS may use, STOP line included (each costs one send).
+    sms_max_segments: int = 2
+    # Market facts older than this (by their as-of date) are left out of messages.
+    market_max_age_days: int = 45
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -30,4 +34,8 @@ class Config:
             brand_name=config.text(env, "CONTENT_BRAND_NAME", "LeadEngine Realty"),
             postal_address=config.text(env, "CONTENT_POSTAL_ADDRESS"),
             blocked_phrases=tuple(p.strip() for p in extra.split(",") if p.strip()),
+            sms_max_segments=config.integer(env, "CONTENT_SMS_MAX_SEGMENTS", 2, minimum=1, maximum=10),
+            market_max_age_days=config.integer(
+                env, "CONTENT_MARKET_MAX_AGE_DAYS", 45, minimum=1, maximum=3650
+            ),
         )

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import phonenumbers
 
 from services.content import guardrails
-from services.content.writer import Facts
+from services.content.writer import ENGLISH, LANGUAGES, Facts
 from shared import contact
 from shared.errors import FieldViolation, InvalidArgument
 
@@ -23,7 +23,11 @@ FIELD_LIMITS = {
     "lead_full_name": 60,
     "trigger_description": 120,
     "listing_label": 60,
+    "appointment_label": 80,
 }
+# REPLY_TO_INBOUND: the most recent messages of a thread a writer sees, and each one's length.
+THREAD_MESSAGES = 20
+THREAD_MESSAGE_CHARS = 1_000
 BRAND_LIMIT = FIELD_LIMITS["brand_name"]
 # A postal address is never shortened (a cut one is no address), so a longer one is refused.
 POSTAL_LIMIT = 300
@@ -59,7 +63,23 @@ def from_context(
         lead_score=lead_score,
         trigger_description=clean["trigger_description"],
         listing_label=clean["listing_label"],
+        appointment_label=clean["appointment_label"],
     )
+
+
+def language(raw: str) -> str:
+    """A BCP 47 tag's primary subtag when we write that language ("es-MX" -> "es"); else English."""
+    primary = raw.strip().replace("_", "-").split("-")[0].lower()
+    return primary if primary in LANGUAGES else ENGLISH
+
+
+def thread(entries: Iterable[tuple[bool, str]]) -> tuple[tuple[str, str], ...]:
+    """The latest THREAD_MESSAGES of a conversation, each sanitised, as ("lead" | "us", text)."""
+    kept = [
+        ("lead" if from_lead else "us", guardrails.sanitize(body, THREAD_MESSAGE_CHARS))
+        for from_lead, body in entries
+    ]
+    return tuple((who, text) for who, text in kept[-THREAD_MESSAGES:] if text)
 
 
 def checked_fields(facts: Facts) -> dict[str, str]:

@@ -16,15 +16,34 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from services.content.writer import EMAIL, SMS, Draft, Written
+from services.content.writer import (
+    EMAIL,
+    ENGLISH,
+    FOLLOW_UP,
+    RE_ENGAGEMENT,
+    SMS,
+    SPANISH,
+    TRIGGER,
+    Draft,
+    Written,
+)
 from shared.errors import FailedPrecondition
 
 STOP_LINE = "Reply STOP to opt out."
+# Carriers honour the English keyword in any language; the sentence is the lead's.
+STOP_LINES = {ENGLISH: STOP_LINE, SPANISH: "Responda STOP para cancelar."}
 # Two concatenated GSM-7 segments hold 2 x 153 characters.
 SMS_MAX_CHARS = 306
 EMAIL_MAX_BODY_CHARS = 5_000
 # The sender replaces this with the recipient's one-click unsubscribe URL.
 UNSUBSCRIBE_PLACEHOLDER = "{{unsubscribe_url}}"
+# Marketing email needs an advertisement notice unless the lead opted in (CAN-SPAM);
+# first touches, replies and reminders answer the lead's own request.
+AD_PURPOSES = frozenset({FOLLOW_UP, RE_ENGAGEMENT, TRIGGER})
+AD_NOTICES = {
+    ENGLISH: "This email is an advertisement from {brand}.",
+    SPANISH: "Este correo es publicidad de {brand}.",
+}
 
 # Phrases that describe people rather than the home, or are code words for them.
 # Compared after normalise(): lower case, hyphens and runs of spaces as one space.
@@ -73,6 +92,25 @@ FAIR_HOUSING_PHRASES: tuple[str, ...] = (
     "best schools",
     "great schools",
     "walking distance to church",
+    # Spanish: the same ideas, for messages written in Spanish.
+    "ideal para familias",
+    "perfecto para familias",
+    "solo adultos",
+    "sin niños",
+    "no se aceptan niños",
+    "jóvenes profesionales",
+    "ideal para parejas",
+    "vecindario seguro",
+    "barrio seguro",
+    "zona segura",
+    "buen vecindario",
+    "mal vecindario",
+    "buenas escuelas",
+    "mejores escuelas",
+    "comunidad privada",
+    "exclusivo",
+    "exclusiva",
+    "solo se habla inglés",
 )
 _LINK = re.compile(r"https?://|www\.|\b[a-z0-9-]+\.(?:ly|gl|co|to|io|me|com|net|org)/", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
@@ -109,10 +147,15 @@ class Blocklist:
         alternatives = "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
         self._pattern = re.compile(rf"\b(?:{alternatives})\b")
 
-    def find(self, text: str) -> Violation | None:
+    def find_phrase(self, text: str) -> str | None:
+        """The first Fair Housing phrase in the text, if any."""
         hit = self._pattern.search(normalise(text))
-        if hit:
-            return Violation("fair_housing", hit.group(0))
+        return hit.group(0) if hit else None
+
+    def find(self, text: str) -> Violation | None:
+        phrase = self.find_phrase(text)
+        if phrase:
+            return Violation("fair_housing", phrase)
         link = _LINK.search(text.replace(UNSUBSCRIBE_PLACEHOLDER, ""))
         if link:
             return Violation("link", link.group(0))
@@ -124,13 +167,6 @@ class Blocklist:
             found = self.find(value)
             if found:
                 raise _refused(found, f"context.{name}")
-
-    def check_output(self, draft: Draft, written: Written) -> None:
-        for part in (written.subject, written.body):
-            found = self.find(part)
-            if found:
-                raise _refused(found, "message")
-        _check_shape(draft, written)
 
 
 def _refused(found: Violation, where: str) -> FailedPrecondition:
@@ -146,44 +182,45 @@ def _refused(found: Violation, where: str) -> FailedPrecondition:
     )
 
 
-def _shape_error(what: str) -> FailedPrecondition:
-    return FailedPrecondition(
-        f"the written message {what}; it was not stored",
-        reason="CONTENT_GUARDRAIL",
-        metadata={"rule": "shape"},
-    )
+def stop_line(language: str) -> str:
+    return STOP_LINES.get(language, STOP_LINE)
 
 
-def _check_shape(draft: Draft, written: Written) -> None:
-    if not written.body.strip():
-        raise _shape_error("is empty")
-    if draft.channel == SMS:
-        if len(written.body) > SMS_MAX_CHARS:
-            raise _shape_error(
-                f"is {len(written.body)} characters, over the {SMS_MAX_CHARS} of two SMS segments"
-            )
-        if draft.to_lead and not written.body.endswith(STOP_LINE):
-            raise _shape_error("does not end with the STOP line")
-        if draft.to_lead and draft.facts.brand_name not in written.body:
-            raise _shape_error("does not name the brand")
-    if draft.channel == EMAIL:
-        if not written.subject.strip():
-            raise _shape_error("has no subject")
-        if draft.to_lead and UNSUBSCRIBE_PLACEHOLDER not in written.body:
-            raise _shape_error("has no unsubscribe link")
-
-
-def body_budget(channel: str, to_lead: bool) -> int:
+def body_budget(channel: str, to_lead: bool, language: str = ENGLISH) -> int:
+    """Characters a writer may aim for; the segment cap, counted on the finished text, decides."""
     if channel == SMS:
-        return SMS_MAX_CHARS - (len(STOP_LINE) + 1 if to_lead else 0)
+        return SMS_MAX_CHARS - (len(stop_line(language)) + 1 if to_lead else 0)
     return EMAIL_MAX_BODY_CHARS
 
 
-def email_footer(brand: str, postal_address: str) -> str:
+def needs_ad_notice(draft: Draft) -> bool:
+    return (
+        draft.channel == EMAIL
+        and draft.to_lead
+        and draft.purpose in AD_PURPOSES
+        and not draft.facts.email_marketing_consent
+    )
+
+
+def ad_notice(draft: Draft) -> str:
+    return AD_NOTICES.get(draft.language, AD_NOTICES[ENGLISH]).format(brand=draft.facts.brand_name)
+
+
+def email_footer(brand: str, postal_address: str, language: str = ENGLISH) -> str:
+    if language == SPANISH:
+        return (
+            f"Recibe este correo porque se comunicó con {brand}. "
+            f"Cancelar suscripción: {UNSUBSCRIBE_PLACEHOLDER}\n{brand}, {postal_address}"
+        )
     return (
         f"You are receiving this email because you contacted {brand}. "
         f"Unsubscribe: {UNSUBSCRIBE_PLACEHOLDER}\n{brand}, {postal_address}"
     )
+
+
+def sms_tail(draft: Draft) -> str:
+    """What finish() appends to a lead-facing SMS body (a space and the STOP line)."""
+    return f" {stop_line(draft.language)}" if draft.to_lead and draft.channel == SMS else ""
 
 
 def finish(draft: Draft, written: Written, *, postal_address: str) -> Written:
@@ -191,6 +228,8 @@ def finish(draft: Draft, written: Written, *, postal_address: str) -> Written:
     if not draft.to_lead:
         return written
     if draft.channel == SMS:
-        return replace(written, body=f"{written.body.rstrip()} {STOP_LINE}")
-    footer = email_footer(draft.facts.brand_name, postal_address)
+        return replace(written, body=f"{written.body.rstrip()}{sms_tail(draft)}")
+    footer = email_footer(draft.facts.brand_name, postal_address, draft.language)
+    if needs_ad_notice(draft):
+        footer = f"{ad_notice(draft)}\n{footer}"
     return replace(written, body=f"{written.body.rstrip()}\n\n--\n{footer}")

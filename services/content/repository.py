@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -29,6 +30,20 @@ class Message:
     output_tokens: int
     cost_micros_usd: int
     create_time: datetime
+    status: str = "ready"  # READY, PENDING_APPROVAL or APPROVED
+    language: str = "en"
+    # [{"rule", "passed", "detail"}] as judged on the stored text.
+    guardrail_verdicts: tuple[dict[str, Any], ...] = ()
+    revisions: tuple[str, ...] = ()
+    approved_by_agent_id: str = ""
+    approve_time: datetime | None = None
+    edited: bool = False
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+
+READY = "ready"
+PENDING_APPROVAL = "pending_approval"
+APPROVED = "approved"
 
 
 def _message(row: asyncpg.Record) -> Message:
@@ -46,14 +61,32 @@ def _message(row: asyncpg.Record) -> Message:
         output_tokens=row["output_tokens"],
         cost_micros_usd=row["cost_micros_usd"],
         create_time=row["create_time"],
+        status=row["status"],
+        language=row["language"],
+        guardrail_verdicts=tuple(row["guardrail_verdicts"]),
+        revisions=tuple(row["revisions"]),
+        approved_by_agent_id=row["approved_by_agent_id"] or "",
+        approve_time=row["approve_time"],
+        edited=row["edited"],
+        inputs=row["inputs"],
     )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What generation decided beyond the text: stored with it."""
+
+    status: str = READY
+    verdicts: tuple[dict[str, Any], ...] = ()
+    revisions: tuple[str, ...] = ()
+    inputs: dict[str, Any] = field(default_factory=dict)
 
 
 # GetConversation: a lead's messages oldest first.
 _CONVERSATION = Keyset(key="create_time", key_type="timestamptz", id="message_id", descending=False)
 
 
-def unsaved(draft: Draft, location_id: str, written: Written) -> Message:
+def unsaved(draft: Draft, location_id: str, written: Written, outcome: Outcome | None = None) -> Message:
     """A message as it would be stored, for a dry run: no row, a nil id."""
     return Message(
         message_id=uuid.UUID(int=0),
@@ -69,6 +102,10 @@ def unsaved(draft: Draft, location_id: str, written: Written) -> Message:
         output_tokens=written.output_tokens,
         cost_micros_usd=written.cost_micros_usd,
         create_time=timestamps.now(),
+        status=(outcome or Outcome()).status,
+        language=draft.language,
+        guardrail_verdicts=(outcome or Outcome()).verdicts,
+        revisions=(outcome or Outcome()).revisions,
     )
 
 
@@ -83,14 +120,23 @@ class MessageRepository:
             )
         return None if row is None else _message(row)
 
-    async def add(self, draft: Draft, location_id: str, written: Written, request_id: str | None) -> Message:
+    async def add(
+        self,
+        draft: Draft,
+        location_id: str,
+        written: Written,
+        request_id: str | None,
+        outcome: Outcome | None = None,
+    ) -> Message:
         """Store a message; with a request_id already stored, the first message wins
         and is returned (concurrent identical calls all get the same one)."""
+        outcome = outcome or Outcome()
         async with self._db.transaction() as conn:
             row = await conn.fetchrow(
                 "INSERT INTO messages (lead_id, location_id, channel, purpose, subject, body, generator,"
-                " model, input_tokens, output_tokens, cost_micros_usd, request_id)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                " model, input_tokens, output_tokens, cost_micros_usd, request_id,"
+                " status, language, guardrail_verdicts, revisions, inputs)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
                 " ON CONFLICT (request_id) DO NOTHING RETURNING *",
                 uuid.UUID(draft.lead_id),
                 location_id,
@@ -104,12 +150,47 @@ class MessageRepository:
                 written.output_tokens,
                 written.cost_micros_usd,
                 request_id,
+                outcome.status,
+                draft.language,
+                list(outcome.verdicts),
+                list(outcome.revisions),
+                outcome.inputs,
                 timeout=deadlines.timeout(2.0),
             )
             if row is None:  # a concurrent call with this request_id stored first
                 row = await conn.fetchrow("SELECT * FROM messages WHERE request_id = $1", request_id)
         assert row is not None
         return _message(row)
+
+    async def by_id(self, message_id: uuid.UUID) -> Message | None:
+        async with self._db.connection() as conn:
+            row = await conn.fetchrow(
+                "SELECT * FROM messages WHERE message_id = $1", message_id, timeout=deadlines.timeout(2.0)
+            )
+        return None if row is None else _message(row)
+
+    async def approve(
+        self,
+        message_id: uuid.UUID,
+        agent_id: str,
+        body: str | None,
+        verdicts: tuple[dict[str, Any], ...],
+    ) -> Message | None:
+        """PENDING_APPROVAL -> APPROVED, with the agent's body when given. None when the
+        message was not pending (a concurrent approval won, or it never waited)."""
+        async with self._db.transaction() as conn:
+            row = await conn.fetchrow(
+                "UPDATE messages SET status = 'approved', approved_by_agent_id = $2, approve_time = now(),"
+                " body = coalesce($3, body), edited = ($3 IS NOT NULL AND $3 <> body),"
+                " guardrail_verdicts = $4"
+                " WHERE message_id = $1 AND status = 'pending_approval' RETURNING *",
+                message_id,
+                agent_id,
+                body,
+                list(verdicts),
+                timeout=deadlines.timeout(2.0),
+            )
+        return None if row is None else _message(row)
 
     async def conversation(
         self, lead_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int

@@ -2,62 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import TypeVar
 
-from leadengine.common.v1 import common_pb2
 from leadengine.content.v1 import content_service_pb2 as pb
 from leadengine.content.v1 import content_service_pb2_grpc as pb_grpc
 
 from services.content import facts as caller_facts
+from services.content import guardrails
 from services.content.facts import FIELD_LIMITS
 from services.content.generation import Generation
+from services.content.location_servicer import LocationContentHandlers
+from services.content.message_protos import CHANNELS, PURPOSES, message_to_proto
 from services.content.reply_servicer import ReplyHandlers
-from services.content.repository import Message, MessageRepository
-from services.content.writer import (
-    AGENT_NOTIFICATION,
-    CLAUDE,
-    EMAIL,
-    FIRST_TOUCH,
-    FOLLOW_UP,
-    RE_ENGAGEMENT,
-    SMS,
-    TEMPLATE,
-    TRIGGER,
-)
-from shared import inputs, pagination, timestamps
+from services.content.repository import MessageRepository
+from services.content.settings_repository import ContentSettingsRepository
+from shared import inputs, pagination
 from shared.errors import FieldViolation, InvalidArgument
 from shared.rpc import Context
-
-CHANNELS = {common_pb2.CHANNEL_SMS: SMS, common_pb2.CHANNEL_EMAIL: EMAIL}
-PURPOSES = {
-    pb.MESSAGE_PURPOSE_FIRST_TOUCH: FIRST_TOUCH,
-    pb.MESSAGE_PURPOSE_FOLLOW_UP: FOLLOW_UP,
-    pb.MESSAGE_PURPOSE_AGENT_NOTIFICATION: AGENT_NOTIFICATION,
-    pb.MESSAGE_PURPOSE_TRIGGER: TRIGGER,
-    pb.MESSAGE_PURPOSE_RE_ENGAGEMENT: RE_ENGAGEMENT,
-}
-GENERATORS = {TEMPLATE: pb.GENERATOR_TEMPLATE, CLAUDE: pb.GENERATOR_CLAUDE}
-_CHANNEL_ENUM = {v: k for k, v in CHANNELS.items()}
-_PURPOSE_ENUM = {v: k for k, v in PURPOSES.items()}
-
-
-def message_to_proto(message: Message) -> pb.Message:
-    return pb.Message(
-        message_id=str(message.message_id),
-        lead_id=str(message.lead_id),
-        channel=_CHANNEL_ENUM[message.channel],
-        purpose=_PURPOSE_ENUM[message.purpose],
-        subject=message.subject,
-        body=message.body,
-        generator=GENERATORS[message.generator],
-        model=message.model,
-        input_tokens=message.input_tokens,
-        output_tokens=message.output_tokens,
-        cost_micros_usd=message.cost_micros_usd,
-        create_time=timestamps.to_proto(message.create_time),
-    )
-
 
 # A proto enum's ValueType: CHANNELS and PURPOSES are keyed by theirs, and a Mapping is invariant in its keys.
 _Enum = TypeVar("_Enum", bound=int)
@@ -73,10 +36,13 @@ def _required_enum(value: _Enum, known: Mapping[_Enum, str], field: str, allowed
     return known[value]
 
 
-class ContentServicer(ReplyHandlers, pb_grpc.ContentServiceServicer):
-    def __init__(self, generation: Generation, repo: MessageRepository) -> None:
+class ContentServicer(LocationContentHandlers, ReplyHandlers, pb_grpc.ContentServiceServicer):
+    def __init__(
+        self, generation: Generation, repo: MessageRepository, settings: ContentSettingsRepository
+    ) -> None:
         self._generation = generation
         self._repo = repo
+        self._settings = settings
 
     async def GenerateMessage(
         self, request: pb.GenerateMessageRequest, context: Context
@@ -88,13 +54,19 @@ class ContentServicer(ReplyHandlers, pb_grpc.ContentServiceServicer):
             request.purpose,
             PURPOSES,
             "purpose",
-            "FIRST_TOUCH, FOLLOW_UP, RE_ENGAGEMENT, TRIGGER, AGENT_NOTIFICATION",
+            "FIRST_TOUCH, FOLLOW_UP, RE_ENGAGEMENT, TRIGGER, REPLY_TO_INBOUND, APPOINTMENT_REMINDER, "
+            "AGENT_NOTIFICATION",
         )
         ctx = request.context
         facts = self._generation.facts(
             {name: getattr(ctx, name) for name in FIELD_LIMITS},
             agent_phone=ctx.agent_phone,
             lead_score=ctx.lead_score,
+        )
+        facts = dataclasses.replace(
+            facts,
+            thread=caller_facts.thread((m.from_lead, m.body) for m in ctx.thread),
+            email_marketing_consent=ctx.email_marketing_consent,
         )
         request_id = inputs.request_key(request.request_id)
         if request.step_index < 0:
@@ -112,6 +84,9 @@ class ContentServicer(ReplyHandlers, pb_grpc.ContentServiceServicer):
             request.step_index,
             dry_run=request.dry_run,
             postal_address=caller_facts.postal_address(ctx.postal_address),
+            language=caller_facts.language(ctx.language),
+            tone=guardrails.sanitize(ctx.tone, 40),
+            zip_code=ctx.zip.strip()[:5],
         )
         written = message_to_proto(message)
         if request.dry_run:

@@ -18,9 +18,17 @@ AGENT_NOTIFICATION = "agent_notification"
 TRIGGER = "trigger"
 # A recovery campaign's first message to a lead who went quiet.
 RE_ENGAGEMENT = "re_engagement"
+# An answer to the lead's latest inbound message; the facts carry the thread.
+REPLY_TO_INBOUND = "reply_to_inbound"
+APPOINTMENT_REMINDER = "appointment_reminder"
+
+ENGLISH = "en"
+SPANISH = "es"
+LANGUAGES = (ENGLISH, SPANISH)
 
 TEMPLATE = "template"
 CLAUDE = "claude"
+FALLBACK = "fallback"
 
 
 @dataclass(frozen=True)
@@ -38,18 +46,38 @@ class Facts:
     # TRIGGER: what the lead did (for the record and the agent) and the listing's address.
     trigger_description: str = ""
     listing_label: str = ""
+    # RE_ENGAGEMENT: one of the location's value propositions (rotated by step).
+    value_proposition: str = ""
+    # Market facts for the lead's ZIP or city, present only when stored and fresh.
+    market_area: str = ""
+    market_median_price_usd: int = 0  # 0 = no fresh facts
+    market_days_on_market: int = 0
+    market_inventory: int = 0
+    market_as_of: str = ""  # "YYYY-MM-DD"
+    # REPLY_TO_INBOUND: the conversation, oldest first, as ("lead" | "us", text).
+    thread: tuple[tuple[str, str], ...] = ()
+    # APPOINTMENT_REMINDER: when and where, as the lead reads it.
+    appointment_label: str = ""
+    # CAN-SPAM: no advertisement notice is needed once the lead opted in to marketing email.
+    email_marketing_consent: bool = False
 
 
 @dataclass(frozen=True)
 class Draft:
     lead_id: str
     channel: str  # SMS or EMAIL
-    purpose: str  # FIRST_TOUCH, FOLLOW_UP, RE_ENGAGEMENT, TRIGGER or AGENT_NOTIFICATION
+    purpose: str  # one of the purposes above
     facts: Facts
     # Characters the writer may use for the body, leaving room for required lines.
     max_body_chars: int
     # The cadence step (0: the first touch); later steps read differently.
     step_index: int = 0
+    # Guardrail failures of the previous draft: a regeneration is asked to avoid them.
+    feedback: tuple[str, ...] = ()
+    language: str = ENGLISH  # one of LANGUAGES
+    tone: str = ""  # a hint for model writers; templates ignore it
+    # SMS segments the finished message may use (GSM-7 or UCS-2, required lines included).
+    max_segments: int = 2
 
     @property
     def to_lead(self) -> bool:
@@ -60,7 +88,7 @@ class Draft:
 class Written:
     subject: str  # email only
     body: str
-    generator: str  # TEMPLATE or CLAUDE
+    generator: str  # TEMPLATE, CLAUDE or FALLBACK
     model: str  # template id or model name
     input_tokens: int = 0
     output_tokens: int = 0

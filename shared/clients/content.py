@@ -37,6 +37,14 @@ class ContentClient(Client):
             if err.code == grpc.StatusCode.FAILED_PRECONDITION:
                 return Refused(err.reason or err.code.name, err.message)
             raise
+        if resp.message.status == pb.MESSAGE_STATUS_PENDING_APPROVAL and not request.dry_run:
+            # Suggest mode: the draft is stored for an agent, and nothing may send it before
+            # ApproveMessage. To the caller that is a gate like a refusal, with the id to approve.
+            return Refused(
+                "MESSAGE_PENDING_APPROVAL",
+                f"the location is in suggest mode; message {resp.message.message_id} waits for an "
+                "agent's ApproveMessage and was not sent",
+            )
         return resp.message
 
     async def analyze_reply(self, lead_id: uuid.UUID | str, body: str) -> pb.AnalyzeReplyResponse:

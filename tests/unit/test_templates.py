@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.content import guardrails
+from services.content import guardrails, verdicts
 from services.content.facts import FIELD_LIMITS
 from services.content.guardrails import STOP_LINE, UNSUBSCRIBE_PLACEHOLDER, Blocklist, sanitize
 from services.content.templates import TEMPLATES, render
@@ -27,6 +27,7 @@ from shared.errors import FailedPrecondition
 
 ADDRESS = "100 Congress Ave, Austin, TX 78701"
 BLOCKLIST = Blocklist()
+POLICY = verdicts.Policy(postal_address=ADDRESS, blocklist=BLOCKLIST)
 FULL = Facts(
     lead_first_name="Maria",
     agent_name="Ana Lopez",
@@ -92,7 +93,7 @@ def test_every_variant_reads_clean_with_full_and_empty_context(channel: str, pur
     for facts in (FULL, Facts(brand_name="LeadEngine Realty")):
         for i in range(40):  # enough lead ids to hit every variant
             out = finished(draft(channel, purpose, facts, str(uuid.UUID(int=i))))
-            BLOCKLIST.check_output(draft(channel, purpose, facts), out)
+            verdicts.check_output(draft(channel, purpose, facts), out, POLICY)
             assert "{" not in out.body.replace(UNSUBSCRIBE_PLACEHOLDER, "")
             assert "  " not in out.body
             assert out.generator == TEMPLATE
@@ -202,8 +203,8 @@ def test_output_missing_stop_line_is_refused() -> None:
     d = draft(SMS, FIRST_TOUCH)
     bare = render(d)  # never finished
     with pytest.raises(FailedPrecondition) as exc:
-        BLOCKLIST.check_output(d, bare)
-    assert exc.value.metadata["rule"] == "shape"
+        verdicts.check_output(d, bare, POLICY)
+    assert exc.value.metadata["rule"] == "opt_out"
 
 
 @given(st.text(max_size=500), st.integers(min_value=1, max_value=100))

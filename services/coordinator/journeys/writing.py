@@ -14,8 +14,12 @@ async def write(
 
     A refusal (a guardrail tripped, no postal address for a CAN-SPAM footer) is a
     gate like consent: the step is recorded BLOCKED with content's words, rather
-    than retried forever. Other errors propagate as PeerError."""
+    than retried forever. A suggest-mode draft waiting for an agent is recorded the same
+    way: the coordinator never sends a message content has not released. Other errors
+    propagate as PeerError."""
     written = await content.generate_message(request)
+    if isinstance(written, Refused) and written.reason == "MESSAGE_PENDING_APPROVAL":
+        return None, f"not sent: {written.message}"
     if isinstance(written, Refused):
         return None, f"content refused to write it ({written.reason}): {written.message}"
     return written, ""

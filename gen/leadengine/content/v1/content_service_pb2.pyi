@@ -43,6 +43,12 @@ class _MessagePurposeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Messag
     acknowledges the gap and asks, without pressure, whether they still plan
     a move.
     """
+    MESSAGE_PURPOSE_REPLY_TO_INBOUND: _MessagePurpose.ValueType  # 7
+    """An answer to the lead's latest inbound message (the context carries the
+    thread).
+    """
+    MESSAGE_PURPOSE_APPOINTMENT_REMINDER: _MessagePurpose.ValueType  # 8
+    """Reminds the lead of a booked appointment (the context says when)."""
 
 class MessagePurpose(_MessagePurpose, metaclass=_MessagePurposeEnumTypeWrapper):
     """Why a message is being written."""
@@ -63,6 +69,12 @@ MESSAGE_PURPOSE_RE_ENGAGEMENT: MessagePurpose.ValueType  # 4
 acknowledges the gap and asks, without pressure, whether they still plan
 a move.
 """
+MESSAGE_PURPOSE_REPLY_TO_INBOUND: MessagePurpose.ValueType  # 7
+"""An answer to the lead's latest inbound message (the context carries the
+thread).
+"""
+MESSAGE_PURPOSE_APPOINTMENT_REMINDER: MessagePurpose.ValueType  # 8
+"""Reminds the lead of a booked appointment (the context says when)."""
 Global___MessagePurpose: _TypeAlias = MessagePurpose  # noqa: Y015
 
 class _Generator:
@@ -123,6 +135,54 @@ REPLY_INTENT_UNCLEAR: ReplyIntent.ValueType  # 7
 """No phrase of the lexicon matched: a person should read it."""
 Global___ReplyIntent: _TypeAlias = ReplyIntent  # noqa: Y015
 
+class _MessageStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _MessageStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MessageStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MESSAGE_STATUS_UNSPECIFIED: _MessageStatus.ValueType  # 0
+    MESSAGE_STATUS_READY: _MessageStatus.ValueType  # 1
+    """Autopilot: ready to send."""
+    MESSAGE_STATUS_PENDING_APPROVAL: _MessageStatus.ValueType  # 2
+    """Suggest mode: waits for an agent's ApproveMessage; never sent before."""
+    MESSAGE_STATUS_APPROVED: _MessageStatus.ValueType  # 3
+    """An agent approved it (possibly edited): ready to send."""
+
+class MessageStatus(_MessageStatus, metaclass=_MessageStatusEnumTypeWrapper):
+    """Whether a stored message may be sent."""
+
+MESSAGE_STATUS_UNSPECIFIED: MessageStatus.ValueType  # 0
+MESSAGE_STATUS_READY: MessageStatus.ValueType  # 1
+"""Autopilot: ready to send."""
+MESSAGE_STATUS_PENDING_APPROVAL: MessageStatus.ValueType  # 2
+"""Suggest mode: waits for an agent's ApproveMessage; never sent before."""
+MESSAGE_STATUS_APPROVED: MessageStatus.ValueType  # 3
+"""An agent approved it (possibly edited): ready to send."""
+Global___MessageStatus: _TypeAlias = MessageStatus  # noqa: Y015
+
+class _ApprovalMode:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ApprovalModeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ApprovalMode.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    APPROVAL_MODE_UNSPECIFIED: _ApprovalMode.ValueType  # 0
+    APPROVAL_MODE_AUTOPILOT: _ApprovalMode.ValueType  # 1
+    """Messages are ready to send as written."""
+    APPROVAL_MODE_SUGGEST: _ApprovalMode.ValueType  # 2
+    """Messages wait for an agent's approval."""
+
+class ApprovalMode(_ApprovalMode, metaclass=_ApprovalModeEnumTypeWrapper):
+    """How a location's messages reach the lead."""
+
+APPROVAL_MODE_UNSPECIFIED: ApprovalMode.ValueType  # 0
+APPROVAL_MODE_AUTOPILOT: ApprovalMode.ValueType  # 1
+"""Messages are ready to send as written."""
+APPROVAL_MODE_SUGGEST: ApprovalMode.ValueType  # 2
+"""Messages wait for an agent's approval."""
+Global___ApprovalMode: _TypeAlias = ApprovalMode  # noqa: Y015
+
 @_typing.final
 class MessageContext(_message.Message):
     """What the writer may know about the lead and its agent. The caller sends
@@ -142,6 +202,12 @@ class MessageContext(_message.Message):
     TRIGGER_DESCRIPTION_FIELD_NUMBER: _builtins.int
     LISTING_LABEL_FIELD_NUMBER: _builtins.int
     POSTAL_ADDRESS_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    TONE_FIELD_NUMBER: _builtins.int
+    THREAD_FIELD_NUMBER: _builtins.int
+    ZIP_FIELD_NUMBER: _builtins.int
+    APPOINTMENT_LABEL_FIELD_NUMBER: _builtins.int
+    EMAIL_MARKETING_CONSENT_FIELD_NUMBER: _builtins.int
     lead_first_name: _builtins.str
     agent_name: _builtins.str
     agent_phone: _builtins.str
@@ -161,6 +227,29 @@ class MessageContext(_message.Message):
     """Physical postal address for the CAN-SPAM email footer (the location's);
     empty means content's configured default.
     """
+    language: _builtins.str
+    """The lead's preferred language ("en", "es"; a BCP 47 tag whose primary
+    subtag is used). Empty: English. Unsupported: English, said in the
+    message's language field.
+    """
+    tone: _builtins.str
+    """A tone hint for the writer, e.g. "warm", "brief". Templates ignore it."""
+    zip: _builtins.str
+    """The lead's ZIP code: market facts for it are preferred over the city's."""
+    appointment_label: _builtins.str
+    """APPOINTMENT_REMINDER: when and where, as the lead should read it, e.g.
+    "Tue Dec 1 at 3:00 PM, 12 Oak St".
+    """
+    email_marketing_consent: _builtins.bool
+    """The lead affirmatively consented to marketing email, so marketing email
+    needs no advertisement notice (CAN-SPAM).
+    """
+    @_builtins.property
+    def thread(self) -> _containers.RepeatedCompositeFieldContainer[Global___ThreadMessage]:
+        """REPLY_TO_INBOUND: the conversation so far, oldest first; the last entry
+        is the lead's message being answered.
+        """
+
     def __init__(
         self,
         *,
@@ -175,10 +264,16 @@ class MessageContext(_message.Message):
         trigger_description: _builtins.str = ...,
         listing_label: _builtins.str = ...,
         postal_address: _builtins.str = ...,
+        language: _builtins.str = ...,
+        tone: _builtins.str = ...,
+        thread: _abc.Iterable[Global___ThreadMessage] | None = ...,
+        zip: _builtins.str = ...,
+        appointment_label: _builtins.str = ...,
+        email_marketing_consent: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_name", b"agent_name", "agent_phone", b"agent_phone", "brand_name", b"brand_name", "city", b"city", "lead_first_name", b"lead_first_name", "lead_full_name", b"lead_full_name", "lead_score", b"lead_score", "listing_label", b"listing_label", "postal_address", b"postal_address", "source", b"source", "trigger_description", b"trigger_description"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_name", b"agent_name", "agent_phone", b"agent_phone", "appointment_label", b"appointment_label", "brand_name", b"brand_name", "city", b"city", "email_marketing_consent", b"email_marketing_consent", "language", b"language", "lead_first_name", b"lead_first_name", "lead_full_name", b"lead_full_name", "lead_score", b"lead_score", "listing_label", b"listing_label", "postal_address", b"postal_address", "source", b"source", "thread", b"thread", "tone", b"tone", "trigger_description", b"trigger_description", "zip", b"zip"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -202,6 +297,13 @@ class Message(_message.Message):
     OUTPUT_TOKENS_FIELD_NUMBER: _builtins.int
     COST_MICROS_USD_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    GUARDRAIL_VERDICTS_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    APPROVED_BY_AGENT_ID_FIELD_NUMBER: _builtins.int
+    APPROVE_TIME_FIELD_NUMBER: _builtins.int
+    EDITED_FIELD_NUMBER: _builtins.int
+    REVISIONS_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     lead_id: _builtins.str
     channel: _common_pb2.Channel.ValueType
@@ -216,8 +318,29 @@ class Message(_message.Message):
     output_tokens: _builtins.int
     cost_micros_usd: _builtins.int
     """Cost in millionths of a US dollar."""
+    status: Global___MessageStatus.ValueType
+    """READY (autopilot), PENDING_APPROVAL (suggest mode) or APPROVED."""
+    language: _builtins.str
+    """The language it is written in ("en", "es")."""
+    approved_by_agent_id: _builtins.str
+    """APPROVED: who approved it and when; edited says the agent changed the body."""
+    edited: _builtins.bool
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def guardrail_verdicts(self) -> _containers.RepeatedCompositeFieldContainer[Global___GuardrailVerdict]:
+        """Every guardrail the stored text passed (a message failing one is never
+        stored).
+        """
+
+    @_builtins.property
+    def approve_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def revisions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Regenerations and replacements on the way to this text, e.g. "claude
+        draft failed fair_housing; regenerated" (empty when the first draft passed).
+        """
+
     def __init__(
         self,
         *,
@@ -233,10 +356,17 @@ class Message(_message.Message):
         output_tokens: _builtins.int = ...,
         cost_micros_usd: _builtins.int = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        guardrail_verdicts: _abc.Iterable[Global___GuardrailVerdict] | None = ...,
+        status: Global___MessageStatus.ValueType = ...,
+        language: _builtins.str = ...,
+        approved_by_agent_id: _builtins.str = ...,
+        approve_time: _timestamp_pb2.Timestamp | None = ...,
+        edited: _builtins.bool = ...,
+        revisions: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["approve_time", b"approve_time", "create_time", b"create_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "channel", b"channel", "cost_micros_usd", b"cost_micros_usd", "create_time", b"create_time", "generator", b"generator", "input_tokens", b"input_tokens", "lead_id", b"lead_id", "message_id", b"message_id", "model", b"model", "output_tokens", b"output_tokens", "purpose", b"purpose", "subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approve_time", b"approve_time", "approved_by_agent_id", b"approved_by_agent_id", "body", b"body", "channel", b"channel", "cost_micros_usd", b"cost_micros_usd", "create_time", b"create_time", "edited", b"edited", "generator", b"generator", "guardrail_verdicts", b"guardrail_verdicts", "input_tokens", b"input_tokens", "language", b"language", "lead_id", b"lead_id", "message_id", b"message_id", "model", b"model", "output_tokens", b"output_tokens", "purpose", b"purpose", "revisions", b"revisions", "status", b"status", "subject", b"subject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -453,3 +583,422 @@ class AnalyzeReplyResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AnalyzeReplyResponse: _TypeAlias = AnalyzeReplyResponse  # noqa: Y015
+
+@_typing.final
+class ThreadMessage(_message.Message):
+    """--- Templates, guardrails, approval, market facts (issue #13, part B) ---
+
+    One message in a conversation thread.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FROM_LEAD_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    from_lead: _builtins.bool
+    """True when the lead wrote it, false when we did."""
+    body: _builtins.str
+    def __init__(
+        self,
+        *,
+        from_lead: _builtins.bool = ...,
+        body: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "from_lead", b"from_lead"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ThreadMessage: _TypeAlias = ThreadMessage  # noqa: Y015
+
+@_typing.final
+class GuardrailVerdict(_message.Message):
+    """One guardrail's verdict on a message."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULE_FIELD_NUMBER: _builtins.int
+    PASSED_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    rule: _builtins.str
+    """e.g. "sms_segments", "opt_out", "unsubscribe", "postal_address",
+    "advertisement", "fair_housing", "numbers", "promises", "links", "shape".
+    """
+    passed: _builtins.bool
+    detail: _builtins.str
+    """What was checked or what failed, e.g. "2 GSM-7 segments (cap 2)"."""
+    def __init__(
+        self,
+        *,
+        rule: _builtins.str = ...,
+        passed: _builtins.bool = ...,
+        detail: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "passed", b"passed", "rule", b"rule"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GuardrailVerdict: _TypeAlias = GuardrailVerdict  # noqa: Y015
+
+@_typing.final
+class LocationContentSettings(_message.Message):
+    """A location's content settings."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    APPROVAL_MODE_FIELD_NUMBER: _builtins.int
+    VALUE_PROPOSITIONS_FIELD_NUMBER: _builtins.int
+    LINK_DOMAINS_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    approval_mode: Global___ApprovalMode.ValueType
+    """UNSPECIFIED on read means autopilot (the default)."""
+    @_builtins.property
+    def value_propositions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The team's value propositions, used in re-engagement messages (rotated
+        by cadence step), e.g. "we close on your schedule".
+        """
+
+    @_builtins.property
+    def link_domains(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Domains the location's messages may link to (subdomains included),
+        e.g. "oakrealty.com". No domains: no links.
+        """
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+        approval_mode: Global___ApprovalMode.ValueType = ...,
+        value_propositions: _abc.Iterable[_builtins.str] | None = ...,
+        link_domains: _abc.Iterable[_builtins.str] | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approval_mode", b"approval_mode", "link_domains", b"link_domains", "location_id", b"location_id", "update_time", b"update_time", "value_propositions", b"value_propositions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LocationContentSettings: _TypeAlias = LocationContentSettings  # noqa: Y015
+
+@_typing.final
+class ApproveMessageRequest(_message.Message):
+    """Request for ApproveMessage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    EDITED_BODY_FIELD_NUMBER: _builtins.int
+    message_id: _builtins.str
+    agent_id: _builtins.str
+    """The approving agent."""
+    edited_body: _builtins.str
+    """The agent's edit of the body, when they changed it."""
+    def __init__(
+        self,
+        *,
+        message_id: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        edited_body: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_edited_body", b"_edited_body", "edited_body", b"edited_body"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_edited_body", b"_edited_body", "agent_id", b"agent_id", "edited_body", b"edited_body", "message_id", b"message_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__edited_body: _TypeAlias = _typing.Literal["edited_body"]  # noqa: Y015
+    _WhichOneofArgType__edited_body: _TypeAlias = _typing.Literal["_edited_body", b"_edited_body"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__edited_body) -> _WhichOneofReturnType__edited_body | None: ...
+
+Global___ApproveMessageRequest: _TypeAlias = ApproveMessageRequest  # noqa: Y015
+
+@_typing.final
+class ApproveMessageResponse(_message.Message):
+    """Response for ApproveMessage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def message(self) -> Global___Message: ...
+    def __init__(
+        self,
+        *,
+        message: Global___Message | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["message", b"message"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["message", b"message"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApproveMessageResponse: _TypeAlias = ApproveMessageResponse  # noqa: Y015
+
+@_typing.final
+class SetLocationContentSettingsRequest(_message.Message):
+    """Request for SetLocationContentSettings."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SETTINGS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def settings(self) -> Global___LocationContentSettings: ...
+    def __init__(
+        self,
+        *,
+        settings: Global___LocationContentSettings | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetLocationContentSettingsRequest: _TypeAlias = SetLocationContentSettingsRequest  # noqa: Y015
+
+@_typing.final
+class SetLocationContentSettingsResponse(_message.Message):
+    """Response for SetLocationContentSettings."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SETTINGS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def settings(self) -> Global___LocationContentSettings: ...
+    def __init__(
+        self,
+        *,
+        settings: Global___LocationContentSettings | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetLocationContentSettingsResponse: _TypeAlias = SetLocationContentSettingsResponse  # noqa: Y015
+
+@_typing.final
+class GetLocationContentSettingsRequest(_message.Message):
+    """Request for GetLocationContentSettings."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLocationContentSettingsRequest: _TypeAlias = GetLocationContentSettingsRequest  # noqa: Y015
+
+@_typing.final
+class GetLocationContentSettingsResponse(_message.Message):
+    """Response for GetLocationContentSettings."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SETTINGS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def settings(self) -> Global___LocationContentSettings: ...
+    def __init__(
+        self,
+        *,
+        settings: Global___LocationContentSettings | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLocationContentSettingsResponse: _TypeAlias = GetLocationContentSettingsResponse  # noqa: Y015
+
+@_typing.final
+class TemplateOverride(_message.Message):
+    """A location's own wording for one purpose, channel and language."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    channel: _common_pb2.Channel.ValueType
+    purpose: Global___MessagePurpose.ValueType
+    language: _builtins.str
+    """"en" or "es"."""
+    subject: _builtins.str
+    """Email only: the subject, a Jinja2 template."""
+    body: _builtins.str
+    """The body, a Jinja2 template over the documented variables (README)."""
+    def __init__(
+        self,
+        *,
+        channel: _common_pb2.Channel.ValueType = ...,
+        purpose: Global___MessagePurpose.ValueType = ...,
+        language: _builtins.str = ...,
+        subject: _builtins.str = ...,
+        body: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "channel", b"channel", "language", b"language", "purpose", b"purpose", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TemplateOverride: _TypeAlias = TemplateOverride  # noqa: Y015
+
+@_typing.final
+class LoadTemplateOverridesRequest(_message.Message):
+    """Request for LoadTemplateOverrides."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    OVERRIDES_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    @_builtins.property
+    def overrides(self) -> _containers.RepeatedCompositeFieldContainer[Global___TemplateOverride]:
+        """At most one per (channel, purpose, language); rotation over variants is
+        the built-in templates' (an override is used at every step).
+        """
+
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+        overrides: _abc.Iterable[Global___TemplateOverride] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id", "overrides", b"overrides"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoadTemplateOverridesRequest: _TypeAlias = LoadTemplateOverridesRequest  # noqa: Y015
+
+@_typing.final
+class LoadTemplateOverridesResponse(_message.Message):
+    """Response for LoadTemplateOverrides."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOADED_FIELD_NUMBER: _builtins.int
+    loaded: _builtins.int
+    """How many overrides the location now has."""
+    def __init__(
+        self,
+        *,
+        loaded: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["loaded", b"loaded"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoadTemplateOverridesResponse: _TypeAlias = LoadTemplateOverridesResponse  # noqa: Y015
+
+@_typing.final
+class MarketFact(_message.Message):
+    """Market statistics for one city or ZIP, as of a date."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ZIP_FIELD_NUMBER: _builtins.int
+    CITY_FIELD_NUMBER: _builtins.int
+    MEDIAN_PRICE_USD_FIELD_NUMBER: _builtins.int
+    DAYS_ON_MARKET_FIELD_NUMBER: _builtins.int
+    INVENTORY_FIELD_NUMBER: _builtins.int
+    AS_OF_DATE_FIELD_NUMBER: _builtins.int
+    zip: _builtins.str
+    """A 5-digit ZIP, or a city name (matched case-insensitively); one of the two."""
+    city: _builtins.str
+    median_price_usd: _builtins.int
+    """Median sale price in whole US dollars."""
+    days_on_market: _builtins.int
+    inventory: _builtins.int
+    """Active listings."""
+    as_of_date: _builtins.str
+    """The date the figures describe, "YYYY-MM-DD"."""
+    def __init__(
+        self,
+        *,
+        zip: _builtins.str = ...,
+        city: _builtins.str = ...,
+        median_price_usd: _builtins.int = ...,
+        days_on_market: _builtins.int = ...,
+        inventory: _builtins.int = ...,
+        as_of_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of_date", b"as_of_date", "city", b"city", "days_on_market", b"days_on_market", "inventory", b"inventory", "median_price_usd", b"median_price_usd", "zip", b"zip"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MarketFact: _TypeAlias = MarketFact  # noqa: Y015
+
+@_typing.final
+class ImportMarketFactsRequest(_message.Message):
+    """Request for ImportMarketFacts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FACTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def facts(self) -> _containers.RepeatedCompositeFieldContainer[Global___MarketFact]: ...
+    def __init__(
+        self,
+        *,
+        facts: _abc.Iterable[Global___MarketFact] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["facts", b"facts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportMarketFactsRequest: _TypeAlias = ImportMarketFactsRequest  # noqa: Y015
+
+@_typing.final
+class ImportMarketFactsResponse(_message.Message):
+    """Response for ImportMarketFacts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STORED_FIELD_NUMBER: _builtins.int
+    SKIPPED_OLDER_FIELD_NUMBER: _builtins.int
+    stored: _builtins.int
+    """Rows stored or replaced."""
+    skipped_older: _builtins.int
+    """Rows skipped because a newer as_of_date is stored for the area."""
+    def __init__(
+        self,
+        *,
+        stored: _builtins.int = ...,
+        skipped_older: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["skipped_older", b"skipped_older", "stored", b"stored"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportMarketFactsResponse: _TypeAlias = ImportMarketFactsResponse  # noqa: Y015

@@ -51,6 +51,31 @@ class ContentServiceStub:
                 request_serializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.AnalyzeReplyRequest.SerializeToString,
                 response_deserializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.AnalyzeReplyResponse.FromString,
                 _registered_method=True)
+        self.ApproveMessage = channel.unary_unary(
+                '/leadengine.content.v1.ContentService/ApproveMessage',
+                request_serializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.ApproveMessageRequest.SerializeToString,
+                response_deserializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.ApproveMessageResponse.FromString,
+                _registered_method=True)
+        self.SetLocationContentSettings = channel.unary_unary(
+                '/leadengine.content.v1.ContentService/SetLocationContentSettings',
+                request_serializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.SetLocationContentSettingsRequest.SerializeToString,
+                response_deserializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.SetLocationContentSettingsResponse.FromString,
+                _registered_method=True)
+        self.GetLocationContentSettings = channel.unary_unary(
+                '/leadengine.content.v1.ContentService/GetLocationContentSettings',
+                request_serializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.GetLocationContentSettingsRequest.SerializeToString,
+                response_deserializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.GetLocationContentSettingsResponse.FromString,
+                _registered_method=True)
+        self.LoadTemplateOverrides = channel.unary_unary(
+                '/leadengine.content.v1.ContentService/LoadTemplateOverrides',
+                request_serializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.LoadTemplateOverridesRequest.SerializeToString,
+                response_deserializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.LoadTemplateOverridesResponse.FromString,
+                _registered_method=True)
+        self.ImportMarketFacts = channel.unary_unary(
+                '/leadengine.content.v1.ContentService/ImportMarketFacts',
+                request_serializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.ImportMarketFactsRequest.SerializeToString,
+                response_deserializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.ImportMarketFactsResponse.FromString,
+                _registered_method=True)
 
 
 class ContentServiceServicer:
@@ -82,6 +107,51 @@ class ContentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ApproveMessage(self, request, context):
+        """--- Templates, guardrails, approval, market facts (issue #13, part B) ---
+
+        Approves a message written in suggest mode (PENDING_APPROVAL -> APPROVED),
+        optionally with the agent's edited body, which passes the guardrails again
+        before it is kept. Idempotent: approving an approved message by the same
+        agent with the same body returns it unchanged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetLocationContentSettings(self, request, context):
+        """Replaces a location's content settings (approval mode, value
+        propositions, the domains its messages may link to). Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLocationContentSettings(self, request, context):
+        """Returns a location's content settings (defaults when none were set). Read-only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LoadTemplateOverrides(self, request, context):
+        """Replaces a location's template overrides with the given set (empty: back
+        to the built-in templates). Each is sandboxed Jinja2, checked on load:
+        a syntax error, an unknown variable or a render that fails a guardrail
+        is INVALID_ARGUMENT and nothing changes. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportMarketFacts(self, request, context):
+        """Stores market facts per city or ZIP; a row replaces the stored one for
+        its area unless that one is newer. All rows or none. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ContentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -99,6 +169,31 @@ def add_ContentServiceServicer_to_server(servicer, server):
                     servicer.AnalyzeReply,
                     request_deserializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.AnalyzeReplyRequest.FromString,
                     response_serializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.AnalyzeReplyResponse.SerializeToString,
+            ),
+            'ApproveMessage': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveMessage,
+                    request_deserializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.ApproveMessageRequest.FromString,
+                    response_serializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.ApproveMessageResponse.SerializeToString,
+            ),
+            'SetLocationContentSettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetLocationContentSettings,
+                    request_deserializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.SetLocationContentSettingsRequest.FromString,
+                    response_serializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.SetLocationContentSettingsResponse.SerializeToString,
+            ),
+            'GetLocationContentSettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLocationContentSettings,
+                    request_deserializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.GetLocationContentSettingsRequest.FromString,
+                    response_serializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.GetLocationContentSettingsResponse.SerializeToString,
+            ),
+            'LoadTemplateOverrides': grpc.unary_unary_rpc_method_handler(
+                    servicer.LoadTemplateOverrides,
+                    request_deserializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.LoadTemplateOverridesRequest.FromString,
+                    response_serializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.LoadTemplateOverridesResponse.SerializeToString,
+            ),
+            'ImportMarketFacts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportMarketFacts,
+                    request_deserializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.ImportMarketFactsRequest.FromString,
+                    response_serializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.ImportMarketFactsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -184,6 +279,141 @@ class ContentService:
             '/leadengine.content.v1.ContentService/AnalyzeReply',
             leadengine_dot_content_dot_v1_dot_content__service__pb2.AnalyzeReplyRequest.SerializeToString,
             leadengine_dot_content_dot_v1_dot_content__service__pb2.AnalyzeReplyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApproveMessage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.content.v1.ContentService/ApproveMessage',
+            leadengine_dot_content_dot_v1_dot_content__service__pb2.ApproveMessageRequest.SerializeToString,
+            leadengine_dot_content_dot_v1_dot_content__service__pb2.ApproveMessageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetLocationContentSettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.content.v1.ContentService/SetLocationContentSettings',
+            leadengine_dot_content_dot_v1_dot_content__service__pb2.SetLocationContentSettingsRequest.SerializeToString,
+            leadengine_dot_content_dot_v1_dot_content__service__pb2.SetLocationContentSettingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLocationContentSettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.content.v1.ContentService/GetLocationContentSettings',
+            leadengine_dot_content_dot_v1_dot_content__service__pb2.GetLocationContentSettingsRequest.SerializeToString,
+            leadengine_dot_content_dot_v1_dot_content__service__pb2.GetLocationContentSettingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LoadTemplateOverrides(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.content.v1.ContentService/LoadTemplateOverrides',
+            leadengine_dot_content_dot_v1_dot_content__service__pb2.LoadTemplateOverridesRequest.SerializeToString,
+            leadengine_dot_content_dot_v1_dot_content__service__pb2.LoadTemplateOverridesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportMarketFacts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.content.v1.ContentService/ImportMarketFacts',
+            leadengine_dot_content_dot_v1_dot_content__service__pb2.ImportMarketFactsRequest.SerializeToString,
+            leadengine_dot_content_dot_v1_dot_content__service__pb2.ImportMarketFactsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -46,6 +46,30 @@ class ContentServiceStub:
     phrases that decided them (a deterministic lexicon model). Advisory: an
     opt-out-like intent never revokes consent by itself. Read-only.
     """
+    ApproveMessage: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.ApproveMessageRequest, _content_service_pb2.ApproveMessageResponse]
+    """--- Templates, guardrails, approval, market facts (issue #13, part B) ---
+
+    Approves a message written in suggest mode (PENDING_APPROVAL -> APPROVED),
+    optionally with the agent's edited body, which passes the guardrails again
+    before it is kept. Idempotent: approving an approved message by the same
+    agent with the same body returns it unchanged.
+    """
+    SetLocationContentSettings: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.SetLocationContentSettingsRequest, _content_service_pb2.SetLocationContentSettingsResponse]
+    """Replaces a location's content settings (approval mode, value
+    propositions, the domains its messages may link to). Idempotent.
+    """
+    GetLocationContentSettings: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.GetLocationContentSettingsRequest, _content_service_pb2.GetLocationContentSettingsResponse]
+    """Returns a location's content settings (defaults when none were set). Read-only."""
+    LoadTemplateOverrides: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.LoadTemplateOverridesRequest, _content_service_pb2.LoadTemplateOverridesResponse]
+    """Replaces a location's template overrides with the given set (empty: back
+    to the built-in templates). Each is sandboxed Jinja2, checked on load:
+    a syntax error, an unknown variable or a render that fails a guardrail
+    is INVALID_ARGUMENT and nothing changes. Idempotent.
+    """
+    ImportMarketFacts: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.ImportMarketFactsRequest, _content_service_pb2.ImportMarketFactsResponse]
+    """Stores market facts per city or ZIP; a row replaces the stored one for
+    its area unless that one is newer. All rows or none. Idempotent.
+    """
 
 @_typing.type_check_only
 class ContentServiceAsyncStub(ContentServiceStub):
@@ -64,6 +88,30 @@ class ContentServiceAsyncStub(ContentServiceStub):
     """Classifies a lead's reply: a sentiment score and an intent, with the
     phrases that decided them (a deterministic lexicon model). Advisory: an
     opt-out-like intent never revokes consent by itself. Read-only.
+    """
+    ApproveMessage: _aio.UnaryUnaryMultiCallable[_content_service_pb2.ApproveMessageRequest, _content_service_pb2.ApproveMessageResponse]  # type: ignore[assignment]
+    """--- Templates, guardrails, approval, market facts (issue #13, part B) ---
+
+    Approves a message written in suggest mode (PENDING_APPROVAL -> APPROVED),
+    optionally with the agent's edited body, which passes the guardrails again
+    before it is kept. Idempotent: approving an approved message by the same
+    agent with the same body returns it unchanged.
+    """
+    SetLocationContentSettings: _aio.UnaryUnaryMultiCallable[_content_service_pb2.SetLocationContentSettingsRequest, _content_service_pb2.SetLocationContentSettingsResponse]  # type: ignore[assignment]
+    """Replaces a location's content settings (approval mode, value
+    propositions, the domains its messages may link to). Idempotent.
+    """
+    GetLocationContentSettings: _aio.UnaryUnaryMultiCallable[_content_service_pb2.GetLocationContentSettingsRequest, _content_service_pb2.GetLocationContentSettingsResponse]  # type: ignore[assignment]
+    """Returns a location's content settings (defaults when none were set). Read-only."""
+    LoadTemplateOverrides: _aio.UnaryUnaryMultiCallable[_content_service_pb2.LoadTemplateOverridesRequest, _content_service_pb2.LoadTemplateOverridesResponse]  # type: ignore[assignment]
+    """Replaces a location's template overrides with the given set (empty: back
+    to the built-in templates). Each is sandboxed Jinja2, checked on load:
+    a syntax error, an unknown variable or a render that fails a guardrail
+    is INVALID_ARGUMENT and nothing changes. Idempotent.
+    """
+    ImportMarketFacts: _aio.UnaryUnaryMultiCallable[_content_service_pb2.ImportMarketFactsRequest, _content_service_pb2.ImportMarketFactsResponse]  # type: ignore[assignment]
+    """Stores market facts per city or ZIP; a row replaces the stored one for
+    its area unless that one is newer. All rows or none. Idempotent.
     """
 
 class ContentServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -98,6 +146,60 @@ class ContentServiceServicer(metaclass=_abc_1.ABCMeta):
         """Classifies a lead's reply: a sentiment score and an intent, with the
         phrases that decided them (a deterministic lexicon model). Advisory: an
         opt-out-like intent never revokes consent by itself. Read-only.
+        """
+
+    @_abc_1.abstractmethod
+    def ApproveMessage(
+        self,
+        request: _content_service_pb2.ApproveMessageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.ApproveMessageResponse, _abc.Awaitable[_content_service_pb2.ApproveMessageResponse]]:
+        """--- Templates, guardrails, approval, market facts (issue #13, part B) ---
+
+        Approves a message written in suggest mode (PENDING_APPROVAL -> APPROVED),
+        optionally with the agent's edited body, which passes the guardrails again
+        before it is kept. Idempotent: approving an approved message by the same
+        agent with the same body returns it unchanged.
+        """
+
+    @_abc_1.abstractmethod
+    def SetLocationContentSettings(
+        self,
+        request: _content_service_pb2.SetLocationContentSettingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.SetLocationContentSettingsResponse, _abc.Awaitable[_content_service_pb2.SetLocationContentSettingsResponse]]:
+        """Replaces a location's content settings (approval mode, value
+        propositions, the domains its messages may link to). Idempotent.
+        """
+
+    @_abc_1.abstractmethod
+    def GetLocationContentSettings(
+        self,
+        request: _content_service_pb2.GetLocationContentSettingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.GetLocationContentSettingsResponse, _abc.Awaitable[_content_service_pb2.GetLocationContentSettingsResponse]]:
+        """Returns a location's content settings (defaults when none were set). Read-only."""
+
+    @_abc_1.abstractmethod
+    def LoadTemplateOverrides(
+        self,
+        request: _content_service_pb2.LoadTemplateOverridesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.LoadTemplateOverridesResponse, _abc.Awaitable[_content_service_pb2.LoadTemplateOverridesResponse]]:
+        """Replaces a location's template overrides with the given set (empty: back
+        to the built-in templates). Each is sandboxed Jinja2, checked on load:
+        a syntax error, an unknown variable or a render that fails a guardrail
+        is INVALID_ARGUMENT and nothing changes. Idempotent.
+        """
+
+    @_abc_1.abstractmethod
+    def ImportMarketFacts(
+        self,
+        request: _content_service_pb2.ImportMarketFactsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.ImportMarketFactsResponse, _abc.Awaitable[_content_service_pb2.ImportMarketFactsResponse]]:
+        """Stores market facts per city or ZIP; a row replaces the stored one for
+        its area unless that one is newer. All rows or none. Idempotent.
         """
 
 def add_ContentServiceServicer_to_server(servicer: ContentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -49,6 +49,11 @@ STATUS_WORDS = {
     # Opens and clicks prove delivery, and may arrive before "delivered" does.
     "open": DELIVERED,
     "click": DELIVERED,
+    # HighLevel OutboundMessage statuses (sent, delivered, read, undelivered and failed
+    # are shared with Twilio above).
+    "pending": QUEUED,
+    "opened": DELIVERED,
+    "clicked": DELIVERED,
 }
 
 # integrations.md §2.2: the codes the engine acts on, in a few words.

@@ -143,15 +143,25 @@ class ContactEnricher:
             merged, paths = merge(lead, contact)
             if paths:
                 await self._ingest.update_lead_fields(merged, paths, request_id=f"{key}:enrich")
+            learned = ", ".join(paths) or "nothing new"
             await self._decisions.record(
                 lead_id,
                 ENRICHMENT,
-                details | {"outcome": "enriched", "fields": paths},
+                details
+                | {
+                    "outcome": "enriched",
+                    "fields": paths,
+                    "summary": f"contact read from HighLevel: {learned}",
+                },
                 dedupe_key=f"{key}:enrich",
             )
             return merged
         log.warning("contact not enriched; going on with the webhook's data", extra={"reason": why})
         await self._decisions.record(
-            lead_id, ENRICHMENT, details | {"outcome": "skipped", "reason": why}, dedupe_key=f"{key}:enrich"
+            lead_id,
+            ENRICHMENT,
+            details
+            | {"outcome": "skipped", "reason": why, "summary": f"contact not read from HighLevel: {why}"},
+            dedupe_key=f"{key}:enrich",
         )
         return lead

@@ -134,6 +134,8 @@ class FakeProviders:
         self.highlevel_tokens: dict[str, str] = {}
         # (contact id, body) of every PUT /contacts/{id}: the DND write-backs.
         self.dnd_updates: list[tuple[str, dict[str, Any]]] = []
+        # The bearer token of each contact's latest DND write-back.
+        self.dnd_update_tokens: dict[str, str] = {}
         # Called with each receipt as it is taken, before the answer goes back.
         self.on_receipt: Callable[[Receipt], None] | None = None
         self._ids = itertools.count(1)
@@ -403,6 +405,7 @@ class FakeProviders:
         contact = request.path_params["contact"]
         with self._lock:
             self.dnd_updates.append((contact, update))
+            self.dnd_update_tokens[contact] = request.headers["authorization"].removeprefix("Bearer ")
         return JSONResponse({"succeded": True, "contact": {"id": contact, **update}})
 
     async def highlevel_search(self, request: Request) -> Response:

@@ -311,6 +311,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
                 poll_s=max(cfg.scheduler_poll_s, 5.0),
                 lease=timedelta(seconds=cfg.scheduler_lease_s),
                 clock=timestamps.now,
+                tokens=highlevel,
             ).run,
         ],
         on_stop=[http.aclose],

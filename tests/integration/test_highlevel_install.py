@@ -9,6 +9,7 @@ import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -21,8 +22,10 @@ from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 from cli import fake_providers
 from cli.fake_providers import FakeProviders
 from services.coordinator.app import create_dispatcher, create_scheduler
+from services.coordinator.compliance.repository import REPORT, ConsentRepository, Revocation
 from services.coordinator.delivery import providers
 from services.coordinator.delivery.credentials import HighLevelCredentials, create_credentials
+from services.coordinator.delivery.dnd_writeback import DndWriteback
 from services.coordinator.delivery.highlevel_tokens import TokenEndpoint
 from services.coordinator.delivery.provider_config import ProviderConfig
 from services.coordinator.delivery.scheduler import Scheduler
@@ -66,6 +69,9 @@ class Rig:
     scheduler: Scheduler
     credentials: HighLevelCredentials
     make_credentials: Any
+    database: db.Database
+    http: httpx.AsyncClient
+    pcfg: ProviderConfig
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +105,19 @@ async def rig(postgres_url: str) -> AsyncIterator[Rig]:
                 )
                 conn = await asyncpg.connect(dsn, server_settings={"search_path": "coordinator"})
                 try:
-                    yield Rig(m, conn, fakes, gw, signer, scheduler, credentials, make_credentials)
+                    yield Rig(
+                        m,
+                        conn,
+                        fakes,
+                        gw,
+                        signer,
+                        scheduler,
+                        credentials,
+                        make_credentials,
+                        database,
+                        http,
+                        pcfg,
+                    )
                 finally:
                     await conn.close()
                     await http.aclose()
@@ -290,3 +308,35 @@ async def test_without_an_install_or_env_token_a_highlevel_message_stays_simulat
     row = await send(rig, cid)
     assert row["status"] == pb.COMMUNICATION_STATUS_SIMULATED
     assert "no HighLevel app install" in row["status_reason"]
+
+
+async def test_an_opt_out_is_written_back_with_the_locations_own_token(rig: Rig) -> None:
+    location, _ = await installed(rig)
+    cid = await sms_via_highlevel(rig, location)
+    row = await rig.conn.fetchrow(
+        "SELECT c.lead_id, c.address, d.external_contact_id FROM communications c"
+        " JOIN delivery_contacts d USING (lead_id) WHERE c.communication_id = $1",
+        cid,
+    )
+    await ConsentRepository(rig.database).revoke(
+        Revocation(
+            channel=SMS,
+            address=row["address"],
+            lead_id=row["lead_id"],
+            source=REPORT,
+            reason="STOP by text",
+            block_reason="lead opted out (test)",
+            at=NOON,
+        )
+    )
+    writer = DndWriteback(
+        rig.database,
+        rig.http,
+        rig.pcfg,
+        poll_s=1.0,
+        lease=timedelta(seconds=30),
+        clock=timestamps.now,
+        tokens=rig.credentials,
+    )
+    await writer.run_once(now=NOON)
+    assert rig.fakes.dnd_update_tokens[row["external_contact_id"]] == current_token(rig, location)

@@ -234,7 +234,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         journeys,
         runner,
         messages,
-        ReportHandler(communications, consents, journeys),
+        ReportHandler(communications, consents, journeys, AttemptRepository(db)),
         UnknownSenders(consents),
         decisions=decisions,
         assignments=AssignmentSync(routing, consents),

@@ -340,3 +340,24 @@ async def test_an_opt_out_is_written_back_with_the_locations_own_token(rig: Rig)
     )
     await writer.run_once(now=NOON)
     assert rig.fakes.dnd_update_tokens[row["external_contact_id"]] == current_token(rig, location)
+
+
+async def test_a_highlevel_failure_report_is_worded_as_highlevel_s(rig: Rig) -> None:
+    location, _ = await installed(rig)
+    cid = await sms_via_highlevel(rig, location)
+    row = await send(rig, cid)
+    await rig.m.clients.coordinator.HandleLeadEvent(
+        pb.HandleLeadEventRequest(
+            event=pb.LeadEventEnvelope(
+                event_id=str(uuid.uuid4()),
+                kind=pb.LEAD_EVENT_KIND_DELIVERY_STATUS,
+                location_id=location,
+                delivery=pb.DeliveryFacts(
+                    provider_message_id=row["provider_message_id"], provider_status="failed", channel=SMS
+                ),
+            )
+        ),
+        timeout=5,
+    )
+    row = (await statuses(rig.conn, [cid]))[cid]
+    assert (row["status"], row["status_reason"]) == (pb.COMMUNICATION_STATUS_FAILED, "HighLevel failed")

@@ -345,3 +345,15 @@ class AttemptRepository:
                 contact_id,
                 timeout=deadlines.timeout(2.0),
             )
+
+    async def sent_through(self, provider_message_ids: list[str]) -> str:
+        """Which provider accepted the message with one of these ids ("" when none of ours)."""
+        async with self._db.connection() as conn:
+            provider: str | None = await conn.fetchval(
+                "SELECT provider FROM send_attempts WHERE provider_message_id = ANY($1::text[])"
+                " AND state = $2 LIMIT 1",
+                provider_message_ids,
+                ACCEPTED,
+                timeout=deadlines.timeout(2.0),
+            )
+        return provider or ""

@@ -193,3 +193,29 @@ async def test_a_slow_contacts_api_is_given_up_on_and_the_lead_goes_on(
     [entry] = await timeline_entries(m, lead.lead_id, "contact_enrichment")
     assert entry.details["outcome"] == "skipped"
     assert "longer than" in entry.details["reason"]
+
+
+async def test_a_contact_ingest_refuses_to_store_still_gates_the_first_touch(
+    rig: tuple[Mesh, FakeProviders, httpx.AsyncClient, Signer],
+) -> None:
+    m, fakes, _, _ = rig
+    location = await installed_location(m, fakes)
+    contact = f"ct-{uuid.uuid4().hex[:10]}"
+    fakes.contacts[contact] = {
+        "dndSettings": {"Email": {"status": "active"}},
+        "customFields": [{"id": "cf-notes", "value": "x" * 40_000}],  # past ingest's JSON limit
+    }
+    lead = await add_lead(
+        m,
+        location,
+        external_contact_id=contact,
+        phone=unique_phone(),
+        email=f"lead-{uuid.uuid4().hex[:10]}@example.com",
+        timezone="America/Chicago",
+    )
+    touch = await settled_first_touch(m, lead.lead_id)
+    assert touch.communication_id
+    assert (await consent_of(m, lead.lead_id)).email_opted_out
+    [entry] = await timeline_entries(m, lead.lead_id, "contact_enrichment")
+    assert (entry.details["outcome"], entry.details["stored"]) == ("enriched", False)
+    assert "FIELD_TOO_LARGE" in entry.details["store_error"]

@@ -370,6 +370,9 @@ class HighLevelCredentials:
 
     async def refresh_due(self, limit: int = 50) -> int:
         """Refresh every install expiring within refresh_ahead_s; returns how many were looked at."""
+        if self._endpoint is None:
+            # Without the app's client nothing can be refreshed; sends say so when they need it.
+            return 0
         due = await self._installs.expiring(
             self._clock() + timedelta(seconds=self._app.refresh_ahead_s), limit
         )

@@ -19,6 +19,7 @@ import uuid
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import grpc
 import httpx
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 
@@ -27,6 +28,7 @@ from services.coordinator.delivery.highlevel_tokens import TokenEndpointDown
 from services.coordinator.delivery.provider_config import ProviderConfig
 from services.coordinator.timeline.repository import DecisionLog
 from shared.clients import IngestClient
+from shared.clients.errors import PeerError
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +127,19 @@ class ContactEnricher:
             raise ContactUnavailable("HighLevel GET /contacts answered no contact")
         return contact
 
+    async def _store(self, merged: ingest_pb.Lead, paths: list[str], key: str) -> dict[str, Any]:
+        """Written to ingest. A value ingest refuses must not hold the lead's first touch back
+        (it would be redelivered for ever): the refusal is recorded instead. Anything
+        transient is raised, and the event is handled again."""
+        try:
+            await self._ingest.update_lead_fields(merged, paths, request_id=f"{key}:enrich")
+        except PeerError as err:
+            if err.code not in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION):
+                raise
+            log.warning("ingest refused the enriched lead", extra={"reason": err.reason, "paths": paths})
+            return {"stored": False, "store_error": f"{err.code.name}: {err.reason}"}
+        return {"stored": True}
+
     async def enrich(self, key: str, lead: ingest_pb.Lead) -> ingest_pb.Lead:
         """The lead, completed when its location has the app installed; as given otherwise.
         `key` names the event, so a redelivery neither writes nor logs twice."""
@@ -142,7 +157,7 @@ class ContactEnricher:
         else:
             merged, paths = merge(lead, contact)
             if paths:
-                await self._ingest.update_lead_fields(merged, paths, request_id=f"{key}:enrich")
+                details |= await self._store(merged, paths, key)
             learned = ", ".join(paths) or "nothing new"
             await self._decisions.record(
                 lead_id,

@@ -5,6 +5,7 @@ One Starlette app serves all three on one port, each under its real path:
     POST /2010-04-01/Accounts/{sid}/Messages.json   GET (list, filtered by To)
     POST /v3/mail/send                              GET /v3/messages?query=unique_args[...]
     POST /conversations/messages                    GET /conversations/search, /conversations/{id}/messages
+    POST /oauth/token (HighLevel app installs)      GET /contacts/{id} (scriptable: `contacts`)
 
 Faults are queued per provider and consumed one request at a time, e.g.
 `fakes.twilio.faults.extend(["500", "429"])`:
@@ -16,6 +17,11 @@ Faults are queued per provider and consumed one request at a time, e.g.
   "401"          answer 401
   "21610"        answer Twilio's 400 for a number that replied STOP
 `revoked = True` answers every later call with 401 (a credential revoked mid-run).
+HighLevel's OAuth (`fakes.oauth`): `issue_code(location)` makes an authorization code; the token
+endpoint takes it once, and each refresh token once (a reused one is answered 400
+invalid_grant), issuing tokens that expire after `expires_in_s`; `refuse_refresh` refuses
+every refresh. HighLevel calls accept HIGHLEVEL_TOKEN or a live issued token, else 401.
+`contact_delay_s` makes GET /contacts slow.
 With `status_callbacks` set, Twilio posts signed "sent" then "delivered" callbacks to the
 message's StatusCallback, as the real one does.
 """
@@ -31,7 +37,7 @@ import secrets
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -48,6 +54,37 @@ TWILIO_SID = "AC" + "0" * 32
 TWILIO_TOKEN = "fake-twilio-auth-token"  # noqa: S105 - the fake's own, not a secret
 SENDGRID_KEY = "SG.fake-sendgrid-key"
 HIGHLEVEL_TOKEN = "fake-highlevel-token"  # noqa: S105 - the fake's own, not a secret
+HIGHLEVEL_CLIENT_ID = "fake-highlevel-app"
+HIGHLEVEL_CLIENT_SECRET = "fake-highlevel-app-secret"  # noqa: S105 - the fake's own, not a secret
+
+
+@dataclass
+class OAuth:
+    """The fake's HighLevel marketplace app: codes, tokens and what the endpoint was asked."""
+
+    expires_in_s: int = 86399
+    refuse_refresh: bool = False
+    # code -> (location id, company id)
+    codes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # access token -> (location id, expiry as a monotonic-free wall time)
+    access: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    # live refresh token -> location id (removed when used: single-use)
+    refresh: dict[str, str] = field(default_factory=dict)
+    # Every token request's form, in order.
+    requests: list[dict[str, str]] = field(default_factory=list)
+
+    def issue_code(self, location_id: str, company_id: str = "comp-fake") -> str:
+        code = secrets.token_urlsafe(16)
+        self.codes[code] = (location_id, company_id)
+        return code
+
+    def expire(self, token: str) -> None:
+        """Make an issued access token expired now (HighLevel's clock, not ours)."""
+        location, _ = self.access[token]
+        self.access[token] = (location, datetime.now(UTC) - timedelta(seconds=1))
+
+    def grants(self, grant_type: str) -> list[dict[str, str]]:
+        return [r for r in self.requests if r.get("grant_type") == grant_type]
 
 
 @dataclass
@@ -88,8 +125,17 @@ class FakeProviders:
         self.sendgrid = Provider("sendgrid")
         self.highlevel = Provider("highlevel")
         self.status_callbacks = False
+        self.oauth = OAuth()
+        # HighLevel contacts GET /contacts/{id} answers with (id -> contact JSON), and each read.
+        self.contacts: dict[str, dict[str, Any]] = {}
+        self.contact_reads: list[str] = []
+        self.contact_delay_s = 0.0
+        # The bearer token of each accepted HighLevel message, by message id.
+        self.highlevel_tokens: dict[str, str] = {}
         # (contact id, body) of every PUT /contacts/{id}: the DND write-backs.
         self.dnd_updates: list[tuple[str, dict[str, Any]]] = []
+        # The bearer token of each contact's latest DND write-back.
+        self.dnd_update_tokens: dict[str, str] = {}
         # Called with each receipt as it is taken, before the answer goes back.
         self.on_receipt: Callable[[Receipt], None] | None = None
         self._ids = itertools.count(1)
@@ -248,9 +294,72 @@ class FakeProviders:
     # HighLevel ------------------------------------------------------------------------------
 
     def _highlevel_authorized(self, request: Request) -> bool:
-        return request.headers.get("authorization") == f"Bearer {HIGHLEVEL_TOKEN}" and bool(
-            request.headers.get("version")
-        )
+        if not request.headers.get("version"):
+            return False
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if token == HIGHLEVEL_TOKEN:
+            return True
+        issued = self.oauth.access.get(token)
+        return issued is not None and issued[1] > datetime.now(UTC)
+
+    def _issue(self, location_id: str, company_id: str) -> dict[str, Any]:
+        access, refresh = f"hl-at-{secrets.token_urlsafe(12)}", f"hl-rt-{secrets.token_urlsafe(12)}"
+        o = self.oauth
+        o.access[access] = (location_id, datetime.now(UTC) + timedelta(seconds=o.expires_in_s))
+        o.refresh[refresh] = location_id
+        return {
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": o.expires_in_s,
+            "refresh_token": refresh,
+            "scope": "conversations/message.write contacts.readonly contacts.write",
+            "userType": "Location",
+            "locationId": location_id,
+            "companyId": company_id,
+            "userId": "user-fake",
+        }
+
+    async def highlevel_token(self, request: Request) -> Response:
+        """POST /oauth/token, form-encoded: authorization_code and refresh_token grants."""
+        form = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+        o = self.oauth
+        with self._lock:
+            o.requests.append(form)
+        if (form.get("client_id"), form.get("client_secret")) != (
+            HIGHLEVEL_CLIENT_ID,
+            HIGHLEVEL_CLIENT_SECRET,
+        ):
+            return JSONResponse({"error": "invalid_client", "error_description": "bad client"}, 401)
+        grant = form.get("grant_type")
+        if grant == "authorization_code":
+            named = o.codes.pop(form.get("code", ""), None)
+            if named is None:
+                return JSONResponse(
+                    {"error": "invalid_grant", "error_description": "code invalid or used"}, 400
+                )
+            return JSONResponse(self._issue(*named))
+        if grant == "refresh_token":
+            location = o.refresh.pop(form.get("refresh_token", ""), None)
+            if location is None or o.refuse_refresh:
+                return JSONResponse(
+                    {"error": "invalid_grant", "error_description": "refresh token invalid"}, 400
+                )
+            return JSONResponse(self._issue(location, "comp-fake"))
+        return JSONResponse({"error": "unsupported_grant_type"}, 400)
+
+    async def highlevel_contact(self, request: Request) -> Response:
+        """GET /contacts/{id}: the scripted contact, after contact_delay_s."""
+        if not self._highlevel_authorized(request):
+            return JSONResponse({"statusCode": 401, "message": "Invalid JWT"}, status_code=401)
+        contact = request.path_params["contact"]
+        with self._lock:
+            self.contact_reads.append(contact)
+        if self.contact_delay_s:
+            await asyncio.sleep(self.contact_delay_s)
+        found = self.contacts.get(contact)
+        if found is None:
+            return JSONResponse({"statusCode": 400, "message": "Contact not found"}, status_code=400)
+        return JSONResponse({"contact": {"id": contact, **found}})
 
     async def highlevel_send(self, request: Request) -> Response:
         p = self.highlevel
@@ -271,6 +380,9 @@ class FakeProviders:
             Receipt(
                 "highlevel", self._new_id("hl"), to, str(body), contact_id=str(msg["contactId"]), details=msg
             ),
+        )
+        self.highlevel_tokens[receipt.provider_message_id] = request.headers["authorization"].removeprefix(
+            "Bearer "
         )
         late = await self._after_take(p, fault)
         if late is not None:
@@ -293,6 +405,7 @@ class FakeProviders:
         contact = request.path_params["contact"]
         with self._lock:
             self.dnd_updates.append((contact, update))
+            self.dnd_update_tokens[contact] = request.headers["authorization"].removeprefix("Bearer ")
         return JSONResponse({"succeded": True, "contact": {"id": contact, **update}})
 
     async def highlevel_search(self, request: Request) -> Response:
@@ -325,6 +438,8 @@ class FakeProviders:
                 Route("/conversations/messages", self.highlevel_send, methods=["POST"]),
                 Route("/conversations/search", self.highlevel_search, methods=["GET"]),
                 Route("/contacts/{contact}", self.highlevel_update_contact, methods=["PUT"]),
+                Route("/contacts/{contact}", self.highlevel_contact, methods=["GET"]),
+                Route("/oauth/token", self.highlevel_token, methods=["POST"]),
                 Route("/conversations/{conversation}/messages", self.highlevel_messages, methods=["GET"]),
             ]
         )

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-# The gateway turns provider webhooks into ingest calls, and one-click unsubscribes into
-# the coordinator's, and nothing else.
+# The gateway turns provider webhooks into ingest calls, and one-click unsubscribes and
+# HighLevel OAuth callbacks into the coordinator's, and nothing else.
 GATEWAY_METHODS = {
     "ingest": frozenset({"RecordWebhook", "UpsertLead", "GetLead", "GetLeadByExternalId"}),
-    "coordinator": frozenset({"UnsubscribeByToken"}),
+    "coordinator": frozenset({"UnsubscribeByToken", "CompleteHighLevelInstall"}),
 }
 # People and jobs on the cluster (the leadengine CLI, migrations, the bench).
 OPERATOR = "operator"

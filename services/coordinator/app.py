@@ -29,8 +29,11 @@ from services.coordinator.compliance_servicer import ComplianceDeps
 from services.coordinator.config import Config
 from services.coordinator.delivery import crashpoints, providers
 from services.coordinator.delivery.attempts import AttemptRepository
+from services.coordinator.delivery.credentials import InstallRepository, TokenCipher, create_credentials
 from services.coordinator.delivery.dispatch import Dispatcher
 from services.coordinator.delivery.dnd_writeback import DndWriteback
+from services.coordinator.delivery.enrichment import ContactEnricher
+from services.coordinator.delivery.highlevel_tokens import TokenEndpoint
 from services.coordinator.delivery.providers import ProviderSender
 from services.coordinator.delivery.reports import ReportHandler
 from services.coordinator.delivery.repository import CommunicationRepository
@@ -146,10 +149,18 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     # One HTTP client per process; providers without credentials are absent, and their
     # messages are recorded SIMULATED, never SENT.
     http = providers.http_client(cfg.providers)
+    # Per-location HighLevel tokens from app installs (else HIGHLEVEL_ACCESS_TOKEN).
+    highlevel = create_credentials(
+        db,
+        TokenEndpoint(http, cfg.providers),
+        cfg.providers.highlevel_app,
+        cfg.providers.highlevel_token,
+        timestamps.now,
+    )
     dispatcher = create_dispatcher(
         db,
         cfg,
-        providers.build_senders(http, cfg.providers),
+        providers.build_senders(http, cfg.providers, highlevel),
         crash=crashpoints.CrashPoints.from_env(os.environ),
     )
     # Agent notifications are still recorded, not sent (see README, Delivery).
@@ -193,6 +204,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         brand_name=cfg.brand_name,
         steps=create_walker(db, content),
         triggers=triggers,
+        enricher=ContactEnricher(highlevel, http, cfg.providers, ingest, decisions),
     )
     control = JourneyControl(journeys, CadenceRepository(db))
 
@@ -222,10 +234,11 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         journeys,
         runner,
         messages,
-        ReportHandler(communications, consents, journeys),
+        ReportHandler(communications, consents, journeys, AttemptRepository(db)),
         UnknownSenders(consents),
         decisions=decisions,
         assignments=AssignmentSync(routing, consents),
+        highlevel=highlevel,
     )
     scheduler = create_scheduler(db, cfg, dispatcher=dispatcher, content=content)
     campaigns = CampaignRepository(db)
@@ -273,6 +286,9 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         ),
     )
     servicer.init_delivery(DeliverySettingsRepository(db), cfg.providers.unsubscribe_key)
+    servicer.init_installs(
+        highlevel, InstallRepository(db, TokenCipher(cfg.providers.highlevel_app.token_keys))
+    )
     return ServiceApp(
         registrations=[
             Registration(
@@ -286,6 +302,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
             scheduler.run,
             enroller.run,
             retention.loop(db, cfg.retention, interval_s=cfg.prune_interval_s),
+            highlevel.run,
             DndWriteback(
                 db,
                 http,
@@ -294,6 +311,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
                 poll_s=max(cfg.scheduler_poll_s, 5.0),
                 lease=timedelta(seconds=cfg.scheduler_lease_s),
                 clock=timestamps.now,
+                tokens=highlevel,
             ).run,
         ],
         on_stop=[http.aclose],

@@ -215,6 +215,8 @@ def parse(event: pb.LeadEventEnvelope) -> Envelope:
     facts_field = _FACTS.get(kind)
     if facts_field is not None and not event.HasField(facts_field):
         raise _missing(f"event.{facts_field}", f"{pb.LeadEventKind.Name(kind)} carries its facts there")
+    if kind == pb.LEAD_EVENT_KIND_APP_UNINSTALLED:
+        inputs.require_text(event.location_id, "event.location_id")
     if kind == pb.LEAD_EVENT_KIND_INBOUND_MESSAGE and lead_id is None:
         normalize_address(event.message.channel, event.message.lead_address, "event.message.lead_address")
     return Envelope(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
 from services.coordinator.assignment_sync import AssignmentSync
+from services.coordinator.delivery.credentials import HighLevelCredentials
 from services.coordinator.delivery.reports import ReportHandler
 from services.coordinator.envelope import LEAD_KINDS, Envelope
 from services.coordinator.inbound.messages import MessageHandler
@@ -42,7 +43,9 @@ class EventHandler:
         *,
         decisions: DecisionLog | None = None,
         assignments: AssignmentSync | None = None,
+        highlevel: HighLevelCredentials | None = None,
     ) -> None:
+        self._highlevel = highlevel
         self._decisions = decisions
         self._journeys = journeys
         self._runner = runner
@@ -69,6 +72,10 @@ class EventHandler:
             journey = await self._messages.outbound(ev)
         elif ev.kind == pb.LEAD_EVENT_KIND_DELIVERY_STATUS:
             journey = await self._reports.delivery(ev)
+        elif ev.kind == pb.LEAD_EVENT_KIND_APP_UNINSTALLED:
+            journey = None
+            if self._highlevel is not None:
+                await self._highlevel.uninstalled(ev.location_id, ev.occurred_time)
         else:
             journey = await self._reports.suppression(ev)
         if self._assignments is not None:  # before marking: a failure here is redelivered too

@@ -15,6 +15,7 @@ from services.coordinator.compliance.repository import ConsentRepository
 from services.coordinator.compliance_servicer import ComplianceDeps, ComplianceHandlers
 from services.coordinator.delivery.repository import Communication, CommunicationRepository
 from services.coordinator.delivery_servicer import DeliveryHandlers
+from services.coordinator.install_servicer import InstallHandlers
 from services.coordinator.journeys.cadence_repository import CadenceRepository
 from services.coordinator.journeys.control import JourneyControl
 from services.coordinator.journeys.repository import Journey, JourneyRepository
@@ -123,6 +124,7 @@ class CoordinatorServicer(
     TimelineHandlers,
     CampaignHandlers,
     DeliveryHandlers,
+    InstallHandlers,
     OutcomeHandlers,
     pb_grpc.CoordinatorServiceServicer,
 ):

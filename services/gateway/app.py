@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from services.gateway import forwarding, unsubscribe, webhooks
+from services.gateway import forwarding, oauth, unsubscribe, webhooks
 from services.gateway.config import Config
 from shared import channels, transport
 from shared.clients import PEERS, Peers
@@ -84,7 +84,8 @@ def create_app(cfg: Config) -> Starlette:
         )
         app.state.ingest_health = channels.health_client(channel)
         app.state.ingest = ingest_grpc.IngestServiceStub(channel)
-        # One-click unsubscribes go to the coordinator, which owns opt-outs.
+        # One-click unsubscribes and HighLevel app installs go to the coordinator, which
+        # owns opt-outs and provider tokens.
         coordinator = Peers({"coordinator": cfg.coordinator_addr}, tls=cfg.tls)
         app.state.coordinator = coordinator.coordinator
         log.info(
@@ -105,6 +106,7 @@ def create_app(cfg: Config) -> Starlette:
             Route("/metrics", metrics, methods=["GET"]),
             Route("/unsubscribe/{token}", unsubscribe.unsubscribe_page, methods=["GET"]),
             Route("/unsubscribe/{token}", unsubscribe.unsubscribe, methods=["POST"]),
+            Route("/oauth/highlevel/callback", oauth.highlevel_callback, methods=["GET"]),
             Route("/webhooks/ghl", forwarding.endpoint(forwarding.GHL, webhooks.ghl), methods=["POST"]),
             Route(
                 "/webhooks/twilio/sms",

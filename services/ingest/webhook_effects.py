@@ -19,6 +19,7 @@ from leadengine.ingest.v1 import ingest_service_pb2 as pb
 from services.ingest import lead_writes, matching, webhooks
 from services.ingest.leads import EventFields
 from services.ingest.publishing import (
+    KIND_APP_UNINSTALLED,
     KIND_DELIVERY,
     KIND_INBOUND,
     KIND_OUTBOUND,
@@ -79,6 +80,8 @@ async def apply(conn: Conn, provider_event_id: str, parsed: webhooks.Parsed) -> 
         return WebhookOutcome(event_id, "delivery_status", "", None, loc, published=True)
     if isinstance(action, webhooks.EmailEvent):
         return await _email_event(conn, event_id, loc, parsed.occurred, action)
+    if isinstance(action, webhooks.AppInstall):
+        return await _app_install(conn, event_id, parsed.occurred, action)
     raise AssertionError(f"unhandled webhook action {type(action).__name__}")
 
 
@@ -105,8 +108,31 @@ async def _contact_message(
     await publish(
         conn, kind, lead.lead_id, location_id, occurred, facts=coordinator_pb.LeadEventEnvelope(message=facts)
     )
+    if action.delivery is not None:
+        await publish(
+            conn,
+            KIND_DELIVERY,
+            lead.lead_id,
+            location_id,
+            occurred,
+            facts=coordinator_pb.LeadEventEnvelope(delivery=action.delivery),
+        )
     outcome = "inbound_message" if action.inbound else "outbound_message"
     return WebhookOutcome(event_id, outcome, "", lead.lead_id, location_id, published=True)
+
+
+async def _app_install(
+    conn: Conn, event_id: str, occurred: datetime, action: webhooks.AppInstall
+) -> WebhookOutcome:
+    """INSTALL registers the locations here (their tokens come through the OAuth callback,
+    to the coordinator); UNINSTALL tells the coordinator, which deletes their tokens."""
+    ids = list(action.location_ids)
+    if action.installed:
+        await location_rows.register(conn, ids)
+        return WebhookOutcome(event_id, "app_installed", ", ".join(ids)[:500], None, ids[0])
+    for location_id in ids:
+        await publish(conn, KIND_APP_UNINSTALLED, None, location_id, occurred)
+    return WebhookOutcome(event_id, "app_uninstalled", ", ".join(ids)[:500], None, ids[0], published=True)
 
 
 async def _behavior(

@@ -129,3 +129,11 @@ class IngestClient(Client):
             "ReplayDeadLetters", self._peers.ingest.ReplayDeadLetters, request, budget_s=30.0
         )
         return resp.replayed_count
+
+    async def update_lead_fields(self, lead: pb.Lead, paths: list[str], *, request_id: str) -> pb.Lead:
+        """Writes only `paths` of the lead named by lead.lead_id (UpsertLead with a mask);
+        idempotent on request_id."""
+        request = pb.UpsertLeadRequest(lead=lead, request_id=request_id)
+        request.update_mask.paths.extend(paths)
+        resp = await self._call("UpsertLead", self._peers.ingest.UpsertLead, request, budget_s=2.0)
+        return resp.lead

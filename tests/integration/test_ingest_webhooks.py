@@ -336,7 +336,8 @@ async def test_inbound_email_and_outbound_sms(ingest, ingest_tables) -> None:
     results = await deliver(ingest, ghl_event(email), ghl_event(outbound))
     assert [r.outcome for r in results] == ["inbound_message", "outbound_message"]
     rows = await outbox(ingest_tables, loc)
-    (k1, _, f1), (k2, _, f2) = rows[-2:]
+    # The outbound message's status ("delivered") also goes out as a delivery report.
+    (k1, _, f1), (k2, _, f2), (k3, _, f3) = rows[-3:]
     assert (k1, f1.message.channel, f1.message.subject) == (
         Kind.LEAD_EVENT_KIND_INBOUND_MESSAGE,
         common_pb.CHANNEL_EMAIL,
@@ -347,6 +348,11 @@ async def test_inbound_email_and_outbound_sms(ingest, ingest_tables) -> None:
         Kind.LEAD_EVENT_KIND_OUTBOUND_MESSAGE,
         "On my way",
         lead.phone,
+    )
+    assert (k3, f3.delivery.provider_message_id, f3.delivery.provider_status) == (
+        Kind.LEAD_EVENT_KIND_DELIVERY_STATUS,
+        f2.message.provider_message_id,
+        "delivered",
     )
 
 
@@ -362,7 +368,7 @@ async def test_message_from_an_unknown_contact_is_unmatched_and_calls_are_stored
 
 
 @pytest.mark.parametrize(
-    "kind", ["OpportunityStageUpdate", "TaskCreate", "NoteCreate", "INSTALL", "BrandNewThing"]
+    "kind", ["OpportunityStageUpdate", "TaskCreate", "NoteCreate", "PlanChange", "BrandNewThing"]
 )
 async def test_types_without_an_action_are_stored_and_acknowledged(ingest, ingest_tables, kind: str) -> None:
     loc = new_location()

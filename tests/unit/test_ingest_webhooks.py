@@ -165,7 +165,9 @@ def test_calls_are_stored_without_action() -> None:
     assert isinstance(action, webhooks.NoAction)
 
 
-@pytest.mark.parametrize("kind", ["OpportunityCreate", "TaskCreate", "NoteUpdate", "INSTALL", "SomethingNew"])
+@pytest.mark.parametrize(
+    "kind", ["OpportunityCreate", "TaskCreate", "NoteUpdate", "PlanChange", "SomethingNew"]
+)
 def test_other_types_are_stored_only(kind: str) -> None:
     parsed = ghl({"type": kind, "locationId": LOC, "id": "x"})
     assert parsed.action == webhooks.NoAction(f"no action for {kind}")

@@ -65,6 +65,9 @@ class Held:
     facts: ContactFacts
     # Calls whose outcome is unknown; the message may already be with the provider.
     open_attempts: list[Attempt]
+    # The location's HighLevel app install: "" (none), 'active', 'needs_reinstall', 'uninstalled'.
+    highlevel_state: str = ""
+    highlevel_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,10 +96,12 @@ class AttemptRepository:
             "SELECT c.*, coalesce(j.location_id, '') AS location_id,"
             " coalesce(dc.external_contact_id, '') AS contact_id,"
             " coalesce(ds.sms_provider, '') AS sms_provider,"
-            " coalesce(ds.email_provider, '') AS email_provider"
+            " coalesce(ds.email_provider, '') AS email_provider,"
+            " coalesce(hi.state, '') AS highlevel_state, coalesce(hi.state_reason, '') AS highlevel_reason"
             " FROM communications c LEFT JOIN journeys j ON j.journey_id = c.journey_id"
             " LEFT JOIN delivery_contacts dc ON dc.lead_id = c.lead_id"
             " LEFT JOIN delivery_settings ds ON ds.location_id = j.location_id"
+            " LEFT JOIN highlevel_installs hi ON hi.location_id = j.location_id"
             " WHERE c.communication_id = $1 FOR UPDATE OF c",
             communication_id,
             timeout=deadlines.timeout(5.0),
@@ -126,6 +131,8 @@ class AttemptRepository:
             email_provider=row["email_provider"],
             facts=consent_from_row(consent).facts if consent is not None else ContactFacts(),
             open_attempts=[_attempt(a) for a in attempts],
+            highlevel_state=row["highlevel_state"],
+            highlevel_reason=row["highlevel_reason"],
         )
 
     async def begin(
@@ -338,3 +345,15 @@ class AttemptRepository:
                 contact_id,
                 timeout=deadlines.timeout(2.0),
             )
+
+    async def sent_through(self, provider_message_ids: list[str]) -> str:
+        """Which provider accepted the message with one of these ids ("" when none of ours)."""
+        async with self._db.connection() as conn:
+            provider: str | None = await conn.fetchval(
+                "SELECT provider FROM send_attempts WHERE provider_message_id = ANY($1::text[])"
+                " AND state = $2 LIMIT 1",
+                provider_message_ids,
+                ACCEPTED,
+                timeout=deadlines.timeout(2.0),
+            )
+        return provider or ""

@@ -36,7 +36,8 @@ from services.coordinator.delivery.attempts import (
     Decision,
     Held,
 )
-from services.coordinator.delivery.provider_config import ProviderConfig
+from services.coordinator.delivery.credentials import ACTIVE, NEEDS_REINSTALL, UNINSTALLED
+from services.coordinator.delivery.provider_config import HIGHLEVEL, ProviderConfig
 from services.coordinator.delivery.providers import (
     CallResult,
     LookupFailed,
@@ -58,6 +59,18 @@ AUTH_ALERTS = Counter(
     "delivery_credentials_rejected_total", "Provider answers 401/403: credentials need a person", ["provider"]
 )
 UNSUBSCRIBE_FOOTER = "\n\nUnsubscribe: {url}"
+
+
+def highlevel_decision(held: Held, *, has_env_token: bool) -> Decision:
+    """A location whose app was uninstalled, or whose refresh HighLevel refused, must not
+    be sent for with any token (not even the env one): FAILED with that reason. Without an
+    install or an env token nothing can be sent: SIMULATED, as without credentials."""
+    if held.highlevel_state in (NEEDS_REINSTALL, UNINSTALLED):
+        return ("settle", pb.COMMUNICATION_STATUS_FAILED, held.highlevel_reason, None)
+    if held.highlevel_state != ACTIVE and not has_env_token:
+        reason = f"no HighLevel app install for location {held.location_id!r} and no HIGHLEVEL_ACCESS_TOKEN"
+        return ("settle", pb.COMMUNICATION_STATUS_SIMULATED, reason, None)
+    return ("send", HIGHLEVEL)
 
 
 def backoff_s(tries: int, base: float, cap: float, rng: random.Random) -> float:
@@ -115,6 +128,8 @@ class Dispatcher:
         provider = self.provider_for(held)
         if provider not in self._senders:
             return ("settle", pb.COMMUNICATION_STATUS_SIMULATED, NO_CREDENTIALS, None)
+        if provider == HIGHLEVEL:
+            return highlevel_decision(held, has_env_token=bool(self._cfg.highlevel_token))
         return ("send", provider)
 
     def outgoing(self, held: Held) -> Outgoing:
@@ -134,6 +149,7 @@ class Dispatcher:
             body=body,
             contact_id=held.contact_id,
             unsubscribe_url=url,
+            location_id=held.location_id,
         )
 
     async def remember_contact(self, lead_id: uuid.UUID, location_id: str, contact_id: str) -> None:

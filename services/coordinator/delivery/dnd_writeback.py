@@ -16,12 +16,16 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 from leadengine.common.v1 import common_pb2
 from prometheus_client import Counter
 
+from services.coordinator.delivery.credentials import NotUsable
+from services.coordinator.delivery.highlevel_tokens import TokenEndpointDown
 from services.coordinator.delivery.provider_config import ProviderConfig
+from services.coordinator.delivery.providers import BearerSource, EnvToken
 from shared import deadlines
 from shared.db import Database
 
@@ -40,6 +44,7 @@ class Pending:
     contact_id: str
     reason: str
     attempts: int
+    location_id: str = ""
 
 
 # Opt-outs of leads known as a HighLevel contact at a location whose channel goes by
@@ -78,7 +83,10 @@ class DndWriteback:
         lease: timedelta,
         clock: Callable[[], datetime],
         batch: int = 20,
+        tokens: BearerSource | None = None,
     ) -> None:
+        # The location's app token when it installed the app, else HIGHLEVEL_ACCESS_TOKEN.
+        self._tokens: BearerSource = tokens or EnvToken(cfg.highlevel_token)
         self._db = db
         self._http = http
         self._cfg = cfg
@@ -94,8 +102,8 @@ class DndWriteback:
 
     async def run_once(self, now: datetime | None = None) -> int:
         """Write back one batch of due opt-outs; how many were tried. Without a HighLevel
-        token nothing is sent through HighLevel, so there is nothing to write back."""
-        if not self._cfg.highlevel_token:
+        token or app nothing is sent through HighLevel, so there is nothing to write back."""
+        if not self._cfg.highlevel_ready:
             return 0
         at = now or self._clock()
         claimed = await self._claim(at)
@@ -120,7 +128,7 @@ class DndWriteback:
                 )
             ]
             rows = await conn.fetch(
-                "SELECT l.entry_id, l.channel, c.external_contact_id, l.basis, w.attempts"
+                "SELECT l.entry_id, l.channel, c.external_contact_id, l.basis, w.attempts, c.location_id"
                 " FROM consent_ledger l JOIN delivery_contacts c ON c.lead_id = l.lead_id"
                 " JOIN dnd_writebacks w ON w.entry_id = l.entry_id WHERE l.entry_id = ANY($1::bigint[])"
                 " ORDER BY l.entry_id",
@@ -128,7 +136,14 @@ class DndWriteback:
                 timeout=deadlines.timeout(5.0),
             )
         return [
-            Pending(r["entry_id"], r["channel"], r["external_contact_id"], r["basis"], r["attempts"])
+            Pending(
+                r["entry_id"],
+                r["channel"],
+                r["external_contact_id"],
+                r["basis"],
+                r["attempts"],
+                r["location_id"],
+            )
             for r in rows
         ]
 
@@ -142,14 +157,18 @@ class DndWriteback:
                 name: {"status": "active", "message": f"LeadEngine opt-out: {item.reason}"[:200], "code": ""}
             }
         }
-        headers = {
-            "Authorization": f"Bearer {self._cfg.highlevel_token}",
-            "Version": CONTACTS_VERSION,
-            "Accept": "application/json",
-        }
-        url = f"{self._cfg.highlevel_base_url}/contacts/{item.contact_id}"
         try:
-            resp = await self._http.put(url, json=body, headers=headers)
+            bearer = await self._tokens.bearer(item.location_id)
+            resp = await self._put(item, body, bearer.token)
+            if resp.status_code == 401 and bearer.location_id:
+                # An app token HighLevel no longer takes: refresh once, try once more.
+                resp = await self._put(
+                    item, body, await self._tokens.refresh(item.location_id, stale=bearer.token)
+                )
+        except NotUsable as err:
+            return "failed", err.reason
+        except TokenEndpointDown as err:
+            return "retry", err.reason
         except httpx.HTTPError as err:
             return "retry", f"HighLevel unreachable: {type(err).__name__}"
         if resp.status_code < 300:
@@ -158,6 +177,15 @@ class DndWriteback:
         if resp.status_code == 429 or resp.status_code >= 500:
             return "retry", f"HighLevel answered {resp.status_code}: {words}"
         return "failed", f"HighLevel refused ({resp.status_code}): {words}"
+
+    async def _put(self, item: Pending, body: dict[str, Any], token: str) -> httpx.Response:
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Version": CONTACTS_VERSION,
+            "Accept": "application/json",
+        }
+        url = f"{self._cfg.highlevel_base_url}/contacts/{item.contact_id}"
+        return await self._http.put(url, json=body, headers=headers)
 
     async def _settle(self, item: Pending, state: str, error: str, at: datetime) -> None:
         attempts = item.attempts + 1

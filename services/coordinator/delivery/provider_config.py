@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from services.coordinator.delivery.highlevel_app import HighLevelApp
 from shared import config
 from shared.config import ConfigError
 
@@ -62,6 +63,8 @@ class ProviderConfig:
     sendgrid_base_url: str = "https://api.sendgrid.com"
     highlevel_token: str = field(default="", repr=False)
     highlevel_base_url: str = "https://services.leadconnectorhq.com"
+    # The marketplace app: per-location tokens from OAuth installs.
+    highlevel_app: HighLevelApp = field(default_factory=HighLevelApp)
     # Which provider carries a channel when the location names none.
     sms_provider: str = TWILIO
     email_provider: str = SENDGRID
@@ -90,7 +93,7 @@ class ProviderConfig:
 
     @property
     def highlevel_ready(self) -> bool:
-        return bool(self.highlevel_token)
+        return bool(self.highlevel_token) or self.highlevel_app.ready
 
     def check_lease(self, lease_s: float) -> None:
         # A call outliving the lease could overlap the next worker's reconciliation.
@@ -114,6 +117,7 @@ class ProviderConfig:
             sendgrid_base_url=_base_url(env, "SENDGRID_BASE_URL", cls.sendgrid_base_url),
             highlevel_token=secret(env, "HIGHLEVEL_ACCESS_TOKEN"),
             highlevel_base_url=_base_url(env, "HIGHLEVEL_BASE_URL", cls.highlevel_base_url),
+            highlevel_app=HighLevelApp.from_env(env),
             sms_provider=_choice(env, "COORDINATOR_SMS_PROVIDER", SMS_PROVIDERS, TWILIO),
             email_provider=_choice(env, "COORDINATOR_EMAIL_PROVIDER", EMAIL_PROVIDERS, SENDGRID),
             public_base_url=config.text(env, "WEBHOOK_PUBLIC_BASE_URL").rstrip("/"),

@@ -49,6 +49,11 @@ STATUS_WORDS = {
     # Opens and clicks prove delivery, and may arrive before "delivered" does.
     "open": DELIVERED,
     "click": DELIVERED,
+    # HighLevel OutboundMessage statuses (sent, delivered, read, undelivered and failed
+    # are shared with Twilio above).
+    "pending": QUEUED,
+    "opened": DELIVERED,
+    "clicked": DELIVERED,
 }
 
 # integrations.md §2.2: the codes the engine acts on, in a few words.
@@ -80,12 +85,15 @@ def provider_name(channel: common_pb2.Channel.ValueType) -> str:
     return "Twilio" if channel == common_pb2.CHANNEL_SMS else "SendGrid"
 
 
-def describe(channel: common_pb2.Channel.ValueType, provider_status: str, error_code: str) -> str:
-    """status_reason for a report, e.g. "Twilio 30007: carrier filtered"."""
-    name = provider_name(channel)
+def describe(
+    channel: common_pb2.Channel.ValueType, provider_status: str, error_code: str, provider: str = ""
+) -> str:
+    """status_reason for a report, e.g. "Twilio 30007: carrier filtered". `provider` names
+    who sent it when known (HighLevel carries both channels); else the channel's default."""
+    name = provider or provider_name(channel)
     word = provider_status.strip().lower()
     code = error_code.strip()
-    if channel == common_pb2.CHANNEL_SMS and code:
+    if channel == common_pb2.CHANNEL_SMS and code and name == "Twilio":
         meaning = TWILIO_ERRORS.get(code)
         return f"{name} {code}: {meaning}" if meaning else f"{name} {code} ({word})"
     if word == "deferred":
@@ -98,6 +106,7 @@ def advance(
     channel: common_pb2.Channel.ValueType,
     provider_status: str,
     error_code: str = "",
+    provider: str = "",
 ) -> Transition | None:
     """The new status and reason, or None when the report changes nothing: an unknown
     word, a status we do not track (SIMULATED, BLOCKED, RECEIVED, ...), or one that
@@ -110,7 +119,8 @@ def advance(
     # A plain step forward needs no words; a failure, an error code or a deferral does.
     word = provider_status.strip().lower()
     explain = target in (UNDELIVERED, FAILED) or bool(error_code.strip()) or word == "deferred"
-    return Transition(target, describe(channel, provider_status, error_code) if explain else "")
+    reason = describe(channel, provider_status, error_code, provider) if explain else ""
+    return Transition(target, reason)
 
 
 def opts_out(channel: common_pb2.Channel.ValueType, error_code: str) -> bool:

@@ -27,6 +27,8 @@ from typing import Any, Protocol
 import httpx
 from leadengine.common.v1 import common_pb2
 
+from services.coordinator.delivery.credentials import Bearer, NotUsable
+from services.coordinator.delivery.highlevel_tokens import TokenEndpointDown
 from services.coordinator.delivery.provider_config import HIGHLEVEL, SENDGRID, TWILIO, ProviderConfig
 from services.coordinator.delivery.provider_status import TWILIO_ERRORS
 
@@ -67,6 +69,8 @@ class Outgoing:
     contact_id: str = ""
     # Email only: the one-click unsubscribe URL (RFC 8058); "" when not configured.
     unsubscribe_url: str = ""
+    # Whose HighLevel token a HighLevel send uses.
+    location_id: str = ""
 
 
 class LookupFailed(Exception):
@@ -243,14 +247,43 @@ def as_html(text: str) -> str:
     return html.escape(text).replace("\n", "<br>\n")
 
 
+class BearerSource(Protocol):
+    """Where HighLevel calls get their token (services/coordinator/delivery/credentials.py)."""
+
+    async def bearer(self, location_id: str) -> Bearer: ...
+
+    async def refresh(self, location_id: str, *, stale: str | None) -> str: ...
+
+
+class EnvToken:
+    """HIGHLEVEL_ACCESS_TOKEN for every location (no app install): nothing to refresh."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    async def bearer(self, location_id: str) -> Bearer:
+        if not self._token:
+            raise NotUsable("no HIGHLEVEL_ACCESS_TOKEN and no HighLevel app configured")
+        return Bearer(self._token)
+
+    async def refresh(self, location_id: str, *, stale: str | None) -> str:
+        raise NotUsable("HIGHLEVEL_ACCESS_TOKEN cannot be refreshed")
+
+
 class HighLevelSender:
     name = HIGHLEVEL
 
-    def __init__(self, http: httpx.AsyncClient, cfg: ProviderConfig) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, cfg: ProviderConfig, tokens: BearerSource | None = None
+    ) -> None:
         self._http = http
         self._cfg = cfg
-        self._headers = {
-            "Authorization": f"Bearer {cfg.highlevel_token}",
+        self._tokens: BearerSource = tokens or EnvToken(cfg.highlevel_token)
+
+    @staticmethod
+    def _headers(token: str) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {token}",
             "Version": HIGHLEVEL_VERSION,
             "Accept": "application/json",
         }
@@ -263,12 +296,22 @@ class HighLevelSender:
             body.update(type="SMS", message=out.body, toNumber=out.to)
         else:
             body.update(type="Email", subject=out.subject, html=as_html(out.body), emailTo=out.to)
-        got = await _post(
-            "HighLevel",
-            self._http.post(
-                f"{self._cfg.highlevel_base_url}/conversations/messages", json=body, headers=self._headers
-            ),
-        )
+        try:
+            bearer = await self._tokens.bearer(out.location_id)
+        except NotUsable as err:
+            return CallResult(Verdict.AUTH, reason=err.reason)
+        except TokenEndpointDown as err:  # a due refresh could not be made: nothing was sent
+            return CallResult(Verdict.RETRY, reason=err.reason)
+        got = await self._post(body, bearer.token)
+        if isinstance(got, httpx.Response) and got.status_code == 401 and bearer.location_id:
+            # The location's token may have expired early or been rotated: refresh once, retry once.
+            try:
+                token = await self._tokens.refresh(bearer.location_id, stale=bearer.token)
+            except NotUsable as err:
+                return CallResult(Verdict.AUTH, reason=err.reason)
+            except TokenEndpointDown as err:
+                return CallResult(Verdict.RETRY, reason=err.reason)
+            got = await self._post(body, token)
         if isinstance(got, CallResult):
             return got
         answer = _json(got)
@@ -276,13 +319,27 @@ class HighLevelSender:
             return CallResult(Verdict.ACCEPTED, provider_message_id=str(answer["messageId"]))
         return classify_failure("HighLevel", got, str(answer.get("message", "")))
 
+    async def _post(self, body: dict[str, Any], token: str) -> httpx.Response | CallResult:
+        return await _post(
+            "HighLevel",
+            self._http.post(
+                f"{self._cfg.highlevel_base_url}/conversations/messages",
+                json=body,
+                headers=self._headers(token),
+            ),
+        )
+
     async def find(self, out: Outgoing, exclude: set[str]) -> str | None:
         # The contact's conversation, newest messages first: ours is the outbound one
         # with the same text that no other communication of ours claims.
         base = self._cfg.highlevel_base_url
         try:
+            headers = self._headers((await self._tokens.bearer(out.location_id)).token)
+        except (NotUsable, TokenEndpointDown) as err:
+            raise LookupFailed(f"HighLevel lookup has no usable token: {err}") from err
+        try:
             found = await self._http.get(
-                f"{base}/conversations/search", params={"contactId": out.contact_id}, headers=self._headers
+                f"{base}/conversations/search", params={"contactId": out.contact_id}, headers=headers
             )
             if found.status_code != 200:
                 raise LookupFailed(f"HighLevel conversation search answered {found.status_code}")
@@ -290,7 +347,7 @@ class HighLevelSender:
                 resp = await self._http.get(
                     f"{base}/conversations/{conversation.get('id', '')}/messages",
                     params={"limit": "100"},
-                    headers=self._headers,
+                    headers=headers,
                 )
                 if resp.status_code != 200:
                     raise LookupFailed(f"HighLevel message list answered {resp.status_code}")
@@ -309,15 +366,18 @@ class HighLevelSender:
         return None
 
 
-def build_senders(http: httpx.AsyncClient, cfg: ProviderConfig) -> dict[str, ProviderSender]:
-    """The providers this process holds credentials for."""
+def build_senders(
+    http: httpx.AsyncClient, cfg: ProviderConfig, highlevel: BearerSource | None = None
+) -> dict[str, ProviderSender]:
+    """The providers this process holds credentials for. `highlevel` gives per-location
+    tokens (app installs); without it HIGHLEVEL_ACCESS_TOKEN serves every location."""
     senders: dict[str, ProviderSender] = {}
     if cfg.twilio_ready:
         senders[TWILIO] = TwilioSender(http, cfg)
     if cfg.sendgrid_ready:
         senders[SENDGRID] = SendGridSender(http, cfg)
     if cfg.highlevel_ready:
-        senders[HIGHLEVEL] = HighLevelSender(http, cfg)
+        senders[HIGHLEVEL] = HighLevelSender(http, cfg, highlevel)
     return senders
 
 

@@ -13,12 +13,16 @@ from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
 from services.coordinator.compliance.repository import KEYWORD, REPORT, ConsentRepository, Revocation
 from services.coordinator.delivery import provider_status
+from services.coordinator.delivery.attempts import AttemptRepository
+from services.coordinator.delivery.provider_config import HIGHLEVEL, SENDGRID, TWILIO
 from services.coordinator.delivery.repository import Communication, CommunicationRepository
 from services.coordinator.envelope import EMAIL, SMS, Envelope
 from services.coordinator.journeys.repository import Journey, JourneyRepository
 from shared import timestamps
 
 log = logging.getLogger(__name__)
+
+PROVIDER_NAMES = {TWILIO: "Twilio", SENDGRID: "SendGrid", HIGHLEVEL: "HighLevel"}
 
 
 def candidate_ids(provider_message_id: str, channel: common_pb2.Channel.ValueType) -> list[str]:
@@ -51,7 +55,9 @@ class ReportHandler:
         communications: CommunicationRepository,
         consents: ConsentRepository,
         journeys: JourneyRepository,
+        attempts: AttemptRepository | None = None,
     ) -> None:
+        self._attempts = attempts
         self._communications = communications
         self._consents = consents
         self._journeys = journeys
@@ -60,15 +66,17 @@ class ReportHandler:
         report = ev.delivery
         assert report is not None, "parse() requires delivery facts for DELIVERY_STATUS"
 
+        ids = candidate_ids(report.provider_message_id, report.channel)
+        sender = await self._attempts.sent_through(ids) if self._attempts is not None else ""
+        name = PROVIDER_NAMES.get(sender, "")
+
         def decide(message: Communication) -> tuple[pb.CommunicationStatus.ValueType, str] | None:
             step = provider_status.advance(
-                message.status, message.channel, report.provider_status, report.error_code
+                message.status, message.channel, report.provider_status, report.error_code, name
             )
             return (step.status, step.reason) if step is not None else None
 
-        message, changed = await self._communications.advance_status(
-            candidate_ids(report.provider_message_id, report.channel), decide
-        )
+        message, changed = await self._communications.advance_status(ids, decide)
         if message is None:
             # Not an error: the CRM or another tool may send through the same account.
             log.info(

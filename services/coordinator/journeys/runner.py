@@ -20,6 +20,7 @@ from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 from services.coordinator.compliance import gates
 from services.coordinator.compliance.gates import ContactFacts
 from services.coordinator.compliance.policy import ConsentPolicies
+from services.coordinator.delivery.enrichment import ContactEnricher
 from services.coordinator.envelope import Envelope
 from services.coordinator.journeys import writing
 from services.coordinator.journeys.first_touch import FirstTouch, message_context
@@ -52,7 +53,9 @@ class JourneyRunner:
         brand_name: str,
         steps: CadenceWalker | None = None,
         triggers: TriggerTouches | None = None,
+        enricher: ContactEnricher | None = None,
     ) -> None:
+        self._enricher = enricher
         self._journeys = journeys
         self._consents = consents
         self._first_touch = first_touch
@@ -90,6 +93,10 @@ class JourneyRunner:
         lead = await self._lead(ev)
         if lead.HasField("delete_time"):
             return await self._journeys.stop_journey(ev.lead, lead.location_id, LEAD_DELETED)
+        untouched = journey is None or journey.first_touch_time is None
+        if self._enricher is not None and ev.kind == pb.LEAD_EVENT_KIND_LEAD_CREATED and untouched:
+            # Before the consent record: a DND or time zone HighLevel knows gates the first touch.
+            lead = await self._enricher.enrich(ev.event_id, lead)
         consent = await self._consents.record(ev.lead, lead)
         score = await self._score(ev, lead)
         started = journey is not None and journey.first_touch_time is not None

@@ -167,3 +167,12 @@ class LocationReads:
                 deadline_s=deadlines.timeout(5.0),
             )
         return [location_of(r) for r in rows]
+
+
+async def register(conn: Conn, location_ids: list[str]) -> None:
+    """Known from now on (profile empty until UpdateLocation fills it)."""
+    await conn.execute(
+        "INSERT INTO locations (location_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
+        location_ids,
+        timeout=deadlines.timeout(5.0),
+    )

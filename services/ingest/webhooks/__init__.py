@@ -17,6 +17,7 @@ from services.ingest.webhooks import ghl, sendgrid, twilio
 from services.ingest.webhooks.actions import (
     MAX_DETAIL,
     Action,
+    AppInstall,
     ContactEvent,
     ContactMessage,
     EmailEvent,
@@ -49,6 +50,7 @@ __all__ = [
     "TWILIO_INBOUND",
     "TWILIO_STATUS",
     "Action",
+    "AppInstall",
     "ContactEvent",
     "ContactMessage",
     "EmailEvent",

@@ -45,6 +45,8 @@ class ContactMessage:
     contact_id: str
     inbound: bool
     facts: coordinator_pb.MessageFacts
+    # HighLevel OutboundMessage with a status: what became of a message (maybe ours).
+    delivery: coordinator_pb.DeliveryFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -76,12 +78,28 @@ class EmailEvent:
 
 
 @dataclass(frozen=True)
+class AppInstall:
+    """HighLevel INSTALL / UNINSTALL of our marketplace app on these locations."""
+
+    location_ids: tuple[str, ...]
+    installed: bool
+
+
+@dataclass(frozen=True)
 class NoAction:
     detail: str
 
 
 Action = (
-    LeadUpsert | LeadDelete | ContactMessage | ContactEvent | SmsInbound | SmsStatus | EmailEvent | NoAction
+    LeadUpsert
+    | LeadDelete
+    | ContactMessage
+    | ContactEvent
+    | SmsInbound
+    | SmsStatus
+    | EmailEvent
+    | AppInstall
+    | NoAction
 )
 
 

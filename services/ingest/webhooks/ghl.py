@@ -13,6 +13,7 @@ from leadengine.ingest.v1 import ingest_service_pb2 as pb
 from services.ingest import leads
 from services.ingest.webhooks.actions import (
     Action,
+    AppInstall,
     ContactEvent,
     ContactMessage,
     LeadDelete,
@@ -32,6 +33,7 @@ from services.ingest.webhooks.reading import (
 )
 from shared.errors import InvalidArgument
 
+APP_EVENTS = frozenset({"INSTALL", "UNINSTALL"})
 CONTACT_UPSERTS = frozenset({"ContactCreate", "ContactUpdate", "ContactTagUpdate", "ContactDndUpdate"})
 # GHL sends status "active" or "permanent" for a channel the contact must not be reached on.
 _DND_ON = frozenset({"active", "permanent"})
@@ -92,6 +94,8 @@ _CHANNELS = {"sms": common_pb.CHANNEL_SMS, "email": common_pb.CHANNEL_EMAIL}
 def parse(event_type: str, payload: bytes, envelope_location: str, receive_time: datetime) -> Parsed:
     obj = json_object(payload)
     kind = event_type.strip() or (text(obj, "type") or "").strip()
+    if kind in APP_EVENTS:
+        return _app_install(kind, obj, envelope_location, receive_time)
     location_id = location(text(obj, "locationId"), envelope_location)
     occurred = iso_time(obj.get("timestamp")) or iso_time(obj.get("dateAdded")) or receive_time
     try:
@@ -230,7 +234,31 @@ def _message(kind: str, obj: dict[str, Any]) -> Action:
         our_address=our_address,
         provider_message_id=text(obj, "messageId") or "",
     )
-    return ContactMessage(contact_id, inbound, facts)
+    status = (text(obj, "status") or "").strip().lower()
+    delivery = None
+    if not inbound and status and facts.provider_message_id:
+        # What became of an outbound message; the coordinator acts on it if the message is ours.
+        delivery = coordinator_pb.DeliveryFacts(
+            provider_message_id=facts.provider_message_id, provider_status=status[:64], channel=channel
+        )
+    return ContactMessage(contact_id, inbound, facts, delivery)
+
+
+def _app_install(kind: str, obj: dict[str, Any], envelope_location: str, receive_time: datetime) -> Parsed:
+    """INSTALL / UNINSTALL name one location, or several (bulk installs: locationIds[]);
+    an agency-level install names none and concerns no location of ours."""
+    occurred = iso_time(obj.get("timestamp")) or receive_time
+    named = [text(obj, "locationId") or ""]
+    many = obj.get("locationIds")
+    if isinstance(many, list):
+        named += [v for v in many if isinstance(v, str)]
+    ids = tuple(dict.fromkeys(v.strip() for v in named if v.strip()))
+    first = location(ids[0] if ids else None, envelope_location)
+    if not first:
+        return Parsed(
+            "", occurred, NoAction(f"{kind} for a company ({text(obj, 'companyId') or '?'}), no location")
+        )
+    return Parsed(first, occurred, AppInstall(ids or (first,), installed=kind == "INSTALL"))
 
 
 # GHL opportunity statuses that are outcomes; "open" and "abandoned" are not (an abandoned deal

@@ -47,6 +47,10 @@ class _LeadEventKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LeadEve
     """An address must not be contacted again on a channel (bounce, spam
     report, unsubscribe, CRM do-not-disturb); see suppression.
     """
+    LEAD_EVENT_KIND_APP_UNINSTALLED: _LeadEventKind.ValueType  # 9
+    """The HighLevel app was uninstalled from location_id (no lead): its tokens
+    are deleted and HighLevel sends for it stop.
+    """
 
 class LeadEventKind(_LeadEventKind, metaclass=_LeadEventKindEnumTypeWrapper):
     """What happened to a lead, as published by ingest."""
@@ -65,6 +69,10 @@ LEAD_EVENT_KIND_DELIVERY_STATUS: LeadEventKind.ValueType  # 7
 LEAD_EVENT_KIND_SUPPRESSION: LeadEventKind.ValueType  # 8
 """An address must not be contacted again on a channel (bounce, spam
 report, unsubscribe, CRM do-not-disturb); see suppression.
+"""
+LEAD_EVENT_KIND_APP_UNINSTALLED: LeadEventKind.ValueType  # 9
+"""The HighLevel app was uninstalled from location_id (no lead): its tokens
+are deleted and HighLevel sends for it stop.
 """
 Global___LeadEventKind: _TypeAlias = LeadEventKind  # noqa: Y015
 
@@ -173,6 +181,35 @@ CAMPAIGN_STATE_PAUSED: CampaignState.ValueType  # 2
 CAMPAIGN_STATE_COMPLETED: CampaignState.ValueType  # 3
 """Every lead of its audience was enrolled or skipped."""
 Global___CampaignState: _TypeAlias = CampaignState  # noqa: Y015
+
+class _HighLevelInstallState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _HighLevelInstallStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_HighLevelInstallState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    HIGH_LEVEL_INSTALL_STATE_UNSPECIFIED: _HighLevelInstallState.ValueType  # 0
+    HIGH_LEVEL_INSTALL_STATE_ACTIVE: _HighLevelInstallState.ValueType  # 1
+    """Tokens held; HighLevel sends for the location use them."""
+    HIGH_LEVEL_INSTALL_STATE_NEEDS_REINSTALL: _HighLevelInstallState.ValueType  # 2
+    """HighLevel refused to refresh the token: a person must install the app again."""
+    HIGH_LEVEL_INSTALL_STATE_UNINSTALLED: _HighLevelInstallState.ValueType  # 3
+    """The app was uninstalled from the location; its tokens are deleted."""
+
+class HighLevelInstallState(_HighLevelInstallState, metaclass=_HighLevelInstallStateEnumTypeWrapper):
+    """--- HighLevel app install (OAuth) ---
+
+    Where a location's HighLevel app install stands.
+    """
+
+HIGH_LEVEL_INSTALL_STATE_UNSPECIFIED: HighLevelInstallState.ValueType  # 0
+HIGH_LEVEL_INSTALL_STATE_ACTIVE: HighLevelInstallState.ValueType  # 1
+"""Tokens held; HighLevel sends for the location use them."""
+HIGH_LEVEL_INSTALL_STATE_NEEDS_REINSTALL: HighLevelInstallState.ValueType  # 2
+"""HighLevel refused to refresh the token: a person must install the app again."""
+HIGH_LEVEL_INSTALL_STATE_UNINSTALLED: HighLevelInstallState.ValueType  # 3
+"""The app was uninstalled from the location; its tokens are deleted."""
+Global___HighLevelInstallState: _TypeAlias = HighLevelInstallState  # noqa: Y015
 
 @_typing.final
 class MessageFacts(_message.Message):
@@ -2693,3 +2730,141 @@ class HandleOutcomeResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___HandleOutcomeResponse: _TypeAlias = HandleOutcomeResponse  # noqa: Y015
+
+@_typing.final
+class HighLevelInstall(_message.Message):
+    """A location's HighLevel app install, without its tokens."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    COMPANY_ID_FIELD_NUMBER: _builtins.int
+    USER_TYPE_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    STATE_REASON_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    INSTALL_TIME_FIELD_NUMBER: _builtins.int
+    REFRESH_TIME_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    company_id: _builtins.str
+    user_type: _builtins.str
+    """HighLevel's userType of the token, e.g. "Location"."""
+    state: Global___HighLevelInstallState.ValueType
+    state_reason: _builtins.str
+    """Why the state is what it is, when not ACTIVE."""
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When the access token held now expires; unset when none is held."""
+
+    @_builtins.property
+    def install_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def refresh_time(self) -> _timestamp_pb2.Timestamp:
+        """The last successful refresh; unset before the first."""
+
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+        company_id: _builtins.str = ...,
+        user_type: _builtins.str = ...,
+        state: Global___HighLevelInstallState.ValueType = ...,
+        state_reason: _builtins.str = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        install_time: _timestamp_pb2.Timestamp | None = ...,
+        refresh_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "install_time", b"install_time", "refresh_time", b"refresh_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["company_id", b"company_id", "expire_time", b"expire_time", "install_time", b"install_time", "location_id", b"location_id", "refresh_time", b"refresh_time", "state", b"state", "state_reason", b"state_reason", "user_type", b"user_type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HighLevelInstall: _TypeAlias = HighLevelInstall  # noqa: Y015
+
+@_typing.final
+class CompleteHighLevelInstallRequest(_message.Message):
+    """Request for CompleteHighLevelInstall."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    """The authorization code HighLevel passed to the OAuth callback."""
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompleteHighLevelInstallRequest: _TypeAlias = CompleteHighLevelInstallRequest  # noqa: Y015
+
+@_typing.final
+class CompleteHighLevelInstallResponse(_message.Message):
+    """Response for CompleteHighLevelInstall."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INSTALL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def install(self) -> Global___HighLevelInstall: ...
+    def __init__(
+        self,
+        *,
+        install: Global___HighLevelInstall | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["install", b"install"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["install", b"install"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompleteHighLevelInstallResponse: _TypeAlias = CompleteHighLevelInstallResponse  # noqa: Y015
+
+@_typing.final
+class GetHighLevelInstallRequest(_message.Message):
+    """Request for GetHighLevelInstall."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetHighLevelInstallRequest: _TypeAlias = GetHighLevelInstallRequest  # noqa: Y015
+
+@_typing.final
+class GetHighLevelInstallResponse(_message.Message):
+    """Response for GetHighLevelInstall."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INSTALL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def install(self) -> Global___HighLevelInstall: ...
+    def __init__(
+        self,
+        *,
+        install: Global___HighLevelInstall | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["install", b"install"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["install", b"install"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetHighLevelInstallResponse: _TypeAlias = GetHighLevelInstallResponse  # noqa: Y015

@@ -182,6 +182,16 @@ class CoordinatorServiceStub:
                 request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetFrequencyCapsRequest.SerializeToString,
                 response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetFrequencyCapsResponse.FromString,
                 _registered_method=True)
+        self.CompleteHighLevelInstall = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/CompleteHighLevelInstall',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.CompleteHighLevelInstallRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.CompleteHighLevelInstallResponse.FromString,
+                _registered_method=True)
+        self.GetHighLevelInstall = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/GetHighLevelInstall',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetHighLevelInstallRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetHighLevelInstallResponse.FromString,
+                _registered_method=True)
 
 
 class CoordinatorServiceServicer:
@@ -421,6 +431,24 @@ class CoordinatorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CompleteHighLevelInstall(self, request, context):
+        """--- HighLevel app install (OAuth) ---
+        Exchanges a HighLevel marketplace-app authorization code (from the OAuth
+        callback the gateway serves) for the location's access and refresh
+        tokens, and stores them encrypted. Idempotent on the code: the same code
+        again returns the install it made.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetHighLevelInstall(self, request, context):
+        """Where a location's HighLevel app install stands (never its tokens).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CoordinatorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -568,6 +596,16 @@ def add_CoordinatorServiceServicer_to_server(servicer, server):
                     servicer.GetFrequencyCaps,
                     request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetFrequencyCapsRequest.FromString,
                     response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetFrequencyCapsResponse.SerializeToString,
+            ),
+            'CompleteHighLevelInstall': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteHighLevelInstall,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.CompleteHighLevelInstallRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.CompleteHighLevelInstallResponse.SerializeToString,
+            ),
+            'GetHighLevelInstall': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHighLevelInstall,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetHighLevelInstallRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetHighLevelInstallResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1356,6 +1394,60 @@ class CoordinatorService:
             '/leadengine.coordinator.v1.CoordinatorService/GetFrequencyCaps',
             leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetFrequencyCapsRequest.SerializeToString,
             leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetFrequencyCapsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteHighLevelInstall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/CompleteHighLevelInstall',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.CompleteHighLevelInstallRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.CompleteHighLevelInstallResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetHighLevelInstall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/GetHighLevelInstall',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetHighLevelInstallRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetHighLevelInstallResponse.FromString,
             options,
             channel_credentials,
             insecure,

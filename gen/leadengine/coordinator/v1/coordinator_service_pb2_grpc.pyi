@@ -137,6 +137,15 @@ class CoordinatorServiceStub:
     """
     GetFrequencyCaps: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetFrequencyCapsRequest, _coordinator_service_pb2.GetFrequencyCapsResponse]
     """A location's frequency caps (the service defaults when it set none)."""
+    CompleteHighLevelInstall: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.CompleteHighLevelInstallRequest, _coordinator_service_pb2.CompleteHighLevelInstallResponse]
+    """--- HighLevel app install (OAuth) ---
+    Exchanges a HighLevel marketplace-app authorization code (from the OAuth
+    callback the gateway serves) for the location's access and refresh
+    tokens, and stores them encrypted. Idempotent on the code: the same code
+    again returns the install it made.
+    """
+    GetHighLevelInstall: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetHighLevelInstallRequest, _coordinator_service_pb2.GetHighLevelInstallResponse]
+    """Where a location's HighLevel app install stands (never its tokens)."""
 
 @_typing.type_check_only
 class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
@@ -247,6 +256,15 @@ class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
     """
     GetFrequencyCaps: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetFrequencyCapsRequest, _coordinator_service_pb2.GetFrequencyCapsResponse]  # type: ignore[assignment]
     """A location's frequency caps (the service defaults when it set none)."""
+    CompleteHighLevelInstall: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.CompleteHighLevelInstallRequest, _coordinator_service_pb2.CompleteHighLevelInstallResponse]  # type: ignore[assignment]
+    """--- HighLevel app install (OAuth) ---
+    Exchanges a HighLevel marketplace-app authorization code (from the OAuth
+    callback the gateway serves) for the location's access and refresh
+    tokens, and stores them encrypted. Idempotent on the code: the same code
+    again returns the install it made.
+    """
+    GetHighLevelInstall: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetHighLevelInstallRequest, _coordinator_service_pb2.GetHighLevelInstallResponse]  # type: ignore[assignment]
+    """Where a location's HighLevel app install stands (never its tokens)."""
 
 class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
     """CoordinatorService runs each lead's journey: it reacts to lead events,
@@ -528,5 +546,26 @@ class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_coordinator_service_pb2.GetFrequencyCapsResponse, _abc.Awaitable[_coordinator_service_pb2.GetFrequencyCapsResponse]]:
         """A location's frequency caps (the service defaults when it set none)."""
+
+    @_abc_1.abstractmethod
+    def CompleteHighLevelInstall(
+        self,
+        request: _coordinator_service_pb2.CompleteHighLevelInstallRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.CompleteHighLevelInstallResponse, _abc.Awaitable[_coordinator_service_pb2.CompleteHighLevelInstallResponse]]:
+        """--- HighLevel app install (OAuth) ---
+        Exchanges a HighLevel marketplace-app authorization code (from the OAuth
+        callback the gateway serves) for the location's access and refresh
+        tokens, and stores them encrypted. Idempotent on the code: the same code
+        again returns the install it made.
+        """
+
+    @_abc_1.abstractmethod
+    def GetHighLevelInstall(
+        self,
+        request: _coordinator_service_pb2.GetHighLevelInstallRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.GetHighLevelInstallResponse, _abc.Awaitable[_coordinator_service_pb2.GetHighLevelInstallResponse]]:
+        """Where a location's HighLevel app install stands (never its tokens)."""
 
 def add_CoordinatorServiceServicer_to_server(servicer: CoordinatorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

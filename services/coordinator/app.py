@@ -35,7 +35,6 @@ from services.coordinator.delivery.providers import ProviderSender
 from services.coordinator.delivery.reports import ReportHandler
 from services.coordinator.delivery.repository import CommunicationRepository
 from services.coordinator.delivery.scheduler import Scheduler
-from services.coordinator.delivery.senders import SimulatedSender
 from services.coordinator.delivery.settings import DeliverySettingsRepository
 from services.coordinator.inbound.handoff import ReplyHandoff
 from services.coordinator.inbound.messages import MessageHandler
@@ -48,6 +47,10 @@ from services.coordinator.journeys.repository import Journey, JourneyRepository
 from services.coordinator.journeys.runner import JourneyRunner
 from services.coordinator.journeys.steps import CadenceWalker
 from services.coordinator.lead_events import EventHandler
+from services.coordinator.notifications.agent_replies import AgentReplies
+from services.coordinator.notifications.attempts import NotificationAttempts
+from services.coordinator.notifications.delivery import NotificationDelivery
+from services.coordinator.notifications.moves import AgentMoves
 from services.coordinator.notifications.notifier import AgentNotifier
 from services.coordinator.notifications.repository import NotificationRepository
 from services.coordinator.servicer import CoordinatorServicer
@@ -91,6 +94,26 @@ def create_dispatcher(
         window=quiet_rule(cfg),
         lease=timedelta(seconds=cfg.scheduler_lease_s),
         clock=clock,
+        crash=crash,
+    )
+
+
+def create_notification_delivery(
+    db: Database,
+    cfg: Config,
+    senders: dict[str, ProviderSender],
+    *,
+    clock: Callable[[], datetime] = timestamps.now,
+    crash: crashpoints.CrashPoints | None = None,
+) -> NotificationDelivery:
+    return NotificationDelivery(
+        NotificationAttempts(db),
+        senders,
+        cfg.providers,
+        lease=timedelta(seconds=cfg.scheduler_lease_s),
+        clock=clock,
+        poll_s=cfg.scheduler_poll_s,
+        batch=cfg.scheduler_batch,
         crash=crash,
     )
 
@@ -146,14 +169,12 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     # One HTTP client per process; providers without credentials are absent, and their
     # messages are recorded SIMULATED, never SENT.
     http = providers.http_client(cfg.providers)
-    dispatcher = create_dispatcher(
-        db,
-        cfg,
-        providers.build_senders(http, cfg.providers),
-        crash=crashpoints.CrashPoints.from_env(os.environ),
-    )
-    # Agent notifications are still recorded, not sent (see README, Delivery).
-    notifier = AgentNotifier(notifications, SimulatedSender())
+    senders = providers.build_senders(http, cfg.providers)
+    crash = crashpoints.CrashPoints.from_env(os.environ)
+    dispatcher = create_dispatcher(db, cfg, senders, crash=crash)
+    # Agent notifications go through the same senders, exactly once (see README, Delivery).
+    note_delivery = create_notification_delivery(db, cfg, senders, crash=crash)
+    notifier = AgentNotifier(notifications, note_delivery)
     first_touch = FirstTouch(
         communications,
         content,
@@ -222,8 +243,8 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         journeys,
         runner,
         messages,
-        ReportHandler(communications, consents, journeys),
-        UnknownSenders(consents),
+        ReportHandler(communications, consents, journeys, note_delivery.attempts),
+        UnknownSenders(consents, AgentReplies(note_delivery.attempts)),
         decisions=decisions,
         assignments=AssignmentSync(routing, consents),
     )
@@ -273,6 +294,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         ),
     )
     servicer.init_delivery(DeliverySettingsRepository(db), cfg.providers.unsubscribe_key)
+    servicer.init_notifications(AgentMoves(notifier, routing, ingest))
     return ServiceApp(
         registrations=[
             Registration(
@@ -284,6 +306,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         error_domain="coordinator.leadengine",
         background=[
             scheduler.run,
+            note_delivery.run,
             enroller.run,
             retention.loop(db, cfg.retention, interval_s=cfg.prune_interval_s),
             DndWriteback(

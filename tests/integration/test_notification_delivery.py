@@ -108,6 +108,12 @@ async def note_of(rig: Rig, lead_id: uuid.UUID) -> asyncpg.Record:
     return row
 
 
+async def note_by_id(rig: Rig, nid: uuid.UUID) -> asyncpg.Record:
+    row = await rig.conn.fetchrow("SELECT * FROM notifications WHERE notification_id = $1", nid)
+    assert row is not None
+    return row
+
+
 async def attempts_of(rig: Rig, notification_id: uuid.UUID) -> list[str]:
     rows = await rig.conn.fetch(
         "SELECT state FROM notification_attempts WHERE notification_id = $1 ORDER BY start_time",
@@ -258,13 +264,11 @@ async def test_a_worker_dying_mid_send_neither_loses_nor_repeats_it(rig: Rig, re
     body = f"New lead for you: {uuid.uuid4().hex[:8]}"
     nid = await pending_left_by_a_dead_worker(rig, agent, body)
     if reached_twilio:  # the call had gone out before the crash
-        note = notification_from_row(
-            await rig.conn.fetchrow("SELECT * FROM notifications WHERE notification_id = $1", nid)
-        )
+        note = notification_from_row(await note_by_id(rig, nid))
         assert (await rig.twilio.send(rig.delivery.outgoing(note))).provider_message_id
     await sweep(rig)
     [text] = texts_to(rig, agent.phone)
-    row = await rig.conn.fetchrow("SELECT * FROM notifications WHERE notification_id = $1", nid)
+    row = await note_by_id(rig, nid)
     assert row["status"] == pb.COMMUNICATION_STATUS_QUEUED
     assert row["provider_message_id"] == text.provider_message_id
 

@@ -7,6 +7,7 @@ to email and touches no lead's consent; an SLA breach reaches both agents."""
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,8 +23,9 @@ from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 from cli import fake_providers
 from cli.fake_providers import FakeProviders
 from services.coordinator.delivery.provider_config import ProviderConfig
+from tests.conftest import with_database
 from tests.journeys import DAY_HOURS, add_agent, add_lead, eventually, unique_phone, zone_where
-from tests.support import Mesh, error_reason, mesh
+from tests.support import Mesh, error_reason, mesh, migrate_all
 from tests.webhooks import twilio_inbound
 
 SMS, EMAIL = common_pb2.CHANNEL_SMS, common_pb2.CHANNEL_EMAIL
@@ -36,7 +38,25 @@ SETTLED = (
 
 
 @pytest.fixture(scope="module")
-async def rig(migrated_dsn: str) -> AsyncIterator[tuple[Mesh, FakeProviders]]:
+async def own_dsn(postgres_url: str) -> AsyncIterator[str]:
+    """A database of this module's own: ingest's relay here never works through the outbox
+    backlog earlier modules leave in the session database (a 30 s wait under load)."""
+    name = f"leadengine_notify_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(postgres_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    dsn = with_database(postgres_url, name)
+    try:
+        await migrate_all(dsn)
+        yield dsn
+    finally:
+        admin = await asyncpg.connect(postgres_url)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(scope="module")
+async def rig(own_dsn: str) -> AsyncIterator[tuple[Mesh, FakeProviders]]:
     async with fake_providers.running_fakes() as (fakes, base):
         env = fake_providers.env_for(base) | {"COORDINATOR_SEND_BACKOFF_S": "0.01"}
         overrides: dict[str, dict[str, Any]] = {
@@ -45,7 +65,7 @@ async def rig(migrated_dsn: str) -> AsyncIterator[tuple[Mesh, FakeProviders]]:
             "content": {"postal_address": "1 Main St, Austin, TX 78701"},
             "coordinator": {"providers": ProviderConfig.from_env(env), "scheduler_poll_s": 0.1},
         }
-        async with mesh(migrated_dsn, overrides=overrides) as m:
+        async with mesh(own_dsn, overrides=overrides) as m:
             yield m, fakes
 
 
@@ -161,7 +181,7 @@ async def opted_out_numbers(dsn: str, phone: str) -> tuple[int, int]:
 
 
 async def test_agent_stop_moves_their_notifications_to_email_and_opts_no_lead_out(
-    rig: tuple[Mesh, FakeProviders], migrated_dsn: str
+    rig: tuple[Mesh, FakeProviders], own_dsn: str
 ) -> None:
     m, fakes = rig
     loc = f"loc-{uuid.uuid4()}"
@@ -174,9 +194,9 @@ async def test_agent_stop_moves_their_notifications_to_email_and_opts_no_lead_ou
     result = await agent_texts(m, phone, "STOP")
     assert (result.outcome, result.lead_id) == ("sender_only", "")
     await eventually(
-        lambda: opted_out_numbers(migrated_dsn, phone), lambda n: n[0] == 1, "the agent's STOP recorded"
+        lambda: opted_out_numbers(own_dsn, phone), lambda n: n[0] == 1, "the agent's STOP recorded"
     )
-    assert (await opted_out_numbers(migrated_dsn, phone))[1] == 0  # no lead suppression for it
+    assert (await opted_out_numbers(own_dsn, phone))[1] == 0  # no lead suppression for it
 
     second = await new_lead(m, loc)
     [note] = await notes(m, second.lead_id)
@@ -187,7 +207,7 @@ async def test_agent_stop_moves_their_notifications_to_email_and_opts_no_lead_ou
 
     await agent_texts(m, phone, "START")
     await eventually(
-        lambda: opted_out_numbers(migrated_dsn, phone), lambda n: n[0] == 0, "the agent's START recorded"
+        lambda: opted_out_numbers(own_dsn, phone), lambda n: n[0] == 0, "the agent's START recorded"
     )
     third = await new_lead(m, loc)
     [note] = await notes(m, third.lead_id)
@@ -195,9 +215,7 @@ async def test_agent_stop_moves_their_notifications_to_email_and_opts_no_lead_ou
     assert len(texts_to(fakes, phone)) == 2
 
 
-async def test_a_lead_stop_does_not_silence_the_agent(
-    rig: tuple[Mesh, FakeProviders], migrated_dsn: str
-) -> None:
+async def test_a_lead_stop_does_not_silence_the_agent(rig: tuple[Mesh, FakeProviders], own_dsn: str) -> None:
     m, fakes = rig
     loc = f"loc-{uuid.uuid4()}"
     phone = unique_phone()
@@ -213,7 +231,7 @@ async def test_a_lead_stop_does_not_silence_the_agent(
     assert [n.channel for n in found] == [SMS, SMS]
     assert "opted out" in found[1].body
     assert len(texts_to(fakes, phone)) == 2
-    assert (await opted_out_numbers(migrated_dsn, phone))[0] == 0
+    assert (await opted_out_numbers(own_dsn, phone))[0] == 0
 
 
 async def test_an_sla_breach_reaches_the_agent_who_missed_it_and_the_next_one(

@@ -19,9 +19,14 @@ from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 from cli import fake_providers
 from cli.fake_providers import FakeProviders
 from services.coordinator.app import create_notification_delivery
+from services.coordinator.compliance.repository import ConsentRepository
 from services.coordinator.delivery import providers
 from services.coordinator.delivery.provider_config import ProviderConfig
+from services.coordinator.delivery.reports import ReportHandler
+from services.coordinator.delivery.repository import CommunicationRepository
 from services.coordinator.delivery.senders import NO_CREDENTIALS
+from services.coordinator.envelope import DeliveryReport, Envelope
+from services.coordinator.journeys.repository import JourneyRepository
 from services.coordinator.notifications import notifier
 from services.coordinator.notifications.delivery import NotificationDelivery
 from services.coordinator.notifications.notifier import AgentNotifier
@@ -285,3 +290,35 @@ async def test_two_sweepers_racing_send_each_notification_once(rig: Rig) -> None
         "SELECT status FROM notifications WHERE notification_id = ANY($1::uuid[])", ids
     )
     assert {r["status"] for r in statuses} == {pb.COMMUNICATION_STATUS_QUEUED}
+
+
+def status_report(provider_message_id: str, status: str, error_code: str = "") -> Envelope:
+    return Envelope(
+        event_id=str(uuid.uuid4()),
+        kind=pb.LEAD_EVENT_KIND_DELIVERY_STATUS,
+        lead_id=None,
+        location_id="",
+        delivery=DeliveryReport(provider_message_id, status, error_code, SMS),
+    )
+
+
+async def test_status_callbacks_move_a_notification_and_a_stop_block_is_the_agents(rig: Rig) -> None:
+    reports = ReportHandler(
+        CommunicationRepository(rig.database),
+        ConsentRepository(rig.database),
+        JourneyRepository(rig.database),
+        rig.delivery.attempts,
+    )
+    agent = an_agent()
+    row = await note_of(rig, await notify(rig, agent))
+    sid = row["provider_message_id"]
+    await reports.delivery(status_report(sid, "sent"))
+    await reports.delivery(status_report(sid, "delivered"))
+    assert (await note_of(rig, row["lead_id"]))["status"] == pb.COMMUNICATION_STATUS_DELIVERED
+    other = await note_of(rig, await notify(rig, an_agent()))
+    await reports.delivery(status_report(other["provider_message_id"], "undelivered", "21610"))
+    assert (await note_of(rig, other["lead_id"]))["status"] == pb.COMMUNICATION_STATUS_UNDELIVERED
+    assert await rig.delivery.attempts.sms_opt_out(other["address"])
+    assert (
+        await rig.conn.fetchval("SELECT count(*) FROM suppressions WHERE address = $1", other["address"]) == 0
+    )

@@ -20,6 +20,7 @@ from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 
+from services.coordinator.delivery.senders import NO_CREDENTIALS
 from services.coordinator.notifications.delivery import NotificationDelivery, opted_out_reason
 from services.coordinator.notifications.repository import NotificationRepository
 from shared.clients import PeerError, RoutingClient
@@ -111,6 +112,22 @@ class AgentNotifier:
                 channel_reason = f"by email: {opted_out_reason(opt_out)}"
             elif opt_out:
                 blocked = f"{opted_out_reason(opt_out)}, and has no email on file"
+        if not blocked and self._delivery.provider_for(channel) is None:
+            # Nothing could send it: recorded settled at once, never pending.
+            await self._repo.add_notification(
+                agent_id=agent_id,
+                lead_id=lead_id,
+                step_key=step_key,
+                channel=channel,
+                status=pb.COMMUNICATION_STATUS_SIMULATED,
+                status_reason=NO_CREDENTIALS,
+                body=body,
+                address=address,
+                subject=subject,
+                template_reason=template_reason,
+                channel_reason=channel_reason,
+            )
+            return
         if blocked:
             await self._repo.add_notification(
                 agent_id=agent_id,

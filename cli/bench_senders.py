@@ -1,6 +1,6 @@
 """`leadengine bench senders`: messages per second each provider sender sustains against the
 local fakes, through the whole exactly-once path (claim, row lock and send-time re-check,
-attempt committed, HTTP call, provider id committed).
+attempt committed, HTTP call, provider id committed); agent notifications through Twilio too.
 
 Everything runs in this process on a scratch database of DATABASE_URL's server (or the
 embedded one): the fakes, and `--workers` coordinator schedulers sharing the work as
@@ -25,7 +25,7 @@ from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from rich.table import Table
 
-from cli import fake_providers
+from cli import bench_notifications, fake_providers
 from cli.bench import scratch_database
 from cli.database import DatabaseError, database, describe, migrations_dir
 from cli.terminal import console, errors
@@ -137,6 +137,10 @@ async def measure(dsn: str, messages: int, workers: int) -> list[Throughput]:
                 results.append(
                     Throughput(provider, messages, workers, seconds, queued, len(fakes.receipts) - before)
                 )
+            count, seconds, queued, receipts = await bench_notifications.measure(
+                database_, conn, cfg, senders, fakes, messages, workers
+            )
+            results.append(Throughput(bench_notifications.NAME, count, workers, seconds, queued, receipts))
         finally:
             await conn.close()
             await http.aclose()

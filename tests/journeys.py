@@ -124,6 +124,9 @@ async def settled_first_touch(m: Mesh, lead_id: str) -> pb.Communication:
     return comms[-1]
 
 
+PENDING_NOTE = (pb.COMMUNICATION_STATUS_QUEUED, pb.COMMUNICATION_STATUS_SCHEDULED)
+
+
 async def notification_of(m: Mesh, lead_id: str) -> pb.Notification:
     """The agent's notification about a lead: the journey's last step, so also its end."""
 
@@ -134,7 +137,8 @@ async def notification_of(m: Mesh, lead_id: str) -> pb.Notification:
         return list(resp.notifications)
 
     def done(notes: list[pb.Notification]) -> bool:
-        return len(notes) == 1 and notes[0].status != pb.COMMUNICATION_STATUS_QUEUED
+        # SCHEDULED: still on its way to the provider (or SIMULATED) in another task.
+        return len(notes) == 1 and notes[0].status not in PENDING_NOTE
 
     notes = await eventually(fetch, done, f"the agent notification for lead {lead_id}")
     return notes[0]
@@ -208,7 +212,7 @@ async def started_lead(
     if agent:
         for _ in range(100):
             notes = await notes_of(m, lead.lead_id)
-            if notes and notes[0].status != pb.COMMUNICATION_STATUS_QUEUED:
+            if notes and notes[0].status not in PENDING_NOTE:
                 break
             await asyncio.sleep(0.1)
         else:

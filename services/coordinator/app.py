@@ -38,7 +38,6 @@ from services.coordinator.delivery.providers import ProviderSender
 from services.coordinator.delivery.reports import ReportHandler
 from services.coordinator.delivery.repository import CommunicationRepository
 from services.coordinator.delivery.scheduler import Scheduler
-from services.coordinator.delivery.senders import SimulatedSender
 from services.coordinator.delivery.settings import DeliverySettingsRepository
 from services.coordinator.inbound.handoff import ReplyHandoff
 from services.coordinator.inbound.messages import MessageHandler
@@ -51,6 +50,10 @@ from services.coordinator.journeys.repository import Journey, JourneyRepository
 from services.coordinator.journeys.runner import JourneyRunner
 from services.coordinator.journeys.steps import CadenceWalker
 from services.coordinator.lead_events import EventHandler
+from services.coordinator.notifications.agent_replies import AgentReplies
+from services.coordinator.notifications.attempts import NotificationAttempts
+from services.coordinator.notifications.delivery import NotificationDelivery
+from services.coordinator.notifications.moves import AgentMoves
 from services.coordinator.notifications.notifier import AgentNotifier
 from services.coordinator.notifications.repository import NotificationRepository
 from services.coordinator.servicer import CoordinatorServicer
@@ -94,6 +97,26 @@ def create_dispatcher(
         window=quiet_rule(cfg),
         lease=timedelta(seconds=cfg.scheduler_lease_s),
         clock=clock,
+        crash=crash,
+    )
+
+
+def create_notification_delivery(
+    db: Database,
+    cfg: Config,
+    senders: dict[str, ProviderSender],
+    *,
+    clock: Callable[[], datetime] = timestamps.now,
+    crash: crashpoints.CrashPoints | None = None,
+) -> NotificationDelivery:
+    return NotificationDelivery(
+        NotificationAttempts(db),
+        senders,
+        cfg.providers,
+        lease=timedelta(seconds=cfg.scheduler_lease_s),
+        clock=clock,
+        poll_s=cfg.scheduler_poll_s,
+        batch=cfg.scheduler_batch,
         crash=crash,
     )
 
@@ -157,14 +180,12 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         cfg.providers.highlevel_token,
         timestamps.now,
     )
-    dispatcher = create_dispatcher(
-        db,
-        cfg,
-        providers.build_senders(http, cfg.providers, highlevel),
-        crash=crashpoints.CrashPoints.from_env(os.environ),
-    )
-    # Agent notifications are still recorded, not sent (see README, Delivery).
-    notifier = AgentNotifier(notifications, SimulatedSender())
+    senders = providers.build_senders(http, cfg.providers, highlevel)
+    crash = crashpoints.CrashPoints.from_env(os.environ)
+    dispatcher = create_dispatcher(db, cfg, senders, crash=crash)
+    # Agent notifications go through the same senders, exactly once (see README, Delivery).
+    note_delivery = create_notification_delivery(db, cfg, senders, crash=crash)
+    notifier = AgentNotifier(notifications, note_delivery)
     first_touch = FirstTouch(
         communications,
         content,
@@ -234,8 +255,8 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         journeys,
         runner,
         messages,
-        ReportHandler(communications, consents, journeys, AttemptRepository(db)),
-        UnknownSenders(consents),
+        ReportHandler(communications, consents, journeys, AttemptRepository(db), note_delivery.attempts),
+        UnknownSenders(consents, AgentReplies(note_delivery.attempts)),
         decisions=decisions,
         assignments=AssignmentSync(routing, consents),
         highlevel=highlevel,
@@ -289,6 +310,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     servicer.init_installs(
         highlevel, InstallRepository(db, TokenCipher(cfg.providers.highlevel_app.token_keys))
     )
+    servicer.init_notifications(AgentMoves(notifier, routing, ingest))
     return ServiceApp(
         registrations=[
             Registration(
@@ -300,6 +322,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         error_domain="coordinator.leadengine",
         background=[
             scheduler.run,
+            note_delivery.run,
             enroller.run,
             retention.loop(db, cfg.retention, interval_s=cfg.prune_interval_s),
             highlevel.run,

@@ -1,5 +1,6 @@
 """CoordinatorService.HandleOutcome: routing's outbox relay hands over every recorded outcome.
-A WON lead converted: its automated journey stops. Mixed into CoordinatorServicer."""
+A WON lead converted: its automated journey stops. A reassignment is told to both agents.
+Mixed into CoordinatorServicer."""
 
 from __future__ import annotations
 
@@ -7,12 +8,18 @@ from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 
 from services.coordinator.journeys.repository import CONVERTED, Journey, JourneyRepository
+from services.coordinator.notifications.moves import AgentMoves
 from shared import inputs
+from shared.errors import FailedPrecondition
 from shared.rpc import Context
 
 
 class OutcomeHandlers:
     _journeys: JourneyRepository
+    _agent_moves: AgentMoves | None = None
+
+    def init_notifications(self, moves: AgentMoves) -> None:
+        self._agent_moves = moves
 
     def _journey_proto(self, journey: Journey) -> pb.Journey:
         raise NotImplementedError
@@ -23,6 +30,13 @@ class OutcomeHandlers:
         lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
         location_id = inputs.require_text(request.location_id, "location_id")
         inputs.require_text(request.event_id, "event_id")
+        if request.HasField("reassignment"):
+            if self._agent_moves is None:
+                raise FailedPrecondition(
+                    "this coordinator cannot notify agents of reassignments; deploy the current release",
+                    reason="REASSIGNMENT_UNSUPPORTED",
+                )
+            await self._agent_moves.handle(request, lead_id, location_id)
         if request.outcome == routing_pb.OUTCOME_WON:
             # Stopping is idempotent (a redelivery changes nothing) and keeps an earlier stop's
             # reason; a lead with no journey gets one already stopped, so none can start.

@@ -107,6 +107,9 @@ def notification_to_proto(note: Notification) -> pb.Notification:
         body=note.body,
         create_time=timestamps.to_proto(note.create_time),
         status_reason=note.status_reason,
+        provider_message_id=note.provider_message_id,
+        template_reason=note.template_reason,
+        channel_reason=note.channel_reason,
     )
 
 

@@ -43,6 +43,7 @@ class AgentFields:
     working_hours: tuple[Window, ...] = ()
     team_id: str = ""
     team_lead: bool = False
+    notify_channel: int = 0
 
 
 def _invalid(field: str, message: str, expected: str) -> InvalidArgument:
@@ -127,6 +128,7 @@ def agent_fields(
     working_hours: Iterable[Window] = (),
     team_id: str = "",
     team_lead: bool = False,
+    notify_channel: int = 0,
 ) -> AgentFields:
     """A caller's agent, checked and normalised; field names are those of UpsertAgentRequest."""
     if capacity < 0:
@@ -143,12 +145,15 @@ def agent_fields(
     for key, values in lists.items():
         if len(values) > MAX_LIST:
             raise _invalid(f"agent.{key}", f"agent.{key} has {len(values)} entries", f"at most {MAX_LIST}")
+    phone = contact.normalize_phone(phone, "agent.phone")
+    email = contact.normalize_email(email, "agent.email")
+    _check_notify_channel(notify_channel, phone=phone, email=email)
     return AgentFields(
         location_id=inputs.require_text(location_id, "agent.location_id"),
         external_user_id=external_user_id.strip() or None,
         name=inputs.require_text(name, "agent.name"),
-        email=contact.normalize_email(email, "agent.email"),
-        phone=contact.normalize_phone(phone, "agent.phone"),
+        email=email,
+        phone=phone,
         timezone=contact.check_timezone(timezone, "agent.timezone"),
         capacity=capacity,
         available=available,
@@ -160,7 +165,22 @@ def agent_fields(
         working_hours=tuple(working_hours),
         team_id=team_id.strip(),
         team_lead=team_lead,
+        notify_channel=notify_channel,
     )
+
+
+# AgentNotifyChannel: UNSPECIFIED, SMS, EMAIL, NONE.
+NOTIFY_DEFAULT, NOTIFY_SMS, NOTIFY_EMAIL, NOTIFY_NONE = 0, 1, 2, 3
+
+
+def _check_notify_channel(channel: int, *, phone: str, email: str) -> None:
+    # A preference nothing can honour would silently drop every notification: refuse it.
+    if channel not in (NOTIFY_DEFAULT, NOTIFY_SMS, NOTIFY_EMAIL, NOTIFY_NONE):
+        raise _invalid("agent.notify_channel", f"notify_channel {channel} is unknown", "SMS, EMAIL or NONE")
+    if channel == NOTIFY_SMS and not phone:
+        raise _invalid("agent.notify_channel", "notify_channel SMS needs agent.phone", "a phone, or EMAIL")
+    if channel == NOTIFY_EMAIL and not email:
+        raise _invalid("agent.notify_channel", "notify_channel EMAIL needs agent.email", "an email, or SMS")
 
 
 def agent_missing(agent_id: uuid.UUID) -> NotFound:

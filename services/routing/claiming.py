@@ -17,13 +17,18 @@ import uuid
 
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 
+from services.routing import outcome_outbox
 from services.routing.assigning import Assigning, assignment_missing
 from services.routing.location_store import LocationStore
 from services.routing.matching import LeadProfile
+from services.routing.outcome_outbox import OutcomeEvent
 from services.routing.repository import Assignment, NewAssignment, RoutingRepository
+from shared import timestamps
 from shared.errors import FailedPrecondition
 
 log = logging.getLogger(__name__)
+# Only the coordinator (which notifies agents) hears of moves; intelligence learns from outcomes.
+REASSIGNMENT_SUBSCRIBERS = ("coordinator",)
 
 
 def not_theirs(lead_id: uuid.UUID, agent_id: uuid.UUID) -> FailedPrecondition:
@@ -69,7 +74,7 @@ class Claiming:
         assert moved is not None
         return moved
 
-    async def move(self, held: Assignment, why: str) -> Assignment:
+    async def move(self, held: Assignment, why: str, *, missed_deadline: bool = False) -> Assignment:
         """The lead to its next candidate (or the pond); _Changed when it changed meanwhile."""
         assert held.agent_id is not None
         settings = await self._store.settings(held.location_id)
@@ -96,6 +101,23 @@ class Claiming:
             moved = await tx.move(held, new, why, passed=held.agent_id)
             if moved is None:
                 raise _Changed  # roll back the slot taken for the next agent
+            # In the move's own transaction: both agents hear of it once the move commits,
+            # and never of a move that rolled back.
+            await outcome_outbox.publish(
+                tx.conn,
+                OutcomeEvent(
+                    uuid.uuid4(),
+                    held.lead_id,
+                    held.location_id,
+                    moved.agent_id,
+                    0,
+                    timestamps.now(),
+                    previous_agent_id=held.agent_id,
+                    move_reason=why,
+                    missed_deadline=missed_deadline,
+                ),
+                REASSIGNMENT_SUBSCRIBERS,
+            )
         return moved
 
     async def sweep_once(self, limit: int = 100) -> int:
@@ -105,7 +127,7 @@ class Claiming:
             if held is None or held.accept_by_time is None or not held.active:
                 continue
             try:
-                await self.move(held, f"{held.agent_name} did not accept in time")
+                await self.move(held, f"{held.agent_name} did not accept in time", missed_deadline=True)
                 moved += 1
             except _Changed:
                 continue  # accepted, closed or moved by someone else since we read it

@@ -20,8 +20,12 @@ class OutcomeEvent:
     lead_id: uuid.UUID
     location_id: str
     agent_id: uuid.UUID | None
-    outcome: int  # routing Outcome
+    outcome: int  # routing Outcome; 0 for a reassignment
     occurred_time: datetime
+    # Set when the event is a reassignment (agent_id is then the new holder, None: the pond).
+    previous_agent_id: uuid.UUID | None = None
+    move_reason: str = ""
+    missed_deadline: bool = False
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,8 @@ async def publish(conn: Conn, event: OutcomeEvent, subscribers: Iterable[str]) -
     for subscriber in subscribers:
         await conn.execute(
             "INSERT INTO outcome_outbox (event_id, subscriber, lead_id, location_id, agent_id, outcome,"
-            " occurred_time) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            " occurred_time, previous_agent_id, move_reason, missed_deadline)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
             event.event_id,
             subscriber,
             event.lead_id,
@@ -44,6 +49,9 @@ async def publish(conn: Conn, event: OutcomeEvent, subscribers: Iterable[str]) -
             event.agent_id,
             event.outcome,
             event.occurred_time,
+            event.previous_agent_id,
+            event.move_reason,
+            event.missed_deadline,
         )
 
 
@@ -75,6 +83,9 @@ class OutcomeQueue:
                     agent_id=r["agent_id"],
                     outcome=r["outcome"],
                     occurred_time=r["occurred_time"],
+                    previous_agent_id=r["previous_agent_id"],
+                    move_reason=r["move_reason"],
+                    missed_deadline=r["missed_deadline"],
                 ),
             )
             for r in sorted(rows, key=lambda r: r["id"])

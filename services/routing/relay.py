@@ -30,18 +30,24 @@ Deliver = Callable[[Peers, OutcomeEvent, float], Awaitable[None]]
 
 
 async def to_coordinator(peers: Peers, event: OutcomeEvent, budget_s: float) -> None:
-    """WON stops the lead's journey."""
-    await CoordinatorClient(peers).handle_outcome(
-        coordinator_pb.HandleOutcomeRequest(
-            event_id=str(event.event_id),
-            lead_id=str(event.lead_id),
-            location_id=event.location_id,
-            outcome=event.outcome,  # type: ignore[arg-type]
-            occurred_time=timestamps.to_proto(event.occurred_time),
-            agent_id=str(event.agent_id or ""),
-        ),
-        budget_s=budget_s,
+    """WON stops the lead's journey; a reassignment is told to both agents."""
+    request = coordinator_pb.HandleOutcomeRequest(
+        event_id=str(event.event_id),
+        lead_id=str(event.lead_id),
+        location_id=event.location_id,
+        outcome=event.outcome,  # type: ignore[arg-type]
+        occurred_time=timestamps.to_proto(event.occurred_time),
+        agent_id=str(event.agent_id or ""),
     )
+    if event.previous_agent_id is not None:
+        request.reassignment.CopyFrom(
+            coordinator_pb.LeadReassignment(
+                previous_agent_id=str(event.previous_agent_id),
+                reason=event.move_reason,
+                missed_deadline=event.missed_deadline,
+            )
+        )
+    await CoordinatorClient(peers).handle_outcome(request, budget_s=budget_s)
 
 
 async def to_intelligence(peers: Peers, event: OutcomeEvent, budget_s: float) -> None:

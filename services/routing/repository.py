@@ -56,6 +56,7 @@ class Agent:
     working_hours: tuple[Window, ...] = ()
     team_id: str = ""
     team_lead: bool = False
+    notify_channel: int = 0  # AgentNotifyChannel; 0: text when a phone is on file, else email
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ def _agent(row: asyncpg.Record) -> Agent:
         working_hours=_windows(row["working_hours"]),
         team_id=row["team_id"],
         team_lead=row["team_lead"],
+        notify_channel=row["notify_channel"],
     )
 
 
@@ -166,7 +168,8 @@ _ASSIGNMENT = (
 _AGENT_PAGES = Keyset(key="name", key_type="text", id="agent_id", descending=False)
 _AGENT_COLUMNS = (
     "location_id, external_user_id, name, email, phone, timezone, capacity, available,"
-    " languages, specialties, territories, min_price_usd, max_price_usd, working_hours, team_id, team_lead"
+    " languages, specialties, territories, min_price_usd, max_price_usd, working_hours, team_id, team_lead,"
+    " notify_channel"
 )
 
 
@@ -188,6 +191,7 @@ def _values(fields: AgentFields) -> tuple[Any, ...]:
         [{"day": w.day_of_week, "start": w.start_minute, "end": w.end_minute} for w in fields.working_hours],
         fields.team_id,
         fields.team_lead,
+        fields.notify_channel,
     )
 
 
@@ -210,7 +214,7 @@ class RoutingTx:
         sets = ", ".join(f"{c.strip()} = ${i + 2}" for i, c in enumerate(_AGENT_COLUMNS.split(",")[1:]))
         row = await self._conn.fetchrow(
             f"UPDATE agents SET {sets}, update_time = now()"
-            " WHERE location_id = $1 AND agent_id = $17 RETURNING *",
+            " WHERE location_id = $1 AND agent_id = $18 RETURNING *",
             *_values(fields),
             agent_id,
             timeout=deadlines.timeout(5.0),
@@ -224,7 +228,7 @@ class RoutingTx:
             # xmax = 0 only on a freshly inserted row: tells create from update.
             row = await self._conn.fetchrow(
                 f"INSERT INTO agents ({_AGENT_COLUMNS}, request_id) VALUES"
-                " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+                " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
                 f" ON CONFLICT (location_id, external_user_id) DO UPDATE SET {updates}, update_time = now()"
                 " RETURNING *, (xmax = 0) AS inserted",
                 *_values(fields),

@@ -50,6 +50,7 @@ def agent_to_proto(agent: Agent) -> pb.Agent:
         ],
         team_id=agent.team_id,
         team_lead=agent.team_lead,
+        notify_channel=agent.notify_channel,  # type: ignore[arg-type]
     )
 
 
@@ -102,6 +103,7 @@ def _agent_fields(agent: pb.Agent) -> agents.AgentFields:
         ],
         team_id=agent.team_id,
         team_lead=agent.team_lead,
+        notify_channel=agent.notify_channel,
     )
 
 

@@ -16,8 +16,10 @@ from services.coordinator.delivery import provider_status
 from services.coordinator.delivery.attempts import AttemptRepository
 from services.coordinator.delivery.provider_config import HIGHLEVEL, SENDGRID, TWILIO
 from services.coordinator.delivery.repository import Communication, CommunicationRepository
-from services.coordinator.envelope import EMAIL, SMS, Envelope
+from services.coordinator.envelope import EMAIL, SMS, DeliveryReport, Envelope
 from services.coordinator.journeys.repository import Journey, JourneyRepository
+from services.coordinator.notifications.attempts import NotificationAttempts
+from services.coordinator.notifications.repository import Notification
 from shared import timestamps
 
 log = logging.getLogger(__name__)
@@ -56,11 +58,13 @@ class ReportHandler:
         consents: ConsentRepository,
         journeys: JourneyRepository,
         attempts: AttemptRepository | None = None,
+        notifications: NotificationAttempts | None = None,
     ) -> None:
         self._attempts = attempts
         self._communications = communications
         self._consents = consents
         self._journeys = journeys
+        self._notifications = notifications
 
     async def delivery(self, ev: Envelope) -> Journey | None:
         report = ev.delivery
@@ -77,6 +81,9 @@ class ReportHandler:
             return (step.status, step.reason) if step is not None else None
 
         message, changed = await self._communications.advance_status(ids, decide)
+        if message is None and self._notifications is not None:
+            await self._notification_status(report.provider_message_id, report)
+            return None
         if message is None:
             # Not an error: the CRM or another tool may send through the same account.
             log.info(
@@ -94,6 +101,32 @@ class ReportHandler:
                 twilio_stop_block(message.address, message.lead_id, ev.occurred_time or timestamps.now())
             )
         return await self._journeys.find_journey(message.lead_id)
+
+    async def _notification_status(self, provider_message_id: str, report: DeliveryReport) -> None:
+        """A status for an agent notification: moves its status; a STOP block (21610) is the
+        agent's own opt-out, never a lead's."""
+        assert self._notifications is not None
+
+        def decide(note: Notification) -> tuple[pb.CommunicationStatus.ValueType, str] | None:
+            step = provider_status.advance(
+                note.status, note.channel, report.provider_status, report.error_code
+            )
+            return (step.status, step.reason) if step is not None else None
+
+        note = await self._notifications.advance_status(
+            candidate_ids(provider_message_id, report.channel), decide
+        )
+        if note is None:
+            # Not an error: the CRM or another tool may send through the same account.
+            log.info(
+                "delivery status for a message we do not know",
+                extra={"provider_message_id": provider_message_id, "status": report.provider_status},
+            )
+            return
+        if provider_status.opts_out(note.channel, report.error_code):
+            await self._notifications.stop_texts(
+                note.address, note.agent_id, "Twilio 21610: agent replied STOP"
+            )
 
     async def suppression(self, ev: Envelope) -> Journey | None:
         facts = ev.suppression

@@ -1,7 +1,8 @@
 """The credential-less sender: it records that nothing was sent (SIMULATED, never SENT).
 
-Lead messages go through delivery/dispatch.py and the provider adapters in
-providers.py; agent notifications are still recorded through this one.
+Lead messages go through delivery/dispatch.py and agent notifications through
+notifications/delivery.py, both with the provider adapters in providers.py; what is
+left here is the status and reason every credential-less message is recorded with.
 """
 
 from __future__ import annotations

@@ -16,19 +16,24 @@ from services.coordinator.compliance.keywords import Intent, classify
 from services.coordinator.compliance.repository import KEYWORD, ConsentRepository, Revocation
 from services.coordinator.envelope import Envelope
 from services.coordinator.inbound.messages import opt_out_block_reason
+from services.coordinator.notifications.agent_replies import AgentReplies
 from shared import timestamps
 
 log = logging.getLogger(__name__)
 
 
 class UnknownSenders:
-    def __init__(self, consents: ConsentRepository) -> None:
+    def __init__(self, consents: ConsentRepository, agents: AgentReplies | None = None) -> None:
         self._consents = consents
+        self._agents = agents
 
     async def inbound(self, ev: Envelope) -> None:
         message = ev.message
         assert message is not None, "parse() requires message facts for INBOUND_MESSAGE"
         assert message.address_key, "parse() requires a sender address when there is no lead"
+        # An agent answering a notification: their STOP is theirs, not a lead's opt-out.
+        if self._agents is not None and await self._agents.handle(ev):
+            return
         found = classify(message.body)
         where = f"location {ev.location_id}" if ev.location_id else "no location"
         if found.intent is not Intent.OPT_OUT:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 
+import grpc
 from leadengine.content.v1 import content_service_pb2 as content_pb
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
@@ -26,10 +27,10 @@ from services.coordinator.journeys import writing
 from services.coordinator.journeys.first_touch import FirstTouch, message_context
 from services.coordinator.journeys.repository import Journey, JourneyRepository
 from services.coordinator.journeys.steps import CadenceWalker
-from services.coordinator.notifications import held_for_review, needs_call, notifier
+from services.coordinator.notifications import held_for_review, needs_call, notifier, templates
 from services.coordinator.notifications.notifier import AgentNotifier
 from services.coordinator.triggers.touches import TriggerTouches
-from shared.clients import ContentClient, IngestClient, IntelligenceClient, RoutingClient, Unrouted
+from shared.clients import ContentClient, IngestClient, IntelligenceClient, PeerError, RoutingClient, Unrouted
 from shared.errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -207,26 +208,38 @@ class JourneyRunner:
         lead_id = uuid.UUID(lead.lead_id)
         agent_id = uuid.UUID(agent.agent_id)
         target = notifier.agent_target(agent)
-        if target is None:
-            await self._notifier.notify(agent_id=agent_id, lead_id=lead_id, step_key=ASSIGNED, target=None)
+        if target is None or target.blocked:
+            await self._notifier.notify(agent_id=agent_id, lead_id=lead_id, step_key=ASSIGNED, target=target)
             return
-        message, refused = await writing.write(
-            self._content,
-            content_pb.GenerateMessageRequest(
-                lead_id=lead.lead_id,
-                location_id=lead.location_id,
-                channel=target[0],
-                purpose=content_pb.MESSAGE_PURPOSE_AGENT_NOTIFICATION,
-                context=message_context(lead, agent, score, self._brand),
-                request_id=f"{lead.lead_id}:agent_notification",
-            ),
-        )
+        template_reason = ""
+        try:
+            message, refused = await writing.write(
+                self._content,
+                content_pb.GenerateMessageRequest(
+                    lead_id=lead.lead_id,
+                    location_id=lead.location_id,
+                    channel=target.channel,
+                    purpose=content_pb.MESSAGE_PURPOSE_AGENT_NOTIFICATION,
+                    context=message_context(lead, agent, score, self._brand),
+                    request_id=f"{lead.lead_id}:agent_notification",
+                ),
+            )
+        except PeerError as err:
+            if err.code not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise
+            # The agent must hear of the lead now, not when content is back.
+            message, refused = None, f"content unavailable: {err.code.name}"
+        if message is not None:
+            subject, body = message.subject, templates.with_contact(message.body, lead)
+        else:
+            subject, body = templates.new_lead(lead, score)
+            template_reason = f"fixed template: {refused}"
         await self._notifier.notify(
             agent_id=agent_id,
             lead_id=lead_id,
             step_key=ASSIGNED,
             target=target,
-            subject=message.subject if message else "",
-            body=message.body if message else "",
-            refused=refused,
+            subject=subject,
+            body=body,
+            template_reason=template_reason,
         )

@@ -1,35 +1,62 @@
-"""Messages to agents about their leads: a lead is theirs, a lead wrote back.
+"""Messages to agents about their leads: a lead is theirs, a lead wrote back, a lead moved.
 
-Recorded like communications, with the same truthful status (SIMULATED without
-provider credentials), one row per (lead, step_key) so a redelivered event never
-notifies twice.
+One row per (lead, step_key), so a redelivered event never notifies twice. The row is
+created pending and claimed by its creator, which hands it to the provider exactly once
+(notifications/delivery.py); SIMULATED without provider credentials.
+
+Where it goes is the agent's choice (routing's Agent.notify_channel; by default a text
+when a phone is on file, else email). An agent who texted STOP to a notification gets
+no more texts: they get email instead when an address is on file, else nothing, and
+the row says why.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 import grpc
 from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 
-from services.coordinator.delivery.senders import Sender, deliver
+from services.coordinator.delivery.senders import NO_CREDENTIALS
+from services.coordinator.notifications.delivery import NotificationDelivery, opted_out_reason
 from services.coordinator.notifications.repository import NotificationRepository
 from shared.clients import PeerError, RoutingClient
 
 SMS = common_pb2.CHANNEL_SMS
 EMAIL = common_pb2.CHANNEL_EMAIL
 NO_AGENT_CONTACT = "agent has no phone or email on file; add one with UpsertAgent"
+TURNED_OFF = "agent turned notifications off (notify_channel NONE)"
 _SNIPPET = 160
 
 
-def agent_target(agent: routing_pb.Agent) -> tuple[common_pb2.Channel.ValueType, str] | None:
-    """Where to reach an agent: a text first, else email; None when neither is on file."""
-    if agent.phone:
-        return SMS, agent.phone
+@dataclass(frozen=True)
+class AgentTarget:
+    """Where an agent's notifications go, as the agent chose."""
+
+    channel: common_pb2.Channel.ValueType
+    address: str
+    # Where a notification goes instead when the agent opted out of texts; "" for nowhere.
+    fallback_email: str = ""
+    # Set when the agent wants none: why nothing goes.
+    blocked: str = ""
+
+
+def agent_target(agent: routing_pb.Agent) -> AgentTarget | None:
+    """The agent's preferred channel and address; None when neither phone nor email is on file."""
+    choice = agent.notify_channel
+    if choice == routing_pb.AGENT_NOTIFY_CHANNEL_NONE:
+        return AgentTarget(common_pb2.CHANNEL_UNSPECIFIED, "", blocked=TURNED_OFF)
+    if choice == routing_pb.AGENT_NOTIFY_CHANNEL_EMAIL and agent.email:
+        return AgentTarget(EMAIL, agent.email)
+    if agent.phone and choice != routing_pb.AGENT_NOTIFY_CHANNEL_EMAIL:
+        return AgentTarget(SMS, agent.phone, fallback_email=agent.email)
     if agent.email:
-        return EMAIL, agent.email
+        return AgentTarget(EMAIL, agent.email)
+    if agent.phone:
+        return AgentTarget(SMS, agent.phone)
     return None
 
 
@@ -56,9 +83,9 @@ def reply_notice(
 
 
 class AgentNotifier:
-    def __init__(self, repo: NotificationRepository, sender: Sender) -> None:
+    def __init__(self, repo: NotificationRepository, delivery: NotificationDelivery) -> None:
         self._repo = repo
-        self._sender = sender
+        self._delivery = delivery
 
     async def notify(
         self,
@@ -66,41 +93,74 @@ class AgentNotifier:
         agent_id: uuid.UUID,
         lead_id: uuid.UUID,
         step_key: str,
-        target: tuple[common_pb2.Channel.ValueType, str] | None,
+        target: AgentTarget | None,
         subject: str = "",
         body: str = "",
         refused: str = "",
+        template_reason: str = "",
     ) -> None:
         """Record the notification and deliver it, or record why it could not be written
-        (refused) or addressed (no target)."""
-        if target is None:
+        (refused), addressed (no target) or sent (the agent turned it off or opted out)."""
+        blocked = NO_AGENT_CONTACT if target is None else target.blocked or refused
+        channel = common_pb2.CHANNEL_UNSPECIFIED if target is None else target.channel
+        address = "" if target is None or target.blocked else target.address
+        channel_reason = ""
+        if target is not None and not blocked and channel == SMS:
+            opt_out = await self._delivery.attempts.sms_opt_out(address)
+            if opt_out and target.fallback_email:
+                channel, address = EMAIL, target.fallback_email
+                channel_reason = f"by email: {opted_out_reason(opt_out)}"
+            elif opt_out:
+                blocked = f"{opted_out_reason(opt_out)}, and has no email on file"
+        if not blocked and self._delivery.provider_for(channel) is None:
+            # Nothing could send it: recorded settled at once, never pending.
             await self._repo.add_notification(
                 agent_id=agent_id,
                 lead_id=lead_id,
                 step_key=step_key,
-                channel=common_pb2.CHANNEL_UNSPECIFIED,
-                status=pb.COMMUNICATION_STATUS_BLOCKED,
-                status_reason=NO_AGENT_CONTACT,
-                body="",
-                address="",
+                channel=channel,
+                status=pb.COMMUNICATION_STATUS_SIMULATED,
+                status_reason=NO_CREDENTIALS,
+                body=body,
+                address=address,
+                subject=subject,
+                template_reason=template_reason,
+                channel_reason=channel_reason,
             )
             return
-        channel, address = target
+        if blocked:
+            await self._repo.add_notification(
+                agent_id=agent_id,
+                lead_id=lead_id,
+                step_key=step_key,
+                channel=channel,
+                status=pb.COMMUNICATION_STATUS_BLOCKED,
+                status_reason=blocked,
+                body=body,
+                address=address,
+                subject=subject,
+                template_reason=template_reason,
+            )
+            return
         note, created = await self._repo.add_notification(
             agent_id=agent_id,
             lead_id=lead_id,
             step_key=step_key,
             channel=channel,
-            status=pb.COMMUNICATION_STATUS_BLOCKED if refused else pb.COMMUNICATION_STATUS_QUEUED,
-            status_reason=refused,
+            status=pb.COMMUNICATION_STATUS_SCHEDULED,
+            status_reason="",
             body=body,
             address=address,
+            subject=subject,
+            template_reason=template_reason,
+            channel_reason=channel_reason,
+            claim_token=uuid.uuid4(),
+            claim_until=self._delivery.claim_until(),
         )
-        # A row still QUEUED means an earlier attempt died before recording the outcome:
-        # an agent is better served by a possible repeat than by silence.
-        if not refused and (created or note.status == pb.COMMUNICATION_STATUS_QUEUED):
-            result = await deliver(self._sender, channel, address, subject, body)
-            await self._repo.finish_notification(note.notification_id, result.status, result.reason)
+        # Not created: a redelivered event. Its creator sent it, or the sweeper will once
+        # the creator's claim lapses; sending here could send it twice.
+        if created:
+            await self._delivery.send(note)
 
 
 async def current_agent(

@@ -33,6 +33,15 @@ class Notification:
     address: str
     create_time: datetime
     update_time: datetime
+    subject: str = ""
+    provider_message_id: str = ""
+    # Set when the body is our fixed template, not content's: why.
+    template_reason: str = ""
+    # Why this channel when it is not the agent's preference.
+    channel_reason: str = ""
+    claim_token: uuid.UUID | None = None
+    claim_until: datetime | None = None
+    tries: int = 0
 
 
 def notification_from_row(row: asyncpg.Record) -> Notification:
@@ -48,6 +57,13 @@ def notification_from_row(row: asyncpg.Record) -> Notification:
         address=row["address"],
         create_time=row["create_time"],
         update_time=row["update_time"],
+        subject=row["subject"],
+        provider_message_id=row["provider_message_id"],
+        template_reason=row["template_reason"],
+        channel_reason=row["channel_reason"],
+        claim_token=row["claim_token"],
+        claim_until=row["claim_until"],
+        tries=row["tries"],
     )
 
 
@@ -66,11 +82,20 @@ class NotificationRepository:
         status_reason: str,
         body: str,
         address: str,
+        subject: str = "",
+        template_reason: str = "",
+        channel_reason: str = "",
+        claim_token: uuid.UUID | None = None,
+        claim_until: datetime | None = None,
     ) -> tuple[Notification, bool]:
+        """The notification, and True when this call created it. A pending one (SCHEDULED)
+        is created claimed by `claim_token` until `claim_until`, so its creator sends it and
+        the sweeper takes it only if the creator dies."""
         async with self._db.transaction() as conn:
             row = await conn.fetchrow(
                 "INSERT INTO notifications (agent_id, lead_id, step_key, channel, status, status_reason,"
-                " body, address) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                " body, address, subject, template_reason, channel_reason, claim_token, claim_until)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
                 " ON CONFLICT (lead_id, step_key) DO NOTHING RETURNING *",
                 agent_id,
                 lead_id,
@@ -80,6 +105,11 @@ class NotificationRepository:
                 status_reason,
                 body,
                 address,
+                subject,
+                template_reason,
+                channel_reason,
+                claim_token,
+                claim_until,
                 timeout=deadlines.timeout(2.0),
             )
             if row is not None:

@@ -181,6 +181,11 @@ def _consent(d: dict[str, Any]) -> tuple[str, str]:
 def _notification(d: dict[str, Any]) -> tuple[str, str]:
     channel = channel_name(int(d.get("channel", 0)))
     about = str(d.get("step_key", "")).split(":", 1)[0].replace("_", " ")
+    if d.get("status") == pb.COMMUNICATION_STATUS_SCHEDULED:
+        # Recorded, not yet with the provider (being sent, or waiting to retry).
+        return NOTIFICATION, _with_reason(
+            f"agent notification ({about}) by {channel}: sending", d.get("status_reason", "")
+        )
     return NOTIFICATION, _with_reason(
         f"agent notified ({about}) by {channel}: {status_name(d.get('status'))}", d.get("status_reason", "")
     )

@@ -783,6 +783,9 @@ class Notification(_message.Message):
     BODY_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     STATUS_REASON_FIELD_NUMBER: _builtins.int
+    PROVIDER_MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    TEMPLATE_REASON_FIELD_NUMBER: _builtins.int
+    CHANNEL_REASON_FIELD_NUMBER: _builtins.int
     notification_id: _builtins.str
     agent_id: _builtins.str
     lead_id: _builtins.str
@@ -791,6 +794,14 @@ class Notification(_message.Message):
     """Same truthful status as a communication."""
     body: _builtins.str
     status_reason: _builtins.str
+    provider_message_id: _builtins.str
+    """--- Agent notification delivery ---
+    The provider's id once it accepted the notification.
+    """
+    template_reason: _builtins.str
+    """Set when the body is our fixed template rather than content's: why."""
+    channel_reason: _builtins.str
+    """Why this channel, when it is not the agent's preference (e.g. they texted STOP)."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -804,10 +815,13 @@ class Notification(_message.Message):
         body: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         status_reason: _builtins.str = ...,
+        provider_message_id: _builtins.str = ...,
+        template_reason: _builtins.str = ...,
+        channel_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "body", b"body", "channel", b"channel", "create_time", b"create_time", "lead_id", b"lead_id", "notification_id", b"notification_id", "status", b"status", "status_reason", b"status_reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "body", b"body", "channel", b"channel", "channel_reason", b"channel_reason", "create_time", b"create_time", "lead_id", b"lead_id", "notification_id", b"notification_id", "provider_message_id", b"provider_message_id", "status", b"status", "status_reason", b"status_reason", "template_reason", b"template_reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2680,6 +2694,7 @@ class HandleOutcomeRequest(_message.Message):
     OUTCOME_FIELD_NUMBER: _builtins.int
     OCCURRED_TIME_FIELD_NUMBER: _builtins.int
     AGENT_ID_FIELD_NUMBER: _builtins.int
+    REASSIGNMENT_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique per recorded outcome; a redelivery repeats it."""
     lead_id: _builtins.str
@@ -2689,6 +2704,13 @@ class HandleOutcomeRequest(_message.Message):
     """The agent the lead was assigned to when the outcome was recorded."""
     @_builtins.property
     def occurred_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def reassignment(self) -> Global___LeadReassignment:
+        """--- Agent notifications ---
+        Set when routing moved the lead (outcome unset): agent_id is the new holder, or empty
+        when it went to the pond.
+        """
+
     def __init__(
         self,
         *,
@@ -2698,10 +2720,11 @@ class HandleOutcomeRequest(_message.Message):
         outcome: _routing_service_pb2.Outcome.ValueType = ...,
         occurred_time: _timestamp_pb2.Timestamp | None = ...,
         agent_id: _builtins.str = ...,
+        reassignment: Global___LeadReassignment | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_time", b"occurred_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_time", b"occurred_time", "reassignment", b"reassignment"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "event_id", b"event_id", "lead_id", b"lead_id", "location_id", b"location_id", "occurred_time", b"occurred_time", "outcome", b"outcome"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "event_id", b"event_id", "lead_id", b"lead_id", "location_id", b"location_id", "occurred_time", b"occurred_time", "outcome", b"outcome", "reassignment", b"reassignment"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2868,3 +2891,36 @@ class GetHighLevelInstallResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetHighLevelInstallResponse: _TypeAlias = GetHighLevelInstallResponse  # noqa: Y015
+
+@_typing.final
+class LeadReassignment(_message.Message):
+    """--- Agent notifications ---
+
+    Routing moved a lead from one agent to the next (an SLA sweep or a decline).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PREVIOUS_AGENT_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    MISSED_DEADLINE_FIELD_NUMBER: _builtins.int
+    previous_agent_id: _builtins.str
+    """The agent who held the lead before the move."""
+    reason: _builtins.str
+    """Routing's words for why it moved, e.g. "Ann did not accept in time"."""
+    missed_deadline: _builtins.bool
+    """True when the previous agent let the acceptance deadline (SLA) pass."""
+    def __init__(
+        self,
+        *,
+        previous_agent_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        missed_deadline: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["missed_deadline", b"missed_deadline", "previous_agent_id", b"previous_agent_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LeadReassignment: _TypeAlias = LeadReassignment  # noqa: Y015

@@ -117,6 +117,37 @@ RULE_TARGET_POND: RuleTarget.ValueType  # 3
 """The location's pond, unassigned."""
 Global___RuleTarget: _TypeAlias = RuleTarget  # noqa: Y015
 
+class _AgentNotifyChannel:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AgentNotifyChannelEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AgentNotifyChannel.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    AGENT_NOTIFY_CHANNEL_UNSPECIFIED: _AgentNotifyChannel.ValueType  # 0
+    """By text when the agent has a phone on file, else by email."""
+    AGENT_NOTIFY_CHANNEL_SMS: _AgentNotifyChannel.ValueType  # 1
+    """By text; needs agent.phone."""
+    AGENT_NOTIFY_CHANNEL_EMAIL: _AgentNotifyChannel.ValueType  # 2
+    """By email; needs agent.email."""
+    AGENT_NOTIFY_CHANNEL_NONE: _AgentNotifyChannel.ValueType  # 3
+    """Not at all: notifications are recorded BLOCKED, never sent."""
+
+class AgentNotifyChannel(_AgentNotifyChannel, metaclass=_AgentNotifyChannelEnumTypeWrapper):
+    """--- Agent notifications ---
+
+    How an agent wants notifications about their leads delivered.
+    """
+
+AGENT_NOTIFY_CHANNEL_UNSPECIFIED: AgentNotifyChannel.ValueType  # 0
+"""By text when the agent has a phone on file, else by email."""
+AGENT_NOTIFY_CHANNEL_SMS: AgentNotifyChannel.ValueType  # 1
+"""By text; needs agent.phone."""
+AGENT_NOTIFY_CHANNEL_EMAIL: AgentNotifyChannel.ValueType  # 2
+"""By email; needs agent.email."""
+AGENT_NOTIFY_CHANNEL_NONE: AgentNotifyChannel.ValueType  # 3
+"""Not at all: notifications are recorded BLOCKED, never sent."""
+Global___AgentNotifyChannel: _TypeAlias = AgentNotifyChannel  # noqa: Y015
+
 @_typing.final
 class WorkingHours(_message.Message):
     """One weekly window in which an agent takes leads, in the agent's timezone."""
@@ -173,6 +204,7 @@ class Agent(_message.Message):
     WORKING_HOURS_FIELD_NUMBER: _builtins.int
     TEAM_ID_FIELD_NUMBER: _builtins.int
     TEAM_LEAD_FIELD_NUMBER: _builtins.int
+    NOTIFY_CHANNEL_FIELD_NUMBER: _builtins.int
     agent_id: _builtins.str
     location_id: _builtins.str
     external_user_id: _builtins.str
@@ -194,6 +226,11 @@ class Agent(_message.Message):
     team_id: _builtins.str
     team_lead: _builtins.bool
     """Takes the team's leads when no member can (fallback before the pond)."""
+    notify_channel: Global___AgentNotifyChannel.ValueType
+    """--- Agent notifications ---
+    How the agent hears of their leads (new lead, reply, hot trigger, SLA breach).
+    UNSPECIFIED: by text when a phone is on file, else by email.
+    """
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -237,10 +274,11 @@ class Agent(_message.Message):
         working_hours: _abc.Iterable[Global___WorkingHours] | None = ...,
         team_id: _builtins.str = ...,
         team_lead: _builtins.bool = ...,
+        notify_channel: Global___AgentNotifyChannel.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_lead_count", b"active_lead_count", "agent_id", b"agent_id", "available", b"available", "capacity", b"capacity", "create_time", b"create_time", "email", b"email", "external_user_id", b"external_user_id", "languages", b"languages", "location_id", b"location_id", "max_price_usd", b"max_price_usd", "min_price_usd", b"min_price_usd", "name", b"name", "phone", b"phone", "specialties", b"specialties", "team_id", b"team_id", "team_lead", b"team_lead", "territories", b"territories", "timezone", b"timezone", "update_time", b"update_time", "working_hours", b"working_hours"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_lead_count", b"active_lead_count", "agent_id", b"agent_id", "available", b"available", "capacity", b"capacity", "create_time", b"create_time", "email", b"email", "external_user_id", b"external_user_id", "languages", b"languages", "location_id", b"location_id", "max_price_usd", b"max_price_usd", "min_price_usd", b"min_price_usd", "name", b"name", "notify_channel", b"notify_channel", "phone", b"phone", "specialties", b"specialties", "team_id", b"team_id", "team_lead", b"team_lead", "territories", b"territories", "timezone", b"timezone", "update_time", b"update_time", "working_hours", b"working_hours"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from leadengine.common.v1 import common_pb2 as leadengine_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+leadengine/content/v1/content_service.proto\x12\x15leadengine.content.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!leadengine/common/v1/common.proto\"\xfc\x01\n\x0eMessageContext\x12\x17\n\x0flead_first_name\x18\x01 \x01(\t\x12\x12\n\nagent_name\x18\x02 \x01(\t\x12\x13\n\x0b\x61gent_phone\x18\x03 \x01(\t\x12\x0c\n\x04\x63ity\x18\x04 \x01(\t\x12\x0e\n\x06source\x18\x05 \x01(\t\x12\x12\n\nbrand_name\x18\x06 \x01(\t\x12\x16\n\x0elead_full_name\x18\x07 \x01(\t\x12\x12\n\nlead_score\x18\x08 \x01(\x01\x12\x1b\n\x13trigger_description\x18\x0c \x01(\t\x12\x15\n\rlisting_label\x18\r \x01(\t\x12\x16\n\x0epostal_address\x18\t \x01(\t\"\xf0\x02\n\x07Message\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12.\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x1d.leadengine.common.v1.Channel\x12\x36\n\x07purpose\x18\x04 \x01(\x0e\x32%.leadengine.content.v1.MessagePurpose\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12\x0c\n\x04\x62ody\x18\x06 \x01(\t\x12\x33\n\tgenerator\x18\x07 \x01(\x0e\x32 .leadengine.content.v1.Generator\x12\r\n\x05model\x18\x08 \x01(\t\x12\x14\n\x0cinput_tokens\x18\t \x01(\x05\x12\x15\n\routput_tokens\x18\n \x01(\x05\x12\x17\n\x0f\x63ost_micros_usd\x18\x0b \x01(\x03\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x97\x02\n\x16GenerateMessageRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x13\n\x0blocation_id\x18\x02 \x01(\t\x12.\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x1d.leadengine.common.v1.Channel\x12\x36\n\x07purpose\x18\x04 \x01(\x0e\x32%.leadengine.content.v1.MessagePurpose\x12\x36\n\x07\x63ontext\x18\x05 \x01(\x0b\x32%.leadengine.content.v1.MessageContext\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12\x12\n\nstep_index\x18\x07 \x01(\x05\x12\x0f\n\x07\x64ry_run\x18\x0f \x01(\x08\"J\n\x17GenerateMessageResponse\x12/\n\x07message\x18\x01 \x01(\x0b\x32\x1e.leadengine.content.v1.Message\"P\n\x16GetConversationRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"d\n\x17GetConversationResponse\x12\x30\n\x08messages\x18\x01 \x03(\x0b\x32\x1e.leadengine.content.v1.Message\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"b\n\x0bReplyPhrase\x12\x0e\n\x06phrase\x18\x01 \x01(\t\x12\x32\n\x06intent\x18\x02 \x01(\x0e\x32\".leadengine.content.v1.ReplyIntent\x12\x0f\n\x07valence\x18\x03 \x01(\x01\"4\n\x13\x41nalyzeReplyRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x0c\n\x04\x62ody\x18\x02 \x01(\t\"\x9d\x01\n\x14\x41nalyzeReplyResponse\x12\r\n\x05score\x18\x01 \x01(\x01\x12\x32\n\x06intent\x18\x02 \x01(\x0e\x32\".leadengine.content.v1.ReplyIntent\x12\x33\n\x07phrases\x18\x03 \x03(\x0b\x32\".leadengine.content.v1.ReplyPhrase\x12\r\n\x05model\x18\x04 \x01(\t*\xd9\x01\n\x0eMessagePurpose\x12\x1f\n\x1bMESSAGE_PURPOSE_UNSPECIFIED\x10\x00\x12\x1f\n\x1bMESSAGE_PURPOSE_FIRST_TOUCH\x10\x01\x12\x1d\n\x19MESSAGE_PURPOSE_FOLLOW_UP\x10\x02\x12&\n\"MESSAGE_PURPOSE_AGENT_NOTIFICATION\x10\x03\x12\x1b\n\x17MESSAGE_PURPOSE_TRIGGER\x10\x06\x12!\n\x1dMESSAGE_PURPOSE_RE_ENGAGEMENT\x10\x04*T\n\tGenerator\x12\x19\n\x15GENERATOR_UNSPECIFIED\x10\x00\x12\x16\n\x12GENERATOR_TEMPLATE\x10\x01\x12\x14\n\x10GENERATOR_CLAUDE\x10\x02*\xed\x01\n\x0bReplyIntent\x12\x1c\n\x18REPLY_INTENT_UNSPECIFIED\x10\x00\x12\x1b\n\x17REPLY_INTENT_INTERESTED\x10\x01\x12\x19\n\x15REPLY_INTENT_QUESTION\x10\x02\x12\x18\n\x14REPLY_INTENT_NOT_NOW\x10\x03\x12\x1d\n\x19REPLY_INTENT_WRONG_PERSON\x10\x04\x12\x16\n\x12REPLY_INTENT_ANGRY\x10\x05\x12\x1d\n\x19REPLY_INTENT_OPT_OUT_LIKE\x10\x06\x12\x18\n\x14REPLY_INTENT_UNCLEAR\x10\x07\x32\xec\x02\n\x0e\x43ontentService\x12u\n\x0fGenerateMessage\x12-.leadengine.content.v1.GenerateMessageRequest\x1a..leadengine.content.v1.GenerateMessageResponse\"\x03\x90\x02\x02\x12u\n\x0fGetConversation\x12-.leadengine.content.v1.GetConversationRequest\x1a..leadengine.content.v1.GetConversationResponse\"\x03\x90\x02\x01\x12l\n\x0c\x41nalyzeReply\x12*.leadengine.content.v1.AnalyzeReplyRequest\x1a+.leadengine.content.v1.AnalyzeReplyResponse\"\x03\x90\x02\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+leadengine/content/v1/content_service.proto\x12\x15leadengine.content.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!leadengine/common/v1/common.proto\"\xfc\x01\n\x0eMessageContext\x12\x17\n\x0flead_first_name\x18\x01 \x01(\t\x12\x12\n\nagent_name\x18\x02 \x01(\t\x12\x13\n\x0b\x61gent_phone\x18\x03 \x01(\t\x12\x0c\n\x04\x63ity\x18\x04 \x01(\t\x12\x0e\n\x06source\x18\x05 \x01(\t\x12\x12\n\nbrand_name\x18\x06 \x01(\t\x12\x16\n\x0elead_full_name\x18\x07 \x01(\t\x12\x12\n\nlead_score\x18\x08 \x01(\x01\x12\x1b\n\x13trigger_description\x18\x0c \x01(\t\x12\x15\n\rlisting_label\x18\r \x01(\t\x12\x16\n\x0epostal_address\x18\t \x01(\t\"\xfa\x03\n\x07Message\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12.\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x1d.leadengine.common.v1.Channel\x12\x36\n\x07purpose\x18\x04 \x01(\x0e\x32%.leadengine.content.v1.MessagePurpose\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12\x0c\n\x04\x62ody\x18\x06 \x01(\t\x12\x33\n\tgenerator\x18\x07 \x01(\x0e\x32 .leadengine.content.v1.Generator\x12\r\n\x05model\x18\x08 \x01(\t\x12\x14\n\x0cinput_tokens\x18\t \x01(\x05\x12\x15\n\routput_tokens\x18\n \x01(\x05\x12\x17\n\x0f\x63ost_micros_usd\x18\x0b \x01(\x03\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x66\x61llback_reason\x18\x14 \x01(\t\x12\x1f\n\x17\x63\x61\x63he_read_input_tokens\x18\x15 \x01(\x05\x12#\n\x1b\x63\x61\x63he_creation_input_tokens\x18\x16 \x01(\x05\x12\x12\n\nlatency_ms\x18\x17 \x01(\x05\x12\x15\n\rprompt_sha256\x18\x18 \x01(\t\"\x97\x02\n\x16GenerateMessageRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x13\n\x0blocation_id\x18\x02 \x01(\t\x12.\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x1d.leadengine.common.v1.Channel\x12\x36\n\x07purpose\x18\x04 \x01(\x0e\x32%.leadengine.content.v1.MessagePurpose\x12\x36\n\x07\x63ontext\x18\x05 \x01(\x0b\x32%.leadengine.content.v1.MessageContext\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12\x12\n\nstep_index\x18\x07 \x01(\x05\x12\x0f\n\x07\x64ry_run\x18\x0f \x01(\x08\"J\n\x17GenerateMessageResponse\x12/\n\x07message\x18\x01 \x01(\x0b\x32\x1e.leadengine.content.v1.Message\"P\n\x16GetConversationRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"d\n\x17GetConversationResponse\x12\x30\n\x08messages\x18\x01 \x03(\x0b\x32\x1e.leadengine.content.v1.Message\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"b\n\x0bReplyPhrase\x12\x0e\n\x06phrase\x18\x01 \x01(\t\x12\x32\n\x06intent\x18\x02 \x01(\x0e\x32\".leadengine.content.v1.ReplyIntent\x12\x0f\n\x07valence\x18\x03 \x01(\x01\"I\n\x13\x41nalyzeReplyRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x0c\n\x04\x62ody\x18\x02 \x01(\t\x12\x13\n\x0blocation_id\x18\x14 \x01(\t\"\xb6\x01\n\x14\x41nalyzeReplyResponse\x12\r\n\x05score\x18\x01 \x01(\x01\x12\x32\n\x06intent\x18\x02 \x01(\x0e\x32\".leadengine.content.v1.ReplyIntent\x12\x33\n\x07phrases\x18\x03 \x03(\x0b\x32\".leadengine.content.v1.ReplyPhrase\x12\r\n\x05model\x18\x04 \x01(\t\x12\x17\n\x0f\x66\x61llback_reason\x18\x14 \x01(\t\"\x84\x01\n\x0fGetUsageRequest\x12\x13\n\x0blocation_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xda\x01\n\x08UsageRow\x12\x0b\n\x03\x64\x61y\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x13\n\x0bgenerations\x18\x03 \x01(\x05\x12\x11\n\tfallbacks\x18\x04 \x01(\x05\x12\x14\n\x0cinput_tokens\x18\x05 \x01(\x03\x12\x15\n\routput_tokens\x18\x06 \x01(\x03\x12\x1f\n\x17\x63\x61\x63he_read_input_tokens\x18\x07 \x01(\x03\x12#\n\x1b\x63\x61\x63he_creation_input_tokens\x18\x08 \x01(\x03\x12\x17\n\x0f\x63ost_micros_usd\x18\t \x01(\x03\"`\n\x10GetUsageResponse\x12-\n\x04rows\x18\x01 \x03(\x0b\x32\x1f.leadengine.content.v1.UsageRow\x12\x1d\n\x15total_cost_micros_usd\x18\x02 \x01(\x03\"v\n\x0eLocationBudget\x12\x13\n\x0blocation_id\x18\x01 \x01(\t\x12!\n\x19monthly_budget_micros_usd\x18\x02 \x01(\x03\x12\x12\n\nis_default\x18\x03 \x01(\x08\x12\x18\n\x10spent_micros_usd\x18\x04 \x01(\x03\"g\n\x18SetLocationBudgetRequest\x12\x13\n\x0blocation_id\x18\x01 \x01(\t\x12!\n\x19monthly_budget_micros_usd\x18\x02 \x01(\x03\x12\x13\n\x0buse_default\x18\x03 \x01(\x08\"R\n\x19SetLocationBudgetResponse\x12\x35\n\x06\x62udget\x18\x01 \x01(\x0b\x32%.leadengine.content.v1.LocationBudget\"/\n\x18GetLocationBudgetRequest\x12\x13\n\x0blocation_id\x18\x01 \x01(\t\"R\n\x19GetLocationBudgetResponse\x12\x35\n\x06\x62udget\x18\x01 \x01(\x0b\x32%.leadengine.content.v1.LocationBudget*\xd9\x01\n\x0eMessagePurpose\x12\x1f\n\x1bMESSAGE_PURPOSE_UNSPECIFIED\x10\x00\x12\x1f\n\x1bMESSAGE_PURPOSE_FIRST_TOUCH\x10\x01\x12\x1d\n\x19MESSAGE_PURPOSE_FOLLOW_UP\x10\x02\x12&\n\"MESSAGE_PURPOSE_AGENT_NOTIFICATION\x10\x03\x12\x1b\n\x17MESSAGE_PURPOSE_TRIGGER\x10\x06\x12!\n\x1dMESSAGE_PURPOSE_RE_ENGAGEMENT\x10\x04*l\n\tGenerator\x12\x19\n\x15GENERATOR_UNSPECIFIED\x10\x00\x12\x16\n\x12GENERATOR_TEMPLATE\x10\x01\x12\x14\n\x10GENERATOR_CLAUDE\x10\x02\x12\x16\n\x12GENERATOR_FALLBACK\x10\x03*\xed\x01\n\x0bReplyIntent\x12\x1c\n\x18REPLY_INTENT_UNSPECIFIED\x10\x00\x12\x1b\n\x17REPLY_INTENT_INTERESTED\x10\x01\x12\x19\n\x15REPLY_INTENT_QUESTION\x10\x02\x12\x18\n\x14REPLY_INTENT_NOT_NOW\x10\x03\x12\x1d\n\x19REPLY_INTENT_WRONG_PERSON\x10\x04\x12\x16\n\x12REPLY_INTENT_ANGRY\x10\x05\x12\x1d\n\x19REPLY_INTENT_OPT_OUT_LIKE\x10\x06\x12\x18\n\x14REPLY_INTENT_UNCLEAR\x10\x07\x32\xc8\x05\n\x0e\x43ontentService\x12u\n\x0fGenerateMessage\x12-.leadengine.content.v1.GenerateMessageRequest\x1a..leadengine.content.v1.GenerateMessageResponse\"\x03\x90\x02\x02\x12u\n\x0fGetConversation\x12-.leadengine.content.v1.GetConversationRequest\x1a..leadengine.content.v1.GetConversationResponse\"\x03\x90\x02\x01\x12l\n\x0c\x41nalyzeReply\x12*.leadengine.content.v1.AnalyzeReplyRequest\x1a+.leadengine.content.v1.AnalyzeReplyResponse\"\x03\x90\x02\x01\x12`\n\x08GetUsage\x12&.leadengine.content.v1.GetUsageRequest\x1a\'.leadengine.content.v1.GetUsageResponse\"\x03\x90\x02\x01\x12{\n\x11SetLocationBudget\x12/.leadengine.content.v1.SetLocationBudgetRequest\x1a\x30.leadengine.content.v1.SetLocationBudgetResponse\"\x03\x90\x02\x02\x12{\n\x11GetLocationBudget\x12/.leadengine.content.v1.GetLocationBudgetRequest\x1a\x30.leadengine.content.v1.GetLocationBudgetResponse\"\x03\x90\x02\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,30 +39,52 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONTENTSERVICE'].methods_by_name['GetConversation']._serialized_options = b'\220\002\001'
   _globals['_CONTENTSERVICE'].methods_by_name['AnalyzeReply']._loaded_options = None
   _globals['_CONTENTSERVICE'].methods_by_name['AnalyzeReply']._serialized_options = b'\220\002\001'
-  _globals['_MESSAGEPURPOSE']._serialized_start=1621
-  _globals['_MESSAGEPURPOSE']._serialized_end=1838
-  _globals['_GENERATOR']._serialized_start=1840
-  _globals['_GENERATOR']._serialized_end=1924
-  _globals['_REPLYINTENT']._serialized_start=1927
-  _globals['_REPLYINTENT']._serialized_end=2164
+  _globals['_CONTENTSERVICE'].methods_by_name['GetUsage']._loaded_options = None
+  _globals['_CONTENTSERVICE'].methods_by_name['GetUsage']._serialized_options = b'\220\002\001'
+  _globals['_CONTENTSERVICE'].methods_by_name['SetLocationBudget']._loaded_options = None
+  _globals['_CONTENTSERVICE'].methods_by_name['SetLocationBudget']._serialized_options = b'\220\002\002'
+  _globals['_CONTENTSERVICE'].methods_by_name['GetLocationBudget']._loaded_options = None
+  _globals['_CONTENTSERVICE'].methods_by_name['GetLocationBudget']._serialized_options = b'\220\002\001'
+  _globals['_MESSAGEPURPOSE']._serialized_start=2701
+  _globals['_MESSAGEPURPOSE']._serialized_end=2918
+  _globals['_GENERATOR']._serialized_start=2920
+  _globals['_GENERATOR']._serialized_end=3028
+  _globals['_REPLYINTENT']._serialized_start=3031
+  _globals['_REPLYINTENT']._serialized_end=3268
   _globals['_MESSAGECONTEXT']._serialized_start=139
   _globals['_MESSAGECONTEXT']._serialized_end=391
   _globals['_MESSAGE']._serialized_start=394
-  _globals['_MESSAGE']._serialized_end=762
-  _globals['_GENERATEMESSAGEREQUEST']._serialized_start=765
-  _globals['_GENERATEMESSAGEREQUEST']._serialized_end=1044
-  _globals['_GENERATEMESSAGERESPONSE']._serialized_start=1046
-  _globals['_GENERATEMESSAGERESPONSE']._serialized_end=1120
-  _globals['_GETCONVERSATIONREQUEST']._serialized_start=1122
-  _globals['_GETCONVERSATIONREQUEST']._serialized_end=1202
-  _globals['_GETCONVERSATIONRESPONSE']._serialized_start=1204
-  _globals['_GETCONVERSATIONRESPONSE']._serialized_end=1304
-  _globals['_REPLYPHRASE']._serialized_start=1306
-  _globals['_REPLYPHRASE']._serialized_end=1404
-  _globals['_ANALYZEREPLYREQUEST']._serialized_start=1406
-  _globals['_ANALYZEREPLYREQUEST']._serialized_end=1458
-  _globals['_ANALYZEREPLYRESPONSE']._serialized_start=1461
-  _globals['_ANALYZEREPLYRESPONSE']._serialized_end=1618
-  _globals['_CONTENTSERVICE']._serialized_start=2167
-  _globals['_CONTENTSERVICE']._serialized_end=2531
+  _globals['_MESSAGE']._serialized_end=900
+  _globals['_GENERATEMESSAGEREQUEST']._serialized_start=903
+  _globals['_GENERATEMESSAGEREQUEST']._serialized_end=1182
+  _globals['_GENERATEMESSAGERESPONSE']._serialized_start=1184
+  _globals['_GENERATEMESSAGERESPONSE']._serialized_end=1258
+  _globals['_GETCONVERSATIONREQUEST']._serialized_start=1260
+  _globals['_GETCONVERSATIONREQUEST']._serialized_end=1340
+  _globals['_GETCONVERSATIONRESPONSE']._serialized_start=1342
+  _globals['_GETCONVERSATIONRESPONSE']._serialized_end=1442
+  _globals['_REPLYPHRASE']._serialized_start=1444
+  _globals['_REPLYPHRASE']._serialized_end=1542
+  _globals['_ANALYZEREPLYREQUEST']._serialized_start=1544
+  _globals['_ANALYZEREPLYREQUEST']._serialized_end=1617
+  _globals['_ANALYZEREPLYRESPONSE']._serialized_start=1620
+  _globals['_ANALYZEREPLYRESPONSE']._serialized_end=1802
+  _globals['_GETUSAGEREQUEST']._serialized_start=1805
+  _globals['_GETUSAGEREQUEST']._serialized_end=1937
+  _globals['_USAGEROW']._serialized_start=1940
+  _globals['_USAGEROW']._serialized_end=2158
+  _globals['_GETUSAGERESPONSE']._serialized_start=2160
+  _globals['_GETUSAGERESPONSE']._serialized_end=2256
+  _globals['_LOCATIONBUDGET']._serialized_start=2258
+  _globals['_LOCATIONBUDGET']._serialized_end=2376
+  _globals['_SETLOCATIONBUDGETREQUEST']._serialized_start=2378
+  _globals['_SETLOCATIONBUDGETREQUEST']._serialized_end=2481
+  _globals['_SETLOCATIONBUDGETRESPONSE']._serialized_start=2483
+  _globals['_SETLOCATIONBUDGETRESPONSE']._serialized_end=2565
+  _globals['_GETLOCATIONBUDGETREQUEST']._serialized_start=2567
+  _globals['_GETLOCATIONBUDGETREQUEST']._serialized_end=2614
+  _globals['_GETLOCATIONBUDGETRESPONSE']._serialized_start=2616
+  _globals['_GETLOCATIONBUDGETRESPONSE']._serialized_end=2698
+  _globals['_CONTENTSERVICE']._serialized_start=3271
+  _globals['_CONTENTSERVICE']._serialized_end=3983
 # @@protoc_insertion_point(module_scope)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from services.content.claude.settings import ClaudeSettings
 from shared import config
 from shared.config import ServerSettings
 
@@ -20,6 +21,8 @@ class Config:
     postal_address: str = ""
     # Jurisdictions add protected classes; their phrases extend the built-in list.
     blocked_phrases: tuple[str, ...] = ()
+    # Claude writes (and reads replies) when an ANTHROPIC_API_KEY is set; else templates.
+    claude: ClaudeSettings = field(default_factory=ClaudeSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -30,4 +33,5 @@ class Config:
             brand_name=config.text(env, "CONTENT_BRAND_NAME", "LeadEngine Realty"),
             postal_address=config.text(env, "CONTENT_POSTAL_ADDRESS"),
             blocked_phrases=tuple(p.strip() for p in extra.split(",") if p.strip()),
+            claude=ClaudeSettings.from_env(env),
         )

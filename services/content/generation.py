@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from services.content import facts as caller_facts
 from services.content import guardrails
+from services.content.claims import Claims
 from services.content.config import Config
 from services.content.repository import Message, MessageRepository, unsaved
 from services.content.writer import AGENT_NOTIFICATION, EMAIL, Draft, Facts, MessageWriter
@@ -18,8 +19,11 @@ from shared.errors import FailedPrecondition
 
 
 class Generation:
-    def __init__(self, repo: MessageRepository, writer: MessageWriter, cfg: Config) -> None:
+    def __init__(
+        self, repo: MessageRepository, writer: MessageWriter, cfg: Config, claims: Claims | None = None
+    ) -> None:
         self._repo = repo
+        self._claims = claims
         self._writer = writer
         self._postal_address = cfg.postal_address
         self._default_brand = guardrails.sanitize(cfg.brand_name, caller_facts.BRAND_LIMIT)
@@ -32,6 +36,32 @@ class Generation:
         )
 
     async def generate(
+        self,
+        lead_id: uuid.UUID,
+        location_id: str,
+        channel: str,
+        purpose: str,
+        facts: Facts,
+        request_id: str | None,
+        step_index: int = 0,
+        *,
+        dry_run: bool = False,
+        postal_address: str = "",
+    ) -> Message:
+        """Claim first: of concurrent calls with one request_id only one writes (and pays);
+        the others get the message it stored."""
+        args = (lead_id, location_id, channel, purpose, facts, request_id, step_index)
+        if not request_id or dry_run or self._claims is None:
+            return await self._generate(*args, dry_run=dry_run, postal_address=postal_address)
+        claimed = await self._claims.claim_or_wait(request_id, self._repo.by_request)
+        if isinstance(claimed, Message):
+            return claimed
+        try:
+            return await self._generate(*args, postal_address=postal_address)
+        finally:
+            await self._claims.release(request_id, claimed)
+
+    async def _generate(
         self,
         lead_id: uuid.UUID,
         location_id: str,
@@ -59,6 +89,7 @@ class Generation:
             facts=facts,
             max_body_chars=guardrails.body_budget(channel, purpose != AGENT_NOTIFICATION),
             step_index=step_index,
+            location_id=location_id,
         )
         if channel == EMAIL and draft.to_lead and not postal_address:
             raise FailedPrecondition(

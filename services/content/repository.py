@@ -29,6 +29,11 @@ class Message:
     output_tokens: int
     cost_micros_usd: int
     create_time: datetime
+    fallback_reason: str = ""
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    latency_ms: int = 0
+    prompt_sha256: str = ""
 
 
 def _message(row: asyncpg.Record) -> Message:
@@ -46,6 +51,11 @@ def _message(row: asyncpg.Record) -> Message:
         output_tokens=row["output_tokens"],
         cost_micros_usd=row["cost_micros_usd"],
         create_time=row["create_time"],
+        fallback_reason=row["fallback_reason"],
+        cache_read_input_tokens=row["cache_read_input_tokens"],
+        cache_creation_input_tokens=row["cache_creation_input_tokens"],
+        latency_ms=row["latency_ms"],
+        prompt_sha256=row["prompt_sha256"],
     )
 
 
@@ -69,6 +79,11 @@ def unsaved(draft: Draft, location_id: str, written: Written) -> Message:
         output_tokens=written.output_tokens,
         cost_micros_usd=written.cost_micros_usd,
         create_time=timestamps.now(),
+        fallback_reason=written.fallback_reason,
+        cache_read_input_tokens=written.cache_read_input_tokens,
+        cache_creation_input_tokens=written.cache_creation_input_tokens,
+        latency_ms=written.latency_ms,
+        prompt_sha256=written.prompt_sha256,
     )
 
 
@@ -89,8 +104,9 @@ class MessageRepository:
         async with self._db.transaction() as conn:
             row = await conn.fetchrow(
                 "INSERT INTO messages (lead_id, location_id, channel, purpose, subject, body, generator,"
-                " model, input_tokens, output_tokens, cost_micros_usd, request_id)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                " model, input_tokens, output_tokens, cost_micros_usd, request_id, fallback_reason,"
+                " cache_read_input_tokens, cache_creation_input_tokens, latency_ms, prompt_sha256)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
                 " ON CONFLICT (request_id) DO NOTHING RETURNING *",
                 uuid.UUID(draft.lead_id),
                 location_id,
@@ -104,6 +120,11 @@ class MessageRepository:
                 written.output_tokens,
                 written.cost_micros_usd,
                 request_id,
+                written.fallback_reason,
+                written.cache_read_input_tokens,
+                written.cache_creation_input_tokens,
+                written.latency_ms,
+                written.prompt_sha256,
                 timeout=deadlines.timeout(2.0),
             )
             if row is None:  # a concurrent call with this request_id stored first

@@ -12,12 +12,16 @@ from leadengine.content.v1 import content_service_pb2_grpc as pb_grpc
 from services.content import facts as caller_facts
 from services.content.facts import FIELD_LIMITS
 from services.content.generation import Generation
+from services.content.reply_analysis import LexiconAnalyzer, ReplyAnalyzer
 from services.content.reply_servicer import ReplyHandlers
 from services.content.repository import Message, MessageRepository
+from services.content.usage_repository import Budgets, UsageRepository
+from services.content.usage_servicer import UsageHandlers
 from services.content.writer import (
     AGENT_NOTIFICATION,
     CLAUDE,
     EMAIL,
+    FALLBACK,
     FIRST_TOUCH,
     FOLLOW_UP,
     RE_ENGAGEMENT,
@@ -37,7 +41,7 @@ PURPOSES = {
     pb.MESSAGE_PURPOSE_TRIGGER: TRIGGER,
     pb.MESSAGE_PURPOSE_RE_ENGAGEMENT: RE_ENGAGEMENT,
 }
-GENERATORS = {TEMPLATE: pb.GENERATOR_TEMPLATE, CLAUDE: pb.GENERATOR_CLAUDE}
+GENERATORS = {TEMPLATE: pb.GENERATOR_TEMPLATE, CLAUDE: pb.GENERATOR_CLAUDE, FALLBACK: pb.GENERATOR_FALLBACK}
 _CHANNEL_ENUM = {v: k for k, v in CHANNELS.items()}
 _PURPOSE_ENUM = {v: k for k, v in PURPOSES.items()}
 
@@ -56,6 +60,11 @@ def message_to_proto(message: Message) -> pb.Message:
         output_tokens=message.output_tokens,
         cost_micros_usd=message.cost_micros_usd,
         create_time=timestamps.to_proto(message.create_time),
+        fallback_reason=message.fallback_reason,
+        cache_read_input_tokens=message.cache_read_input_tokens,
+        cache_creation_input_tokens=message.cache_creation_input_tokens,
+        latency_ms=message.latency_ms,
+        prompt_sha256=message.prompt_sha256,
     )
 
 
@@ -73,10 +82,21 @@ def _required_enum(value: _Enum, known: Mapping[_Enum, str], field: str, allowed
     return known[value]
 
 
-class ContentServicer(ReplyHandlers, pb_grpc.ContentServiceServicer):
-    def __init__(self, generation: Generation, repo: MessageRepository) -> None:
+class ContentServicer(ReplyHandlers, UsageHandlers, pb_grpc.ContentServiceServicer):
+    def __init__(
+        self,
+        generation: Generation,
+        repo: MessageRepository,
+        *,
+        usage: UsageRepository,
+        budgets: Budgets,
+        analyzer: ReplyAnalyzer | None = None,
+    ) -> None:
         self._generation = generation
         self._repo = repo
+        self._usage = usage
+        self._budgets = budgets
+        self._analyzer = analyzer or LexiconAnalyzer()
 
     async def GenerateMessage(
         self, request: pb.GenerateMessageRequest, context: Context

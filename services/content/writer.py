@@ -21,6 +21,8 @@ RE_ENGAGEMENT = "re_engagement"
 
 TEMPLATE = "template"
 CLAUDE = "claude"
+# Claude was configured but a template wrote the message; Written.fallback_reason says why.
+FALLBACK = "fallback"
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class Draft:
     max_body_chars: int
     # The cadence step (0: the first touch); later steps read differently.
     step_index: int = 0
+    # Whose usage and budget a paid generation counts against.
+    location_id: str = ""
 
     @property
     def to_lead(self) -> bool:
@@ -60,11 +64,18 @@ class Draft:
 class Written:
     subject: str  # email only
     body: str
-    generator: str  # TEMPLATE or CLAUDE
+    generator: str  # TEMPLATE, CLAUDE or FALLBACK
     model: str  # template id or model name
-    input_tokens: int = 0
+    input_tokens: int = 0  # the uncached part of the prompt
     output_tokens: int = 0
     cost_micros_usd: int = 0
+    # FALLBACK only, UPPER_SNAKE (e.g. BUDGET_EXHAUSTED). A fallback still carries what an
+    # unusable answer cost.
+    fallback_reason: str = ""
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    latency_ms: int = 0
+    prompt_sha256: str = ""
 
 
 class MessageWriter(Protocol):

@@ -175,3 +175,12 @@ async def test_analyze_reply_asks_claude_and_falls_back_to_the_lexicon(migrated_
         again = await c.content.AnalyzeReply(pb.AnalyzeReplyRequest(lead_id=lead, body=body), timeout=10)
         assert again.fallback_reason == "CIRCUIT_OPEN"
         assert c.fake.calls == 2
+
+
+async def test_a_slow_api_still_leaves_the_caller_time_for_the_fallback(migrated_dsn) -> None:
+    # The API would answer after 3 s; the caller gives content 1.5 s in all.
+    async with claude_content(migrated_dsn, attempt_timeout_s=8.0, total_timeout_s=15.0) as c:
+        c.fake.slow_s = 3.0
+        c.fake.faults.append("slow")
+        msg = (await c.content.GenerateMessage(request(), timeout=1.5)).message
+        assert (msg.generator, msg.fallback_reason) == (pb.GENERATOR_FALLBACK, "API_TIMEOUT")

@@ -33,6 +33,7 @@ MALFORMED_REPLY = "MALFORMED_REPLY"
 # An attempt given less than this would only add a request the API cannot answer in time.
 _MIN_ATTEMPT_S = 0.05
 _RETRY_AFTER_MAX_S = 60.0
+_FALLBACK_RESERVE_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,11 @@ class ApiCaller:
     async def create(self, **params: Any) -> CallResult:
         settings = self._settings
         start = time.monotonic()
-        end = start + deadlines.timeout(settings.total_timeout_s)
+        budget = deadlines.timeout(settings.total_timeout_s)
+        if budget < settings.total_timeout_s:
+            # The caller's deadline is the bound: keep some of it for the fallback to write and store.
+            budget -= min(_FALLBACK_RESERVE_S, budget * 0.2)
+        end = start + budget
         attempts = 0
         failure = CIRCUIT_OPEN
 

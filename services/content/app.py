@@ -26,7 +26,7 @@ from shared.db import Database
 from shared.server import Registration, ServiceApp
 
 # A claim outlives its holder's longest Claude call, plus storing the message.
-_CLAIM_MARGIN_S = 30.0
+_CLAIM_MARGIN_S = 10.0
 
 
 def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
@@ -50,7 +50,9 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         )
         writer = ClaudeWriter(caller, cfg.claude, writer, usage, budgets)
         analyzer = ClaudeAnalyzer(caller, cfg.claude, usage, budgets)
-    claims = Claims(db, ttl_s=cfg.claude.total_timeout_s + _CLAIM_MARGIN_S)
+    # Templates cost nothing, and add() already keeps one message per request_id: only a paid
+    # writer needs the claim's extra round trips.
+    claims = Claims(db, ttl_s=cfg.claude.total_timeout_s + _CLAIM_MARGIN_S) if cfg.claude.enabled else None
     servicer = ContentServicer(
         Generation(repo, writer, cfg, claims), repo, usage=usage, budgets=budgets, analyzer=analyzer
     )

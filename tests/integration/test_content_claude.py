@@ -184,3 +184,12 @@ async def test_a_slow_api_still_leaves_the_caller_time_for_the_fallback(migrated
         c.fake.faults.append("slow")
         msg = (await c.content.GenerateMessage(request(), timeout=1.5)).message
         assert (msg.generator, msg.fallback_reason) == (pb.GENERATOR_FALLBACK, "API_TIMEOUT")
+
+
+async def test_agent_notifications_stay_templates_and_cost_nothing(migrated_dsn) -> None:
+    async with claude_content(migrated_dsn) as c:
+        req = request(purpose=pb.MESSAGE_PURPOSE_AGENT_NOTIFICATION)
+        req.context.lead_full_name = "Maria Garcia"
+        msg = (await c.content.GenerateMessage(req, timeout=10)).message
+        assert (msg.generator, msg.fallback_reason, msg.cost_micros_usd) == (pb.GENERATOR_TEMPLATE, "", 0)
+        assert c.fake.calls == 0

@@ -123,7 +123,7 @@ def test_the_system_part_is_the_same_for_every_lead_and_the_user_part_holds_only
         lead_id="00000000-0000-0000-0000-000000000002",
         channel=EMAIL,
         purpose="follow_up",
-        facts=Facts(lead_first_name="Jordan", brand_name="Casa Realty"),
+        facts=Facts(lead_first_name="Jordan", brand_name="Casa Realty", lead_score=87.0),
         max_body_chars=900,
         step_index=3,
     )
@@ -132,6 +132,7 @@ def test_the_system_part_is_the_same_for_every_lead_and_the_user_part_holds_only
     assert "Maria" not in a.system
     assert "Jordan" in b.user
     assert "Maria" not in b.user
+    assert "87" not in b.user  # the lead's score is ours, not something to quote to them
     task = json.loads(b.user)
     assert (task["channel"], task["purpose"], task["step"], task["facts"]) == (
         "email",

@@ -69,6 +69,8 @@ _INTENTS = (
     replies.OPT_OUT_LIKE,
     replies.UNCLEAR,
 )
+# Internal figures a message must never quote ("your score is 87").
+_NOT_FOR_THE_MODEL = frozenset({"lead_score"})
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
 
 
@@ -99,7 +101,11 @@ class Prompt:
 
 
 def message_prompt(draft: Draft) -> Prompt:
-    facts = {name: value for name, value in vars(draft.facts).items() if value not in ("", 0, 0.0, None)}
+    facts = {
+        name: value
+        for name, value in vars(draft.facts).items()
+        if value not in ("", 0, 0.0, None) and name not in _NOT_FOR_THE_MODEL
+    }
     task = {
         "channel": draft.channel,
         "purpose": draft.purpose,

@@ -1,4 +1,4 @@
-"""ClaudeWriter: a MessageWriter that asks Claude, and hands the draft to the template
+"""ClaudeWriter: a MessageWriter that asks Claude to write to leads, and hands the draft to the template
 writer (flagged FALLBACK, with the reason) whenever Claude cannot be used: the location's
 budget is spent, the breaker is open, the API is unavailable, slow or rejects the call,
 or the answer is unusable. Every call is recorded with its tokens and cost."""
@@ -65,6 +65,9 @@ class ClaudeWriter:
         return dataclasses.replace(written, generator=FALLBACK, fallback_reason=reason, **paid)  # type: ignore[arg-type]
 
     async def write(self, draft: Draft) -> Written:
+        if not draft.to_lead:
+            # An agent's notification is an internal note: a template says it, for free.
+            return await self._templates.write(draft)
         if draft.location_id and await self._budgets.exhausted(draft.location_id, timestamps.now()):
             written = await self._fallback(draft, BUDGET_EXHAUSTED)
             await self._record(draft, written, output="", api_calls=0)

@@ -4,6 +4,7 @@ answers), through gRPC on real PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
@@ -193,3 +194,24 @@ async def test_agent_notifications_stay_templates_and_cost_nothing(migrated_dsn)
         msg = (await c.content.GenerateMessage(req, timeout=10)).message
         assert (msg.generator, msg.fallback_reason, msg.cost_micros_usd) == (pb.GENERATOR_TEMPLATE, "", 0)
         assert c.fake.calls == 0
+
+
+async def test_after_the_cooldown_one_probe_closes_the_breaker_again(migrated_dsn) -> None:
+    async with claude_content(migrated_dsn, breaker_failures=1, max_attempts=1, breaker_cooldown_s=0.2) as c:
+        c.fake.storm = "529"
+        opened = (await c.content.GenerateMessage(request(), timeout=10)).message
+        assert opened.fallback_reason == "API_UNAVAILABLE"
+        c.fake.storm = ""
+        reasons = []
+        for _ in range(100):  # until the cooldown has passed; each call while open skips the API
+            msg = (await c.content.GenerateMessage(request(), timeout=10)).message
+            reasons.append(msg.fallback_reason)
+            if msg.generator == pb.GENERATOR_CLAUDE:
+                break
+            await asyncio.sleep(0.05)
+        assert reasons[-1] == ""  # the probe was answered, and Claude wrote
+        assert set(reasons[:-1]) <= {"CIRCUIT_OPEN"}
+        assert c.fake.calls == 2  # the storm's one call and the probe
+        after = (await c.content.GenerateMessage(request(), timeout=10)).message
+        assert after.generator == pb.GENERATOR_CLAUDE
+        assert c.fake.calls == 3

@@ -12,8 +12,9 @@ Faults are queued and consumed one request at a time (`fake.faults.extend(["429"
   "refusal"    200, stop_reason "refusal"
   "slow"       a normal answer after `slow_s`
 Without a fault the answer is `reply(request_json)`; the default writes a short message that
-names the brand from the prompt. Usage counts prompt characters / 4 as tokens; the system
-part is reported as a cache write the first time it is seen and a cache read after.
+names the brand from the prompt. Usage counts prompt characters / 4 as tokens; a system part
+of at least `min_cache_tokens` (Anthropic caches nothing shorter: 1,024 to 4,096 tokens by
+model) is reported as a cache write the first time it is seen and a cache read after.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class FakeAnthropic:
     faults: list[str] = field(default_factory=list)
     storm: str = ""
     slow_s: float = 2.0
+    min_cache_tokens: int = 2048
     model: str = "claude-sonnet-5-5"
     reply: Callable[[dict[str, Any]], str] = default_reply
     # Every request's JSON body, in arrival order (whatever its answer was).
@@ -83,6 +85,8 @@ class FakeAnthropic:
         user = json.dumps(request.get("messages", []))
         digest = hashlib.sha256(system.encode()).hexdigest()
         cached = len(system) // 4
+        if cached < self.min_cache_tokens:  # too short to cache: all of it is plain input
+            return {"input_tokens": max((len(system) + len(user)) // 4, 1)}
         with self._lock:
             seen = digest in self._seen_systems
             self._seen_systems.add(digest)

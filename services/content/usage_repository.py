@@ -90,6 +90,21 @@ class UsageRepository:
             )
         return int(value)
 
+    async def over_budget(self, location_id: str, default_micros: int, since: datetime) -> bool:
+        """Has the location spent its budget (its override, else the default) since `since`?
+        One round trip: it is asked before every paid call."""
+        async with self._db.connection() as conn:
+            over = await conn.fetchval(
+                "SELECT coalesce((SELECT monthly_budget_micros_usd FROM location_budgets"
+                " WHERE location_id = $1), $2::bigint) <= coalesce((SELECT sum(cost_micros_usd)"
+                " FROM generations WHERE location_id = $1 AND create_time >= $3), 0)",
+                location_id,
+                default_micros,
+                since,
+                timeout=deadlines.timeout(2.0),
+            )
+        return bool(over)
+
     async def budget_override(self, location_id: str) -> int | None:
         async with self._db.connection() as conn:
             value = await conn.fetchval(
@@ -168,5 +183,4 @@ class Budgets:
         return await self._usage.spent_since(location_id, month_start(now))
 
     async def exhausted(self, location_id: str, now: datetime) -> bool:
-        budget, _ = await self.of(location_id)
-        return await self.spent_this_month(location_id, now) >= budget
+        return await self._usage.over_budget(location_id, self.default_micros, month_start(now))

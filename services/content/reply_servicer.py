@@ -42,7 +42,11 @@ class ReplyHandlers:
                 f"body is {len(request.body)} characters; at most {MAX_BODY_CHARS}",
                 violations=[FieldViolation("body", f"at most {MAX_BODY_CHARS} characters")],
             )
-        reading = await self._analyzer.analyze(lead_id, request.location_id.strip(), request.body)
+        # Optional: it only says whose usage and budget a paid analysis counts against.
+        location_id = (
+            inputs.require_text(request.location_id, "location_id") if request.location_id.strip() else ""
+        )
+        reading = await self._analyzer.analyze(lead_id, location_id, request.body)
         found = reading.analysis
         return pb.AnalyzeReplyResponse(
             score=found.score,

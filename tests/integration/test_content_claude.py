@@ -8,6 +8,8 @@ import asyncio
 import json
 import uuid
 
+import grpc
+import pytest
 from leadengine.common.v1 import common_pb2
 from leadengine.content.v1 import content_service_pb2 as pb
 
@@ -215,3 +217,14 @@ async def test_after_the_cooldown_one_probe_closes_the_breaker_again(migrated_ds
         after = (await c.content.GenerateMessage(request(), timeout=10)).message
         assert after.generator == pb.GENERATOR_CLAUDE
         assert c.fake.calls == 3
+
+
+async def test_analyze_reply_refuses_an_overlong_location_and_asks_nothing(migrated_dsn) -> None:
+    async with claude_content(migrated_dsn) as c:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await c.content.AnalyzeReply(
+                pb.AnalyzeReplyRequest(lead_id=str(uuid.uuid4()), body="yes please", location_id="x" * 201),
+                timeout=10,
+            )
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert c.fake.calls == 0

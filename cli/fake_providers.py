@@ -48,6 +48,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from cli import fake_anthropic
+from cli.fake_anthropic import FakeAnthropic
 from services.gateway import signatures
 
 TWILIO_SID = "AC" + "0" * 32
@@ -124,6 +126,8 @@ class FakeProviders:
         self.twilio = Provider("twilio")
         self.sendgrid = Provider("sendgrid")
         self.highlevel = Provider("highlevel")
+        # Claude's Messages API (cli/fake_anthropic.py), on the same port.
+        self.anthropic = FakeAnthropic()
         self.status_callbacks = False
         self.oauth = OAuth()
         # HighLevel contacts GET /contacts/{id} answers with (id -> contact JSON), and each read.
@@ -441,6 +445,7 @@ class FakeProviders:
                 Route("/contacts/{contact}", self.highlevel_contact, methods=["GET"]),
                 Route("/oauth/token", self.highlevel_token, methods=["POST"]),
                 Route("/conversations/{conversation}/messages", self.highlevel_messages, methods=["GET"]),
+                *self.anthropic.routes(),
             ]
         )
 
@@ -492,10 +497,10 @@ def serve(port: int, gateway_url: str) -> int:
     fakes = FakeProviders()
     fakes.status_callbacks = True
     base = f"http://127.0.0.1:{port}"
-    print("fake Twilio, SendGrid and HighLevel on", base)
+    print("fake Twilio, SendGrid, HighLevel and Anthropic on", base)
     print("start the mesh with these settings, e.g.")
     print("  env $(leadengine fake-providers --print-env) leadengine up")
-    for name, value in env_for(base, gateway_url=gateway_url).items():
+    for name, value in (env_for(base, gateway_url=gateway_url) | fake_anthropic.env_for(base)).items():
         print(f"  {name}={value}")
     uvicorn.run(fakes.app(), host="127.0.0.1", port=port, log_config=None, access_log=False)
     return 0

@@ -435,11 +435,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "campaign":
             return asyncio.run(_campaign(args))
         if args.command == "fake-providers":
-            from cli import fake_providers  # a web server: only loaded when asked for
+            from cli import fake_anthropic, fake_providers  # web servers: only loaded when asked for
 
             if args.print_env:
                 base = f"http://127.0.0.1:{args.port}"
-                for name, value in fake_providers.env_for(base, gateway_url=args.gateway).items():
+                settings = fake_providers.env_for(base, gateway_url=args.gateway)
+                for name, value in (settings | fake_anthropic.env_for(base)).items():
                     print(f"{name}={value}")
                 return 0
             return fake_providers.serve(args.port, args.gateway)

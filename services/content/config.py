@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from services.content.claude.settings import ClaudeSettings
 from shared import config
 from shared.config import ServerSettings
 
@@ -24,6 +25,8 @@ class Config:
     sms_max_segments: int = 2
     # Market facts older than this (by their as-of date) are left out of messages.
     market_max_age_days: int = 45
+    # Claude writes (and reads replies) when an ANTHROPIC_API_KEY is set; else templates.
+    claude: ClaudeSettings = field(default_factory=ClaudeSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -38,4 +41,5 @@ class Config:
             market_max_age_days=config.integer(
                 env, "CONTENT_MARKET_MAX_AGE_DAYS", 45, minimum=1, maximum=3650
             ),
+            claude=ClaudeSettings.from_env(env),
         )

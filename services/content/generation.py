@@ -20,6 +20,7 @@ from typing import Any
 
 from services.content import facts as caller_facts
 from services.content import guardrails, market, verdicts
+from services.content.claims import Claims
 from services.content.config import Config
 from services.content.repository import (
     APPROVED,
@@ -34,9 +35,10 @@ from services.content.settings_repository import SUGGEST, ContentSettingsReposit
 from services.content.templates import TemplateWriter
 from services.content.writer import (
     AGENT_NOTIFICATION,
+    CLAUDE,
     EMAIL,
     ENGLISH,
-    TEMPLATE,
+    FALLBACK,
     Draft,
     Facts,
     MessageWriter,
@@ -45,6 +47,9 @@ from services.content.writer import (
 from shared.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 
 log = logging.getLogger(__name__)
+
+# Claude's draft and its redraft both failed a guardrail: the template wrote the message.
+GUARDRAIL_REJECTED = "GUARDRAIL_REJECTED"
 
 
 def verdict_rows(found: list[verdicts.Verdict]) -> tuple[dict[str, Any], ...]:
@@ -66,8 +71,10 @@ class Generation:
         templates: TemplateWriter,
         cfg: Config,
         settings: ContentSettingsRepository,
+        claims: Claims | None = None,
     ) -> None:
         self._repo = repo
+        self._claims = claims
         self._writer = writer
         self._templates = templates
         self._settings = settings
@@ -116,6 +123,41 @@ class Generation:
         tone: str = "",
         zip_code: str = "",
     ) -> Message:
+        """Claim first: of concurrent calls with one request_id only one writes (and pays);
+        the others get the message it stored."""
+        args = (lead_id, location_id, channel, purpose, facts, request_id, step_index)
+        how: dict[str, Any] = {
+            "postal_address": postal_address,
+            "language": language,
+            "tone": tone,
+            "zip_code": zip_code,
+        }
+        if not request_id or dry_run or self._claims is None:
+            return await self._generate(*args, dry_run=dry_run, **how)
+        claimed = await self._claims.claim_or_wait(request_id, self._repo.by_request)
+        if isinstance(claimed, Message):
+            return claimed
+        try:
+            return await self._generate(*args, **how)
+        finally:
+            await self._claims.release(request_id, claimed)
+
+    async def _generate(
+        self,
+        lead_id: uuid.UUID,
+        location_id: str,
+        channel: str,
+        purpose: str,
+        facts: Facts,
+        request_id: str | None,
+        step_index: int = 0,
+        *,
+        dry_run: bool = False,
+        postal_address: str = "",
+        language: str = ENGLISH,
+        tone: str = "",
+        zip_code: str = "",
+    ) -> Message:
         """A retried request_id returns the message its first call stored, unwritten again.
         A dry run writes the message the same way (guardrails included) but stores nothing.
         `postal_address` (the location's) replaces the configured one when given."""
@@ -137,6 +179,7 @@ class Generation:
             language=language,
             tone=tone,
             max_segments=self._max_segments,
+            location_id=location_id,
         )
         if channel == EMAIL and draft.to_lead and not postal_address:
             raise FailedPrecondition(
@@ -172,7 +215,8 @@ class Generation:
         primary: MessageWriter = templates if self._writer is self._templates else self._writer
         written, found = await self._judged(primary, draft, policy)
         failed = verdicts.failures(found)
-        if failed and written.generator != TEMPLATE:
+        # Only a model's own draft is worth asking again; a fallback is already a template.
+        if failed and written.generator == CLAUDE:
             revisions.append(f"{written.generator} draft failed {_rules(failed)}; regenerated with feedback")
             retry = dataclasses.replace(draft, feedback=verdicts.feedback(failed))
             written, found = await self._judged(self._writer, retry, policy)
@@ -182,6 +226,7 @@ class Generation:
                     f"{written.generator} redraft failed {_rules(failed)}; replaced by the template"
                 )
                 written, found = await self._judged(templates, draft, policy)
+                written = dataclasses.replace(written, generator=FALLBACK, fallback_reason=GUARDRAIL_REJECTED)
                 failed = verdicts.failures(found)
         if failed and templates is not self._templates and ".override." in written.model:
             revisions.append(

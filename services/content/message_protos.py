@@ -32,8 +32,7 @@ PURPOSES = {
     pb.MESSAGE_PURPOSE_REPLY_TO_INBOUND: REPLY_TO_INBOUND,
     pb.MESSAGE_PURPOSE_APPOINTMENT_REMINDER: APPOINTMENT_REMINDER,
 }
-# The fallback writer's messages are templates the caller should know replaced a model.
-GENERATORS = {TEMPLATE: pb.GENERATOR_TEMPLATE, CLAUDE: pb.GENERATOR_CLAUDE, FALLBACK: pb.GENERATOR_TEMPLATE}
+GENERATORS = {TEMPLATE: pb.GENERATOR_TEMPLATE, CLAUDE: pb.GENERATOR_CLAUDE, FALLBACK: pb.GENERATOR_FALLBACK}
 STATUSES = {
     READY: pb.MESSAGE_STATUS_READY,
     PENDING_APPROVAL: pb.MESSAGE_STATUS_PENDING_APPROVAL,
@@ -67,4 +66,9 @@ def message_to_proto(message: Message) -> pb.Message:
         approve_time=timestamps.to_proto(message.approve_time) if message.approve_time else None,
         edited=message.edited,
         revisions=message.revisions,
+        fallback_reason=message.fallback_reason,
+        cache_read_input_tokens=message.cache_read_input_tokens,
+        cache_creation_input_tokens=message.cache_creation_input_tokens,
+        latency_ms=message.latency_ms,
+        prompt_sha256=message.prompt_sha256,
     )

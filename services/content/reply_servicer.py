@@ -6,6 +6,7 @@ from __future__ import annotations
 from leadengine.content.v1 import content_service_pb2 as pb
 
 from services.content import replies
+from services.content.reply_analysis import ReplyAnalyzer
 from shared import inputs
 from shared.errors import FieldViolation, InvalidArgument
 from shared.rpc import Context
@@ -24,10 +25,12 @@ MAX_BODY_CHARS = 20_000
 
 
 class ReplyHandlers:
+    _analyzer: ReplyAnalyzer
+
     async def AnalyzeReply(
         self, request: pb.AnalyzeReplyRequest, context: Context
     ) -> pb.AnalyzeReplyResponse:
-        inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
         if not request.body.strip():
             raise InvalidArgument(
                 "body is required: the reply to analyse",
@@ -39,7 +42,12 @@ class ReplyHandlers:
                 f"body is {len(request.body)} characters; at most {MAX_BODY_CHARS}",
                 violations=[FieldViolation("body", f"at most {MAX_BODY_CHARS} characters")],
             )
-        found = replies.analyze(request.body)
+        # Optional: it only says whose usage and budget a paid analysis counts against.
+        location_id = (
+            inputs.require_text(request.location_id, "location_id") if request.location_id.strip() else ""
+        )
+        reading = await self._analyzer.analyze(lead_id, location_id, request.body)
+        found = reading.analysis
         return pb.AnalyzeReplyResponse(
             score=found.score,
             intent=INTENTS[found.intent],
@@ -47,5 +55,6 @@ class ReplyHandlers:
                 pb.ReplyPhrase(phrase=c.phrase, intent=INTENTS.get(c.intent, 0), valence=c.valence)  # type: ignore[arg-type]
                 for c in found.cues
             ],
-            model=replies.MODEL,
+            model=reading.model,
+            fallback_reason=reading.fallback_reason,
         )

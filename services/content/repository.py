@@ -39,6 +39,11 @@ class Message:
     approve_time: datetime | None = None
     edited: bool = False
     inputs: dict[str, Any] = field(default_factory=dict)
+    fallback_reason: str = ""
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    latency_ms: int = 0
+    prompt_sha256: str = ""
 
 
 READY = "ready"
@@ -69,6 +74,11 @@ def _message(row: asyncpg.Record) -> Message:
         approve_time=row["approve_time"],
         edited=row["edited"],
         inputs=row["inputs"],
+        fallback_reason=row["fallback_reason"],
+        cache_read_input_tokens=row["cache_read_input_tokens"],
+        cache_creation_input_tokens=row["cache_creation_input_tokens"],
+        latency_ms=row["latency_ms"],
+        prompt_sha256=row["prompt_sha256"],
     )
 
 
@@ -106,6 +116,11 @@ def unsaved(draft: Draft, location_id: str, written: Written, outcome: Outcome |
         language=draft.language,
         guardrail_verdicts=(outcome or Outcome()).verdicts,
         revisions=(outcome or Outcome()).revisions,
+        fallback_reason=written.fallback_reason,
+        cache_read_input_tokens=written.cache_read_input_tokens,
+        cache_creation_input_tokens=written.cache_creation_input_tokens,
+        latency_ms=written.latency_ms,
+        prompt_sha256=written.prompt_sha256,
     )
 
 
@@ -135,8 +150,10 @@ class MessageRepository:
             row = await conn.fetchrow(
                 "INSERT INTO messages (lead_id, location_id, channel, purpose, subject, body, generator,"
                 " model, input_tokens, output_tokens, cost_micros_usd, request_id,"
-                " status, language, guardrail_verdicts, revisions, inputs)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+                " status, language, guardrail_verdicts, revisions, inputs, fallback_reason,"
+                " cache_read_input_tokens, cache_creation_input_tokens, latency_ms, prompt_sha256)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,"
+                " $18, $19, $20, $21, $22)"
                 " ON CONFLICT (request_id) DO NOTHING RETURNING *",
                 uuid.UUID(draft.lead_id),
                 location_id,
@@ -155,6 +172,11 @@ class MessageRepository:
                 list(outcome.verdicts),
                 list(outcome.revisions),
                 outcome.inputs,
+                written.fallback_reason,
+                written.cache_read_input_tokens,
+                written.cache_creation_input_tokens,
+                written.latency_ms,
+                written.prompt_sha256,
                 timeout=deadlines.timeout(2.0),
             )
             if row is None:  # a concurrent call with this request_id stored first

@@ -15,9 +15,12 @@ from services.content.facts import FIELD_LIMITS
 from services.content.generation import Generation
 from services.content.location_servicer import LocationContentHandlers
 from services.content.message_protos import CHANNELS, PURPOSES, message_to_proto
+from services.content.reply_analysis import LexiconAnalyzer, ReplyAnalyzer
 from services.content.reply_servicer import ReplyHandlers
 from services.content.repository import MessageRepository
 from services.content.settings_repository import ContentSettingsRepository
+from services.content.usage_repository import Budgets, UsageRepository
+from services.content.usage_servicer import UsageHandlers
 from shared import inputs, pagination
 from shared.errors import FieldViolation, InvalidArgument
 from shared.rpc import Context
@@ -36,13 +39,23 @@ def _required_enum(value: _Enum, known: Mapping[_Enum, str], field: str, allowed
     return known[value]
 
 
-class ContentServicer(LocationContentHandlers, ReplyHandlers, pb_grpc.ContentServiceServicer):
+class ContentServicer(LocationContentHandlers, ReplyHandlers, UsageHandlers, pb_grpc.ContentServiceServicer):
     def __init__(
-        self, generation: Generation, repo: MessageRepository, settings: ContentSettingsRepository
+        self,
+        generation: Generation,
+        repo: MessageRepository,
+        settings: ContentSettingsRepository,
+        *,
+        usage: UsageRepository,
+        budgets: Budgets,
+        analyzer: ReplyAnalyzer | None = None,
     ) -> None:
         self._generation = generation
         self._repo = repo
         self._settings = settings
+        self._usage = usage
+        self._budgets = budgets
+        self._analyzer = analyzer or LexiconAnalyzer()
 
     async def GenerateMessage(
         self, request: pb.GenerateMessageRequest, context: Context

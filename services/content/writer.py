@@ -28,6 +28,7 @@ LANGUAGES = (ENGLISH, SPANISH)
 
 TEMPLATE = "template"
 CLAUDE = "claude"
+# Claude was configured but a template wrote the message; Written.fallback_reason says why.
 FALLBACK = "fallback"
 
 
@@ -78,6 +79,8 @@ class Draft:
     tone: str = ""  # a hint for model writers; templates ignore it
     # SMS segments the finished message may use (GSM-7 or UCS-2, required lines included).
     max_segments: int = 2
+    # Whose usage and budget a paid generation counts against.
+    location_id: str = ""
 
     @property
     def to_lead(self) -> bool:
@@ -90,9 +93,16 @@ class Written:
     body: str
     generator: str  # TEMPLATE, CLAUDE or FALLBACK
     model: str  # template id or model name
-    input_tokens: int = 0
+    input_tokens: int = 0  # the uncached part of the prompt
     output_tokens: int = 0
     cost_micros_usd: int = 0
+    # FALLBACK only, UPPER_SNAKE (e.g. BUDGET_EXHAUSTED). A fallback still carries what an
+    # unusable answer cost.
+    fallback_reason: str = ""
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    latency_ms: int = 0
+    prompt_sha256: str = ""
 
 
 class MessageWriter(Protocol):

@@ -307,7 +307,7 @@ async def test_status_callbacks_move_a_notification_and_a_stop_block_is_the_agen
         CommunicationRepository(rig.database),
         ConsentRepository(rig.database),
         JourneyRepository(rig.database),
-        rig.delivery.attempts,
+        notifications=rig.delivery.attempts,
     )
     agent = an_agent()
     row = await note_of(rig, await notify(rig, agent))

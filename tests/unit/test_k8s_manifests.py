@@ -34,7 +34,7 @@ K8S_VERSIONS = ("1.30.0", kv_utils.latest_version())
 NAME = "app.kubernetes.io/name"
 COMPONENT = "app.kubernetes.io/component"
 POSTGRES, DNS, GRPC, METRICS, HTTP, REDIS = 5432, 53, 50051, 9090, 8080, 6379
-HTTPS = 443  # the coordinator to the providers' APIs
+HTTPS = 443  # the coordinator to the providers' APIs, content to the Anthropic API
 
 Obj = dict  # a Kubernetes object as parsed YAML
 
@@ -300,7 +300,8 @@ def assert_network_policies(docs: list[Obj] | tuple[Obj, ...]) -> None:
     for name, spec in by_name.items():
         for rule in spec.get("egress", []):
             if "to" not in rule and ports(rule) == {("TCP", HTTPS)}:
-                assert name == "coordinator", name  # the providers' APIs: only the sender
+                # The providers' APIs: only the sender; the Anthropic API: only content.
+                assert name in ("coordinator", "content"), name
             elif "to" not in rule and ports(rule) == {("TCP", REDIS)}:
                 assert name == "intelligence", name  # the cache's second level: only its user
             elif "to" not in rule:  # any address: only PostgreSQL, and only from pods that use it

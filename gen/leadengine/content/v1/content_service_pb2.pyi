@@ -88,6 +88,11 @@ class _GeneratorEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Generator.V
     """A deterministic template."""
     GENERATOR_CLAUDE: _Generator.ValueType  # 2
     """Claude, through the Anthropic API."""
+    GENERATOR_FALLBACK: _Generator.ValueType  # 3
+    """Claude was configured but could not be used (unavailable, slow, an
+    unusable reply, its circuit breaker open, or the location's budget spent):
+    a template wrote the message instead. Message.fallback_reason says why.
+    """
 
 class Generator(_Generator, metaclass=_GeneratorEnumTypeWrapper):
     """Who wrote a message."""
@@ -97,6 +102,11 @@ GENERATOR_TEMPLATE: Generator.ValueType  # 1
 """A deterministic template."""
 GENERATOR_CLAUDE: Generator.ValueType  # 2
 """Claude, through the Anthropic API."""
+GENERATOR_FALLBACK: Generator.ValueType  # 3
+"""Claude was configured but could not be used (unavailable, slow, an
+unusable reply, its circuit breaker open, or the location's budget spent):
+a template wrote the message instead. Message.fallback_reason says why.
+"""
 Global___Generator: _TypeAlias = Generator  # noqa: Y015
 
 class _ReplyIntent:
@@ -304,6 +314,11 @@ class Message(_message.Message):
     APPROVE_TIME_FIELD_NUMBER: _builtins.int
     EDITED_FIELD_NUMBER: _builtins.int
     REVISIONS_FIELD_NUMBER: _builtins.int
+    FALLBACK_REASON_FIELD_NUMBER: _builtins.int
+    CACHE_READ_INPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    CACHE_CREATION_INPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    LATENCY_MS_FIELD_NUMBER: _builtins.int
+    PROMPT_SHA256_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     lead_id: _builtins.str
     channel: _common_pb2.Channel.ValueType
@@ -325,6 +340,25 @@ class Message(_message.Message):
     approved_by_agent_id: _builtins.str
     """APPROVED: who approved it and when; edited says the agent changed the body."""
     edited: _builtins.bool
+    fallback_reason: _builtins.str
+    """--- Claude: generation record (issue #13, part A) ---
+
+    GENERATOR_FALLBACK only: why Claude did not write it, UPPER_SNAKE, one of
+    API_UNAVAILABLE, API_TIMEOUT, API_REJECTED, MALFORMED_REPLY, MODEL_REFUSED,
+    CIRCUIT_OPEN, BUDGET_EXHAUSTED, GUARDRAIL_REJECTED (Claude's draft and its
+    redraft both failed a guardrail).
+    """
+    cache_read_input_tokens: _builtins.int
+    """Prompt tokens read from / written to Anthropic's prompt cache (input_tokens
+    counts only the uncached part); each has its own price.
+    """
+    cache_creation_input_tokens: _builtins.int
+    latency_ms: _builtins.int
+    """Time spent calling the API, retries included (0 for templates)."""
+    prompt_sha256: _builtins.str
+    """sha256 (hex) of the prompt sent, so a generation can be matched to its
+    prompt without storing the lead's data twice; empty for templates.
+    """
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -363,10 +397,15 @@ class Message(_message.Message):
         approve_time: _timestamp_pb2.Timestamp | None = ...,
         edited: _builtins.bool = ...,
         revisions: _abc.Iterable[_builtins.str] | None = ...,
+        fallback_reason: _builtins.str = ...,
+        cache_read_input_tokens: _builtins.int = ...,
+        cache_creation_input_tokens: _builtins.int = ...,
+        latency_ms: _builtins.int = ...,
+        prompt_sha256: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["approve_time", b"approve_time", "create_time", b"create_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["approve_time", b"approve_time", "approved_by_agent_id", b"approved_by_agent_id", "body", b"body", "channel", b"channel", "cost_micros_usd", b"cost_micros_usd", "create_time", b"create_time", "edited", b"edited", "generator", b"generator", "guardrail_verdicts", b"guardrail_verdicts", "input_tokens", b"input_tokens", "language", b"language", "lead_id", b"lead_id", "message_id", b"message_id", "model", b"model", "output_tokens", b"output_tokens", "purpose", b"purpose", "revisions", b"revisions", "status", b"status", "subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approve_time", b"approve_time", "approved_by_agent_id", b"approved_by_agent_id", "body", b"body", "cache_creation_input_tokens", b"cache_creation_input_tokens", "cache_read_input_tokens", b"cache_read_input_tokens", "channel", b"channel", "cost_micros_usd", b"cost_micros_usd", "create_time", b"create_time", "edited", b"edited", "fallback_reason", b"fallback_reason", "generator", b"generator", "guardrail_verdicts", b"guardrail_verdicts", "input_tokens", b"input_tokens", "language", b"language", "latency_ms", b"latency_ms", "lead_id", b"lead_id", "message_id", b"message_id", "model", b"model", "output_tokens", b"output_tokens", "prompt_sha256", b"prompt_sha256", "purpose", b"purpose", "revisions", b"revisions", "status", b"status", "subject", b"subject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -533,17 +572,23 @@ class AnalyzeReplyRequest(_message.Message):
 
     LEAD_ID_FIELD_NUMBER: _builtins.int
     BODY_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
     body: _builtins.str
+    location_id: _builtins.str
+    """The lead's location: Claude's analysis is counted in its usage and budget.
+    Optional; without it the analysis is counted under no location.
+    """
     def __init__(
         self,
         *,
         lead_id: _builtins.str = ...,
         body: _builtins.str = ...,
+        location_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "lead_id", b"lead_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "lead_id", b"lead_id", "location_id", b"location_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -559,11 +604,16 @@ class AnalyzeReplyResponse(_message.Message):
     INTENT_FIELD_NUMBER: _builtins.int
     PHRASES_FIELD_NUMBER: _builtins.int
     MODEL_FIELD_NUMBER: _builtins.int
+    FALLBACK_REASON_FIELD_NUMBER: _builtins.int
     score: _builtins.float
     """Sentiment, -1 (hostile) .. 1 (eager)."""
     intent: Global___ReplyIntent.ValueType
     model: _builtins.str
     """Which model answered, e.g. "lexicon.v1"."""
+    fallback_reason: _builtins.str
+    """Set when Claude is configured but the lexicon answered; same reasons as
+    Message.fallback_reason.
+    """
     @_builtins.property
     def phrases(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReplyPhrase]:
         """The phrases that decided, strongest first."""
@@ -575,14 +625,254 @@ class AnalyzeReplyResponse(_message.Message):
         intent: Global___ReplyIntent.ValueType = ...,
         phrases: _abc.Iterable[Global___ReplyPhrase] | None = ...,
         model: _builtins.str = ...,
+        fallback_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["intent", b"intent", "model", b"model", "phrases", b"phrases", "score", b"score"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fallback_reason", b"fallback_reason", "intent", b"intent", "model", b"model", "phrases", b"phrases", "score", b"score"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AnalyzeReplyResponse: _TypeAlias = AnalyzeReplyResponse  # noqa: Y015
+
+@_typing.final
+class GetUsageRequest(_message.Message):
+    """--- Claude: usage and budgets (issue #13, part A) ---
+
+    Request for GetUsage.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """Inclusive start; required."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """Exclusive end; required, after start_time."""
+
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "location_id", b"location_id", "start_time", b"start_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetUsageRequest: _TypeAlias = GetUsageRequest  # noqa: Y015
+
+@_typing.final
+class UsageRow(_message.Message):
+    """One UTC day's generations with one model."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAY_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    GENERATIONS_FIELD_NUMBER: _builtins.int
+    FALLBACKS_FIELD_NUMBER: _builtins.int
+    INPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    OUTPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    CACHE_READ_INPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    CACHE_CREATION_INPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    COST_MICROS_USD_FIELD_NUMBER: _builtins.int
+    day: _builtins.str
+    """The UTC day, YYYY-MM-DD."""
+    model: _builtins.str
+    generations: _builtins.int
+    """Calls that Claude answered usably."""
+    fallbacks: _builtins.int
+    """Calls that ended in a template instead (any fallback_reason)."""
+    input_tokens: _builtins.int
+    output_tokens: _builtins.int
+    cache_read_input_tokens: _builtins.int
+    cache_creation_input_tokens: _builtins.int
+    cost_micros_usd: _builtins.int
+    """Millionths of a US dollar."""
+    def __init__(
+        self,
+        *,
+        day: _builtins.str = ...,
+        model: _builtins.str = ...,
+        generations: _builtins.int = ...,
+        fallbacks: _builtins.int = ...,
+        input_tokens: _builtins.int = ...,
+        output_tokens: _builtins.int = ...,
+        cache_read_input_tokens: _builtins.int = ...,
+        cache_creation_input_tokens: _builtins.int = ...,
+        cost_micros_usd: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cache_creation_input_tokens", b"cache_creation_input_tokens", "cache_read_input_tokens", b"cache_read_input_tokens", "cost_micros_usd", b"cost_micros_usd", "day", b"day", "fallbacks", b"fallbacks", "generations", b"generations", "input_tokens", b"input_tokens", "model", b"model", "output_tokens", b"output_tokens"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UsageRow: _TypeAlias = UsageRow  # noqa: Y015
+
+@_typing.final
+class GetUsageResponse(_message.Message):
+    """Response for GetUsage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROWS_FIELD_NUMBER: _builtins.int
+    TOTAL_COST_MICROS_USD_FIELD_NUMBER: _builtins.int
+    total_cost_micros_usd: _builtins.int
+    @_builtins.property
+    def rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___UsageRow]:
+        """Ordered by day, then model."""
+
+    def __init__(
+        self,
+        *,
+        rows: _abc.Iterable[Global___UsageRow] | None = ...,
+        total_cost_micros_usd: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rows", b"rows", "total_cost_micros_usd", b"total_cost_micros_usd"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetUsageResponse: _TypeAlias = GetUsageResponse  # noqa: Y015
+
+@_typing.final
+class LocationBudget(_message.Message):
+    """A location's monthly Claude budget."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    MONTHLY_BUDGET_MICROS_USD_FIELD_NUMBER: _builtins.int
+    IS_DEFAULT_FIELD_NUMBER: _builtins.int
+    SPENT_MICROS_USD_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    monthly_budget_micros_usd: _builtins.int
+    """Millionths of a US dollar per UTC month; 0 keeps Claude off for the location."""
+    is_default: _builtins.bool
+    """True when no override is stored: the budget is CONTENT_MONTHLY_BUDGET_USD."""
+    spent_micros_usd: _builtins.int
+    """Spent so far this UTC month."""
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+        monthly_budget_micros_usd: _builtins.int = ...,
+        is_default: _builtins.bool = ...,
+        spent_micros_usd: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["is_default", b"is_default", "location_id", b"location_id", "monthly_budget_micros_usd", b"monthly_budget_micros_usd", "spent_micros_usd", b"spent_micros_usd"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LocationBudget: _TypeAlias = LocationBudget  # noqa: Y015
+
+@_typing.final
+class SetLocationBudgetRequest(_message.Message):
+    """Request for SetLocationBudget."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    MONTHLY_BUDGET_MICROS_USD_FIELD_NUMBER: _builtins.int
+    USE_DEFAULT_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    monthly_budget_micros_usd: _builtins.int
+    """Millionths of a US dollar per UTC month; must not be negative."""
+    use_default: _builtins.bool
+    """Drop the override: the location uses CONTENT_MONTHLY_BUDGET_USD again."""
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+        monthly_budget_micros_usd: _builtins.int = ...,
+        use_default: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id", "monthly_budget_micros_usd", b"monthly_budget_micros_usd", "use_default", b"use_default"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetLocationBudgetRequest: _TypeAlias = SetLocationBudgetRequest  # noqa: Y015
+
+@_typing.final
+class SetLocationBudgetResponse(_message.Message):
+    """Response for SetLocationBudget."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUDGET_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def budget(self) -> Global___LocationBudget: ...
+    def __init__(
+        self,
+        *,
+        budget: Global___LocationBudget | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetLocationBudgetResponse: _TypeAlias = SetLocationBudgetResponse  # noqa: Y015
+
+@_typing.final
+class GetLocationBudgetRequest(_message.Message):
+    """Request for GetLocationBudget."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLocationBudgetRequest: _TypeAlias = GetLocationBudgetRequest  # noqa: Y015
+
+@_typing.final
+class GetLocationBudgetResponse(_message.Message):
+    """Response for GetLocationBudget."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUDGET_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def budget(self) -> Global___LocationBudget: ...
+    def __init__(
+        self,
+        *,
+        budget: Global___LocationBudget | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLocationBudgetResponse: _TypeAlias = GetLocationBudgetResponse  # noqa: Y015
 
 @_typing.final
 class ThreadMessage(_message.Message):

@@ -76,6 +76,21 @@ class ContentServiceStub:
                 request_serializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.ImportMarketFactsRequest.SerializeToString,
                 response_deserializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.ImportMarketFactsResponse.FromString,
                 _registered_method=True)
+        self.GetUsage = channel.unary_unary(
+                '/leadengine.content.v1.ContentService/GetUsage',
+                request_serializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.GetUsageRequest.SerializeToString,
+                response_deserializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.GetUsageResponse.FromString,
+                _registered_method=True)
+        self.SetLocationBudget = channel.unary_unary(
+                '/leadengine.content.v1.ContentService/SetLocationBudget',
+                request_serializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.SetLocationBudgetRequest.SerializeToString,
+                response_deserializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.SetLocationBudgetResponse.FromString,
+                _registered_method=True)
+        self.GetLocationBudget = channel.unary_unary(
+                '/leadengine.content.v1.ContentService/GetLocationBudget',
+                request_serializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.GetLocationBudgetRequest.SerializeToString,
+                response_deserializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.GetLocationBudgetResponse.FromString,
+                _registered_method=True)
 
 
 class ContentServiceServicer:
@@ -152,6 +167,34 @@ class ContentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetUsage(self, request, context):
+        """--- Claude: usage and budgets (issue #13, part A) ---
+
+        Tokens and cost of Claude's generations for a location, per UTC day and
+        model, over [start_time, end_time). Fallbacks are counted too, with the
+        tokens an unusable reply still cost. Read-only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetLocationBudget(self, request, context):
+        """Sets (or, with use_default, clears) a location's monthly Claude budget.
+        Once a UTC month's spend reaches it, messages are written from templates,
+        flagged GENERATOR_FALLBACK with fallback_reason BUDGET_EXHAUSTED.
+        Idempotent: setting the same value again changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLocationBudget(self, request, context):
+        """A location's monthly Claude budget and what this UTC month has spent. Read-only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ContentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -194,6 +237,21 @@ def add_ContentServiceServicer_to_server(servicer, server):
                     servicer.ImportMarketFacts,
                     request_deserializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.ImportMarketFactsRequest.FromString,
                     response_serializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.ImportMarketFactsResponse.SerializeToString,
+            ),
+            'GetUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsage,
+                    request_deserializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.GetUsageRequest.FromString,
+                    response_serializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.GetUsageResponse.SerializeToString,
+            ),
+            'SetLocationBudget': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetLocationBudget,
+                    request_deserializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.SetLocationBudgetRequest.FromString,
+                    response_serializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.SetLocationBudgetResponse.SerializeToString,
+            ),
+            'GetLocationBudget': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLocationBudget,
+                    request_deserializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.GetLocationBudgetRequest.FromString,
+                    response_serializer=leadengine_dot_content_dot_v1_dot_content__service__pb2.GetLocationBudgetResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -414,6 +472,87 @@ class ContentService:
             '/leadengine.content.v1.ContentService/ImportMarketFacts',
             leadengine_dot_content_dot_v1_dot_content__service__pb2.ImportMarketFactsRequest.SerializeToString,
             leadengine_dot_content_dot_v1_dot_content__service__pb2.ImportMarketFactsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.content.v1.ContentService/GetUsage',
+            leadengine_dot_content_dot_v1_dot_content__service__pb2.GetUsageRequest.SerializeToString,
+            leadengine_dot_content_dot_v1_dot_content__service__pb2.GetUsageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetLocationBudget(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.content.v1.ContentService/SetLocationBudget',
+            leadengine_dot_content_dot_v1_dot_content__service__pb2.SetLocationBudgetRequest.SerializeToString,
+            leadengine_dot_content_dot_v1_dot_content__service__pb2.SetLocationBudgetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLocationBudget(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.content.v1.ContentService/GetLocationBudget',
+            leadengine_dot_content_dot_v1_dot_content__service__pb2.GetLocationBudgetRequest.SerializeToString,
+            leadengine_dot_content_dot_v1_dot_content__service__pb2.GetLocationBudgetResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -70,6 +70,21 @@ class ContentServiceStub:
     """Stores market facts per city or ZIP; a row replaces the stored one for
     its area unless that one is newer. All rows or none. Idempotent.
     """
+    GetUsage: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.GetUsageRequest, _content_service_pb2.GetUsageResponse]
+    """--- Claude: usage and budgets (issue #13, part A) ---
+
+    Tokens and cost of Claude's generations for a location, per UTC day and
+    model, over [start_time, end_time). Fallbacks are counted too, with the
+    tokens an unusable reply still cost. Read-only.
+    """
+    SetLocationBudget: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.SetLocationBudgetRequest, _content_service_pb2.SetLocationBudgetResponse]
+    """Sets (or, with use_default, clears) a location's monthly Claude budget.
+    Once a UTC month's spend reaches it, messages are written from templates,
+    flagged GENERATOR_FALLBACK with fallback_reason BUDGET_EXHAUSTED.
+    Idempotent: setting the same value again changes nothing.
+    """
+    GetLocationBudget: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.GetLocationBudgetRequest, _content_service_pb2.GetLocationBudgetResponse]
+    """A location's monthly Claude budget and what this UTC month has spent. Read-only."""
 
 @_typing.type_check_only
 class ContentServiceAsyncStub(ContentServiceStub):
@@ -113,6 +128,21 @@ class ContentServiceAsyncStub(ContentServiceStub):
     """Stores market facts per city or ZIP; a row replaces the stored one for
     its area unless that one is newer. All rows or none. Idempotent.
     """
+    GetUsage: _aio.UnaryUnaryMultiCallable[_content_service_pb2.GetUsageRequest, _content_service_pb2.GetUsageResponse]  # type: ignore[assignment]
+    """--- Claude: usage and budgets (issue #13, part A) ---
+
+    Tokens and cost of Claude's generations for a location, per UTC day and
+    model, over [start_time, end_time). Fallbacks are counted too, with the
+    tokens an unusable reply still cost. Read-only.
+    """
+    SetLocationBudget: _aio.UnaryUnaryMultiCallable[_content_service_pb2.SetLocationBudgetRequest, _content_service_pb2.SetLocationBudgetResponse]  # type: ignore[assignment]
+    """Sets (or, with use_default, clears) a location's monthly Claude budget.
+    Once a UTC month's spend reaches it, messages are written from templates,
+    flagged GENERATOR_FALLBACK with fallback_reason BUDGET_EXHAUSTED.
+    Idempotent: setting the same value again changes nothing.
+    """
+    GetLocationBudget: _aio.UnaryUnaryMultiCallable[_content_service_pb2.GetLocationBudgetRequest, _content_service_pb2.GetLocationBudgetResponse]  # type: ignore[assignment]
+    """A location's monthly Claude budget and what this UTC month has spent. Read-only."""
 
 class ContentServiceServicer(metaclass=_abc_1.ABCMeta):
     """ContentService writes the messages LeadEngine sends, keeps what it wrote
@@ -201,5 +231,38 @@ class ContentServiceServicer(metaclass=_abc_1.ABCMeta):
         """Stores market facts per city or ZIP; a row replaces the stored one for
         its area unless that one is newer. All rows or none. Idempotent.
         """
+
+    @_abc_1.abstractmethod
+    def GetUsage(
+        self,
+        request: _content_service_pb2.GetUsageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.GetUsageResponse, _abc.Awaitable[_content_service_pb2.GetUsageResponse]]:
+        """--- Claude: usage and budgets (issue #13, part A) ---
+
+        Tokens and cost of Claude's generations for a location, per UTC day and
+        model, over [start_time, end_time). Fallbacks are counted too, with the
+        tokens an unusable reply still cost. Read-only.
+        """
+
+    @_abc_1.abstractmethod
+    def SetLocationBudget(
+        self,
+        request: _content_service_pb2.SetLocationBudgetRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.SetLocationBudgetResponse, _abc.Awaitable[_content_service_pb2.SetLocationBudgetResponse]]:
+        """Sets (or, with use_default, clears) a location's monthly Claude budget.
+        Once a UTC month's spend reaches it, messages are written from templates,
+        flagged GENERATOR_FALLBACK with fallback_reason BUDGET_EXHAUSTED.
+        Idempotent: setting the same value again changes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def GetLocationBudget(
+        self,
+        request: _content_service_pb2.GetLocationBudgetRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.GetLocationBudgetResponse, _abc.Awaitable[_content_service_pb2.GetLocationBudgetResponse]]:
+        """A location's monthly Claude budget and what this UTC month has spent. Read-only."""
 
 def add_ContentServiceServicer_to_server(servicer: ContentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

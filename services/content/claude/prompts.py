@@ -171,8 +171,9 @@ _INTENTS = (
     replies.OPT_OUT_LIKE,
     replies.UNCLEAR,
 )
-# Internal figures a message must never quote ("your score is 87").
-_NOT_FOR_THE_MODEL = frozenset({"lead_score"})
+# Internal figures a message must never quote ("your score is 87"), and compliance facts the
+# guardrails act on themselves (the advertisement notice).
+_NOT_FOR_THE_MODEL = frozenset({"lead_score", "email_marketing_consent"})
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
 
 
@@ -206,7 +207,7 @@ def message_prompt(draft: Draft) -> Prompt:
     facts = {
         name: value
         for name, value in vars(draft.facts).items()
-        if value not in ("", 0, 0.0, None) and name not in _NOT_FOR_THE_MODEL
+        if value not in ("", 0, 0.0, None, ()) and name not in _NOT_FOR_THE_MODEL
     }
     task = {
         "channel": draft.channel,

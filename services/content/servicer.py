@@ -25,7 +25,7 @@ from services.content.writer import (
     TEMPLATE,
     TRIGGER,
 )
-from shared import inputs, pagination, timestamps
+from shared import inputs, pagination, tenancy, timestamps
 from shared.errors import FieldViolation, InvalidArgument
 from shared.rpc import Context
 
@@ -125,6 +125,14 @@ class ContentServicer(ReplyHandlers, pb_grpc.ContentServiceServicer):
         size = pagination.page_size(request.page_size)
         after = pagination.decode_cursor(request.page_token, pagination.time_and_uuid, query=str(lead_id))
         found = await self._repo.conversation(lead_id, after, size)
+        if found:  # every message to a lead is in the lead's location
+            tenancy.ensure_owned(
+                tenancy.claimed_location(request.location_id),
+                found[0].location_id,
+                "lead",
+                lead_id,
+                "LEAD_NOT_FOUND",
+            )
         page, token = pagination.page_of(
             found,
             size,

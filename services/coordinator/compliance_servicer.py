@@ -20,7 +20,7 @@ from services.coordinator.compliance.records import ComplianceRecord, Compliance
 from services.coordinator.journeys import cadence
 from services.coordinator.journeys.cadence import DEFAULT_STEPS, Step
 from services.coordinator.journeys.cadence_repository import CadenceRepository
-from shared import contact, inputs, pagination, timestamps
+from shared import contact, inputs, pagination, tenancy, timestamps
 from shared.errors import FieldViolation, InvalidArgument
 from shared.rpc import Context
 
@@ -120,6 +120,13 @@ class ComplianceHandlers:
     ) -> pb.GetComplianceRecordResponse:
         cid = inputs.parse_uuid(request.communication_id, "communication_id", what="communication id")
         record = await self._compliance.records.for_communication(cid)
+        tenancy.ensure_owned(
+            tenancy.claimed_location(request.location_id),
+            record.location_id,
+            "communication",
+            cid,
+            "COMPLIANCE_RECORD_NOT_FOUND",
+        )
         return pb.GetComplianceRecordResponse(record=record_to_proto(record))
 
     async def ListComplianceRecords(

@@ -238,8 +238,10 @@ class ComplianceHandlers:
             stored = await self._compliance.cadences.get_cadence(
                 inputs.parse_uuid(request.cadence_id, "cadence_id", what="cadence id")
             )
-            if stored.location_id != location:
-                raise _bad("cadence_id", f"names a cadence of another location than {location}")
+            # Another location's cadence answers as a missing one: its id must not be confirmed.
+            tenancy.ensure_owned(
+                location, stored.location_id, "cadence", stored.cadence_id, "CADENCE_NOT_FOUND"
+            )
             return stored.steps
         return await self._default_steps(location)
 

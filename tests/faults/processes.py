@@ -7,19 +7,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import secrets
 import signal
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import grpc
 
 from cli import supervisor
 from shared.clients import Peers
-from tests.conftest import with_database
-from tests.support import migrate_all
 
 STARTUP_S = 60.0  # a loaded 2-core machine starts five Pythons slowly
 
@@ -28,24 +24,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@contextlib.asynccontextmanager
-async def own_database(postgres_url: str) -> AsyncIterator[str]:
-    """A migrated database only this test's processes use, dropped at the end: no other test's
-    outbox rows reach its relay, and terminating its backends touches nobody else."""
-    name = f"leadengine_faults_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(postgres_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    dsn = with_database(postgres_url, name)
-    try:
-        await migrate_all(dsn)
-        yield dsn
-    finally:
-        admin = await asyncpg.connect(postgres_url)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 class ProcessMesh:
@@ -61,7 +39,8 @@ class ProcessMesh:
         every = supervisor.plan(base, log_dir)
         self.env = supervisor.child_env(base, dsn, every)
         self.children = {c.name: c for c in every if c.name in names}
-        self.clients = Peers({c.name: c.address for c in every if c.kind == "grpc"})
+        # Generous deadlines: a loaded machine is slow, and slowness is not what these tests judge.
+        self.clients = Peers({c.name: c.address for c in every if c.kind == "grpc"}, default_timeout_s=30.0)
         self.kills: dict[str, int] = dict.fromkeys(names, 0)
 
     async def _spawn(self, child: supervisor.Child) -> None:

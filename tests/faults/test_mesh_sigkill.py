@@ -17,7 +17,8 @@ from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 
-from tests.faults.processes import ProcessMesh, own_database, process_mesh, unavailable
+from tests.databases import own_database
+from tests.faults.processes import ProcessMesh, process_mesh, unavailable
 from tests.journeys import first_touches
 
 LEADS = 60

@@ -18,7 +18,8 @@ from leadengine.ingest.v1 import ingest_service_pb2_grpc as ingest_grpc
 from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 from leadengine.routing.v1 import routing_service_pb2_grpc as routing_grpc
 
-from tests.faults.processes import ProcessMesh, own_database, process_mesh
+from tests.databases import own_database
+from tests.faults.processes import ProcessMesh, process_mesh
 
 WORKERS = 4
 TERMINATIONS = 8
@@ -63,7 +64,7 @@ async def test_lost_database_connections_fail_fast_as_unavailable_and_the_pools_
                 await call(stubs["ingest"], request, codes, answered_ok, refused)
                 try:
                     await stubs["routing"].ListAgents(
-                        routing_pb.ListAgentsRequest(location_id=location), timeout=5
+                        routing_pb.ListAgentsRequest(location_id=location), timeout=30
                     )
                     codes["OK"] += 1
                 except grpc.aio.AioRpcError as err:
@@ -93,7 +94,7 @@ async def test_lost_database_connections_fail_fast_as_unavailable_and_the_pools_
         assert codes["UNAVAILABLE"] > 0, "no call noticed the lost connections: nothing was proved"
         # Recovery: every refused write, retried with its request_id, is stored now.
         for request in refused:
-            resp = await mesh.clients.ingest.UpsertLead(request, timeout=5)
+            resp = await mesh.clients.ingest.UpsertLead(request, timeout=30)
             answered_ok[request.request_id] = resp.lead.lead_id
         stored = await leads_of(mesh, location)
 
@@ -121,7 +122,7 @@ async def call(
     refused: list[ingest_pb.UpsertLeadRequest],
 ) -> None:
     try:
-        resp = await ingest.UpsertLead(request, timeout=5)
+        resp = await ingest.UpsertLead(request, timeout=30)
     except grpc.aio.AioRpcError as err:
         codes[err.code().name] += 1
         refused.append(request)

@@ -21,7 +21,8 @@ from leadengine.intelligence.v1 import intelligence_service_pb2 as pb
 from redis import asyncio as aioredis
 
 from shared import timestamps
-from tests.faults.processes import ProcessMesh, free_port, own_database, process_mesh
+from tests.databases import own_database
+from tests.faults.processes import ProcessMesh, free_port, process_mesh
 
 LEADS = 12
 ROUNDS = 5  # reads of every lead per phase
@@ -78,7 +79,7 @@ async def redis_server() -> AsyncIterator[RedisServer]:
 async def metric(port: int, name: str) -> float:
     """Sum of a Prometheus metric's samples on intelligence's /metrics."""
     async with httpx.AsyncClient() as http:
-        text = (await http.get(f"http://127.0.0.1:{port}/metrics", timeout=5)).text
+        text = (await http.get(f"http://127.0.0.1:{port}/metrics", timeout=20)).text
     return sum(float(v) for v in re.findall(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.M))
 
 
@@ -95,13 +96,13 @@ async def view(mesh: ProcessMesh, lead: str, location: str, listing: str) -> Non
             ),
             request_id=str(uuid.uuid4()),
         ),
-        timeout=5,
+        timeout=20,
     )
 
 
 async def score(mesh: ProcessMesh, lead: str) -> float:
     resp = await mesh.clients.intelligence.ScoreLead(
-        pb.ScoreLeadRequest(lead_id=lead, request_id=str(uuid.uuid4())), timeout=10
+        pb.ScoreLeadRequest(lead_id=lead, request_id=str(uuid.uuid4())), timeout=20
     )
     return float(resp.intelligence.score)
 
@@ -111,15 +112,15 @@ async def answers(mesh: ProcessMesh, location: str, leads: list[str]) -> dict[st
     got: dict[str, Any] = {}
     for lead in leads:
         one = await mesh.clients.intelligence.GetLeadIntelligence(
-            pb.GetLeadIntelligenceRequest(lead_id=lead, location_id=location), timeout=5
+            pb.GetLeadIntelligenceRequest(lead_id=lead, location_id=location), timeout=20
         )
         got[lead] = one.intelligence.score
     batch = await mesh.clients.intelligence.BatchGetLeadIntelligence(
-        pb.BatchGetLeadIntelligenceRequest(location_id=location, lead_ids=leads), timeout=5
+        pb.BatchGetLeadIntelligenceRequest(location_id=location, lead_ids=leads), timeout=20
     )
     got["batch"] = {i.lead_id: i.score for i in batch.intelligence}
     listing = await mesh.clients.intelligence.ListHighIntentLeads(
-        pb.ListHighIntentLeadsRequest(location_id=location, min_score=0.01, page_size=100), timeout=5
+        pb.ListHighIntentLeadsRequest(location_id=location, min_score=0.01, page_size=100), timeout=20
     )
     got["listing"] = sorted(i.lead_id for i in listing.leads)
     return got
@@ -159,7 +160,7 @@ async def test_redis_down_reads_stay_correct_and_redis_is_used_again_when_back(
                         ),
                         request_id=str(uuid.uuid4()),
                     ),
-                    timeout=5,
+                    timeout=20,
                 )
                 leads.append(resp.lead.lead_id)
                 for _ in range(i % 4):

@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from shared import jsonlog, tracing
+from tests.databases import own_database
 from tests.journeys import DAY_HOURS, add_agent, eventually, fresh_phone, settled_first_touch, zone_where
 from tests.support import Mesh, mesh
 from tests.webhooks import Signer, compact, gateway, ghl_contact
@@ -40,12 +41,20 @@ def spans() -> Iterator[InMemorySpanExporter]:
 
 
 @pytest.fixture(scope="module")
-async def m(migrated_dsn: str, spans: InMemorySpanExporter) -> AsyncIterator[Mesh]:
+async def dsn(postgres_url: str) -> AsyncIterator[str]:
+    """A database of the module's own: the session database may hold other modules' unpublished
+    outbox rows (the webhook storm's, say), which this mesh's relay would have to deliver first."""
+    async with own_database(postgres_url) as own:
+        yield own
+
+
+@pytest.fixture(scope="module")
+async def m(dsn: str, spans: InMemorySpanExporter) -> AsyncIterator[Mesh]:
     overrides = {
         "ingest": {"outbox_poll_s": 0.1},
         "content": {"postal_address": "1 Main St, Austin, TX 78701"},
     }
-    async with mesh(migrated_dsn, overrides=overrides) as running:
+    async with mesh(dsn, overrides=overrides) as running:
         yield running
 
 

@@ -22,6 +22,7 @@ from tests.faults.processes import ProcessMesh, process_mesh, unavailable
 from tests.journeys import first_touches
 
 LEADS = 60
+MAX_LEADS = 600
 PACE_S = 0.3  # between new leads: the stream outlasts the kills and restarts
 # Killed in this order while the stream runs, one after another.
 KILLS = ("coordinator", "ingest", "intelligence", "coordinator", "routing")
@@ -114,10 +115,15 @@ async def test_sigkill_of_every_service_mid_stream_loses_and_duplicates_no_lead(
             progress.set()
             return str(resp.lead.lead_id)
 
+        kills_done = asyncio.Event()
+
         async def stream() -> list[str]:
+            # At least LEADS leads, and on until the last killed service is back: on a slow
+            # machine restarts take longer, and every kill must still land mid-stream.
             ids = []
-            for i in range(LEADS):
-                ids.append(await upsert(i))
+            while len(ids) < LEADS or not kills_done.is_set():
+                assert len(ids) < MAX_LEADS, "the kills never finished"
+                ids.append(await upsert(len(ids)))
                 await asyncio.sleep(PACE_S)
             return ids
 
@@ -131,19 +137,21 @@ async def test_sigkill_of_every_service_mid_stream_loses_and_duplicates_no_lead(
                     await progress.wait()
                 kill_points.append(len(sent))
                 await mesh.kill_and_restart(name)
+            kills_done.set()
 
         lead_ids, _ = await asyncio.gather(stream(), killer())
         assert sum(mesh.kills.values()) == len(KILLS)
-        assert max(kill_points) < LEADS, "a kill came after the stream: not mid-stream"
+        total = len(lead_ids)
+        assert max(kill_points) < total, "a kill came after the stream: not mid-stream"
 
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SETTLE_S
         touches: dict[str, list[pb.Communication]] = {}
-        while len(touches) < LEADS:
+        while len(touches) < total:
             for lead_id in lead_ids:
                 if lead_id not in touches and (got := await settled(mesh, lead_id)) is not None:
                     touches[lead_id] = got
-            assert loop.time() < deadline, f"{LEADS - len(touches)} leads have no settled first touch"
+            assert loop.time() < deadline, f"{total - len(touches)} leads have no settled first touch"
             await asyncio.sleep(0.2)
 
         stored = []
@@ -165,7 +173,7 @@ async def test_sigkill_of_every_service_mid_stream_loses_and_duplicates_no_lead(
         sigkills=sum(mesh.kills.values()),
         by_service=dict(mesh.kills),
         killed_after_leads=kill_points,
-        leads=LEADS,
+        leads=total,
         upsert_retries=upsert_retries["retried"],
         stored=len(stored),
         first_touches=sum(len(t) for t in touches.values()),
@@ -173,7 +181,7 @@ async def test_sigkill_of_every_service_mid_stream_loses_and_duplicates_no_lead(
         losses=losses,
         dead_letters=len(dead.dead_letters),
     )
-    assert len(set(lead_ids)) == LEADS
+    assert len(set(lead_ids)) == total
     assert sorted(stored) == sorted(lead_ids)  # none lost, none stored twice
     assert duplicates == 0
     assert list(dead.dead_letters) == []

@@ -35,7 +35,7 @@ async def check(address: str, service: str = "") -> int:
 
 async def test_under_mutual_tls_probes_get_health_in_plaintext_and_nothing_else(migrated_dsn: str) -> None:
     health_port = free_port()
-    settings = ServerSettings(port=0, drain_s=3.0, grace_s=1.0, health_port=health_port)
+    settings = ServerSettings(port=0, drain_s=5.0, grace_s=1.0, health_port=health_port)
     pool = await db.create_pool(migrated_dsn, schema="ingest", service="ingest", max_size=2)
     try:
         app = create_app(db.Database(pool), Peers(), service_config("ingest", migrated_dsn))
@@ -58,10 +58,11 @@ async def test_under_mutual_tls_probes_get_health_in_plaintext_and_nothing_else(
             assert unknown.value.code() == grpc.StatusCode.UNIMPLEMENTED
             # SIGTERM: the drain's NOT_SERVING reaches the probe, so endpoints drop the pod.
             stop.set()
-            for _ in range(100):
-                if await check(probe) == NOT_SERVING:
+            seen = SERVING
+            for _ in range(100):  # until the drain begins (well inside its 5 s)
+                if (seen := await check(probe)) == NOT_SERVING:
                     break
                 await asyncio.sleep(0.02)
-            assert await check(probe) == NOT_SERVING
+            assert seen == NOT_SERVING
     finally:
         await pool.close()

@@ -92,6 +92,9 @@ class ServerSettings:
     drain_s: float = 5.0  # NOT_SERVING but still answering: endpoints catch up
     grace_s: float = 20.0  # in-flight RPCs get this long after we stop accepting
     metrics_port: int = 0  # 0 = no metrics endpoint
+    # A plaintext port serving grpc.health.v1 only, for probes that cannot speak mutual TLS
+    # (the kubelet's gRPC probe); 0 = none.
+    health_port: int = 0
 
     @classmethod
     def from_env(cls, service: str, env: Mapping[str, str] = os.environ) -> ServerSettings:
@@ -101,4 +104,5 @@ class ServerSettings:
             drain_s=number(env, f"{prefix}_DRAIN_S", 5.0),
             grace_s=number(env, f"{prefix}_GRACE_S", 20.0),
             metrics_port=integer(env, f"{prefix}_METRICS_PORT", 0),
+            health_port=integer(env, f"{prefix}_HEALTH_PORT", 0),
         )

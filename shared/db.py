@@ -9,6 +9,8 @@ from typing import Any
 
 import asyncpg
 
+from shared.errors import Unavailable
+
 Conn = Any  # asyncpg.Connection or a pool's connection proxy: the same API
 
 
@@ -30,6 +32,54 @@ async def create_pool(dsn: str, *, schema: str, service: str, max_size: int = 10
     )
 
 
+# The server went away or refused us (terminated backend, restart, shutdown, no slots): the
+# request did not happen, or its transaction was rolled back, so the caller may retry it.
+_SERVER_LOST = (
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08, ConnectionDoesNotExistError among them
+    asyncpg.exceptions.OperatorInterventionError,  # 57P01 admin shutdown, 57P03 cannot connect now
+    asyncpg.exceptions.InsufficientResourcesError,  # 53300 too many connections
+)
+
+
+def _closed(conn: Any) -> bool:
+    try:
+        return bool(conn.is_closed())
+    except asyncpg.InterfaceError:  # a pool proxy the pool took back when the connection died
+        return True
+
+
+def _lost(err: BaseException, conn: Any) -> Unavailable | None:
+    """UNAVAILABLE when err means the connection to PostgreSQL was lost, else None. A client-side
+    error (InterfaceError, InternalClientError, a socket's OSError) counts only while connecting
+    or when the connection is closed now: on a live connection it is a bug of ours and stays
+    INTERNAL. A timeout stays what it is (the caller's deadline, not a lost server)."""
+    if isinstance(err, TimeoutError):
+        return None
+    broken = conn is None or _closed(conn)
+    client_side = isinstance(err, (asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError, OSError))
+    if isinstance(err, _SERVER_LOST) or (client_side and broken):
+        return Unavailable(
+            f"the database connection was lost ({type(err).__name__}); nothing was changed, retry",
+            reason="DB_UNAVAILABLE",
+        )
+    return None
+
+
+_DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError, OSError)
+
+
+@asynccontextmanager
+async def _translated(conn: Any) -> AsyncIterator[None]:
+    """Errors of work on conn that mean the connection was lost become UNAVAILABLE; judged while
+    conn is still ours (a pooled connection released cannot say whether it is closed)."""
+    try:
+        yield
+    except _DB_ERRORS as err:
+        if (unavailable := _lost(err, conn)) is not None:
+            raise unavailable from err
+        raise
+
+
 class Database:
     """What repositories hold: a pool in production, one connection in tests."""
 
@@ -38,11 +88,23 @@ class Database:
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Conn]:
-        if isinstance(self._source, asyncpg.Pool):
+        if not isinstance(self._source, asyncpg.Pool):
+            async with _translated(self._source):
+                yield self._source
+            return
+        stage = "connecting"
+        try:
             async with self._source.acquire() as conn:
-                yield conn
-        else:
-            yield self._source
+                stage = "working"
+                async with _translated(conn):
+                    yield conn
+                stage = "releasing"
+        except _DB_ERRORS as err:
+            # The work's own errors were judged above, on its connection; connecting and the
+            # pool's reset on release have no connection left to ask.
+            if stage == "working" or (unavailable := _lost(err, None)) is None:
+                raise
+            raise unavailable from err
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Conn]:

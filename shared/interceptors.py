@@ -15,8 +15,9 @@ from typing import Any, cast
 
 import grpc
 from grpc_status import rpc_status
+from opentelemetry.trace import Span
 
-from shared import deadlines, jsonlog, metrics
+from shared import deadlines, jsonlog, metrics, tracing
 from shared.callers import CallerPolicy, service_of
 from shared.clients.errors import PeerError
 from shared.errors import DomainError, PermissionDenied
@@ -31,14 +32,6 @@ _PASS_THROUGH = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 # On an aio server a handler is a coroutine function of the aio context; the
 # grpc stubs type RpcMethodHandler for the sync server only.
 _Behavior = Callable[[Any, Context], Awaitable[Any]]
-
-
-def _trace_id(metadata: dict[str, str]) -> str:
-    # W3C traceparent: 00-<32 hex trace id>-<16 hex span id>-<flags>
-    parts = metadata.get("traceparent", "").split("-")
-    if len(parts) == 4 and len(parts[1]) == 32:
-        return parts[1]
-    return secrets.token_hex(16)
 
 
 def _caller(context: Context) -> str:
@@ -84,7 +77,11 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         async def wrapped(request: Any, context: Context) -> Any:
             md = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
             jsonlog.request_id_var.set(md.get("x-request-id") or secrets.token_hex(8))
-            jsonlog.trace_id_var.set(_trace_id(md))
+            attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": method}
+            with tracing.start(f"{service}/{method}", md, attributes=attributes) as span:
+                return await handle(request, context, span)
+
+        async def handle(request: Any, context: Context, span: Span | None) -> Any:
             deadlines.set_from_remaining(context.time_remaining())
             code = grpc.StatusCode.OK
             start = time.perf_counter()
@@ -123,6 +120,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 log.exception("unhandled error", extra={"rpc": method})
                 await context.abort(code, "internal error; quote request_id " + jsonlog.request_id_var.get())
             finally:
+                if span is not None:
+                    span.set_attribute("rpc.grpc.status_code", code.value[0])
                 metrics.HANDLED.labels(service, method, code.name).inc()
                 metrics.LATENCY.labels(service, method).observe(time.perf_counter() - start)
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from shared import callers, config, db, jsonlog, transport
+from shared import callers, config, db, jsonlog, tracing, transport
 from shared.clients import Peers
 from shared.migrate import migrate
 from shared.server import ServiceApp, serve
@@ -51,8 +51,12 @@ async def _serve(
     pool = await db.create_pool(cfg.database_url, schema=service, service=service, max_size=pool_size)
     peers = peers_from_env(service, os.environ, tls)
     app = make_app(db.Database(pool), peers, cfg)
-    app.on_stop.extend([peers.close, pool.close])
+    app.on_stop.extend([peers.close, pool.close, _flush_traces])
     await serve(app, cfg.server, tls=tls, callers=callers.from_dependencies(DEPENDENCIES))
+
+
+async def _flush_traces() -> None:
+    await asyncio.to_thread(tracing.shutdown)  # exporting may block on the network
 
 
 def run(
@@ -64,6 +68,7 @@ def run(
     pool_size: int = 10,
 ) -> None:
     jsonlog.configure(service, os.environ.get("LOG_LEVEL", "INFO"))
+    tracing.configure(service, os.environ)
     command = sys.argv[1] if len(sys.argv) > 1 else "serve"
     if command not in ("serve", "migrate"):
         raise SystemExit(f"{service}: unknown command {command!r}; use serve or migrate")

@@ -87,12 +87,23 @@ async def serve(
         raise OSError(f"could not bind gRPC port {settings.port}; is another process using it?")
     if settings.metrics_port:
         start_http_server(settings.metrics_port)
+    probes = _health_server(health, settings.health_port) if settings.health_port else None
     await server.start()
+    if probes is not None:
+        await probes.start()
     await health.set("", health_pb2.HealthCheckResponse.SERVING)
     for name in names:
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
     tasks = [asyncio.create_task(_supervised(loop)) for loop in app.background]
-    log.info("listening", extra={"port": port, "services": names, "transport": transport.describe(tls)})
+    log.info(
+        "listening",
+        extra={
+            "port": port,
+            "health_port": settings.health_port or None,
+            "services": names,
+            "transport": transport.describe(tls),
+        },
+    )
     if started:
         started(port)
 
@@ -112,9 +123,22 @@ async def serve(
             await task
     await asyncio.sleep(settings.drain_s)
     await server.stop(settings.grace_s)  # refuse new RPCs, let in-flight ones finish
+    if probes is not None:
+        await probes.stop(0)
     for close in app.on_stop:  # pools and channels last: in-flight RPCs needed them
         await close()
     log.info("stopped")
+
+
+def _health_server(health: health_aio.HealthServicer, port: int) -> grpc.aio.Server:
+    """grpc.health.v1 alone, in plaintext: the kubelet's gRPC probe cannot present a client
+    certificate. It shares the main server's HealthServicer, so the drain's NOT_SERVING shows
+    here too, and it answers nothing but health (no reflection, no service methods)."""
+    probes = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    health_pb2_grpc.add_HealthServicer_to_server(health, probes)
+    if probes.add_insecure_port(f"[::]:{port}") == 0:
+        raise OSError(f"could not bind the health port {port}; is another process using it?")
+    return probes
 
 
 async def _supervised(loop: Callable[[], Awaitable[None]]) -> None:

@@ -21,7 +21,7 @@ from services.content.repository import MessageRepository
 from services.content.settings_repository import ContentSettingsRepository
 from services.content.usage_repository import Budgets, UsageRepository
 from services.content.usage_servicer import UsageHandlers
-from shared import inputs, pagination
+from shared import inputs, pagination, tenancy
 from shared.errors import FieldViolation, InvalidArgument
 from shared.rpc import Context
 
@@ -113,6 +113,14 @@ class ContentServicer(LocationContentHandlers, ReplyHandlers, UsageHandlers, pb_
         size = pagination.page_size(request.page_size)
         after = pagination.decode_cursor(request.page_token, pagination.time_and_uuid, query=str(lead_id))
         found = await self._repo.conversation(lead_id, after, size)
+        if found:  # every message to a lead is in the lead's location
+            tenancy.ensure_owned(
+                tenancy.claimed_location(request.location_id),
+                found[0].location_id,
+                "lead",
+                lead_id,
+                "LEAD_NOT_FOUND",
+            )
         page, token = pagination.page_of(
             found,
             size,

@@ -11,7 +11,7 @@ from services.coordinator.journeys.cadence import FOLLOW_UP, Cadence, Step
 from services.coordinator.journeys.cadence_repository import CadenceRepository
 from services.coordinator.journeys.control import JourneyControl, cadence_id_for
 from services.coordinator.journeys.repository import Journey
-from shared import inputs, pagination, timestamps
+from shared import inputs, pagination, tenancy, timestamps
 from shared.rpc import Context
 
 
@@ -75,6 +75,13 @@ class CadenceHandlers:
     async def GetCadence(self, request: pb.GetCadenceRequest, context: Context) -> pb.GetCadenceResponse:
         found = await self._cadences.get_cadence(
             inputs.parse_uuid(request.cadence_id, "cadence_id", what="cadence id")
+        )
+        tenancy.ensure_owned(
+            tenancy.claimed_location(request.location_id),
+            found.location_id,
+            "cadence",
+            found.cadence_id,
+            "CADENCE_NOT_FOUND",
         )
         return pb.GetCadenceResponse(cadence=cadence_to_proto(found))
 

@@ -18,7 +18,7 @@ from services.coordinator.campaigns.preview import (
     sample_to_proto,
 )
 from services.coordinator.campaigns.repository import CampaignRepository
-from shared import inputs, pagination, timestamps
+from shared import inputs, pagination, tenancy, timestamps
 from shared.errors import FieldViolation, InvalidArgument
 from shared.rpc import Context
 
@@ -115,6 +115,13 @@ class CampaignHandlers:
 
     async def GetCampaign(self, request: pb.GetCampaignRequest, context: Context) -> pb.GetCampaignResponse:
         found = await self._campaign_room.control.get(self._campaign_id(request.campaign_id))
+        tenancy.ensure_owned(
+            tenancy.claimed_location(request.location_id),
+            found.location_id,
+            "campaign",
+            request.campaign_id,
+            "CAMPAIGN_NOT_FOUND",
+        )
         return pb.GetCampaignResponse(campaign=campaign_to_proto(found))
 
     async def ListCampaigns(

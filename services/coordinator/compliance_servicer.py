@@ -20,7 +20,7 @@ from services.coordinator.compliance.records import ComplianceRecord, Compliance
 from services.coordinator.journeys import cadence
 from services.coordinator.journeys.cadence import DEFAULT_STEPS, Step
 from services.coordinator.journeys.cadence_repository import CadenceRepository
-from shared import contact, inputs, pagination, timestamps
+from shared import contact, inputs, pagination, tenancy, timestamps
 from shared.errors import FieldViolation, InvalidArgument
 from shared.rpc import Context
 
@@ -120,6 +120,13 @@ class ComplianceHandlers:
     ) -> pb.GetComplianceRecordResponse:
         cid = inputs.parse_uuid(request.communication_id, "communication_id", what="communication id")
         record = await self._compliance.records.for_communication(cid)
+        tenancy.ensure_owned(
+            tenancy.claimed_location(request.location_id),
+            record.location_id,
+            "communication",
+            cid,
+            "COMPLIANCE_RECORD_NOT_FOUND",
+        )
         return pb.GetComplianceRecordResponse(record=record_to_proto(record))
 
     async def ListComplianceRecords(
@@ -231,8 +238,10 @@ class ComplianceHandlers:
             stored = await self._compliance.cadences.get_cadence(
                 inputs.parse_uuid(request.cadence_id, "cadence_id", what="cadence id")
             )
-            if stored.location_id != location:
-                raise _bad("cadence_id", f"names a cadence of another location than {location}")
+            # Another location's cadence answers as a missing one: its id must not be confirmed.
+            tenancy.ensure_owned(
+                location, stored.location_id, "cadence", stored.cadence_id, "CADENCE_NOT_FOUND"
+            )
             return stored.steps
         return await self._default_steps(location)
 

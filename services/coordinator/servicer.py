@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.coordinator.v1 import coordinator_service_pb2_grpc as pb_grpc
 
@@ -24,7 +26,7 @@ from services.coordinator.notifications.repository import Notification, Notifica
 from services.coordinator.outcome_servicer import OutcomeHandlers
 from services.coordinator.timeline.repository import DecisionLog
 from services.coordinator.timeline_servicer import TimelineHandlers
-from shared import inputs, pagination, timestamps
+from shared import inputs, pagination, tenancy, timestamps
 from shared.errors import FieldViolation, InvalidArgument
 from shared.rpc import Context
 
@@ -173,12 +175,29 @@ class CoordinatorServicer(
         journey = await self._journeys.get_journey(
             inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
         )
+        tenancy.ensure_owned(
+            tenancy.claimed_location(request.location_id),
+            journey.location_id,
+            "lead",
+            journey.lead_id,
+            "JOURNEY_NOT_FOUND",
+        )
         return pb.GetJourneyResponse(journey=journey_to_proto(journey))
+
+    async def _ensure_lead_in(self, lead_id: uuid.UUID, raw_location: str) -> None:
+        """A lead-keyed read claiming a location: the lead's journey must be in it."""
+        if (location := tenancy.claimed_location(raw_location)) is None:
+            return
+        journey = await self._journeys.find_journey(lead_id)
+        tenancy.ensure_owned(
+            location, journey.location_id if journey else "", "lead", lead_id, "LEAD_NOT_FOUND"
+        )
 
     async def ListCommunications(
         self, request: pb.ListCommunicationsRequest, context: Context
     ) -> pb.ListCommunicationsResponse:
         lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        await self._ensure_lead_in(lead_id, request.location_id)
         size = pagination.page_size(request.page_size)
         query = f"communications:{lead_id}"
         found = await self._communications.list_communications(
@@ -190,9 +209,9 @@ class CoordinatorServicer(
         )
 
     async def GetConsent(self, request: pb.GetConsentRequest, context: Context) -> pb.GetConsentResponse:
-        consent = await self._consents.get_consent(
-            inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
-        )
+        lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        await self._ensure_lead_in(lead_id, request.location_id)
+        consent = await self._consents.get_consent(lead_id)
         return pb.GetConsentResponse(consent=consent_to_proto(consent))
 
     async def SetConsentPolicy(
@@ -230,6 +249,8 @@ class CoordinatorServicer(
             inputs.parse_uuid(request.agent_id, "agent_id", what="agent id") if request.agent_id else None
         )
         lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id") if request.lead_id else None
+        if lead_id is not None:
+            await self._ensure_lead_in(lead_id, request.location_id)
         size = pagination.page_size(request.page_size)
         query = f"notifications:{agent_id}:{lead_id}"
         found = await self._notifications.list_notifications(
@@ -238,6 +259,10 @@ class CoordinatorServicer(
             pagination.decode_cursor(request.page_token, pagination.time_and_uuid, query=query),
             size,
         )
+        if lead_id is None and found:
+            # An agent works for one location, so all its notifications are about that
+            # location's leads: one of them says whether the agent is the claimed location's.
+            await self._ensure_lead_in(found[0].lead_id, request.location_id)
         page, token = pagination.page_of(found, size, _notification_cursor, query=query)
         return pb.ListNotificationsResponse(
             notifications=[notification_to_proto(n) for n in page], next_page_token=token

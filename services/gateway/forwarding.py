@@ -9,8 +9,6 @@ committed, and for every other answer a log line and a counter.
 from __future__ import annotations
 
 import logging
-import re
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +22,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from services.gateway.config import Config
-from shared import jsonlog
+from shared import tracing
 from shared.errors import error_reason
 
 log = logging.getLogger(__name__)
@@ -43,7 +41,6 @@ LATENCY = Histogram(
 
 # HighLevel retries about every 10 minutes whatever we say; the header documents intent.
 RETRY_AFTER_S = 60
-_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
 
 
 @dataclass(frozen=True)
@@ -171,12 +168,6 @@ async def record(
     return bool(resp.results) and all(r.duplicate for r in resp.results)
 
 
-def _start_trace(request: Request) -> None:
-    # Continue the caller's W3C trace when it sent one; ForwardTrace carries it to ingest.
-    match = _TRACEPARENT.match(request.headers.get("traceparent", ""))
-    jsonlog.trace_id_var.set(match.group(1) if match else secrets.token_hex(16))
-
-
 # A string: the async stub exists only for type checkers.
 Handler = Callable[[Request, Config, "pb_grpc.IngestServiceAsyncStub"], Awaitable[Accepted]]
 
@@ -185,8 +176,21 @@ def endpoint(provider: Provider, handle: Handler) -> Callable[[Request], Awaitab
     """A Starlette endpoint around handle: answers rejections, logs and counts every delivery."""
 
     async def run(request: Request) -> Response:
+        # Continue the caller's W3C trace when it sent one; ForwardTrace carries it to ingest.
+        path = request.url.path
+        attributes = {
+            "http.request.method": request.method,
+            "url.path": path,
+            "leadengine.provider": provider.label,
+        }
+        with tracing.start(f"{request.method} {path}", request.headers, attributes=attributes) as span:
+            response = await respond(request)
+            if span is not None:
+                span.set_attribute("http.response.status_code", response.status_code)
+            return response
+
+    async def respond(request: Request) -> Response:
         started = time.perf_counter()
-        _start_trace(request)
         cfg: Config = request.app.state.config
         try:
             accepted = await handle(request, cfg, request.app.state.ingest)

@@ -21,10 +21,11 @@ from typing import Literal
 
 import grpc
 from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter
 
 from services.ingest.repository.outbox import OutboxQueue, OutboxRow
-from shared import timestamps
+from shared import timestamps, tracing
 from shared.clients import CoordinatorClient, PeerError, Peers
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,16 @@ class OutboxRelay:
         return len(rows)
 
     async def _deliver(self, coordinator: CoordinatorClient, row: OutboxRow) -> None:
+        # The trace of the change that wrote the row goes on here, however much later.
+        with tracing.start(
+            "ingest.outbox/deliver",
+            {"traceparent": row.traceparent},
+            kind=SpanKind.PRODUCER,
+            attributes={"leadengine.event_id": str(row.event_id), "leadengine.event_kind": row.kind},
+        ):
+            await self._deliver_traced(coordinator, row)
+
+    async def _deliver_traced(self, coordinator: CoordinatorClient, row: OutboxRow) -> None:
         try:
             await coordinator.handle_lead_event(envelope(row), budget_s=self._settings.call_timeout_s)
         except PeerError as err:

@@ -145,6 +145,8 @@ class IngestServicer(
         self, request: pb.ListLeadEventsRequest, context: Context
     ) -> pb.ListLeadEventsResponse:
         lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        if (location := _optional_location(request.location_id)) is not None:
+            await self._lead_reads.get(lead_id, location)  # another location's lead: NOT_FOUND
         size = pagination.page_size(request.page_size)
         since = timestamps.from_proto(request.occurred_since_time)
         query = f"{lead_id}|{since.isoformat() if since else ''}"

@@ -18,7 +18,7 @@ from services.intelligence.trigger_check import TriggerCheck
 from services.intelligence.trigger_firing import TriggerFiring
 from services.intelligence.trigger_servicer import TriggerRuleHandlers
 from services.intelligence.views import TIER_NAMES, intelligence_to_proto
-from shared import inputs, pagination, timestamps
+from shared import inputs, pagination, tenancy, timestamps
 from shared.cache import TwoLevelCache
 from shared.errors import FieldViolation, InvalidArgument
 from shared.rpc import Context
@@ -98,5 +98,5 @@ class IntelligenceServicer(
         self, request: pb.EvaluateTriggersRequest, context: Context
     ) -> pb.EvaluateTriggersResponse:
         lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
-        fired = await self._triggers.evaluate(lead_id)
+        fired = await self._triggers.evaluate(lead_id, tenancy.claimed_location(request.location_id))
         return pb.EvaluateTriggersResponse(triggers=[trigger_to_proto(f) for f in fired])

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from services.intelligence import triggers
 from services.intelligence.activity import ActivityReader
-from shared import timestamps
+from shared import tenancy, timestamps
 
 
 class TriggerCheck:
@@ -16,8 +16,10 @@ class TriggerCheck:
         self._window_days = window_days
         self._rules = rules
 
-    async def evaluate(self, lead_id: uuid.UUID) -> list[triggers.Fired]:
+    async def evaluate(self, lead_id: uuid.UUID, location: str | None = None) -> list[triggers.Fired]:
+        """location: the caller's tenant claim; another location's lead is NOT_FOUND."""
         lead = await self._activity.lead(lead_id)
+        tenancy.ensure_owned(location, lead.location_id, "lead", lead_id, "LEAD_NOT_FOUND")
         now = timestamps.now()
         # The scoring window, not just the trigger windows: a return is judged by the
         # gap before it, so the event that opened the gap must be read too.

@@ -14,7 +14,7 @@ from leadengine.intelligence.v1 import intelligence_service_pb2 as pb
 from services.intelligence.trigger_firing import TriggerFiring
 from services.intelligence.trigger_repository import Firing
 from services.intelligence.trigger_rules import EVENT_COUNT, PRICE_BAND, RETURN, Rule
-from shared import inputs, pagination, timestamps
+from shared import inputs, pagination, tenancy, timestamps
 from shared.errors import FieldViolation, InvalidArgument
 from shared.rpc import Context
 
@@ -168,6 +168,14 @@ class TriggerRuleHandlers:
         found = await self._trigger_firing.firings(
             lead_id, pagination.decode_cursor(request.page_token, pagination.time_and_uuid, query=query), size
         )
+        if found:  # every firing of a lead is in the lead's location
+            tenancy.ensure_owned(
+                tenancy.claimed_location(request.location_id),
+                found[0].location_id,
+                "lead",
+                lead_id,
+                "LEAD_NOT_FOUND",
+            )
         page, token = pagination.page_of(found, size, _firing_cursor, query=query)
         return pb.ListTriggerFiringsResponse(
             firings=[firing_to_proto(f) for f in page], next_page_token=token

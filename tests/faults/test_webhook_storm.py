@@ -17,6 +17,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from leadengine.ingest.v1 import ingest_service_pb2 as pb
 
+from tests.databases import own_database
 from tests.journeys import fresh_phone
 from tests.support import mesh
 from tests.webhooks import Signer, compact, gateway, ghl_contact
@@ -28,15 +29,24 @@ IN_FLIGHT = 400
 
 
 @pytest.fixture(scope="module")
-async def gateway_url(migrated_dsn: str) -> AsyncIterator[tuple[str, Signer]]:
+async def storm_dsn(postgres_url: str) -> AsyncIterator[str]:
+    """A database of its own: the storm leaves hundreds of leads whose outbox rows no
+    coordinator here takes, and in the session database every later module's relay would
+    have to deliver them before its own."""
+    async with own_database(postgres_url) as dsn:
+        yield dsn
+
+
+@pytest.fixture(scope="module")
+async def gateway_url(storm_dsn: str) -> AsyncIterator[tuple[str, Signer]]:
     signer = Signer()
-    async with mesh(migrated_dsn, only=("ingest",)) as m:
+    async with mesh(storm_dsn, only=("ingest",)) as m:
         async with gateway(signer.config(m.addr["ingest"], ingest_timeout_s=30.0)) as url:
             yield url, signer
 
 
 async def test_a_storm_stores_exactly_the_valid_distinct_events(
-    gateway_url: tuple[str, Signer], migrated_dsn: str, fault_report: dict[str, Any]
+    gateway_url: tuple[str, Signer], storm_dsn: str, fault_report: dict[str, Any]
 ) -> None:
     url, signer = gateway_url
     rng = random.Random(15)
@@ -85,7 +95,7 @@ async def test_a_storm_stores_exactly_the_valid_distinct_events(
     assert Counter(code for code, valid in answered if valid) == {200: POSTS - forged_n}
     assert Counter(code for code, valid in answered if not valid) == {401: forged_n}
 
-    conn = await asyncpg.connect(migrated_dsn)
+    conn = await asyncpg.connect(storm_dsn)
     try:
         stored = await conn.fetch(
             "SELECT provider_event_id FROM ingest.inbox WHERE provider = $1 AND location_id = $2",

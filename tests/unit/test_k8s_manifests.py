@@ -34,6 +34,7 @@ K8S_VERSIONS = ("1.30.0", kv_utils.latest_version())
 NAME = "app.kubernetes.io/name"
 COMPONENT = "app.kubernetes.io/component"
 POSTGRES, DNS, GRPC, METRICS, HTTP, REDIS = 5432, 53, 50051, 9090, 8080, 6379
+HEALTH = 50052  # plaintext grpc.health.v1 only: the kubelet's probes work under mutual TLS too
 HTTPS = 443  # the coordinator to the providers' APIs, content to the Anthropic API
 
 Obj = dict  # a Kubernetes object as parsed YAML
@@ -151,8 +152,12 @@ def test_deployments_are_probed_and_migrate_nothing(name: str) -> None:
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     else:
-        assert container["readinessProbe"]["grpc"]["port"] == GRPC
-        assert container["livenessProbe"]["grpc"]["port"] == GRPC
+        # Not the main port: with GRPC_TLS_* set it wants a client certificate the kubelet lacks.
+        assert container["readinessProbe"]["grpc"]["port"] == HEALTH
+        assert container["livenessProbe"]["grpc"]["port"] == HEALTH
+        assert {"name": "health", "containerPort": HEALTH} in container["ports"]
+        config = base_objects()[("ConfigMap", name)]["data"]
+        assert config[f"{name.upper()}_HEALTH_PORT"] == str(HEALTH)
 
 
 @pytest.mark.parametrize("name", SERVICES)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared import deadlines
+from shared import deadlines, tracing
 from shared.db import Conn, Database
 from shared.keyset import Keyset
 
@@ -28,6 +28,8 @@ class OutboxRow:
     attempts: int
     # Failures that count toward the attempt limit (see OutboxRelay).
     failures: int = 0
+    # The W3C trace of the transaction that wrote it; "" outside a trace.
+    traceparent: str = ""
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ def row_of(row: Any) -> OutboxRow:
         payload=bytes(row["payload"]),
         attempts=row["attempts"],
         failures=row["failures"],
+        traceparent=row["traceparent"],
     )
 
 
@@ -70,14 +73,15 @@ async def insert(
     payload: bytes,
 ) -> None:
     await conn.execute(
-        "INSERT INTO outbox (kind, lead_id, location_id, occurred_time, behavior_type, payload)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO outbox (kind, lead_id, location_id, occurred_time, behavior_type, payload, traceparent)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
         kind,
         lead_id,
         location_id,
         occurred,
         behavior_type,
         payload,
+        tracing.current_traceparent(),
         timeout=deadlines.timeout(5.0),
     )
 

@@ -516,15 +516,21 @@ class GetJourneyRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     LEAD_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
+    location_id: _builtins.str
+    """Tenant isolation: when set, what is asked for must belong to this location,
+    else NOT_FOUND (never another location's data).
+    """
     def __init__(
         self,
         *,
         lead_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "location_id", b"location_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -631,19 +637,25 @@ class ListCommunicationsRequest(_message.Message):
     LEAD_ID_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
     page_size: _builtins.int
     page_token: _builtins.str
+    location_id: _builtins.str
+    """Tenant isolation: when set, what is asked for must belong to this location,
+    else NOT_FOUND (never another location's data).
+    """
     def __init__(
         self,
         *,
         lead_id: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        location_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "location_id", b"location_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -733,15 +745,21 @@ class GetConsentRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     LEAD_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
+    location_id: _builtins.str
+    """Tenant isolation: when set, what is asked for must belong to this location,
+    else NOT_FOUND (never another location's data).
+    """
     def __init__(
         self,
         *,
         lead_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "location_id", b"location_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -837,10 +855,15 @@ class ListNotificationsRequest(_message.Message):
     LEAD_ID_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
     agent_id: _builtins.str
     lead_id: _builtins.str
     page_size: _builtins.int
     page_token: _builtins.str
+    location_id: _builtins.str
+    """Tenant isolation: when set, what is asked for must belong to this location,
+    else NOT_FOUND (never another location's data).
+    """
     def __init__(
         self,
         *,
@@ -848,10 +871,11 @@ class ListNotificationsRequest(_message.Message):
         lead_id: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        location_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "lead_id", b"lead_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "lead_id", b"lead_id", "location_id", b"location_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1215,15 +1239,21 @@ class GetCadenceRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CADENCE_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
     cadence_id: _builtins.str
+    location_id: _builtins.str
+    """Tenant isolation: when set, what is asked for must belong to this location,
+    else NOT_FOUND (never another location's data).
+    """
     def __init__(
         self,
         *,
         cadence_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cadence_id", b"cadence_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cadence_id", b"cadence_id", "location_id", b"location_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1448,19 +1478,25 @@ class GetLeadTimelineRequest(_message.Message):
     LEAD_ID_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
     page_size: _builtins.int
     page_token: _builtins.str
+    location_id: _builtins.str
+    """Tenant isolation: when set, what is asked for must belong to this location,
+    else NOT_FOUND (never another location's data).
+    """
     def __init__(
         self,
         *,
         lead_id: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        location_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "location_id", b"location_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1821,15 +1857,21 @@ class GetCampaignRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
     campaign_id: _builtins.str
+    location_id: _builtins.str
+    """Tenant isolation: when set, what is asked for must belong to this location,
+    else NOT_FOUND (never another location's data).
+    """
     def __init__(
         self,
         *,
         campaign_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "location_id", b"location_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2320,15 +2362,21 @@ class GetComplianceRecordRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     COMMUNICATION_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
     communication_id: _builtins.str
+    location_id: _builtins.str
+    """Tenant isolation: when set, what is asked for must belong to this location,
+    else NOT_FOUND (never another location's data).
+    """
     def __init__(
         self,
         *,
         communication_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["communication_id", b"communication_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["communication_id", b"communication_id", "location_id", b"location_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -764,9 +764,14 @@ class ListLeadEventsRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     OCCURRED_SINCE_TIME_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
     page_size: _builtins.int
     page_token: _builtins.str
+    location_id: _builtins.str
+    """Tenant isolation: when set, what is asked for must belong to this location,
+    else NOT_FOUND (never another location's data).
+    """
     @_builtins.property
     def occurred_since_time(self) -> _timestamp_pb2.Timestamp:
         """Only events that occurred at or after this time."""
@@ -778,10 +783,11 @@ class ListLeadEventsRequest(_message.Message):
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
         occurred_since_time: _timestamp_pb2.Timestamp | None = ...,
+        location_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_since_time", b"occurred_since_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "occurred_since_time", b"occurred_since_time", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "location_id", b"location_id", "occurred_since_time", b"occurred_since_time", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

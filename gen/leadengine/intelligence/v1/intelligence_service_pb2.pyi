@@ -822,15 +822,21 @@ class EvaluateTriggersRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     LEAD_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
+    location_id: _builtins.str
+    """Tenant isolation: when set, what is asked for must belong to this location,
+    else NOT_FOUND (never another location's data).
+    """
     def __init__(
         self,
         *,
         lead_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "location_id", b"location_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1167,19 +1173,25 @@ class ListTriggerFiringsRequest(_message.Message):
     LEAD_ID_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
     page_size: _builtins.int
     page_token: _builtins.str
+    location_id: _builtins.str
+    """Tenant isolation: when set, what is asked for must belong to this location,
+    else NOT_FOUND (never another location's data).
+    """
     def __init__(
         self,
         *,
         lead_id: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        location_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "location_id", b"location_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

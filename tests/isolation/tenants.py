@@ -58,6 +58,8 @@ class Tenant:
     consent_tag: str = ""
     sms_provider: str = ""
     has_outcomes: bool = False  # a WON or LOST outcome was recorded for the location
+    value_proposition: str = ""
+    budget_micros_usd: int = 0
 
     @property
     def lead_id(self) -> str:
@@ -79,6 +81,7 @@ class Tenant:
             self.routing_rule_id,
             self.trigger_rule_id,
             self.consent_tag,
+            self.value_proposition,
             *self.communication_ids,
         }
         return {m for m in found if m}
@@ -105,6 +108,8 @@ async def seed(m: Mesh, tag: str, *, variant: int) -> Tenant:
         sms_per_day=2 + variant,
         consent_tag=f"optin-{tag}-{suffix}",
         sms_provider="twilio" if variant == 0 else "highlevel",
+        value_proposition=f"we close on your schedule {tag}-{suffix}",
+        budget_micros_usd=1_000_000 * (7 + variant),
     )
     await m.clients.ingest.UpdateLocation(
         ingest_pb.UpdateLocationRequest(
@@ -134,6 +139,20 @@ async def seed(m: Mesh, tag: str, *, variant: int) -> Tenant:
             request_id=str(uuid.uuid4()),
         ),
         timeout=10,
+    )
+    await m.clients.content.SetLocationContentSettings(
+        content_pb.SetLocationContentSettingsRequest(
+            settings=content_pb.LocationContentSettings(
+                location_id=t.location, value_propositions=[t.value_proposition]
+            )
+        ),
+        timeout=5,
+    )
+    await m.clients.content.SetLocationBudget(
+        content_pb.SetLocationBudgetRequest(
+            location_id=t.location, monthly_budget_micros_usd=t.budget_micros_usd
+        ),
+        timeout=5,
     )
     t.agent_id = (await add_agent(m, t.location, name=f"Agent {tag}")).agent_id
     t.external_id = f"ct-{tag}-{suffix}"

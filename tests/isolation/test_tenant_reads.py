@@ -40,6 +40,8 @@ EXEMPT = {
     "ingest/ListLocations": "the operator's list of every location, by design; a location's own"
     " view is GetLocation (probed)",
     "content/AnalyzeReply": "classifies the text in the request and reads nothing stored",
+    "coordinator/GetHighLevelInstall": "keyed by the location itself and never returns tokens; no app"
+    " is installed in this mesh (tests/integration/test_highlevel_install.py reads installs)",
 }
 
 Probe = Callable[[Mesh, Tenant, Tenant], Awaitable[None]]
@@ -350,6 +352,38 @@ async def _routing_stats(m: Mesh, me: Tenant, other: Tenant) -> None:
 
 
 # --- content ---------------------------------------------------------------------------------------
+
+
+@probe("content/GetLocationContentSettings")
+async def _content_settings(m: Mesh, me: Tenant, other: Tenant) -> None:
+    own = await m.clients.content.GetLocationContentSettings(
+        content_pb.GetLocationContentSettingsRequest(location_id=me.location), timeout=5
+    )
+    only_own(own, me, other, me.value_proposition)
+
+
+@probe("content/GetLocationBudget")
+async def _budget(m: Mesh, me: Tenant, other: Tenant) -> None:
+    own = await m.clients.content.GetLocationBudget(
+        content_pb.GetLocationBudgetRequest(location_id=me.location), timeout=5
+    )
+    assert own.budget.monthly_budget_micros_usd == me.budget_micros_usd != other.budget_micros_usd
+    only_own(own, me, other, me.location)
+
+
+@probe("content/GetUsage")
+async def _usage(m: Mesh, me: Tenant, other: Tenant) -> None:
+    # No Claude key in this mesh: usage is empty for both, and must name nothing of the other's.
+    now = timestamps.now()
+    own = await m.clients.content.GetUsage(
+        content_pb.GetUsageRequest(
+            location_id=me.location,
+            start_time=timestamps.to_proto(now - timedelta(days=1)),
+            end_time=timestamps.to_proto(now + timedelta(days=1)),
+        ),
+        timeout=5,
+    )
+    only_own(own, me, other)
 
 
 @probe("content/GetConversation")

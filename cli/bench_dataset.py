@@ -11,6 +11,8 @@ listing views spread over 60 days), the way `bench intelligence` does: recording
 events through RPCs is a different bench. Without it every imported lead's score is its fit
 alone and the high-intent listing would be measured over a handful of distinct scores.
 
+The location's agents get a week to accept an assignment (see _quiet_reassignment).
+
 The last history lead having a message, and the last imported lead having a score, mark a
 complete data set; a run that finds both reuses it.
 """
@@ -27,6 +29,7 @@ import grpc
 from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 from leadengine.intelligence.v1 import intelligence_service_pb2 as intelligence_pb
+from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 
 from cli import seed, synthetic
 from cli.terminal import console
@@ -36,6 +39,7 @@ from shared.clients import Peers
 
 SEED = 1
 ENGAGED_SHARE = 0.3
+ACCEPT_SLA_S = 7 * 24 * 3600  # the most a location may set
 _NAMESPACE = uuid.UUID("0b7d35a4-7f0e-4a8a-9d43-1c2b0b6f5e11")
 
 
@@ -157,9 +161,23 @@ async def _history(peers: Peers, location_id: str, leads: int, timeout_s: float)
     return ids
 
 
+async def _quiet_reassignment(peers: Peers, location_id: str) -> None:
+    """Agents get a week to accept: the bench's thousands of routed leads would otherwise each be
+    offered to the next agent after 5 minutes (a whole routing plan each), and that background
+    work, left by one run, would load the next run's figures."""
+    await peers.routing.SetRoutingSettings(
+        routing_pb.SetRoutingSettingsRequest(
+            location_id=location_id,
+            settings=routing_pb.RoutingSettings(accept_sla_seconds=ACCEPT_SLA_S),
+        ),
+        timeout=10,
+    )
+
+
 async def ensure(peers: Peers, dsn: str, leads: int, agents: int, *, force: bool = False) -> DataSet:
     """The size's data set, loaded unless a complete one is there already."""
     location_id = location_for(leads)
+    await _quiet_reassignment(peers, location_id)
     if not force:
         found = await _complete(peers, location_id, leads)
         if found is not None:

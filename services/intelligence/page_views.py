@@ -2,11 +2,11 @@
 one lead's (a unit test holds the two equal), but with what the page's rows share built once.
 
 Profiling ListHighIntentLeads (py-spy, BENCHMARKS.md) showed the uncached page's time going to
-Python, not PostgreSQL: per row, the fit factors were derived, rounded and turned into protos,
-and the score time converted, though a page's leads share a handful of profiles and one time.
-Here the fit factors' protos are made once per distinct profile of the page, the score time
-and model version once per page; engagement (which decays) and the conversion probability
-are still computed per lead.
+Python, not PostgreSQL: per row, the model's inputs went into a numpy vector for a 20-term dot
+product (numpy's per-call cost dominating), and the score time and model version were made
+again for every lead. Here those are made once per page, the probability comes from the few
+features a lead has set (Model.predict_values), and rows sharing a profile share its fit
+factors.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from typing import Any
 
 import asyncpg
 import grpc
+from rich.console import Console
 
 from cli import bench, bench_dataset, bench_load, bench_report
 from cli.bench_load import Call
@@ -336,9 +337,10 @@ async def suite_command(data_dir: Path, env: Mapping[str, str], opts: Options) -
     if opts.json_path is not None:
         await asyncio.to_thread(opts.json_path.write_text, text)
     # Piped or redirected, rich would assume 80 columns and fold every figure.
-    console.print(bench_report.table(result), width=None if console.is_terminal else 160)
+    out = console if console.is_terminal else Console(file=console.file, highlight=False, width=160)
+    out.print(bench_report.table(result))
     for line in bench_report.notes(result):
-        console.print(line)
+        out.print(line)
     if opts.json_path is not None:
         console.print(f"JSON written to {opts.json_path}")
     return 0

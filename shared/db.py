@@ -17,18 +17,6 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
-async def _keep_session(conn: asyncpg.Connection) -> None:
-    """Release without asyncpg's reset query (advisory unlock, CLOSE ALL, UNLISTEN *, RESET ALL).
-
-    That query is one more round trip on every release, so every RPC paid it once per
-    connection use (BENCHMARKS.md: a tenth of an uncached ListHighIntentLeads' CPU). Nothing
-    it undoes is ever done on a pooled connection here: advisory locks are transaction-scoped
-    (pg_advisory_xact_lock), nobody LISTENs, settings are startup parameters or SET LOCAL, and
-    cursors live inside transactions. asyncpg still rolls back an open transaction and drops
-    listeners on release (Connection._reset runs before this hook).
-    """
-
-
 async def create_pool(dsn: str, *, schema: str, service: str, max_size: int = 10) -> asyncpg.Pool:
     return await asyncpg.create_pool(
         dsn,
@@ -36,7 +24,6 @@ async def create_pool(dsn: str, *, schema: str, service: str, max_size: int = 10
         max_size=max_size,
         command_timeout=10,  # no query may hang a handler forever
         init=_init_connection,
-        reset=_keep_session,
         # Startup parameters survive the RESET ALL the pool runs on release,
         # unlike a SET issued after connecting.
         server_settings={"search_path": schema, "application_name": service},

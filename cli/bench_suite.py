@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import resource
 import sys
@@ -272,7 +273,7 @@ async def run_bench(data_dir: Path, env: Mapping[str, str], opts: Options) -> di
         if "webhook_ingest" in wanted:
             out["scenarios"]["webhook_ingest"] = await _webhooks(m.dsn, opts)
     out["ratios"] = _ratios(out)
-    out["machine"]["load_average_at_end"] = list(__import__("os").getloadavg())
+    out["machine"]["load_average_at_end"] = list(os.getloadavg())
     return out
 
 

@@ -69,6 +69,8 @@ class Stats:
     per_s: float  # 2xx answers per second of wall time
     p50_ms: float | None  # time to a 2xx answer
     p99_ms: float | None
+    p90_ms: float | None = None
+    max_ms: float | None = None
 
 
 def summarize(latencies_s: Sequence[float], failed: Mapping[str, int], seconds: float) -> Stats:
@@ -81,6 +83,8 @@ def summarize(latencies_s: Sequence[float], failed: Mapping[str, int], seconds: 
         per_s=ok / seconds if seconds > 0 else 0.0,
         p50_ms=percentile(latencies_s, 50) * 1000 if ok else None,
         p99_ms=percentile(latencies_s, 99) * 1000 if ok else None,
+        p90_ms=percentile(latencies_s, 90) * 1000 if ok else None,
+        max_ms=max(latencies_s) * 1000 if ok else None,
     )
 
 

@@ -6,12 +6,13 @@ import argparse
 import asyncio
 import logging
 import os
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cli import campaign, compliance, content_data, demo, importer, outbox, seed, timeline, up
+from cli import bench_names, campaign, compliance, content_data, demo, importer, outbox, seed, timeline, up
 from cli.database import SERVICES
 from cli.terminal import fail
 from shared import config, transport
@@ -256,21 +257,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "bench",
         parents=[data_dir],
-        help="measure signed webhooks through the gateway and ingest on this machine",
-        description="Runs ingest (on a scratch database of DATABASE_URL's server, or of the embedded one)"
-        " and the gateway in this process, sends signed HighLevel ContactCreate webhooks, and prints 2xx/s"
-        " and p50/p99 time to 2xx next to the same load on GET /healthz as the baseline.",
+        help="measure the mesh on this machine (every headline figure), or one part of it",
+        description="With no TARGET: every headline figure through real gRPC (high_intent_query,"
+        " followup_history, route_lead, new_lead_orchestration, webhook_ingest, mixed) next to a baseline"
+        " taken in the same run (the same reads straight from PostgreSQL, a bare gRPC health check), on a"
+        " running mesh when one answers at <SVC>_ADDR, else on one started here and stopped after. The data"
+        " set is loaded through the mesh and reused by later runs. With a TARGET: that bench alone.",
     )
     p.add_argument(
         "target",
+        nargs="?",
         choices=["webhooks", "senders", "routing", "routing-model", "intelligence", "model"],
         help="webhooks; senders; routing (RouteLead latency with --agents agents in one location);"
         " routing-model (the success-model simulator against round-robin and naive Bayes, --seeds seeds);"
         " intelligence (scoring and high-intent listing at --leads leads); model (the conversion model"
-        " against naive Bayes, --seeds seeds)",
+        " against naive Bayes, --seeds seeds); none: every headline figure",
     )
     p.add_argument(
-        "--agents", type=_count, default=1000, help="routing: agents in the location (default 1000)"
+        "--agents", type=_count, default=1000, help="agents in the bench's location (default 1000)"
     )
     p.add_argument(
         "--routes", type=_count, default=2000, help="routing: RouteLead calls timed (default 2000)"
@@ -278,20 +282,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=_count, default=5, help="routing-model, model: seeds to run (default 5)")
     p.add_argument("--first-seed", type=_count, default=1, help="routing-model: first seed (default 1)")
     p.add_argument("--events", type=_count, default=2000, help="webhooks to send (default 2000)")
-    p.add_argument("--concurrency", type=_count, default=32, help="requests in flight (default 32)")
-    p.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
+    p.add_argument(
+        "--concurrency",
+        type=_count,
+        help="calls in flight (default: 1 for every headline figure, 32 for webhooks)",
+    )
+    p.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        metavar="FILE",
+        help="the result as JSON: into FILE, or on stdout (instead of a table) without one",
+    )
     p.add_argument(
         "--messages", type=_count, default=500, help="senders: messages per provider (default 500)"
     )
     p.add_argument(
         "--workers", type=_count, default=1, help="senders: schedulers sharing the work (default 1)"
     )
-    p.add_argument(
-        "--leads", type=_count, default=100_000, help="intelligence: leads to import (default 100000)"
-    )
+    p.add_argument("--leads", type=_count, default=100_000, help="leads in the data set (default 100000)")
     p.add_argument(
         "--requests", type=_count, default=2000, help="intelligence: calls per measurement (default 2000)"
     )
+    p.add_argument("--duration", type=_seconds, default=10.0, help="seconds each scenario runs (default 10)")
+    p.add_argument(
+        "--rate",
+        type=_seconds,
+        default=250.0,
+        help="mixed: first open-loop rate in calls/s, doubled while every p99 meets its target (default 250)",
+    )
+    p.add_argument(
+        "--scenario",
+        action="append",
+        choices=list(bench_names.SCENARIOS),
+        help="only this scenario (repeatable; default: all)",
+    )
+    p.add_argument(
+        "--growth",
+        action="store_true",
+        help="also load and measure the reads at 10 k, 100 k and 1 M leads below --leads",
+    )
+    p.add_argument(
+        "--own-mesh", action="store_true", help="start a mesh for the run even when one is running"
+    )
+    p.add_argument("--reseed", action="store_true", help="load the data set again even when it is there")
     campaign.add_parser(commands)
 
     p = commands.add_parser(
@@ -416,6 +450,24 @@ async def _timeline(args: argparse.Namespace) -> int:
         await peers.close()
 
 
+def _bench_options(args: argparse.Namespace, argv: Sequence[str] | None) -> Any:
+    from cli import bench_suite
+
+    return bench_suite.Options(
+        leads=args.leads,
+        agents=args.agents,
+        duration_s=args.duration,
+        concurrency=args.concurrency or 1,
+        rate=args.rate,
+        scenarios=tuple(args.scenario or ()),
+        json_path=None if args.json is None else Path(args.json),
+        growth=args.growth,
+        own_mesh=args.own_mesh,
+        reseed=args.reseed,
+        command=" ".join(["leadengine", *(sys.argv[1:] if argv is None else argv)]),
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING)  # the embedded server's chatter stays out of the way
@@ -448,6 +500,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_outbox(args))
         if args.command in ("compliance", "cadence"):
             return asyncio.run(_compliance(args))
+        if args.command == "bench" and args.target is None:
+            from cli import bench_suite  # starts a mesh: only loaded when asked for
+
+            return asyncio.run(
+                bench_suite.suite_command(args.data_dir, os.environ, _bench_options(args, argv))
+            )
         if args.command == "bench" and args.target == "routing-model":
             from cli import routing_simulator
 
@@ -470,7 +528,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.target == "model":
                 from cli import model_bench
 
-                return model_bench.command(args.seeds, args.json)
+                return model_bench.command(args.seeds, args.json is not None)
             from cli import bench  # starts servers in-process: only loaded when asked for
 
             if args.target == "senders":
@@ -478,11 +536,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
                 return asyncio.run(
                     bench_senders.senders_command(
-                        args.data_dir, os.environ, args.messages, args.workers, args.json
+                        args.data_dir, os.environ, args.messages, args.workers, args.json is not None
                     )
                 )
             return asyncio.run(
-                bench.webhooks_command(args.data_dir, os.environ, args.events, args.concurrency, args.json)
+                bench.webhooks_command(
+                    args.data_dir, os.environ, args.events, args.concurrency or 32, args.json is not None
+                )
             )
         return asyncio.run(_demo(args))
     except config.ConfigError as err:

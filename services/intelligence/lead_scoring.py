@@ -131,6 +131,9 @@ class LeadScoring:
         self._state = state
         self._cache = cache
 
+    def model_version(self, points: Points, model: Model) -> str:
+        return f"{self._rules.version}/points-v{points.version}/logreg-v{model.version}"
+
     def view(self, stored: StoredScore, points: Points, model: Model, at: datetime) -> View:
         """The stored parts evaluated at `at`."""
         result = score_parts.evaluate(stored.parts, points, self._rules, at)
@@ -141,7 +144,7 @@ class LeadScoring:
             tier=result.tier,
             factors=result.factors,
             score_time=at,
-            model_version=f"{self._rules.version}/points-v{points.version}/logreg-v{model.version}",
+            model_version=self.model_version(points, model),
             conversion_probability=model.predict(
                 conversion.lead_features(stored.parts, stored.eng_key, at, self._rules)
             ),

@@ -17,11 +17,10 @@ from datetime import datetime
 
 from leadengine.intelligence.v1 import intelligence_service_pb2 as pb
 
-from services.intelligence import score_parts
+from services.intelligence import page_views, score_parts
 from services.intelligence.high_intent import Cursor, HighIntentRepository
-from services.intelligence.lead_scoring import LeadScoring, LocationState, View
-from services.intelligence.scoring import Rules, tier_for
-from services.intelligence.views import intelligence_to_proto
+from services.intelligence.lead_scoring import LeadScoring, LocationState
+from services.intelligence.scoring import Rules
 from shared import deadlines, pagination, timestamps
 from shared.cache import Kind, TwoLevelCache
 from shared.db import Database
@@ -106,12 +105,9 @@ class HighIntentListing:
         ranked = await self._repo.page(location_id, lam_t, band, cursor[1] if cursor else None, size)
         points = await self._state.points(location_id)
         model = await self._state.model(location_id)
-        views: list[View] = []
-        for r in ranked[:size]:
-            view = self._scoring.view(r.stored, points, model, as_of)
-            # The listing's own score (the index's arithmetic) is the one it is ordered by.
-            score = round(r.score, 2)
-            views.append(View(**{**view.__dict__, "score": score, "tier": tier_for(score, self._rules)}))
+        leads = page_views.page_protos(
+            ranked[:size], points, model, self._rules, as_of, self._scoring.model_version(points, model)
+        )
         query = f"{location_id}|{band[0]!r}|{band[1]!r}"
         _, token = pagination.page_of(
             ranked,
@@ -125,7 +121,7 @@ class HighIntentListing:
             query=query,
         )
         return pb.ListHighIntentLeadsResponse(
-            leads=[intelligence_to_proto(v) for v in views],
+            leads=leads,
             next_page_token=token,
             score_time=timestamps.to_proto(as_of),
         )

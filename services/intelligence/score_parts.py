@@ -114,14 +114,21 @@ def score_at(fit: float, key: float, at: datetime, rules: Rules) -> float:
     return min(max(fit + min(engagement_at(key, at, rules), ENGAGEMENT_MAX), 0.0), 100.0)
 
 
-def evaluate(parts: Parts, points: Points, rules: Rules, at: datetime) -> Score:
-    """The score and its factors as of `at`."""
-    lam_t = rate(rules.half_life_days) * day_number(at)
-    earned = {
+def earned_at(
+    kinds: Mapping[str, KindMass], points: Points, lam_t: float
+) -> dict[str, tuple[float, int, int]]:
+    """Per kind that earns points: (points now, events counted, events capped), at the time whose
+    rate x day number is lam_t."""
+    return {
         kind: (points.event(kind) * math.exp(mass.log_mass - lam_t), mass.counted, mass.capped)
-        for kind, mass in parts.kinds.items()
+        for kind, mass in kinds.items()
         if points.event(kind) > 0 and mass.log_mass != NO_ENGAGEMENT
     }
+
+
+def evaluate(parts: Parts, points: Points, rules: Rules, at: datetime) -> Score:
+    """The score and its factors as of `at`."""
+    earned = earned_at(parts.kinds, points, rate(rules.half_life_days) * day_number(at))
     return total_score(fit_factors(parts.profile, points) + explain_engagement(earned, rules, points), rules)
 
 

@@ -7,6 +7,7 @@ from leadengine.intelligence.v1 import intelligence_service_pb2_grpc as pb_grpc
 
 from services.intelligence import triggers
 from services.intelligence.batch_servicer import BatchHandlers
+from services.intelligence.cache_stats_servicer import CacheStatsHandlers
 from services.intelligence.lead_scoring import LeadScoring
 from services.intelligence.listing import HighIntentListing
 from services.intelligence.location_ops import LocationOps
@@ -41,7 +42,11 @@ def trigger_to_proto(fired: triggers.Fired) -> pb.Trigger:
 
 
 class IntelligenceServicer(
-    TriggerRuleHandlers, BatchHandlers, LocationHandlers, pb_grpc.IntelligenceServiceServicer
+    TriggerRuleHandlers,
+    BatchHandlers,
+    LocationHandlers,
+    CacheStatsHandlers,
+    pb_grpc.IntelligenceServiceServicer,
 ):
     def __init__(
         self,

@@ -19,7 +19,6 @@ from services.routing.matching import (
     LeadProfile,
     Screened,
     pair_features,
-    price_in_range,
     wanted_specialties,
 )
 from services.routing.predictor import SuccessModel, sigmoid
@@ -79,20 +78,23 @@ class PairLogit:
         self._price = w("price_match")
         self._wanted = wanted_specialties(lead)
         self._places = tuple(p for p in (lead.postal_code, lead.city) if p)
+        self._language_wanted = lead.language
+        self._budget = lead.budget_usd  # price_in_range, inlined in __call__
 
     def __call__(self, agent: AgentProfile) -> float:
-        lead, weights = self._lead, self._weights
+        # Runs once per agent of the location on every route (1,000 in the bench): set
+        # operations in C and the price test inlined, rather than generators and calls.
+        weights = self._weights
         own = agent.own_feature
         z = self._base + weights.get(own, 0.0) + weights.get(own + self._intent, 0.0)
-        if lead.language:
-            z += self._language[0] if lead.language in agent.languages else self._language[1]
-        territories = agent.territories
-        if territories and any(p in territories for p in self._places):
+        if self._language_wanted:
+            z += self._language[0] if self._language_wanted in agent.languages else self._language[1]
+        if not agent.territories.isdisjoint(self._places):
             z += self._territory
-        specialties = agent.specialties
-        if specialties and any(s in specialties for s in self._wanted):
+        if not agent.specialties.isdisjoint(self._wanted):
             z += self._specialty
-        if (agent.min_price_usd or agent.max_price_usd) and price_in_range(lead, agent):
+        budget, low, high = self._budget, agent.min_price_usd, agent.max_price_usd
+        if budget > 0 and (low or high) and low <= budget and (not high or budget <= high):
             z += self._price
         return z
 

@@ -40,6 +40,8 @@ EXEMPT = {
     "ingest/ListLocations": "the operator's list of every location, by design; a location's own"
     " view is GetLocation (probed)",
     "content/AnalyzeReply": "classifies the text in the request and reads nothing stored",
+    "intelligence/GetCacheStats": "the process's cache hit and miss counters: numbers only, no"
+    " location's data",
     "coordinator/GetHighLevelInstall": "keyed by the location itself and never returns tokens; no app"
     " is installed in this mesh (tests/integration/test_highlevel_install.py reads installs)",
 }

@@ -1272,3 +1272,55 @@ class BatchGetLeadIntelligenceResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___BatchGetLeadIntelligenceResponse: _TypeAlias = BatchGetLeadIntelligenceResponse  # noqa: Y015
+
+@_typing.final
+class GetCacheStatsRequest(_message.Message):
+    """--- bench (issue #14) ---
+
+    Request for GetCacheStats.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCacheStatsRequest: _TypeAlias = GetCacheStatsRequest  # noqa: Y015
+
+@_typing.final
+class GetCacheStatsResponse(_message.Message):
+    """Response for GetCacheStats: counters of the answering process only (a
+    replica's own figures), cumulative since it started.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    L1_HIT_COUNT_FIELD_NUMBER: _builtins.int
+    L2_HIT_COUNT_FIELD_NUMBER: _builtins.int
+    MISS_COUNT_FIELD_NUMBER: _builtins.int
+    l1_hit_count: _builtins.int
+    """Lookups answered from the process's own memory."""
+    l2_hit_count: _builtins.int
+    """Lookups answered from Redis (missed in memory)."""
+    miss_count: _builtins.int
+    """Lookups neither level held: loaded from PostgreSQL."""
+    def __init__(
+        self,
+        *,
+        l1_hit_count: _builtins.int = ...,
+        l2_hit_count: _builtins.int = ...,
+        miss_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["l1_hit_count", b"l1_hit_count", "l2_hit_count", b"l2_hit_count", "miss_count", b"miss_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCacheStatsResponse: _TypeAlias = GetCacheStatsResponse  # noqa: Y015

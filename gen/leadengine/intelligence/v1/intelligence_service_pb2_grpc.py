@@ -111,6 +111,11 @@ class IntelligenceServiceStub:
                 request_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.BatchGetLeadIntelligenceRequest.SerializeToString,
                 response_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.BatchGetLeadIntelligenceResponse.FromString,
                 _registered_method=True)
+        self.GetCacheStats = channel.unary_unary(
+                '/leadengine.intelligence.v1.IntelligenceService/GetCacheStats',
+                request_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.GetCacheStatsRequest.SerializeToString,
+                response_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.GetCacheStatsResponse.FromString,
+                _registered_method=True)
 
 
 class IntelligenceServiceServicer:
@@ -247,6 +252,16 @@ class IntelligenceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCacheStats(self, request, context):
+        """--- bench (issue #14) ---
+        Returns this server process's cache lookups since it started, by level
+        (in-process L1, Redis L2, misses), so a bench can compute hit rates from
+        the difference of two readings. Read-only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IntelligenceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -324,6 +339,11 @@ def add_IntelligenceServiceServicer_to_server(servicer, server):
                     servicer.BatchGetLeadIntelligence,
                     request_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.BatchGetLeadIntelligenceRequest.FromString,
                     response_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.BatchGetLeadIntelligenceResponse.SerializeToString,
+            ),
+            'GetCacheStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCacheStats,
+                    request_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.GetCacheStatsRequest.FromString,
+                    response_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.GetCacheStatsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -733,6 +753,33 @@ class IntelligenceService:
             '/leadengine.intelligence.v1.IntelligenceService/BatchGetLeadIntelligence',
             leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.BatchGetLeadIntelligenceRequest.SerializeToString,
             leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.BatchGetLeadIntelligenceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCacheStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.intelligence.v1.IntelligenceService/GetCacheStats',
+            leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.GetCacheStatsRequest.SerializeToString,
+            leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.GetCacheStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,

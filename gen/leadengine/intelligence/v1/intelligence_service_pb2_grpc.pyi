@@ -102,6 +102,12 @@ class IntelligenceServiceStub:
     """Returns the stored scores of up to 1,000 leads of one location in one
     call; leads never scored (or of another location) are left out.
     """
+    GetCacheStats: _grpc.UnaryUnaryMultiCallable[_intelligence_service_pb2.GetCacheStatsRequest, _intelligence_service_pb2.GetCacheStatsResponse]
+    """--- bench (issue #14) ---
+    Returns this server process's cache lookups since it started, by level
+    (in-process L1, Redis L2, misses), so a bench can compute hit rates from
+    the difference of two readings. Read-only.
+    """
 
 @_typing.type_check_only
 class IntelligenceServiceAsyncStub(IntelligenceServiceStub):
@@ -176,6 +182,12 @@ class IntelligenceServiceAsyncStub(IntelligenceServiceStub):
     BatchGetLeadIntelligence: _aio.UnaryUnaryMultiCallable[_intelligence_service_pb2.BatchGetLeadIntelligenceRequest, _intelligence_service_pb2.BatchGetLeadIntelligenceResponse]  # type: ignore[assignment]
     """Returns the stored scores of up to 1,000 leads of one location in one
     call; leads never scored (or of another location) are left out.
+    """
+    GetCacheStats: _aio.UnaryUnaryMultiCallable[_intelligence_service_pb2.GetCacheStatsRequest, _intelligence_service_pb2.GetCacheStatsResponse]  # type: ignore[assignment]
+    """--- bench (issue #14) ---
+    Returns this server process's cache lookups since it started, by level
+    (in-process L1, Redis L2, misses), so a bench can compute hit rates from
+    the difference of two readings. Read-only.
     """
 
 class IntelligenceServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -338,6 +350,18 @@ class IntelligenceServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_intelligence_service_pb2.BatchGetLeadIntelligenceResponse, _abc.Awaitable[_intelligence_service_pb2.BatchGetLeadIntelligenceResponse]]:
         """Returns the stored scores of up to 1,000 leads of one location in one
         call; leads never scored (or of another location) are left out.
+        """
+
+    @_abc_1.abstractmethod
+    def GetCacheStats(
+        self,
+        request: _intelligence_service_pb2.GetCacheStatsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intelligence_service_pb2.GetCacheStatsResponse, _abc.Awaitable[_intelligence_service_pb2.GetCacheStatsResponse]]:
+        """--- bench (issue #14) ---
+        Returns this server process's cache lookups since it started, by level
+        (in-process L1, Redis L2, misses), so a bench can compute hit rates from
+        the difference of two readings. Read-only.
         """
 
 def add_IntelligenceServiceServicer_to_server(servicer: IntelligenceServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -83,7 +83,8 @@ async def test_a_due_step_waits_for_approval_and_goes_out_once_approved(m: Mesh,
     walked = await journey_of(m, lead.lead_id)
     assert walked.step_index == 2  # the walk did not wait for the agent
     assert step.status == pb.COMMUNICATION_STATUS_BLOCKED
-    assert step.message_id and step.address == lead.phone
+    assert step.message_id
+    assert step.address == lead.phone
 
     await m.clients.content.ApproveMessage(
         content_pb.ApproveMessageRequest(message_id=step.message_id, agent_id="agent-7"), timeout=5

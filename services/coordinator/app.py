@@ -28,6 +28,7 @@ from services.coordinator.compliance.repository import ConsentRepository
 from services.coordinator.compliance_servicer import ComplianceDeps
 from services.coordinator.config import Config
 from services.coordinator.delivery import crashpoints, providers
+from services.coordinator.delivery.approvals import ApprovalRepository
 from services.coordinator.delivery.attempts import AttemptRepository
 from services.coordinator.delivery.credentials import InstallRepository, TokenCipher, create_credentials
 from services.coordinator.delivery.dispatch import Dispatcher
@@ -42,6 +43,7 @@ from services.coordinator.delivery.settings import DeliverySettingsRepository
 from services.coordinator.inbound.handoff import ReplyHandoff
 from services.coordinator.inbound.messages import MessageHandler
 from services.coordinator.inbound.unknown_sender import UnknownSenders
+from services.coordinator.journeys.approved import ApprovedSends
 from services.coordinator.journeys.branding import BrandedContent, LocationBranding
 from services.coordinator.journeys.cadence_repository import CadenceRepository
 from services.coordinator.journeys.control import JourneyControl
@@ -311,6 +313,17 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         highlevel, InstallRepository(db, TokenCipher(cfg.providers.highlevel_app.token_keys))
     )
     servicer.init_notifications(AgentMoves(notifier, routing, ingest))
+    servicer.init_approvals(
+        ApprovedSends(
+            ApprovalRepository(db),
+            journeys,
+            consents,
+            content,
+            scheduler,
+            lease=timedelta(seconds=cfg.scheduler_lease_s),
+            clock=timestamps.now,
+        )
+    )
     return ServiceApp(
         registrations=[
             Registration(

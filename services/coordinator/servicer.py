@@ -8,6 +8,7 @@ from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.coordinator.v1 import coordinator_service_pb2_grpc as pb_grpc
 
 from services.coordinator import envelope
+from services.coordinator.approval_servicer import ApprovalHandlers
 from services.coordinator.cadence_servicer import CadenceHandlers
 from services.coordinator.campaign_servicer import CampaignHandlers, CampaignRoom
 from services.coordinator.compliance.basis import Policy
@@ -70,6 +71,7 @@ def communication_to_proto(message: Communication) -> pb.Communication:
         provider_message_id=message.provider_message_id,
         message_id=message.message_id,
         address=message.address,
+        awaiting_approval=message.awaiting_approval,
     )
 
 
@@ -131,6 +133,7 @@ class CoordinatorServicer(
     DeliveryHandlers,
     InstallHandlers,
     OutcomeHandlers,
+    ApprovalHandlers,
     pb_grpc.CoordinatorServiceServicer,
 ):
     def __init__(
@@ -162,6 +165,9 @@ class CoordinatorServicer(
 
     def _journey_proto(self, journey: Journey) -> pb.Journey:
         return journey_to_proto(journey)
+
+    def _communication_proto(self, message: Communication) -> pb.Communication:
+        return communication_to_proto(message)
 
     async def HandleLeadEvent(
         self, request: pb.HandleLeadEventRequest, context: Context

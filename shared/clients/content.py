@@ -20,6 +20,8 @@ class Refused:
 
     reason: str  # content's ErrorInfo reason, or the status name when it gave none
     message: str
+    # MESSAGE_PENDING_APPROVAL: the stored draft an agent may approve.
+    message_id: str = ""
 
 
 class ContentClient(Client):
@@ -44,10 +46,30 @@ class ContentClient(Client):
                 "MESSAGE_PENDING_APPROVAL",
                 f"the location is in suggest mode; message {resp.message.message_id} waits for an "
                 "agent's ApproveMessage and was not sent",
+                message_id=resp.message.message_id,
             )
         return resp.message
 
-    async def analyze_reply(self, lead_id: uuid.UUID | str, body: str) -> pb.AnalyzeReplyResponse:
-        """What a lead's reply reads as: intent, sentiment and the phrases that decided."""
-        request = pb.AnalyzeReplyRequest(lead_id=str(lead_id), body=body)
+    async def analyze_reply(
+        self, lead_id: uuid.UUID | str, body: str, location_id: str = ""
+    ) -> pb.AnalyzeReplyResponse:
+        """What a lead's reply reads as: intent, sentiment and the phrases that decided.
+        With the lead's location, Claude's analysis counts against that location's budget."""
+        request = pb.AnalyzeReplyRequest(lead_id=str(lead_id), body=body, location_id=location_id)
         return await self._call("AnalyzeReply", self._peers.content.AnalyzeReply, request, budget_s=2.0)
+
+    async def find_message(self, lead_id: uuid.UUID | str, message_id: str) -> pb.Message | None:
+        """One message content wrote for the lead, as it stands now (an approval included);
+        None when content holds no such message for that lead."""
+        token = ""
+        while True:
+            request = pb.GetConversationRequest(lead_id=str(lead_id), page_size=100, page_token=token)
+            page = await self._call(
+                "GetConversation", self._peers.content.GetConversation, request, budget_s=2.0
+            )
+            for message in page.messages:
+                if message.message_id == message_id:
+                    return message
+            token = page.next_page_token
+            if not token:
+                return None

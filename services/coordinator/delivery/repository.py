@@ -46,6 +46,8 @@ class Communication:
     update_time: datetime
     # Who holds the claim (delivery/attempts.py); None when nobody does.
     claim_token: uuid.UUID | None = None
+    # A suggest-mode draft (message_id) waiting for SendApprovedMessage (journeys/approved.py).
+    awaiting_approval: bool = False
 
 
 def communication_from_row(row: asyncpg.Record) -> Communication:
@@ -69,6 +71,7 @@ def communication_from_row(row: asyncpg.Record) -> Communication:
         create_time=row["create_time"],
         update_time=row["update_time"],
         claim_token=row.get("claim_token"),
+        awaiting_approval=bool(row.get("awaiting_approval", False)),
     )
 
 
@@ -88,6 +91,8 @@ class NewCommunication:
     # Set when the caller delivers right away: the row is claimed until then, so the
     # scheduler finishes it only if this process dies before recording the outcome.
     claim_until: datetime | None = None
+    # BLOCKED until an agent approves the draft message_id (suggest mode).
+    awaiting_approval: bool = False
 
 
 @dataclass(frozen=True)
@@ -204,10 +209,10 @@ class CommunicationRepository:
             row = await conn.fetchrow(
                 "INSERT INTO communications (lead_id, journey_id, step_key, channel, direction, status,"
                 " status_reason, body, subject, address, message_id, scheduled_time, claim_until, attempts,"
-                " claim_token)"
+                " claim_token, awaiting_approval)"
                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
                 " CASE WHEN $13::timestamptz IS NULL THEN 0 ELSE 1 END,"
-                " CASE WHEN $13::timestamptz IS NULL THEN NULL ELSE gen_random_uuid() END)"
+                " CASE WHEN $13::timestamptz IS NULL THEN NULL ELSE gen_random_uuid() END, $14)"
                 " ON CONFLICT (lead_id, step_key) DO NOTHING RETURNING *",
                 new.lead_id,
                 new.journey_id,
@@ -222,6 +227,7 @@ class CommunicationRepository:
                 new.message_id,
                 new.scheduled_time,
                 new.claim_until,
+                new.awaiting_approval,
                 timeout=deadlines.timeout(2.0),
             )
             if row is not None:
@@ -275,6 +281,25 @@ class CommunicationRepository:
                 reason,
                 scheduled_time,
                 SCHEDULED,
+                timeout=deadlines.timeout(2.0),
+            )
+
+    async def await_approval(
+        self, communication_id: uuid.UUID, message_id: str, reason: str, address: str
+    ) -> None:
+        """A due step content wrote as a suggest-mode draft: BLOCKED until an agent approves
+        `message_id`; a no-op if something else (a stopped journey) settled it first."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE communications SET status = $2, status_reason = $3, message_id = $4,"
+                " address = $6, awaiting_approval = true, claim_until = NULL, claim_token = NULL,"
+                " update_time = now() WHERE communication_id = $1 AND status = $5",
+                communication_id,
+                pb.COMMUNICATION_STATUS_BLOCKED,
+                reason,
+                message_id,
+                SCHEDULED,
+                address,
                 timeout=deadlines.timeout(2.0),
             )
 

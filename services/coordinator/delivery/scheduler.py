@@ -68,10 +68,16 @@ class Scheduler:
         await self._dispatcher.reconcile_stale(at, self._batch)
         claimed = await self._repo.claim_due(at, at + self._lease, self._batch)
         for message in claimed:
-            await self._settle(message, at)
+            await self.settle(message, at)
         return len(claimed)
 
-    async def _settle(self, message: Communication, now: datetime) -> None:
+    async def settle(
+        self, message: Communication, now: datetime, *, retry: bool = True, approved: bool = False
+    ) -> None:
+        """Gate and send one claimed message. retry=False: inside an RPC deadline, a provider
+        asking us to wait hands it back to the loop. approved: an agent released this draft
+        (SendApprovedMessage), which may still go out after the cadence ran out; a journey
+        stopped for good refuses it like any other message."""
         cid = message.communication_id
         if message.attempts > self._max_attempts:
             await self._repo.finish_communication(
@@ -84,7 +90,7 @@ class Scheduler:
             await self._dispatcher.dispatch(message, now)  # a reply the lead asked for: no gates
             return
         journey = await self._journeys.find_journey(message.lead_id)
-        if journey is None or not journey.active:
+        if journey is None or not (journey.active or (approved and not journey.stopped)):
             reason = journey.stop_reason if journey is not None else "no journey"
             await self._repo.settle_scheduled(
                 cid, pb.COMMUNICATION_STATUS_BLOCKED, f"journey stopped: {reason}", None
@@ -121,16 +127,19 @@ class Scheduler:
             await self._repo.settle_scheduled(cid, pb.COMMUNICATION_STATUS_BLOCKED, decision.reason, None)
         else:
             if unwritten and self._steps is not None:
-                written, refused = await self._steps.write(message, journey)
+                written, refused, pending = await self._steps.write(message, journey)
                 if written is None:
-                    await self._repo.settle_scheduled(cid, pb.COMMUNICATION_STATUS_BLOCKED, refused, None)
+                    if pending:  # suggest mode: SendApprovedMessage sends it once approved
+                        await self._repo.await_approval(cid, pending, refused, address)
+                    else:
+                        await self._repo.settle_scheduled(cid, pb.COMMUNICATION_STATUS_BLOCKED, refused, None)
                     await self._steps.after_settled(message)
                     return
                 message = await self._repo.fill_step(
                     cid, address, written.subject, written.body, written.message_id
                 )
             # The gates are checked again under the row lock just before the call.
-            done = await self._dispatcher.dispatch(message, now)
+            done = await self._dispatcher.dispatch(message, now, retry=retry)
             log.info(
                 "scheduled message handed on",
                 extra={"communication_id": str(cid), "status": pb.CommunicationStatus.Name(done.status)},

@@ -81,12 +81,18 @@ class ReplyHandoff:
         self._communications = communications
 
     async def notice(
-        self, lead_name: str, lead_id: uuid.UUID, channel: common_pb2.Channel.ValueType, reply: Communication
+        self,
+        lead_name: str,
+        lead_id: uuid.UUID,
+        channel: common_pb2.Channel.ValueType,
+        reply: Communication,
+        location_id: str,
     ) -> tuple[str, str]:
-        """(subject, body) of the hand-off: the reply, its classification, the thread."""
+        """(subject, body) of the hand-off: the reply, its classification, the thread.
+        `location_id` is the lead's: Claude's analysis counts against its budget."""
         subject, body = notifier.reply_notice(lead_name, channel, reply.body)
         try:
-            analysis = await self._content.analyze_reply(lead_id, reply.body)
+            analysis = await self._content.analyze_reply(lead_id, reply.body, location_id)
         except PeerError as err:
             if err.code not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 raise

@@ -215,7 +215,9 @@ class MessageHandler:
         agent = await notifier.current_agent(self._routing, lead_id, journey.location_id, journey.agent_id)
         name = await self._lead_name(lead_id)
         if self._handoff is not None and not opt_out_keyword:
-            subject, body = await self._handoff.notice(name, lead_id, message.channel, received)
+            subject, body = await self._handoff.notice(
+                name, lead_id, message.channel, received, journey.location_id
+            )
         else:
             subject, body = notifier.reply_notice(name, message.channel, message.body, opt_out_keyword)
         await self._notifier.notify(

@@ -93,7 +93,11 @@ class FirstTouch:
         }
 
         async def blocked(
-            channel: common_pb2.Channel.ValueType, address: str, reason: str, gate: str = ""
+            channel: common_pb2.Channel.ValueType,
+            address: str,
+            reason: str,
+            gate: str = "",
+            pending: str = "",
         ) -> Communication:
             if gate:  # else the gates ran and recorded it
                 await self._checks.refused(
@@ -113,6 +117,9 @@ class FirstTouch:
                     address=address,
                     status=pb.COMMUNICATION_STATUS_BLOCKED,
                     status_reason=reason,
+                    # Suggest mode: SendApprovedMessage sends it once an agent approves.
+                    message_id=pending,
+                    awaiting_approval=bool(pending),
                 )
             )
             return message
@@ -124,7 +131,7 @@ class FirstTouch:
         if refused:
             await self._check(journey, channel, address, facts)
             return await blocked(channel, address, refused)
-        written, refused = await writing.write(
+        written, refused, pending = await writing.write_or_hold(
             self._content,
             content_pb.GenerateMessageRequest(
                 lead_id=str(journey.lead_id),
@@ -136,7 +143,7 @@ class FirstTouch:
             ),
         )
         if written is None:
-            return await blocked(channel, address, refused, "content")
+            return await blocked(channel, address, refused, "content", pending)
         now = self._clock()
         decision = (await self._check(journey, channel, address, facts, now)).decision
         fields: dict[str, Any] = {

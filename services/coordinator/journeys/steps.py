@@ -108,8 +108,11 @@ class CadenceWalker:
         )
         return await self._cadences.set_next_step(journey.journey_id, following, due)
 
-    async def write(self, message: Communication, journey: Journey) -> tuple[content_pb.Message | None, str]:
-        """Content writes the due step with its purpose; or None and why it refused."""
+    async def write(
+        self, message: Communication, journey: Journey
+    ) -> tuple[content_pb.Message | None, str, str]:
+        """Content writes the due step with its purpose; or None, why it refused, and the
+        id of a suggest-mode draft held for approval ("" when content refused outright)."""
         index = step_index(message)
         assert index is not None
         assert journey.cadence_id is not None
@@ -118,7 +121,7 @@ class CadenceWalker:
         context = content_pb.MessageContext.FromString(
             await self._cadences.message_context(journey.journey_id)
         )
-        return await writing.write(
+        return await writing.write_or_hold(
             self._content,
             content_pb.GenerateMessageRequest(
                 lead_id=str(journey.lead_id),
@@ -132,10 +135,11 @@ class CadenceWalker:
         )
 
     async def after_settled(self, message: Communication) -> None:
-        """A step went out, or was blocked for good: schedule the next one."""
+        """A step went out, or was blocked for good: schedule the next one. A step the
+        walk has passed (an approved draft sent late) schedules nothing again."""
         index = step_index(message)
         journey = await self._journeys.find_journey(message.lead_id)
-        if index is not None and journey is not None:
+        if index is not None and journey is not None and journey.step_index <= index:
             await self.schedule_after(journey, index)
 
     async def _first_channel(self, journey: Journey) -> common_pb2.Channel.ValueType:

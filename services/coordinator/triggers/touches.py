@@ -139,7 +139,9 @@ class TriggerTouches:
             return found
         base: dict[str, Any] = {"lead_id": journey.lead_id, "journey_id": journey.journey_id, "step_key": key}
 
-        async def blocked(channel: common_pb2.Channel.ValueType, address: str, reason: str) -> Communication:
+        async def blocked(
+            channel: common_pb2.Channel.ValueType, address: str, reason: str, pending: str = ""
+        ) -> Communication:
             row, _ = await self._communications.add_communication(
                 NewCommunication(
                     **base,
@@ -147,6 +149,9 @@ class TriggerTouches:
                     address=address,
                     status=pb.COMMUNICATION_STATUS_BLOCKED,
                     status_reason=reason,
+                    # Suggest mode: SendApprovedMessage sends it once an agent approves.
+                    message_id=pending,
+                    awaiting_approval=bool(pending),
                 )
             )
             return row
@@ -162,7 +167,7 @@ class TriggerTouches:
         channel, address, refused = gates.lawful_channel(facts)
         if refused:
             return await blocked(channel, address, refused)
-        written, refused = await writing.write(
+        written, refused, pending = await writing.write_or_hold(
             self._content,
             content_pb.GenerateMessageRequest(
                 lead_id=str(journey.lead_id),
@@ -174,7 +179,7 @@ class TriggerTouches:
             ),
         )
         if written is None:
-            return await blocked(channel, address, refused)
+            return await blocked(channel, address, refused, pending)
         due = now + self._limits.delay
         # The scheduler checks every gate again, caps included, when the touch is due.
         decision = evaluation.plan(channel, address, facts, due, self._window)

@@ -578,6 +578,7 @@ class Communication(_message.Message):
     PROVIDER_MESSAGE_ID_FIELD_NUMBER: _builtins.int
     MESSAGE_ID_FIELD_NUMBER: _builtins.int
     ADDRESS_FIELD_NUMBER: _builtins.int
+    AWAITING_APPROVAL_FIELD_NUMBER: _builtins.int
     communication_id: _builtins.str
     lead_id: _builtins.str
     channel: _common_pb2.Channel.ValueType
@@ -594,6 +595,10 @@ class Communication(_message.Message):
     """The content message it carries."""
     address: _builtins.str
     """E.164 or email address it went to or came from."""
+    awaiting_approval: _builtins.bool
+    """A suggest-mode draft (message_id) waiting for an agent's ApproveMessage and
+    then SendApprovedMessage; false once it was sent or refused.
+    """
     @_builtins.property
     def scheduled_time(self) -> _timestamp_pb2.Timestamp:
         """For SCHEDULED: when the window opens."""
@@ -619,10 +624,11 @@ class Communication(_message.Message):
         provider_message_id: _builtins.str = ...,
         message_id: _builtins.str = ...,
         address: _builtins.str = ...,
+        awaiting_approval: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "scheduled_time", b"scheduled_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "body", b"body", "channel", b"channel", "communication_id", b"communication_id", "create_time", b"create_time", "direction", b"direction", "lead_id", b"lead_id", "message_id", b"message_id", "provider_message_id", b"provider_message_id", "scheduled_time", b"scheduled_time", "status", b"status", "status_reason", b"status_reason", "subject", b"subject", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "awaiting_approval", b"awaiting_approval", "body", b"body", "channel", b"channel", "communication_id", b"communication_id", "create_time", b"create_time", "direction", b"direction", "lead_id", b"lead_id", "message_id", b"message_id", "provider_message_id", b"provider_message_id", "scheduled_time", b"scheduled_time", "status", b"status", "status_reason", b"status_reason", "subject", b"subject", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2972,3 +2978,60 @@ class LeadReassignment(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___LeadReassignment: _TypeAlias = LeadReassignment  # noqa: Y015
+
+@_typing.final
+class SendApprovedMessageRequest(_message.Message):
+    """--- Suggest mode: sending approved drafts (issue #13) ---
+
+    Request for SendApprovedMessage.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    message_id: _builtins.str
+    """The content message an agent approved (Communication.message_id)."""
+    location_id: _builtins.str
+    """Tenant isolation: when set, the message must belong to a lead of this
+    location, else NOT_FOUND.
+    """
+    def __init__(
+        self,
+        *,
+        message_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id", "message_id", b"message_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SendApprovedMessageRequest: _TypeAlias = SendApprovedMessageRequest  # noqa: Y015
+
+@_typing.final
+class SendApprovedMessageResponse(_message.Message):
+    """Response for SendApprovedMessage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNICATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def communication(self) -> Global___Communication:
+        """The step as it now stands: QUEUED or SIMULATED when it went out,
+        SCHEDULED when held for the lead's sending window, BLOCKED with why.
+        """
+
+    def __init__(
+        self,
+        *,
+        communication: Global___Communication | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["communication", b"communication"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["communication", b"communication"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SendApprovedMessageResponse: _TypeAlias = SendApprovedMessageResponse  # noqa: Y015

@@ -192,6 +192,11 @@ class CoordinatorServiceStub:
                 request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetHighLevelInstallRequest.SerializeToString,
                 response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetHighLevelInstallResponse.FromString,
                 _registered_method=True)
+        self.SendApprovedMessage = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/SendApprovedMessage',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SendApprovedMessageRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SendApprovedMessageResponse.FromString,
+                _registered_method=True)
 
 
 class CoordinatorServiceServicer:
@@ -449,6 +454,20 @@ class CoordinatorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SendApprovedMessage(self, request, context):
+        """--- Suggest mode: sending approved drafts (issue #13) ---
+
+        Sends the journey step whose suggest-mode draft an agent approved with
+        content's ApproveMessage (the approved text, edited or not). Consent,
+        opt-outs, suppression, quiet hours and caps are checked again now; a
+        journey stopped meanwhile (the lead replied, opted out, was deleted)
+        records the step BLOCKED with why instead. Idempotent: the step is sent
+        at most once, and a repeat returns it as it stands.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CoordinatorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -606,6 +625,11 @@ def add_CoordinatorServiceServicer_to_server(servicer, server):
                     servicer.GetHighLevelInstall,
                     request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetHighLevelInstallRequest.FromString,
                     response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetHighLevelInstallResponse.SerializeToString,
+            ),
+            'SendApprovedMessage': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendApprovedMessage,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SendApprovedMessageRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SendApprovedMessageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1448,6 +1472,33 @@ class CoordinatorService:
             '/leadengine.coordinator.v1.CoordinatorService/GetHighLevelInstall',
             leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetHighLevelInstallRequest.SerializeToString,
             leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.GetHighLevelInstallResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SendApprovedMessage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/SendApprovedMessage',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SendApprovedMessageRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SendApprovedMessageResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -146,6 +146,16 @@ class CoordinatorServiceStub:
     """
     GetHighLevelInstall: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetHighLevelInstallRequest, _coordinator_service_pb2.GetHighLevelInstallResponse]
     """Where a location's HighLevel app install stands (never its tokens)."""
+    SendApprovedMessage: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.SendApprovedMessageRequest, _coordinator_service_pb2.SendApprovedMessageResponse]
+    """--- Suggest mode: sending approved drafts (issue #13) ---
+
+    Sends the journey step whose suggest-mode draft an agent approved with
+    content's ApproveMessage (the approved text, edited or not). Consent,
+    opt-outs, suppression, quiet hours and caps are checked again now; a
+    journey stopped meanwhile (the lead replied, opted out, was deleted)
+    records the step BLOCKED with why instead. Idempotent: the step is sent
+    at most once, and a repeat returns it as it stands.
+    """
 
 @_typing.type_check_only
 class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
@@ -265,6 +275,16 @@ class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
     """
     GetHighLevelInstall: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetHighLevelInstallRequest, _coordinator_service_pb2.GetHighLevelInstallResponse]  # type: ignore[assignment]
     """Where a location's HighLevel app install stands (never its tokens)."""
+    SendApprovedMessage: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.SendApprovedMessageRequest, _coordinator_service_pb2.SendApprovedMessageResponse]  # type: ignore[assignment]
+    """--- Suggest mode: sending approved drafts (issue #13) ---
+
+    Sends the journey step whose suggest-mode draft an agent approved with
+    content's ApproveMessage (the approved text, edited or not). Consent,
+    opt-outs, suppression, quiet hours and caps are checked again now; a
+    journey stopped meanwhile (the lead replied, opted out, was deleted)
+    records the step BLOCKED with why instead. Idempotent: the step is sent
+    at most once, and a repeat returns it as it stands.
+    """
 
 class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
     """CoordinatorService runs each lead's journey: it reacts to lead events,
@@ -567,5 +587,21 @@ class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_coordinator_service_pb2.GetHighLevelInstallResponse, _abc.Awaitable[_coordinator_service_pb2.GetHighLevelInstallResponse]]:
         """Where a location's HighLevel app install stands (never its tokens)."""
+
+    @_abc_1.abstractmethod
+    def SendApprovedMessage(
+        self,
+        request: _coordinator_service_pb2.SendApprovedMessageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.SendApprovedMessageResponse, _abc.Awaitable[_coordinator_service_pb2.SendApprovedMessageResponse]]:
+        """--- Suggest mode: sending approved drafts (issue #13) ---
+
+        Sends the journey step whose suggest-mode draft an agent approved with
+        content's ApproveMessage (the approved text, edited or not). Consent,
+        opt-outs, suppression, quiet hours and caps are checked again now; a
+        journey stopped meanwhile (the lead replied, opted out, was deleted)
+        records the step BLOCKED with why instead. Idempotent: the step is sent
+        at most once, and a repeat returns it as it stands.
+        """
 
 def add_CoordinatorServiceServicer_to_server(servicer: CoordinatorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

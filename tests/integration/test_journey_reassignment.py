@@ -11,13 +11,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
+import grpc
 import pytest
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 
 from tests.conftest import with_database
 from tests.journeys import add_agent, add_lead, eventually
-from tests.support import Mesh, mesh, migrate_all
+from tests.support import Mesh, error_reason, mesh, migrate_all
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +141,23 @@ async def test_an_older_move_arriving_late_does_not_overwrite_a_newer_one(m: Mes
         "reassigned from Al to Bo (test move)",
         "reassigned from Bo to Cy (test move)",
     ]
+
+
+async def test_a_malformed_move_is_refused_and_changes_nothing(m: Mesh) -> None:
+    loc = f"loc-{uuid.uuid4()}"
+    await add_agent(m, loc, name="Dee")
+    lead = await add_lead(m, loc, email=f"lee-{uuid.uuid4().hex[:8]}@example.com")
+    started = await eventually(lambda: journey(m, lead.lead_id), lambda j: bool(j.agent_id), "a journey")
+    bad = pb.HandleOutcomeRequest(
+        event_id=str(uuid.uuid4()),
+        lead_id=lead.lead_id,
+        location_id=loc,
+        agent_id="not-an-agent",
+        reassignment=pb.LeadReassignment(previous_agent_id=started.agent_id, reason="test move"),
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as exc:
+        await m.clients.coordinator.HandleOutcome(bad, timeout=10)
+    assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_reason(exc.value) == "INVALID_ID"
+    assert (await journey(m, lead.lead_id)).agent_id == started.agent_id
+    assert await moves(m, lead.lead_id) == []

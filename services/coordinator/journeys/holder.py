@@ -16,7 +16,7 @@ from datetime import datetime
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
 from services.coordinator.timeline import entries
-from shared import deadlines, timestamps
+from shared import deadlines, inputs, timestamps
 from shared.clients import RoutingClient
 from shared.db import Database
 
@@ -28,23 +28,26 @@ class JourneyHolder:
         self._db = db
         self._routing = routing
 
-    async def _name(self, agent_id: str, location_id: str) -> str:
-        if not agent_id:
+    async def _name(self, agent_id: uuid.UUID | None, location_id: str) -> str:
+        if agent_id is None:
             return ""
-        agent = await self._routing.get_agent(uuid.UUID(agent_id), location_id=location_id)
+        agent = await self._routing.get_agent(agent_id, location_id=location_id)
         return agent.name if agent is not None else ""
 
     async def moved(self, request: pb.HandleOutcomeRequest, lead_id: uuid.UUID, location_id: str) -> bool:
         """Apply routing's move to the lead's journey; False when this move was already applied.
         Agent names are looked up before the transaction (never await a peer inside one)."""
         move = request.reassignment
-        previous = move.previous_agent_id
-        new = request.agent_id
+        # Checked before anything is written: a malformed relay changes nothing.
+        previous = inputs.parse_uuid(
+            move.previous_agent_id, "reassignment.previous_agent_id", what="agent id"
+        )
+        new = inputs.parse_uuid(request.agent_id, "agent_id", what="agent id") if request.agent_id else None
         details = {
             "event_id": request.event_id,
-            "from_agent_id": previous,
+            "from_agent_id": str(previous),
             "from_agent_name": await self._name(previous, location_id),
-            "to_agent_id": new,
+            "to_agent_id": str(new or ""),
             "to_agent_name": await self._name(new, location_id),
             "reason": move.reason,
             "missed_deadline": move.missed_deadline,
@@ -73,7 +76,7 @@ class JourneyHolder:
                 " WHERE d.lead_id = $1 AND d.kind = $5 AND d.occur_time > $6)",
                 lead_id,
                 location_id,
-                uuid.UUID(new) if new else None,
+                new,
                 "" if new else (f"{POND_REASON}: {move.reason}" if move.reason else POND_REASON),
                 entries.REASSIGNED,
                 at,

@@ -48,6 +48,7 @@ from services.coordinator.journeys.branding import BrandedContent, LocationBrand
 from services.coordinator.journeys.cadence_repository import CadenceRepository
 from services.coordinator.journeys.control import JourneyControl
 from services.coordinator.journeys.first_touch import FirstTouch
+from services.coordinator.journeys.holder import JourneyHolder
 from services.coordinator.journeys.repository import Journey, JourneyRepository
 from services.coordinator.journeys.runner import JourneyRunner
 from services.coordinator.journeys.steps import CadenceWalker
@@ -312,7 +313,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     servicer.init_installs(
         highlevel, InstallRepository(db, TokenCipher(cfg.providers.highlevel_app.token_keys))
     )
-    servicer.init_notifications(AgentMoves(notifier, routing, ingest))
+    servicer.init_notifications(AgentMoves(notifier, routing, ingest), JourneyHolder(db, routing))
     servicer.init_approvals(
         ApprovedSends(
             ApprovalRepository(db),

@@ -1,12 +1,13 @@
 """CoordinatorService.HandleOutcome: routing's outbox relay hands over every recorded outcome.
-A WON lead converted: its automated journey stops. A reassignment is told to both agents.
-Mixed into CoordinatorServicer."""
+A WON lead converted: its automated journey stops. A reassignment moves the journey to the
+new agent (journeys/holder.py) and is told to both agents. Mixed into CoordinatorServicer."""
 
 from __future__ import annotations
 
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 
+from services.coordinator.journeys.holder import JourneyHolder
 from services.coordinator.journeys.repository import CONVERTED, Journey, JourneyRepository
 from services.coordinator.notifications.moves import AgentMoves
 from shared import inputs
@@ -17,9 +18,11 @@ from shared.rpc import Context
 class OutcomeHandlers:
     _journeys: JourneyRepository
     _agent_moves: AgentMoves | None = None
+    _journey_holder: JourneyHolder | None = None
 
-    def init_notifications(self, moves: AgentMoves) -> None:
+    def init_notifications(self, moves: AgentMoves, holder: JourneyHolder | None = None) -> None:
         self._agent_moves = moves
+        self._journey_holder = holder
 
     def _journey_proto(self, journey: Journey) -> pb.Journey:
         raise NotImplementedError
@@ -31,6 +34,8 @@ class OutcomeHandlers:
         location_id = inputs.require_text(request.location_id, "location_id")
         inputs.require_text(request.event_id, "event_id")
         if request.HasField("reassignment"):
+            if self._journey_holder is not None:
+                await self._journey_holder.moved(request, lead_id, location_id)
             if self._agent_moves is None:
                 raise FailedPrecondition(
                     "this coordinator cannot notify agents of reassignments; deploy the current release",

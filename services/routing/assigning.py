@@ -70,6 +70,7 @@ def profile(agent: Agent, default_capacity: int, load: AgentLoad | None = None) 
         working_hours=agent.working_hours,
         team_id=agent.team_id,
         team_lead=agent.team_lead,
+        response_s=agent.response_median_s if load is None else load.response_median_s,
     )
 
 

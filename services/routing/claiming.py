@@ -55,10 +55,15 @@ class Claiming:
         return held
 
     async def accept(self, lead_id: uuid.UUID, location_id: str, agent_id: uuid.UUID) -> Assignment:
-        await self._held(lead_id, location_id)
+        held = await self._held(lead_id, location_id)
+        first = held.accept_time is None and held.agent_id == agent_id
         async with self._repo.transaction() as tx:
+            if first:  # the agent's median response time changes: routes must re-read it
+                await tx.bump_roster(location_id)
             if not await tx.accept(lead_id, agent_id):
                 raise not_theirs(lead_id, agent_id)
+            if first:
+                await tx.record_response(held, "accepted")
         return await self._held(lead_id, location_id)
 
     async def decline(self, lead_id: uuid.UUID, location_id: str, agent_id: uuid.UUID) -> Assignment:
@@ -101,6 +106,8 @@ class Claiming:
             moved = await tx.move(held, new, why, passed=held.agent_id)
             if moved is None:
                 raise _Changed  # roll back the slot taken for the next agent
+            # A decline is an answer; a missed deadline counts as at least the time it waited.
+            await tx.record_response(held, "missed" if missed_deadline else "declined")
             # In the move's own transaction: both agents hear of it once the move commits,
             # and never of a move that rolled back.
             await outcome_outbox.publish(

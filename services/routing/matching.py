@@ -23,6 +23,29 @@ _INTENT_SPECIALTY: dict[int, tuple[str, ...]] = {
     ingest_pb.LEAD_INTENT_INVESTOR: ("investor",),
 }
 LUXURY_USD = 1_000_000
+# Response-time bands (median seconds to answer an offered lead, upper bounds) and their
+# features; the slowest band starts where the default acceptance SLA (5 min) ends.
+RESPONSE_BANDS: tuple[tuple[float, str], ...] = (
+    (60.0, "response=under_1m"),
+    (300.0, "response=1m_to_5m"),
+    (float("inf"), "response=over_5m"),
+)
+RESPONSE_FEATURES = tuple(feature for _, feature in RESPONSE_BANDS)
+
+
+def response_feature(median_s: float | None) -> str:
+    """The agent's response-time feature; "" before the agent has answered any offer."""
+    if median_s is None:
+        return ""
+    return next(feature for limit, feature in RESPONSE_BANDS if median_s <= limit)
+
+
+def response_words(median_s: float) -> str:
+    """'answers offers in a median 4m 10s' for an agent's reasons."""
+    whole = round(median_s)
+    minutes, seconds = divmod(whole, 60)
+    span = f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
+    return f"answers offers in a median {span}"
 
 
 @dataclass(frozen=True)
@@ -73,12 +96,15 @@ class AgentProfile:
     working_hours: tuple[Window, ...]
     team_id: str
     team_lead: bool = False
+    # Median seconds to answer recent offers (None: none answered yet); a model feature.
+    response_s: float | None = None
     # The id as text (ties are broken on it) and the agent's own feature name: computed once,
     # since every route reads them for every agent of the location.
     key: str = field(init=False, repr=False, compare=False)
     own_feature: str = field(init=False, repr=False, compare=False)
     # Seconds since the epoch of the last assignment (0: never): round-robin and ties order on it.
     waited: float = field(init=False, repr=False, compare=False)
+    response_feature: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "key", str(self.agent_id))
@@ -86,6 +112,7 @@ class AgentProfile:
         object.__setattr__(
             self, "waited", self.last_assign_time.timestamp() if self.last_assign_time else 0.0
         )
+        object.__setattr__(self, "response_feature", response_feature(self.response_s))
 
     @property
     def has_room(self) -> bool:
@@ -153,7 +180,8 @@ def lead_features(lead: LeadProfile) -> list[str]:
 
 def pair_features(lead: LeadProfile, agent: AgentProfile) -> list[str]:
     """The features of this lead with this agent: matches, and the agent's own history (its id,
-    and its id with the lead's intent, whose weights learn what the agent converts)."""
+    and its id with the lead's intent, whose weights learn what the agent converts) and how fast
+    the agent answers new leads."""
     features = [agent.own_feature, f"{agent.own_feature}|intent={lead.intent}"]
     if lead.language:
         features.append("language_match" if lead.language in agent.languages else "language_mismatch")
@@ -163,6 +191,8 @@ def pair_features(lead: LeadProfile, agent: AgentProfile) -> list[str]:
         features.append("specialty_match")
     if price_in_range(lead, agent):
         features.append("price_match")
+    if agent.response_feature:
+        features.append(agent.response_feature)
     return features
 
 

@@ -2,7 +2,8 @@
 binary features, learned online one outcome at a time. Pure: no I/O.
 
 Before any outcome it answers from a prior (a base rate and mild bonuses for language,
-territory, specialty and price matches, as peers' routing rules encode). Each outcome takes one
+territory, specialty and price matches, as peers' routing rules encode, and for agents who
+answer new leads fast). Each outcome takes one
 AdaGrad step whose L2 term pulls every weight back toward that prior, so an agent seen a few
 times moves a little and an agent seen often is judged on its own record.
 """
@@ -22,6 +23,11 @@ PRIOR: Mapping[str, float] = {
     "territory_match": 0.3,
     "specialty_match": 0.3,
     "price_match": 0.15,
+    # Speed to lead: an agent who answers new leads within a minute converts more of them than
+    # one who lets them wait past the acceptance SLA (speed to lead, domain.md §1).
+    "response=under_1m": 0.2,
+    "response=1m_to_5m": 0.0,
+    "response=over_5m": -0.3,
 }
 LEARNING_RATE = 0.3
 L2 = 0.02

@@ -57,6 +57,9 @@ class Agent:
     team_id: str = ""
     team_lead: bool = False
     notify_channel: int = 0  # AgentNotifyChannel; 0: text when a phone is on file, else email
+    # Median seconds to answer recent offers (see record_response); None: never answered one.
+    response_median_s: float | None = None
+    response_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,12 @@ class AgentLoad(NamedTuple):
     available: bool
     active_lead_count: int
     last_assign_time: datetime | None
+    # Moves with each answer the agent gives, which does not move update_time.
+    response_median_s: float | None = None
+
+
+# How many of an agent's latest answers its median response time is taken over.
+RECENT_RESPONSES = 20
 
 
 @dataclass(frozen=True)
@@ -133,6 +142,8 @@ def _agent(row: asyncpg.Record) -> Agent:
         team_id=row["team_id"],
         team_lead=row["team_lead"],
         notify_channel=row["notify_channel"],
+        response_median_s=row["response_median_s"],
+        response_count=row["response_count"],
     )
 
 
@@ -396,6 +407,34 @@ class RoutingTx:
         )
         return inserted
 
+    async def record_response(self, held: Assignment, kind: str, *, recent: int = RECENT_RESPONSES) -> bool:
+        """The holder of `held` answered its offer now (`kind`: accepted, declined, missed): store
+        it once per offer and refresh the agent's median over its `recent` last answers. Runs in
+        a transaction that bumped the roster, so the next route reads the new median. False
+        when this offer's answer was already stored (a retry)."""
+        assert held.agent_id is not None
+        stored = await self._conn.fetchval(
+            "INSERT INTO agent_responses (lead_id, agent_id, location_id, offer_time, kind, seconds)"
+            " VALUES ($1, $2, $3, $4, $5, greatest(0, extract(epoch FROM clock_timestamp() - $4)))"
+            " ON CONFLICT DO NOTHING RETURNING true",
+            held.lead_id,
+            held.agent_id,
+            held.location_id,
+            held.assign_time,
+            kind,
+        )
+        if not stored:
+            return False
+        await self._conn.execute(
+            "UPDATE agents SET (response_median_s, response_count) = (SELECT"
+            " percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds), count(*) FROM (SELECT seconds"
+            " FROM agent_responses WHERE agent_id = $1 ORDER BY response_time DESC LIMIT $2) r)"
+            " WHERE agent_id = $1",
+            held.agent_id,
+            recent,
+        )
+        return True
+
 
 class RoutingRepository:
     def __init__(self, db: Database) -> None:
@@ -428,8 +467,8 @@ class RoutingRepository:
         retry, never an extra lead."""
         async with self._db.connection() as conn:
             rows = await conn.fetch(
-                "SELECT agent_id, update_time, available, active_lead_count, last_assign_time"
-                " FROM agents WHERE location_id = $1",
+                "SELECT agent_id, update_time, available, active_lead_count, last_assign_time,"
+                " response_median_s FROM agents WHERE location_id = $1",
                 location_id,
                 timeout=deadlines.timeout(2.0),
             )

@@ -15,10 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.routing.matching import (
+    RESPONSE_FEATURES,
     AgentProfile,
     LeadProfile,
     Screened,
     pair_features,
+    response_words,
     wanted_specialties,
 )
 from services.routing.predictor import SuccessModel, sigmoid
@@ -58,7 +60,9 @@ def explain(
 ) -> Ranked:
     pair = pair_features(lead, agent)
     why = [f"P(won) {p:.3f}", f"holds {agent.active} of {agent.capacity}"]
-    why.extend(f for f in pair if not f.startswith("agent="))
+    why.extend(f for f in pair if not f.startswith(("agent=", "response=")))
+    if agent.response_s is not None:
+        why.append(f"{response_words(agent.response_s)} ({agent.response_feature})")
     return Ranked(agent, p, score, tuple(why), tuple(lead_features + pair))
 
 
@@ -76,6 +80,7 @@ class PairLogit:
         self._territory = w("territory_match")
         self._specialty = w("specialty_match")
         self._price = w("price_match")
+        self._response = {f: w(f) for f in RESPONSE_FEATURES}
         self._wanted = wanted_specialties(lead)
         self._places = tuple(p for p in (lead.postal_code, lead.city) if p)
         self._language_wanted = lead.language
@@ -96,6 +101,8 @@ class PairLogit:
         budget, low, high = self._budget, agent.min_price_usd, agent.max_price_usd
         if budget > 0 and (low or high) and low <= budget and (not high or budget <= high):
             z += self._price
+        if agent.response_feature:
+            z += self._response[agent.response_feature]
         return z
 
 
@@ -155,6 +162,7 @@ def decide(
         first = (
             f"{a.name} ranks first of {len(order)} eligible agent(s): predicted success "
             f"{p:.1%}, holds {a.active} of {a.capacity} open leads"
+            + (f", {response_words(a.response_s)}" if a.response_s is not None else "")
         )
     reasons = [first]
     if screened.language_required:

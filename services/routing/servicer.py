@@ -51,6 +51,8 @@ def agent_to_proto(agent: Agent) -> pb.Agent:
         team_id=agent.team_id,
         team_lead=agent.team_lead,
         notify_channel=agent.notify_channel,  # type: ignore[arg-type]
+        median_response_seconds=agent.response_median_s,
+        response_count=agent.response_count,
     )
 
 

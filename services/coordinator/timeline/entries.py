@@ -21,6 +21,7 @@ SCORED = "scored"
 ROUTED = "routed"
 WRITTEN = "written"
 TRIGGER_FIRED = "trigger_fired"
+REASSIGNED = "reassigned"
 # ... and the kinds the timeline shows for rows the triggers logged.
 GATE = "gate"
 SCHEDULED = "scheduled"
@@ -103,6 +104,13 @@ def _routed(d: dict[str, Any]) -> tuple[str, str]:
         return ROUTED, f"not routed: {d.get('why', '')}"
     reasons = "; ".join(d.get("reasons", [])) or "no reason given"
     return ROUTED, f"routed to {d.get('agent_name') or d.get('agent_id')}: {reasons}"
+
+
+def _reassigned(d: dict[str, Any]) -> tuple[str, str]:
+    before = d.get("from_agent_name") or d.get("from_agent_id") or "no agent"
+    after = d.get("to_agent_name") or d.get("to_agent_id") or "the pond"
+    reason = f" ({d['reason']})" if d.get("reason") else ""
+    return REASSIGNED, f"reassigned from {before} to {after}{reason}"
 
 
 def _written(d: dict[str, Any]) -> tuple[str, str]:
@@ -212,6 +220,7 @@ def summarize(entry: Decision) -> tuple[str, str]:
         EVENT: _event,
         SCORED: _scored,
         ROUTED: _routed,
+        REASSIGNED: _reassigned,
         WRITTEN: _written,
         JOURNEY: _journey,
         CONSENT: _consent,

@@ -205,6 +205,8 @@ class Agent(_message.Message):
     TEAM_ID_FIELD_NUMBER: _builtins.int
     TEAM_LEAD_FIELD_NUMBER: _builtins.int
     NOTIFY_CHANNEL_FIELD_NUMBER: _builtins.int
+    MEDIAN_RESPONSE_SECONDS_FIELD_NUMBER: _builtins.int
+    RESPONSE_COUNT_FIELD_NUMBER: _builtins.int
     agent_id: _builtins.str
     location_id: _builtins.str
     external_user_id: _builtins.str
@@ -231,6 +233,14 @@ class Agent(_message.Message):
     How the agent hears of their leads (new lead, reply, hot trigger, SLA breach).
     UNSPECIFIED: by text when a phone is on file, else by email.
     """
+    median_response_seconds: _builtins.float
+    """--- Agent response time ---
+    Output only. The median seconds the agent took to answer (accept or decline) their
+    last 20 offered leads; a lead left past the acceptance deadline counts as the time it
+    waited. Unset until the agent has answered one. Ranking weighs it (success model).
+    """
+    response_count: _builtins.int
+    """Output only. How many recent offers median_response_seconds is taken over (at most 20)."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -275,12 +285,16 @@ class Agent(_message.Message):
         team_id: _builtins.str = ...,
         team_lead: _builtins.bool = ...,
         notify_channel: Global___AgentNotifyChannel.ValueType = ...,
+        median_response_seconds: _builtins.float | None = ...,
+        response_count: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_median_response_seconds", b"_median_response_seconds", "create_time", b"create_time", "median_response_seconds", b"median_response_seconds", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_lead_count", b"active_lead_count", "agent_id", b"agent_id", "available", b"available", "capacity", b"capacity", "create_time", b"create_time", "email", b"email", "external_user_id", b"external_user_id", "languages", b"languages", "location_id", b"location_id", "max_price_usd", b"max_price_usd", "min_price_usd", b"min_price_usd", "name", b"name", "notify_channel", b"notify_channel", "phone", b"phone", "specialties", b"specialties", "team_id", b"team_id", "team_lead", b"team_lead", "territories", b"territories", "timezone", b"timezone", "update_time", b"update_time", "working_hours", b"working_hours"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_median_response_seconds", b"_median_response_seconds", "active_lead_count", b"active_lead_count", "agent_id", b"agent_id", "available", b"available", "capacity", b"capacity", "create_time", b"create_time", "email", b"email", "external_user_id", b"external_user_id", "languages", b"languages", "location_id", b"location_id", "max_price_usd", b"max_price_usd", "median_response_seconds", b"median_response_seconds", "min_price_usd", b"min_price_usd", "name", b"name", "notify_channel", b"notify_channel", "phone", b"phone", "response_count", b"response_count", "specialties", b"specialties", "team_id", b"team_id", "team_lead", b"team_lead", "territories", b"territories", "timezone", b"timezone", "update_time", b"update_time", "working_hours", b"working_hours"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__median_response_seconds: _TypeAlias = _typing.Literal["median_response_seconds"]  # noqa: Y015
+    _WhichOneofArgType__median_response_seconds: _TypeAlias = _typing.Literal["_median_response_seconds", b"_median_response_seconds"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__median_response_seconds) -> _WhichOneofReturnType__median_response_seconds | None: ...
 
 Global___Agent: _TypeAlias = Agent  # noqa: Y015
 

@@ -1,5 +1,6 @@
-"""`leadengine import-market`, `load-templates` and `content-settings`: a location's content data,
-loaded through ContentService (CONTENT_ADDR). Content validates everything; these only read files."""
+"""`leadengine import-market`, `load-templates`, `content-settings` and `approve`: a location's
+content data, loaded through ContentService (CONTENT_ADDR); `approve` also asks the coordinator
+(COORDINATOR_ADDR) to send. Content validates everything; these only read files."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import grpc
 from leadengine.common.v1 import common_pb2
 from leadengine.content.v1 import content_service_pb2 as pb
+from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
 
 from cli.terminal import console, fail
 from services.content import market
@@ -122,4 +124,32 @@ async def content_settings(
         console.print(f"  value proposition: {pitch}")
     for domain in current.link_domains:
         console.print(f"  link domain: {domain}")
+    return 0
+
+
+async def approve(message_id: str, agent_id: str, body: str | None, location: str, peers: Peers) -> int:
+    """An agent's approval of a suggest-mode draft, then its send: content keeps the approval
+    (and judges an edit by every guardrail), the coordinator sends the step once, re-checking
+    consent, quiet hours and caps as of now."""
+    request = pb.ApproveMessageRequest(message_id=message_id, agent_id=agent_id)
+    if body is not None:
+        request.edited_body = body
+    try:
+        approved = (await peers.content.ApproveMessage(request, timeout=10)).message
+    except grpc.aio.AioRpcError as err:
+        return _refused(f"the approval of {message_id}", err)
+    console.print(f"approved by {approved.approved_by_agent_id}{' (edited)' if approved.edited else ''}")
+    try:
+        sent = await peers.coordinator.SendApprovedMessage(
+            coordinator_pb.SendApprovedMessageRequest(message_id=message_id, location_id=location), timeout=30
+        )
+    except grpc.aio.AioRpcError as err:
+        return fail(
+            f"approved, but the coordinator refused to send it: {err.code().name}: {err.details()};"
+            " run the command again to retry the send (it is sent at most once)"
+        )
+    comm = sent.communication
+    status = coordinator_pb.CommunicationStatus.Name(comm.status).removeprefix("COMMUNICATION_STATUS_")
+    why = f" ({comm.status_reason})" if comm.status_reason else ""
+    console.print(f"communication {comm.communication_id}: {status}{why}")
     return 0

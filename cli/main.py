@@ -238,6 +238,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--link-domain", action="append", dest="domains", help="a domain messages may link to")
 
     p = commands.add_parser(
+        "approve",
+        help="approve a suggest-mode draft (optionally edited) and send it",
+        description="Calls content's ApproveMessage (CONTENT_ADDR), then the coordinator's"
+        " SendApprovedMessage (COORDINATOR_ADDR), which sends the step once after checking consent,"
+        " quiet hours and caps again. Safe to repeat: the message is sent at most once.",
+    )
+    p.add_argument("message_id", help="the draft's message id (Communication.message_id)")
+    p.add_argument("--agent", required=True, help="the approving agent's id")
+    p.add_argument("--body", help="the agent's edited body (checked by every guardrail)")
+    p.add_argument("--location", default="", help="the lead's location, checked when given")
+
+    p = commands.add_parser(
         "fake-providers",
         help="run local fake Twilio, SendGrid and HighLevel APIs (demos and tests)",
         description="Serves the provider APIs the coordinator sends through, on 127.0.0.1, counting what"
@@ -390,6 +402,14 @@ async def _content(args: argparse.Namespace) -> int:
         await peers.close()
 
 
+async def _approve(args: argparse.Namespace) -> int:
+    peers = _peers(("content", "coordinator"))
+    try:
+        return await content_data.approve(args.message_id, args.agent, args.body, args.location, peers)
+    finally:
+        await peers.close()
+
+
 async def _campaign(args: argparse.Namespace) -> int:
     peers = _peers(("coordinator",), default_timeout_s=120.0)
     try:
@@ -484,6 +504,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_timeline(args))
         if args.command in ("import-market", "load-templates", "content-settings"):
             return asyncio.run(_content(args))
+        if args.command == "approve":
+            return asyncio.run(_approve(args))
         if args.command == "campaign":
             return asyncio.run(_campaign(args))
         if args.command == "fake-providers":

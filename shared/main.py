@@ -14,9 +14,10 @@ from shared.clients import Peers
 from shared.migrate import migrate
 from shared.server import ServiceApp, serve
 
-# Which peers each service calls. Ingest calls the coordinator from its outbox relay.
+# Which peers each service calls. Ingest calls the coordinator from its outbox relay, and
+# intelligence from the same relay once an import committed (RequestLocationScoring).
 DEPENDENCIES: dict[str, tuple[str, ...]] = {
-    "ingest": ("coordinator",),
+    "ingest": ("coordinator", "intelligence"),
     "intelligence": ("ingest",),
     "routing": ("ingest", "coordinator", "intelligence"),
     "content": (),

@@ -50,7 +50,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
                     event_reads=EventReads(db),
                     writes=LeadWrites(db, outbox_written),
                     recorder=WebhookRecorder(db, outbox_written),
-                    importer=LeadImport(db, batch=cfg.import_batch),
+                    importer=LeadImport(db, batch=cfg.import_batch, outbox_written=outbox_written),
                     locations=LocationProfiles(db),
                     dead_letters=DeadLetters(db, outbox_written),
                 ),

@@ -26,9 +26,11 @@ MAX_REJECTIONS = 1000
 
 
 class LeadImport:
-    def __init__(self, db: Database, *, batch: int) -> None:
+    def __init__(self, db: Database, *, batch: int, outbox_written: asyncio.Event | None = None) -> None:
         self._db = db
         self._batch = batch
+        # Set once a batch committed its LEADS_IMPORTED row, so the relay need not wait a poll.
+        self._outbox_written = outbox_written
 
     async def run(self, rows: AsyncIterator[pb.ImportLeadsRequest]) -> pb.ImportLeadsResponse:
         state = _ImportState()
@@ -57,6 +59,8 @@ class LeadImport:
             return
         assert state.location_id is not None  # set by the validation that accepted these rows
         inserted = await imports.import_batch(self._db, state.location_id, batch)
+        if inserted and self._outbox_written is not None:
+            self._outbox_written.set()
         state.imported += inserted
         state.skipped += len(batch) - inserted
 

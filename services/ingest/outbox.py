@@ -1,4 +1,6 @@
 """The outbox relay: delivers every committed lead change to the coordinator, at least once.
+A LEADS_IMPORTED row (an ImportLeads batch committed) goes to intelligence instead, which
+scores the location in bulk; it retries and dead-letters like any other row.
 
 Rows are leased (next_attempt_time pushed past the call) in one short transaction,
 delivered with no transaction open, then marked. A relay that dies mid-call lets
@@ -24,9 +26,9 @@ from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter
 
-from services.ingest.repository.outbox import OutboxQueue, OutboxRow
+from services.ingest.repository.outbox import LEADS_IMPORTED, OutboxQueue, OutboxRow
 from shared import timestamps, tracing
-from shared.clients import CoordinatorClient, PeerError, Peers
+from shared.clients import CoordinatorClient, IntelligenceClient, PeerError, Peers
 
 log = logging.getLogger(__name__)
 
@@ -110,12 +112,20 @@ class OutboxRelay:
 
     async def deliver_due(self) -> int:
         """Lease and deliver one batch; returns how many rows it leased."""
-        if not self._peers.connected("coordinator"):
-            # No coordinator address yet (tests wire peers after start): leasing rows we cannot
-            # deliver would only delay them for a relay that can.
+        # A peer without an address yet (tests wire peers after start, and only those they
+        # run): leasing rows we cannot deliver would only delay them for a relay that can.
+        to_coordinator = self._peers.connected("coordinator")
+        to_intelligence = self._peers.connected("intelligence")
+        if not to_coordinator and not to_intelligence:
             return 0
         coordinator = CoordinatorClient(self._peers)
-        rows = await self._queue.claim(self._settings.batch, self._settings.lease_s, OVERTAKING_KINDS)
+        rows = await self._queue.claim(
+            self._settings.batch,
+            self._settings.lease_s,
+            OVERTAKING_KINDS,
+            skipped=() if to_intelligence else (LEADS_IMPORTED,),
+            only=None if to_coordinator else (LEADS_IMPORTED,),
+        )
         # Rows of one batch belong to different leads (see OutboxQueue.claim), so order is kept.
         # The exception: behind a failing row, its lead's opt-outs go together, in any order
         # (the coordinator orders keywords by their occurred_time).
@@ -139,7 +149,12 @@ class OutboxRelay:
 
     async def _deliver_traced(self, coordinator: CoordinatorClient, row: OutboxRow) -> None:
         try:
-            await coordinator.handle_lead_event(envelope(row), budget_s=self._settings.call_timeout_s)
+            if row.kind == LEADS_IMPORTED:
+                await IntelligenceClient(self._peers).request_location_scoring(
+                    row.location_id, request_id=str(row.event_id), budget_s=self._settings.call_timeout_s
+                )
+            else:
+                await coordinator.handle_lead_event(envelope(row), budget_s=self._settings.call_timeout_s)
         except PeerError as err:
             attempts = row.attempts + 1
             counted = err.code != grpc.StatusCode.UNAVAILABLE

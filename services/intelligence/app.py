@@ -8,10 +8,11 @@ from leadengine.intelligence.v1 import intelligence_service_pb2 as pb
 from leadengine.intelligence.v1 import intelligence_service_pb2_grpc as pb_grpc
 from redis import asyncio as aioredis
 
-from services.intelligence import scoring, triggers
+from services.intelligence import scoring
 from services.intelligence.activity import ActivityReader
 from services.intelligence.bulk import BulkScoring
 from services.intelligence.config import Config
+from services.intelligence.import_scoring import ImportScoring, ScoringRequests, WorkerSettings
 from services.intelligence.lead_scoring import LeadScoring, LocationState
 from services.intelligence.listing import HighIntentListing
 from services.intelligence.location_ops import LocationOps
@@ -20,7 +21,6 @@ from services.intelligence.points_config import PointsRepository
 from services.intelligence.repository import ScoreRepository
 from services.intelligence.score_batches import ScoreBatches
 from services.intelligence.servicer import IntelligenceServicer
-from services.intelligence.trigger_check import TriggerCheck
 from services.intelligence.trigger_firing import TriggerFiring
 from services.intelligence.trigger_repository import TriggerRepository
 from shared.cache import TwoLevelCache
@@ -68,15 +68,16 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         page_ttl_s=cfg.page_cache_ttl_s,
     )
     ops = LocationOps(scores, points, BulkScoring(db, peers, rules), listing, state, rules, cache)
+    import_scoring = ImportScoring(ScoringRequests(db), ops, WorkerSettings())
     servicer = IntelligenceServicer(
         lead_scoring,
-        TriggerCheck(activity, window_days=rules.window_days, rules=triggers.TriggerRules()),
         listing,
         ops,
         outcomes,
         cache,
         TriggerFiring(TriggerRepository(db), activity, max_lookback=timedelta(days=rules.window_days)),
         ScoreBatches(db),
+        import_scoring,
     )
 
     async def warm() -> None:
@@ -91,7 +92,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
             )
         ],
         error_domain="intelligence.leadengine",
-        background=[cache.listen, warm],
+        background=[cache.listen, warm, import_scoring.run],
     )
     if redis is not None:
         app.on_stop.append(redis.aclose)

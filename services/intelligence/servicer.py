@@ -5,9 +5,10 @@ from __future__ import annotations
 from leadengine.intelligence.v1 import intelligence_service_pb2 as pb
 from leadengine.intelligence.v1 import intelligence_service_pb2_grpc as pb_grpc
 
-from services.intelligence import triggers
 from services.intelligence.batch_servicer import BatchHandlers
 from services.intelligence.cache_stats_servicer import CacheStatsHandlers
+from services.intelligence.import_scoring import ImportScoring
+from services.intelligence.import_servicer import ImportScoringHandlers
 from services.intelligence.lead_scoring import LeadScoring
 from services.intelligence.listing import HighIntentListing
 from services.intelligence.location_ops import LocationOps
@@ -15,8 +16,8 @@ from services.intelligence.location_servicer import LocationHandlers
 from services.intelligence.outcomes import OutcomeRepository
 from services.intelligence.repository import StoredScore
 from services.intelligence.score_batches import ScoreBatches
-from services.intelligence.trigger_check import TriggerCheck
 from services.intelligence.trigger_firing import TriggerFiring
+from services.intelligence.trigger_preview import rule_trigger_to_proto
 from services.intelligence.trigger_servicer import TriggerRuleHandlers
 from services.intelligence.views import TIER_NAMES, intelligence_to_proto
 from shared import inputs, pagination, tenancy, timestamps
@@ -24,43 +25,28 @@ from shared.cache import TwoLevelCache
 from shared.errors import FieldViolation, InvalidArgument
 from shared.rpc import Context
 
-TRIGGER_TYPES = {
-    triggers.SINGLE_PROPERTY: pb.TRIGGER_TYPE_SINGLE_PROPERTY_INTEREST,
-    triggers.BINGE: pb.TRIGGER_TYPE_BINGE_BROWSING,
-    triggers.RETURN: pb.TRIGGER_TYPE_RETURN_AFTER_DORMANCY,
-    triggers.FAVORITE: pb.TRIGGER_TYPE_FAVORITE,
-}
-
-
-def trigger_to_proto(fired: triggers.Fired) -> pb.Trigger:
-    return pb.Trigger(
-        type=TRIGGER_TYPES[fired.type],
-        description=fired.description,
-        listing_id=fired.listing_id,
-        fire_time=timestamps.to_proto(fired.fire_time),
-    )
-
 
 class IntelligenceServicer(
     TriggerRuleHandlers,
     BatchHandlers,
     LocationHandlers,
     CacheStatsHandlers,
+    ImportScoringHandlers,
     pb_grpc.IntelligenceServiceServicer,
 ):
     def __init__(
         self,
         scoring: LeadScoring,
-        trigger_check: TriggerCheck,
         listing: HighIntentListing,
         ops: LocationOps,
         outcomes: OutcomeRepository,
         cache: TwoLevelCache,
         trigger_firing: TriggerFiring,
         batches: ScoreBatches,
+        import_scoring: ImportScoring,
     ) -> None:
         self._scoring = scoring
-        self._triggers = trigger_check
+        self._import_scoring = import_scoring
         self._listing = listing
         self._ops = ops
         self._outcomes = outcomes
@@ -103,5 +89,7 @@ class IntelligenceServicer(
         self, request: pb.EvaluateTriggersRequest, context: Context
     ) -> pb.EvaluateTriggersResponse:
         lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
-        fired = await self._triggers.evaluate(lead_id, tenancy.claimed_location(request.location_id))
-        return pb.EvaluateTriggersResponse(triggers=[trigger_to_proto(f) for f in fired])
+        # The location's rules, judged exactly as FireTriggers would now, with nothing recorded.
+        found = await self._trigger_firing.preview(lead_id, tenancy.claimed_location(request.location_id))
+        now = timestamps.now()
+        return pb.EvaluateTriggersResponse(triggers=[rule_trigger_to_proto(r, m, now) for r, m in found])

@@ -19,9 +19,9 @@ from google.protobuf import struct_pb2
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 
 from services.intelligence.activity import ActivityReader
-from services.intelligence.trigger_repository import Firing, TriggerRepository
+from services.intelligence.trigger_repository import Firing, Suppression, TriggerRepository
 from services.intelligence.trigger_rules import Match, Observed, Rule, effective_rules, evaluate
-from shared import timestamps
+from shared import tenancy, timestamps
 from shared.errors import FailedPrecondition
 
 _LABEL_KEYS = ("address", "listing_address", "street_address")
@@ -51,6 +51,11 @@ def observed(event: ingest_pb.LeadEvent) -> Observed | None:
         price_usd=max(event.listing_price_usd, 0),
         listing_label=_label(event.properties),
     )
+
+
+def _would_fire(held: Suppression | None, match: Match, now: datetime) -> bool:
+    """TriggerRepository.record's test: outside the window, and on newer evidence."""
+    return held is None or (held.suppressed_until <= now and held.evidence_time < match.evidence_time)
 
 
 class TriggerFiring:
@@ -90,18 +95,36 @@ class TriggerFiring:
                 raise
             # Nothing to act on for a deleted lead; recorded so a retry agrees.
             return await self._record(request_id, lead_id, "", now, [])
-        rules = [r for r in await self.rules(lead.location_id) if not r.disabled]
+        matches = await self._matches(lead_id, lead.location_id, lead.create_time, now)
+        return await self._record(request_id, lead_id, lead.location_id, now, matches)
+
+    async def preview(self, lead_id: uuid.UUID, location: str | None = None) -> list[tuple[Rule, Match]]:
+        """What FireTriggers would record for the lead now, recording nothing (EvaluateTriggers):
+        the same rules, events and suppression test. location: the caller's tenant claim."""
+        now = self._clock()
+        lead = await self._activity.lead(lead_id)
+        tenancy.ensure_owned(location, lead.location_id, "lead", lead_id, "LEAD_NOT_FOUND")
+        matches = await self._matches(lead_id, lead.location_id, lead.create_time, now)
+        if not matches:
+            return []
+        held = await self._repo.suppressions(lead_id, [rule.rule_id for rule, _ in matches])
+        return [(rule, match) for rule, match in matches if _would_fire(held.get(rule.rule_id), match, now)]
+
+    async def _matches(
+        self, lead_id: uuid.UUID, location_id: str, known_since: datetime | None, now: datetime
+    ) -> list[tuple[Rule, Match]]:
+        rules = [r for r in await self.rules(location_id) if not r.disabled]
         if not rules:
-            return await self._record(request_id, lead_id, lead.location_id, now, [])
+            return []
         lookback = min(max(r.lookback for r in rules), self._max_lookback)
         raw = await self._activity.raw_events(lead_id, now - lookback)
         events = [e for e in map(observed, raw) if e is not None]
         matches: list[tuple[Rule, Match]] = []
         for rule in rules:
-            match = evaluate(rule, events, now, known_since=lead.create_time)
+            match = evaluate(rule, events, now, known_since=known_since)
             if match is not None:
                 matches.append((rule, match))
-        return await self._record(request_id, lead_id, lead.location_id, now, matches)
+        return matches
 
     async def _record(
         self,

@@ -35,6 +35,15 @@ class Firing:
     suppression: timedelta
 
 
+@dataclass(frozen=True)
+class Suppression:
+    """A rule's last firing for a lead: it fires again only after suppressed_until, and only
+    on evidence newer than evidence_time."""
+
+    suppressed_until: datetime
+    evidence_time: datetime
+
+
 def _seconds(d: timedelta) -> int:
     return int(d.total_seconds())
 
@@ -135,6 +144,18 @@ class TriggerRepository:
                 )
         assert row is not None
         return _rule(row)
+
+    async def suppressions(self, lead_id: uuid.UUID, rule_ids: list[str]) -> dict[str, Suppression]:
+        """The lead's suppression rows for these rules, by rule_id (read-only)."""
+        async with self._db.connection() as conn:
+            rows = await conn.fetch(
+                "SELECT rule_id, suppressed_until, evidence_time FROM trigger_suppressions"
+                " WHERE lead_id = $1 AND rule_id = ANY($2::text[])",
+                lead_id,
+                rule_ids,
+                timeout=deadlines.timeout(2.0),
+            )
+        return {r["rule_id"]: Suppression(r["suppressed_until"], r["evidence_time"]) for r in rows}
 
     async def evaluated(self, request_id: str) -> list[Firing] | None:
         """The firings an evaluation recorded (possibly none); None when there was none."""

@@ -26,6 +26,18 @@ class IntelligenceClient(Client):
         resp = await self._call("ScoreLead", self._peers.intelligence.ScoreLead, request, budget_s=5.0)
         return resp.intelligence
 
+    async def request_location_scoring(self, location_id: str, *, request_id: str, budget_s: float) -> int:
+        """Has every lead of the location scored soon, in the background (stored before the
+        answer, so a restart loses nothing); returns how many requests are waiting."""
+        request = pb.RequestLocationScoringRequest(location_id=location_id, request_id=request_id)
+        resp = await self._call(
+            "RequestLocationScoring",
+            self._peers.intelligence.RequestLocationScoring,
+            request,
+            budget_s=budget_s,
+        )
+        return resp.pending_requests
+
     async def fire_triggers(self, lead_id: uuid.UUID | str, *, request_id: str) -> list[pb.TriggerFiring]:
         """Judges the lead's location's trigger rules on its events now; what fired. A retry
         with the same request_id returns the same firings."""

@@ -489,7 +489,11 @@ async def test_batch_get_lead_intelligence_returns_stored_scores_of_one_location
 
 
 async def test_max_score_keeps_high_scorers_out(m: Mesh) -> None:
-    loc, leads = await location_with_leads(m, 2)
+    # Imports are scored in the background: the leads differ in fit, so the plain one stays
+    # below max_score whether or not its bulk score has landed yet.
+    loc = f"loc-{uuid.uuid4()}"
+    await add_agent(m, loc, phone="+12125550123")
+    leads = await import_leads(m, loc, quiet_leads(1, preapproved=True, timeline_months=1) + quiet_leads(1))
     scored = await m.clients.intelligence.ScoreLead(
         intelligence_pb.ScoreLeadRequest(lead_id=leads[0].lead_id, request_id=str(uuid.uuid4())), timeout=10
     )

@@ -1,4 +1,4 @@
-"""ImportLeads: COPY-backed bulk loads that report bad rows and never publish."""
+"""ImportLeads: COPY-backed bulk loads that report bad rows and publish nothing but a scoring request."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import uuid
 import pytest
 from leadengine.ingest.v1 import ingest_service_pb2 as pb
 
+from services.ingest.repository.outbox import LEADS_IMPORTED
 from tests.support import mesh
 
 
@@ -71,7 +72,10 @@ async def test_import_writes_good_rows_reports_bad_ones_and_publishes_nothing(in
     assert len(leads) == 9
     assert {x.source for x in leads} == {pb.LEAD_SOURCE_IMPORT}
     assert all(list(x.tags) == ["imported"] for x in leads if x.external_contact_id.startswith("ext-"))
-    assert await ingest_tables.fetchval("SELECT count(*) FROM outbox WHERE location_id = $1", loc) == 0
+    # Nothing for the coordinator (no messages); only the location's scoring requests, one per batch.
+    kinds = await ingest_tables.fetch("SELECT kind, lead_id FROM outbox WHERE location_id = $1", loc)
+    assert kinds
+    assert all((r["kind"], r["lead_id"]) == (LEADS_IMPORTED, None) for r in kinds)
     got = await ingest.GetLeadByExternalId(
         pb.GetLeadByExternalIdRequest(location_id=loc, external_contact_id="ext-5"), timeout=5
     )

@@ -267,7 +267,12 @@ async def _evaluate(m: Mesh, me: Tenant, other: Tenant) -> None:
     own = await stub.EvaluateTriggers(
         intel_pb.EvaluateTriggersRequest(lead_id=me.lead_id, location_id=me.location), timeout=5
     )
-    assert own.triggers  # three views of one listing, minutes ago
+    # Three views of one listing, minutes ago: the rule fires now unless the coordinator's
+    # FireTriggers already fired it (then it is suppressed and on record). Either way, it is ours.
+    fired = await stub.ListTriggerFirings(
+        intel_pb.ListTriggerFiringsRequest(lead_id=me.lead_id, location_id=me.location), timeout=5
+    )
+    assert "same-listing-3x-7d" in {t.rule_id for t in own.triggers} | {f.rule_id for f in fired.firings}
     only_own(own, me, other)
 
 

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.ingest.leads import LeadFields
+from services.ingest.repository import outbox
 from services.ingest.repository.leads import LEAD_COLUMNS, ensure_location, values_of
-from shared import deadlines
+from shared import deadlines, timestamps
 from shared.db import Database
 
 _COLS = ", ".join(LEAD_COLUMNS)
@@ -35,7 +36,10 @@ def _import_values(fields: LeadFields) -> list[Any]:
 
 async def import_batch(db: Database, location_id: str, batch: Sequence[LeadFields]) -> int:
     """COPY one batch into a staging table, then keep only contacts the location lacks.
-    Returns how many rows were inserted; the rest already existed. Publishes nothing."""
+    Returns how many rows were inserted; the rest already existed. A batch that inserted any
+    queues one LEADS_IMPORTED row for its location in the same transaction, so every committed
+    import gets scored, even when intelligence is down at the time; nothing per lead is
+    published (imports send no messages)."""
     records = [(uuid.uuid4(), location_id, *_import_values(fields)) for fields in batch]
     async with db.transaction() as conn:
         await ensure_location(conn, location_id)
@@ -53,4 +57,7 @@ async def import_batch(db: Database, location_id: str, batch: Sequence[LeadField
             + " FROM import_staging ON CONFLICT (location_id, external_contact_id) DO NOTHING",
             timeout=deadlines.timeout(120.0),
         )
-    return int(status.rsplit(" ", 1)[-1])
+        inserted = int(status.rsplit(" ", 1)[-1])
+        if inserted:
+            await outbox.insert(conn, outbox.LEADS_IMPORTED, None, location_id, timestamps.now(), "", b"")
+    return inserted

@@ -44,6 +44,11 @@ class DeadLetter:
     dead_letter_time: datetime
 
 
+# An ImportLeads batch committed leads to a location: the relay hands this kind to intelligence
+# (RequestLocationScoring), never to the coordinator, so it is not a coordinator LeadEventKind.
+# 60 keeps clear of those (1..9 today) so the kind column never means two things.
+LEADS_IMPORTED = 60
+
 _DEAD_BY_TIME = Keyset(key="dead_letter_time", key_type="timestamptz", id="event_id")
 
 
@@ -92,18 +97,29 @@ class OutboxQueue:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def claim(self, limit: int, lease_s: float, overtaking: Sequence[int] = ()) -> list[OutboxRow]:
+    async def claim(
+        self,
+        limit: int,
+        lease_s: float,
+        overtaking: Sequence[int] = (),
+        *,
+        skipped: Sequence[int] = (),
+        only: Sequence[int] | None = None,
+    ) -> list[OutboxRow]:
         """Lease up to `limit` due rows. A row waits while an earlier row of the same lead is
         unpublished, so each lead's events reach the coordinator in the order they happened. Rows
         without a lead (delivery reports, suppressions of an unknown address) never wait: NULL
         equals nothing, so the NOT EXISTS below holds for them. A row of an `overtaking` kind
         (an opt-out, or what may carry one) stops waiting once an earlier row of its lead has
-        failed: it never queues behind a failing event, nor behind the rows stuck after it."""
+        failed: it never queues behind a failing event, nor behind the rows stuck after it.
+        Rows of a `skipped` kind, or (with `only`) of any other kind, are left for later: their
+        peer is not wired yet."""
         async with self._db.transaction() as conn:
             rows = await conn.fetch(
                 "WITH due AS ("
                 " SELECT o.id FROM outbox o"
                 " WHERE o.published_time IS NULL AND o.next_attempt_time <= now()"
+                " AND o.kind <> ALL($4::smallint[]) AND ($5::smallint[] IS NULL OR o.kind = ANY($5))"
                 " AND (NOT EXISTS (SELECT 1 FROM outbox p WHERE p.lead_id = o.lead_id"
                 "   AND p.published_time IS NULL AND p.id < o.id)"
                 "  OR (o.kind = ANY($3::smallint[]) AND EXISTS (SELECT 1 FROM outbox p"
@@ -115,6 +131,8 @@ class OutboxQueue:
                 limit,
                 lease_s,
                 list(overtaking),
+                list(skipped),
+                list(only) if only is not None else None,
                 timeout=10.0,
             )
         return [row_of(r) for r in rows]

@@ -793,12 +793,29 @@ class Trigger(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     LISTING_ID_FIELD_NUMBER: _builtins.int
     FIRE_TIME_FIELD_NUMBER: _builtins.int
+    RULE_ID_FIELD_NUMBER: _builtins.int
+    RULE_VERSION_FIELD_NUMBER: _builtins.int
+    CONDITION_FIELD_NUMBER: _builtins.int
+    HOT_FIELD_NUMBER: _builtins.int
+    EVENT_IDS_FIELD_NUMBER: _builtins.int
     type: Global___TriggerType.ValueType
     description: _builtins.str
     listing_id: _builtins.str
     """Listing the trigger is about, when there is one."""
+    rule_id: _builtins.str
+    """--- Rule-based evaluation (#12): which of the location's rules this is ---
+    The rule that would fire (TriggerRule.rule_id); type is its closest
+    TriggerType, UNSPECIFIED when none fits (e.g. a price-band change).
+    """
+    rule_version: _builtins.int
+    condition: Global___TriggerCondition.ValueType
+    hot: _builtins.bool
     @_builtins.property
     def fire_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def event_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The ingest events that are its evidence."""
+
     def __init__(
         self,
         *,
@@ -806,10 +823,15 @@ class Trigger(_message.Message):
         description: _builtins.str = ...,
         listing_id: _builtins.str = ...,
         fire_time: _timestamp_pb2.Timestamp | None = ...,
+        rule_id: _builtins.str = ...,
+        rule_version: _builtins.int = ...,
+        condition: Global___TriggerCondition.ValueType = ...,
+        hot: _builtins.bool = ...,
+        event_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["fire_time", b"fire_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "fire_time", b"fire_time", "listing_id", b"listing_id", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["condition", b"condition", "description", b"description", "event_ids", b"event_ids", "fire_time", b"fire_time", "hot", b"hot", "listing_id", b"listing_id", "rule_id", b"rule_id", "rule_version", b"rule_version", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1324,3 +1346,55 @@ class GetCacheStatsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetCacheStatsResponse: _TypeAlias = GetCacheStatsResponse  # noqa: Y015
+
+@_typing.final
+class RequestLocationScoringRequest(_message.Message):
+    """--- Scoring after imports (#12) ---
+
+    Request for RequestLocationScoring.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    request_id: _builtins.str
+    """The caller's id for this request (ingest passes its outbox event id); logged."""
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RequestLocationScoringRequest: _TypeAlias = RequestLocationScoringRequest  # noqa: Y015
+
+@_typing.final
+class RequestLocationScoringResponse(_message.Message):
+    """Response for RequestLocationScoring."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PENDING_REQUESTS_FIELD_NUMBER: _builtins.int
+    pending_requests: _builtins.int
+    """How many requests for the location the stored one now stands for
+    (requests coalesced since the last run began).
+    """
+    def __init__(
+        self,
+        *,
+        pending_requests: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["pending_requests", b"pending_requests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RequestLocationScoringResponse: _TypeAlias = RequestLocationScoringResponse  # noqa: Y015

@@ -116,6 +116,11 @@ class IntelligenceServiceStub:
                 request_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.GetCacheStatsRequest.SerializeToString,
                 response_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.GetCacheStatsResponse.FromString,
                 _registered_method=True)
+        self.RequestLocationScoring = channel.unary_unary(
+                '/leadengine.intelligence.v1.IntelligenceService/RequestLocationScoring',
+                request_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.RequestLocationScoringRequest.SerializeToString,
+                response_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.RequestLocationScoringResponse.FromString,
+                _registered_method=True)
 
 
 class IntelligenceServiceServicer:
@@ -262,6 +267,20 @@ class IntelligenceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RequestLocationScoring(self, request, context):
+        """--- Scoring after imports (#12) ---
+        Asks for every lead of a location to be scored in bulk (the ScoreLocation
+        path), soon and in the background: ingest's outbox relay calls it after an
+        ImportLeads batch commits. The request is stored before the answer, so it
+        survives a restart; requests that arrive while one is waiting or running
+        coalesce into at most one further run, which starts after they arrived and
+        so sees every lead committed before them. Idempotent: a repeat at most
+        causes one more run.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IntelligenceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -344,6 +363,11 @@ def add_IntelligenceServiceServicer_to_server(servicer, server):
                     servicer.GetCacheStats,
                     request_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.GetCacheStatsRequest.FromString,
                     response_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.GetCacheStatsResponse.SerializeToString,
+            ),
+            'RequestLocationScoring': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestLocationScoring,
+                    request_deserializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.RequestLocationScoringRequest.FromString,
+                    response_serializer=leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.RequestLocationScoringResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -780,6 +804,33 @@ class IntelligenceService:
             '/leadengine.intelligence.v1.IntelligenceService/GetCacheStats',
             leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.GetCacheStatsRequest.SerializeToString,
             leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.GetCacheStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestLocationScoring(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.intelligence.v1.IntelligenceService/RequestLocationScoring',
+            leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.RequestLocationScoringRequest.SerializeToString,
+            leadengine_dot_intelligence_dot_v1_dot_intelligence__service__pb2.RequestLocationScoringResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -108,6 +108,16 @@ class IntelligenceServiceStub:
     (in-process L1, Redis L2, misses), so a bench can compute hit rates from
     the difference of two readings. Read-only.
     """
+    RequestLocationScoring: _grpc.UnaryUnaryMultiCallable[_intelligence_service_pb2.RequestLocationScoringRequest, _intelligence_service_pb2.RequestLocationScoringResponse]
+    """--- Scoring after imports (#12) ---
+    Asks for every lead of a location to be scored in bulk (the ScoreLocation
+    path), soon and in the background: ingest's outbox relay calls it after an
+    ImportLeads batch commits. The request is stored before the answer, so it
+    survives a restart; requests that arrive while one is waiting or running
+    coalesce into at most one further run, which starts after they arrived and
+    so sees every lead committed before them. Idempotent: a repeat at most
+    causes one more run.
+    """
 
 @_typing.type_check_only
 class IntelligenceServiceAsyncStub(IntelligenceServiceStub):
@@ -188,6 +198,16 @@ class IntelligenceServiceAsyncStub(IntelligenceServiceStub):
     Returns this server process's cache lookups since it started, by level
     (in-process L1, Redis L2, misses), so a bench can compute hit rates from
     the difference of two readings. Read-only.
+    """
+    RequestLocationScoring: _aio.UnaryUnaryMultiCallable[_intelligence_service_pb2.RequestLocationScoringRequest, _intelligence_service_pb2.RequestLocationScoringResponse]  # type: ignore[assignment]
+    """--- Scoring after imports (#12) ---
+    Asks for every lead of a location to be scored in bulk (the ScoreLocation
+    path), soon and in the background: ingest's outbox relay calls it after an
+    ImportLeads batch commits. The request is stored before the answer, so it
+    survives a restart; requests that arrive while one is waiting or running
+    coalesce into at most one further run, which starts after they arrived and
+    so sees every lead committed before them. Idempotent: a repeat at most
+    causes one more run.
     """
 
 class IntelligenceServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -362,6 +382,22 @@ class IntelligenceServiceServicer(metaclass=_abc_1.ABCMeta):
         Returns this server process's cache lookups since it started, by level
         (in-process L1, Redis L2, misses), so a bench can compute hit rates from
         the difference of two readings. Read-only.
+        """
+
+    @_abc_1.abstractmethod
+    def RequestLocationScoring(
+        self,
+        request: _intelligence_service_pb2.RequestLocationScoringRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intelligence_service_pb2.RequestLocationScoringResponse, _abc.Awaitable[_intelligence_service_pb2.RequestLocationScoringResponse]]:
+        """--- Scoring after imports (#12) ---
+        Asks for every lead of a location to be scored in bulk (the ScoreLocation
+        path), soon and in the background: ingest's outbox relay calls it after an
+        ImportLeads batch commits. The request is stored before the answer, so it
+        survives a restart; requests that arrive while one is waiting or running
+        coalesce into at most one further run, which starts after they arrived and
+        so sees every lead committed before them. Idempotent: a repeat at most
+        causes one more run.
         """
 
 def add_IntelligenceServiceServicer_to_server(servicer: IntelligenceServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -29,8 +29,12 @@ def ensure_same_key_owner(request_id: str | None, owner: str, location_id: str) 
     already used answers FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED) and changes nothing, rather
     than handing back (or touching) that location's object. The other location is not named."""
     if request_id and owner != location_id:
-        raise FailedPrecondition(
-            f"request_id {request_id} was already used for another location; send a new request_id",
-            reason="IDEMPOTENCY_KEY_REUSED",
-            metadata={"request_id": request_id, "location_id": location_id},
-        )
+        raise key_reused(request_id, location_id)
+
+
+def key_reused(request_id: str, location_id: str) -> FailedPrecondition:
+    return FailedPrecondition(
+        f"request_id {request_id} was already used for another request; send a new request_id",
+        reason="IDEMPOTENCY_KEY_REUSED",
+        metadata={"request_id": request_id, "location_id": location_id},
+    )

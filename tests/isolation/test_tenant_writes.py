@@ -77,7 +77,7 @@ EXEMPT = {
     "coordinator/SetDeliverySettings": _OWN_LOCATION,
     "coordinator/SetFrequencyCaps": _OWN_LOCATION,
     "coordinator/UnsubscribeByToken": "the signed token names the lead and is the only authority;"
-    " a forged or altered token is refused (tests/integration/test_unsubscribe*)",
+    " a forged or altered token is refused (tests/integration/test_delivery_unsubscribe.py)",
     "coordinator/CompleteHighLevelInstall": "HighLevel's OAuth code decides the location; no id of"
     " ours is taken",
 }

@@ -6,7 +6,7 @@ learn that another location's id is real."""
 from __future__ import annotations
 
 from shared import inputs
-from shared.errors import NotFound
+from shared.errors import FailedPrecondition, NotFound
 
 
 def claimed_location(raw: str) -> str | None:
@@ -22,3 +22,19 @@ def ensure_owned(claimed: str | None, owner: str, what: str, ident: object, reas
             reason=reason,
             metadata={"location_id": claimed},
         )
+
+
+def ensure_same_key_owner(request_id: str | None, owner: str, location_id: str) -> None:
+    """Idempotency keys are scoped by location: a request_id that a call for another location
+    already used answers FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED) and changes nothing, rather
+    than handing back (or touching) that location's object. The other location is not named."""
+    if request_id and owner != location_id:
+        raise key_reused(request_id, location_id)
+
+
+def key_reused(request_id: str, location_id: str) -> FailedPrecondition:
+    return FailedPrecondition(
+        f"request_id {request_id} was already used for another request; send a new request_id",
+        reason="IDEMPOTENCY_KEY_REUSED",
+        metadata={"request_id": request_id, "location_id": location_id},
+    )

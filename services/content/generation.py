@@ -44,6 +44,7 @@ from services.content.writer import (
     MessageWriter,
     Written,
 )
+from shared import tenancy
 from shared.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 
 log = logging.getLogger(__name__)
@@ -133,14 +134,19 @@ class Generation:
             "zip_code": zip_code,
         }
         if not request_id or dry_run or self._claims is None:
-            return await self._generate(*args, dry_run=dry_run, **how)
-        claimed = await self._claims.claim_or_wait(request_id, self._repo.by_request)
-        if isinstance(claimed, Message):
-            return claimed
-        try:
-            return await self._generate(*args, **how)
-        finally:
-            await self._claims.release(request_id, claimed)
+            written = await self._generate(*args, dry_run=dry_run, **how)
+        else:
+            claimed = await self._claims.claim_or_wait(request_id, self._repo.by_request)
+            if isinstance(claimed, Message):
+                written = claimed
+            else:
+                try:
+                    written = await self._generate(*args, **how)
+                finally:
+                    await self._claims.release(request_id, claimed)
+        if not dry_run:
+            tenancy.ensure_same_key_owner(request_id, written.location_id, location_id)
+        return written
 
     async def _generate(
         self,

@@ -3,6 +3,8 @@ proto out. Mixed into CoordinatorServicer, which supplies journey_to_proto."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
@@ -62,6 +64,8 @@ def _cadence_cursor(cadence: Cadence) -> dict[str, str]:
 class CadenceHandlers:
     _control: JourneyControl
     _cadences: CadenceRepository
+    # Defined by the servicer: a claimed location must own the lead's journey (NOT_FOUND else).
+    _ensure_lead_in: Callable[[uuid.UUID, str], Awaitable[None]]
 
     def _journey_proto(self, journey: Journey) -> pb.Journey:
         raise NotImplementedError
@@ -101,6 +105,7 @@ class CadenceHandlers:
 
     async def StopJourney(self, request: pb.StopJourneyRequest, context: Context) -> pb.StopJourneyResponse:
         lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        await self._ensure_lead_in(lead_id, request.location_id)
         journey = await self._control.stop(lead_id, inputs.require_text(request.reason, "reason"))
         return pb.StopJourneyResponse(journey=self._journey_proto(journey))
 
@@ -108,11 +113,14 @@ class CadenceHandlers:
         self, request: pb.PauseJourneyRequest, context: Context
     ) -> pb.PauseJourneyResponse:
         lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        await self._ensure_lead_in(lead_id, request.location_id)
         journey = await self._control.pause(lead_id, inputs.require_text(request.reason, "reason"))
         return pb.PauseJourneyResponse(journey=self._journey_proto(journey))
 
     async def ResumeJourney(
         self, request: pb.ResumeJourneyRequest, context: Context
     ) -> pb.ResumeJourneyResponse:
-        journey = await self._control.resume(inputs.parse_uuid(request.lead_id, "lead_id", what="lead id"))
+        lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        await self._ensure_lead_in(lead_id, request.location_id)
+        journey = await self._control.resume(lead_id)
         return pb.ResumeJourneyResponse(journey=self._journey_proto(journey))

@@ -138,16 +138,27 @@ class CampaignHandlers:
         page, token = pagination.page_of(found, size, _cursor, query=query)
         return pb.ListCampaignsResponse(campaigns=[campaign_to_proto(c) for c in page], next_page_token=token)
 
+    async def _ensure_campaign_in(self, campaign_id: uuid.UUID, raw_location: str) -> None:
+        """A campaign-keyed write claiming a location: the campaign must be in it."""
+        if (location := tenancy.claimed_location(raw_location)) is None:
+            return
+        found = await self._campaign_room.control.get(campaign_id)
+        tenancy.ensure_owned(location, found.location_id, "campaign", campaign_id, "CAMPAIGN_NOT_FOUND")
+
     async def PauseCampaign(
         self, request: pb.PauseCampaignRequest, context: Context
     ) -> pb.PauseCampaignResponse:
         inputs.request_key(request.request_id)
-        paused = await self._campaign_room.control.pause(self._campaign_id(request.campaign_id))
+        campaign_id = self._campaign_id(request.campaign_id)
+        await self._ensure_campaign_in(campaign_id, request.location_id)
+        paused = await self._campaign_room.control.pause(campaign_id)
         return pb.PauseCampaignResponse(campaign=campaign_to_proto(paused))
 
     async def ResumeCampaign(
         self, request: pb.ResumeCampaignRequest, context: Context
     ) -> pb.ResumeCampaignResponse:
         inputs.request_key(request.request_id)
-        resumed = await self._campaign_room.control.resume(self._campaign_id(request.campaign_id))
+        campaign_id = self._campaign_id(request.campaign_id)
+        await self._ensure_campaign_in(campaign_id, request.location_id)
+        resumed = await self._campaign_room.control.resume(campaign_id)
         return pb.ResumeCampaignResponse(campaign=campaign_to_proto(resumed))

@@ -28,6 +28,7 @@ from services.ingest.repository import inbox as inbox_rows
 from services.ingest.repository import leads as lead_rows
 from services.ingest.repository.events import StoredEvent
 from services.ingest.repository.leads import StoredLead
+from shared import tenancy
 from shared.db import Conn, Database
 
 
@@ -139,6 +140,7 @@ class LeadWrites:
             if request_id is not None and not await lead_rows.claim_request_id(conn, request_id):
                 # The key was taken (by a call that has committed): return that call's answer.
                 lead, created = await lead_rows.replayed_request(conn, request_id)
+                tenancy.ensure_same_key_owner(request_id, lead.location_id, location_id)
                 return UpsertResult(lead, created, published=False)
             result = await upsert_in(conn, lead_id, location_id, incoming, paths)
             if request_id is not None:

@@ -15,6 +15,7 @@ from services.ingest.conversions import location_to_proto
 from services.ingest.locations import LocationFields
 from services.ingest.repository import locations as location_rows
 from services.ingest.repository.locations import LocationReads, StoredLocation
+from shared import tenancy
 from shared.db import Database
 
 
@@ -41,7 +42,10 @@ class LocationProfiles:
             claimed = request_id is None or await location_rows.claim_request(conn, request_id, location_id)
             if not claimed:
                 assert request_id is not None
-                return pb.UpdateLocationResponse.FromString(await location_rows.replayed(conn, request_id))
+                stored = await location_rows.replayed(conn, request_id)
+                replayed = pb.UpdateLocationResponse.FromString(stored)
+                tenancy.ensure_same_key_owner(request_id, replayed.location.location_id, location_id)
+                return replayed
             existing, created = await location_rows.locked_or_created(conn, location_id)
             after = locations.merge(existing.fields, incoming, paths)
             if after == existing.fields and not created:

@@ -20,7 +20,7 @@ from services.intelligence import conversion, score_parts
 from services.intelligence.conversion import FEATURES, Model
 from services.intelligence.repository import COLUMNS, stored
 from services.intelligence.scoring import Points, Rules
-from shared import deadlines
+from shared import deadlines, tenancy
 from shared.db import Database
 
 HOLD_OUT = 1000  # GetModelStats: the latest this many predictions
@@ -85,7 +85,9 @@ class OutcomeRepository:
                     "SELECT * FROM conversion_models WHERE location_id = $1 FOR UPDATE", location_id
                 )
             )
-            if await conn.fetchval("SELECT 1 FROM outcomes WHERE request_id = $1", request_id):
+            owner = await conn.fetchval("SELECT location_id FROM outcomes WHERE request_id = $1", request_id)
+            if owner is not None:
+                tenancy.ensure_same_key_owner(request_id, owner, location_id)
                 return Observed(True, False, model.version)
             row = await conn.fetchrow(
                 f"SELECT {COLUMNS} FROM scores WHERE lead_id = $1 AND location_id = $2", lead_id, location_id

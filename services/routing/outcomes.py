@@ -20,7 +20,7 @@ from services.routing.location_store import learn_outcome
 from services.routing.outcome_outbox import OutcomeEvent
 from services.routing.relay import SUBSCRIBERS
 from services.routing.repository import Assignment, RoutingRepository
-from shared import timestamps
+from shared import tenancy, timestamps
 from shared.errors import FieldViolation, InvalidArgument
 
 # Outcomes that close an assignment and free the agent's capacity.
@@ -75,6 +75,12 @@ class OutcomeRecording:
             if held is None or held.location_id != location_id:
                 raise assignment_missing(lead_id)
             outcome_id = await tx.add_outcome(lead_id, held.agent_id, outcome, occurred, request_id)
+            if outcome_id is None and request_id:
+                # The key is stored once for every location; its outcome names a lead, and a
+                # lead lives in one location: another lead's key is another caller's.
+                keyed_lead = await tx.outcome_lead(request_id)
+                if keyed_lead != lead_id:
+                    raise tenancy.key_reused(request_id, location_id)
             if outcome_id is not None:
                 if outcome in CLOSING_OUTCOMES:
                     await tx.close(lead_id, f"outcome {_NAMES[outcome]}")

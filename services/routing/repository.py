@@ -435,6 +435,13 @@ class RoutingTx:
         )
         return True
 
+    async def outcome_lead(self, request_id: str) -> uuid.UUID | None:
+        """The lead whose outcome was stored under this request_id."""
+        lead: uuid.UUID | None = await self._conn.fetchval(
+            "SELECT lead_id FROM outcomes WHERE request_id = $1", request_id
+        )
+        return lead
+
 
 class RoutingRepository:
     def __init__(self, db: Database) -> None:

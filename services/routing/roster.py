@@ -6,6 +6,7 @@ import uuid
 
 from services.routing.agents import AgentFields, agent_missing
 from services.routing.repository import Agent, RoutingRepository
+from shared import tenancy
 
 
 class Roster:
@@ -22,6 +23,7 @@ class Roster:
             if request_id:
                 seen = await tx.agent_by_request(request_id)
                 if seen is not None:
+                    tenancy.ensure_same_key_owner(request_id, seen.location_id, fields.location_id)
                     return seen, False
             if agent_id is not None:
                 updated = await tx.update_agent(agent_id, fields)

@@ -176,3 +176,26 @@ async def test_a_message_no_step_carries_is_not_found(rig: tuple[Mesh, FakeProvi
             await send(m, message_id)
         assert err.value.code() == code
         assert error_reason(err.value) == reason
+
+
+async def test_another_locations_caller_cannot_send_an_approved_draft(
+    rig: tuple[Mesh, FakeProviders],
+) -> None:
+    m, fakes = rig
+    lead, touch = await pending_first_touch(m)
+    await m.clients.content.ApproveMessage(
+        content_pb.ApproveMessageRequest(message_id=touch.message_id, agent_id=AGENT), timeout=5
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as other:
+        await m.clients.coordinator.SendApprovedMessage(
+            pb.SendApprovedMessageRequest(message_id=touch.message_id, location_id=f"loc-{uuid.uuid4()}"),
+            timeout=10,
+        )
+    assert other.value.code() == grpc.StatusCode.NOT_FOUND
+    assert texts_to(fakes, lead.phone) == []
+
+    own = await m.clients.coordinator.SendApprovedMessage(
+        pb.SendApprovedMessageRequest(message_id=touch.message_id, location_id=lead.location_id), timeout=10
+    )
+    assert not own.communication.awaiting_approval
+    assert len(texts_to(fakes, lead.phone)) == 1

@@ -78,6 +78,9 @@ EXEMPT = {
     "coordinator/SetFrequencyCaps": _OWN_LOCATION,
     "coordinator/UnsubscribeByToken": "the signed token names the lead and is the only authority;"
     " a forged or altered token is refused (tests/integration/test_delivery_unsubscribe.py)",
+    "intelligence/RequestLocationScoring": _OWN_LOCATION + "; ingest's outbox relay calls it after an import",
+    "coordinator/SendApprovedMessage": "its location_id is checked against the draft's lead"
+    " (test_coordinator_approved_sends: another location's caller gets NOT_FOUND, nothing sent)",
     "coordinator/CompleteHighLevelInstall": "HighLevel's OAuth code decides the location; no id of"
     " ours is taken",
 }

@@ -131,7 +131,7 @@ async def approve(message_id: str, agent_id: str, body: str | None, location: st
     """An agent's approval of a suggest-mode draft, then its send: content keeps the approval
     (and judges an edit by every guardrail), the coordinator sends the step once, re-checking
     consent, quiet hours and caps as of now."""
-    request = pb.ApproveMessageRequest(message_id=message_id, agent_id=agent_id)
+    request = pb.ApproveMessageRequest(message_id=message_id, agent_id=agent_id, location_id=location)
     if body is not None:
         request.edited_body = body
     try:

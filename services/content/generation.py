@@ -254,14 +254,18 @@ class Generation:
         written = guardrails.finish(draft, await writer.write(draft), postal_address=policy.postal_address)
         return written, verdicts.judge(draft, written, policy)
 
-    async def approve(self, message_id: uuid.UUID, agent_id: str, edited_body: str | None) -> Message:
-        """PENDING_APPROVAL -> APPROVED; an edit is judged like a new draft first."""
+    async def approve(
+        self, message_id: uuid.UUID, agent_id: str, edited_body: str | None, location: str | None = None
+    ) -> Message:
+        """PENDING_APPROVAL -> APPROVED; an edit is judged like a new draft first. With a
+        location claimed, another location's message is NOT_FOUND, as one that does not exist."""
         message = await self._repo.by_id(message_id)
         if message is None:
             raise NotFound(
                 f"no message {message_id}; use the message_id GenerateMessage returned",
                 reason="MESSAGE_NOT_FOUND",
             )
+        tenancy.ensure_owned(location, message.location_id, "message", message_id, "MESSAGE_NOT_FOUND")
         body = None if edited_body is None or edited_body == message.body else edited_body
         if message.status == APPROVED:
             if message.approved_by_agent_id == agent_id and body is None:

@@ -17,7 +17,7 @@ from services.content.settings_repository import (
     LocationSettings,
     StoredOverride,
 )
-from shared import inputs, timestamps
+from shared import inputs, tenancy, timestamps
 from shared.errors import FieldViolation, InvalidArgument
 from shared.rpc import Context
 
@@ -61,7 +61,8 @@ class LocationContentHandlers:
                 reason="MISSING_FIELD",
                 violations=[FieldViolation("edited_body", "the full edited text, or unset")],
             )
-        message = await self._generation.approve(message_id, agent_id, edited)
+        location = tenancy.claimed_location(request.location_id)
+        message = await self._generation.approve(message_id, agent_id, edited, location)
         return pb.ApproveMessageResponse(message=message_to_proto(message))
 
     async def SetLocationContentSettings(

@@ -69,8 +69,6 @@ EXEMPT = {
     "content/SetLocationBudget": _OWN_LOCATION,
     "content/ImportMarketFacts": "market facts are public figures per city or ZIP, shared by every"
     " location by design; no tenant's data",
-    "content/ApproveMessage": "NOT YET SCOPED: takes no location_id; left while the approve work"
-    " changes the approval path (README: Not built yet, Operations)",
     "coordinator/HandleOutcome": _INTERNAL + " (routing's outcome relay)",
     "coordinator/HandleLeadEvent": _INTERNAL + " (ingest's outbox relay)",
     "coordinator/SetConsentPolicy": _OWN_LOCATION + "; its request_id is unique per location",
@@ -565,6 +563,32 @@ async def _campaign_kept(m: Mesh, other: Tenant, call: Awaitable[Any]) -> None:
     before = await stub.GetCampaign(read, timeout=5)
     await refused(call)
     assert (await stub.GetCampaign(read, timeout=5)).campaign.state == before.campaign.state
+
+
+@probe("content/ApproveMessage")
+async def _approve(m: Mesh, me: Tenant, other: Tenant) -> None:
+    page = await m.clients.coordinator.ListCommunications(
+        pb.ListCommunicationsRequest(lead_id=other.lead_id), timeout=5
+    )
+    message_id = next(c.message_id for c in page.communications if c.message_id)
+    before = await m.clients.content.GetConversation(
+        content_pb.GetConversationRequest(lead_id=other.lead_id), timeout=5
+    )
+    await refused(
+        m.clients.content.ApproveMessage(
+            content_pb.ApproveMessageRequest(
+                message_id=message_id,
+                agent_id=me.agent_id,
+                edited_body="Hi. Reply STOP to opt out.",
+                location_id=me.location,
+            ),
+            timeout=5,
+        )
+    )
+    after = await m.clients.content.GetConversation(
+        content_pb.GetConversationRequest(lead_id=other.lead_id), timeout=5
+    )
+    assert after == before
 
 
 @probe("coordinator/PauseCampaign")

@@ -993,21 +993,27 @@ class ApproveMessageRequest(_message.Message):
     MESSAGE_ID_FIELD_NUMBER: _builtins.int
     AGENT_ID_FIELD_NUMBER: _builtins.int
     EDITED_BODY_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     agent_id: _builtins.str
     """The approving agent."""
     edited_body: _builtins.str
     """The agent's edit of the body, when they changed it."""
+    location_id: _builtins.str
+    """Tenant isolation: when set, the message must be of this location, else
+    NOT_FOUND and nothing changes.
+    """
     def __init__(
         self,
         *,
         message_id: _builtins.str = ...,
         agent_id: _builtins.str = ...,
         edited_body: _builtins.str | None = ...,
+        location_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_edited_body", b"_edited_body", "edited_body", b"edited_body"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_edited_body", b"_edited_body", "agent_id", b"agent_id", "edited_body", b"edited_body", "message_id", b"message_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_edited_body", b"_edited_body", "agent_id", b"agent_id", "edited_body", b"edited_body", "location_id", b"location_id", "message_id", b"message_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__edited_body: _TypeAlias = _typing.Literal["edited_body"]  # noqa: Y015
     _WhichOneofArgType__edited_body: _TypeAlias = _typing.Literal["_edited_body", b"_edited_body"]  # noqa: Y015

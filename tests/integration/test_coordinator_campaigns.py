@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -462,16 +462,23 @@ async def test_pausing_a_campaign_holds_its_journeys_and_resuming_releases_them(
 
 async def test_batch_get_lead_intelligence_returns_stored_scores_of_one_location(m: Mesh) -> None:
     loc, leads = await location_with_leads(m, 3)
+    ask = [lead.lead_id for lead in leads]
+
+    def batch() -> Awaitable[intelligence_pb.BatchGetLeadIntelligenceResponse]:
+        return m.clients.intelligence.BatchGetLeadIntelligence(
+            intelligence_pb.BatchGetLeadIntelligenceRequest(location_id=loc, lead_ids=ask), timeout=10
+        )
+
+    # Imports are scored in the background (RequestLocationScoring): all three get stored.
+    await eventually(batch, lambda r: len(r.intelligence) == 3, "the import's scores stored")
     scored = await m.clients.intelligence.ScoreLead(
         intelligence_pb.ScoreLeadRequest(lead_id=leads[0].lead_id, request_id=str(uuid.uuid4())), timeout=10
     )
-    ask = [lead.lead_id for lead in leads]
-    resp = await m.clients.intelligence.BatchGetLeadIntelligence(
-        intelligence_pb.BatchGetLeadIntelligenceRequest(location_id=loc, lead_ids=ask), timeout=10
+    resp = await batch()
+    assert sorted(i.lead_id for i in resp.intelligence) == sorted(ask)
+    assert (
+        next(i.score for i in resp.intelligence if i.lead_id == leads[0].lead_id) == scored.intelligence.score
     )
-    assert [(i.lead_id, i.score) for i in resp.intelligence] == [
-        (leads[0].lead_id, scored.intelligence.score)
-    ]
     elsewhere = await m.clients.intelligence.BatchGetLeadIntelligence(
         intelligence_pb.BatchGetLeadIntelligenceRequest(location_id="another-location", lead_ids=ask),
         timeout=10,

@@ -4,13 +4,15 @@ series with plausible values, and no lead's phone, email or id in the exposition
 
 from __future__ import annotations
 
+import asyncio
 import math
 import uuid
+from collections.abc import Awaitable, Callable
 
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from prometheus_client import REGISTRY, generate_latest
 
-from shared import db
+from shared import backlog, db
 from tests.journeys import comms_of, eventually, handle, inbound, started_lead
 from tests.support import Mesh
 
@@ -90,3 +92,32 @@ async def test_pool_gauges_follow_a_held_connection_and_forget_a_closed_pool(mig
     finally:
         await pool.close()
     assert REGISTRY.get_sample_value("db_pool_connections", {"service": service}) is None
+
+
+async def test_a_failed_backlog_refresh_is_counted_and_the_next_round_recovers(migrated_dsn: str) -> None:
+    service = f"sample-{uuid.uuid4().hex[:8]}"
+    gauge = backlog.SCHEDULER_LAG.labels(service)
+    pool = await db.create_pool(migrated_dsn, schema="coordinator", service=service, max_size=2)
+    try:
+        broken = backlog.Probe(gauge, "SELECT 1 / 0")
+        loop = asyncio.create_task(backlog.sampler(service, db.Database(pool), (broken,), 0.1)())
+        try:
+            await eventually(
+                _async(lambda: value("backlog_sample_failures_total", service=service)),
+                lambda v: v >= 2,
+                "two failed refreshes",
+            )
+        finally:
+            loop.cancel()
+        assert REGISTRY.get_sample_value("scheduler_oldest_due_age_seconds", {"service": service}) == 0.0
+        await backlog.sample(db.Database(pool), (backlog.Probe(gauge, "SELECT 42.5"),))
+        assert value("scheduler_oldest_due_age_seconds", service=service) == 42.5
+    finally:
+        await pool.close()
+
+
+def _async(read: Callable[[], float]) -> Callable[[], Awaitable[float]]:
+    async def call() -> float:
+        return read()
+
+    return call

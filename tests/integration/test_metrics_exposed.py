@@ -9,11 +9,13 @@ import math
 import uuid
 from collections.abc import Awaitable, Callable
 
+import asyncpg
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from prometheus_client import REGISTRY, generate_latest
 
+from services.coordinator.delivery.lag import SCHEDULER_LAG
 from shared import backlog, db
-from tests.journeys import comms_of, eventually, handle, inbound, started_lead
+from tests.journeys import NIGHT_HOURS, comms_of, eventually, handle, inbound, started_lead
 from tests.support import Mesh
 
 
@@ -121,3 +123,34 @@ def _async(read: Callable[[], float]) -> Callable[[], Awaitable[float]]:
         return read()
 
     return call
+
+
+async def test_scheduler_lag_is_the_age_of_the_oldest_due_message(m: Mesh, migrated_dsn: str) -> None:
+    """A first touch held for the morning is not late; once its time has passed a minute ago
+    (moved back inside a transaction no sender sees), the lag gauge's query says >= 60 s."""
+    lead = await started_lead(m, hours=NIGHT_HOURS)
+    waiting = [c for c in await comms_of(m, lead.lead_id) if c.status == pb.COMMUNICATION_STATUS_SCHEDULED]
+    assert waiting, "a lead texted at night waits for the morning"
+    conn = await asyncpg.connect(migrated_dsn, server_settings={"search_path": "coordinator"})
+    try:
+        async with conn.transaction():
+            await backlog.sample(db.Database(conn), (SCHEDULER_LAG,))
+            before = value("scheduler_oldest_due_age_seconds", service="coordinator")
+            await conn.execute(
+                "UPDATE communications SET scheduled_time = now() - interval '60 seconds'"
+                " WHERE communication_id = $1",
+                uuid.UUID(waiting[0].communication_id),
+            )
+            await backlog.sample(db.Database(conn), (SCHEDULER_LAG,))
+            late = value("scheduler_oldest_due_age_seconds", service="coordinator")
+            assert late >= 60
+            assert late >= before
+            raise _Undo
+    except _Undo:
+        pass
+    finally:
+        await conn.close()
+
+
+class _Undo(Exception):
+    """Rolls the test's transaction back."""

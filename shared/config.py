@@ -95,6 +95,8 @@ class ServerSettings:
     # A plaintext port serving grpc.health.v1 only, for probes that cannot speak mutual TLS
     # (the kubelet's gRPC probe); 0 = none.
     health_port: int = 0
+    # Seconds between refreshes of the backlog gauges (outbox, scheduler, dead letters).
+    metrics_sample_s: float = 5.0
 
     @classmethod
     def from_env(cls, service: str, env: Mapping[str, str] = os.environ) -> ServerSettings:
@@ -105,4 +107,5 @@ class ServerSettings:
             grace_s=number(env, f"{prefix}_GRACE_S", 20.0),
             metrics_port=integer(env, f"{prefix}_METRICS_PORT", 0),
             health_port=integer(env, f"{prefix}_HEALTH_PORT", 0),
+            metrics_sample_s=number(env, f"{prefix}_METRICS_SAMPLE_S", 5.0, minimum=0.1),
         )

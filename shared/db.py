@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from shared import pool_metrics
 from shared.errors import Unavailable
 
 Conn = Any  # asyncpg.Connection or a pool's connection proxy: the same API
@@ -20,7 +21,7 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(dsn: str, *, schema: str, service: str, max_size: int = 10) -> asyncpg.Pool:
-    return await asyncpg.create_pool(
+    pool = await asyncpg.create_pool(
         dsn,
         min_size=1,
         max_size=max_size,
@@ -30,6 +31,8 @@ async def create_pool(dsn: str, *, schema: str, service: str, max_size: int = 10
         # unlike a SET issued after connecting.
         server_settings={"search_path": schema, "application_name": service},
     )
+    pool_metrics.watch(pool, service)
+    return pool
 
 
 # The server went away or refused us (terminated backend, restart, shutdown, no slots): the

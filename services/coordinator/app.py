@@ -35,6 +35,7 @@ from services.coordinator.delivery.dispatch import Dispatcher
 from services.coordinator.delivery.dnd_writeback import DndWriteback
 from services.coordinator.delivery.enrichment import ContactEnricher
 from services.coordinator.delivery.highlevel_tokens import TokenEndpoint
+from services.coordinator.delivery.lag import SCHEDULER_LAG
 from services.coordinator.delivery.providers import ProviderSender
 from services.coordinator.delivery.reports import ReportHandler
 from services.coordinator.delivery.repository import CommunicationRepository
@@ -68,7 +69,7 @@ from services.coordinator.timeline.observed import (
 from services.coordinator.timeline.repository import DecisionLog
 from services.coordinator.triggers.repository import TriggerTouchRepository
 from services.coordinator.triggers.touches import TouchLimits, TriggerTouches
-from shared import retention, timestamps
+from shared import backlog, retention, timestamps
 from shared.clients import ContentClient, IngestClient, IntelligenceClient, Peers, RoutingClient
 from shared.db import Database
 from shared.server import Registration, ServiceApp
@@ -350,6 +351,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
                 clock=timestamps.now,
                 tokens=highlevel,
             ).run,
+            backlog.sampler("coordinator", db, (SCHEDULER_LAG,), cfg.server.metrics_sample_s),
         ],
         on_stop=[http.aclose],
     )

@@ -17,10 +17,18 @@ from services.ingest.repository.events import EventReads
 from services.ingest.repository.leads import LeadReads
 from services.ingest.repository.outbox import DeadLetters, OutboxQueue
 from services.ingest.servicer import IngestServicer
-from shared import retention
+from shared import backlog, retention
 from shared.clients import Peers
 from shared.db import Database
 from shared.server import Registration, ServiceApp
+
+BACKLOG = (
+    backlog.Probe(
+        backlog.OUTBOX_LAG.labels("ingest", "outbox"),
+        backlog.age_of_oldest("outbox", "create_time", "published_time IS NULL"),
+    ),
+    backlog.Probe(backlog.DEAD_LETTERS.labels("ingest"), "SELECT count(*) FROM outbox_dead_letters"),
+)
 
 
 def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
@@ -57,5 +65,9 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
             )
         ],
         error_domain="ingest.leadengine",
-        background=[relay.run, retention.loop(db, cfg.retention, interval_s=cfg.prune_interval_s)],
+        background=[
+            relay.run,
+            retention.loop(db, cfg.retention, interval_s=cfg.prune_interval_s),
+            backlog.sampler("ingest", db, BACKLOG, cfg.server.metrics_sample_s),
+        ],
     )

@@ -21,9 +21,17 @@ from services.routing.roster import Roster
 from services.routing.rule_store import RuleStore
 from services.routing.servicer import RoutingServicer
 from services.routing.settings import DEFAULT_INACTIVITY_DAYS
+from shared import backlog
 from shared.clients import IngestClient, Peers
 from shared.db import Database
 from shared.server import Registration, ServiceApp
+
+BACKLOG = (
+    backlog.Probe(
+        backlog.OUTBOX_LAG.labels("routing", "outcome_outbox"),
+        backlog.age_of_oldest("outcome_outbox", "create_time", "published_time IS NULL"),
+    ),
+)
 
 
 def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
@@ -53,5 +61,10 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
             )
         ],
         error_domain="routing.leadengine",
-        background=[relay.run, lifecycle.run, claiming.run],
+        background=[
+            relay.run,
+            lifecycle.run,
+            claiming.run,
+            backlog.sampler("routing", db, BACKLOG, cfg.server.metrics_sample_s),
+        ],
     )

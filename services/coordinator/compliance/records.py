@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
+from prometheus_client import Counter
 
 from services.coordinator.compliance.evaluation import DAY, WEEK, Caps, Evaluation, History
 from shared import deadlines
@@ -19,11 +20,33 @@ from shared.errors import NotFound
 from shared.keyset import Keyset
 
 SMS = common_pb2.CHANNEL_SMS
+# Counted once the record is committed. Gate names and verdicts are fixed words
+# (compliance.gates, compliance.evaluation); the free-text detail is never a label.
+GATE_VERDICTS = Counter(
+    "compliance_gate_verdicts_total",
+    "Recorded compliance gate verdicts, by gate and verdict.",
+    ["gate", "verdict"],
+)
+DECISIONS = Counter(
+    "compliance_decisions_total",
+    "Recorded compliance decisions (send, schedule, hold, block), by the gate that decided.",
+    ["action", "gate"],
+)
 SCHEDULED = pb.COMMUNICATION_STATUS_SCHEDULED
 OUTBOUND = pb.DIRECTION_OUTBOUND
 # (lead, step) is the record's key; as one text it breaks ties of evaluate_time.
 RECORD_KEY = "r.lead_id::text || '/' || r.step_key"
 _PAGE = Keyset("r.evaluate_time", "timestamptz", RECORD_KEY, id_type="text", descending=False)
+
+
+def count(evaluation: Evaluation) -> None:
+    for v in evaluation.verdicts:
+        GATE_VERDICTS.labels(v.gate, v.verdict.replace(" ", "_")).inc()
+    # The first gate that did not pass decided; a send was decided by all of them.
+    decider = next(
+        (v.gate for v in evaluation.verdicts if v.verdict not in ("pass", "not applicable")), "all"
+    )
+    DECISIONS.labels(evaluation.decision.action.value, decider).inc()
 
 
 @dataclass(frozen=True)
@@ -175,6 +198,7 @@ class ComplianceRecordRepository:
                 now if decision.action.value == "send" else None,
                 timeout=deadlines.timeout(2.0),
             )
+        count(evaluation)
         return evaluation
 
     async def hold(self, communication_id: uuid.UUID, reason: str) -> None:

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from prometheus_client import Counter
 
@@ -55,6 +56,12 @@ log = logging.getLogger(__name__)
 SENT_TOTAL = Counter(
     "delivery_provider_calls_total", "Provider send calls by outcome", ["provider", "verdict"]
 )
+# What each dispatch left the message as: bounded labels only (never lead, address or body).
+SENDS = Counter(
+    "delivery_sends_total",
+    "Outbound messages dispatched, by channel and the status they ended in (scheduled = deferred).",
+    ["channel", "status"],
+)
 AUTH_ALERTS = Counter(
     "delivery_credentials_rejected_total", "Provider answers 401/403: credentials need a person", ["provider"]
 )
@@ -71,6 +78,15 @@ def highlevel_decision(held: Held, *, has_env_token: bool) -> Decision:
         reason = f"no HighLevel app install for location {held.location_id!r} and no HIGHLEVEL_ACCESS_TOKEN"
         return ("settle", pb.COMMUNICATION_STATUS_SIMULATED, reason, None)
     return ("send", HIGHLEVEL)
+
+
+def label_of(channel: int) -> str:
+    """CHANNEL_SMS -> "sms": a metric label from the enum's name, bounded by the enum."""
+    return common_pb2.Channel.Name(channel).removeprefix("CHANNEL_").lower()  # type: ignore[arg-type]
+
+
+def status_label(status: int) -> str:
+    return pb.CommunicationStatus.Name(status).removeprefix("COMMUNICATION_STATUS_").lower()  # type: ignore[arg-type]
 
 
 def backoff_s(tries: int, base: float, cap: float, rng: random.Random) -> float:
@@ -162,6 +178,12 @@ class Dispatcher:
         """Send a message this worker has claimed, as of `now` (the scheduler's clock);
         returns the row as it ends up. With retry=False (a caller inside an RPC deadline)
         a 429/5xx/timeout hands the message to the scheduler instead of waiting here."""
+        done = await self._dispatch(message, now, retry=retry)
+        if done is not message:  # the row was gone or another worker's: nothing was decided here
+            SENDS.labels(label_of(done.channel), status_label(done.status)).inc()
+        return done
+
+    async def _dispatch(self, message: Communication, now: datetime | None, *, retry: bool) -> Communication:
         cid, token = message.communication_id, message.claim_token
         started = self._clock()
         base = now or started

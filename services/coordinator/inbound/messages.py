@@ -25,6 +25,7 @@ from services.coordinator.compliance.replies import ComplianceReplies
 from services.coordinator.compliance.repository import KEYWORD, ConsentRepository, Revocation
 from services.coordinator.delivery.repository import Communication, CommunicationRepository, MessageRecord
 from services.coordinator.envelope import SMS, Envelope, MessageIn
+from services.coordinator.inbound import optout_latency
 from services.coordinator.inbound.handoff import ReplyHandoff
 from services.coordinator.journeys.repository import Journey, JourneyRepository
 from services.coordinator.journeys.unreachable import OPTED_OUT_EVERYWHERE
@@ -135,7 +136,9 @@ class MessageHandler:
                     at=at,
                 )
             )
-            if not applied:
+            if applied:
+                optout_latency.observe(message.channel, "revoked", at)
+            else:
                 log.info("stale opt-out keyword ignored", extra={"lead_id": str(lead_id)})
             confirm = applied and before is not None and not _was_opted_out(before)
         elif found.intent is Intent.OPT_IN:
@@ -162,9 +165,11 @@ class MessageHandler:
         await self._tell_agent(stopped, lead_id, received, message, found.words if revoked else "")
         if confirm and self._replies is not None:
             # Last: the opt-out and the stopped journey must not wait on a send.
-            await self._replies.confirm_opt_out(
+            sent = await self._replies.confirm_opt_out(
                 lead_id, journey.journey_id if journey else None, address, received, at, ev.location_id
             )
+            if sent is not None and optout_latency.confirmed(sent.status):
+                optout_latency.observe(message.channel, "confirmed", at)
         return stopped
 
     async def outbound(self, ev: Envelope) -> Journey | None:

@@ -87,10 +87,41 @@ class Begin:
 Decision = tuple[str, str] | tuple[str, pb.CommunicationStatus.ValueType, str, datetime | None]
 
 
-class AttemptRepository:
+class AttemptLedger:
+    """What every attempt table (lead messages, agent notifications) does the same way: an
+    attempt's state after the call, and the in-doubt ones the provider says never arrived."""
+
+    _TABLE = "send_attempts"
+
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    async def mark(self, attempt_id: uuid.UUID, state: str, detail: str) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                f"UPDATE {self._TABLE} SET state = $2, detail = $3,"
+                " finish_time = CASE WHEN $2 = ANY($4::text[]) THEN NULL ELSE now() END"
+                " WHERE attempt_id = $1",
+                attempt_id,
+                state,
+                detail,
+                list(OPEN),
+                timeout=deadlines.timeout(2.0),
+            )
+
+    async def absent(self, attempt_ids: list[uuid.UUID]) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                f"UPDATE {self._TABLE} SET state = $2, finish_time = now()"
+                " WHERE attempt_id = ANY($1::uuid[]) AND state = ANY($3::text[])",
+                attempt_ids,
+                ABSENT,
+                list(OPEN),
+                timeout=deadlines.timeout(2.0),
+            )
+
+
+class AttemptRepository(AttemptLedger):
     async def _hold(self, conn: Conn, communication_id: uuid.UUID) -> Held | None:
         row = await conn.fetchrow(
             "SELECT c.*, coalesce(j.location_id, '') AS location_id,"
@@ -224,30 +255,6 @@ class AttemptRepository:
                 timeout=deadlines.timeout(2.0),
             )
         return communication_from_row(message)
-
-    async def mark(self, attempt_id: uuid.UUID, state: str, detail: str) -> None:
-        async with self._db.transaction() as conn:
-            await conn.execute(
-                "UPDATE send_attempts SET state = $2, detail = $3,"
-                " finish_time = CASE WHEN $2 = ANY($4::text[]) THEN NULL ELSE now() END"
-                " WHERE attempt_id = $1",
-                attempt_id,
-                state,
-                detail,
-                list(OPEN),
-                timeout=deadlines.timeout(2.0),
-            )
-
-    async def absent(self, attempt_ids: list[uuid.UUID]) -> None:
-        async with self._db.transaction() as conn:
-            await conn.execute(
-                "UPDATE send_attempts SET state = $2, finish_time = now()"
-                " WHERE attempt_id = ANY($1::uuid[]) AND state = ANY($3::text[])",
-                attempt_ids,
-                ABSENT,
-                list(OPEN),
-                timeout=deadlines.timeout(2.0),
-            )
 
     async def fail(
         self, communication_id: uuid.UUID, status: pb.CommunicationStatus.ValueType, reason: str

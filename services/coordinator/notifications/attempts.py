@@ -17,10 +17,10 @@ import asyncpg
 from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
-from services.coordinator.delivery.attempts import ABSENT, ACCEPTED, OPEN, SENDING, Attempt
+from services.coordinator.delivery.attempts import ABSENT, ACCEPTED, OPEN, SENDING, Attempt, AttemptLedger
 from services.coordinator.notifications.repository import Notification, notification_from_row
 from shared import deadlines
-from shared.db import Conn, Database
+from shared.db import Conn
 
 PENDING = pb.COMMUNICATION_STATUS_SCHEDULED
 SMS = common_pb2.CHANNEL_SMS
@@ -52,9 +52,8 @@ class NoteBegin:
     settled: Notification | None = None
 
 
-class NotificationAttempts:
-    def __init__(self, db: Database) -> None:
-        self._db = db
+class NotificationAttempts(AttemptLedger):
+    _TABLE = "notification_attempts"
 
     async def _opt_out(self, conn: Conn, address: str) -> str:
         reason = await conn.fetchval(
@@ -170,30 +169,6 @@ class NotificationAttempts:
                 timeout=deadlines.timeout(2.0),
             )
         return notification_from_row(row)
-
-    async def mark(self, attempt_id: uuid.UUID, state: str, detail: str) -> None:
-        async with self._db.transaction() as conn:
-            await conn.execute(
-                "UPDATE notification_attempts SET state = $2, detail = $3,"
-                " finish_time = CASE WHEN $2 = ANY($4::text[]) THEN NULL ELSE now() END"
-                " WHERE attempt_id = $1",
-                attempt_id,
-                state,
-                detail,
-                list(OPEN),
-                timeout=deadlines.timeout(2.0),
-            )
-
-    async def absent(self, attempt_ids: list[uuid.UUID]) -> None:
-        async with self._db.transaction() as conn:
-            await conn.execute(
-                "UPDATE notification_attempts SET state = $2, finish_time = now()"
-                " WHERE attempt_id = ANY($1::uuid[]) AND state = ANY($3::text[])",
-                attempt_ids,
-                ABSENT,
-                list(OPEN),
-                timeout=deadlines.timeout(2.0),
-            )
 
     async def retry_later(
         self, notification_id: uuid.UUID, token: uuid.UUID, not_before: datetime, reason: str

@@ -169,9 +169,12 @@ async def test_stop_by_text_revokes_consent_and_blocks_what_waits(
         return got.consent
 
     assert (await eventually(consent, lambda c: c.sms_opted_out, "the opt-out")).sms_opted_out
-    # The opt-out commits first, the journey's stop right after it: wait for both.
+    # The revocation stops the journey in its own transaction ("opted out of every channel");
+    # the inbound handler then names the cause: wait for that, not only for the stop.
     journey = await eventually(
-        lambda: journey_of(m, lead.lead_id), lambda j: j.state == pb.JOURNEY_STATE_STOPPED, "the stop"
+        lambda: journey_of(m, lead.lead_id),
+        lambda j: j.state == pb.JOURNEY_STATE_STOPPED and j.stop_reason == "lead opted out",
+        "the stop, for the lead's opt-out",
     )
     assert journey.stop_reason == "lead opted out"
 
@@ -182,7 +185,10 @@ async def test_stop_by_text_revokes_consent_and_blocks_what_waits(
         lambda: comms_of(m, lead.lead_id),
         lambda cs: (
             any(c.status == pb.COMMUNICATION_STATUS_BLOCKED for c in cs)
-            and any(c.status != pb.COMMUNICATION_STATUS_QUEUED for c in confirmations(cs))
+            and any(
+                c.status not in (pb.COMMUNICATION_STATUS_QUEUED, pb.COMMUNICATION_STATUS_SCHEDULED)
+                for c in confirmations(cs)
+            )
         ),
         "the waiting text to be blocked and the opt-out confirmed",
     )

@@ -109,6 +109,34 @@ async def _complete(peers: Peers, location_id: str, leads: int) -> list[str] | N
     return ids if await has_history(peers, ids[-1]) else None
 
 
+async def _settle_import_scoring(dsn: str, location_id: str, timeout_s: float = 3600) -> None:
+    """Waits until the scoring the import asked for in the background has run.
+
+    The engagement UPDATE below rewrites most of the location's score rows; run while the
+    import's scoring worker is still writing the same rows, the two deadlock (seen at 1 M)."""
+    conn = await asyncpg.connect(dsn, timeout=10)
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            pending = await conn.fetchval(
+                "SELECT (SELECT count(*) FROM ingest.outbox"
+                " WHERE location_id = $1 AND published_time IS NULL)"
+                " + (SELECT count(*) FROM intelligence.location_scoring_requests WHERE location_id = $1"
+                "    AND (requested > done OR lease_until > now()))",
+                location_id,
+            )
+            if not pending:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(
+                    f"the import's background scoring of {location_id} had not finished after {timeout_s:g}s;"
+                    " see intelligence's log"
+                )
+            await asyncio.sleep(1.0)
+    finally:
+        await conn.close()
+
+
 async def _add_engagement(dsn: str, location_id: str) -> None:
     lam = score_parts.rate(14.0)
     today = score_parts.day_number(timestamps.now())
@@ -205,6 +233,7 @@ async def ensure(peers: Peers, dsn: str, leads: int, agents: int, *, force: bool
     seconds["score"] = time.perf_counter() - started
     started = time.perf_counter()
     with console.status(f"engagement for {ENGAGED_SHARE:.0%} of the leads"):
+        await _settle_import_scoring(dsn, location_id)
         await _add_engagement(dsn, location_id)
     seconds["engagement"] = time.perf_counter() - started
     started = time.perf_counter()

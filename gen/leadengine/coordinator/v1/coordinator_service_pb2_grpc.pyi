@@ -156,6 +156,12 @@ class CoordinatorServiceStub:
     records the step BLOCKED with why instead. Idempotent: the step is sent
     at most once, and a repeat returns it as it stands.
     """
+    ListJourneys: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.ListJourneysRequest, _coordinator_service_pb2.ListJourneysResponse]
+    """--- recovery: several journeys per lead over time (issue #8) ---
+
+    Lists every journey a lead had, newest first: the current one (what
+    GetJourney returns) and the ended ones a recovery campaign followed.
+    """
 
 @_typing.type_check_only
 class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
@@ -284,6 +290,12 @@ class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
     journey stopped meanwhile (the lead replied, opted out, was deleted)
     records the step BLOCKED with why instead. Idempotent: the step is sent
     at most once, and a repeat returns it as it stands.
+    """
+    ListJourneys: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.ListJourneysRequest, _coordinator_service_pb2.ListJourneysResponse]  # type: ignore[assignment]
+    """--- recovery: several journeys per lead over time (issue #8) ---
+
+    Lists every journey a lead had, newest first: the current one (what
+    GetJourney returns) and the ended ones a recovery campaign followed.
     """
 
 class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -602,6 +614,18 @@ class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
         journey stopped meanwhile (the lead replied, opted out, was deleted)
         records the step BLOCKED with why instead. Idempotent: the step is sent
         at most once, and a repeat returns it as it stands.
+        """
+
+    @_abc_1.abstractmethod
+    def ListJourneys(
+        self,
+        request: _coordinator_service_pb2.ListJourneysRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.ListJourneysResponse, _abc.Awaitable[_coordinator_service_pb2.ListJourneysResponse]]:
+        """--- recovery: several journeys per lead over time (issue #8) ---
+
+        Lists every journey a lead had, newest first: the current one (what
+        GetJourney returns) and the ended ones a recovery campaign followed.
         """
 
 def add_CoordinatorServiceServicer_to_server(servicer: CoordinatorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -228,7 +228,8 @@ class CoordinatorServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetJourney(self, request, context):
-        """Returns a lead's journey.
+        """Returns a lead's current journey: the latest, which a recovery campaign
+        may have started after an earlier one ended (ListJourneys lists them all).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -46,7 +46,9 @@ class CoordinatorServiceStub:
     journey as it stands.
     """
     GetJourney: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetJourneyRequest, _coordinator_service_pb2.GetJourneyResponse]
-    """Returns a lead's journey."""
+    """Returns a lead's current journey: the latest, which a recovery campaign
+    may have started after an earlier one ended (ListJourneys lists them all).
+    """
     ListCommunications: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.ListCommunicationsRequest, _coordinator_service_pb2.ListCommunicationsResponse]
     """Lists a lead's communications, newest first."""
     GetConsent: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetConsentRequest, _coordinator_service_pb2.GetConsentResponse]
@@ -181,7 +183,9 @@ class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
     journey as it stands.
     """
     GetJourney: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetJourneyRequest, _coordinator_service_pb2.GetJourneyResponse]  # type: ignore[assignment]
-    """Returns a lead's journey."""
+    """Returns a lead's current journey: the latest, which a recovery campaign
+    may have started after an earlier one ended (ListJourneys lists them all).
+    """
     ListCommunications: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.ListCommunicationsRequest, _coordinator_service_pb2.ListCommunicationsResponse]  # type: ignore[assignment]
     """Lists a lead's communications, newest first."""
     GetConsent: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetConsentRequest, _coordinator_service_pb2.GetConsentResponse]  # type: ignore[assignment]
@@ -331,7 +335,9 @@ class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _coordinator_service_pb2.GetJourneyRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_coordinator_service_pb2.GetJourneyResponse, _abc.Awaitable[_coordinator_service_pb2.GetJourneyResponse]]:
-        """Returns a lead's journey."""
+        """Returns a lead's current journey: the latest, which a recovery campaign
+        may have started after an earlier one ended (ListJourneys lists them all).
+        """
 
     @_abc_1.abstractmethod
     def ListCommunications(

@@ -154,6 +154,18 @@ async def test_a_replied_lead_gets_a_new_journey_whose_steps_have_keys_of_their_
     )
     assert any("of journey 2" in e.summary for e in timeline.entries)
 
+    # StopJourney acts on the current journey; the ended one keeps why it ended.
+    stopped = await m.clients.coordinator.StopJourney(
+        pb.StopJourneyRequest(lead_id=lead.lead_id, reason="agent took over", request_id=str(uuid.uuid4())),
+        timeout=5,
+    )
+    assert (stopped.journey.generation, stopped.journey.stop_reason) == (2, "agent took over")
+    listed = await journeys_of(m, lead.lead_id)
+    assert [(j.generation, j.stop_reason) for j in listed] == [(2, "agent took over"), (1, "lead replied")]
+    final = await rows_of(migrated_dsn, "communications", lead.lead_id)
+    assert final["j2:step:2"]["status_reason"] == "journey stopped: agent took over"
+    assert final["step:1"] == before["step:1"]
+
 
 async def test_only_a_finished_cadence_or_a_reply_lets_a_recovery_follow(m: Mesh, migrated_dsn: str) -> None:
     loc = f"loc-{uuid.uuid4()}"

@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,10 @@ TEXT_COLUMNS = (
 )
 BOOL_COLUMNS = ("sms_consent", "email_consent", "preapproved")
 INT_COLUMNS = ("budget_usd", "timeline_months")
-COLUMNS = frozenset((*TEXT_COLUMNS, *BOOL_COLUMNS, *INT_COLUMNS, "source", "tags"))
+# The lead's last activity before the import (ISO 8601; a date alone is midnight UTC). A HighLevel
+# contact export names it dateUpdated (or "last activity"); all spellings land in last_activity_time.
+ACTIVITY_COLUMNS = ("last_activity_time", "last_activity", "lastactivity", "dateupdated", "date_updated")
+COLUMNS = frozenset((*TEXT_COLUMNS, *BOOL_COLUMNS, *INT_COLUMNS, *ACTIVITY_COLUMNS, "source", "tags"))
 
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", ""})
@@ -149,7 +153,25 @@ def lead_from_record(record: Mapping[str, Any]) -> pb.Lead:
         setattr(lead, name, _int(name, record.get(name)))
     lead.source = _source(record.get("source"))
     lead.tags.extend(_tags(record.get("tags")))
+    for name in ACTIVITY_COLUMNS:
+        at = _time(name, record.get(name))
+        if at is not None:
+            lead.last_activity_time.FromDatetime(at)
+            break
     return lead
+
+
+def _time(name: str, value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise RowError(name, "NOT_A_TIME")
+    try:
+        at = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise RowError(name, "NOT_A_TIME") from None
+    # A time without a zone is read as UTC: exports write either.
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC).replace(tzinfo=None)
 
 
 # -- reading files ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 
+from services.coordinator.journeys import recovery
 from services.coordinator.journeys.holder import JourneyHolder
 from services.coordinator.journeys.repository import CONVERTED, Journey, JourneyRepository
 from services.coordinator.notifications.moves import AgentMoves
@@ -44,8 +45,12 @@ class OutcomeHandlers:
             await self._agent_moves.handle(request, lead_id, location_id)
         if request.outcome == routing_pb.OUTCOME_WON:
             # Stopping is idempotent (a redelivery changes nothing) and keeps an earlier stop's
-            # reason; a lead with no journey gets one already stopped, so none can start.
-            journey = await self._journeys.stop_journey(lead_id, location_id, CONVERTED, only_over=())
+            # reason, except "lead replied": a recovery may follow a reply, never a conversion
+            # (journeys/recovery.py). A lead with no journey gets one already stopped, so none
+            # can start.
+            journey = await self._journeys.stop_journey(
+                lead_id, location_id, CONVERTED, only_over=(recovery.LEAD_REPLIED,)
+            )
             return pb.HandleOutcomeResponse(journey=self._journey_proto(journey))
         found = await self._journeys.find_journey(lead_id)
         return pb.HandleOutcomeResponse(journey=self._journey_proto(found) if found else None)

@@ -19,6 +19,7 @@ from services.coordinator.compliance_servicer import ComplianceDeps, ComplianceH
 from services.coordinator.delivery.repository import Communication, CommunicationRepository
 from services.coordinator.delivery_servicer import DeliveryHandlers
 from services.coordinator.install_servicer import InstallHandlers
+from services.coordinator.journey_history_servicer import JourneyHistoryHandlers
 from services.coordinator.journeys.cadence_repository import CadenceRepository
 from services.coordinator.journeys.control import JourneyControl
 from services.coordinator.journeys.repository import Journey, JourneyRepository
@@ -52,6 +53,8 @@ def journey_to_proto(journey: Journey | None) -> pb.Journey:
         next_step_time=timestamps.to_proto(journey.next_step_time) if journey.active else None,
         pause_reason=journey.pause_reason,
         pause_end_time=timestamps.to_proto(journey.pause_end_time),
+        generation=journey.generation,
+        campaign_id=str(journey.campaign_id) if journey.campaign_id else "",
     )
 
 
@@ -134,6 +137,7 @@ class CoordinatorServicer(
     InstallHandlers,
     OutcomeHandlers,
     ApprovalHandlers,
+    JourneyHistoryHandlers,
     pb_grpc.CoordinatorServiceServicer,
 ):
     def __init__(

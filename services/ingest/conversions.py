@@ -45,6 +45,7 @@ def lead_to_proto(lead: StoredLead) -> pb.Lead:
         create_time=timestamps.to_proto(lead.create_time),
         update_time=timestamps.to_proto(lead.update_time),
         delete_time=timestamps.to_proto(lead.delete_time),
+        last_activity_time=timestamps.to_proto(lead.last_activity_time),
         budget_usd=f.budget_usd,
         timeline_months=f.timeline_months,
         preapproved=f.preapproved,

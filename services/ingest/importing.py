@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from typing import Any
 
 from leadengine.ingest.v1 import ingest_service_pb2 as pb
@@ -17,12 +18,15 @@ from leadengine.ingest.v1 import ingest_service_pb2 as pb
 from services.ingest import leads
 from services.ingest.leads import LeadFields
 from services.ingest.repository import imports
-from shared import inputs
+from services.ingest.repository.imports import ImportRow
+from shared import inputs, timestamps
 from shared.db import Database
 from shared.errors import FieldViolation, InvalidArgument
 
 # Rejections listed in one ImportLeadsResponse; rejected_count still counts them all.
 MAX_REJECTIONS = 1000
+# A last activity later than now by more than this is refused (clock skew between systems is not).
+ACTIVITY_SKEW = timedelta(minutes=5)
 
 
 class LeadImport:
@@ -54,7 +58,7 @@ class LeadImport:
                 writing.cancel()  # the caller went away; that chunk's transaction rolls back
         return state.response()
 
-    async def _write(self, batch: list[LeadFields], state: _ImportState) -> None:
+    async def _write(self, batch: list[ImportRow], state: _ImportState) -> None:
         if not batch:
             return
         assert state.location_id is not None  # set by the validation that accepted these rows
@@ -77,13 +81,14 @@ class _ImportState:
         self.imported = 0
         self.skipped = 0
 
-    def validate(self, chunk: list[pb.ImportLeadsRequest]) -> list[LeadFields]:
-        good: list[LeadFields] = []
+    def validate(self, chunk: list[pb.ImportLeadsRequest]) -> list[ImportRow]:
+        good: list[ImportRow] = []
         for item in chunk:
             self.received += 1
             try:
                 location_id = _import_location(item, self.location_id)
                 fields = _import_fields(item.lead, location_id)
+                last_activity = _last_activity(item.lead)
             except InvalidArgument as err:
                 self.rejected += 1
                 if len(self.rejections) < MAX_REJECTIONS:
@@ -92,7 +97,7 @@ class _ImportState:
                     self.rejections.append(pb.ImportRejection(row=row, field=field, reason=err.reason))
                 continue
             self.location_id = location_id
-            good.append(fields)
+            good.append(ImportRow(fields, last_activity))
         return good
 
     def response(self) -> pb.ImportLeadsResponse:
@@ -139,3 +144,15 @@ def _import_fields(lead: pb.Lead, location_id: str) -> LeadFields:
     if fields.source == pb.LEAD_SOURCE_UNSPECIFIED:
         changes["source"] = pb.LEAD_SOURCE_IMPORT
     return dataclasses.replace(fields, **changes) if changes else fields
+
+
+def _last_activity(lead: pb.Lead) -> datetime | None:
+    """The lead's activity before the import, if the row says; never in the future."""
+    at = timestamps.from_proto(lead.last_activity_time)
+    if at is not None and at > timestamps.now() + ACTIVITY_SKEW:
+        raise InvalidArgument(
+            f"last_activity_time {at.isoformat()} is in the future; give when the lead was last active",
+            reason="LAST_ACTIVITY_IN_FUTURE",
+            violations=[FieldViolation("lead.last_activity_time", "not later than now")],
+        )
+    return at

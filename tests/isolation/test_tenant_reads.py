@@ -421,6 +421,19 @@ async def _journey(m: Mesh, me: Tenant, other: Tenant) -> None:
     only_own(own, me, other, me.lead_id)
 
 
+@probe("coordinator/ListJourneys")
+async def _journeys(m: Mesh, me: Tenant, other: Tenant) -> None:
+    stub = m.clients.coordinator
+    await refused(
+        stub.ListJourneys(pb.ListJourneysRequest(lead_id=other.lead_id, location_id=me.location), timeout=5)
+    )
+    own = await stub.ListJourneys(
+        pb.ListJourneysRequest(lead_id=me.lead_id, location_id=me.location), timeout=5
+    )
+    assert own.journeys
+    only_own(own, me, other, me.lead_id)
+
+
 @probe("coordinator/ListCommunications")
 async def _communications(m: Mesh, me: Tenant, other: Tenant) -> None:
     stub = m.clients.coordinator

@@ -49,7 +49,7 @@ class AudienceReader:
         if c.audience.max_score and candidates:
             scores = await self._intelligence.scores(c.location_id, [lead.lead_id for lead in candidates])
         standing = await self._repo.standing(
-            [(uuid.UUID(lead.lead_id), lead.phone, lead.email) for lead in candidates], c.campaign_id
+            [(uuid.UUID(lead.lead_id), lead.phone, lead.email) for lead in candidates], c.campaign_id, since
         )
         members: list[ingest_pb.Lead] = []
         excluded: Counter[str] = Counter()

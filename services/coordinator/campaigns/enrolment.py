@@ -117,14 +117,14 @@ class Enroller:
 
     async def _enrol_member(self, c: Campaign, lead_id: uuid.UUID) -> str:
         """ "" when enrolled, else why the member was skipped. Everything is re-checked now:
-        the lead may have opted out, been suppressed, deleted or started a journey since
-        the audience was gathered."""
+        the lead may have opted out, been suppressed, deleted, replied or started a journey
+        since the audience was gathered."""
         lead = await self._ingest.get_lead(lead_id)
         if lead is None:
             return rules.DELETED
-        standing = (await self._repo.standing([(lead_id, lead.phone, lead.email)], c.campaign_id)).get(
-            lead_id, Standing()
-        )
+        standing = (
+            await self._repo.standing([(lead_id, lead.phone, lead.email)], c.campaign_id, c.inactive_since)
+        ).get(lead_id, Standing())
         # The journey check is the insert below: it is what holds under concurrency.
         why = rules.exclusion(
             lead, Standing(False, standing.in_campaign, standing.opted_out, standing.suppressed), None, 0

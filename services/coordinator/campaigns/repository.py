@@ -26,8 +26,9 @@ from services.coordinator.campaigns.campaign import (
     Standing,
     day_start,
 )
+from services.coordinator.journeys import recovery
 from services.coordinator.journeys.repository import ACTIVE as JOURNEY_ACTIVE
-from services.coordinator.journeys.repository import CONVERTED, Journey, journey_from_row
+from services.coordinator.journeys.repository import CONVERTED, Journey, journey_from_row, lock_lead_journeys
 from shared import deadlines
 from shared.db import Conn, Database
 from shared.errors import NotFound
@@ -67,8 +68,11 @@ _COUNTS = (
 
 _STANDING = (
     "SELECT l.lead_id,"
-    " EXISTS (SELECT 1 FROM journeys j WHERE j.lead_id = l.lead_id) AS in_journey,"
-    " EXISTS (SELECT 1 FROM campaign_members m WHERE m.lead_id = l.lead_id AND m.state IN (1, 2)"
+    # The lead's current journey keeps it out unless a recovery may follow it (journeys/recovery.py).
+    " EXISTS (SELECT 1 FROM journeys j WHERE j.lead_id = l.lead_id AND j.current"
+    f"  AND {recovery.sql_blocks_enrolment('j', '$5')}) AS in_journey,"
+    # Waiting in another campaign; a lead another campaign enrolled is kept out by its journey.
+    " EXISTS (SELECT 1 FROM campaign_members m WHERE m.lead_id = l.lead_id AND m.state = 1"
     "   AND m.campaign_id IS DISTINCT FROM $4) AS in_campaign,"
     " EXISTS (SELECT 1 FROM consents c WHERE c.lead_id = l.lead_id"
     "   AND (c.sms_opted_out OR c.email_opted_out)) AS opted_out,"
@@ -177,10 +181,14 @@ class CampaignRepository:
         return Counts(audience=row["audience_count"], **dict(got))
 
     async def standing(
-        self, leads: Sequence[tuple[uuid.UUID, str, str]], campaign_id: uuid.UUID | None = None
+        self,
+        leads: Sequence[tuple[uuid.UUID, str, str]],
+        campaign_id: uuid.UUID | None = None,
+        since: datetime | None = None,
     ) -> dict[uuid.UUID, Standing]:
-        """For each (lead_id, phone, email): what keeps it out of a campaign (a journey,
-        another campaign than campaign_id, an opt-out, a suppressed address)."""
+        """For each (lead_id, phone, email): what keeps it out of a campaign (a journey no
+        recovery may follow, or one the lead replied in since `since`; waiting in another
+        campaign than campaign_id; an opt-out; a suppressed address)."""
         if not leads:
             return {}
         async with self._db.connection() as conn:
@@ -190,6 +198,7 @@ class CampaignRepository:
                 [phone for _, phone, _ in leads],
                 [email for _, _, email in leads],
                 campaign_id,
+                since,
                 timeout=deadlines.timeout(5.0),
             )
         return {
@@ -295,11 +304,17 @@ class CampaignRepository:
         return claimed
 
     async def enrol_journey(self, campaign: Campaign, lead_id: uuid.UUID) -> Journey | None:
-        """Create the lead's journey for this campaign, on its cadence; or None when the
-        lead already has a journey of its own (a lead is never enrolled twice: the unique
-        lead_id of journeys decides, whoever commits first). CampaignNotActive when it was
-        paused while this member was in flight. A journey this campaign created before (a
-        retry after a failure) is returned to be finished."""
+        """Start the lead's journey for this campaign, on its cadence; or None when the lead
+        has a journey no recovery may follow (journeys/recovery.py), or replied since the
+        campaign's inactivity cut-off. A lead whose journey ended gets its next generation;
+        the ended one stays as it was. CampaignNotActive when the campaign was paused while
+        this member was in flight. A journey this campaign started before (a retry after a
+        failure) is returned to be finished.
+
+        Never two active journeys: the current journey is locked while it is retired, and
+        the insert arbitrates on the one current journey a lead may have (journeys_current),
+        so of concurrent enrolments (or an enrolment racing a lead event) one wins and the
+        others find its journey and stop."""
         async with self._db.transaction() as conn:
             # FOR SHARE: a concurrent pause waits until this enrolment committed.
             state = await conn.fetchval(
@@ -309,9 +324,29 @@ class CampaignRepository:
             )
             if state != ACTIVE:
                 raise CampaignNotActive(campaign.campaign_id)
+            await lock_lead_journeys(conn, lead_id)
+            current = await conn.fetchrow(
+                "SELECT j.*, " + recovery.sql_blocks_enrolment("j", "$2") + " AS blocks"
+                " FROM journeys j WHERE j.lead_id = $1 AND j.current FOR UPDATE",
+                lead_id,
+                campaign.inactive_since,
+                timeout=deadlines.timeout(2.0),
+            )
+            if current is not None:
+                if current["campaign_id"] == campaign.campaign_id and current["state"] == JOURNEY_ACTIVE:
+                    return journey_from_row(current)  # this campaign's enrolment, retried
+                if current["blocks"]:
+                    return None
+                await conn.execute(
+                    "UPDATE journeys SET current = false WHERE journey_id = $1",
+                    current["journey_id"],
+                    timeout=deadlines.timeout(2.0),
+                )
             row = await conn.fetchrow(
-                "INSERT INTO journeys (lead_id, location_id, state, campaign_id, cadence_id)"
-                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (lead_id) DO NOTHING RETURNING *",
+                "INSERT INTO journeys (lead_id, location_id, state, campaign_id, cadence_id, generation)"
+                " VALUES ($1, $2, $3, $4, $5,"
+                " (SELECT coalesce(max(generation), 0) + 1 FROM journeys WHERE lead_id = $1))"
+                " ON CONFLICT (lead_id) WHERE current DO NOTHING RETURNING *",
                 lead_id,
                 campaign.location_id,
                 JOURNEY_ACTIVE,
@@ -319,14 +354,6 @@ class CampaignRepository:
                 campaign.cadence_id,
                 timeout=deadlines.timeout(2.0),
             )
-            if row is None:
-                row = await conn.fetchrow(
-                    "SELECT * FROM journeys WHERE lead_id = $1 AND campaign_id = $2 AND state = $3",
-                    lead_id,
-                    campaign.campaign_id,
-                    JOURNEY_ACTIVE,
-                    timeout=deadlines.timeout(2.0),
-                )
         return journey_from_row(row) if row is not None else None
 
     async def release_member(self, campaign_id: uuid.UUID, lead_id: uuid.UUID) -> None:

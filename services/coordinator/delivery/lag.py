@@ -14,7 +14,7 @@ SCHEDULER_LAG = backlog.Probe(
         "c.scheduled_time",
         # The status as a literal, so the partial index communications_due matches every plan.
         f"c.status = {pb.COMMUNICATION_STATUS_SCHEDULED} AND c.scheduled_time <= now()"
-        " AND NOT EXISTS (SELECT 1 FROM journeys j WHERE j.lead_id = c.lead_id"
+        " AND NOT EXISTS (SELECT 1 FROM journeys j WHERE j.lead_id = c.lead_id AND j.current"
         " AND j.pause_reason <> '' AND (j.pause_end_time IS NULL OR j.pause_end_time > now()))",
     ),
 )

@@ -344,7 +344,8 @@ class CommunicationRepository:
                 "      WHERE a.communication_id = communications.communication_id"
                 "      AND a.state IN ('sending', 'in_doubt'))"
                 # A paused journey's messages wait where they are (journeys/steps.py).
-                "    AND NOT EXISTS (SELECT 1 FROM journeys j WHERE j.lead_id = communications.lead_id"
+                "    AND NOT EXISTS (SELECT 1 FROM journeys j"
+                "      WHERE j.lead_id = communications.lead_id AND j.current"
                 "      AND j.pause_reason <> '' AND (j.pause_end_time IS NULL OR j.pause_end_time > $2))"
                 "  ORDER BY scheduled_time LIMIT $4 FOR UPDATE SKIP LOCKED)"
                 " UPDATE communications c SET claim_until = $3, claim_token = gen_random_uuid(),"

@@ -89,7 +89,7 @@ class Scheduler:
         if reply_keys.answers_the_lead(message.step_key):
             await self._dispatcher.dispatch(message, now)  # a reply the lead asked for: no gates
             return
-        journey = await self._journeys.find_journey(message.lead_id)
+        journey = await self._journeys.journey_of(message.lead_id, message.journey_id)
         if journey is None or not (journey.active or (approved and not journey.stopped)):
             reason = journey.stop_reason if journey is not None else "no journey"
             await self._repo.settle_scheduled(

@@ -27,6 +27,7 @@ from services.coordinator.delivery.repository import Communication, Communicatio
 from services.coordinator.envelope import SMS, Envelope, MessageIn
 from services.coordinator.inbound import optout_latency
 from services.coordinator.inbound.handoff import ReplyHandoff
+from services.coordinator.journeys import recovery
 from services.coordinator.journeys.repository import Journey, JourneyRepository
 from services.coordinator.journeys.unreachable import OPTED_OUT_EVERYWHERE
 from services.coordinator.notifications import notifier
@@ -36,7 +37,7 @@ from shared.errors import NotFound
 
 log = logging.getLogger(__name__)
 
-LEAD_REPLIED = "lead replied"
+LEAD_REPLIED = recovery.LEAD_REPLIED
 LEAD_OPTED_OUT = "lead opted out"
 
 

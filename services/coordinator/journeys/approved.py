@@ -52,7 +52,7 @@ class ApprovedSends:
         """The step carrying `message_id` after sending it (or refusing to, with why);
         a step already sent or refused is returned as it stands."""
         row = await self._approvals.find_by_message(message_id)
-        journey = await self._journeys.find_journey(row.lead_id) if row is not None else None
+        journey = await self._journeys.journey_of(row.lead_id, row.journey_id) if row is not None else None
         if row is None:
             raise NotFound(
                 f"no journey step carries message {message_id}; use the message_id of a step "

@@ -176,7 +176,7 @@ class CadenceRepository:
         async with self._db.transaction() as conn:
             row = await conn.fetchrow(
                 "UPDATE journeys SET pause_reason = '', pause_end_time = NULL, update_time = now()"
-                " WHERE lead_id = $1 RETURNING *",
+                " WHERE lead_id = $1 AND current RETURNING *",
                 lead_id,
                 timeout=deadlines.timeout(2.0),
             )

@@ -1,8 +1,8 @@
 """A journey's first message to its lead: choose a channel, gate it, have content write
 it, and deliver it now, hold it for the lead's sending window, or record why not.
 
-One row per (lead, step_key), so running this again after a failure part-way finds
-the row an earlier attempt recorded and repeats nothing.
+One row per (lead, step_key), the key scoped to the journey, so running this again after
+a failure part-way finds the row an earlier attempt recorded and repeats nothing.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class FirstTouch:
         base: dict[str, Any] = {
             "lead_id": journey.lead_id,
             "journey_id": journey.journey_id,
-            "step_key": FIRST_TOUCH,
+            "step_key": journey.key(FIRST_TOUCH),
         }
 
         async def blocked(
@@ -103,7 +103,7 @@ class FirstTouch:
                 await self._checks.refused(
                     lead_id=journey.lead_id,
                     location_id=journey.location_id,
-                    step_key=FIRST_TOUCH,
+                    step_key=journey.key(FIRST_TOUCH),
                     channel=channel,
                     address=address,
                     gate=gate,
@@ -139,7 +139,7 @@ class FirstTouch:
                 channel=channel,
                 purpose=purpose,
                 context=message_context(lead, agent, float(journey.score or 0.0), self._brand),
-                request_id=f"{journey.lead_id}:{FIRST_TOUCH}",
+                request_id=f"{journey.lead_id}:{journey.key(FIRST_TOUCH)}",
             ),
         )
         if written is None:
@@ -200,7 +200,7 @@ class FirstTouch:
         return await self._checks.check(
             lead_id=journey.lead_id,
             location_id=journey.location_id,
-            step_key=FIRST_TOUCH,
+            step_key=journey.key(FIRST_TOUCH),
             channel=channel,
             address=address,
             facts=facts,

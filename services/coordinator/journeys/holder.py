@@ -72,7 +72,8 @@ class JourneyHolder:
                 return False
             await conn.execute(
                 "UPDATE journeys SET agent_id = $3, agent_reason = $4, update_time = now()"
-                " WHERE lead_id = $1 AND location_id = $2 AND NOT EXISTS (SELECT 1 FROM decisions d"
+                " WHERE lead_id = $1 AND location_id = $2 AND current"
+                " AND NOT EXISTS (SELECT 1 FROM decisions d"
                 " WHERE d.lead_id = $1 AND d.kind = $5 AND d.occur_time > $6)",
                 lead_id,
                 location_id,

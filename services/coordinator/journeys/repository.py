@@ -1,6 +1,9 @@
-"""Journeys (one per lead, ACTIVE until something stops it for good) and the lead
-events already handled (ingest's outbox delivers at least once). Each method is one
-short transaction; none spans a call to another service."""
+"""Journeys and the lead events already handled (ingest's outbox delivers at least once).
+Each method is one short transaction; none spans a call to another service.
+
+A lead has one current journey (ACTIVE until something ends it); the journeys before it
+ended, and a recovery campaign started the current one (journeys/recovery.py). Everything
+keyed by lead here acts on the current journey."""
 
 from __future__ import annotations
 
@@ -12,8 +15,9 @@ from datetime import datetime
 import asyncpg
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
+from services.coordinator.journeys import keys
 from shared import deadlines
-from shared.db import Database
+from shared.db import Conn, Database
 from shared.errors import NotFound
 
 ACTIVE = pb.JOURNEY_STATE_ACTIVE
@@ -45,6 +49,13 @@ class Journey:
     next_step_time: datetime | None = None
     pause_reason: str = ""
     pause_end_time: datetime | None = None
+    # Which of the lead's journeys this is (1: its first), and the campaign that started it.
+    generation: int = 1
+    campaign_id: uuid.UUID | None = None
+
+    def key(self, step_key: str) -> str:
+        """`step_key` scoped to this journey (see journeys/keys.py)."""
+        return keys.scoped(self.generation, step_key)
 
     @property
     def active(self) -> bool:
@@ -57,6 +68,23 @@ class Journey:
 
     def paused_at(self, now: datetime) -> bool:
         return bool(self.pause_reason) and (self.pause_end_time is None or self.pause_end_time > now)
+
+
+# Advisory lock class of "a lead's journeys are being created or retired" (with the lead's hash).
+_JOURNEY_LOCK = 8230
+
+
+async def lock_lead_journeys(conn: Conn, lead_id: uuid.UUID) -> None:
+    """Serialize what may create a lead's journey (a lead event, a stop, a campaign enrolment)
+    until the transaction ends. The unique indexes already forbid two current or two active
+    journeys; the lock turns a close race into a wait, so the loser finds the winner's journey
+    instead of failing on an index it does not arbitrate on."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+        _JOURNEY_LOCK,
+        str(lead_id),
+        timeout=deadlines.timeout(5.0),
+    )
 
 
 def journey_from_row(row: asyncpg.Record) -> Journey:
@@ -77,6 +105,8 @@ def journey_from_row(row: asyncpg.Record) -> Journey:
         next_step_time=row["next_step_time"],
         pause_reason=row["pause_reason"],
         pause_end_time=row["pause_end_time"],
+        generation=row["generation"],
+        campaign_id=row["campaign_id"],
     )
 
 
@@ -109,9 +139,34 @@ class JourneyRepository:
     async def find_journey(self, lead_id: uuid.UUID) -> Journey | None:
         async with self._db.connection() as conn:
             row: asyncpg.Record | None = await conn.fetchrow(
-                "SELECT * FROM journeys WHERE lead_id = $1", lead_id, timeout=deadlines.timeout(2.0)
+                "SELECT * FROM journeys WHERE lead_id = $1 AND current",
+                lead_id,
+                timeout=deadlines.timeout(2.0),
             )
         return journey_from_row(row) if row is not None else None
+
+    async def find_journey_by_id(self, journey_id: uuid.UUID) -> Journey | None:
+        async with self._db.connection() as conn:
+            row: asyncpg.Record | None = await conn.fetchrow(
+                "SELECT * FROM journeys WHERE journey_id = $1", journey_id, timeout=deadlines.timeout(2.0)
+            )
+        return journey_from_row(row) if row is not None else None
+
+    async def journey_of(self, lead_id: uuid.UUID, journey_id: uuid.UUID | None) -> Journey | None:
+        """The journey a message belongs to (a lead may have had several), else the current one."""
+        if journey_id is not None:
+            return await self.find_journey_by_id(journey_id)
+        return await self.find_journey(lead_id)
+
+    async def list_journeys(self, lead_id: uuid.UUID) -> list[Journey]:
+        """Every journey of the lead, newest first (a handful at most: one per recovery)."""
+        async with self._db.connection() as conn:
+            rows = await conn.fetch(
+                "SELECT * FROM journeys WHERE lead_id = $1 ORDER BY generation DESC",
+                lead_id,
+                timeout=deadlines.timeout(2.0),
+            )
+        return [journey_from_row(r) for r in rows]
 
     async def get_journey(self, lead_id: uuid.UUID) -> Journey:
         journey = await self.find_journey(lead_id)
@@ -131,13 +186,14 @@ class JourneyRepository:
         agent_reason: str,
         score: float,
     ) -> Journey:
-        """Create the journey ACTIVE, or refresh agent and score of the existing one.
-        Never reactivates a stopped journey."""
+        """Create the journey ACTIVE, or refresh agent and score of the current one.
+        Never reactivates an ended journey."""
         async with self._db.transaction() as conn:
+            await lock_lead_journeys(conn, lead_id)
             row: asyncpg.Record = await conn.fetchrow(
                 "INSERT INTO journeys (lead_id, location_id, state, agent_id, agent_reason, score)"
                 " VALUES ($1, $2, $3, $4, $5, $6)"
-                " ON CONFLICT (lead_id) DO UPDATE SET agent_id = EXCLUDED.agent_id,"
+                " ON CONFLICT (lead_id) WHERE current DO UPDATE SET agent_id = EXCLUDED.agent_id,"
                 " agent_reason = EXCLUDED.agent_reason, score = EXCLUDED.score, update_time = now()"
                 " RETURNING *",
                 lead_id,
@@ -153,7 +209,7 @@ class JourneyRepository:
     async def set_score(self, lead_id: uuid.UUID, score: float) -> None:
         async with self._db.transaction() as conn:
             await conn.execute(
-                "UPDATE journeys SET score = $2, update_time = now() WHERE lead_id = $1",
+                "UPDATE journeys SET score = $2, update_time = now() WHERE lead_id = $1 AND current",
                 lead_id,
                 score,
                 timeout=deadlines.timeout(2.0),
@@ -185,9 +241,10 @@ class JourneyRepository:
         one of these (a reply after a deletion must not hide why the journey stopped;
         an opt-out may replace "lead replied")."""
         async with self._db.transaction() as conn:
+            await lock_lead_journeys(conn, lead_id)
             row: asyncpg.Record = await conn.fetchrow(
                 "INSERT INTO journeys (lead_id, location_id, state, stop_reason) VALUES ($1, $2, $3, $4)"
-                " ON CONFLICT (lead_id) DO UPDATE SET state = EXCLUDED.state,"
+                " ON CONFLICT (lead_id) WHERE current DO UPDATE SET state = EXCLUDED.state,"
                 " stop_reason = CASE WHEN $5 AND journeys.state = EXCLUDED.state"
                 " AND NOT journeys.stop_reason = any($6::text[]) THEN journeys.stop_reason"
                 " ELSE EXCLUDED.stop_reason END, update_time = now()"

@@ -2,8 +2,8 @@
 
 Every step is safe to repeat, because ingest's outbox redelivers an event until it
 is acknowledged: downstream calls carry request_ids derived from the event or lead,
-and each message is a row keyed by (lead, step_key). The event is marked handled
-only after all of it worked. No database transaction is open while we wait on
+and each message is a row keyed by (lead, step_key), the key scoped to the journey.
+The event is marked handled only after all of it worked. No database transaction is open while we wait on
 another service.
 """
 
@@ -159,10 +159,14 @@ class JourneyRunner:
                 journey, message_context(lead, agent, score, self._brand), touch
             )
         if agent is not None:
-            await self._notify_agent(lead, agent, score)
+            await self._notify_agent(lead, agent, score, journey)
             emailed = touch.channel == gates.EMAIL and touch.status != pb.COMMUNICATION_STATUS_BLOCKED
-            await needs_call.notify_if_needed(self._notifier, lead, agent, facts, emailed)
-            await held_for_review.notify_if_held(self._notifier, lead, agent, touch)
+            await needs_call.notify_if_needed(
+                self._notifier, lead, agent, facts, emailed, journey.key(needs_call.NEEDS_CALL)
+            )
+            await held_for_review.notify_if_held(
+                self._notifier, lead, agent, touch, journey.key(held_for_review.HELD_FOR_REVIEW)
+            )
         return journey
 
     async def _lead(self, ev: Envelope) -> ingest_pb.Lead:
@@ -204,12 +208,15 @@ class JourneyRunner:
             return await notifier.known_agent(self._routing, agent_id, lead.location_id), ""
         return routed.agent, ""
 
-    async def _notify_agent(self, lead: ingest_pb.Lead, agent: routing_pb.Agent, score: float) -> None:
+    async def _notify_agent(
+        self, lead: ingest_pb.Lead, agent: routing_pb.Agent, score: float, journey: Journey
+    ) -> None:
         lead_id = uuid.UUID(lead.lead_id)
+        assigned = journey.key(ASSIGNED)
         agent_id = uuid.UUID(agent.agent_id)
         target = notifier.agent_target(agent)
         if target is None or target.blocked:
-            await self._notifier.notify(agent_id=agent_id, lead_id=lead_id, step_key=ASSIGNED, target=target)
+            await self._notifier.notify(agent_id=agent_id, lead_id=lead_id, step_key=assigned, target=target)
             return
         template_reason = ""
         try:
@@ -221,7 +228,7 @@ class JourneyRunner:
                     channel=target.channel,
                     purpose=content_pb.MESSAGE_PURPOSE_AGENT_NOTIFICATION,
                     context=message_context(lead, agent, score, self._brand),
-                    request_id=f"{lead.lead_id}:agent_notification",
+                    request_id=f"{lead.lead_id}:{journey.key('agent_notification')}",
                 ),
             )
         except PeerError as err:
@@ -237,7 +244,7 @@ class JourneyRunner:
         await self._notifier.notify(
             agent_id=agent_id,
             lead_id=lead_id,
-            step_key=ASSIGNED,
+            step_key=assigned,
             target=target,
             subject=subject,
             body=body,

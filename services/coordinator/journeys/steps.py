@@ -1,8 +1,8 @@
 """A journey walking its cadence: after the first touch (step 0), each later step is a
 communication row, SCHEDULED at its due time with no body yet. The scheduler claims
 it when due, re-checks the gates, has content write it (the step's purpose and
-index) and then asks for the next step here. One row per (lead, step_key),
-so repeating any of this schedules nothing twice.
+index) and then asks for the next step here. One row per (lead, step_key), the key
+scoped to the journey (journeys/keys.py), so repeating any of this schedules nothing twice.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from services.coordinator.compliance.gates import EMAIL, SMS, ContactFacts
 from services.coordinator.compliance.repository import ConsentRepository
 from services.coordinator.delivery.repository import Communication, CommunicationRepository, NewCommunication
-from services.coordinator.journeys import cadence, writing
+from services.coordinator.journeys import cadence, keys, writing
 from services.coordinator.journeys.cadence_repository import CadenceRepository
 from services.coordinator.journeys.first_touch import FIRST_TOUCH
 from services.coordinator.journeys.repository import Journey, JourneyRepository
@@ -27,8 +27,8 @@ CADENCE_FINISHED = "cadence finished: every step went out or was skipped"
 
 
 def step_index(message: Communication) -> int | None:
-    """The cadence step a row is, when it is one written at send time."""
-    key = message.step_key or ""
+    """The cadence step a row is, when it is one written at send time (of any generation)."""
+    _, key = keys.unscoped(message.step_key or "")
     return int(key.removeprefix(STEP_PREFIX)) if key.startswith(STEP_PREFIX) else None
 
 
@@ -98,7 +98,7 @@ class CadenceWalker:
             NewCommunication(
                 lead_id=journey.lead_id,
                 journey_id=journey.journey_id,
-                step_key=f"{STEP_PREFIX}{following}",
+                step_key=journey.key(f"{STEP_PREFIX}{following}"),
                 channel=step.channel,
                 status=pb.COMMUNICATION_STATUS_SCHEDULED,
                 status_reason=f"cadence step {following}: written when due",
@@ -129,7 +129,7 @@ class CadenceWalker:
                 channel=message.channel,
                 purpose=purpose,
                 context=context,
-                request_id=f"{journey.lead_id}:{STEP_PREFIX}{index}",
+                request_id=f"{journey.lead_id}:{journey.key(f'{STEP_PREFIX}{index}')}",
                 step_index=index,
             ),
         )
@@ -138,10 +138,10 @@ class CadenceWalker:
         """A step went out, or was blocked for good: schedule the next one. A step the
         walk has passed (an approved draft sent late) schedules nothing again."""
         index = step_index(message)
-        journey = await self._journeys.find_journey(message.lead_id)
+        journey = await self._journeys.journey_of(message.lead_id, message.journey_id)
         if index is not None and journey is not None and journey.step_index <= index:
             await self.schedule_after(journey, index)
 
     async def _first_channel(self, journey: Journey) -> common_pb2.Channel.ValueType:
-        first = await self._communications.find_step(journey.lead_id, FIRST_TOUCH)
+        first = await self._communications.find_step(journey.lead_id, journey.key(FIRST_TOUCH))
         return first.channel if first is not None else common_pb2.CHANNEL_UNSPECIFIED

@@ -32,15 +32,20 @@ def held_notice(lead: ingest_pb.Lead, reason: str) -> tuple[str, str]:
 
 
 async def notify_if_held(
-    agents: AgentNotifier, lead: ingest_pb.Lead, agent: routing_pb.Agent, touch: Communication
+    agents: AgentNotifier,
+    lead: ingest_pb.Lead,
+    agent: routing_pb.Agent,
+    touch: Communication,
+    step_key: str = HELD_FOR_REVIEW,
 ) -> None:
+    """step_key: HELD_FOR_REVIEW scoped to the journey it is for (journeys/keys.py)."""
     if not is_held(touch):
         return
     subject, body = held_notice(lead, touch.status_reason)
     await agents.notify(
         agent_id=uuid.UUID(agent.agent_id),
         lead_id=uuid.UUID(lead.lead_id),
-        step_key=HELD_FOR_REVIEW,
+        step_key=step_key,
         target=notifier.agent_target(agent),
         subject=subject,
         body=body,

@@ -28,8 +28,14 @@ def call_notice(lead: ingest_pb.Lead, emailed: bool) -> tuple[str, str]:
 
 
 async def notify_if_needed(
-    agents: AgentNotifier, lead: ingest_pb.Lead, agent: routing_pb.Agent, facts: ContactFacts, emailed: bool
+    agents: AgentNotifier,
+    lead: ingest_pb.Lead,
+    agent: routing_pb.Agent,
+    facts: ContactFacts,
+    emailed: bool,
+    step_key: str = NEEDS_CALL,
 ) -> None:
+    """step_key: NEEDS_CALL scoped to the journey it is for (journeys/keys.py)."""
     sms_allowed = facts.allows(SMS)
     if not basis.needs_call(phone=facts.phone, sms_allowed=sms_allowed, sms_opted_out=facts.sms_opted_out):
         return
@@ -37,7 +43,7 @@ async def notify_if_needed(
     await agents.notify(
         agent_id=uuid.UUID(agent.agent_id),
         lead_id=uuid.UUID(lead.lead_id),
-        step_key=NEEDS_CALL,
+        step_key=step_key,
         target=notifier.agent_target(agent),
         subject=subject,
         body=body,

@@ -12,6 +12,7 @@ from typing import Any
 from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
+from services.coordinator.journeys import keys
 from services.coordinator.timeline.repository import Decision
 
 # Kinds the coordinator logs itself (Python) ...
@@ -62,16 +63,20 @@ def state_name(state: int | None) -> str:
 
 
 def step_words(step_key: str) -> str:
-    """'first touch', 'step 2', or '' for a row that is no cadence step."""
+    """'first touch', 'step 2', or '' for a row that is no cadence step; a later journey's
+    steps say which journey ('step 2 of journey 2')."""
+    generation, step_key = keys.unscoped(step_key)
+    of = f" of journey {generation}" if generation > 1 else ""
     if step_key == "first_touch":
-        return "first touch"
+        return f"first touch{of}"
     if step_key.startswith("step:"):
-        return f"step {step_key.removeprefix('step:')}"
+        return f"step {step_key.removeprefix('step:')}{of}"
     return ""
 
 
 def step_index(step_key: str) -> int | None:
     """The cadence step a row is (0: the first touch), None for other rows."""
+    _, step_key = keys.unscoped(step_key)
     if step_key == "first_touch":
         return 0
     if step_key.startswith("step:") and step_key.removeprefix("step:").isdigit():
@@ -188,7 +193,7 @@ def _consent(d: dict[str, Any]) -> tuple[str, str]:
 
 def _notification(d: dict[str, Any]) -> tuple[str, str]:
     channel = channel_name(int(d.get("channel", 0)))
-    about = str(d.get("step_key", "")).split(":", 1)[0].replace("_", " ")
+    about = keys.unscoped(str(d.get("step_key", "")))[1].split(":", 1)[0].replace("_", " ")
     if d.get("status") == pb.COMMUNICATION_STATUS_SCHEDULED:
         # Recorded, not yet with the provider (being sent, or waiting to retry).
         return NOTIFICATION, _with_reason(

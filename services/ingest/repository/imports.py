@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from services.ingest.leads import LeadFields
@@ -14,7 +16,7 @@ from shared import deadlines, timestamps
 from shared.db import Database
 
 _COLS = ", ".join(LEAD_COLUMNS)
-_STAGING_COLUMNS = ("lead_id", "location_id", *LEAD_COLUMNS)
+_STAGING_COLUMNS = ("lead_id", "location_id", *LEAD_COLUMNS, "last_activity_time")
 
 # Column types of the COPY target; custom_fields travels as text and is cast on the way into leads,
 # so binary COPY never needs a jsonb codec.
@@ -24,8 +26,15 @@ _STAGING_DDL = (
     " state text, country text, job_title text, seniority text, source smallint, tags text[],"
     " custom_fields text, sms_consent boolean, email_consent boolean, budget_usd bigint,"
     " timeline_months integer, preapproved boolean, sms_dnd boolean, email_dnd boolean, postal_code text,"
-    " preferred_language text, intent smallint) ON COMMIT DROP"
+    " preferred_language text, intent smallint, last_activity_time timestamptz) ON COMMIT DROP"
 )
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportRow:
+    fields: LeadFields
+    # The lead's activity before the import (Lead.last_activity_time), if the row gave it.
+    last_activity_time: datetime | None = None
 
 
 def _import_values(fields: LeadFields) -> list[Any]:
@@ -34,13 +43,15 @@ def _import_values(fields: LeadFields) -> list[Any]:
     return values
 
 
-async def import_batch(db: Database, location_id: str, batch: Sequence[LeadFields]) -> int:
+async def import_batch(db: Database, location_id: str, batch: Sequence[ImportRow]) -> int:
     """COPY one batch into a staging table, then keep only contacts the location lacks.
     Returns how many rows were inserted; the rest already existed. A batch that inserted any
     queues one LEADS_IMPORTED row for its location in the same transaction, so every committed
     import gets scored, even when intelligence is down at the time; nothing per lead is
     published (imports send no messages)."""
-    records = [(uuid.uuid4(), location_id, *_import_values(fields)) for fields in batch]
+    records = [
+        (uuid.uuid4(), location_id, *_import_values(row.fields), row.last_activity_time) for row in batch
+    ]
     async with db.transaction() as conn:
         await ensure_location(conn, location_id)
         # Without arguments execute() uses the simple protocol: no cached plan outlives the
@@ -51,10 +62,11 @@ async def import_batch(db: Database, location_id: str, batch: Sequence[LeadField
             "import_staging", records=records, columns=_STAGING_COLUMNS, timeout=deadlines.timeout(120.0)
         )
         status = await conn.execute(
-            f"INSERT INTO leads (lead_id, location_id, {_COLS})"
+            f"INSERT INTO leads (lead_id, location_id, {_COLS}, last_activity_time)"
             " SELECT lead_id, location_id, "
             + ", ".join("custom_fields::jsonb" if c == "custom_fields" else c for c in LEAD_COLUMNS)
-            + " FROM import_staging ON CONFLICT (location_id, external_contact_id) DO NOTHING",
+            + ", last_activity_time FROM import_staging"
+            " ON CONFLICT (location_id, external_contact_id) DO NOTHING",
             timeout=deadlines.timeout(120.0),
         )
         inserted = int(status.rsplit(" ", 1)[-1])

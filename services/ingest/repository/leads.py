@@ -22,6 +22,13 @@ from shared.keyset import Keyset
 LEAD_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(LeadFields))
 _COLS = ", ".join(LEAD_COLUMNS)
 # ListLeads: most recently updated first.
+# When the record last showed activity: the imported last activity while nothing wrote the
+# record since it was inserted (an import writes update_time = create_time), else its last write.
+# Events are counted beside it, by the caller.
+LAST_ACTIVITY = (
+    "CASE WHEN last_activity_time IS NOT NULL AND update_time = create_time"
+    " THEN last_activity_time ELSE update_time END"
+)
 _BY_UPDATE = Keyset(key="update_time", key_type="timestamptz", id="lead_id")
 # ListLeads oldest_first: stable while leads change, so an audience pages through every lead once.
 _BY_CREATE = Keyset(key="create_time", key_type="timestamptz", id="lead_id", descending=False)
@@ -37,6 +44,8 @@ class StoredLead:
     create_time: datetime
     update_time: datetime
     delete_time: datetime | None
+    # Only ImportLeads sets it (see Lead.last_activity_time); no write of the record changes it.
+    last_activity_time: datetime | None = None
 
 
 def lead_of(row: Any) -> StoredLead:
@@ -49,6 +58,7 @@ def lead_of(row: Any) -> StoredLead:
         create_time=row["create_time"],
         update_time=row["update_time"],
         delete_time=row["delete_time"],
+        last_activity_time=row.get("last_activity_time"),
     )
 
 
@@ -303,7 +313,7 @@ class LeadReads:
         if filters.inactive_since is not None:
             since = arg(filters.inactive_since)
             where.append(
-                f"update_time < {since} AND NOT EXISTS (SELECT 1 FROM lead_events e"
+                f"{LAST_ACTIVITY} < {since} AND NOT EXISTS (SELECT 1 FROM lead_events e"
                 f" WHERE e.lead_id = leads.lead_id AND e.occurred_time >= {since})"
             )
         keyset = _BY_CREATE if filters.oldest_first else _BY_UPDATE

@@ -447,6 +447,8 @@ class Journey(_message.Message):
     NEXT_STEP_TIME_FIELD_NUMBER: _builtins.int
     PAUSE_REASON_FIELD_NUMBER: _builtins.int
     PAUSE_END_TIME_FIELD_NUMBER: _builtins.int
+    GENERATION_FIELD_NUMBER: _builtins.int
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
     journey_id: _builtins.str
     lead_id: _builtins.str
     location_id: _builtins.str
@@ -465,6 +467,14 @@ class Journey(_message.Message):
     """The cadence step scheduled next (0 is the first touch)."""
     pause_reason: _builtins.str
     """Set while paused, e.g. "a person wrote to the lead from the CRM"."""
+    generation: _builtins.int
+    """recovery: which of the lead's journeys this is, 1 for its first. A
+    recovery campaign may start a later one once the previous ended.
+    """
+    campaign_id: _builtins.str
+    """recovery: the campaign that started this journey; empty for a journey a
+    lead event started.
+    """
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -500,10 +510,12 @@ class Journey(_message.Message):
         next_step_time: _timestamp_pb2.Timestamp | None = ...,
         pause_reason: _builtins.str = ...,
         pause_end_time: _timestamp_pb2.Timestamp | None = ...,
+        generation: _builtins.int = ...,
+        campaign_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "first_touch_time", b"first_touch_time", "next_step_time", b"next_step_time", "pause_end_time", b"pause_end_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "agent_reason", b"agent_reason", "cadence_id", b"cadence_id", "create_time", b"create_time", "first_touch_time", b"first_touch_time", "journey_id", b"journey_id", "lead_id", b"lead_id", "location_id", b"location_id", "next_step_time", b"next_step_time", "pause_end_time", b"pause_end_time", "pause_reason", b"pause_reason", "score", b"score", "state", b"state", "step_index", b"step_index", "stop_reason", b"stop_reason", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "agent_reason", b"agent_reason", "cadence_id", b"cadence_id", "campaign_id", b"campaign_id", "create_time", b"create_time", "first_touch_time", b"first_touch_time", "generation", b"generation", "journey_id", b"journey_id", "lead_id", b"lead_id", "location_id", b"location_id", "next_step_time", b"next_step_time", "pause_end_time", b"pause_end_time", "pause_reason", b"pause_reason", "score", b"score", "state", b"state", "step_index", b"step_index", "stop_reason", b"stop_reason", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -3065,3 +3077,59 @@ class SendApprovedMessageResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SendApprovedMessageResponse: _TypeAlias = SendApprovedMessageResponse  # noqa: Y015
+
+@_typing.final
+class ListJourneysRequest(_message.Message):
+    """--- recovery: several journeys per lead over time (issue #8) ---
+
+    Request for ListJourneys.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    lead_id: _builtins.str
+    location_id: _builtins.str
+    """Tenant isolation: when set, the lead must belong to this location, else
+    NOT_FOUND (never another location's data).
+    """
+    def __init__(
+        self,
+        *,
+        lead_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "location_id", b"location_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListJourneysRequest: _TypeAlias = ListJourneysRequest  # noqa: Y015
+
+@_typing.final
+class ListJourneysResponse(_message.Message):
+    """Response for ListJourneys."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOURNEYS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def journeys(self) -> _containers.RepeatedCompositeFieldContainer[Global___Journey]:
+        """Newest first; the first is the lead's current journey. A lead has a few
+        at most (one per recovery), so they come in one answer.
+        """
+
+    def __init__(
+        self,
+        *,
+        journeys: _abc.Iterable[Global___Journey] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["journeys", b"journeys"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListJourneysResponse: _TypeAlias = ListJourneysResponse  # noqa: Y015

@@ -197,6 +197,11 @@ class CoordinatorServiceStub:
                 request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SendApprovedMessageRequest.SerializeToString,
                 response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SendApprovedMessageResponse.FromString,
                 _registered_method=True)
+        self.ListJourneys = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/ListJourneys',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListJourneysRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListJourneysResponse.FromString,
+                _registered_method=True)
 
 
 class CoordinatorServiceServicer:
@@ -223,7 +228,8 @@ class CoordinatorServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetJourney(self, request, context):
-        """Returns a lead's journey.
+        """Returns a lead's current journey: the latest, which a recovery campaign
+        may have started after an earlier one ended (ListJourneys lists them all).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -468,6 +474,16 @@ class CoordinatorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListJourneys(self, request, context):
+        """--- recovery: several journeys per lead over time (issue #8) ---
+
+        Lists every journey a lead had, newest first: the current one (what
+        GetJourney returns) and the ended ones a recovery campaign followed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CoordinatorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -630,6 +646,11 @@ def add_CoordinatorServiceServicer_to_server(servicer, server):
                     servicer.SendApprovedMessage,
                     request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SendApprovedMessageRequest.FromString,
                     response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SendApprovedMessageResponse.SerializeToString,
+            ),
+            'ListJourneys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJourneys,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListJourneysRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListJourneysResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1499,6 +1520,33 @@ class CoordinatorService:
             '/leadengine.coordinator.v1.CoordinatorService/SendApprovedMessage',
             leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SendApprovedMessageRequest.SerializeToString,
             leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SendApprovedMessageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJourneys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/ListJourneys',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListJourneysRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListJourneysResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -46,7 +46,9 @@ class CoordinatorServiceStub:
     journey as it stands.
     """
     GetJourney: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetJourneyRequest, _coordinator_service_pb2.GetJourneyResponse]
-    """Returns a lead's journey."""
+    """Returns a lead's current journey: the latest, which a recovery campaign
+    may have started after an earlier one ended (ListJourneys lists them all).
+    """
     ListCommunications: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.ListCommunicationsRequest, _coordinator_service_pb2.ListCommunicationsResponse]
     """Lists a lead's communications, newest first."""
     GetConsent: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetConsentRequest, _coordinator_service_pb2.GetConsentResponse]
@@ -156,6 +158,12 @@ class CoordinatorServiceStub:
     records the step BLOCKED with why instead. Idempotent: the step is sent
     at most once, and a repeat returns it as it stands.
     """
+    ListJourneys: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.ListJourneysRequest, _coordinator_service_pb2.ListJourneysResponse]
+    """--- recovery: several journeys per lead over time (issue #8) ---
+
+    Lists every journey a lead had, newest first: the current one (what
+    GetJourney returns) and the ended ones a recovery campaign followed.
+    """
 
 @_typing.type_check_only
 class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
@@ -175,7 +183,9 @@ class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
     journey as it stands.
     """
     GetJourney: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetJourneyRequest, _coordinator_service_pb2.GetJourneyResponse]  # type: ignore[assignment]
-    """Returns a lead's journey."""
+    """Returns a lead's current journey: the latest, which a recovery campaign
+    may have started after an earlier one ended (ListJourneys lists them all).
+    """
     ListCommunications: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.ListCommunicationsRequest, _coordinator_service_pb2.ListCommunicationsResponse]  # type: ignore[assignment]
     """Lists a lead's communications, newest first."""
     GetConsent: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.GetConsentRequest, _coordinator_service_pb2.GetConsentResponse]  # type: ignore[assignment]
@@ -285,6 +295,12 @@ class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
     records the step BLOCKED with why instead. Idempotent: the step is sent
     at most once, and a repeat returns it as it stands.
     """
+    ListJourneys: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.ListJourneysRequest, _coordinator_service_pb2.ListJourneysResponse]  # type: ignore[assignment]
+    """--- recovery: several journeys per lead over time (issue #8) ---
+
+    Lists every journey a lead had, newest first: the current one (what
+    GetJourney returns) and the ended ones a recovery campaign followed.
+    """
 
 class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
     """CoordinatorService runs each lead's journey: it reacts to lead events,
@@ -319,7 +335,9 @@ class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _coordinator_service_pb2.GetJourneyRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_coordinator_service_pb2.GetJourneyResponse, _abc.Awaitable[_coordinator_service_pb2.GetJourneyResponse]]:
-        """Returns a lead's journey."""
+        """Returns a lead's current journey: the latest, which a recovery campaign
+        may have started after an earlier one ended (ListJourneys lists them all).
+        """
 
     @_abc_1.abstractmethod
     def ListCommunications(
@@ -602,6 +620,18 @@ class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
         journey stopped meanwhile (the lead replied, opted out, was deleted)
         records the step BLOCKED with why instead. Idempotent: the step is sent
         at most once, and a repeat returns it as it stands.
+        """
+
+    @_abc_1.abstractmethod
+    def ListJourneys(
+        self,
+        request: _coordinator_service_pb2.ListJourneysRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.ListJourneysResponse, _abc.Awaitable[_coordinator_service_pb2.ListJourneysResponse]]:
+        """--- recovery: several journeys per lead over time (issue #8) ---
+
+        Lists every journey a lead had, newest first: the current one (what
+        GetJourney returns) and the ended ones a recovery campaign followed.
         """
 
 def add_CoordinatorServiceServicer_to_server(servicer: CoordinatorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

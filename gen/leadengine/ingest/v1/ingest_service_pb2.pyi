@@ -178,6 +178,7 @@ class Lead(_message.Message):
     POSTAL_CODE_FIELD_NUMBER: _builtins.int
     PREFERRED_LANGUAGE_FIELD_NUMBER: _builtins.int
     INTENT_FIELD_NUMBER: _builtins.int
+    LAST_ACTIVITY_TIME_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
     location_id: _builtins.str
     external_contact_id: _builtins.str
@@ -231,6 +232,15 @@ class Lead(_message.Message):
     def delete_time(self) -> _timestamp_pb2.Timestamp:
         """Set once DeleteLead erased the personal data."""
 
+    @_builtins.property
+    def last_activity_time(self) -> _timestamp_pb2.Timestamp:
+        """recovery: the lead's last activity before it reached LeadEngine (a CRM's
+        "last activity" or dateUpdated), as ImportLeads gave it. Campaigns'
+        min_days_inactive counts from it for an imported lead no write or event
+        touched since. Only ImportLeads sets it; UpsertLead ignores it, as it
+        ignores create_time. Never in the future.
+        """
+
     def __init__(
         self,
         *,
@@ -264,10 +274,11 @@ class Lead(_message.Message):
         postal_code: _builtins.str = ...,
         preferred_language: _builtins.str = ...,
         intent: Global___LeadIntent.ValueType = ...,
+        last_activity_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "custom_fields", b"custom_fields", "delete_time", b"delete_time", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "custom_fields", b"custom_fields", "delete_time", b"delete_time", "last_activity_time", b"last_activity_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget_usd", b"budget_usd", "city", b"city", "company", b"company", "country", b"country", "create_time", b"create_time", "custom_fields", b"custom_fields", "delete_time", b"delete_time", "email", b"email", "email_consent", b"email_consent", "email_dnd", b"email_dnd", "external_contact_id", b"external_contact_id", "first_name", b"first_name", "intent", b"intent", "job_title", b"job_title", "last_name", b"last_name", "lead_id", b"lead_id", "location_id", b"location_id", "phone", b"phone", "postal_code", b"postal_code", "preapproved", b"preapproved", "preferred_language", b"preferred_language", "seniority", b"seniority", "sms_consent", b"sms_consent", "sms_dnd", b"sms_dnd", "source", b"source", "state", b"state", "tags", b"tags", "timeline_months", b"timeline_months", "timezone", b"timezone", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget_usd", b"budget_usd", "city", b"city", "company", b"company", "country", b"country", "create_time", b"create_time", "custom_fields", b"custom_fields", "delete_time", b"delete_time", "email", b"email", "email_consent", b"email_consent", "email_dnd", b"email_dnd", "external_contact_id", b"external_contact_id", "first_name", b"first_name", "intent", b"intent", "job_title", b"job_title", "last_activity_time", b"last_activity_time", "last_name", b"last_name", "lead_id", b"lead_id", "location_id", b"location_id", "phone", b"phone", "postal_code", b"postal_code", "preapproved", b"preapproved", "preferred_language", b"preferred_language", "seniority", b"seniority", "sms_consent", b"sms_consent", "sms_dnd", b"sms_dnd", "source", b"source", "state", b"state", "tags", b"tags", "timeline_months", b"timeline_months", "timezone", b"timezone", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

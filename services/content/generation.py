@@ -41,6 +41,7 @@ from services.content.writer import (
     FALLBACK,
     Draft,
     Facts,
+    FallsBack,
     MessageWriter,
     Written,
 )
@@ -218,14 +219,18 @@ class Generation:
         self, draft: Draft, policy: verdicts.Policy, templates: TemplateWriter
     ) -> tuple[Written, list[verdicts.Verdict], list[str]]:
         revisions: list[str] = []
-        primary: MessageWriter = templates if self._writer is self._templates else self._writer
+        primary: MessageWriter = self._writer
+        if self._writer is self._templates:
+            primary = templates
+        elif isinstance(self._writer, FallsBack):
+            primary = self._writer.with_fallback(templates)
         written, found = await self._judged(primary, draft, policy)
         failed = verdicts.failures(found)
         # Only a model's own draft is worth asking again; a fallback is already a template.
         if failed and written.generator == CLAUDE:
             revisions.append(f"{written.generator} draft failed {_rules(failed)}; regenerated with feedback")
             retry = dataclasses.replace(draft, feedback=verdicts.feedback(failed))
-            written, found = await self._judged(self._writer, retry, policy)
+            written, found = await self._judged(primary, retry, policy)
             failed = verdicts.failures(found)
             if failed:
                 revisions.append(

@@ -35,6 +35,7 @@ from services.coordinator.delivery.dispatch import Dispatcher
 from services.coordinator.delivery.dnd_writeback import DndWriteback
 from services.coordinator.delivery.enrichment import ContactEnricher
 from services.coordinator.delivery.highlevel_tokens import TokenEndpoint
+from services.coordinator.delivery.install_start import InstallStates
 from services.coordinator.delivery.lag import SCHEDULER_LAG
 from services.coordinator.delivery.providers import ProviderSender
 from services.coordinator.delivery.reports import ReportHandler
@@ -312,7 +313,9 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     )
     servicer.init_delivery(DeliverySettingsRepository(db), cfg.providers.unsubscribe_key)
     servicer.init_installs(
-        highlevel, InstallRepository(db, TokenCipher(cfg.providers.highlevel_app.token_keys))
+        highlevel,
+        InstallRepository(db, TokenCipher(cfg.providers.highlevel_app.token_keys)),
+        InstallStates(db, cfg.providers.highlevel_app, timestamps.now),
     )
     servicer.init_notifications(AgentMoves(notifier, routing, ingest), JourneyHolder(db, routing))
     servicer.init_approvals(

@@ -197,6 +197,11 @@ class CoordinatorServiceStub:
                 request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SendApprovedMessageRequest.SerializeToString,
                 response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SendApprovedMessageResponse.FromString,
                 _registered_method=True)
+        self.StartHighLevelInstall = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/StartHighLevelInstall',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.StartHighLevelInstallRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.StartHighLevelInstallResponse.FromString,
+                _registered_method=True)
 
 
 class CoordinatorServiceServicer:
@@ -468,6 +473,17 @@ class CoordinatorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StartHighLevelInstall(self, request, context):
+        """--- branch health: HighLevel OAuth state ---
+
+        Starts a HighLevel app install: returns HighLevel's authorization URL with
+        a signed, expiring, single-use state. CompleteHighLevelInstall refuses a
+        callback without a state this service issued. Each call issues a new state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CoordinatorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -630,6 +646,11 @@ def add_CoordinatorServiceServicer_to_server(servicer, server):
                     servicer.SendApprovedMessage,
                     request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SendApprovedMessageRequest.FromString,
                     response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SendApprovedMessageResponse.SerializeToString,
+            ),
+            'StartHighLevelInstall': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartHighLevelInstall,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.StartHighLevelInstallRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.StartHighLevelInstallResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1499,6 +1520,33 @@ class CoordinatorService:
             '/leadengine.coordinator.v1.CoordinatorService/SendApprovedMessage',
             leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SendApprovedMessageRequest.SerializeToString,
             leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.SendApprovedMessageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartHighLevelInstall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/StartHighLevelInstall',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.StartHighLevelInstallRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.StartHighLevelInstallResponse.FromString,
             options,
             channel_credentials,
             insecure,

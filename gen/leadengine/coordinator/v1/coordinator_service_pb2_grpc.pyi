@@ -156,6 +156,13 @@ class CoordinatorServiceStub:
     records the step BLOCKED with why instead. Idempotent: the step is sent
     at most once, and a repeat returns it as it stands.
     """
+    StartHighLevelInstall: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.StartHighLevelInstallRequest, _coordinator_service_pb2.StartHighLevelInstallResponse]
+    """--- branch health: HighLevel OAuth state ---
+
+    Starts a HighLevel app install: returns HighLevel's authorization URL with
+    a signed, expiring, single-use state. CompleteHighLevelInstall refuses a
+    callback without a state this service issued. Each call issues a new state.
+    """
 
 @_typing.type_check_only
 class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
@@ -284,6 +291,13 @@ class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
     journey stopped meanwhile (the lead replied, opted out, was deleted)
     records the step BLOCKED with why instead. Idempotent: the step is sent
     at most once, and a repeat returns it as it stands.
+    """
+    StartHighLevelInstall: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.StartHighLevelInstallRequest, _coordinator_service_pb2.StartHighLevelInstallResponse]  # type: ignore[assignment]
+    """--- branch health: HighLevel OAuth state ---
+
+    Starts a HighLevel app install: returns HighLevel's authorization URL with
+    a signed, expiring, single-use state. CompleteHighLevelInstall refuses a
+    callback without a state this service issued. Each call issues a new state.
     """
 
 class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -602,6 +616,19 @@ class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
         journey stopped meanwhile (the lead replied, opted out, was deleted)
         records the step BLOCKED with why instead. Idempotent: the step is sent
         at most once, and a repeat returns it as it stands.
+        """
+
+    @_abc_1.abstractmethod
+    def StartHighLevelInstall(
+        self,
+        request: _coordinator_service_pb2.StartHighLevelInstallRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.StartHighLevelInstallResponse, _abc.Awaitable[_coordinator_service_pb2.StartHighLevelInstallResponse]]:
+        """--- branch health: HighLevel OAuth state ---
+
+        Starts a HighLevel app install: returns HighLevel's authorization URL with
+        a signed, expiring, single-use state. CompleteHighLevelInstall refuses a
+        callback without a state this service issued. Each call issues a new state.
         """
 
 def add_CoordinatorServiceServicer_to_server(servicer: CoordinatorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

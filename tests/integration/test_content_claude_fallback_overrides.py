@@ -76,4 +76,3 @@ async def test_a_draft_the_guardrails_reject_twice_is_replaced_by_the_override(m
         assert (msg.generator, msg.fallback_reason) == (pb.GENERATOR_FALLBACK, "GUARDRAIL_REJECTED")
         assert by_override(msg), msg.model
         assert c.fake.calls == 2  # the draft and its redraft
-

@@ -81,8 +81,6 @@ EXEMPT = {
     " (test_coordinator_approved_sends: another location's caller gets NOT_FOUND, nothing sent)",
     "coordinator/CompleteHighLevelInstall": "HighLevel's OAuth code decides the location; no id of"
     " ours is taken",
-    "coordinator/StartHighLevelInstall": "issues a signed install state and HighLevel's URL; reads and"
-    " names no location (tests/integration/test_highlevel_install_state.py)",
 }
 
 Probe = Callable[[Mesh, Tenant, Tenant], Awaitable[None]]

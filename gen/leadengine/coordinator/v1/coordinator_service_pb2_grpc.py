@@ -478,7 +478,8 @@ class CoordinatorServiceServicer:
 
         Starts a HighLevel app install: returns HighLevel's authorization URL with
         a signed, expiring, single-use state. CompleteHighLevelInstall refuses a
-        callback without a state this service issued. Each call issues a new state.
+        callback without a state this service issued. Each call issues a new state;
+        nothing is stored until a callback uses it, so a retry is harmless.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -161,7 +161,8 @@ class CoordinatorServiceStub:
 
     Starts a HighLevel app install: returns HighLevel's authorization URL with
     a signed, expiring, single-use state. CompleteHighLevelInstall refuses a
-    callback without a state this service issued. Each call issues a new state.
+    callback without a state this service issued. Each call issues a new state;
+    nothing is stored until a callback uses it, so a retry is harmless.
     """
 
 @_typing.type_check_only
@@ -297,7 +298,8 @@ class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
 
     Starts a HighLevel app install: returns HighLevel's authorization URL with
     a signed, expiring, single-use state. CompleteHighLevelInstall refuses a
-    callback without a state this service issued. Each call issues a new state.
+    callback without a state this service issued. Each call issues a new state;
+    nothing is stored until a callback uses it, so a retry is harmless.
     """
 
 class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -628,7 +630,8 @@ class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
 
         Starts a HighLevel app install: returns HighLevel's authorization URL with
         a signed, expiring, single-use state. CompleteHighLevelInstall refuses a
-        callback without a state this service issued. Each call issues a new state.
+        callback without a state this service issued. Each call issues a new state;
+        nothing is stored until a callback uses it, so a retry is harmless.
         """
 
 def add_CoordinatorServiceServicer_to_server(servicer: CoordinatorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -21,6 +21,15 @@ RE_ENGAGEMENT = "re_engagement"
 # An answer to the lead's latest inbound message; the facts carry the thread.
 REPLY_TO_INBOUND = "reply_to_inbound"
 APPOINTMENT_REMINDER = "appointment_reminder"
+PURPOSE_NAMES = (
+    FIRST_TOUCH,
+    FOLLOW_UP,
+    AGENT_NOTIFICATION,
+    TRIGGER,
+    RE_ENGAGEMENT,
+    REPLY_TO_INBOUND,
+    APPOINTMENT_REMINDER,
+)
 
 ENGLISH = "en"
 SPANISH = "es"

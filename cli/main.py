@@ -249,6 +249,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--body", help="the agent's edited body (checked by every guardrail)")
     p.add_argument("--location", default="", help="the lead's location, checked when given")
 
+    commands.add_parser(
+        "highlevel-install-url",
+        help="print a HighLevel app install link (one-time, expiring)",
+        description="Asks the coordinator (COORDINATOR_ADDR) for HighLevel's authorization URL with a"
+        " fresh signed state; send it to the person who installs the app on a location. The callback"
+        " refuses a code without a state we issued, an expired state and a used one"
+        " (HIGHLEVEL_OAUTH_STATE_TTL_S). The gateway's GET /oauth/highlevel/start does the same for"
+        " a browser.",
+    )
+
     p = commands.add_parser(
         "fake-providers",
         help="run local fake Twilio, SendGrid and HighLevel APIs (demos and tests)",
@@ -410,6 +420,25 @@ async def _approve(args: argparse.Namespace) -> int:
         await peers.close()
 
 
+async def _install_url(args: argparse.Namespace) -> int:
+    import grpc
+    from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
+
+    peers = _peers(("coordinator",))
+    try:
+        started = await peers.coordinator.StartHighLevelInstall(
+            coordinator_pb.StartHighLevelInstallRequest(), timeout=10
+        )
+    except grpc.aio.AioRpcError as err:
+        return fail(f"no install link: {err.code().name}: {err.details()}")
+    finally:
+        await peers.close()
+    print(started.authorization_url)
+    expire = started.expire_time.ToDatetime(tzinfo=UTC)
+    print(f"valid once, until {expire:%Y-%m-%d %H:%M:%S} UTC", file=sys.stderr)
+    return 0
+
+
 async def _campaign(args: argparse.Namespace) -> int:
     peers = _peers(("coordinator",), default_timeout_s=120.0)
     try:
@@ -508,6 +537,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_approve(args))
         if args.command == "campaign":
             return asyncio.run(_campaign(args))
+        if args.command == "highlevel-install-url":
+            return asyncio.run(_install_url(args))
         if args.command == "fake-providers":
             from cli import fake_anthropic, fake_providers  # web servers: only loaded when asked for
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 # HighLevel OAuth callbacks into the coordinator's, and nothing else.
 GATEWAY_METHODS = {
     "ingest": frozenset({"RecordWebhook", "UpsertLead", "GetLead", "GetLeadByExternalId"}),
-    "coordinator": frozenset({"UnsubscribeByToken", "CompleteHighLevelInstall"}),
+    "coordinator": frozenset({"UnsubscribeByToken", "CompleteHighLevelInstall", "StartHighLevelInstall"}),
 }
 # People and jobs on the cluster (the leadengine CLI, migrations, the bench).
 OPERATOR = "operator"

@@ -15,6 +15,7 @@ import dataclasses
 import logging
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +42,7 @@ from services.content.writer import (
     FALLBACK,
     Draft,
     Facts,
+    FallsBack,
     MessageWriter,
     Written,
 )
@@ -62,6 +64,28 @@ def facts_from_inputs(raw: Mapping[str, Any]) -> Facts:
     values = {k: v for k, v in raw.items() if k in known}
     values["thread"] = tuple(tuple(pair) for pair in values.get("thread", ()))
     return Facts(**values)
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One message to write, as GenerateMessage asked for it (already validated)."""
+
+    lead_id: uuid.UUID
+    location_id: str
+    channel: str
+    purpose: str
+    facts: Facts
+    request_id: str | None = None
+    # The cadence step (0: the first touch).
+    step_index: int = 0
+    # Write and judge it, store nothing.
+    dry_run: bool = False
+    # The location's, for the email footer; "" means CONTENT_POSTAL_ADDRESS.
+    postal_address: str = ""
+    language: str = ENGLISH
+    tone: str = ""
+    # For market facts (else the city in the facts).
+    zip_code: str = ""
 
 
 class Generation:
@@ -108,68 +132,34 @@ class Generation:
             facts = dataclasses.replace(facts, value_proposition=pitch)
         return facts
 
-    async def generate(
-        self,
-        lead_id: uuid.UUID,
-        location_id: str,
-        channel: str,
-        purpose: str,
-        facts: Facts,
-        request_id: str | None,
-        step_index: int = 0,
-        *,
-        dry_run: bool = False,
-        postal_address: str = "",
-        language: str = ENGLISH,
-        tone: str = "",
-        zip_code: str = "",
-    ) -> Message:
+    async def generate(self, ask: Ask) -> Message:
         """Claim first: of concurrent calls with one request_id only one writes (and pays);
         the others get the message it stored."""
-        args = (lead_id, location_id, channel, purpose, facts, request_id, step_index)
-        how: dict[str, Any] = {
-            "postal_address": postal_address,
-            "language": language,
-            "tone": tone,
-            "zip_code": zip_code,
-        }
-        if not request_id or dry_run or self._claims is None:
-            written = await self._generate(*args, dry_run=dry_run, **how)
+        request_id = ask.request_id
+        if not request_id or ask.dry_run or self._claims is None:
+            written = await self._generate(ask)
         else:
             claimed = await self._claims.claim_or_wait(request_id, self._repo.by_request)
             if isinstance(claimed, Message):
                 written = claimed
             else:
                 try:
-                    written = await self._generate(*args, **how)
+                    written = await self._generate(ask)
                 finally:
                     await self._claims.release(request_id, claimed)
-        if not dry_run:
-            tenancy.ensure_same_key_owner(request_id, written.location_id, location_id)
+        if not ask.dry_run:
+            tenancy.ensure_same_key_owner(request_id, written.location_id, ask.location_id)
         return written
 
-    async def _generate(
-        self,
-        lead_id: uuid.UUID,
-        location_id: str,
-        channel: str,
-        purpose: str,
-        facts: Facts,
-        request_id: str | None,
-        step_index: int = 0,
-        *,
-        dry_run: bool = False,
-        postal_address: str = "",
-        language: str = ENGLISH,
-        tone: str = "",
-        zip_code: str = "",
-    ) -> Message:
+    async def _generate(self, ask: Ask) -> Message:
         """A retried request_id returns the message its first call stored, unwritten again.
         A dry run writes the message the same way (guardrails included) but stores nothing.
         `postal_address` (the location's) replaces the configured one when given."""
-        postal_address = postal_address or self._postal_address
-        if purpose == AGENT_NOTIFICATION:  # the lead's language is not the agent's
-            language = ENGLISH
+        lead_id, location_id, channel, purpose = ask.lead_id, ask.location_id, ask.channel, ask.purpose
+        facts, request_id, step_index, dry_run = ask.facts, ask.request_id, ask.step_index, ask.dry_run
+        postal_address = ask.postal_address or self._postal_address
+        # The lead's language is not the agent's.
+        language = ENGLISH if purpose == AGENT_NOTIFICATION else ask.language
         if request_id and not dry_run:
             seen = await self._repo.by_request(request_id)
             if seen is not None:
@@ -179,11 +169,11 @@ class Generation:
             lead_id=str(lead_id),
             channel=channel,
             purpose=purpose,
-            facts=await self._facts_for(facts, settings, zip_code, step_index),
+            facts=await self._facts_for(facts, settings, ask.zip_code, step_index),
             max_body_chars=guardrails.body_budget(channel, purpose != AGENT_NOTIFICATION, language),
             step_index=step_index,
             language=language,
-            tone=tone,
+            tone=ask.tone,
             max_segments=self._max_segments,
             location_id=location_id,
         )
@@ -218,14 +208,18 @@ class Generation:
         self, draft: Draft, policy: verdicts.Policy, templates: TemplateWriter
     ) -> tuple[Written, list[verdicts.Verdict], list[str]]:
         revisions: list[str] = []
-        primary: MessageWriter = templates if self._writer is self._templates else self._writer
+        primary: MessageWriter = self._writer
+        if self._writer is self._templates:
+            primary = templates
+        elif isinstance(self._writer, FallsBack):
+            primary = self._writer.with_fallback(templates)
         written, found = await self._judged(primary, draft, policy)
         failed = verdicts.failures(found)
         # Only a model's own draft is worth asking again; a fallback is already a template.
         if failed and written.generator == CLAUDE:
             revisions.append(f"{written.generator} draft failed {_rules(failed)}; regenerated with feedback")
             retry = dataclasses.replace(draft, feedback=verdicts.feedback(failed))
-            written, found = await self._judged(self._writer, retry, policy)
+            written, found = await self._judged(primary, retry, policy)
             failed = verdicts.failures(found)
             if failed:
                 revisions.append(

@@ -12,7 +12,7 @@ from leadengine.content.v1 import content_service_pb2_grpc as pb_grpc
 from services.content import facts as caller_facts
 from services.content import guardrails
 from services.content.facts import FIELD_LIMITS
-from services.content.generation import Generation
+from services.content.generation import Ask, Generation
 from services.content.location_servicer import LocationContentHandlers
 from services.content.message_protos import CHANNELS, PURPOSES, message_to_proto
 from services.content.reply_analysis import LexiconAnalyzer, ReplyAnalyzer
@@ -88,18 +88,20 @@ class ContentServicer(LocationContentHandlers, ReplyHandlers, UsageHandlers, pb_
                 violations=[FieldViolation("step_index", "0 for the first touch, else the cadence step")],
             )
         message = await self._generation.generate(
-            lead_id,
-            location_id,
-            channel,
-            purpose,
-            facts,
-            request_id,
-            request.step_index,
-            dry_run=request.dry_run,
-            postal_address=caller_facts.postal_address(ctx.postal_address),
-            language=caller_facts.language(ctx.language),
-            tone=guardrails.sanitize(ctx.tone, 40),
-            zip_code=ctx.zip.strip()[:5],
+            Ask(
+                lead_id,
+                location_id,
+                channel,
+                purpose,
+                facts,
+                request_id,
+                request.step_index,
+                dry_run=request.dry_run,
+                postal_address=caller_facts.postal_address(ctx.postal_address),
+                language=caller_facts.language(ctx.language),
+                tone=guardrails.sanitize(ctx.tone, 40),
+                zip_code=ctx.zip.strip()[:5],
+            )
         )
         written = message_to_proto(message)
         if request.dry_run:

@@ -7,11 +7,14 @@ never as an empty gap) and can call nothing unsafe even when a location wrote it
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import jinja2
 from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
+
+from services.content.writer import EMAIL, PURPOSE_NAMES, SMS
 
 # What a template may say, by variable name. Empty string = unknown.
 VARIABLES: dict[str, str] = {
@@ -80,3 +83,22 @@ def opt(*alternatives: str) -> Clause:
 
 def template(key: str, subject: tuple[str, ...], *clauses: Clause, joiner: str = " ") -> Template:
     return Template(key, tuple(compile_text(s) for s in subject), clauses, joiner)
+
+
+def catalogue(names: Mapping[str, object]) -> dict[tuple[str, str], tuple[Template, ...]]:
+    """A language's templates by (channel, purpose), from the `<CHANNEL>_<PURPOSE>` tuples its
+    module defines (SMS_FIRST_TOUCH, EMAIL_TRIGGER, ...): every language names its variants
+    the same way, so one index serves them all. A purpose a language does not write (Spanish
+    agent notifications stay English) is absent."""
+    found: dict[tuple[str, str], tuple[Template, ...]] = {}
+    for channel in (SMS, EMAIL):
+        for purpose in PURPOSE_NAMES:
+            variants = names.get(f"{channel}_{purpose}".upper())
+            if variants is None:
+                continue
+            if not (
+                isinstance(variants, tuple) and variants and all(isinstance(v, Template) for v in variants)
+            ):
+                raise TypeError(f"{channel}_{purpose}".upper() + " must be a non-empty tuple of templates")
+            found[(channel, purpose)] = variants
+    return found

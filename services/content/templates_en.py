@@ -7,18 +7,7 @@ template id: never reuse one for different words.
 
 from __future__ import annotations
 
-from services.content.template_parts import Template, opt, req, template
-from services.content.writer import (
-    AGENT_NOTIFICATION,
-    APPOINTMENT_REMINDER,
-    EMAIL,
-    FIRST_TOUCH,
-    FOLLOW_UP,
-    RE_ENGAGEMENT,
-    REPLY_TO_INBOUND,
-    SMS,
-    TRIGGER,
-)
+from services.content.template_parts import catalogue, opt, req, template
 
 _MARKET_SMS = opt(
     "Homes in {{ market_area }} are selling in about {{ market_days }} days "
@@ -462,19 +451,4 @@ EMAIL_APPOINTMENT_REMINDER = (
     ),
 )
 
-TEMPLATES: dict[tuple[str, str], tuple[Template, ...]] = {
-    (SMS, FIRST_TOUCH): SMS_FIRST_TOUCH,
-    (SMS, FOLLOW_UP): SMS_FOLLOW_UP,
-    (SMS, AGENT_NOTIFICATION): SMS_AGENT_NOTIFICATION,
-    (EMAIL, FIRST_TOUCH): EMAIL_FIRST_TOUCH,
-    (EMAIL, FOLLOW_UP): EMAIL_FOLLOW_UP,
-    (EMAIL, AGENT_NOTIFICATION): EMAIL_AGENT_NOTIFICATION,
-    (SMS, TRIGGER): SMS_TRIGGER,
-    (EMAIL, TRIGGER): EMAIL_TRIGGER,
-    (SMS, RE_ENGAGEMENT): SMS_RE_ENGAGEMENT,
-    (EMAIL, RE_ENGAGEMENT): EMAIL_RE_ENGAGEMENT,
-    (SMS, REPLY_TO_INBOUND): SMS_REPLY_TO_INBOUND,
-    (EMAIL, REPLY_TO_INBOUND): EMAIL_REPLY_TO_INBOUND,
-    (SMS, APPOINTMENT_REMINDER): SMS_APPOINTMENT_REMINDER,
-    (EMAIL, APPOINTMENT_REMINDER): EMAIL_APPOINTMENT_REMINDER,
-}
+TEMPLATES = catalogue(globals())

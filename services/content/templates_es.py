@@ -7,17 +7,7 @@ for the agent, so they stay in English. No number of their own (see templates_en
 
 from __future__ import annotations
 
-from services.content.template_parts import Template, opt, req, template
-from services.content.writer import (
-    APPOINTMENT_REMINDER,
-    EMAIL,
-    FIRST_TOUCH,
-    FOLLOW_UP,
-    RE_ENGAGEMENT,
-    REPLY_TO_INBOUND,
-    SMS,
-    TRIGGER,
-)
+from services.content.template_parts import catalogue, opt, req, template
 
 _MARKET_SMS = opt(
     "En {{ market_area }} las casas se venden en unos {{ market_days }} días "
@@ -375,17 +365,4 @@ EMAIL_APPOINTMENT_REMINDER = (
     ),
 )
 
-TEMPLATES: dict[tuple[str, str], tuple[Template, ...]] = {
-    (SMS, FIRST_TOUCH): SMS_FIRST_TOUCH,
-    (SMS, FOLLOW_UP): SMS_FOLLOW_UP,
-    (EMAIL, FIRST_TOUCH): EMAIL_FIRST_TOUCH,
-    (EMAIL, FOLLOW_UP): EMAIL_FOLLOW_UP,
-    (SMS, TRIGGER): SMS_TRIGGER,
-    (EMAIL, TRIGGER): EMAIL_TRIGGER,
-    (SMS, RE_ENGAGEMENT): SMS_RE_ENGAGEMENT,
-    (EMAIL, RE_ENGAGEMENT): EMAIL_RE_ENGAGEMENT,
-    (SMS, REPLY_TO_INBOUND): SMS_REPLY_TO_INBOUND,
-    (EMAIL, REPLY_TO_INBOUND): EMAIL_REPLY_TO_INBOUND,
-    (SMS, APPOINTMENT_REMINDER): SMS_APPOINTMENT_REMINDER,
-    (EMAIL, APPOINTMENT_REMINDER): EMAIL_APPOINTMENT_REMINDER,
-}
+TEMPLATES = catalogue(globals())

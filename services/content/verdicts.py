@@ -12,9 +12,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 
-from services.content import guardrails, market, segments
+from services.content import guardrails, market, number_words, segments
 from services.content.guardrails import UNSUBSCRIBE_PLACEHOLDER, Blocklist
-from services.content.writer import EMAIL, SMS, Draft, Facts, Written
+from services.content.writer import EMAIL, ENGLISH, SMS, Draft, Facts, Written
 from shared.errors import FailedPrecondition
 
 # Promises and rates no message may make: nothing we know backs them.
@@ -89,13 +89,25 @@ def promise_in(text: str) -> str | None:
     return hit.group(0) if hit else None
 
 
-def number_tokens(text: str) -> set[str]:
-    """Numbers in a text, separators and leading zeros dropped ("$425,000" -> "425000")."""
-    found = set()
+def stated_numbers(text: str, language: str = ENGLISH) -> dict[str, str]:
+    """Numbers in a text as digits, separators and leading zeros dropped ("$425,000" ->
+    "425000"), spelled-out ones included ("three" -> "3"), each with how it was written."""
+    found: dict[str, str] = {}
     for raw in _NUMBER.findall(text):
         digits = re.sub(r"[.,]", "", raw).lstrip("0")
-        found.add(digits or "0")
+        found.setdefault(digits or "0", raw)
+    for words, value in number_words.spelled_numbers(text, language):
+        found.setdefault(str(value), words)
     return found
+
+
+def number_tokens(text: str, language: str = ENGLISH) -> set[str]:
+    return set(stated_numbers(text, language))
+
+
+def _as_written(digits: str, raw: str) -> str:
+    # "3 ('three')" for a spelled-out number, so a redraft knows which words to drop.
+    return digits if raw.replace(",", "").replace(".", "").isdigit() else f"{digits} ({raw!r})"
 
 
 def allowed_numbers(draft: Draft, policy: Policy) -> set[str]:
@@ -117,7 +129,7 @@ def allowed_numbers(draft: Draft, policy: Policy) -> set[str]:
         texts.append(market.as_of_text(facts.market_as_of, draft.language))
     if facts.lead_score > 0:
         texts.append(f"{facts.lead_score:.0f}/100")
-    return set().union(*(number_tokens(t) for t in texts))
+    return set().union(*(number_tokens(t, draft.language) for t in texts))
 
 
 def link_hosts(text: str) -> list[str]:
@@ -181,8 +193,9 @@ def judge(draft: Draft, written: Written, policy: Policy) -> list[Verdict]:
             f"makes a promise or quotes a rate: {promise.group(0)!r}" if promise else "no promises or rates",
         )
     )
-    stated = number_tokens(text.replace(UNSUBSCRIBE_PLACEHOLDER, ""))
-    invented = sorted(stated - allowed_numbers(draft, policy))
+    stated = stated_numbers(text.replace(UNSUBSCRIBE_PLACEHOLDER, ""), draft.language)
+    allowed = allowed_numbers(draft, policy)
+    invented = [_as_written(n, stated[n]) for n in sorted(stated) if n not in allowed]
     out.append(
         Verdict(
             "numbers",

@@ -8,7 +8,7 @@ email footer) and runs the guardrails on the result, so no writer can skip them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 SMS = "sms"
 EMAIL = "email"
@@ -21,6 +21,15 @@ RE_ENGAGEMENT = "re_engagement"
 # An answer to the lead's latest inbound message; the facts carry the thread.
 REPLY_TO_INBOUND = "reply_to_inbound"
 APPOINTMENT_REMINDER = "appointment_reminder"
+PURPOSE_NAMES = (
+    FIRST_TOUCH,
+    FOLLOW_UP,
+    AGENT_NOTIFICATION,
+    TRIGGER,
+    RE_ENGAGEMENT,
+    REPLY_TO_INBOUND,
+    APPOINTMENT_REMINDER,
+)
 
 ENGLISH = "en"
 SPANISH = "es"
@@ -107,3 +116,11 @@ class Written:
 
 class MessageWriter(Protocol):
     async def write(self, draft: Draft) -> Written: ...
+
+
+@runtime_checkable
+class FallsBack(Protocol):
+    """A writer that falls back to templates (Claude): given a location's template writer,
+    it falls back to that one, so the location's overrides write its fallbacks too."""
+
+    def with_fallback(self, templates: MessageWriter) -> MessageWriter: ...

@@ -35,6 +35,7 @@ from services.coordinator.delivery.dispatch import Dispatcher
 from services.coordinator.delivery.dnd_writeback import DndWriteback
 from services.coordinator.delivery.enrichment import ContactEnricher
 from services.coordinator.delivery.highlevel_tokens import TokenEndpoint
+from services.coordinator.delivery.install_start import InstallStates
 from services.coordinator.delivery.lag import SCHEDULER_LAG
 from services.coordinator.delivery.providers import ProviderSender
 from services.coordinator.delivery.reports import ReportHandler
@@ -57,6 +58,7 @@ from services.coordinator.lead_events import EventHandler
 from services.coordinator.notifications.agent_replies import AgentReplies
 from services.coordinator.notifications.attempts import NotificationAttempts
 from services.coordinator.notifications.delivery import NotificationDelivery
+from services.coordinator.notifications.held_later import HeldNotices
 from services.coordinator.notifications.moves import AgentMoves
 from services.coordinator.notifications.notifier import AgentNotifier
 from services.coordinator.notifications.repository import NotificationRepository
@@ -141,6 +143,7 @@ def create_scheduler(
     dispatcher: Dispatcher | None = None,
     clock: Callable[[], datetime] = timestamps.now,
     content: ContentClient | None = None,
+    held: HeldNotices | None = None,
 ) -> Scheduler:
     return Scheduler(
         CommunicationRepository(db),
@@ -155,6 +158,7 @@ def create_scheduler(
         max_attempts=cfg.max_attempts,
         clock=clock,
         steps=create_walker(db, content) if content is not None else None,
+        held=held,
     )
 
 
@@ -265,7 +269,13 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         assignments=AssignmentSync(routing, consents),
         highlevel=highlevel,
     )
-    scheduler = create_scheduler(db, cfg, dispatcher=dispatcher, content=content)
+    scheduler = create_scheduler(
+        db,
+        cfg,
+        dispatcher=dispatcher,
+        content=content,
+        held=HeldNotices(notifier, routing, CadenceRepository(db)),
+    )
     campaigns = CampaignRepository(db)
     audience = AudienceReader(campaigns, ingest, IntelligenceClient(peers), page_size=cfg.campaign_page)
     window = SendWindow.from_quiet_hours(cfg.quiet_start, cfg.quiet_end)  # spreads enrolments
@@ -312,7 +322,9 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     )
     servicer.init_delivery(DeliverySettingsRepository(db), cfg.providers.unsubscribe_key)
     servicer.init_installs(
-        highlevel, InstallRepository(db, TokenCipher(cfg.providers.highlevel_app.token_keys))
+        highlevel,
+        InstallRepository(db, TokenCipher(cfg.providers.highlevel_app.token_keys)),
+        InstallStates(db, cfg.providers.highlevel_app, timestamps.now),
     )
     servicer.init_notifications(AgentMoves(notifier, routing, ingest), JourneyHolder(db, routing))
     servicer.init_approvals(

@@ -14,6 +14,7 @@ from services.coordinator.delivery.credentials import (
     Install,
     InstallRepository,
 )
+from services.coordinator.delivery.install_start import InstallStates
 from shared import inputs, timestamps
 from shared.errors import NotFound
 from shared.rpc import Context
@@ -39,16 +40,31 @@ def install_proto(i: Install) -> pb.HighLevelInstall:
 
 
 class InstallHandlers:
-    def init_installs(self, credentials: HighLevelCredentials, installs: InstallRepository) -> None:
+    def init_installs(
+        self, credentials: HighLevelCredentials, installs: InstallRepository, states: InstallStates
+    ) -> None:
         self._credentials = credentials
         self._installs = installs
+        self._install_states = states
 
     async def CompleteHighLevelInstall(
         self, request: pb.CompleteHighLevelInstallRequest, context: Context
     ) -> pb.CompleteHighLevelInstallResponse:
         code = inputs.require_text(request.code, "code", max_len=2048)
+        # The state first: a code we did not ask for is never exchanged.
+        await self._install_states.admit(request.state.strip(), code)
         install = await self._credentials.complete_install(code)
         return pb.CompleteHighLevelInstallResponse(install=install_proto(install))
+
+    async def StartHighLevelInstall(
+        self, request: pb.StartHighLevelInstallRequest, context: Context
+    ) -> pb.StartHighLevelInstallResponse:
+        started = self._install_states.start()
+        return pb.StartHighLevelInstallResponse(
+            authorization_url=started.authorization_url,
+            state=started.state,
+            expire_time=timestamps.to_proto(started.expire_time),
+        )
 
     async def GetHighLevelInstall(
         self, request: pb.GetHighLevelInstallRequest, context: Context

@@ -107,6 +107,7 @@ def create_app(cfg: Config) -> Starlette:
             Route("/unsubscribe/{token}", unsubscribe.unsubscribe_page, methods=["GET"]),
             Route("/unsubscribe/{token}", unsubscribe.unsubscribe, methods=["POST"]),
             Route("/oauth/highlevel/callback", oauth.highlevel_callback, methods=["GET"]),
+            Route("/oauth/highlevel/start", oauth.highlevel_start, methods=["GET"]),
             Route("/webhooks/ghl", forwarding.endpoint(forwarding.GHL, webhooks.ghl), methods=["POST"]),
             Route(
                 "/webhooks/twilio/sms",

@@ -1,7 +1,11 @@
-"""GET /oauth/highlevel/callback?code=...: where HighLevel sends a person who installed our
-marketplace app. The code goes to the coordinator, which owns the tokens; this page only
-says whether the install worked. The code is single-use and short-lived, so the page
-never asks to reload: a failure says to start the install again."""
+"""GET /oauth/highlevel/callback?code=...&state=...: where HighLevel sends a person who
+installed our marketplace app. The code and state go to the coordinator, which owns the
+tokens and checks the state it issued (signed, expiring, single-use); this page only says
+whether the install worked. The code is single-use and short-lived, so the page never asks
+to reload: a failure says to start the install again.
+
+GET /oauth/highlevel/start: where an install starts. It redirects to HighLevel's
+authorization page with a fresh state from the coordinator."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import grpc
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from prometheus_client import Counter
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from shared.errors import error_reason
 
@@ -26,6 +30,8 @@ _PAGE = (
     "<body><h1>{title}</h1><p>{text}</p></body></html>"
 )
 CODE_MAX = 2048
+STATE_MAX = 256
+START_TIMEOUT_S = 5.0
 # The exchange includes a call to HighLevel's token endpoint.
 EXCHANGE_TIMEOUT_S = 15.0
 
@@ -44,9 +50,19 @@ async def highlevel_callback(request: Request) -> Response:
         return _page(
             "invalid", "Install not completed", f"{why} Start the install again from HighLevel.", 400
         )
+    state = request.query_params.get("state", "").strip()
+    if not state or len(state) > STATE_MAX:
+        # Refused here, before the coordinator: nothing is exchanged or written.
+        return _page(
+            "refused",
+            "Install not completed",
+            "The link carries no valid install state, so we cannot tell that this install was"
+            " started by us. Start the install again from our install link.",
+            400,
+        )
     try:
         resp = await request.app.state.coordinator.CompleteHighLevelInstall(
-            pb.CompleteHighLevelInstallRequest(code=code), timeout=EXCHANGE_TIMEOUT_S
+            pb.CompleteHighLevelInstallRequest(code=code, state=state), timeout=EXCHANGE_TIMEOUT_S
         )
     except grpc.aio.AioRpcError as err:
         reason = error_reason(err)
@@ -63,3 +79,23 @@ async def highlevel_callback(request: Request) -> Response:
     return _page(
         "installed", "LeadEngine installed", f"LeadEngine can now send for location {location}.", 200
     )
+
+
+async def highlevel_start(request: Request) -> Response:
+    try:
+        started = await request.app.state.coordinator.StartHighLevelInstall(
+            pb.StartHighLevelInstallRequest(), timeout=START_TIMEOUT_S
+        )
+    except grpc.aio.AioRpcError as err:
+        log.warning("HighLevel install not started", extra={"code": err.code().name})
+        if err.code() == grpc.StatusCode.FAILED_PRECONDITION:
+            return _page("not_configured", "Install not available", f"{err.details()}", 503)
+        return _page(
+            "unavailable",
+            "Install not available",
+            "We could not start the install just now. Try shortly.",
+            503,
+        )
+    INSTALLS.labels("started").inc()
+    # 303: the browser follows with a GET, and nobody caches a one-time state.
+    return RedirectResponse(started.authorization_url, status_code=303, headers={"Cache-Control": "no-store"})

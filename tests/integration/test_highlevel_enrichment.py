@@ -5,6 +5,7 @@ with the location's token, and HighLevel's OutboundMessage status moves it to DE
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -41,6 +42,7 @@ def app_env(base: str) -> dict[str, str]:
         "HIGHLEVEL_CLIENT_ID": fake_providers.HIGHLEVEL_CLIENT_ID,
         "HIGHLEVEL_CLIENT_SECRET": fake_providers.HIGHLEVEL_CLIENT_SECRET,
         "HIGHLEVEL_TOKEN_KEYS": Fernet.generate_key().decode(),
+        "HIGHLEVEL_OAUTH_STATE_KEY": secrets.token_urlsafe(32),
         "HIGHLEVEL_ENRICH_TIMEOUT_S": "0.5",
         "COORDINATOR_SEND_BACKOFF_S": "0.01",
     }
@@ -75,8 +77,10 @@ async def installed_location(m: Mesh, fakes: FakeProviders) -> str:
         ),
         timeout=5,
     )
+    started = await m.clients.coordinator.StartHighLevelInstall(pb.StartHighLevelInstallRequest(), timeout=5)
     await m.clients.coordinator.CompleteHighLevelInstall(
-        pb.CompleteHighLevelInstallRequest(code=fakes.oauth.issue_code(location)), timeout=10
+        pb.CompleteHighLevelInstallRequest(code=fakes.oauth.issue_code(location), state=started.state),
+        timeout=10,
     )
     return location
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import secrets
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import httpx
@@ -38,6 +40,8 @@ from tests.support import ROOT, Mesh, mesh, service_config
 from tests.webhooks import Signer, compact, now_iso
 
 KEY = Fernet.generate_key().decode()
+# Generated per run: signs the OAuth states of installs the tests start.
+STATE_KEY = secrets.token_urlsafe(32)
 NOON = local_noon("America/Chicago")
 
 
@@ -50,6 +54,8 @@ def app_env(base: str) -> dict[str, str]:
         "HIGHLEVEL_CLIENT_SECRET": fake_providers.HIGHLEVEL_CLIENT_SECRET,
         # KEY encrypts; the older key after it would still decrypt (rotation).
         "HIGHLEVEL_TOKEN_KEYS": f"{KEY},{Fernet.generate_key().decode()}",
+        "HIGHLEVEL_OAUTH_STATE_KEY": STATE_KEY,
+        "HIGHLEVEL_REDIRECT_URI": "https://hooks.example.com/oauth/highlevel/callback",
         # The mesh's own refresher stays out of the way; tests drive refreshes.
         "HIGHLEVEL_REFRESH_POLL_S": "3600",
         "COORDINATOR_PROVIDER_TIMEOUT_S": "2",
@@ -131,11 +137,20 @@ def clean_fakes(rig: Rig) -> None:
     rig.fakes.highlevel.faults.clear()
 
 
+async def started_state(rig: Rig) -> str:
+    """The state of an install started at the gateway, as HighLevel would pass it back."""
+    resp = await rig.gateway.get("/oauth/highlevel/start")
+    assert resp.status_code == 303, resp.text
+    query = parse_qs(urlsplit(resp.headers["location"]).query)
+    return query["state"][0]
+
+
 async def installed(rig: Rig, *, location: str = "") -> tuple[str, str]:
     """A location installed through the gateway's callback; returns it and its access token."""
     location = location or f"loc-{uuid.uuid4().hex[:10]}"
     resp = await rig.gateway.get(
-        "/oauth/highlevel/callback", params={"code": rig.fakes.oauth.issue_code(location)}
+        "/oauth/highlevel/callback",
+        params={"code": rig.fakes.oauth.issue_code(location), "state": await started_state(rig)},
     )
     assert resp.status_code == 200, resp.text
     return location, current_token(rig, location)
@@ -167,7 +182,8 @@ async def send(rig: Rig, cid: uuid.UUID) -> asyncpg.Record:
 async def test_install_stores_tokens_encrypted_and_a_send_uses_them(rig: Rig) -> None:
     location = f"loc-{uuid.uuid4().hex[:10]}"
     code = rig.fakes.oauth.issue_code(location, "comp-7")
-    resp = await rig.gateway.get("/oauth/highlevel/callback", params={"code": code})
+    state = await started_state(rig)
+    resp = await rig.gateway.get("/oauth/highlevel/callback", params={"code": code, "state": state})
     assert resp.status_code == 200
     assert location in resp.text
     token = current_token(rig, location)
@@ -178,7 +194,7 @@ async def test_install_stores_tokens_encrypted_and_a_send_uses_them(rig: Rig) ->
     assert (install.state, install.company_id) == (pb.HIGH_LEVEL_INSTALL_STATE_ACTIVE, "comp-7")
     # HighLevel may send the person back with the same code: the install stands, no second exchange.
     exchanges = len(rig.fakes.oauth.grants("authorization_code"))
-    again = await rig.gateway.get("/oauth/highlevel/callback", params={"code": code})
+    again = await rig.gateway.get("/oauth/highlevel/callback", params={"code": code, "state": state})
     assert again.status_code == 200
     assert len(rig.fakes.oauth.grants("authorization_code")) == exchanges
     cid = await sms_via_highlevel(rig, location)
@@ -189,7 +205,9 @@ async def test_install_stores_tokens_encrypted_and_a_send_uses_them(rig: Rig) ->
 
 async def test_a_refused_code_installs_nothing(rig: Rig) -> None:
     rows = await rig.conn.fetchval("SELECT count(*) FROM highlevel_installs")
-    resp = await rig.gateway.get("/oauth/highlevel/callback", params={"code": "not-a-code"})
+    resp = await rig.gateway.get(
+        "/oauth/highlevel/callback", params={"code": "not-a-code", "state": await started_state(rig)}
+    )
     assert resp.status_code == 400
     missing = await rig.gateway.get("/oauth/highlevel/callback")
     assert missing.status_code == 400

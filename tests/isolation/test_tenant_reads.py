@@ -44,6 +44,8 @@ EXEMPT = {
     " location's data",
     "coordinator/GetHighLevelInstall": "keyed by the location itself and never returns tokens; no app"
     " is installed in this mesh (tests/integration/test_highlevel_install.py reads installs)",
+    "coordinator/StartHighLevelInstall": "issues a signed install state and HighLevel's URL; reads and"
+    " names no location (tests/integration/test_highlevel_install_state.py)",
 }
 
 Probe = Callable[[Mesh, Tenant, Tenant], Awaitable[None]]

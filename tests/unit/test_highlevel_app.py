@@ -25,7 +25,12 @@ from shared.config import ConfigError
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 KEY = Fernet.generate_key().decode()
-APP = {"HIGHLEVEL_CLIENT_ID": "app", "HIGHLEVEL_CLIENT_SECRET": "secret", "HIGHLEVEL_TOKEN_KEYS": KEY}
+APP = {
+    "HIGHLEVEL_CLIENT_ID": "app",
+    "HIGHLEVEL_CLIENT_SECRET": "secret",
+    "HIGHLEVEL_TOKEN_KEYS": KEY,
+    "HIGHLEVEL_OAUTH_STATE_KEY": "k" * 32,
+}
 
 
 def ghl(payload: dict[str, Any], location_id: str = "") -> webhooks.Parsed:
@@ -53,6 +58,10 @@ def test_app_settings_from_env() -> None:
         {"HIGHLEVEL_CLIENT_ID": "app", "HIGHLEVEL_TOKEN_KEYS": KEY},
         APP | {"HIGHLEVEL_TOKEN_KEYS": "not-a-fernet-key"},
         APP | {"HIGHLEVEL_TOKEN_URL": "ftp://example.com/token"},
+        # No install could complete without a key signing the OAuth state.
+        {k: v for k, v in APP.items() if k != "HIGHLEVEL_OAUTH_STATE_KEY"},
+        APP | {"HIGHLEVEL_OAUTH_STATE_KEY": "short"},
+        APP | {"HIGHLEVEL_AUTHORIZE_URL": "javascript:alert(1)"},
     ],
 )
 def test_bad_app_settings_stop_start_up(env: dict[str, str]) -> None:

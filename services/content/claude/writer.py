@@ -60,6 +60,13 @@ class ClaudeWriter:
         self._usage = usage
         self._budgets = budgets
 
+    def with_fallback(self, templates: MessageWriter) -> ClaudeWriter:
+        """This writer falling back to `templates` (a location's overrides) instead of the
+        built-in ones; the caller, breaker and budgets stay shared."""
+        if templates is self._templates:
+            return self
+        return ClaudeWriter(self._caller, self._settings, templates, self._usage, self._budgets)
+
     async def _fallback(self, draft: Draft, reason: str, **paid: int | str) -> Written:
         written = await self._templates.write(draft)
         return dataclasses.replace(written, generator=FALLBACK, fallback_reason=reason, **paid)  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import asyncpg
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
@@ -39,18 +40,6 @@ class Attempt:
     provider_message_id: str
     detail: str
     start_time: datetime
-
-
-def _attempt(row: asyncpg.Record) -> Attempt:
-    return Attempt(
-        attempt_id=row["attempt_id"],
-        communication_id=row["communication_id"],
-        provider=row["provider"],
-        state=row["state"],
-        provider_message_id=row["provider_message_id"],
-        detail=row["detail"],
-        start_time=row["start_time"],
-    )
 
 
 @dataclass(frozen=True)
@@ -88,13 +77,74 @@ Decision = tuple[str, str] | tuple[str, pb.CommunicationStatus.ValueType, str, d
 
 
 class AttemptLedger:
-    """What every attempt table (lead messages, agent notifications) does the same way: an
-    attempt's state after the call, and the in-doubt ones the provider says never arrived."""
+    """What every attempt table (lead messages, agent notifications) does the same way: the
+    open attempts of what is sent, a new 'sending' attempt, the accepted one (the others
+    then known absent), an attempt's state after the call, and the in-doubt ones the
+    provider says never arrived. A table names what it sends in its `_OWNER` column."""
 
     _TABLE = "send_attempts"
+    _OWNER = "communication_id"
 
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    def _attempt(self, row: asyncpg.Record) -> Attempt:
+        return Attempt(
+            attempt_id=row["attempt_id"],
+            communication_id=row[self._OWNER],
+            provider=row["provider"],
+            state=row["state"],
+            provider_message_id=row["provider_message_id"],
+            detail=row["detail"],
+            start_time=row["start_time"],
+        )
+
+    async def _open_attempts(self, conn: Conn, owner_id: uuid.UUID) -> list[Attempt]:
+        """Calls of unknown outcome, oldest first."""
+        rows = await conn.fetch(
+            f"SELECT * FROM {self._TABLE} WHERE {self._OWNER} = $1 AND state = ANY($2::text[])"
+            " ORDER BY start_time",
+            owner_id,
+            list(OPEN),
+            timeout=deadlines.timeout(2.0),
+        )
+        return [self._attempt(r) for r in rows]
+
+    async def _start(self, conn: Conn, owner_id: uuid.UUID, provider: str, now: datetime) -> Attempt:
+        """The 'sending' attempt committed before the provider is called."""
+        row = await conn.fetchrow(
+            f"INSERT INTO {self._TABLE} (attempt_id, {self._OWNER}, provider, state, start_time)"
+            " VALUES ($1, $2, $3, $4, $5) RETURNING *",
+            uuid.uuid4(),
+            owner_id,
+            provider,
+            SENDING,
+            now,
+            timeout=deadlines.timeout(2.0),
+        )
+        return self._attempt(row)
+
+    async def _accept(self, conn: Conn, attempt_id: uuid.UUID, provider_message_id: str) -> uuid.UUID:
+        """The provider has it under this attempt; every other open attempt of the same
+        message is now known not to have been the one. Returns what was sent's id."""
+        owner_id: uuid.UUID = await conn.fetchval(
+            f"UPDATE {self._TABLE} SET state = $2, provider_message_id = $3, finish_time = now()"
+            f" WHERE attempt_id = $1 RETURNING {self._OWNER}",
+            attempt_id,
+            ACCEPTED,
+            provider_message_id,
+            timeout=deadlines.timeout(2.0),
+        )
+        await conn.execute(
+            f"UPDATE {self._TABLE} SET state = $3, finish_time = now()"
+            f" WHERE {self._OWNER} = $1 AND attempt_id <> $2 AND state = ANY($4::text[])",
+            owner_id,
+            attempt_id,
+            ABSENT,
+            list(OPEN),
+            timeout=deadlines.timeout(2.0),
+        )
+        return owner_id
 
     async def mark(self, attempt_id: uuid.UUID, state: str, detail: str) -> None:
         async with self._db.transaction() as conn:
@@ -147,13 +197,7 @@ class AttemptRepository(AttemptLedger):
             timeout=deadlines.timeout(5.0),
         )
         consent = await conn.fetchrow(CONSENT_VIEW, row["lead_id"], timeout=deadlines.timeout(2.0))
-        attempts = await conn.fetch(
-            "SELECT * FROM send_attempts WHERE communication_id = $1 AND state = ANY($2::text[])"
-            " ORDER BY start_time",
-            communication_id,
-            list(OPEN),
-            timeout=deadlines.timeout(2.0),
-        )
+        attempts = await self._open_attempts(conn, communication_id)
         return Held(
             message=communication_from_row(row),
             location_id=row["location_id"],
@@ -161,7 +205,7 @@ class AttemptRepository(AttemptLedger):
             sms_provider=row["sms_provider"],
             email_provider=row["email_provider"],
             facts=consent_from_row(consent).facts if consent is not None else ContactFacts(),
-            open_attempts=[_attempt(a) for a in attempts],
+            open_attempts=attempts,
             highlevel_state=row["highlevel_state"],
             highlevel_reason=row["highlevel_reason"],
         )
@@ -191,17 +235,8 @@ class AttemptRepository(AttemptLedger):
                 return Begin(held=held)
             decision = decide(held)
             if decision[0] == "send":
-                attempt = await conn.fetchrow(
-                    "INSERT INTO send_attempts (attempt_id, communication_id, provider, state, start_time)"
-                    " VALUES ($1, $2, $3, $4, $5) RETURNING *",
-                    uuid.uuid4(),
-                    communication_id,
-                    decision[1],
-                    SENDING,
-                    now,
-                    timeout=deadlines.timeout(2.0),
-                )
-                return Begin(attempt=_attempt(attempt), held=held)
+                attempt = await self._start(conn, communication_id, cast(str, decision[1]), now)
+                return Begin(attempt=attempt, held=held)
             _, status, reason, scheduled_time = decision  # type: ignore[misc]
             settled = await conn.fetchrow(
                 "UPDATE communications SET status = $2, status_reason = $3,"
@@ -227,29 +262,12 @@ class AttemptRepository(AttemptLedger):
         status, because once a message went out that is the truth (an opt-out committed
         while the call was in flight blocked what was still waiting, not this)."""
         async with self._db.transaction() as conn:
-            row = await conn.fetchrow(
-                "UPDATE send_attempts SET state = $2, provider_message_id = $3, finish_time = now()"
-                " WHERE attempt_id = $1 RETURNING communication_id",
-                attempt_id,
-                ACCEPTED,
-                provider_message_id,
-                timeout=deadlines.timeout(2.0),
-            )
-            # Every other open attempt of the message is now known not to have been the one.
-            await conn.execute(
-                "UPDATE send_attempts SET state = $3, finish_time = now()"
-                " WHERE communication_id = $1 AND attempt_id <> $2 AND state = ANY($4::text[])",
-                row["communication_id"],
-                attempt_id,
-                ABSENT,
-                list(OPEN),
-                timeout=deadlines.timeout(2.0),
-            )
+            communication_id = await self._accept(conn, attempt_id, provider_message_id)
             message = await conn.fetchrow(
                 "UPDATE communications SET status = $2, status_reason = '', provider_message_id = $3,"
                 " claim_until = NULL, claim_token = NULL, update_time = now()"
                 " WHERE communication_id = $1 RETURNING *",
-                row["communication_id"],
+                communication_id,
                 status,
                 provider_message_id,
                 timeout=deadlines.timeout(2.0),

@@ -47,6 +47,14 @@ class HighLevelApp:
     # Sent with the code exchange when the app registered one.
     redirect_uri: str = ""
     token_keys: tuple[str, ...] = field(default=(), repr=False)
+    # Signs the OAuth `state` of installs we start (StartHighLevelInstall); required with
+    # the client id, since the callback refuses a code without our state.
+    state_key: str = field(default="", repr=False)
+    state_ttl_s: float = 900.0
+    # HighLevel's choose-location page, where an install starts.
+    authorize_url: str = "https://marketplace.gohighlevel.com/oauth/chooselocation"
+    # What we call: send messages, read a contact, write DND back.
+    scopes: str = "conversations/message.write contacts.readonly contacts.write"
     # A token expiring within this long is refreshed (by the refresher, or before a send).
     refresh_ahead_s: float = 3600.0
     refresh_poll_s: float = 60.0
@@ -68,6 +76,10 @@ class HighLevelApp:
             token_url=config.text(env, "HIGHLEVEL_TOKEN_URL").rstrip("/"),
             redirect_uri=config.text(env, "HIGHLEVEL_REDIRECT_URI"),
             token_keys=token_keys(_secret(env, "HIGHLEVEL_TOKEN_KEYS")),
+            state_key=_secret(env, "HIGHLEVEL_OAUTH_STATE_KEY"),
+            state_ttl_s=config.number(env, "HIGHLEVEL_OAUTH_STATE_TTL_S", 900.0, minimum=10.0),
+            authorize_url=config.text(env, "HIGHLEVEL_AUTHORIZE_URL", cls.authorize_url),
+            scopes=" ".join(config.text(env, "HIGHLEVEL_SCOPES", cls.scopes).split()),
             refresh_ahead_s=config.number(env, "HIGHLEVEL_REFRESH_AHEAD_S", 3600.0, minimum=0.0),
             refresh_poll_s=config.number(env, "HIGHLEVEL_REFRESH_POLL_S", 60.0, minimum=0.1),
             enrich_timeout_s=config.number(env, "HIGHLEVEL_ENRICH_TIMEOUT_S", 1.5, minimum=0.05),
@@ -79,4 +91,14 @@ class HighLevelApp:
         if app.client_id and not app.token_keys:
             # Tokens are never stored in the clear.
             raise ConfigError("HIGHLEVEL_CLIENT_ID is set but HIGHLEVEL_TOKEN_KEYS is not: tokens need a key")
+        if not app.authorize_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"HIGHLEVEL_AUTHORIZE_URL={app.authorize_url!r} must start with http:// or https://"
+            )
+        if app.client_id and len(app.state_key) < 32:
+            # Without it no install could complete: every callback needs a state we signed.
+            raise ConfigError(
+                "HIGHLEVEL_CLIENT_ID is set but HIGHLEVEL_OAUTH_STATE_KEY is not (at least 32"
+                " characters; make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
         return app

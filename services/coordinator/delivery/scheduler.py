@@ -21,6 +21,8 @@ from services.coordinator.delivery.dispatch import Dispatcher
 from services.coordinator.delivery.repository import Communication, CommunicationRepository
 from services.coordinator.journeys.repository import JourneyRepository
 from services.coordinator.journeys.steps import CadenceWalker, step_index
+from services.coordinator.notifications import held_for_review
+from services.coordinator.notifications.held_later import HeldNotices
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ class Scheduler:
         max_attempts: int,
         clock: Callable[[], datetime],
         steps: CadenceWalker | None = None,
+        held: HeldNotices | None = None,
     ) -> None:
         self._repo = communications
         self._journeys = journeys
@@ -53,6 +56,8 @@ class Scheduler:
         self._clock = clock
         # Writes cadence steps when due and schedules the next; None: first touches only.
         self._steps = steps
+        # Tells the lead's agent of a hold for review; None: no notifications (tests of sends).
+        self._held = held
 
     async def run(self) -> None:
         """The background loop: drain what is due, then wait a poll interval."""
@@ -113,7 +118,10 @@ class Scheduler:
             )
         ).decision
         if decision.action is Action.HOLD:
-            # Held for review, not dropped; the walk goes on (email still goes).
+            # Held for review, not dropped; the walk goes on (email still goes). The agent is
+            # told first: if that fails, the claim lapses and the next claim tells again.
+            if self._held is not None:
+                await self._held.held(journey, message, decision.reason)
             await self._checks.hold(cid, decision.reason)
             if self._steps is not None:
                 await self._steps.after_settled(message)
@@ -140,6 +148,10 @@ class Scheduler:
                 )
             # The gates are checked again under the row lock just before the call.
             done = await self._dispatcher.dispatch(message, now, retry=retry)
+            if self._held is not None and held_for_review.is_held(done) and done.status_reason:
+                # Held under the row lock (the facts changed since the check above). The hold
+                # is committed and no longer claimable, so a failed notice here is not retried.
+                await self._held.held(journey, done, done.status_reason)
             log.info(
                 "scheduled message handed on",
                 extra={"communication_id": str(cid), "status": pb.CommunicationStatus.Name(done.status)},

@@ -12,12 +12,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import asyncpg
 from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
-from services.coordinator.delivery.attempts import ABSENT, ACCEPTED, OPEN, SENDING, Attempt, AttemptLedger
+from services.coordinator.delivery.attempts import Attempt, AttemptLedger
 from services.coordinator.notifications.repository import Notification, notification_from_row
 from shared import deadlines
 from shared.db import Conn
@@ -27,18 +28,6 @@ SMS = common_pb2.CHANNEL_SMS
 
 # ('send', provider) or ('settle', status, reason).
 Decision = tuple[str, str] | tuple[str, pb.CommunicationStatus.ValueType, str]
-
-
-def _attempt(row: asyncpg.Record) -> Attempt:
-    return Attempt(
-        attempt_id=row["attempt_id"],
-        communication_id=row["notification_id"],
-        provider=row["provider"],
-        state=row["state"],
-        provider_message_id=row["provider_message_id"],
-        detail=row["detail"],
-        start_time=row["start_time"],
-    )
 
 
 @dataclass(frozen=True)
@@ -54,6 +43,7 @@ class NoteBegin:
 
 class NotificationAttempts(AttemptLedger):
     _TABLE = "notification_attempts"
+    _OWNER = "notification_id"
 
     async def _opt_out(self, conn: Conn, address: str) -> str:
         reason = await conn.fetchval(
@@ -92,29 +82,14 @@ class NotificationAttempts(AttemptLedger):
             )
             if not mine:
                 return NoteBegin(settled=note)
-            opened = await conn.fetch(
-                "SELECT * FROM notification_attempts WHERE notification_id = $1"
-                " AND state = ANY($2::text[]) ORDER BY start_time",
-                notification_id,
-                list(OPEN),
-                timeout=deadlines.timeout(2.0),
-            )
+            opened = await self._open_attempts(conn, notification_id)
             if opened:
-                return NoteBegin(note=note, open_attempts=tuple(_attempt(a) for a in opened))
+                return NoteBegin(note=note, open_attempts=tuple(opened))
             opt_out = await self._opt_out(conn, note.address) if note.channel == SMS else ""
             decision = decide(note, opt_out)
             if decision[0] == "send":
-                attempt = await conn.fetchrow(
-                    "INSERT INTO notification_attempts (attempt_id, notification_id, provider, state,"
-                    " start_time) VALUES ($1, $2, $3, $4, $5) RETURNING *",
-                    uuid.uuid4(),
-                    notification_id,
-                    decision[1],
-                    SENDING,
-                    now,
-                    timeout=deadlines.timeout(2.0),
-                )
-                return NoteBegin(attempt=_attempt(attempt), note=note)
+                attempt = await self._start(conn, notification_id, cast(str, decision[1]), now)
+                return NoteBegin(attempt=attempt, note=note)
             _, status, reason = decision  # type: ignore[misc]
             settled = await self._settle(conn, notification_id, status, reason)
             return NoteBegin(settled=settled)
@@ -142,23 +117,7 @@ class NotificationAttempts(AttemptLedger):
     async def accepted(self, attempt_id: uuid.UUID, provider_message_id: str) -> Notification:
         """The provider has it: record its id (QUEUED); other open attempts were not it."""
         async with self._db.transaction() as conn:
-            nid = await conn.fetchval(
-                "UPDATE notification_attempts SET state = $2, provider_message_id = $3, finish_time = now()"
-                " WHERE attempt_id = $1 RETURNING notification_id",
-                attempt_id,
-                ACCEPTED,
-                provider_message_id,
-                timeout=deadlines.timeout(2.0),
-            )
-            await conn.execute(
-                "UPDATE notification_attempts SET state = $3, finish_time = now()"
-                " WHERE notification_id = $1 AND attempt_id <> $2 AND state = ANY($4::text[])",
-                nid,
-                attempt_id,
-                ABSENT,
-                list(OPEN),
-                timeout=deadlines.timeout(2.0),
-            )
+            nid = await self._accept(conn, attempt_id, provider_message_id)
             row: asyncpg.Record = await conn.fetchrow(
                 "UPDATE notifications SET status = $2, status_reason = '', provider_message_id = $3,"
                 " claim_token = NULL, claim_until = NULL, update_time = now()"

@@ -21,14 +21,19 @@ def is_held(message: Communication) -> bool:
     return message.status == pb.COMMUNICATION_STATUS_SCHEDULED and message.scheduled_time is None
 
 
-def held_notice(lead: ingest_pb.Lead, reason: str) -> tuple[str, str]:
+def held_text(name: str, address: str, reason: str, *, texts: bool = True) -> tuple[str, str]:
     """(subject, body): an operational note to our own user, never lead-facing."""
-    who = " ".join(p for p in (lead.first_name, lead.last_name) if p) or "A new lead"
+    who = name.strip() or "A new lead"
+    what = "Texts" if texts else "Emails"
     return (
-        f"Texts to {who} held for review",
-        f"Texts to {who} ({lead.phone}) are held: {reason}. Set the lead's time zone or state"
+        f"{what} to {who} held for review",
+        f"{what} to {who} ({address}) are held: {reason}. Set the lead's time zone or state"
         " in the CRM and they go out in the lead's sending window.",
     )
+
+
+def held_notice(lead: ingest_pb.Lead, reason: str) -> tuple[str, str]:
+    return held_text(" ".join(p for p in (lead.first_name, lead.last_name) if p), lead.phone, reason)
 
 
 async def notify_if_held(

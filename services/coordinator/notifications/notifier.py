@@ -87,6 +87,10 @@ class AgentNotifier:
         self._repo = repo
         self._delivery = delivery
 
+    async def already(self, lead_id: uuid.UUID, step_key: str) -> bool:
+        """Whether the lead's agent was told this already (a notify would change nothing)."""
+        return await self._repo.has_notification(lead_id, step_key)
+
     async def notify(
         self,
         *,

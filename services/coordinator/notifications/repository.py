@@ -119,6 +119,16 @@ class NotificationRepository:
             )
         return notification_from_row(existing), False
 
+    async def has_notification(self, lead_id: uuid.UUID, step_key: str) -> bool:
+        async with self._db.connection() as conn:
+            found = await conn.fetchval(
+                "SELECT 1 FROM notifications WHERE lead_id = $1 AND step_key = $2",
+                lead_id,
+                step_key,
+                timeout=deadlines.timeout(2.0),
+            )
+        return found is not None
+
     async def finish_notification(
         self, notification_id: uuid.UUID, status: pb.CommunicationStatus.ValueType, reason: str
     ) -> Notification:

@@ -36,7 +36,8 @@ from services.coordinator.envelope import Envelope
 from services.coordinator.journeys import writing
 from services.coordinator.journeys.cadence_repository import CadenceRepository
 from services.coordinator.journeys.repository import Journey, JourneyRepository
-from services.coordinator.notifications import notifier
+from services.coordinator.notifications import held_for_review, notifier
+from services.coordinator.notifications.held_later import HeldNotices
 from services.coordinator.notifications.notifier import AgentNotifier
 from services.coordinator.triggers.repository import TriggerTouchRepository
 from shared.clients import ContentClient, IntelligenceClient, RoutingClient
@@ -108,6 +109,7 @@ class TriggerTouches:
         self._touches = touches
         self._cadences = cadences
         self._notifier = notifier
+        self._held = HeldNotices(notifier, routing, cadences)
         self._intelligence = intelligence
         self._content = content
         self._routing = routing
@@ -127,6 +129,9 @@ class TriggerTouches:
             return
         for firing in firings:
             touch = await self.touch(journey, firing) if journey.active else None
+            if touch is not None and held_for_review.is_held(touch):
+                # Also on a redelivery (the touch found, not made): a failed notice is retried.
+                await self._held.held(journey, touch, touch.status_reason)
             if firing.hot and journey.agent_id is not None:
                 await self._alert(journey, firing, touch)
 

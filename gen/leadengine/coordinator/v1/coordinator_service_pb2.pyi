@@ -2908,16 +2908,22 @@ class CompleteHighLevelInstallRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CODE_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
     code: _builtins.str
     """The authorization code HighLevel passed to the OAuth callback."""
+    state: _builtins.str
+    """The state HighLevel passed back to the callback, as StartHighLevelInstall
+    issued it (required; branch health).
+    """
     def __init__(
         self,
         *,
         code: _builtins.str = ...,
+        state: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -3133,3 +3139,57 @@ class ListJourneysResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListJourneysResponse: _TypeAlias = ListJourneysResponse  # noqa: Y015
+
+@_typing.final
+class StartHighLevelInstallRequest(_message.Message):
+    """--- branch health: HighLevel OAuth state ---
+
+    Request for StartHighLevelInstall.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartHighLevelInstallRequest: _TypeAlias = StartHighLevelInstallRequest  # noqa: Y015
+
+@_typing.final
+class StartHighLevelInstallResponse(_message.Message):
+    """Response for StartHighLevelInstall."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUTHORIZATION_URL_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    authorization_url: _builtins.str
+    """HighLevel's authorization (choose-location) URL, carrying our client id,
+    redirect URI, scopes and the state below.
+    """
+    state: _builtins.str
+    """The signed state the callback must carry back."""
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """After this the state is refused; start again."""
+
+    def __init__(
+        self,
+        *,
+        authorization_url: _builtins.str = ...,
+        state: _builtins.str = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["authorization_url", b"authorization_url", "expire_time", b"expire_time", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartHighLevelInstallResponse: _TypeAlias = StartHighLevelInstallResponse  # noqa: Y015

@@ -202,6 +202,11 @@ class CoordinatorServiceStub:
                 request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListJourneysRequest.SerializeToString,
                 response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListJourneysResponse.FromString,
                 _registered_method=True)
+        self.StartHighLevelInstall = channel.unary_unary(
+                '/leadengine.coordinator.v1.CoordinatorService/StartHighLevelInstall',
+                request_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.StartHighLevelInstallRequest.SerializeToString,
+                response_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.StartHighLevelInstallResponse.FromString,
+                _registered_method=True)
 
 
 class CoordinatorServiceServicer:
@@ -484,6 +489,18 @@ class CoordinatorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StartHighLevelInstall(self, request, context):
+        """--- branch health: HighLevel OAuth state ---
+
+        Starts a HighLevel app install: returns HighLevel's authorization URL with
+        a signed, expiring, single-use state. CompleteHighLevelInstall refuses a
+        callback without a state this service issued. Each call issues a new state;
+        nothing is stored until a callback uses it, so a retry is harmless.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CoordinatorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -651,6 +668,11 @@ def add_CoordinatorServiceServicer_to_server(servicer, server):
                     servicer.ListJourneys,
                     request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListJourneysRequest.FromString,
                     response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListJourneysResponse.SerializeToString,
+            ),
+            'StartHighLevelInstall': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartHighLevelInstall,
+                    request_deserializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.StartHighLevelInstallRequest.FromString,
+                    response_serializer=leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.StartHighLevelInstallResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1547,6 +1569,33 @@ class CoordinatorService:
             '/leadengine.coordinator.v1.CoordinatorService/ListJourneys',
             leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListJourneysRequest.SerializeToString,
             leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.ListJourneysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartHighLevelInstall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.coordinator.v1.CoordinatorService/StartHighLevelInstall',
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.StartHighLevelInstallRequest.SerializeToString,
+            leadengine_dot_coordinator_dot_v1_dot_coordinator__service__pb2.StartHighLevelInstallResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -164,6 +164,14 @@ class CoordinatorServiceStub:
     Lists every journey a lead had, newest first: the current one (what
     GetJourney returns) and the ended ones a recovery campaign followed.
     """
+    StartHighLevelInstall: _grpc.UnaryUnaryMultiCallable[_coordinator_service_pb2.StartHighLevelInstallRequest, _coordinator_service_pb2.StartHighLevelInstallResponse]
+    """--- branch health: HighLevel OAuth state ---
+
+    Starts a HighLevel app install: returns HighLevel's authorization URL with
+    a signed, expiring, single-use state. CompleteHighLevelInstall refuses a
+    callback without a state this service issued. Each call issues a new state;
+    nothing is stored until a callback uses it, so a retry is harmless.
+    """
 
 @_typing.type_check_only
 class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
@@ -300,6 +308,14 @@ class CoordinatorServiceAsyncStub(CoordinatorServiceStub):
 
     Lists every journey a lead had, newest first: the current one (what
     GetJourney returns) and the ended ones a recovery campaign followed.
+    """
+    StartHighLevelInstall: _aio.UnaryUnaryMultiCallable[_coordinator_service_pb2.StartHighLevelInstallRequest, _coordinator_service_pb2.StartHighLevelInstallResponse]  # type: ignore[assignment]
+    """--- branch health: HighLevel OAuth state ---
+
+    Starts a HighLevel app install: returns HighLevel's authorization URL with
+    a signed, expiring, single-use state. CompleteHighLevelInstall refuses a
+    callback without a state this service issued. Each call issues a new state;
+    nothing is stored until a callback uses it, so a retry is harmless.
     """
 
 class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -632,6 +648,20 @@ class CoordinatorServiceServicer(metaclass=_abc_1.ABCMeta):
 
         Lists every journey a lead had, newest first: the current one (what
         GetJourney returns) and the ended ones a recovery campaign followed.
+        """
+
+    @_abc_1.abstractmethod
+    def StartHighLevelInstall(
+        self,
+        request: _coordinator_service_pb2.StartHighLevelInstallRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_service_pb2.StartHighLevelInstallResponse, _abc.Awaitable[_coordinator_service_pb2.StartHighLevelInstallResponse]]:
+        """--- branch health: HighLevel OAuth state ---
+
+        Starts a HighLevel app install: returns HighLevel's authorization URL with
+        a signed, expiring, single-use state. CompleteHighLevelInstall refuses a
+        callback without a state this service issued. Each call issues a new state;
+        nothing is stored until a callback uses it, so a retry is harmless.
         """
 
 def add_CoordinatorServiceServicer_to_server(servicer: CoordinatorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

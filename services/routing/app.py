@@ -31,6 +31,11 @@ BACKLOG = (
         backlog.OUTBOX_LAG.labels("routing", "outcome_outbox"),
         backlog.age_of_oldest("outcome_outbox", "create_time", "published_time IS NULL"),
     ),
+    # Routing's outbox retries forever (no dead letters): rows failing now are its alarm.
+    backlog.Probe(
+        backlog.QUEUE_FAILING.labels("routing", "outcome_outbox"),
+        "SELECT count(*) FROM outcome_outbox WHERE published_time IS NULL AND attempts > 0",
+    ),
 )
 
 

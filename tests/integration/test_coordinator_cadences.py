@@ -164,7 +164,10 @@ async def test_a_persons_crm_message_pauses_automation_for_72_hours(m: Mesh, ste
 async def test_deleting_the_lead_stops_the_journey_and_blocks_the_step(m: Mesh) -> None:
     journey, _ = await walking_lead(m)
     await m.clients.ingest.DeleteLead(
-        ingest_pb.DeleteLeadRequest(lead_id=journey.lead_id, request_id=str(uuid.uuid4())), timeout=5
+        ingest_pb.DeleteLeadRequest(
+            lead_id=journey.lead_id, location_id=journey.location_id, request_id=str(uuid.uuid4())
+        ),
+        timeout=5,
     )
     await eventually(
         lambda: journey_of(m, journey.lead_id), lambda j: j.stop_reason == "lead deleted", "stop"

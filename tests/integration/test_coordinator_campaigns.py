@@ -193,7 +193,10 @@ async def test_opted_out_suppressed_dnd_and_deleted_leads_are_never_enrolled(m: 
     # Opted out and deleted after the audience was gathered: skipped when their turn comes.
     await handle(m, inbound(leads[1], "unsubscribe"))
     await m.clients.ingest.DeleteLead(
-        ingest_pb.DeleteLeadRequest(lead_id=leads[2].lead_id, request_id=str(uuid.uuid4())), timeout=5
+        ingest_pb.DeleteLeadRequest(
+            lead_id=leads[2].lead_id, location_id=leads[2].location_id, request_id=str(uuid.uuid4())
+        ),
+        timeout=5,
     )
     await drain(enroller, start + timedelta(days=1, hours=1))
     done = await campaign_of(m, started.campaign_id)

@@ -21,7 +21,7 @@ from services.routing.roster import Roster
 from services.routing.rule_store import RuleStore
 from services.routing.servicer import RoutingServicer
 from services.routing.settings import DEFAULT_INACTIVITY_DAYS
-from shared import backlog
+from shared import backlog, retention
 from shared.clients import IngestClient, Peers
 from shared.db import Database
 from shared.server import Registration, ServiceApp
@@ -71,5 +71,6 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
             lifecycle.run,
             claiming.run,
             backlog.sampler("routing", db, BACKLOG, cfg.server.metrics_sample_s),
+            retention.loop(db, cfg.retention, interval_s=cfg.prune_interval_s),
         ],
     )

@@ -54,6 +54,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     for action in ("pause", "resume"):
         q = actions.add_parser(action, help=f"{action} a campaign")
         q.add_argument("campaign_id", help="campaign id")
+        q.add_argument("--location", required=True, help="the campaign's location (sub-account) id")
 
 
 def _campaign(args: argparse.Namespace) -> pb.Campaign:
@@ -168,14 +169,18 @@ async def run(args: argparse.Namespace, peers: Peers) -> int:
             return 0
         if args.action == "pause":
             paused = await coordinator.PauseCampaign(
-                pb.PauseCampaignRequest(campaign_id=args.campaign_id, request_id=str(uuid.uuid4())),
+                pb.PauseCampaignRequest(
+                    campaign_id=args.campaign_id, location_id=args.location, request_id=str(uuid.uuid4())
+                ),
                 timeout=30,
             )
             console.print(campaign_table(paused.campaign))
             return 0
         if args.action == "resume":
             resumed = await coordinator.ResumeCampaign(
-                pb.ResumeCampaignRequest(campaign_id=args.campaign_id, request_id=str(uuid.uuid4())),
+                pb.ResumeCampaignRequest(
+                    campaign_id=args.campaign_id, location_id=args.location, request_id=str(uuid.uuid4())
+                ),
                 timeout=30,
             )
             console.print(campaign_table(resumed.campaign))

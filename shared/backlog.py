@@ -1,4 +1,4 @@
-"""Backlog gauges (outbox lag, scheduler lag, dead letters), refreshed by a background loop.
+"""Backlog gauges (outbox lag, scheduler lag, dead letters, other queues), refreshed by a background loop.
 
 Each is one cheap query on the service's own pool every few seconds, so a scrape never waits
 on the database and never runs a query on the event loop's behalf."""
@@ -26,6 +26,19 @@ SCHEDULER_LAG = Gauge(
     "scheduler_oldest_due_age_seconds",
     "How long the oldest due, unsent message has been due (0 when none is).",
     ["service"],
+)
+# The other durable queues (#15: a gauge for every backlog), one series per (service, queue):
+# intelligence `location_scoring`, content `approval`, coordinator `notifications` and
+# `dnd_writebacks`, routing `outcome_outbox`.
+QUEUE_LAG = Gauge(
+    "queue_oldest_pending_age_seconds",
+    "How long the oldest item a queue has not finished has been waiting (0 when none is).",
+    ["service", "queue"],
+)
+QUEUE_FAILING = Gauge(
+    "queue_failing_items",
+    "Unfinished items whose last attempt failed: being retried, or (dnd_writebacks) given up on.",
+    ["service", "queue"],
 )
 SAMPLE_FAILURES = Counter(
     "backlog_sample_failures_total",

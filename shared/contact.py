@@ -21,7 +21,8 @@ def normalize_email(raw: str, field: str) -> str:
         return ""
     if len(email) > 254 or not _EMAIL.match(email):
         raise InvalidArgument(
-            f"{field} {raw[:80]!r} is not an email address",
+            # Not the value itself: error messages reach other services' logs (#15).
+            f"{field} is not an email address",
             reason="INVALID_EMAIL",
             violations=[FieldViolation(field, "must look like name@example.com")],
         )
@@ -39,7 +40,7 @@ def normalize_phone(raw: str, field: str, *, default_region: str = "US") -> str:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):
         raise InvalidArgument(
-            f"{field} {raw[:40]!r} is not a valid phone number",
+            f"{field} is not a valid phone number",
             reason="INVALID_PHONE",
             violations=[FieldViolation(field, "must be a dialable number, e.g. +15125550100")],
         )

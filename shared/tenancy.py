@@ -14,6 +14,12 @@ def claimed_location(raw: str) -> str | None:
     return inputs.require_text(raw, "location_id") if raw.strip() else None
 
 
+def required_location(raw: str) -> str:
+    """The location a write keyed by a bare id must name (#15): every caller of such a write
+    knows the location it acts for, so a missing claim is INVALID_ARGUMENT naming the field."""
+    return inputs.require_text(raw, "location_id")
+
+
 def ensure_owned(claimed: str | None, owner: str, what: str, ident: object, reason: str) -> None:
     """Raise NotFound(reason) when a claim is made and `owner` is not the claimed location."""
     if claimed is not None and owner != claimed:

@@ -8,6 +8,7 @@ import anthropic
 from leadengine.content.v1 import content_service_pb2 as pb
 from leadengine.content.v1 import content_service_pb2_grpc as pb_grpc
 
+from services.content import backlog_probes
 from services.content.claims import Claims
 from services.content.claude.analyzer import ClaudeAnalyzer
 from services.content.claude.breaker import CircuitBreaker
@@ -22,6 +23,7 @@ from services.content.settings_repository import ContentSettingsRepository
 from services.content.templates import TemplateWriter
 from services.content.usage_repository import Budgets, UsageRepository
 from services.content.writer import MessageWriter
+from shared import backlog
 from shared.clients import Peers
 from shared.db import Database
 from shared.server import Registration, ServiceApp
@@ -75,5 +77,6 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
             )
         ],
         error_domain="content.leadengine",
+        background=[backlog.sampler("content", db, backlog_probes.PROBES, cfg.server.metrics_sample_s)],
         on_stop=on_stop,
     )

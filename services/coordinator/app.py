@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.coordinator.v1 import coordinator_service_pb2_grpc as pb_grpc
 
+from services.coordinator import backlog_probes
 from services.coordinator.assignment_sync import AssignmentSync
 from services.coordinator.campaign_servicer import CampaignRoom
 from services.coordinator.campaigns.audience import AudienceReader
@@ -36,7 +37,6 @@ from services.coordinator.delivery.dnd_writeback import DndWriteback
 from services.coordinator.delivery.enrichment import ContactEnricher
 from services.coordinator.delivery.highlevel_tokens import TokenEndpoint
 from services.coordinator.delivery.install_start import InstallStates
-from services.coordinator.delivery.lag import SCHEDULER_LAG
 from services.coordinator.delivery.providers import ProviderSender
 from services.coordinator.delivery.reports import ReportHandler
 from services.coordinator.delivery.repository import CommunicationRepository
@@ -363,7 +363,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
                 clock=timestamps.now,
                 tokens=highlevel,
             ).run,
-            backlog.sampler("coordinator", db, (SCHEDULER_LAG,), cfg.server.metrics_sample_s),
+            backlog.sampler("coordinator", db, backlog_probes.PROBES, cfg.server.metrics_sample_s),
         ],
         on_stop=[http.aclose],
     )

@@ -105,7 +105,7 @@ class CadenceHandlers:
 
     async def StopJourney(self, request: pb.StopJourneyRequest, context: Context) -> pb.StopJourneyResponse:
         lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
-        await self._ensure_lead_in(lead_id, request.location_id)
+        await self._ensure_lead_in(lead_id, tenancy.required_location(request.location_id))
         journey = await self._control.stop(lead_id, inputs.require_text(request.reason, "reason"))
         return pb.StopJourneyResponse(journey=self._journey_proto(journey))
 
@@ -113,7 +113,7 @@ class CadenceHandlers:
         self, request: pb.PauseJourneyRequest, context: Context
     ) -> pb.PauseJourneyResponse:
         lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
-        await self._ensure_lead_in(lead_id, request.location_id)
+        await self._ensure_lead_in(lead_id, tenancy.required_location(request.location_id))
         journey = await self._control.pause(lead_id, inputs.require_text(request.reason, "reason"))
         return pb.PauseJourneyResponse(journey=self._journey_proto(journey))
 
@@ -121,6 +121,6 @@ class CadenceHandlers:
         self, request: pb.ResumeJourneyRequest, context: Context
     ) -> pb.ResumeJourneyResponse:
         lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
-        await self._ensure_lead_in(lead_id, request.location_id)
+        await self._ensure_lead_in(lead_id, tenancy.required_location(request.location_id))
         journey = await self._control.resume(lead_id)
         return pb.ResumeJourneyResponse(journey=self._journey_proto(journey))

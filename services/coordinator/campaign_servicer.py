@@ -150,7 +150,7 @@ class CampaignHandlers:
     ) -> pb.PauseCampaignResponse:
         inputs.request_key(request.request_id)
         campaign_id = self._campaign_id(request.campaign_id)
-        await self._ensure_campaign_in(campaign_id, request.location_id)
+        await self._ensure_campaign_in(campaign_id, tenancy.required_location(request.location_id))
         paused = await self._campaign_room.control.pause(campaign_id)
         return pb.PauseCampaignResponse(campaign=campaign_to_proto(paused))
 
@@ -159,6 +159,6 @@ class CampaignHandlers:
     ) -> pb.ResumeCampaignResponse:
         inputs.request_key(request.request_id)
         campaign_id = self._campaign_id(request.campaign_id)
-        await self._ensure_campaign_in(campaign_id, request.location_id)
+        await self._ensure_campaign_in(campaign_id, tenancy.required_location(request.location_id))
         resumed = await self._campaign_room.control.resume(campaign_id)
         return pb.ResumeCampaignResponse(campaign=campaign_to_proto(resumed))

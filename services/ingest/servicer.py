@@ -122,7 +122,9 @@ class IngestServicer(
         lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
         # Deleting is idempotent by its nature; request_id is only checked for shape.
         inputs.request_key(request.request_id)
-        lead = await self._writes.delete(lead_id, _optional_location(request.location_id))
+        # Required (#15): no service of the mesh deletes leads, and every outside caller knows
+        # the location it acts for; another location's lead is NOT_FOUND.
+        lead = await self._writes.delete(lead_id, inputs.require_text(request.location_id, "location_id"))
         return pb.DeleteLeadResponse(
             lead=pb.Lead(
                 lead_id=str(lead.lead_id),

@@ -8,7 +8,7 @@ from leadengine.intelligence.v1 import intelligence_service_pb2 as pb
 from leadengine.intelligence.v1 import intelligence_service_pb2_grpc as pb_grpc
 from redis import asyncio as aioredis
 
-from services.intelligence import scoring
+from services.intelligence import backlog_probes, scoring
 from services.intelligence.activity import ActivityReader
 from services.intelligence.bulk import BulkScoring
 from services.intelligence.config import Config
@@ -23,6 +23,7 @@ from services.intelligence.score_batches import ScoreBatches
 from services.intelligence.servicer import IntelligenceServicer
 from services.intelligence.trigger_firing import TriggerFiring
 from services.intelligence.trigger_repository import TriggerRepository
+from shared import backlog
 from shared.cache import TwoLevelCache
 from shared.clients import Peers
 from shared.db import Database
@@ -92,7 +93,12 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
             )
         ],
         error_domain="intelligence.leadengine",
-        background=[cache.listen, warm, import_scoring.run],
+        background=[
+            cache.listen,
+            warm,
+            import_scoring.run,
+            backlog.sampler("intelligence", db, backlog_probes.PROBES, cfg.server.metrics_sample_s),
+        ],
     )
     if redis is not None:
         app.on_stop.append(redis.aclose)

@@ -19,7 +19,7 @@ from google.protobuf import struct_pb2
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 
 from services.intelligence.activity import ActivityReader
-from services.intelligence.trigger_repository import Firing, Suppression, TriggerRepository
+from services.intelligence.trigger_repository import Evaluation, Firing, Suppression, TriggerRepository
 from services.intelligence.trigger_rules import Match, Observed, Rule, effective_rules, evaluate
 from shared import tenancy, timestamps
 from shared.errors import FailedPrecondition
@@ -83,10 +83,12 @@ class TriggerFiring:
             return current
         return await self._repo.upsert_rule(rule, current.version if current is not None else 0)
 
-    async def fire(self, lead_id: uuid.UUID, request_id: str) -> list[Firing]:
+    async def fire(self, lead_id: uuid.UUID, request_id: str, location: str | None = None) -> list[Firing]:
+        """location: the caller's tenant claim (None: the mesh's own call, any location). The
+        request_id is scoped by lead, so by location: one used for another lead is refused."""
         seen = await self._repo.evaluated(request_id)
         if seen is not None:
-            return seen
+            return self._replayed(seen, lead_id, request_id, location)
         now = self._clock()
         try:
             lead = await self._activity.lead(lead_id)
@@ -94,9 +96,21 @@ class TriggerFiring:
             if err.reason != "LEAD_DELETED":
                 raise
             # Nothing to act on for a deleted lead; recorded so a retry agrees.
-            return await self._record(request_id, lead_id, "", now, [])
+            return await self._record(request_id, lead_id, "", now, [], location)
+        tenancy.ensure_owned(location, lead.location_id, "lead", lead_id, "LEAD_NOT_FOUND")
         matches = await self._matches(lead_id, lead.location_id, lead.create_time, now)
-        return await self._record(request_id, lead_id, lead.location_id, now, matches)
+        return await self._record(request_id, lead_id, lead.location_id, now, matches, location)
+
+    @staticmethod
+    def _replayed(
+        seen: Evaluation, lead_id: uuid.UUID, request_id: str, location: str | None
+    ) -> list[Firing]:
+        if seen.lead_id != lead_id:
+            # Never another lead's firings (maybe another location's) for a reused key.
+            raise tenancy.key_reused(request_id, location or "")
+        if seen.location_id:
+            tenancy.ensure_owned(location, seen.location_id, "lead", lead_id, "LEAD_NOT_FOUND")
+        return seen.firings
 
     async def preview(self, lead_id: uuid.UUID, location: str | None = None) -> list[tuple[Rule, Match]]:
         """What FireTriggers would record for the lead now, recording nothing (EvaluateTriggers):
@@ -133,10 +147,12 @@ class TriggerFiring:
         location_id: str,
         now: datetime,
         matches: list[tuple[Rule, Match]],
+        location: str | None,
     ) -> list[Firing]:
         recorded = await self._repo.record(request_id, lead_id, location_id, now, matches)
         if recorded is None:  # a concurrent call with the same request_id won
-            return await self._repo.evaluated(request_id) or []
+            seen = await self._repo.evaluated(request_id)
+            return self._replayed(seen, lead_id, request_id, location) if seen is not None else []
         return recorded
 
     async def firings(

@@ -18,6 +18,15 @@ _FIRINGS_PAGE = Keyset("fire_time", "timestamptz", "firing_id")
 
 
 @dataclass(frozen=True)
+class Evaluation:
+    """One FireTriggers request_id as recorded: whose lead it judged, and what fired."""
+
+    lead_id: uuid.UUID
+    location_id: str  # '' when unknown (written before it was kept, or the lead was deleted)
+    firings: list[Firing]
+
+
+@dataclass(frozen=True)
 class Firing:
     firing_id: uuid.UUID
     lead_id: uuid.UUID
@@ -157,11 +166,11 @@ class TriggerRepository:
             )
         return {r["rule_id"]: Suppression(r["suppressed_until"], r["evidence_time"]) for r in rows}
 
-    async def evaluated(self, request_id: str) -> list[Firing] | None:
-        """The firings an evaluation recorded (possibly none); None when there was none."""
+    async def evaluated(self, request_id: str) -> Evaluation | None:
+        """The evaluation recorded under request_id, with its firings (possibly none)."""
         async with self._db.connection() as conn:
-            seen = await conn.fetchval(
-                "SELECT 1 FROM trigger_evaluations WHERE request_id = $1",
+            seen = await conn.fetchrow(
+                "SELECT lead_id, location_id FROM trigger_evaluations WHERE request_id = $1",
                 request_id,
                 timeout=deadlines.timeout(2.0),
             )
@@ -170,7 +179,7 @@ class TriggerRepository:
             rows = await conn.fetch(
                 "SELECT * FROM trigger_firings WHERE request_id = $1 ORDER BY rule_id", request_id
             )
-        return [_firing(r) for r in rows]
+        return Evaluation(seen["lead_id"], seen["location_id"], [_firing(r) for r in rows])
 
     async def record(
         self,
@@ -186,11 +195,12 @@ class TriggerRepository:
         fired: list[Firing] = []
         async with self._db.transaction() as conn:
             first = await conn.fetchval(
-                "INSERT INTO trigger_evaluations (request_id, lead_id, evaluate_time) VALUES ($1, $2, $3)"
-                " ON CONFLICT (request_id) DO NOTHING RETURNING 1",
+                "INSERT INTO trigger_evaluations (request_id, lead_id, evaluate_time, location_id)"
+                " VALUES ($1, $2, $3, $4) ON CONFLICT (request_id) DO NOTHING RETURNING 1",
                 request_id,
                 lead_id,
                 now,
+                location_id,
                 timeout=deadlines.timeout(2.0),
             )
             if first is None:

@@ -156,7 +156,9 @@ class TriggerRuleHandlers:
                 reason="MISSING_FIELD",
                 violations=[FieldViolation("request_id", "required")],
             )
-        fired = await self._trigger_firing.fire(lead_id, request_id)
+        fired = await self._trigger_firing.fire(
+            lead_id, request_id, tenancy.claimed_location(request.location_id)
+        )
         return pb.FireTriggersResponse(firings=[firing_to_proto(f) for f in fired])
 
     async def ListTriggerFirings(

@@ -21,7 +21,7 @@ from services.routing.roster import Roster
 from services.routing.rule_store import RuleStore
 from services.routing.servicer import RoutingServicer
 from services.routing.settings import DEFAULT_INACTIVITY_DAYS
-from shared import backlog
+from shared import backlog, retention
 from shared.clients import IngestClient, Peers
 from shared.db import Database
 from shared.server import Registration, ServiceApp
@@ -30,6 +30,11 @@ BACKLOG = (
     backlog.Probe(
         backlog.OUTBOX_LAG.labels("routing", "outcome_outbox"),
         backlog.age_of_oldest("outcome_outbox", "create_time", "published_time IS NULL"),
+    ),
+    # Routing's outbox retries forever (no dead letters): rows failing now are its alarm.
+    backlog.Probe(
+        backlog.QUEUE_FAILING.labels("routing", "outcome_outbox"),
+        "SELECT count(*) FROM outcome_outbox WHERE published_time IS NULL AND attempts > 0",
     ),
 )
 
@@ -66,5 +71,6 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
             lifecycle.run,
             claiming.run,
             backlog.sampler("routing", db, BACKLOG, cfg.server.metrics_sample_s),
+            retention.loop(db, cfg.retention, interval_s=cfg.prune_interval_s),
         ],
     )

@@ -196,7 +196,7 @@ class Assigning:
                     ],
                 )
             return snapshot
-        found = await self._ingest.get_lead(lead_id)
+        found = await self._ingest.get_lead(lead_id, location_id)
         if found is None or found.location_id != location_id:
             raise NotFound(
                 f"lead {lead_id} does not exist in this location",

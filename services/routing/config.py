@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared import config
+from services.routing.retention import RULES
+from shared import config, retention
 from shared.config import ServerSettings
+from shared.retention import Rule
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,9 @@ class Config:
     outbox_poll_s: float = 1.0
     # How often the SLA sweep looks for assignments nobody accepted in time.
     sla_sweep_s: float = 5.0
+    # What is pruned after how long (services/routing/retention.py), and how often it runs.
+    retention: tuple[Rule, ...] = RULES
+    prune_interval_s: float = 3600.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -31,4 +36,6 @@ class Config:
             sweep_s=config.number(env, "ROUTING_SWEEP_S", 60.0, minimum=0.01),
             outbox_poll_s=config.number(env, "ROUTING_OUTBOX_POLL_S", 1.0, minimum=0.01),
             sla_sweep_s=config.number(env, "ROUTING_SLA_SWEEP_S", 5.0, minimum=0.01),
+            retention=retention.configured("routing", RULES, env),
+            prune_interval_s=config.number(env, "ROUTING_PRUNE_INTERVAL_S", 3600.0, minimum=1.0),
         )

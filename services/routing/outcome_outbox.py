@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared import deadlines
+from shared import deadlines, tracing
 from shared.db import Conn, Database
 
 
@@ -34,14 +34,16 @@ class OutboxRow:
     subscriber: str
     attempts: int
     event: OutcomeEvent
+    traceparent: str = ""  # of the transaction that recorded the outcome
 
 
 async def publish(conn: Conn, event: OutcomeEvent, subscribers: Iterable[str]) -> None:
+    traceparent = tracing.current_traceparent()
     for subscriber in subscribers:
         await conn.execute(
             "INSERT INTO outcome_outbox (event_id, subscriber, lead_id, location_id, agent_id, outcome,"
-            " occurred_time, previous_agent_id, move_reason, missed_deadline)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+            " occurred_time, previous_agent_id, move_reason, missed_deadline, traceparent)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
             event.event_id,
             subscriber,
             event.lead_id,
@@ -52,6 +54,7 @@ async def publish(conn: Conn, event: OutcomeEvent, subscribers: Iterable[str]) -
             event.previous_agent_id,
             event.move_reason,
             event.missed_deadline,
+            traceparent,
         )
 
 
@@ -76,6 +79,7 @@ class OutcomeQueue:
                 id=r["id"],
                 subscriber=r["subscriber"],
                 attempts=r["attempts"],
+                traceparent=r["traceparent"],
                 event=OutcomeEvent(
                     event_id=r["event_id"],
                     lead_id=r["lead_id"],

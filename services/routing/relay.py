@@ -15,10 +15,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter
 
 from services.routing.outcome_outbox import OutboxRow, OutcomeEvent, OutcomeQueue
-from shared import timestamps
+from shared import timestamps, tracing
 from shared.clients import CoordinatorClient, IntelligenceClient, PeerError, Peers
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,19 @@ class OutcomeRelay:
         return len(rows)
 
     async def _deliver(self, row: OutboxRow) -> None:
+        # The trace of the RecordOutcome (or sweep) that wrote the row goes on here.
+        with tracing.start(
+            "routing.outcome_outbox/deliver",
+            {"traceparent": row.traceparent},
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "leadengine.event_id": str(row.event.event_id),
+                "leadengine.subscriber": row.subscriber,
+            },
+        ):
+            await self._deliver_traced(row)
+
+    async def _deliver_traced(self, row: OutboxRow) -> None:
         deliver = self._subscribers.get(row.subscriber)
         if deliver is None:  # a subscriber removed from the code: keep the row, say so
             await self._queue.mark_failed(row.id, "no such subscriber", self._settings.retry_max_s)

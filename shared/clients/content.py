@@ -58,12 +58,16 @@ class ContentClient(Client):
         request = pb.AnalyzeReplyRequest(lead_id=str(lead_id), body=body, location_id=location_id)
         return await self._call("AnalyzeReply", self._peers.content.AnalyzeReply, request, budget_s=2.0)
 
-    async def find_message(self, lead_id: uuid.UUID | str, message_id: str) -> pb.Message | None:
+    async def find_message(
+        self, lead_id: uuid.UUID | str, message_id: str, location_id: str = ""
+    ) -> pb.Message | None:
         """One message content wrote for the lead, as it stands now (an approval included);
-        None when content holds no such message for that lead."""
+        None when content holds no such message for that lead (in location_id, when given)."""
         token = ""
         while True:
-            request = pb.GetConversationRequest(lead_id=str(lead_id), page_size=100, page_token=token)
+            request = pb.GetConversationRequest(
+                lead_id=str(lead_id), page_size=100, page_token=token, location_id=location_id
+            )
             page = await self._call(
                 "GetConversation", self._peers.content.GetConversation, request, budget_s=2.0
             )

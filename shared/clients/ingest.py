@@ -21,12 +21,12 @@ class IngestClient(Client):
     def __init__(self, peers: Peers) -> None:
         self._peers = peers
 
-    async def get_lead(self, lead_id: uuid.UUID | str) -> pb.Lead | None:
-        """The lead (erased fields and delete_time set when it was deleted); None when ingest never had it."""
+    async def get_lead(self, lead_id: uuid.UUID | str, location_id: str = "") -> pb.Lead | None:
+        """The lead (erased fields and delete_time set when it was deleted); None when ingest never
+        had it, or (location_id given: pass it whenever the caller knows it) not in that location."""
+        request = pb.GetLeadRequest(lead_id=str(lead_id), location_id=location_id)
         try:
-            resp = await self._call(
-                "GetLead", self._peers.ingest.GetLead, pb.GetLeadRequest(lead_id=str(lead_id)), budget_s=2.0
-            )
+            resp = await self._call("GetLead", self._peers.ingest.GetLead, request, budget_s=2.0)
         except PeerError as err:
             if err.code == grpc.StatusCode.NOT_FOUND:
                 return None

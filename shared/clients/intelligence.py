@@ -38,10 +38,13 @@ class IntelligenceClient(Client):
         )
         return resp.pending_requests
 
-    async def fire_triggers(self, lead_id: uuid.UUID | str, *, request_id: str) -> list[pb.TriggerFiring]:
+    async def fire_triggers(
+        self, lead_id: uuid.UUID | str, *, request_id: str, location_id: str = ""
+    ) -> list[pb.TriggerFiring]:
         """Judges the lead's location's trigger rules on its events now; what fired. A retry
-        with the same request_id returns the same firings."""
-        request = pb.FireTriggersRequest(lead_id=str(lead_id), request_id=request_id)
+        with the same request_id returns the same firings. location_id: the lead's, when known
+        (a lead of another location is then NOT_FOUND)."""
+        request = pb.FireTriggersRequest(lead_id=str(lead_id), request_id=request_id, location_id=location_id)
         resp = await self._call("FireTriggers", self._peers.intelligence.FireTriggers, request, budget_s=5.0)
         return list(resp.firings)
 

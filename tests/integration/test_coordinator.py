@@ -220,7 +220,10 @@ async def test_delete_stops_the_journey_and_blocks_what_waits(m: Mesh, scheduler
     assert touch.status == pb.COMMUNICATION_STATUS_SCHEDULED
 
     await m.clients.ingest.DeleteLead(
-        ingest_pb.DeleteLeadRequest(lead_id=lead.lead_id, request_id=str(uuid.uuid4())), timeout=5
+        ingest_pb.DeleteLeadRequest(
+            lead_id=lead.lead_id, location_id=lead.location_id, request_id=str(uuid.uuid4())
+        ),
+        timeout=5,
     )
     journey = await eventually(
         lambda: journey_of(m, lead.lead_id),

@@ -127,7 +127,13 @@ async def test_a_reply_stops_the_journey_and_blocks_the_waiting_step(m: Mesh, st
 async def test_stop_journey_blocks_the_waiting_step_with_the_reason(m: Mesh) -> None:
     journey, _ = await walking_lead(m)
     resp = await m.clients.coordinator.StopJourney(
-        pb.StopJourneyRequest(lead_id=journey.lead_id, reason="bought elsewhere", request_id="r1"), timeout=5
+        pb.StopJourneyRequest(
+            lead_id=journey.lead_id,
+            location_id=journey.location_id,
+            reason="bought elsewhere",
+            request_id="r1",
+        ),
+        timeout=5,
     )
     assert (resp.journey.state, resp.journey.stop_reason) == (pb.JOURNEY_STATE_STOPPED, "bought elsewhere")
     assert (await comms_of(m, journey.lead_id))[0].status_reason == "journey stopped: bought elsewhere"
@@ -135,7 +141,12 @@ async def test_stop_journey_blocks_the_waiting_step_with_the_reason(m: Mesh) -> 
 
 async def test_a_paused_journey_waits_and_resumes_where_it_was(m: Mesh, stepper: Scheduler) -> None:
     journey, _ = await walking_lead(m)
-    req = {"lead_id": journey.lead_id, "reason": "agent on it", "request_id": "p1"}
+    req = {
+        "lead_id": journey.lead_id,
+        "location_id": journey.location_id,
+        "reason": "agent on it",
+        "request_id": "p1",
+    }
     paused = (await m.clients.coordinator.PauseJourney(pb.PauseJourneyRequest(**req), timeout=5)).journey
     assert paused.pause_reason == "agent on it"
     await drain(stepper, due(journey) + timedelta(seconds=1))
@@ -164,7 +175,10 @@ async def test_a_persons_crm_message_pauses_automation_for_72_hours(m: Mesh, ste
 async def test_deleting_the_lead_stops_the_journey_and_blocks_the_step(m: Mesh) -> None:
     journey, _ = await walking_lead(m)
     await m.clients.ingest.DeleteLead(
-        ingest_pb.DeleteLeadRequest(lead_id=journey.lead_id, request_id=str(uuid.uuid4())), timeout=5
+        ingest_pb.DeleteLeadRequest(
+            lead_id=journey.lead_id, location_id=journey.location_id, request_id=str(uuid.uuid4())
+        ),
+        timeout=5,
     )
     await eventually(
         lambda: journey_of(m, journey.lead_id), lambda j: j.stop_reason == "lead deleted", "stop"
@@ -232,10 +246,25 @@ async def test_concurrent_first_journeys_create_one_default_cadence(m: Mesh) -> 
 async def test_journey_control_needs_a_journey_and_a_reason(m: Mesh) -> None:
     lead = await started_lead(m)
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await m.clients.coordinator.StopJourney(pb.StopJourneyRequest(lead_id=lead.lead_id), timeout=5)
+        await m.clients.coordinator.StopJourney(
+            pb.StopJourneyRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
+        )
     assert field_violations(err.value) == ["reason"]
+    # No caller of the mesh stops journeys: every caller names the location it acts for.
+    control = m.clients.coordinator
+    for unclaimed in (
+        lambda: control.StopJourney(pb.StopJourneyRequest(lead_id=lead.lead_id, reason="x"), timeout=5),
+        lambda: control.PauseJourney(pb.PauseJourneyRequest(lead_id=lead.lead_id, reason="x"), timeout=5),
+        lambda: control.ResumeJourney(pb.ResumeJourneyRequest(lead_id=lead.lead_id), timeout=5),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await unclaimed()
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert field_violations(err.value) == ["location_id"]
+    assert (await journey_of(m, lead.lead_id)).state == pb.JOURNEY_STATE_ACTIVE
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await m.clients.coordinator.PauseJourney(
-            pb.PauseJourneyRequest(lead_id=str(uuid.uuid4()), reason="x"), timeout=5
+            pb.PauseJourneyRequest(lead_id=str(uuid.uuid4()), location_id=lead.location_id, reason="x"),
+            timeout=5,
         )
     assert err.value.code() == grpc.StatusCode.NOT_FOUND

@@ -193,7 +193,10 @@ async def test_opted_out_suppressed_dnd_and_deleted_leads_are_never_enrolled(m: 
     # Opted out and deleted after the audience was gathered: skipped when their turn comes.
     await handle(m, inbound(leads[1], "unsubscribe"))
     await m.clients.ingest.DeleteLead(
-        ingest_pb.DeleteLeadRequest(lead_id=leads[2].lead_id, request_id=str(uuid.uuid4())), timeout=5
+        ingest_pb.DeleteLeadRequest(
+            lead_id=leads[2].lead_id, location_id=leads[2].location_id, request_id=str(uuid.uuid4())
+        ),
+        timeout=5,
     )
     await drain(enroller, start + timedelta(days=1, hours=1))
     done = await campaign_of(m, started.campaign_id)
@@ -213,15 +216,34 @@ async def test_opted_out_suppressed_dnd_and_deleted_leads_are_never_enrolled(m: 
 async def test_a_paused_campaign_enrols_nobody_until_resumed(m: Mesh) -> None:
     loc, leads = await location_with_leads(m, 3)
     started, start, enroller = await gathered(m, loc, daily_limit=10)
+    # No caller of the mesh pauses campaigns: every caller names the location it acts for.
+    for unclaimed in (
+        lambda: m.clients.coordinator.PauseCampaign(
+            pb.PauseCampaignRequest(campaign_id=started.campaign_id), timeout=5
+        ),
+        lambda: m.clients.coordinator.ResumeCampaign(
+            pb.ResumeCampaignRequest(campaign_id=started.campaign_id), timeout=5
+        ),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await unclaimed()
+        assert field_violations(err.value) == ["location_id"]
+    assert (await campaign_of(m, started.campaign_id)).state == pb.CAMPAIGN_STATE_ACTIVE
     paused = await m.clients.coordinator.PauseCampaign(
-        pb.PauseCampaignRequest(campaign_id=started.campaign_id, request_id=str(uuid.uuid4())), timeout=5
+        pb.PauseCampaignRequest(
+            campaign_id=started.campaign_id, location_id=started.location_id, request_id=str(uuid.uuid4())
+        ),
+        timeout=5,
     )
     assert paused.campaign.state == pb.CAMPAIGN_STATE_PAUSED
     await drain(enroller, start + timedelta(days=5))
     assert (await campaign_of(m, started.campaign_id)).counts.enrolled == 0
     assert await enrolled_leads(m, leads) == []
     resumed = await m.clients.coordinator.ResumeCampaign(
-        pb.ResumeCampaignRequest(campaign_id=started.campaign_id, request_id=str(uuid.uuid4())), timeout=5
+        pb.ResumeCampaignRequest(
+            campaign_id=started.campaign_id, location_id=started.location_id, request_id=str(uuid.uuid4())
+        ),
+        timeout=5,
     )
     assert resumed.campaign.state == pb.CAMPAIGN_STATE_ACTIVE
     # The pause (real seconds) moved the schedule on by its length; a day later all are due.
@@ -451,11 +473,17 @@ async def test_pausing_a_campaign_holds_its_journeys_and_resuming_releases_them(
     leads = [lead for lead in leads if lead.lead_id in enrolled]
     assert (await journey_of(m, leads[0].lead_id)).pause_reason == ""
     await m.clients.coordinator.PauseCampaign(
-        pb.PauseCampaignRequest(campaign_id=started.campaign_id, request_id=str(uuid.uuid4())), timeout=5
+        pb.PauseCampaignRequest(
+            campaign_id=started.campaign_id, location_id=started.location_id, request_id=str(uuid.uuid4())
+        ),
+        timeout=5,
     )
     assert (await journey_of(m, leads[0].lead_id)).pause_reason == "campaign paused"
     await m.clients.coordinator.ResumeCampaign(
-        pb.ResumeCampaignRequest(campaign_id=started.campaign_id, request_id=str(uuid.uuid4())), timeout=5
+        pb.ResumeCampaignRequest(
+            campaign_id=started.campaign_id, location_id=started.location_id, request_id=str(uuid.uuid4())
+        ),
+        timeout=5,
     )
     assert (await journey_of(m, leads[0].lead_id)).pause_reason == ""
 
@@ -528,7 +556,10 @@ async def test_a_member_in_flight_when_its_campaign_pauses_goes_back_to_waiting(
         repo = CampaignRepository(db.Database(pool))
         campaign = await repo.get(uuid.UUID(started.campaign_id))
         await m.clients.coordinator.PauseCampaign(
-            pb.PauseCampaignRequest(campaign_id=started.campaign_id, request_id=str(uuid.uuid4())), timeout=5
+            pb.PauseCampaignRequest(
+                campaign_id=started.campaign_id, location_id=started.location_id, request_id=str(uuid.uuid4())
+            ),
+            timeout=5,
         )
         with pytest.raises(CampaignNotActive):
             await repo.enrol_journey(campaign, uuid.UUID(leads[0].lead_id))
@@ -536,7 +567,10 @@ async def test_a_member_in_flight_when_its_campaign_pauses_goes_back_to_waiting(
         await pool.close()
     assert await enrolled_leads(m, leads) == []
     await m.clients.coordinator.ResumeCampaign(
-        pb.ResumeCampaignRequest(campaign_id=started.campaign_id, request_id=str(uuid.uuid4())), timeout=5
+        pb.ResumeCampaignRequest(
+            campaign_id=started.campaign_id, location_id=started.location_id, request_id=str(uuid.uuid4())
+        ),
+        timeout=5,
     )
     await drain(enroller, start + timedelta(days=1, hours=1))
     assert await enrolled_leads(m, leads) == [leads[0].lead_id]

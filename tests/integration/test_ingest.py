@@ -239,6 +239,22 @@ async def test_other_tenants_leads_are_not_found(ingest, ingest_tables) -> None:
     assert await outbox_kinds(ingest_tables, lead.lead_id) == [CREATED]
 
 
+async def test_delete_lead_requires_the_location_it_acts_for(ingest, ingest_tables) -> None:
+    """No caller inside the mesh deletes leads, so every caller can name the location: without
+    it the request is refused and the lead stays."""
+    loc = fresh_location()
+    lead = (await upsert(ingest, pb.Lead(location_id=loc, first_name="Ida"))).lead
+    with pytest.raises(grpc.aio.AioRpcError) as exc:
+        await ingest.DeleteLead(
+            pb.DeleteLeadRequest(lead_id=lead.lead_id, request_id=str(uuid.uuid4())), timeout=5
+        )
+    assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violations(exc.value) == ["location_id"]
+    got = await ingest.GetLead(pb.GetLeadRequest(lead_id=lead.lead_id, location_id=loc), timeout=5)
+    assert (got.lead.first_name, got.lead.HasField("delete_time")) == ("Ida", False)
+    assert await outbox_kinds(ingest_tables, lead.lead_id) == [CREATED]
+
+
 async def test_list_leads_pages_newest_update_first_with_filters(ingest) -> None:
     loc = fresh_location()
     made = []

@@ -55,7 +55,7 @@ async def test_relay_delivers_each_change_in_order(relay_ingest, coordinator_fak
         ),
         timeout=5,
     )
-    await relay_ingest.DeleteLead(pb.DeleteLeadRequest(lead_id=lead.lead_id), timeout=5)
+    await relay_ingest.DeleteLead(pb.DeleteLeadRequest(lead_id=lead.lead_id, location_id=loc), timeout=5)
     await eventually(lambda: all_published(relay_tables, lead.lead_id))
     got = fake.for_lead(lead.lead_id)
     assert [e.kind for e in got] == [CREATED, UPDATED, BEHAVIOR, DELETED]

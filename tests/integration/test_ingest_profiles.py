@@ -32,7 +32,7 @@ async def test_profiles_page_through_live_leads_only(ingest) -> None:
             timeout=5,
         )
         made.append(resp.lead)
-    await ingest.DeleteLead(pb.DeleteLeadRequest(lead_id=made[0].lead_id), timeout=5)
+    await ingest.DeleteLead(pb.DeleteLeadRequest(lead_id=made[0].lead_id, location_id=loc), timeout=5)
     seen: dict[str, tuple] = {}
     token = ""
     while True:

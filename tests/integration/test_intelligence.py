@@ -152,7 +152,7 @@ async def test_unknown_lead_and_unscored_lead_are_not_found(m) -> None:
 async def test_deleted_lead_is_not_scored(m) -> None:
     loc = f"loc-{uuid.uuid4()}"
     lead = await add_lead(m, loc)
-    await m.clients.ingest.DeleteLead(ingest_pb.DeleteLeadRequest(lead_id=lead), timeout=5)
+    await m.clients.ingest.DeleteLead(ingest_pb.DeleteLeadRequest(lead_id=lead, location_id=loc), timeout=5)
     with pytest.raises(grpc.aio.AioRpcError) as exc:
         await score(m, lead)
     assert exc.value.code() == grpc.StatusCode.FAILED_PRECONDITION

@@ -127,7 +127,7 @@ async def test_deleted_leads_leave_the_index(m) -> None:
     assert len(await listing(m, loc)) == 3
 
     # Deleted in ingest: the next ScoreLead refuses it and drops its score.
-    await m.clients.ingest.DeleteLead(ingest_pb.DeleteLeadRequest(lead_id=erased), timeout=5)
+    await m.clients.ingest.DeleteLead(ingest_pb.DeleteLeadRequest(lead_id=erased, location_id=loc), timeout=5)
     with pytest.raises(grpc.aio.AioRpcError) as exc:
         await score(m, erased)
     assert reason(exc.value) == "LEAD_DELETED"
@@ -219,7 +219,7 @@ async def test_score_location_scores_imported_leads_and_sweeps_deleted_ones(m) -
     assert next(x for x in everyone if x.lead_id == engaged).score == pytest.approx(before.score, abs=0.05)
 
     victim = everyone[-1].lead_id
-    await m.clients.ingest.DeleteLead(ingest_pb.DeleteLeadRequest(lead_id=victim), timeout=5)
+    await m.clients.ingest.DeleteLead(ingest_pb.DeleteLeadRequest(lead_id=victim, location_id=loc), timeout=5)
     again = await m.clients.intelligence.ScoreLocation(
         pb.ScoreLocationRequest(location_id=loc, request_id="bulk-2"), timeout=60
     )

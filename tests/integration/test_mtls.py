@@ -67,7 +67,9 @@ async def test_the_gateway_reaches_lead_rpcs_but_not_the_rest(ingest_addr: str, 
     try:
         with pytest.raises(grpc.aio.AioRpcError) as failed:
             await peers.ingest.DeleteLead(
-                ingest_pb.DeleteLeadRequest(lead_id=str(uuid.uuid4()), request_id=str(uuid.uuid4())),
+                ingest_pb.DeleteLeadRequest(
+                    lead_id=str(uuid.uuid4()), location_id="loc-mtls", request_id=str(uuid.uuid4())
+                ),
                 timeout=5,
             )
         assert failed.value.code() == grpc.StatusCode.PERMISSION_DENIED

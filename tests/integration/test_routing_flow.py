@@ -104,7 +104,10 @@ async def test_deleting_the_lead_frees_the_agents_slot(m: Mesh) -> None:
     lead = await started_lead(m)
     assert (await assignment_of(m, lead)).state == routing_pb.ASSIGNMENT_STATE_OPEN
     await m.clients.ingest.DeleteLead(
-        ingest_pb.DeleteLeadRequest(lead_id=lead.lead_id, request_id=str(uuid.uuid4())), timeout=5
+        ingest_pb.DeleteLeadRequest(
+            lead_id=lead.lead_id, location_id=lead.location_id, request_id=str(uuid.uuid4())
+        ),
+        timeout=5,
     )
     closed = await eventually(
         lambda: assignment_of(m, lead),

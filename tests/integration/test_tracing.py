@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
+from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -52,6 +53,7 @@ async def dsn(postgres_url: str) -> AsyncIterator[str]:
 async def m(dsn: str, spans: InMemorySpanExporter) -> AsyncIterator[Mesh]:
     overrides = {
         "ingest": {"outbox_poll_s": 0.1},
+        "routing": {"outbox_poll_s": 0.1},
         "content": {"postal_address": "1 Main St, Austin, TX 78701"},
     }
     async with mesh(dsn, overrides=overrides) as running:
@@ -129,6 +131,65 @@ async def test_one_webhook_is_one_trace_across_the_mesh(
     attributes = " ".join(str(v) for s in traced for v in (s.attributes or {}).values())
     assert contact["phone"] not in attributes
     assert contact["email"] not in attributes
+
+
+async def test_an_outcome_is_one_trace_through_routings_outbox(
+    m: Mesh, http: tuple[httpx.AsyncClient, Signer], spans: InMemorySpanExporter
+) -> None:
+    """RecordOutcome commits its outbox rows with its trace; the relay's deliveries to the
+    coordinator and intelligence, however much later, continue it (#15: one journey, one trace)."""
+    client, signer = http
+    location = f"loc-{uuid.uuid4().hex[:10]}"
+    await add_agent(m, location)
+    raw = compact(ghl_contact(location, phone=fresh_phone(), timezone=zone_where(DAY_HOURS)))
+    assert (
+        await client.post("/webhooks/ghl", content=raw, headers=signer.ghl_headers(raw))
+    ).status_code == 200
+    got = await m.clients.ingest.GetLeadByExternalId(
+        ingest_pb.GetLeadByExternalIdRequest(location_id=location, external_contact_id=json.loads(raw)["id"]),
+        timeout=5,
+    )
+    await settled_first_touch(m, got.lead.lead_id)  # routed: the lead has an agent to win with
+
+    trace_id = secrets.token_hex(16)
+    # The caller's own trace: the mesh's client channel sends it on as the call's traceparent.
+    with tracing.start("caller", {"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}):
+        await m.clients.routing.RecordOutcome(
+            routing_pb.RecordOutcomeRequest(
+                lead_id=got.lead.lead_id,
+                location_id=location,
+                outcome=routing_pb.OUTCOME_WON,
+                request_id=str(uuid.uuid4()),
+            ),
+            timeout=10,
+        )
+    expected = {
+        "leadengine.routing.v1.RoutingService/RecordOutcome",
+        "routing.outcome_outbox/deliver",
+        f"{COORDINATOR}/HandleOutcome",
+        "leadengine.intelligence.v1.IntelligenceService/ObserveOutcome",
+    }
+
+    async def finished() -> list[ReadableSpan]:
+        return of_trace(spans, int(trace_id, 16))
+
+    def complete(got: list[ReadableSpan]) -> bool:
+        # A deliver span ends last (after its call and the row's marking): one per subscriber.
+        delivers = [s for s in got if s.name == "routing.outcome_outbox/deliver"]
+        return expected <= {s.name for s in got} and len(delivers) >= 2
+
+    traced = await eventually(finished, complete, "the outcome's spans")
+    by_id = {s.context.span_id: s for s in traced if s.context is not None}
+    for name in (
+        f"{COORDINATOR}/HandleOutcome",
+        "leadengine.intelligence.v1.IntelligenceService/ObserveOutcome",
+    ):
+        [server] = [s for s in traced if s.name == name and s.kind == SpanKind.SERVER]
+        assert server.parent is not None
+        caller = by_id[server.parent.span_id]  # the relay's CLIENT span, under its deliver span
+        assert caller.kind == SpanKind.CLIENT
+        assert caller.parent is not None
+        assert by_id[caller.parent.span_id].name == "routing.outcome_outbox/deliver"
 
 
 def test_logs_carry_the_trace_id_of_the_current_span(spans: InMemorySpanExporter) -> None:

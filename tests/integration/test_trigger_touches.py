@@ -185,7 +185,8 @@ async def test_trigger_touches_pass_the_gates(m: Mesh) -> None:
     # A paused journey takes no automated touch.
     paused = await started_lead(m)
     await m.clients.coordinator.PauseJourney(
-        pb.PauseJourneyRequest(lead_id=paused.lead_id, reason="agent on it"), timeout=5
+        pb.PauseJourneyRequest(lead_id=paused.lead_id, location_id=paused.location_id, reason="agent on it"),
+        timeout=5,
     )
     before = await ids_of(m, paused.lead_id)
     await behave(m, paused, FAVORITE, "L2")

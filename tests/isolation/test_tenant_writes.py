@@ -58,7 +58,6 @@ EXEMPT = {
     " location a webhook is for is decided from its payload (test_tenant_webhooks)",
     "ingest/ReplayDeadLetters": "the operator's tool across locations; location_id only narrows it",
     "intelligence/ScoreLead": _INTERNAL + " (the coordinator's, per lead event)",
-    "intelligence/FireTriggers": _INTERNAL + " (the coordinator's, per behaviour event)",
     "intelligence/ScoreLocation": _OWN_LOCATION,
     "intelligence/UpsertScoringConfig": _OWN_LOCATION,
     "routing/RouteLead": _INTERNAL + " (the coordinator's, per new lead)",
@@ -415,6 +414,43 @@ async def _trigger_rule(m: Mesh, me: Tenant, other: Tenant) -> None:
     mine.name = "intruder"
     await stub.UpsertTriggerRule(intel_pb.UpsertTriggerRuleRequest(rule=mine, request_id=key()), timeout=5)
     assert await stub.ListTriggerRules(read, timeout=5) == before
+
+
+@probe("intelligence/FireTriggers")
+async def _fire_triggers(m: Mesh, me: Tenant, other: Tenant) -> None:
+    # Keys are scoped by lead (so by location), and a claim is checked before anything is judged.
+    stub = m.clients.intelligence
+    k = key()
+    theirs = intel_pb.FireTriggersRequest(lead_id=other.lead_id, request_id=k, location_id=other.location)
+    first = await stub.FireTriggers(theirs, timeout=10)
+    read = intel_pb.ListTriggerFiringsRequest(lead_id=other.lead_id, location_id=other.location)
+    before = await stub.ListTriggerFirings(read, timeout=5)
+    fresh = key()
+    await refused(
+        stub.FireTriggers(
+            intel_pb.FireTriggersRequest(lead_id=other.lead_id, request_id=fresh, location_id=me.location),
+            timeout=10,
+        )
+    )
+    await refused(  # the other's own key, replayed under my claim
+        stub.FireTriggers(
+            intel_pb.FireTriggersRequest(lead_id=other.lead_id, request_id=k, location_id=me.location),
+            timeout=10,
+        )
+    )
+    await key_reused(
+        stub.FireTriggers(
+            intel_pb.FireTriggersRequest(lead_id=me.lead_id, request_id=k, location_id=me.location),
+            timeout=10,
+        )
+    )
+    assert await stub.ListTriggerFirings(read, timeout=5) == before
+    assert await stub.FireTriggers(theirs, timeout=10) == first
+    # The refused call recorded nothing under its key: it is still free for my own lead.
+    await stub.FireTriggers(
+        intel_pb.FireTriggersRequest(lead_id=me.lead_id, request_id=fresh, location_id=me.location),
+        timeout=10,
+    )
 
 
 @probe("routing/SetAgentAvailability")

@@ -119,7 +119,7 @@ class Enroller:
         """ "" when enrolled, else why the member was skipped. Everything is re-checked now:
         the lead may have opted out, been suppressed, deleted, replied or started a journey
         since the audience was gathered."""
-        lead = await self._ingest.get_lead(lead_id)
+        lead = await self._ingest.get_lead(lead_id, c.location_id)
         if lead is None:
             return rules.DELETED
         standing = (

@@ -222,7 +222,7 @@ def evaluate(
         first_why = first_why or cap_why
         at = released
     else:
-        raise ValueError(f"no send time found for {address} from {now.isoformat()}")
+        raise ValueError(f"no send time found on channel {channel} from {now.isoformat()}")
     if channel == SMS:
         refusing_now = rules.first_refusal(now, zones, applied)
         verdicts.append(

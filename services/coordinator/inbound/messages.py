@@ -219,7 +219,7 @@ class MessageHandler:
             log.info("reply from a lead without an agent", extra={"lead_id": str(lead_id)})
             return
         agent = await notifier.current_agent(self._routing, lead_id, journey.location_id, journey.agent_id)
-        name = await self._lead_name(lead_id)
+        name = await self._lead_name(lead_id, journey.location_id)
         if self._handoff is not None and not opt_out_keyword:
             subject, body = await self._handoff.notice(
                 name, lead_id, message.channel, received, journey.location_id
@@ -236,8 +236,8 @@ class MessageHandler:
             body=body,
         )
 
-    async def _lead_name(self, lead_id: uuid.UUID) -> str:
-        lead = await self._ingest.get_lead(lead_id)
+    async def _lead_name(self, lead_id: uuid.UUID, location_id: str) -> str:
+        lead = await self._ingest.get_lead(lead_id, location_id)
         if lead is None:
             return ""
         return " ".join(p for p in (lead.first_name, lead.last_name) if p)

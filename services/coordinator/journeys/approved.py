@@ -64,7 +64,7 @@ class ApprovedSends:
         tenancy.ensure_owned(claimed_location, owner, "message", message_id, NOT_FOUND)
         if not row.awaiting_approval:
             return row  # an earlier call sent or refused it: never twice
-        message = await self._content.find_message(row.lead_id, message_id)
+        message = await self._content.find_message(row.lead_id, message_id, owner)
         if message is None:
             raise NotFound(
                 f"content holds no message {message_id} for lead {row.lead_id}",

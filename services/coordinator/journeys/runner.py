@@ -174,7 +174,7 @@ class JourneyRunner:
         outbox), else as ingest holds it now."""
         if ev.snapshot is not None:
             return ev.snapshot
-        lead = await self._ingest.get_lead(ev.lead)
+        lead = await self._ingest.get_lead(ev.lead, ev.location_id)
         if lead is None:
             raise NotFound(
                 f"ingest does not know lead {ev.lead}; the event cannot be handled",

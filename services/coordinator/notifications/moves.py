@@ -28,7 +28,7 @@ class AgentMoves:
 
     async def handle(self, request: pb.HandleOutcomeRequest, lead_id: uuid.UUID, location_id: str) -> None:
         move = request.reassignment
-        lead = await self._ingest.get_lead(lead_id)
+        lead = await self._ingest.get_lead(lead_id, location_id)
         new_agent = (
             await notifier.known_agent(self._routing, uuid.UUID(request.agent_id), location_id)
             if request.agent_id

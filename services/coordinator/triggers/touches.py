@@ -118,7 +118,9 @@ class TriggerTouches:
         self._clock = clock
 
     async def on_behavior(self, ev: Envelope) -> None:
-        firings = await self._intelligence.fire_triggers(ev.lead, request_id=f"{ev.event_id}:triggers")
+        firings = await self._intelligence.fire_triggers(
+            ev.lead, request_id=f"{ev.event_id}:triggers", location_id=ev.location_id
+        )
         if not firings:
             return
         journey = await self._journeys.find_journey(ev.lead)

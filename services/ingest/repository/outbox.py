@@ -164,9 +164,11 @@ class OutboxQueue:
             await conn.execute(
                 "WITH moved AS (DELETE FROM outbox WHERE id = $1 AND published_time IS NULL RETURNING *)"
                 " INSERT INTO outbox_dead_letters (event_id, outbox_id, kind, lead_id, location_id,"
-                " occurred_time, behavior_type, payload, attempts, last_error, create_time, replays)"
+                " occurred_time, behavior_type, payload, attempts, last_error, create_time, replays,"
+                " traceparent)"
                 " SELECT event_id, id, kind, lead_id, location_id, occurred_time, behavior_type, payload,"
-                " attempts + 1, $2, create_time, replays FROM moved ON CONFLICT (event_id) DO NOTHING",
+                " attempts + 1, $2, create_time, replays, traceparent FROM moved"
+                " ON CONFLICT (event_id) DO NOTHING",
                 outbox_id,
                 error[:1000],
                 timeout=10.0,
@@ -204,9 +206,9 @@ class DeadLetters:
                 "WITH moved AS (DELETE FROM outbox_dead_letters WHERE ($1::uuid[] IS NULL"
                 " OR event_id = ANY($1::uuid[])) AND ($2::text IS NULL OR location_id = $2) RETURNING *),"
                 " inserted AS (INSERT INTO outbox (event_id, kind, lead_id, location_id, occurred_time,"
-                " behavior_type, payload, replays)"
+                " behavior_type, payload, replays, traceparent)"
                 " SELECT event_id, kind, lead_id, location_id, occurred_time, behavior_type, payload,"
-                " replays + 1 FROM moved ORDER BY outbox_id RETURNING 1)"
+                " replays + 1, traceparent FROM moved ORDER BY outbox_id RETURNING 1)"
                 " SELECT count(*) FROM inserted",
                 list(event_ids) if event_ids is not None else None,
                 location_id,

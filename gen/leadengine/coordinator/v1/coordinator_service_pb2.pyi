@@ -1313,8 +1313,8 @@ class StopJourneyRequest(_message.Message):
     reason: _builtins.str
     request_id: _builtins.str
     location_id: _builtins.str
-    """Optional: the location the caller acts for; another location's lead answers NOT_FOUND
-    and changes nothing. Empty for internal, cross-tenant callers.
+    """Required: the location the caller acts for (no service of the mesh makes this
+    call); another location's lead answers NOT_FOUND and changes nothing.
     """
     def __init__(
         self,
@@ -1368,8 +1368,8 @@ class PauseJourneyRequest(_message.Message):
     reason: _builtins.str
     request_id: _builtins.str
     location_id: _builtins.str
-    """Optional: the location the caller acts for; another location's lead answers NOT_FOUND
-    and changes nothing. Empty for internal, cross-tenant callers.
+    """Required: the location the caller acts for (no service of the mesh makes this
+    call); another location's lead answers NOT_FOUND and changes nothing.
     """
     def __init__(
         self,
@@ -1423,8 +1423,8 @@ class ResumeJourneyRequest(_message.Message):
     reason: _builtins.str
     request_id: _builtins.str
     location_id: _builtins.str
-    """Optional: the location the caller acts for; another location's lead answers NOT_FOUND
-    and changes nothing. Empty for internal, cross-tenant callers.
+    """Required: the location the caller acts for (no service of the mesh makes this
+    call); another location's lead answers NOT_FOUND and changes nothing.
     """
     def __init__(
         self,
@@ -1999,8 +1999,8 @@ class PauseCampaignRequest(_message.Message):
     campaign_id: _builtins.str
     request_id: _builtins.str
     location_id: _builtins.str
-    """Optional: the location the caller acts for; another location's campaign answers NOT_FOUND
-    and changes nothing. Empty for internal, cross-tenant callers.
+    """Required: the location the caller acts for (no service of the mesh makes this
+    call); another location's campaign answers NOT_FOUND and changes nothing.
     """
     def __init__(
         self,
@@ -2051,8 +2051,8 @@ class ResumeCampaignRequest(_message.Message):
     campaign_id: _builtins.str
     request_id: _builtins.str
     location_id: _builtins.str
-    """Optional: the location the caller acts for; another location's campaign answers NOT_FOUND
-    and changes nothing. Empty for internal, cross-tenant callers.
+    """Required: the location the caller acts for (no service of the mesh makes this
+    call); another location's campaign answers NOT_FOUND and changes nothing.
     """
     def __init__(
         self,

@@ -621,6 +621,9 @@ class DeleteLeadRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
     location_id: _builtins.str
+    """Required: the location the caller acts for; a lead of another location is
+    NOT_FOUND and nothing is erased.
+    """
     request_id: _builtins.str
     def __init__(
         self,

@@ -1147,18 +1147,28 @@ class FireTriggersRequest(_message.Message):
 
     LEAD_ID_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
     request_id: _builtins.str
-    """Required: what makes a retry return the first call's firings."""
+    """Required: what makes a retry return the first call's firings. Scoped by lead: a
+    request_id already used for another lead is FAILED_PRECONDITION
+    (IDEMPOTENCY_KEY_REUSED), never that lead's firings.
+    """
+    location_id: _builtins.str
+    """ops (#15): tenant isolation.
+    When set, the lead must belong to this location, else NOT_FOUND and nothing is
+    evaluated or recorded. The coordinator sends the event's location.
+    """
     def __init__(
         self,
         *,
         lead_id: _builtins.str = ...,
         request_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "location_id", b"location_id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

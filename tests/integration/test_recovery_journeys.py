@@ -156,7 +156,12 @@ async def test_a_replied_lead_gets_a_new_journey_whose_steps_have_keys_of_their_
 
     # StopJourney acts on the current journey; the ended one keeps why it ended.
     stopped = await m.clients.coordinator.StopJourney(
-        pb.StopJourneyRequest(lead_id=lead.lead_id, reason="agent took over", request_id=str(uuid.uuid4())),
+        pb.StopJourneyRequest(
+            lead_id=lead.lead_id,
+            location_id=lead.location_id,
+            reason="agent took over",
+            request_id=str(uuid.uuid4()),
+        ),
         timeout=5,
     )
     assert (stopped.journey.generation, stopped.journey.stop_reason) == (2, "agent took over")
@@ -213,7 +218,10 @@ async def test_only_a_finished_cadence_or_a_reply_lets_a_recovery_follow(m: Mesh
     stopped = await started_lead(m, location=loc)
     await m.clients.coordinator.StopJourney(
         pb.StopJourneyRequest(
-            lead_id=stopped.lead_id, reason="bought elsewhere", request_id=str(uuid.uuid4())
+            lead_id=stopped.lead_id,
+            location_id=stopped.location_id,
+            reason="bought elsewhere",
+            request_id=str(uuid.uuid4()),
         ),
         timeout=5,
     )

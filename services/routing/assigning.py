@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 
-from services.routing import matching, rules, selection
+from services.routing import matching, ranking, rules, selection
 from services.routing.location_store import LocationStore
 from services.routing.matching import AgentProfile, LeadProfile
 from services.routing.predictor import SuccessModel
+from services.routing.ranking import RosterMatrix
 from services.routing.repository import (
     POND,
     Agent,
@@ -95,7 +99,7 @@ class Taken:
 
 @dataclass(frozen=True)
 class Plan:
-    order: list[tuple[AgentProfile, float, float]]  # (agent, predicted success, score), best first
+    order: Sequence[tuple[AgentProfile, float, float]]  # (agent, predicted success, score), best first
     reasons: list[str]
     features: list[str]  # the lead's own features
 
@@ -103,7 +107,8 @@ class Plan:
 class Roster:
     """A location's agents for RouteLead: every route reads each agent's load and update_time
     (one narrow query), and only agents whose update_time moved are read in full again, so a
-    route over 1,000 agents neither decodes 1,000 full rows nor ever uses a stale attribute."""
+    route over 1,000 agents neither decodes 1,000 full rows nor ever uses a stale attribute.
+    Held as a `ranking.RosterMatrix` per location, patched in place when only loads moved."""
 
     def __init__(self, repo: RoutingRepository, default_capacity: int) -> None:
         self._repo = repo
@@ -112,27 +117,32 @@ class Roster:
         # The profile last built for each agent, with the load it was built from: a route
         # changes one agent's load, so the next route rebuilds one profile, not the roster.
         self._profiles: dict[uuid.UUID, tuple[AgentLoad, AgentProfile]] = {}
-        # location -> (roster version, profiles by agent).
-        self._rosters: dict[str, tuple[int, dict[uuid.UUID, AgentProfile]]] = {}
+        # location -> (roster version, the roster as arrays).
+        self._rosters: dict[str, tuple[int, RosterMatrix]] = {}
 
-    async def profiles(self, location_id: str) -> list[AgentProfile]:
+    async def matrix(self, location_id: str) -> RosterMatrix:
         """The roster as of its current version; read from Postgres only when that moved."""
         version = await self._repo.roster_version(location_id)  # first: a later read is never older
         held = self._rosters.get(location_id)
         if held is not None and held[0] == version:
-            return list(held[1].values())
+            return held[1]
         current = await self._read(location_id)
-        self._rosters[location_id] = (version, {p.agent_id: p for p in current})
-        return current
+        matrix = held[1] if held is not None else None
+        if matrix is None or not _patched(matrix, current):
+            matrix = RosterMatrix(current)
+        self._rosters[location_id] = (version, matrix)
+        return matrix
+
+    async def profiles(self, location_id: str) -> list[AgentProfile]:
+        return list((await self.matrix(location_id)).profiles)
 
     def took_slot(self, location_id: str, agent: Agent, version: int) -> None:
         """After a committed route: when its slot was the only change since the roster held
         here, apply it instead of reading the roster again."""
         held = self._rosters.get(location_id)
-        if held is None or held[0] != version - 1:
+        if held is None or held[0] != version - 1 or not held[1].update(profile(agent, self._default_capacity)):
             self._rosters.pop(location_id, None)
             return
-        held[1][agent.agent_id] = profile(agent, self._default_capacity)
         self._rosters[location_id] = (version, held[1])
 
     async def _read(self, location_id: str) -> list[AgentProfile]:
@@ -154,6 +164,25 @@ class Roster:
                 self._profiles[load.agent_id] = built
             result.append(built[1])
         return result
+
+
+def _patched(matrix: RosterMatrix, current: list[AgentProfile]) -> bool:
+    """Bring `matrix` to `current` in place when the same agents, in the same order, changed
+    only their loads; False (matrix untouched) otherwise."""
+    if len(matrix) != len(current) or any(
+        held.agent_id != now.agent_id for held, now in zip(matrix.profiles, current, strict=True)
+    ):
+        return False
+    changed = [now for held, now in zip(matrix.profiles, current, strict=True) if held is not now]
+    if any(ranking.static(held) != ranking.static(now) for held, now in _pairs(matrix, changed)):
+        return False
+    for now in changed:
+        matrix.update(now)
+    return True
+
+
+def _pairs(matrix: RosterMatrix, changed: list[AgentProfile]) -> list[tuple[AgentProfile, AgentProfile]]:
+    return [(matrix.profiles[matrix.index[now.agent_id]], now) for now in changed]
 
 
 class Assigning:
@@ -213,15 +242,34 @@ class Assigning:
         # Independent reads, each on its own pool connection: a route waits for the slowest, not
         # the sum (no transaction is open here).
         model, roster, location_rules = await asyncio.gather(
-            self.model(location_id), self._roster.profiles(location_id), self._rules.active(location_id)
+            self.model(location_id), self._roster.matrix(location_id), self._rules.active(location_id)
         )
-        agents = [a for a in roster if a.agent_id not in passed]
+        considered = np.ones(len(roster), dtype=np.bool_)
+        for agent_id in passed:
+            if (row := roster.index.get(agent_id)) is not None:
+                considered[row] = False
+        agents = roster.profiles if not passed else [a for a in roster.profiles if a.agent_id not in passed]
         features = matching.lead_features(lead)
         rule = rules.first_match(location_rules, lead)
         if rule is not None and rule.target == rules.POND:
             return Plan([], [f"rule '{rule.name}' sends these leads to the pond"], features)
-        screened = matching.screen(
-            lead, agents, timestamps.now(), (lambda a: rules.allowed(rule, lead, a)) if rule else None
+        screened = ranking.screen(
+            lead,
+            roster,
+            timestamps.now(),
+            considered,
+            (lambda a: rules.allowed(rule, lead, a)) if rule else None,
+        )
+        # A team shares its leads round-robin (as peers' lead-flow groups do).
+        round_robin = settings.round_robin or (rule is not None and rule.target == rules.TEAM)
+        order = ranking.rank(
+            lead,
+            features,
+            roster,
+            screened.eligible,
+            model,
+            load_weight=settings.load_weight,
+            round_robin=round_robin,
         )
         decision = selection.decide(
             lead,
@@ -230,8 +278,8 @@ class Assigning:
             screened,
             model,
             load_weight=settings.load_weight,
-            # A team shares its leads round-robin (as peers' lead-flow groups do).
-            round_robin=settings.round_robin or (rule is not None and rule.target == rules.TEAM),
+            round_robin=round_robin,
+            order=order,
         )
         order, reasons = decision.order, decision.reasons
         if rule is not None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+import asyncpg
+
 from services.routing.predictor import SuccessModel
 from services.routing.settings import RoutingSettings
 from shared import deadlines
@@ -13,6 +15,16 @@ from shared.db import Conn, Database
 
 # Versions of a location's model kept besides the newest, so a bad update can be inspected.
 KEPT_VERSIONS = 20
+
+
+def settings_of(row: asyncpg.Record) -> RoutingSettings:
+    return RoutingSettings(
+        row["inactivity_days"],
+        row["round_robin"],
+        row["load_weight"],
+        row["accept_sla_seconds"],
+        row["max_reassignments"],
+    )
 
 
 class LocationStore:
@@ -28,13 +40,7 @@ class LocationStore:
             )
         if row is None:
             return RoutingSettings()
-        return RoutingSettings(
-            row["inactivity_days"],
-            row["round_robin"],
-            row["load_weight"],
-            row["accept_sla_seconds"],
-            row["max_reassignments"],
-        )
+        return settings_of(row)
 
     async def set_settings(self, location_id: str, settings: RoutingSettings) -> RoutingSettings:
         async with self._db.transaction() as conn:

@@ -13,6 +13,7 @@ materialised one entry at a time (the agent taking the slot, and the candidates 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import overload
@@ -86,7 +87,8 @@ class RosterMatrix:
         self.active[i] = agent.active
         self.capacity[i] = agent.capacity
         self.waited[i] = agent.waited
-        self.response[i] = RESPONSE_FEATURES.index(agent.response_feature) + 1 if agent.response_feature else 0
+        feature = agent.response_feature
+        self.response[i] = RESPONSE_FEATURES.index(feature) + 1 if feature else 0
 
     def update(self, agent: AgentProfile) -> bool:
         """Take the agent's new load in place; False (nothing changed) when the agent is not a
@@ -146,7 +148,7 @@ class RosterMatrix:
 class Screen:
     """Who may take the lead (a mask over the matrix rows) and why the others may not."""
 
-    def __init__(self, eligible: Bools, excluded: dict[object, str], language_required: str) -> None:
+    def __init__(self, eligible: Bools, excluded: dict[uuid.UUID, str], language_required: str) -> None:
         self.eligible = eligible
         self.excluded = excluded
         self.language_required = language_required
@@ -190,7 +192,7 @@ def screen(
             for i in np.flatnonzero(ready & ~speaks):
                 reasons[int(i)] = f"does not speak {required}"
             ready = ready & speaks
-    excluded: dict[object, str] = {m.profiles[i].agent_id: why for i, why in sorted(reasons.items())}
+    excluded: dict[uuid.UUID, str] = {m.profiles[i].agent_id: why for i, why in sorted(reasons.items())}
     return Screen(ready, excluded, required)
 
 

@@ -20,11 +20,13 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import asyncpg
 
+from services.routing import route_context
 from services.routing.agents import AgentFields, Window
+from services.routing.route_context import RouteContext
 from shared import deadlines
 from shared.db import Conn, Database
 from shared.errors import AlreadyExists
@@ -83,16 +85,6 @@ class Assignment:
     passed_agents: frozenset[uuid.UUID] = frozenset()
     lead_snapshot: bytes | None = None
     score: float = 0.0
-
-
-class AgentLoad(NamedTuple):
-    agent_id: uuid.UUID
-    update_time: datetime  # moves whenever anything but the load changes
-    available: bool
-    active_lead_count: int
-    last_assign_time: datetime | None
-    # Moves with each answer the agent gives, which does not move update_time.
-    response_median_s: float | None = None
 
 
 # How many of an agent's latest answers its median response time is taken over.
@@ -206,6 +198,56 @@ def _values(fields: AgentFields) -> tuple[Any, ...]:
     )
 
 
+# The columns an assignment is stored with ($4 on, see _stored), and what a re-route of a
+# lead in the pond replaces; shared by store_assignment's callers.
+_STORE_COLUMNS = (
+    "lead_id, location_id, agent_id, reasons, state, active, predicted_success, candidates, features,"
+    " accept_by_time, lead_snapshot, score"
+)
+_REPLACE_POND = (
+    " ON CONFLICT (lead_id) DO UPDATE SET agent_id = EXCLUDED.agent_id, reasons = EXCLUDED.reasons,"
+    " state = EXCLUDED.state, active = EXCLUDED.active,"
+    " predicted_success = EXCLUDED.predicted_success,"
+    " candidates = EXCLUDED.candidates, features = EXCLUDED.features, assign_time = now(),"
+    " accept_by_time = EXCLUDED.accept_by_time, lead_snapshot = EXCLUDED.lead_snapshot,"
+    " score = EXCLUDED.score, last_activity_time = now(), end_reason = '', update_time = now()"
+    f" WHERE assignments.state = {POND}"
+)
+# RouteLead's write. The roster update runs first: the agents update is gated on it by a
+# one-time filter, evaluated before the agent row is scanned (and locked), and the assignment
+# insert reads the agents update; so the lock order is that of every other agent-changing
+# transaction (roster, agent, assignment) and routes never deadlock with them.
+_ROUTE_TO = (
+    "WITH r AS (UPDATE rosters SET version = version + 1 WHERE location_id = $1 RETURNING version),"
+    " s AS (UPDATE agents SET active_lead_count = active_lead_count + 1, last_assign_time = now()"
+    " WHERE agent_id = $2 AND available AND active_lead_count < $3"
+    " AND (SELECT version FROM r) IS NOT NULL RETURNING *),"
+    f" a AS (INSERT INTO assignments ({_STORE_COLUMNS})"
+    f" SELECT $4, $1, s.agent_id, $5, {OPEN}, true, $6, $7, $8,"
+    " CASE WHEN $9 > 0 THEN now() + make_interval(secs => $9) END, $10, $11 FROM s"
+    f"{_REPLACE_POND} RETURNING *)"
+    " SELECT (SELECT version FROM r) AS roster_version, s.*, a.state AS a_state,"
+    " a.assign_time AS a_assign_time, a.last_activity_time AS a_last_activity_time,"
+    " a.accept_by_time AS a_accept_by_time, a.accept_time AS a_accept_time,"
+    " a.reassign_count AS a_reassign_count, a.passed_agents AS a_passed_agents"
+    " FROM (SELECT 1) one LEFT JOIN s ON true LEFT JOIN a ON true"
+)
+
+
+def _stored(new: NewAssignment) -> tuple[Any, ...]:
+    """$4.. of _ROUTE_TO."""
+    return (
+        new.lead_id,
+        new.reasons,
+        new.predicted_success,
+        new.candidates,
+        new.features,
+        float(new.accept_sla_s),
+        new.lead_snapshot,
+        new.score,
+    )
+
+
 class RoutingTx:
     """Statements that run inside one transaction opened by `RoutingRepository.transaction()`."""
 
@@ -294,17 +336,9 @@ class RoutingTx:
         open or closed assignment (a concurrent RouteLead stored it)."""
         state, active = (OPEN, True) if new.agent_id is not None else (POND, False)
         row = await self._conn.fetchrow(
-            "INSERT INTO assignments (lead_id, location_id, agent_id, reasons, state, active,"
-            " predicted_success, candidates, features, accept_by_time, lead_snapshot, score)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
+            f"INSERT INTO assignments ({_STORE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
             " CASE WHEN $10 > 0 THEN now() + make_interval(secs => $10) END, $11, $12)"
-            " ON CONFLICT (lead_id) DO UPDATE SET agent_id = EXCLUDED.agent_id, reasons = EXCLUDED.reasons,"
-            " state = EXCLUDED.state, active = EXCLUDED.active,"
-            " predicted_success = EXCLUDED.predicted_success,"
-            " candidates = EXCLUDED.candidates, features = EXCLUDED.features, assign_time = now(),"
-            " accept_by_time = EXCLUDED.accept_by_time, lead_snapshot = EXCLUDED.lead_snapshot,"
-            " score = EXCLUDED.score, last_activity_time = now(), end_reason = '', update_time = now()"
-            f" WHERE assignments.state = {POND} RETURNING *, $13::text AS agent_name",
+            f"{_REPLACE_POND} RETURNING *, $13::text AS agent_name",
             new.lead_id,
             new.location_id,
             new.agent_id,
@@ -320,6 +354,47 @@ class RoutingTx:
             new.agent_name,
         )
         return None if row is None else _assignment(row)
+
+    async def route_to(
+        self, agent_id: uuid.UUID, capacity: int, new: NewAssignment
+    ) -> tuple[int, Agent | None, Assignment | None]:
+        """bump_roster, take_slot and store_assignment as one statement (one round trip, in
+        the same lock order: roster row, agent row, assignment row): (the new roster version,
+        the agent as the slot left it or None when it had none, the stored assignment or None
+        when the lead already holds an open or closed one, whose slot the caller rolls back)."""
+        row = await self._conn.fetchrow(_ROUTE_TO, new.location_id, agent_id, capacity, *_stored(new))
+        assert row is not None
+        version = int(row["roster_version"] or 0)
+        if row["agent_id"] is None:
+            return version, None, None
+        taken = _agent(row)
+        if row["a_state"] is None:
+            return version, taken, None
+        return (
+            version,
+            taken,
+            Assignment(
+                lead_id=new.lead_id,
+                location_id=new.location_id,
+                agent_id=taken.agent_id,
+                agent_name=taken.name,
+                reasons=tuple(new.reasons),
+                active=True,
+                assign_time=row["a_assign_time"],
+                state=row["a_state"],
+                end_reason="",
+                last_activity_time=row["a_last_activity_time"],
+                predicted_success=new.predicted_success,
+                candidates=tuple(new.candidates),
+                features=tuple(new.features),
+                accept_by_time=row["a_accept_by_time"],
+                accept_time=row["a_accept_time"],
+                reassign_count=row["a_reassign_count"],
+                passed_agents=frozenset(row["a_passed_agents"]),
+                lead_snapshot=new.lead_snapshot,
+                score=new.score,
+            ),
+        )
 
     async def accept(self, lead_id: uuid.UUID, agent_id: uuid.UUID) -> bool:
         """Mark the open assignment accepted by its agent; False when it is not theirs (or not
@@ -459,6 +534,9 @@ class RoutingRepository:
             )
         return None if row is None else _agent(row)
 
+    async def route_context(self, location_id: str, lead_id: uuid.UUID) -> RouteContext:
+        return await route_context.read(self._db, location_id, lead_id)
+
     async def roster_version(self, location_id: str) -> int:
         async with self._db.connection() as conn:
             version = await conn.fetchval(
@@ -468,27 +546,21 @@ class RoutingRepository:
             )
         return int(version or 0)
 
-    async def agent_loads(self, location_id: str) -> list[AgentLoad]:
-        """What changes between routes, for every agent of the location, unlocked: RouteLead
-        ranks on it, then takes a slot with a guarded update, so a stale read can only cost a
-        retry, never an extra lead."""
+    async def roster_changes(self, location_id: str, since: int) -> tuple[int, list[Agent]]:
+        """The location's roster version and its agents changed after version `since` (every
+        agent when `since` is -1), read in one snapshot, unlocked: RouteLead ranks on them,
+        then takes a slot with a guarded update, so a stale read can only cost a retry."""
         async with self._db.connection() as conn:
             rows = await conn.fetch(
-                "SELECT agent_id, update_time, available, active_lead_count, last_assign_time,"
-                " response_median_s FROM agents WHERE location_id = $1",
+                "SELECT r.version AS current_version, a.* FROM rosters r LEFT JOIN agents a"
+                " ON a.location_id = r.location_id AND a.roster_version > $2 WHERE r.location_id = $1",
                 location_id,
+                since,
                 timeout=deadlines.timeout(2.0),
             )
-        return [AgentLoad(*r) for r in rows]
-
-    async def agents_by_id(self, agent_ids: list[uuid.UUID]) -> list[Agent]:
-        async with self._db.connection() as conn:
-            rows = await conn.fetch(
-                "SELECT * FROM agents WHERE agent_id = any($1::uuid[])",
-                agent_ids,
-                timeout=deadlines.timeout(2.0),
-            )
-        return [_agent(r) for r in rows]
+        if not rows:
+            return 0, []
+        return int(rows[0]["current_version"]), [_agent(r) for r in rows if r["agent_id"] is not None]
 
     async def list_agents(self, location_id: str, after: tuple[str, str] | None, limit: int) -> list[Agent]:
         """Up to limit + 1 agents after `after` (name, agent_id), by name."""
@@ -565,7 +637,6 @@ class RoutingRepository:
 
 __all__: Sequence[str] = [
     "Agent",
-    "AgentLoad",
     "Assignment",
     "NewAssignment",
     "RoutingRepository",

@@ -25,8 +25,8 @@ rosters = st.lists(timed_agents, max_size=10, unique_by=lambda a: a.agent_id)
 def learned(the_lead: LeadProfile, roster: list[AgentProfile], outcomes: list[bool]) -> SuccessModel:
     model = SuccessModel()
     features = matching.lead_features(the_lead)
-    for agent, won in zip(roster * 3, outcomes, strict=False):
-        model.learn(features + matching.pair_features(the_lead, agent), won)
+    for someone, won in zip(roster * 3, outcomes, strict=False):
+        model.learn(features + matching.pair_features(the_lead, someone), won)
     return model
 
 
@@ -34,7 +34,13 @@ def both(the_lead, roster, model, load_weight, rr, passed=frozenset()):
     features = matching.lead_features(the_lead)
     kept = [a for a in roster if a.agent_id not in passed]
     reference = selection.decide(
-        the_lead, features, kept, matching.screen(the_lead, kept, NOW), model, load_weight=load_weight, round_robin=rr
+        the_lead,
+        features,
+        kept,
+        matching.screen(the_lead, kept, NOW),
+        model,
+        load_weight=load_weight,
+        round_robin=rr,
     )
     m = ranking.RosterMatrix(roster)
     considered = np.array([a.agent_id not in passed for a in roster], dtype=np.bool_)
@@ -55,27 +61,29 @@ def test_the_matrix_decides_as_the_reference(the_lead, roster, load_weight, rr, 
     reference, fast, screened = both(the_lead, roster, model, load_weight, rr, passed)
     assert [a.agent_id for a, _, _ in fast.order] == [a.agent_id for a, _, _ in reference.order]
     for (_, p1, s1), (_, p2, s2) in zip(fast.order, reference.order, strict=True):
-        assert abs(p1 - p2) < 1e-12 and abs(s1 - s2) < 1e-12
+        assert abs(p1 - p2) < 1e-12
+        assert abs(s1 - s2) < 1e-12
     assert fast.reasons == reference.reasons
-    assert screened.excluded == matching.screen(
-        the_lead, [a for a in roster if a.agent_id not in passed], NOW
-    ).excluded
+    assert (
+        screened.excluded
+        == matching.screen(the_lead, [a for a in roster if a.agent_id not in passed], NOW).excluded
+    )
 
 
 @given(leads, rosters, st.data())
 def test_a_patched_matrix_equals_a_fresh_one(the_lead, roster, data) -> None:
     m = ranking.RosterMatrix(roster)
     moved = []
-    for agent in roster:
+    for one in roster:
         if data.draw(st.booleans()):
-            agent = dataclasses.replace(
-                agent,
+            one = dataclasses.replace(
+                one,
                 active=data.draw(st.integers(0, 6)),
                 available=data.draw(st.booleans()),
                 response_s=data.draw(st.none() | st.sampled_from([5.0, 900.0])),
             )
-            assert m.update(agent)
-        moved.append(agent)
+            assert m.update(one)
+        moved.append(one)
     fresh = ranking.RosterMatrix(moved)
     features = matching.lead_features(the_lead)
     everyone = np.ones(len(moved), dtype=np.bool_)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 
-from services.routing import matching, ranking, rules, selection
+from services.routing import matching, offers, ranking, rules, selection
 from services.routing.location_store import LocationStore
 from services.routing.matching import AgentProfile, LeadProfile
 from services.routing.predictor import SuccessModel
@@ -77,19 +77,6 @@ def profile(agent: Agent, default_capacity: int) -> AgentProfile:
     )
 
 
-def _candidate(
-    lead: LeadProfile, features: list[str], entry: tuple[AgentProfile, float, float]
-) -> dict[str, object]:
-    r = selection.explain(lead, features, *entry)
-    return {
-        "agent_id": str(r.agent.agent_id),
-        "predicted_success": r.predicted,
-        "active_lead_count": r.agent.active,
-        "score": r.score,
-        "reasons": list(r.reasons),
-    }
-
-
 @dataclass(frozen=True)
 class Taken:
     new: NewAssignment
@@ -101,6 +88,7 @@ class Plan:
     order: Sequence[tuple[AgentProfile, float, float]]  # (agent, predicted success, score), best first
     reasons: list[str]
     features: list[str]  # the lead's own features
+    fallback: bool = False  # the order is the team-lead fallback, nobody eligible
 
 
 class Roster:
@@ -187,7 +175,7 @@ def _offer(
         agent.agent_id,
         why,
         pick.predicted,
-        [_candidate(lead, plan.features, e) for e in kept],
+        [selection.candidate(lead, plan.features, e) for e in kept],
         list(pick.features),
         accept_sla_s=settings.accept_sla_seconds,
         agent_name=agent.name,
@@ -220,6 +208,10 @@ class Assigning:
         self._default_capacity = default_capacity
         self._models: dict[str, tuple[int, SuccessModel]] = {}
         self._roster = Roster(repo, default_capacity)
+
+    @property
+    def default_capacity(self) -> int:
+        return self._default_capacity
 
     async def model(self, location_id: str, version: int | None = None) -> SuccessModel:
         """The location's newest model (`version`, when the caller just read it), read again
@@ -290,6 +282,8 @@ class Assigning:
             timestamps.now(),
             considered,
             (lambda a: rules.allowed(rule, lead, a)) if rule else None,
+            # An offer to several agents may reach one off the clock (offers.py).
+            hours=not settings.first_to_claim,
         )
         # A team shares its leads round-robin (as peers' lead-flow groups do).
         round_robin = settings.round_robin or (rule is not None and rule.target == rules.TEAM)
@@ -320,6 +314,7 @@ class Assigning:
             order = selection.team_leads(lead, features, agents, model, rules.team_of(rule, agents))
             if order:
                 reasons.insert(0, f"fallback to team lead {order[0][0].name}: nobody eligible could take it")
+                return Plan(order, reasons, features, fallback=True)
         return Plan(order, reasons, features)
 
     async def take_first(
@@ -366,6 +361,8 @@ class Assigning:
         lead = LeadProfile.of(found, score)
         plan = await self.plan(lead, location_id, settings, frozenset(), context)
         raw = found.SerializeToString()
+        if settings.first_to_claim and plan.order and not plan.fallback:
+            return await self._offer(lead, plan, settings, raw, created=context.assignment_state is None)
         async with self._repo.transaction() as tx:
             version, taken, stored = 0, None, None
             for index, entry in enumerate(plan.order):
@@ -380,6 +377,16 @@ class Assigning:
         if taken is not None:
             self._roster.took_slot(location_id, taken, version)
         return Routed(stored, taken, created=taken is not None or context.assignment_state is None)
+
+    async def _offer(
+        self, lead: LeadProfile, plan: Plan, settings: RoutingSettings, snapshot: bytes, *, created: bool
+    ) -> Routed:
+        async with self._repo.transaction() as tx:
+            stored = await tx.store_assignment(offers.offered(lead, plan, settings, snapshot))
+            if stored is None:
+                raise _Raced
+            await offers.publish(tx.conn, stored)
+        return Routed(stored, None, created=created)
 
     async def _existing(self, assignment: Assignment) -> Routed:
         agent = await self._repo.get_agent(assignment.agent_id) if assignment.agent_id else None

@@ -24,6 +24,7 @@ def settings_of(row: asyncpg.Record) -> RoutingSettings:
         row["load_weight"],
         row["accept_sla_seconds"],
         row["max_reassignments"],
+        row["claim_group_size"],
     )
 
 
@@ -46,17 +47,20 @@ class LocationStore:
         async with self._db.transaction() as conn:
             await conn.execute(
                 "INSERT INTO routing_settings (location_id, inactivity_days, round_robin, load_weight,"
-                " accept_sla_seconds, max_reassignments) VALUES ($1, $2, $3, $4, $5, $6)"
+                " accept_sla_seconds, max_reassignments, claim_group_size)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7)"
                 " ON CONFLICT (location_id) DO UPDATE SET inactivity_days = EXCLUDED.inactivity_days,"
                 " round_robin = EXCLUDED.round_robin, load_weight = EXCLUDED.load_weight,"
                 " accept_sla_seconds = EXCLUDED.accept_sla_seconds,"
-                " max_reassignments = EXCLUDED.max_reassignments, update_time = now()",
+                " max_reassignments = EXCLUDED.max_reassignments,"
+                " claim_group_size = EXCLUDED.claim_group_size, update_time = now()",
                 location_id,
                 settings.inactivity_days,
                 settings.round_robin,
                 settings.load_weight,
                 settings.accept_sla_seconds,
                 settings.max_reassignments,
+                settings.claim_group_size,
                 timeout=deadlines.timeout(2.0),
             )
         return settings

@@ -160,10 +160,12 @@ def screen(
     now: datetime,
     considered: Bools,
     rule: Callable[[AgentProfile], str] | None = None,
+    *,
+    hours: bool = True,
 ) -> Screen:
     """matching.screen over the rows in `considered`, with the same reasons, first one wins:
     the rule, unavailable, at capacity, outside working hours, then the lead's language when
-    some available considered agent speaks it."""
+    some available considered agent speaks it. `hours` False: working hours do not count."""
     refused = np.zeros(len(m), dtype=np.bool_)
     reasons: dict[int, str] = {}
     if rule is not None:
@@ -174,8 +176,8 @@ def screen(
                 reasons[int(i)] = why
     ok = considered & ~refused
     room = m.active < m.capacity
-    hours = m.in_hours(now)
-    for i in np.flatnonzero(ok & ~(m.available & room & hours)):
+    inside = m.in_hours(now) if hours else np.ones(len(m), dtype=np.bool_)
+    for i in np.flatnonzero(ok & ~(m.available & room & inside)):
         a = m.profiles[i]
         if not a.available:
             reasons[int(i)] = "unavailable"
@@ -183,7 +185,7 @@ def screen(
             reasons[int(i)] = f"at capacity ({a.active} of {a.capacity})"
         else:
             reasons[int(i)] = "outside working hours"
-    ready = ok & m.available & room & hours
+    ready = ok & m.available & room & inside
     required = ""
     if lead.language:
         speaks = m.speaks(lead.language)

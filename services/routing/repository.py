@@ -32,7 +32,7 @@ from shared.db import Conn, Database
 from shared.errors import AlreadyExists
 from shared.keyset import Keyset
 
-OPEN, CLOSED, POND = 1, 2, 3
+OPEN, CLOSED, POND, OFFERED = 1, 2, 3, 4
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,8 @@ class Assignment:
     passed_agents: frozenset[uuid.UUID] = frozenset()
     lead_snapshot: bytes | None = None
     score: float = 0.0
+    # First-to-claim: the agents offered the lead at once, in rank order (kept after the claim).
+    offered_agents: tuple[uuid.UUID, ...] = ()
 
 
 # How many of an agent's latest answers its median response time is taken over.
@@ -104,6 +106,8 @@ class NewAssignment:
     agent_name: str = ""  # of agent_id, as the assignment shows it
     lead_snapshot: bytes | None = None
     score: float = 0.0
+    # First-to-claim: offered to these agents at once (agent_id None, state OFFERED).
+    offered: tuple[uuid.UUID, ...] = ()
 
 
 def _windows(raw: list[dict[str, int]]) -> tuple[Window, ...]:
@@ -160,6 +164,7 @@ def _assignment(row: asyncpg.Record) -> Assignment:
         passed_agents=frozenset(row["passed_agents"]),
         lead_snapshot=row["lead_snapshot"],
         score=row["score"],
+        offered_agents=tuple(row["offered_agents"]),
     )
 
 
@@ -202,7 +207,7 @@ def _values(fields: AgentFields) -> tuple[Any, ...]:
 # lead in the pond replaces; shared by store_assignment's callers.
 _STORE_COLUMNS = (
     "lead_id, location_id, agent_id, reasons, state, active, predicted_success, candidates, features,"
-    " accept_by_time, lead_snapshot, score"
+    " accept_by_time, lead_snapshot, score, offered_agents"
 )
 _REPLACE_POND = (
     " ON CONFLICT (lead_id) DO UPDATE SET agent_id = EXCLUDED.agent_id, reasons = EXCLUDED.reasons,"
@@ -210,7 +215,8 @@ _REPLACE_POND = (
     " predicted_success = EXCLUDED.predicted_success,"
     " candidates = EXCLUDED.candidates, features = EXCLUDED.features, assign_time = now(),"
     " accept_by_time = EXCLUDED.accept_by_time, lead_snapshot = EXCLUDED.lead_snapshot,"
-    " score = EXCLUDED.score, last_activity_time = now(), end_reason = '', update_time = now()"
+    " score = EXCLUDED.score, offered_agents = EXCLUDED.offered_agents,"
+    " last_activity_time = now(), end_reason = '', update_time = now()"
     f" WHERE assignments.state = {POND}"
 )
 # RouteLead's write. The roster update runs first: the agents update is gated on it by a
@@ -224,7 +230,7 @@ _ROUTE_TO = (
     " AND (SELECT version FROM r) IS NOT NULL RETURNING *),"
     f" a AS (INSERT INTO assignments ({_STORE_COLUMNS})"
     f" SELECT $4, $1, s.agent_id, $5, {OPEN}, true, $6, $7, $8,"
-    " CASE WHEN $9 > 0 THEN now() + make_interval(secs => $9) END, $10, $11 FROM s"
+    " CASE WHEN $9 > 0 THEN now() + make_interval(secs => $9) END, $10, $11, '{}' FROM s"
     f"{_REPLACE_POND} RETURNING *)"
     " SELECT (SELECT version FROM r) AS roster_version, s.*, a.state AS a_state,"
     " a.assign_time AS a_assign_time, a.last_activity_time AS a_last_activity_time,"
@@ -232,6 +238,13 @@ _ROUTE_TO = (
     " a.reassign_count AS a_reassign_count, a.passed_agents AS a_passed_agents"
     " FROM (SELECT 1) one LEFT JOIN s ON true LEFT JOIN a ON true"
 )
+
+
+def _state(new: NewAssignment) -> tuple[int, bool]:
+    """(state, holds a slot) of an assignment about to be stored."""
+    if new.offered:
+        return OFFERED, False
+    return (OPEN, True) if new.agent_id is not None else (POND, False)
 
 
 def _stored(new: NewAssignment) -> tuple[Any, ...]:
@@ -334,10 +347,10 @@ class RoutingTx:
     async def store_assignment(self, new: NewAssignment) -> Assignment | None:
         """Insert (or turn a pond assignment into) this one. None when the lead already holds an
         open or closed assignment (a concurrent RouteLead stored it)."""
-        state, active = (OPEN, True) if new.agent_id is not None else (POND, False)
+        state, active = _state(new)
         row = await self._conn.fetchrow(
             f"INSERT INTO assignments ({_STORE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
-            " CASE WHEN $10 > 0 THEN now() + make_interval(secs => $10) END, $11, $12)"
+            " CASE WHEN $10 > 0 THEN now() + make_interval(secs => $10) END, $11, $12, $14)"
             f"{_REPLACE_POND} RETURNING *, $13::text AS agent_name",
             new.lead_id,
             new.location_id,
@@ -352,6 +365,7 @@ class RoutingTx:
             new.lead_snapshot,
             new.score,
             new.agent_name,
+            list(new.offered),
         )
         return None if row is None else _assignment(row)
 
@@ -408,39 +422,89 @@ class RoutingTx:
         return row is not None
 
     async def move(
-        self, held: Assignment, new: NewAssignment, why: str, *, passed: uuid.UUID
+        self, held: Assignment, new: NewAssignment, why: str, *, passed: uuid.UUID | None
     ) -> Assignment | None:
-        """Move an open, unaccepted assignment from `held.agent_id` to `new.agent_id` (None: the
-        pond), freeing the old agent's slot; the caller has already taken the new agent's. None
-        when the assignment changed since it was read (accepted, closed, moved): nothing moves."""
-        state, active = (OPEN, True) if new.agent_id is not None else (POND, False)
+        """Move an open, unaccepted assignment from `held.agent_id` (or an unclaimed offer, from
+        its group) to `new` (an agent, a new group, or the pond), freeing the old agent's slot;
+        the caller has already taken the new agent's. None when the assignment changed since it
+        was read (accepted, claimed, closed, moved, an offer declined): nothing moves."""
+        state, _ = _state(new)
+        offer = held.state == OFFERED
+        guard = (
+            f"state = {OFFERED} AND offered_agents = $11::uuid[]"
+            if offer
+            else "agent_id = $11::uuid AND active AND accept_time IS NULL"
+        )
         row = await self._conn.fetchrow(
-            "UPDATE assignments SET agent_id = $3, state = $4, active = $5, reasons = $6,"
-            " predicted_success = $7, candidates = $8, features = $9,"
-            " accept_by_time = CASE WHEN $10 > 0 THEN now() + make_interval(secs => $10) END,"
-            " passed_agents = array_append(passed_agents, $11),"
-            " reassign_count = reassign_count + CASE WHEN $3::uuid IS NULL THEN 0 ELSE 1 END,"
-            " end_reason = $12, assign_time = now(), update_time = now()"
-            " WHERE lead_id = $1 AND agent_id = $2 AND active AND accept_time IS NULL RETURNING lead_id",
+            "UPDATE assignments SET agent_id = $2, state = $3, active = $4, reasons = $5,"
+            " predicted_success = $6, candidates = $7, features = $8,"
+            " accept_by_time = CASE WHEN $9 > 0 THEN now() + make_interval(secs => $9) END,"
+            + (
+                " passed_agents = passed_agents || offered_agents,"
+                if offer
+                else " passed_agents = array_append(passed_agents, $11::uuid),"
+            )
+            + f" reassign_count = reassign_count + CASE WHEN $3::smallint = {POND} THEN 0 ELSE 1 END,"
+            " offered_agents = $12, end_reason = $10, assign_time = now(), update_time = now()"
+            f" WHERE lead_id = $1 AND {guard} RETURNING lead_id",
             held.lead_id,
-            held.agent_id,
             new.agent_id,
             state,
-            active,
+            state == OPEN,
             new.reasons,
             new.predicted_success,
             new.candidates,
             new.features,
             float(new.accept_sla_s),
-            passed,
-            "" if active else why,
+            why if state == POND else "",
+            list(held.offered_agents) if offer else passed,
+            list(new.offered),
         )
         if row is None:
             return None
-        await self._conn.execute(
-            "UPDATE agents SET active_lead_count = active_lead_count - 1 WHERE agent_id = $1", held.agent_id
-        )
+        if not offer:
+            await self._conn.execute(
+                "UPDATE agents SET active_lead_count = active_lead_count - 1 WHERE agent_id = $1",
+                held.agent_id,
+            )
         return await self.find_assignment(held.lead_id)
+
+    async def claim(
+        self,
+        lead_id: uuid.UUID,
+        agent_id: uuid.UUID,
+        predicted: float,
+        features: list[str],
+        reasons: list[str],
+    ) -> bool:
+        """The offered lead becomes `agent_id`'s, accepted now; False when it is no longer
+        offered to them (claimed first by another, moved on, declined). The caller took the
+        agent's slot in this transaction."""
+        row = await self._conn.fetchrow(
+            f"UPDATE assignments SET state = {OPEN}, active = true, agent_id = $2, accept_time = now(),"
+            " accept_by_time = NULL, predicted_success = $3, features = $4, reasons = $5,"
+            " last_activity_time = now(), update_time = now()"
+            f" WHERE lead_id = $1 AND state = {OFFERED} AND $2 = ANY(offered_agents) RETURNING lead_id",
+            lead_id,
+            agent_id,
+            predicted,
+            features,
+            reasons,
+        )
+        return row is not None
+
+    async def decline_offer(self, lead_id: uuid.UUID, agent_id: uuid.UUID) -> list[uuid.UUID] | None:
+        """Take the agent out of the lead's open offer; the agents still offered it, or None
+        when it was not offered to them (any more)."""
+        row = await self._conn.fetchrow(
+            "UPDATE assignments SET offered_agents = array_remove(offered_agents, $2),"
+            " passed_agents = array_append(passed_agents, $2), update_time = now()"
+            f" WHERE lead_id = $1 AND state = {OFFERED} AND $2 = ANY(offered_agents)"
+            " RETURNING offered_agents",
+            lead_id,
+            agent_id,
+        )
+        return None if row is None else list(row["offered_agents"])
 
     async def close(self, lead_id: uuid.UUID, reason: str, *, idle_days: int = 0) -> Assignment | None:
         """Close the lead's open assignment and give its agent the slot back; None when it was
@@ -611,8 +675,8 @@ class RoutingRepository:
         """Open assignments whose acceptance deadline passed, oldest first."""
         async with self._db.connection() as conn:
             rows = await conn.fetch(
-                "SELECT lead_id FROM assignments WHERE active AND accept_by_time < now()"
-                " ORDER BY accept_by_time LIMIT $1",
+                f"SELECT lead_id FROM assignments WHERE (active OR state = {OFFERED})"
+                " AND accept_by_time < now() ORDER BY accept_by_time LIMIT $1",
                 limit,
                 timeout=deadlines.timeout(5.0),
             )

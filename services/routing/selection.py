@@ -68,6 +68,20 @@ def explain(
     return Ranked(agent, p, score, tuple(why), tuple(lead_features + pair))
 
 
+def candidate(
+    lead: LeadProfile, lead_features: list[str], entry: tuple[AgentProfile, float, float]
+) -> dict[str, object]:
+    """One of the ranked agents an assignment keeps (Assignment.candidates), with its words."""
+    r = explain(lead, lead_features, *entry)
+    return {
+        "agent_id": str(r.agent.agent_id),
+        "predicted_success": r.predicted,
+        "active_lead_count": r.agent.active,
+        "score": r.score,
+        "reasons": list(r.reasons),
+    }
+
+
 class PairLogit:
     """model.logit(lead_features + pair_features(lead, agent)) for one lead and many agents,
     with the lead's part and the match weights looked up once (a test holds the two equal)."""

@@ -13,7 +13,7 @@ from services.routing.lifecycle import Lifecycle
 from services.routing.lifecycle_servicer import LifecycleHandlers
 from services.routing.location_store import LocationStore
 from services.routing.outcomes import OutcomeRecording
-from services.routing.repository import Agent, Assignment
+from services.routing.repository import OFFERED, Agent, Assignment
 from services.routing.roster import Roster
 from services.routing.rule_store import RuleStore
 from services.routing.rules_servicer import RuleHandlers
@@ -81,6 +81,7 @@ def assignment_to_proto(assignment: Assignment) -> pb.Assignment:
         accept_by_time=timestamps.to_proto(assignment.accept_by_time),
         accept_time=timestamps.to_proto(assignment.accept_time),
         reassign_count=assignment.reassign_count,
+        offered_agent_ids=[str(a) for a in assignment.offered_agents] if assignment.state == OFFERED else [],
     )
 
 

@@ -2998,7 +2998,9 @@ class LeadReassignment(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     MISSED_DEADLINE_FIELD_NUMBER: _builtins.int
     previous_agent_id: _builtins.str
-    """The agent who held the lead before the move."""
+    """The agent who held the lead before the move; empty when the lead leaves an offer to
+    several agents (first-to-claim): claimed by agent_id, or moved on unclaimed.
+    """
     reason: _builtins.str
     """Routing's words for why it moved, e.g. "Ann did not accept in time"."""
     missed_deadline: _builtins.bool

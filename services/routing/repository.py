@@ -469,6 +469,43 @@ class RoutingTx:
             )
         return await self.find_assignment(held.lead_id)
 
+    async def reassign(
+        self,
+        held: Assignment,
+        agent_id: uuid.UUID,
+        reasons: list[str],
+        predicted: float,
+        features: list[str],
+        accept_sla_s: int,
+    ) -> bool:
+        """An operator's move of `held` (open, offered or in the pond) to `agent_id`, awaiting
+        their accept; the previous holder's slot is given back. False, nothing changed, when the
+        assignment changed since it was read. The caller took the new agent's slot."""
+        row = await self._conn.fetchrow(
+            f"UPDATE assignments SET agent_id = $2, state = {OPEN}, active = true, reasons = $3,"
+            " predicted_success = $4, features = $5,"
+            " accept_by_time = now() + make_interval(secs => $6), accept_time = NULL,"
+            " reassign_count = reassign_count + 1, end_reason = '', assign_time = now(),"
+            " last_activity_time = now(), update_time = now()"
+            " WHERE lead_id = $1 AND state = $7 AND agent_id IS NOT DISTINCT FROM $8 RETURNING lead_id",
+            held.lead_id,
+            agent_id,
+            reasons,
+            predicted,
+            features,
+            float(accept_sla_s),
+            held.state,
+            held.agent_id,
+        )
+        if row is None:
+            return False
+        if held.state == OPEN:
+            await self._conn.execute(
+                "UPDATE agents SET active_lead_count = active_lead_count - 1 WHERE agent_id = $1",
+                held.agent_id,
+            )
+        return True
+
     async def claim(
         self,
         lead_id: uuid.UUID,

@@ -12,6 +12,7 @@ from services.routing.claiming_servicer import ClaimingHandlers
 from services.routing.lifecycle import Lifecycle
 from services.routing.lifecycle_servicer import LifecycleHandlers
 from services.routing.location_store import LocationStore
+from services.routing.manual import ManualReassignment
 from services.routing.outcomes import OutcomeRecording
 from services.routing.repository import OFFERED, Agent, Assignment
 from services.routing.roster import Roster
@@ -124,6 +125,7 @@ class RoutingServicer(LifecycleHandlers, RuleHandlers, ClaimingHandlers, pb_grpc
         store: LocationStore,
         rule_store: RuleStore,
         claiming: Claiming,
+        manual: ManualReassignment,
     ) -> None:
         self._roster = roster
         self._assigning = assigning
@@ -132,6 +134,7 @@ class RoutingServicer(LifecycleHandlers, RuleHandlers, ClaimingHandlers, pb_grpc
         self._store = store
         self._rule_store = rule_store
         self._claiming = claiming
+        self._manual = manual
 
     def _assignment_proto(self, assignment: Assignment) -> pb.Assignment:
         return assignment_to_proto(assignment)

@@ -544,12 +544,13 @@ class RoutingTx:
         return None if row is None else list(row["offered_agents"])
 
     async def close(self, lead_id: uuid.UUID, reason: str, *, idle_days: int = 0) -> Assignment | None:
-        """Close the lead's open assignment and give its agent the slot back; None when it was
-        not open (already closed, in the pond, or absent): nothing changes then. With idle_days,
-        only while the lead is still that idle (activity may have arrived since the sweep read)."""
+        """Close the lead's open assignment and give its agent the slot back, or close its open
+        first-to-claim offer (no slot, nobody can claim it any more); None when it was neither
+        (already closed, in the pond, or absent): nothing changes then. With idle_days, only
+        while the lead is still that idle (activity may have arrived since the sweep read)."""
         row = await self._conn.fetchrow(
             f"UPDATE assignments SET active = false, state = {CLOSED}, end_reason = $2, update_time = now()"
-            " WHERE lead_id = $1 AND active"
+            f" WHERE lead_id = $1 AND (active OR state = {OFFERED})"
             " AND ($3 = 0 OR last_activity_time < now() - make_interval(days => $3)) RETURNING agent_id",
             lead_id,
             reason,
@@ -557,10 +558,11 @@ class RoutingTx:
         )
         if row is None:
             return None
-        await self._conn.execute(
-            "UPDATE agents SET active_lead_count = active_lead_count - 1 WHERE agent_id = $1",
-            row["agent_id"],
-        )
+        if row["agent_id"] is not None:  # an offer names no agent and holds no slot
+            await self._conn.execute(
+                "UPDATE agents SET active_lead_count = active_lead_count - 1 WHERE agent_id = $1",
+                row["agent_id"],
+            )
         return await self.find_assignment(lead_id)
 
     async def add_outcome(

@@ -176,3 +176,31 @@ async def test_the_group_size_is_checked(replicas) -> None:  # noqa: F811
     await add_agent(routing, loc, "Ana")
     routed = await routing.RouteLead(route_request(loc), timeout=5)
     assert routed.assignment.state == pb.ASSIGNMENT_STATE_OPEN
+
+
+async def test_an_outcome_or_a_release_closes_the_offer(replicas) -> None:  # noqa: F811
+    routing, _ = replicas
+    loc = f"loc-{uuid.uuid4()}"
+    ana = await add_agent(routing, loc, "Ana")
+    await add_agent(routing, loc, "Ben")
+    await first_to_claim(routing, loc, group=2)
+    lost, gone = str(uuid.uuid4()), str(uuid.uuid4())
+    await routing.RouteLead(route_request(loc, lost), timeout=5)
+    await routing.RouteLead(route_request(loc, gone), timeout=5)
+    await routing.RecordOutcome(
+        pb.RecordOutcomeRequest(lead_id=lost, location_id=loc, outcome=pb.OUTCOME_LOST, request_id=lost),
+        timeout=5,
+    )
+    await routing.ReleaseAssignment(
+        pb.ReleaseAssignmentRequest(
+            lead_id=gone, location_id=loc, reason=pb.RELEASE_REASON_DELETED, request_id=gone
+        ),
+        timeout=5,
+    )
+    for lead in (lost, gone):
+        now = await routing.GetAssignment(pb.GetAssignmentRequest(lead_id=lead, location_id=loc), timeout=5)
+        assert now.assignment.state == pb.ASSIGNMENT_STATE_CLOSED
+        with pytest.raises(grpc.aio.AioRpcError) as exc:
+            await accept(routing, loc, lead, ana.agent_id)
+        assert reason(exc.value) == "OFFER_CLOSED"
+    assert set((await counts(routing, loc)).values()) == {0}

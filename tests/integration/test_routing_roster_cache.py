@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 
+import asyncpg
 import pytest
 from leadengine.routing.v1 import routing_service_pb2 as pb
 
@@ -70,3 +71,23 @@ async def test_changes_made_by_another_replica_reach_the_next_route(replicas) ->
     assert {spanish.assignment.agent_id, last.assignment.agent_id} == {free, cleo.agent_id}
     full = await mine.RouteLead(route_request(loc), timeout=5)
     assert full.assignment.state == pb.ASSIGNMENT_STATE_POND  # all three at capacity, seen as such
+
+
+async def test_a_route_stamps_its_agent_with_the_version_it_made(migrated_dsn, replicas) -> None:
+    """RouteLead moves the version, takes the slot and stores the assignment in one statement:
+    the agent row must carry that new version, or other replicas would never read the slot."""
+    mine, _ = replicas
+    loc = f"loc-{uuid.uuid4()}"
+    ana = await add_agent(mine, loc, "Ana")
+    await mine.RouteLead(route_request(loc), timeout=5)
+    conn = await asyncpg.connect(migrated_dsn, server_settings={"search_path": "routing"})
+    try:
+        row = await conn.fetchrow(
+            "SELECT a.roster_version, r.version, a.active_lead_count FROM agents a"
+            " JOIN rosters r USING (location_id) WHERE a.agent_id = $1",
+            uuid.UUID(ana.agent_id),
+        )
+    finally:
+        await conn.close()
+    assert row["active_lead_count"] == 1
+    assert row["roster_version"] == row["version"]

@@ -13,7 +13,14 @@ one would have):
 - round-robin: whoever waited longest;
 - naive Bayes as Odoo's predictive lead scoring does it (per-field value frequencies among won
   and lost, Laplace alpha 0.1), with the agent as one more field: the agent maximising P(won);
-- ours: routing's own code (matching.screen, selection.decide, predictor.SuccessModel).
+- ours: routing's own code (matching.screen, selection.decide, predictor.SuccessModel);
+- ours, blind to response time: the same, with every agent's response time hidden from it.
+
+Speed to lead: each agent also has a true median time to answer a new lead (log-normal, median
+2.5 min, from seconds to tens of minutes) whose hidden effect on conversion is -0.35 per
+doubling (+0.5 for 20 s, -0.5 for 11 min); routing sees only the median of the agent's last 20
+answers (the public `response_s`, so the response-time bands of `matching.RESPONSE_BANDS`).
+Comparing "ours" with "ours, blind" says whether that feature helps.
 
 After 100, 500 and 2,000 outcomes the two models are frozen and scored on a hold-out of 5,000
 (lead, random agent) pairs drawn from the same world (AUC, expected calibration error); the
@@ -45,6 +52,8 @@ HOLDOUT = 5000
 INTENTS = (1, 2, 3, 4, 5)
 POSTAL = tuple(f"787{i:02d}" for i in range(12))
 NOW = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
+SPEED_PER_DOUBLING = 0.35  # hidden conversion effect of each doubling of the time to answer
+RECENT_ANSWERS = 20  # answers routing's public median is taken over (repository.RECENT_RESPONSES)
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,8 @@ class World:
     skill: dict[uuid.UUID, float]
     affinity: dict[tuple[uuid.UUID, int], float]
     seed: int
+    # Hidden: the effect of the agent's speed to lead on its leads' conversion.
+    speed: dict[uuid.UUID, float] = field(default_factory=dict)
     base: float = -4.3
     source_effect: tuple[float, ...] = (0.0, 0.3, -0.3, 0.5)
     pair_noise: float = 0.6
@@ -60,6 +71,7 @@ class World:
     def truth(self, lead: LeadProfile, agent: AgentProfile) -> float:
         z = self.base + self.source_effect[lead.source] + self.skill[agent.agent_id]
         z += self.affinity[(agent.agent_id, lead.intent)]
+        z += self.speed.get(agent.agent_id, 0.0)
         if lead.language == "es":
             z += 0.6 if "es" in agent.languages else -0.6
         if matching.territory_match(lead, agent):
@@ -108,7 +120,15 @@ def make_world(seed: int) -> World:
                 team_id="",
             )
         )
-    return World(agents, skill, affinity, seed)
+    # Drawn from a stream of its own, so the rest of each seed's world is unchanged.
+    timing = random.Random(seed * 31 + 7)  # noqa: S311 - simulated world, not secrets
+    speed, timed = {}, []
+    for agent in agents:
+        true_s = 150.0 * math.exp(timing.gauss(0, 1.0))
+        speed[agent.agent_id] = -SPEED_PER_DOUBLING * math.log2(true_s / 150.0)
+        observed = statistics.median(true_s * math.exp(timing.gauss(0, 0.5)) for _ in range(RECENT_ANSWERS))
+        timed.append(dataclasses.replace(agent, response_s=observed))
+    return World(timed, skill, affinity, seed, speed)
 
 
 def make_lead(rng: random.Random) -> LeadProfile:
@@ -178,9 +198,13 @@ class Policy:
     last: dict[uuid.UUID, int] = field(default_factory=dict)
     routed: int = 0
     won: int = 0
+    blind: bool = False  # sees no agent's response time
+
+    def seen(self, agent: AgentProfile) -> AgentProfile:
+        return dataclasses.replace(agent, response_s=None) if self.blind else agent
 
     def roster(self, world: World) -> list[AgentProfile]:
-        return [dataclasses.replace(a, active=self.load.get(a.agent_id, 0)) for a in world.agents]
+        return [dataclasses.replace(self.seen(a), active=self.load.get(a.agent_id, 0)) for a in world.agents]
 
     def choose(self, world: World, lead: LeadProfile, step: int) -> AgentProfile:
         roster = self.roster(world)
@@ -222,6 +246,7 @@ class Policy:
             self.model.learn(lead, agent, won)
 
     def predict(self, lead: LeadProfile, agent: AgentProfile) -> float:
+        agent = self.seen(agent)
         if isinstance(self.model, SuccessModel):
             return self.model.predict(matching.lead_features(lead) + matching.pair_features(lead, agent))
         assert isinstance(self.model, NaiveBayes)
@@ -239,6 +264,9 @@ class Row:
     conv_rr: float
     conv_nb: float
     conv_ours: float
+    auc_blind: float = 0.0
+    ece_blind: float = 0.0
+    conv_blind: float = 0.0
 
 
 def holdout(world: World, seed: int) -> list[tuple[LeadProfile, AgentProfile, bool]]:
@@ -256,7 +284,12 @@ def run_seed(
     world = make_world(seed)
     rng = random.Random(seed)  # noqa: S311 - simulated world, not secrets
     test = holdout(world, seed)
-    policies = [Policy("rr", None), Policy("nb", NaiveBayes()), Policy("ours", model())]
+    policies = [
+        Policy("rr", None),
+        Policy("nb", NaiveBayes()),
+        Policy("ours", model()),
+        Policy("blind", model(), blind=True),
+    ]
     pending: deque[tuple[int, LeadProfile, list[AgentProfile]]] = deque()
     rows, resolved, step = [], 0, 0
     while resolved < max(checkpoints):
@@ -293,10 +326,11 @@ def luck_of(lead: LeadProfile, *, rng_seed: int) -> float:
 def score(
     seed: int, outcomes: int, policies: list[Policy], test: list[tuple[LeadProfile, AgentProfile, bool]]
 ) -> Row:
-    rr, nb, ours = policies
+    rr, nb, ours, blind = policies
     actual = [won for _, _, won in test]
     p_ours = [ours.predict(lead, agent) for lead, agent, _ in test]
     p_nb = [nb.predict(lead, agent) for lead, agent, _ in test]
+    p_blind = [blind.predict(lead, agent) for lead, agent, _ in test]
     return Row(
         seed=seed,
         outcomes=outcomes,
@@ -307,6 +341,9 @@ def score(
         conv_rr=rr.won / rr.routed,
         conv_nb=nb.won / nb.routed,
         conv_ours=ours.won / ours.routed,
+        auc_blind=prediction_stats.auc(p_blind, actual),
+        ece_blind=prediction_stats.calibration_error(p_blind, actual),
+        conv_blind=blind.won / blind.routed,
     )
 
 
@@ -318,8 +355,9 @@ def _lift(ours: float, other: float) -> str:
 def table(rows: Sequence[Row]) -> str:
     lines = [
         "| seed | outcomes | AUC ours | AUC NB | calib. err ours | calib. err NB"
-        " | conv RR | conv NB | conv ours | lift vs RR | lift vs NB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        " | conv RR | conv NB | conv ours | lift vs RR | lift vs NB"
+        " | AUC blind | calib. err blind | conv blind | response feature lift |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
 
     def line(label: str, n: int, r: Sequence[Row]) -> str:
@@ -328,7 +366,9 @@ def table(rows: Sequence[Row]) -> str:
             f"| {label} | {n} | {m['auc_ours']:.3f} | {m['auc_nb']:.3f}"
             f" | {m['ece_ours']:.4f} | {m['ece_nb']:.4f}"
             f" | {m['conv_rr']:.2%} | {m['conv_nb']:.2%} | {m['conv_ours']:.2%}"
-            f" | {_lift(m['conv_ours'], m['conv_rr'])} | {_lift(m['conv_ours'], m['conv_nb'])} |"
+            f" | {_lift(m['conv_ours'], m['conv_rr'])} | {_lift(m['conv_ours'], m['conv_nb'])}"
+            f" | {m['auc_blind']:.3f} | {m['ece_blind']:.4f} | {m['conv_blind']:.2%}"
+            f" | {_lift(m['conv_ours'], m['conv_blind'])} |"
         )
 
     for n in sorted({r.outcomes for r in rows}):

@@ -34,6 +34,13 @@ class OutcomeHandlers:
         lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
         location_id = inputs.require_text(request.location_id, "location_id")
         inputs.require_text(request.event_id, "event_id")
+        if request.HasField("offer"):
+            if self._agent_moves is None:
+                raise FailedPrecondition(
+                    "this coordinator cannot notify agents of offers; deploy the current release",
+                    reason="OFFER_UNSUPPORTED",
+                )
+            await self._agent_moves.offered(request, lead_id, location_id)
         if request.HasField("reassignment"):
             if self._journey_holder is not None:
                 await self._journey_holder.moved(request, lead_id, location_id)

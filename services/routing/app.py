@@ -13,6 +13,7 @@ from services.routing.claiming import Claiming
 from services.routing.config import Config
 from services.routing.lifecycle import Lifecycle
 from services.routing.location_store import LocationStore
+from services.routing.manual import ManualReassignment
 from services.routing.outcome_outbox import OutcomeQueue
 from services.routing.outcomes import OutcomeRecording
 from services.routing.relay import OutcomeRelay, RelaySettings
@@ -56,6 +57,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         store,
         rule_store,
         claiming,
+        ManualReassignment(repo, store, assigning),
     )
     return ServiceApp(
         registrations=[

@@ -12,23 +12,26 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 
-from services.routing import matching, rules, selection
+from services.routing import matching, offers, ranking, rules, selection
 from services.routing.location_store import LocationStore
 from services.routing.matching import AgentProfile, LeadProfile
 from services.routing.predictor import SuccessModel
+from services.routing.ranking import RosterMatrix
 from services.routing.repository import (
     POND,
     Agent,
-    AgentLoad,
     Assignment,
     NewAssignment,
     RoutingRepository,
     RoutingTx,
 )
+from services.routing.route_context import RouteContext
 from services.routing.rule_store import RuleStore
 from services.routing.settings import RoutingSettings
 from shared import timestamps
@@ -52,15 +55,15 @@ def assignment_missing(lead_id: uuid.UUID) -> NotFound:
     )
 
 
-def profile(agent: Agent, default_capacity: int, load: AgentLoad | None = None) -> AgentProfile:
-    """The agent as a decision sees it; `load`, read later than `agent`, wins for what it holds."""
+def profile(agent: Agent, default_capacity: int) -> AgentProfile:
+    """The agent as a decision sees it."""
     return AgentProfile(
         agent_id=agent.agent_id,
         name=agent.name,
-        available=agent.available if load is None else load.available,
+        available=agent.available,
         capacity=agent.capacity or default_capacity,
-        active=agent.active_lead_count if load is None else load.active_lead_count,
-        last_assign_time=agent.last_assign_time if load is None else load.last_assign_time,
+        active=agent.active_lead_count,
+        last_assign_time=agent.last_assign_time,
         timezone=agent.timezone,
         languages=frozenset(agent.languages),
         specialties=frozenset(agent.specialties),
@@ -70,21 +73,8 @@ def profile(agent: Agent, default_capacity: int, load: AgentLoad | None = None) 
         working_hours=agent.working_hours,
         team_id=agent.team_id,
         team_lead=agent.team_lead,
-        response_s=agent.response_median_s if load is None else load.response_median_s,
+        response_s=agent.response_median_s,
     )
-
-
-def _candidate(
-    lead: LeadProfile, features: list[str], entry: tuple[AgentProfile, float, float]
-) -> dict[str, object]:
-    r = selection.explain(lead, features, *entry)
-    return {
-        "agent_id": str(r.agent.agent_id),
-        "predicted_success": r.predicted,
-        "active_lead_count": r.agent.active,
-        "score": r.score,
-        "reasons": list(r.reasons),
-    }
 
 
 @dataclass(frozen=True)
@@ -95,65 +85,110 @@ class Taken:
 
 @dataclass(frozen=True)
 class Plan:
-    order: list[tuple[AgentProfile, float, float]]  # (agent, predicted success, score), best first
+    order: Sequence[tuple[AgentProfile, float, float]]  # (agent, predicted success, score), best first
     reasons: list[str]
     features: list[str]  # the lead's own features
+    fallback: bool = False  # the order is the team-lead fallback, nobody eligible
 
 
 class Roster:
-    """A location's agents for RouteLead: every route reads each agent's load and update_time
-    (one narrow query), and only agents whose update_time moved are read in full again, so a
-    route over 1,000 agents neither decodes 1,000 full rows nor ever uses a stale attribute."""
+    """A location's agents for RouteLead, held in memory as a `ranking.RosterMatrix` with the
+    roster version it reflects. When the version moved, only the agents changed since (each
+    row carries the version that last changed it, migration 0190) are read, and the matrix is
+    patched in place when only their loads moved: a route over 1,000 agents neither reads nor
+    decodes the roster, and never uses a stale attribute."""
 
     def __init__(self, repo: RoutingRepository, default_capacity: int) -> None:
         self._repo = repo
         self._default_capacity = default_capacity
-        self._agents: dict[str, dict[uuid.UUID, Agent]] = {}
-        # The profile last built for each agent, with the load it was built from: a route
-        # changes one agent's load, so the next route rebuilds one profile, not the roster.
-        self._profiles: dict[uuid.UUID, tuple[AgentLoad, AgentProfile]] = {}
-        # location -> (roster version, profiles by agent).
-        self._rosters: dict[str, tuple[int, dict[uuid.UUID, AgentProfile]]] = {}
+        # location -> (roster version, the roster as arrays).
+        self._rosters: dict[str, tuple[int, RosterMatrix]] = {}
+
+    async def matrix(self, location_id: str, version: int | None = None) -> RosterMatrix:
+        """The roster as of its current version (`version`, when the caller just read it), or
+        newer; read from Postgres only when that moved."""
+        if version is None:
+            version = await self._repo.roster_version(location_id)
+        held = self._rosters.get(location_id)
+        if held is not None and held[0] >= version:
+            return held[1]
+        since = held[0] if held is not None else -1
+        current, changed = await self._repo.roster_changes(location_id, since)
+        # Another route may have moved the held roster meanwhile, never backwards: what was
+        # read is every agent changed since `since`, as of `current`, so it applies on top.
+        held = self._rosters.get(location_id)
+        if held is not None and held[0] >= current:
+            return held[1]
+        profiles = [profile(a, self._default_capacity) for a in changed]
+        matrix = RosterMatrix(profiles) if since == -1 or held is None else _merged(held[1], profiles)
+        self._rosters[location_id] = (current, matrix)
+        return matrix
 
     async def profiles(self, location_id: str) -> list[AgentProfile]:
-        """The roster as of its current version; read from Postgres only when that moved."""
-        version = await self._repo.roster_version(location_id)  # first: a later read is never older
-        held = self._rosters.get(location_id)
-        if held is not None and held[0] == version:
-            return list(held[1].values())
-        current = await self._read(location_id)
-        self._rosters[location_id] = (version, {p.agent_id: p for p in current})
-        return current
+        return list((await self.matrix(location_id)).profiles)
 
     def took_slot(self, location_id: str, agent: Agent, version: int) -> None:
         """After a committed route: when its slot was the only change since the roster held
-        here, apply it instead of reading the roster again."""
+        here, apply it now; else the next route reads the changes it missed."""
         held = self._rosters.get(location_id)
         if held is None or held[0] != version - 1:
-            self._rosters.pop(location_id, None)
             return
-        held[1][agent.agent_id] = profile(agent, self._default_capacity)
-        self._rosters[location_id] = (version, held[1])
+        if held[1].update(profile(agent, self._default_capacity)):
+            self._rosters[location_id] = (version, held[1])
 
-    async def _read(self, location_id: str) -> list[AgentProfile]:
-        loads = await self._repo.agent_loads(location_id)
-        known = self._agents.get(location_id, {})
-        stale = [
-            load.agent_id
-            for load in loads
-            if (held := known.get(load.agent_id)) is None or held.update_time != load.update_time
-        ]
-        fresh = {a.agent_id: a for a in await self._repo.agents_by_id(stale)} if stale else {}
-        current = {load.agent_id: fresh.get(load.agent_id) or known[load.agent_id] for load in loads}
-        self._agents[location_id] = current
-        result = []
-        for load in loads:
-            built = self._profiles.get(load.agent_id)
-            if built is None or built[0] != load:
-                built = (load, profile(current[load.agent_id], self._default_capacity, load))
-                self._profiles[load.agent_id] = built
-            result.append(built[1])
-        return result
+
+def _merged(held: RosterMatrix, changed: list[AgentProfile]) -> RosterMatrix:
+    """The roster after `changed`: `held` patched in place when they are all its agents and
+    only their loads moved, else a new matrix."""
+    same = all(
+        (row := held.index.get(a.agent_id)) is not None
+        and ranking.static(held.profiles[row]) == ranking.static(a)
+        for a in changed
+    )
+    if same:
+        for a in changed:
+            held.update(a)
+        return held
+    by_id = {a.agent_id: a for a in held.profiles}
+    by_id.update((a.agent_id, a) for a in changed)
+    return RosterMatrix(list(by_id.values()))
+
+
+def _offer(
+    lead: LeadProfile,
+    plan: Plan,
+    index: int,
+    entry: tuple[AgentProfile, float, float],
+    settings: RoutingSettings,
+    snapshot: bytes,
+) -> NewAssignment:
+    """The assignment to store if the `index`-th agent of the plan still has a slot."""
+    agent, p, score = entry
+    pick = selection.explain(lead, plan.features, agent, p, score)
+    why = list(plan.reasons)
+    if index:
+        why.insert(0, f"{agent.name}: the {index} agent(s) ranked above filled up meanwhile")
+    kept = plan.order[index : index + selection.KEPT_CANDIDATES]
+    return NewAssignment(
+        lead.lead_id,
+        lead.location_id,
+        agent.agent_id,
+        why,
+        pick.predicted,
+        [selection.candidate(lead, plan.features, e) for e in kept],
+        list(pick.features),
+        accept_sla_s=settings.accept_sla_seconds,
+        agent_name=agent.name,
+        lead_snapshot=snapshot,
+        score=lead.score,
+    )
+
+
+def _pond(lead: LeadProfile, plan: Plan) -> NewAssignment:
+    reasons = plan.reasons
+    if plan.order:
+        reasons = [*reasons, "every eligible agent filled up while the lead was being routed"]
+    return NewAssignment(lead.lead_id, lead.location_id, None, reasons, 0.0, [], [], score=lead.score)
 
 
 class Assigning:
@@ -174,9 +209,15 @@ class Assigning:
         self._models: dict[str, tuple[int, SuccessModel]] = {}
         self._roster = Roster(repo, default_capacity)
 
-    async def model(self, location_id: str) -> SuccessModel:
-        """The location's newest model, read again only when its version moved."""
-        version = await self._store.model_version(location_id)
+    @property
+    def default_capacity(self) -> int:
+        return self._default_capacity
+
+    async def model(self, location_id: str, version: int | None = None) -> SuccessModel:
+        """The location's newest model (`version`, when the caller just read it), read again
+        only when its version moved."""
+        if version is None:
+            version = await self._store.model_version(location_id)
         cached = self._models.get(location_id)
         if cached is None or cached[0] != version:
             cached = (version, await self._store.model(location_id, version))
@@ -206,22 +247,54 @@ class Assigning:
         return found
 
     async def plan(
-        self, lead: LeadProfile, location_id: str, settings: RoutingSettings, passed: frozenset[uuid.UUID]
+        self,
+        lead: LeadProfile,
+        location_id: str,
+        settings: RoutingSettings,
+        passed: frozenset[uuid.UUID],
+        context: RouteContext | None = None,
     ) -> Plan:
         """Who may take the lead, best first, and why; agents in `passed` (declined it, or let
-        its acceptance time run out) are not asked again."""
-        # Independent reads, each on its own pool connection: a route waits for the slowest, not
-        # the sum (no transaction is open here).
-        model, roster, location_rules = await asyncio.gather(
-            self.model(location_id), self._roster.profiles(location_id), self._rules.active(location_id)
-        )
-        agents = [a for a in roster if a.agent_id not in passed]
+        its acceptance time run out) are not asked again. `context`: the versions RouteLead
+        just read, so that cached roster and model need no read of their own."""
+        if context is not None:
+            model = await self.model(location_id, context.model_version)
+            roster = await self._roster.matrix(location_id, context.roster_version)
+            location_rules = await self._rules.active(location_id) if context.has_rules else []
+        else:
+            # Independent reads, each on its own pool connection: a route waits for the slowest,
+            # not the sum (no transaction is open here).
+            model, roster, location_rules = await asyncio.gather(
+                self.model(location_id), self._roster.matrix(location_id), self._rules.active(location_id)
+            )
+        considered = np.ones(len(roster), dtype=np.bool_)
+        for agent_id in passed:
+            if (row := roster.index.get(agent_id)) is not None:
+                considered[row] = False
+        agents = roster.profiles if not passed else [a for a in roster.profiles if a.agent_id not in passed]
         features = matching.lead_features(lead)
         rule = rules.first_match(location_rules, lead)
         if rule is not None and rule.target == rules.POND:
             return Plan([], [f"rule '{rule.name}' sends these leads to the pond"], features)
-        screened = matching.screen(
-            lead, agents, timestamps.now(), (lambda a: rules.allowed(rule, lead, a)) if rule else None
+        screened = ranking.screen(
+            lead,
+            roster,
+            timestamps.now(),
+            considered,
+            (lambda a: rules.allowed(rule, lead, a)) if rule else None,
+            # An offer to several agents may reach one off the clock (offers.py).
+            hours=not settings.first_to_claim,
+        )
+        # A team shares its leads round-robin (as peers' lead-flow groups do).
+        round_robin = settings.round_robin or (rule is not None and rule.target == rules.TEAM)
+        ranked = ranking.rank(
+            lead,
+            features,
+            roster,
+            screened.eligible,
+            model,
+            load_weight=settings.load_weight,
+            round_robin=round_robin,
         )
         decision = selection.decide(
             lead,
@@ -230,16 +303,18 @@ class Assigning:
             screened,
             model,
             load_weight=settings.load_weight,
-            # A team shares its leads round-robin (as peers' lead-flow groups do).
-            round_robin=settings.round_robin or (rule is not None and rule.target == rules.TEAM),
+            round_robin=round_robin,
+            order=ranked,
         )
-        order, reasons = decision.order, decision.reasons
+        order: Sequence[tuple[AgentProfile, float, float]] = decision.order
+        reasons = decision.reasons
         if rule is not None:
             reasons.insert(0, f"rule '{rule.name}' matched")
         if not order:
             order = selection.team_leads(lead, features, agents, model, rules.team_of(rule, agents))
             if order:
                 reasons.insert(0, f"fallback to team lead {order[0][0].name}: nobody eligible could take it")
+                return Plan(order, reasons, features, fallback=True)
         return Plan(order, reasons, features)
 
     async def take_first(
@@ -261,58 +336,57 @@ class Assigning:
     ) -> tuple[NewAssignment, Agent | None]:
         """In the caller's transaction: a slot of the best agent in the plan who still has one
         (guarded, so never past capacity), and the assignment to store; no agent: the pond."""
-        for index, (agent, p, score) in enumerate(plan.order):
-            taken = await tx.take_slot(agent.agent_id, agent.capacity)
+        for index, entry in enumerate(plan.order):
+            taken = await tx.take_slot(entry[0].agent_id, entry[0].capacity)
             if taken is None:
                 continue  # another route took its last slot since we read: next in rank
-            pick = selection.explain(lead, plan.features, agent, p, score)
-            why = list(plan.reasons)
-            if index:
-                why.insert(0, f"{taken.name}: the {index} agent(s) ranked above filled up meanwhile")
-            kept = plan.order[index : index + selection.KEPT_CANDIDATES]
-            return NewAssignment(
-                lead.lead_id,
-                lead.location_id,
-                taken.agent_id,
-                why,
-                pick.predicted,
-                [_candidate(lead, plan.features, e) for e in kept],
-                list(pick.features),
-                accept_sla_s=settings.accept_sla_seconds,
-                agent_name=taken.name,
-                lead_snapshot=snapshot,
-                score=lead.score,
-            ), taken
-        reasons = plan.reasons
-        if plan.order:
-            reasons = [*reasons, "every eligible agent filled up while the lead was being routed"]
-        return NewAssignment(
-            lead.lead_id, lead.location_id, None, reasons, 0.0, [], [], score=lead.score
-        ), None
+            return _offer(lead, plan, index, entry, settings, snapshot), taken
+        return _pond(lead, plan), None
 
     async def route(
         self, lead_id: uuid.UUID, location_id: str, score: float, snapshot: ingest_pb.Lead | None
     ) -> Routed:
         """Assign the lead, or return its existing assignment. Idempotent per lead; a lead in
         the pond is tried again."""
-        existing, settings = await asyncio.gather(
-            self._repo.get_assignment(lead_id), self._store.settings(location_id)
-        )
-        if existing is not None and existing.location_id != location_id:
-            raise assignment_missing(lead_id)
-        if existing is not None and existing.state != POND:
-            return await self._existing(existing)
+        context = await self._repo.route_context(location_id, lead_id)
+        if context.assignment_state is not None:
+            if context.assignment_location != location_id:
+                raise assignment_missing(lead_id)
+            if context.assignment_state != POND:
+                existing = await self._repo.get_assignment(lead_id)
+                assert existing is not None  # assignments are never deleted
+                return await self._existing(existing)
+        settings = context.settings
         found = await self.lead(lead_id, location_id, snapshot)
         lead = LeadProfile.of(found, score)
-        plan = await self.plan(lead, location_id, settings, frozenset())
+        plan = await self.plan(lead, location_id, settings, frozenset(), context)
+        raw = found.SerializeToString()
+        if settings.first_to_claim and plan.order and not plan.fallback:
+            return await self._offer(lead, plan, settings, raw, created=context.assignment_state is None)
         async with self._repo.transaction() as tx:
-            version = await tx.bump_roster(location_id)
-            taken = await self.take_first(tx, lead, plan, settings, found.SerializeToString())
-            stored = await tx.store_assignment(taken.new)
+            version, taken, stored = 0, None, None
+            for index, entry in enumerate(plan.order):
+                new = _offer(lead, plan, index, entry, settings, raw)
+                version, taken, stored = await tx.route_to(entry[0].agent_id, entry[0].capacity, new)
+                if taken is not None:
+                    break  # else another route took its last slot since we read: next in rank
+            if taken is None:
+                stored = await tx.store_assignment(_pond(lead, plan))
             if stored is None:
                 raise _Raced  # rolls back the slot just taken
-        self.committed(taken, version)
-        return Routed(stored, taken.agent, created=taken.agent is not None or existing is None)
+        if taken is not None:
+            self._roster.took_slot(location_id, taken, version)
+        return Routed(stored, taken, created=taken is not None or context.assignment_state is None)
+
+    async def _offer(
+        self, lead: LeadProfile, plan: Plan, settings: RoutingSettings, snapshot: bytes, *, created: bool
+    ) -> Routed:
+        async with self._repo.transaction() as tx:
+            stored = await tx.store_assignment(offers.offered(lead, plan, settings, snapshot))
+            if stored is None:
+                raise _Raced
+            await offers.publish(tx.conn, stored)
+        return Routed(stored, None, created=created)
 
     async def _existing(self, assignment: Assignment) -> Routed:
         agent = await self._repo.get_agent(assignment.agent_id) if assignment.agent_id else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from leadengine.routing.v1 import routing_service_pb2 as pb
 
 from services.routing.claiming import Claiming
+from services.routing.manual import ManualReassignment
 from services.routing.repository import Assignment
 from shared import inputs
 from shared.rpc import Context
@@ -13,6 +14,7 @@ from shared.rpc import Context
 
 class ClaimingHandlers:
     _claiming: Claiming
+    _manual: ManualReassignment
 
     def _assignment_proto(self, assignment: Assignment) -> pb.Assignment:
         raise NotImplementedError
@@ -36,3 +38,14 @@ class ClaimingHandlers:
             inputs.parse_uuid(request.agent_id, "agent_id", what="agent id"),
         )
         return pb.DeclineAssignmentResponse(assignment=self._assignment_proto(moved))
+
+    async def ReassignLead(
+        self, request: pb.ReassignLeadRequest, context: Context
+    ) -> pb.ReassignLeadResponse:
+        moved = await self._manual.reassign(
+            inputs.parse_uuid(request.lead_id, "lead_id", what="lead id"),
+            inputs.require_text(request.location_id, "location_id"),
+            inputs.parse_uuid(request.agent_id, "agent_id", what="agent id"),
+            inputs.require_text(request.reason, "reason"),
+        )
+        return pb.ReassignLeadResponse(assignment=self._assignment_proto(moved))

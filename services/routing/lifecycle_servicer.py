@@ -24,6 +24,7 @@ def settings_to_proto(value: settings.RoutingSettings) -> pb.RoutingSettings:
         load_weight=value.load_weight,
         accept_sla_seconds=value.accept_sla_seconds,
         max_reassignments=value.max_reassignments,
+        claim_group_size=value.claim_group_size,
     )
 
 
@@ -64,6 +65,7 @@ class LifecycleHandlers:
             given.load_weight,
             given.accept_sla_seconds,
             given.max_reassignments,
+            given.claim_group_size,
         )
         stored = await self._store.set_settings(location_id, value)
         return pb.SetRoutingSettingsResponse(settings=settings_to_proto(stored))

@@ -6,6 +6,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+import asyncpg
+
 from services.routing.predictor import SuccessModel
 from services.routing.settings import RoutingSettings
 from shared import deadlines
@@ -13,6 +15,17 @@ from shared.db import Conn, Database
 
 # Versions of a location's model kept besides the newest, so a bad update can be inspected.
 KEPT_VERSIONS = 20
+
+
+def settings_of(row: asyncpg.Record) -> RoutingSettings:
+    return RoutingSettings(
+        row["inactivity_days"],
+        row["round_robin"],
+        row["load_weight"],
+        row["accept_sla_seconds"],
+        row["max_reassignments"],
+        row["claim_group_size"],
+    )
 
 
 class LocationStore:
@@ -28,29 +41,26 @@ class LocationStore:
             )
         if row is None:
             return RoutingSettings()
-        return RoutingSettings(
-            row["inactivity_days"],
-            row["round_robin"],
-            row["load_weight"],
-            row["accept_sla_seconds"],
-            row["max_reassignments"],
-        )
+        return settings_of(row)
 
     async def set_settings(self, location_id: str, settings: RoutingSettings) -> RoutingSettings:
         async with self._db.transaction() as conn:
             await conn.execute(
                 "INSERT INTO routing_settings (location_id, inactivity_days, round_robin, load_weight,"
-                " accept_sla_seconds, max_reassignments) VALUES ($1, $2, $3, $4, $5, $6)"
+                " accept_sla_seconds, max_reassignments, claim_group_size)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7)"
                 " ON CONFLICT (location_id) DO UPDATE SET inactivity_days = EXCLUDED.inactivity_days,"
                 " round_robin = EXCLUDED.round_robin, load_weight = EXCLUDED.load_weight,"
                 " accept_sla_seconds = EXCLUDED.accept_sla_seconds,"
-                " max_reassignments = EXCLUDED.max_reassignments, update_time = now()",
+                " max_reassignments = EXCLUDED.max_reassignments,"
+                " claim_group_size = EXCLUDED.claim_group_size, update_time = now()",
                 location_id,
                 settings.inactivity_days,
                 settings.round_robin,
                 settings.load_weight,
                 settings.accept_sla_seconds,
                 settings.max_reassignments,
+                settings.claim_group_size,
                 timeout=deadlines.timeout(2.0),
             )
         return settings

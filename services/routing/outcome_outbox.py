@@ -26,6 +26,14 @@ class OutcomeEvent:
     previous_agent_id: uuid.UUID | None = None
     move_reason: str = ""
     missed_deadline: bool = False
+    # Set when the event offers the lead to agent_id among offer_group agents (first-to-claim).
+    offer_deadline: datetime | None = None
+    offer_group: int = 0
+
+    @property
+    def is_move(self) -> bool:
+        """The lead changed hands (moved on, or left an offer: claimed or unclaimed)."""
+        return self.previous_agent_id is not None or bool(self.move_reason)
 
 
 @dataclass(frozen=True)
@@ -42,8 +50,8 @@ async def publish(conn: Conn, event: OutcomeEvent, subscribers: Iterable[str]) -
     for subscriber in subscribers:
         await conn.execute(
             "INSERT INTO outcome_outbox (event_id, subscriber, lead_id, location_id, agent_id, outcome,"
-            " occurred_time, previous_agent_id, move_reason, missed_deadline, traceparent)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
+            " occurred_time, previous_agent_id, move_reason, missed_deadline, traceparent, offer_deadline,"
+            " offer_group) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
             event.event_id,
             subscriber,
             event.lead_id,
@@ -55,6 +63,8 @@ async def publish(conn: Conn, event: OutcomeEvent, subscribers: Iterable[str]) -
             event.move_reason,
             event.missed_deadline,
             traceparent,
+            event.offer_deadline,
+            event.offer_group,
         )
 
 
@@ -90,6 +100,8 @@ class OutcomeQueue:
                     previous_agent_id=r["previous_agent_id"],
                     move_reason=r["move_reason"],
                     missed_deadline=r["missed_deadline"],
+                    offer_deadline=r["offer_deadline"],
+                    offer_group=r["offer_group"],
                 ),
             )
             for r in sorted(rows, key=lambda r: r["id"])

@@ -31,7 +31,8 @@ Deliver = Callable[[Peers, OutcomeEvent, float], Awaitable[None]]
 
 
 async def to_coordinator(peers: Peers, event: OutcomeEvent, budget_s: float) -> None:
-    """WON stops the lead's journey; a reassignment is told to both agents."""
+    """WON stops the lead's journey; a reassignment is told to both agents; an offer to the
+    agent offered it."""
     request = coordinator_pb.HandleOutcomeRequest(
         event_id=str(event.event_id),
         lead_id=str(event.lead_id),
@@ -40,10 +41,16 @@ async def to_coordinator(peers: Peers, event: OutcomeEvent, budget_s: float) -> 
         occurred_time=timestamps.to_proto(event.occurred_time),
         agent_id=str(event.agent_id or ""),
     )
-    if event.previous_agent_id is not None:
+    if event.offer_deadline is not None:
+        request.offer.CopyFrom(
+            coordinator_pb.LeadOffer(
+                accept_by_time=timestamps.to_proto(event.offer_deadline), group_size=event.offer_group
+            )
+        )
+    elif event.is_move:
         request.reassignment.CopyFrom(
             coordinator_pb.LeadReassignment(
-                previous_agent_id=str(event.previous_agent_id),
+                previous_agent_id=str(event.previous_agent_id or ""),
                 reason=event.move_reason,
                 missed_deadline=event.missed_deadline,
             )

@@ -20,17 +20,19 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import asyncpg
 
+from services.routing import route_context
 from services.routing.agents import AgentFields, Window
+from services.routing.route_context import RouteContext
 from shared import deadlines
 from shared.db import Conn, Database
 from shared.errors import AlreadyExists
 from shared.keyset import Keyset
 
-OPEN, CLOSED, POND = 1, 2, 3
+OPEN, CLOSED, POND, OFFERED = 1, 2, 3, 4
 
 
 @dataclass(frozen=True)
@@ -83,16 +85,8 @@ class Assignment:
     passed_agents: frozenset[uuid.UUID] = frozenset()
     lead_snapshot: bytes | None = None
     score: float = 0.0
-
-
-class AgentLoad(NamedTuple):
-    agent_id: uuid.UUID
-    update_time: datetime  # moves whenever anything but the load changes
-    available: bool
-    active_lead_count: int
-    last_assign_time: datetime | None
-    # Moves with each answer the agent gives, which does not move update_time.
-    response_median_s: float | None = None
+    # First-to-claim: the agents offered the lead at once, in rank order (kept after the claim).
+    offered_agents: tuple[uuid.UUID, ...] = ()
 
 
 # How many of an agent's latest answers its median response time is taken over.
@@ -112,6 +106,8 @@ class NewAssignment:
     agent_name: str = ""  # of agent_id, as the assignment shows it
     lead_snapshot: bytes | None = None
     score: float = 0.0
+    # First-to-claim: offered to these agents at once (agent_id None, state OFFERED).
+    offered: tuple[uuid.UUID, ...] = ()
 
 
 def _windows(raw: list[dict[str, int]]) -> tuple[Window, ...]:
@@ -168,6 +164,7 @@ def _assignment(row: asyncpg.Record) -> Assignment:
         passed_agents=frozenset(row["passed_agents"]),
         lead_snapshot=row["lead_snapshot"],
         score=row["score"],
+        offered_agents=tuple(row["offered_agents"]),
     )
 
 
@@ -203,6 +200,64 @@ def _values(fields: AgentFields) -> tuple[Any, ...]:
         fields.team_id,
         fields.team_lead,
         fields.notify_channel,
+    )
+
+
+# The columns an assignment is stored with ($4 on, see _stored), and what a re-route of a
+# lead in the pond replaces; shared by store_assignment's callers.
+_STORE_COLUMNS = (
+    "lead_id, location_id, agent_id, reasons, state, active, predicted_success, candidates, features,"
+    " accept_by_time, lead_snapshot, score, offered_agents"
+)
+_REPLACE_POND = (
+    " ON CONFLICT (lead_id) DO UPDATE SET agent_id = EXCLUDED.agent_id, reasons = EXCLUDED.reasons,"
+    " state = EXCLUDED.state, active = EXCLUDED.active,"
+    " predicted_success = EXCLUDED.predicted_success,"
+    " candidates = EXCLUDED.candidates, features = EXCLUDED.features, assign_time = now(),"
+    " accept_by_time = EXCLUDED.accept_by_time, lead_snapshot = EXCLUDED.lead_snapshot,"
+    " score = EXCLUDED.score, offered_agents = EXCLUDED.offered_agents,"
+    " last_activity_time = now(), end_reason = '', update_time = now()"
+    f" WHERE assignments.state = {POND}"
+)
+# RouteLead's write. The roster update runs first: the agents update is gated on it by a
+# one-time filter, evaluated before the agent row is scanned (and locked), and the assignment
+# insert reads the agents update; so the lock order is that of every other agent-changing
+# transaction (roster, agent, assignment) and routes never deadlock with them.
+_ROUTE_TO = (
+    "WITH r AS (UPDATE rosters SET version = version + 1 WHERE location_id = $1 RETURNING version),"
+    " s AS (UPDATE agents SET active_lead_count = active_lead_count + 1, last_assign_time = now()"
+    " WHERE agent_id = $2 AND available AND active_lead_count < $3"
+    " AND (SELECT version FROM r) IS NOT NULL RETURNING *),"
+    f" a AS (INSERT INTO assignments ({_STORE_COLUMNS})"
+    f" SELECT $4, $1, s.agent_id, $5, {OPEN}, true, $6, $7, $8,"
+    " CASE WHEN $9 > 0 THEN now() + make_interval(secs => $9) END, $10, $11, '{}' FROM s"
+    f"{_REPLACE_POND} RETURNING *)"
+    " SELECT (SELECT version FROM r) AS roster_version, s.*, a.state AS a_state,"
+    " a.assign_time AS a_assign_time, a.last_activity_time AS a_last_activity_time,"
+    " a.accept_by_time AS a_accept_by_time, a.accept_time AS a_accept_time,"
+    " a.reassign_count AS a_reassign_count, a.passed_agents AS a_passed_agents"
+    " FROM (SELECT 1) one LEFT JOIN s ON true LEFT JOIN a ON true"
+)
+
+
+def _state(new: NewAssignment) -> tuple[int, bool]:
+    """(state, holds a slot) of an assignment about to be stored."""
+    if new.offered:
+        return OFFERED, False
+    return (OPEN, True) if new.agent_id is not None else (POND, False)
+
+
+def _stored(new: NewAssignment) -> tuple[Any, ...]:
+    """$4.. of _ROUTE_TO."""
+    return (
+        new.lead_id,
+        new.reasons,
+        new.predicted_success,
+        new.candidates,
+        new.features,
+        float(new.accept_sla_s),
+        new.lead_snapshot,
+        new.score,
     )
 
 
@@ -292,19 +347,11 @@ class RoutingTx:
     async def store_assignment(self, new: NewAssignment) -> Assignment | None:
         """Insert (or turn a pond assignment into) this one. None when the lead already holds an
         open or closed assignment (a concurrent RouteLead stored it)."""
-        state, active = (OPEN, True) if new.agent_id is not None else (POND, False)
+        state, active = _state(new)
         row = await self._conn.fetchrow(
-            "INSERT INTO assignments (lead_id, location_id, agent_id, reasons, state, active,"
-            " predicted_success, candidates, features, accept_by_time, lead_snapshot, score)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
-            " CASE WHEN $10 > 0 THEN now() + make_interval(secs => $10) END, $11, $12)"
-            " ON CONFLICT (lead_id) DO UPDATE SET agent_id = EXCLUDED.agent_id, reasons = EXCLUDED.reasons,"
-            " state = EXCLUDED.state, active = EXCLUDED.active,"
-            " predicted_success = EXCLUDED.predicted_success,"
-            " candidates = EXCLUDED.candidates, features = EXCLUDED.features, assign_time = now(),"
-            " accept_by_time = EXCLUDED.accept_by_time, lead_snapshot = EXCLUDED.lead_snapshot,"
-            " score = EXCLUDED.score, last_activity_time = now(), end_reason = '', update_time = now()"
-            f" WHERE assignments.state = {POND} RETURNING *, $13::text AS agent_name",
+            f"INSERT INTO assignments ({_STORE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
+            " CASE WHEN $10 > 0 THEN now() + make_interval(secs => $10) END, $11, $12, $14)"
+            f"{_REPLACE_POND} RETURNING *, $13::text AS agent_name",
             new.lead_id,
             new.location_id,
             new.agent_id,
@@ -318,8 +365,50 @@ class RoutingTx:
             new.lead_snapshot,
             new.score,
             new.agent_name,
+            list(new.offered),
         )
         return None if row is None else _assignment(row)
+
+    async def route_to(
+        self, agent_id: uuid.UUID, capacity: int, new: NewAssignment
+    ) -> tuple[int, Agent | None, Assignment | None]:
+        """bump_roster, take_slot and store_assignment as one statement (one round trip, in
+        the same lock order: roster row, agent row, assignment row): (the new roster version,
+        the agent as the slot left it or None when it had none, the stored assignment or None
+        when the lead already holds an open or closed one, whose slot the caller rolls back)."""
+        row = await self._conn.fetchrow(_ROUTE_TO, new.location_id, agent_id, capacity, *_stored(new))
+        assert row is not None
+        version = int(row["roster_version"] or 0)
+        if row["agent_id"] is None:
+            return version, None, None
+        taken = _agent(row)
+        if row["a_state"] is None:
+            return version, taken, None
+        return (
+            version,
+            taken,
+            Assignment(
+                lead_id=new.lead_id,
+                location_id=new.location_id,
+                agent_id=taken.agent_id,
+                agent_name=taken.name,
+                reasons=tuple(new.reasons),
+                active=True,
+                assign_time=row["a_assign_time"],
+                state=row["a_state"],
+                end_reason="",
+                last_activity_time=row["a_last_activity_time"],
+                predicted_success=new.predicted_success,
+                candidates=tuple(new.candidates),
+                features=tuple(new.features),
+                accept_by_time=row["a_accept_by_time"],
+                accept_time=row["a_accept_time"],
+                reassign_count=row["a_reassign_count"],
+                passed_agents=frozenset(row["a_passed_agents"]),
+                lead_snapshot=new.lead_snapshot,
+                score=new.score,
+            ),
+        )
 
     async def accept(self, lead_id: uuid.UUID, agent_id: uuid.UUID) -> bool:
         """Mark the open assignment accepted by its agent; False when it is not theirs (or not
@@ -333,47 +422,135 @@ class RoutingTx:
         return row is not None
 
     async def move(
-        self, held: Assignment, new: NewAssignment, why: str, *, passed: uuid.UUID
+        self, held: Assignment, new: NewAssignment, why: str, *, passed: uuid.UUID | None
     ) -> Assignment | None:
-        """Move an open, unaccepted assignment from `held.agent_id` to `new.agent_id` (None: the
-        pond), freeing the old agent's slot; the caller has already taken the new agent's. None
-        when the assignment changed since it was read (accepted, closed, moved): nothing moves."""
-        state, active = (OPEN, True) if new.agent_id is not None else (POND, False)
+        """Move an open, unaccepted assignment from `held.agent_id` (or an unclaimed offer, from
+        its group) to `new` (an agent, a new group, or the pond), freeing the old agent's slot;
+        the caller has already taken the new agent's. None when the assignment changed since it
+        was read (accepted, claimed, closed, moved, an offer declined): nothing moves."""
+        state, _ = _state(new)
+        offer = held.state == OFFERED
+        guard = (
+            f"state = {OFFERED} AND offered_agents = $11::uuid[]"
+            if offer
+            else "agent_id = $11::uuid AND active AND accept_time IS NULL"
+        )
         row = await self._conn.fetchrow(
-            "UPDATE assignments SET agent_id = $3, state = $4, active = $5, reasons = $6,"
-            " predicted_success = $7, candidates = $8, features = $9,"
-            " accept_by_time = CASE WHEN $10 > 0 THEN now() + make_interval(secs => $10) END,"
-            " passed_agents = array_append(passed_agents, $11),"
-            " reassign_count = reassign_count + CASE WHEN $3::uuid IS NULL THEN 0 ELSE 1 END,"
-            " end_reason = $12, assign_time = now(), update_time = now()"
-            " WHERE lead_id = $1 AND agent_id = $2 AND active AND accept_time IS NULL RETURNING lead_id",
+            "UPDATE assignments SET agent_id = $2, state = $3, active = $4, reasons = $5,"
+            " predicted_success = $6, candidates = $7, features = $8,"
+            " accept_by_time = CASE WHEN $9 > 0 THEN now() + make_interval(secs => $9) END,"
+            + (
+                " passed_agents = passed_agents || offered_agents,"
+                if offer
+                else " passed_agents = array_append(passed_agents, $11::uuid),"
+            )
+            + f" reassign_count = reassign_count + CASE WHEN $3::smallint = {POND} THEN 0 ELSE 1 END,"
+            " offered_agents = $12, end_reason = $10, assign_time = now(), update_time = now()"
+            f" WHERE lead_id = $1 AND {guard} RETURNING lead_id",
             held.lead_id,
-            held.agent_id,
             new.agent_id,
             state,
-            active,
+            state == OPEN,
             new.reasons,
             new.predicted_success,
             new.candidates,
             new.features,
             float(new.accept_sla_s),
-            passed,
-            "" if active else why,
+            why if state == POND else "",
+            list(held.offered_agents) if offer else passed,
+            list(new.offered),
         )
         if row is None:
             return None
-        await self._conn.execute(
-            "UPDATE agents SET active_lead_count = active_lead_count - 1 WHERE agent_id = $1", held.agent_id
-        )
+        if not offer:
+            await self._conn.execute(
+                "UPDATE agents SET active_lead_count = active_lead_count - 1 WHERE agent_id = $1",
+                held.agent_id,
+            )
         return await self.find_assignment(held.lead_id)
 
+    async def reassign(
+        self,
+        held: Assignment,
+        agent_id: uuid.UUID,
+        reasons: list[str],
+        predicted: float,
+        features: list[str],
+        accept_sla_s: int,
+    ) -> bool:
+        """An operator's move of `held` (open, offered or in the pond) to `agent_id`, awaiting
+        their accept; the previous holder's slot is given back. False, nothing changed, when the
+        assignment changed since it was read. The caller took the new agent's slot."""
+        row = await self._conn.fetchrow(
+            f"UPDATE assignments SET agent_id = $2, state = {OPEN}, active = true, reasons = $3,"
+            " predicted_success = $4, features = $5,"
+            " accept_by_time = now() + make_interval(secs => $6), accept_time = NULL,"
+            " reassign_count = reassign_count + 1, end_reason = '', assign_time = now(),"
+            " last_activity_time = now(), update_time = now()"
+            " WHERE lead_id = $1 AND state = $7 AND agent_id IS NOT DISTINCT FROM $8 RETURNING lead_id",
+            held.lead_id,
+            agent_id,
+            reasons,
+            predicted,
+            features,
+            float(accept_sla_s),
+            held.state,
+            held.agent_id,
+        )
+        if row is None:
+            return False
+        if held.state == OPEN:
+            await self._conn.execute(
+                "UPDATE agents SET active_lead_count = active_lead_count - 1 WHERE agent_id = $1",
+                held.agent_id,
+            )
+        return True
+
+    async def claim(
+        self,
+        lead_id: uuid.UUID,
+        agent_id: uuid.UUID,
+        predicted: float,
+        features: list[str],
+        reasons: list[str],
+    ) -> bool:
+        """The offered lead becomes `agent_id`'s, accepted now; False when it is no longer
+        offered to them (claimed first by another, moved on, declined). The caller took the
+        agent's slot in this transaction."""
+        row = await self._conn.fetchrow(
+            f"UPDATE assignments SET state = {OPEN}, active = true, agent_id = $2, accept_time = now(),"
+            " accept_by_time = NULL, predicted_success = $3, features = $4, reasons = $5,"
+            " last_activity_time = now(), update_time = now()"
+            f" WHERE lead_id = $1 AND state = {OFFERED} AND $2 = ANY(offered_agents) RETURNING lead_id",
+            lead_id,
+            agent_id,
+            predicted,
+            features,
+            reasons,
+        )
+        return row is not None
+
+    async def decline_offer(self, lead_id: uuid.UUID, agent_id: uuid.UUID) -> list[uuid.UUID] | None:
+        """Take the agent out of the lead's open offer; the agents still offered it, or None
+        when it was not offered to them (any more)."""
+        row = await self._conn.fetchrow(
+            "UPDATE assignments SET offered_agents = array_remove(offered_agents, $2),"
+            " passed_agents = array_append(passed_agents, $2), update_time = now()"
+            f" WHERE lead_id = $1 AND state = {OFFERED} AND $2 = ANY(offered_agents)"
+            " RETURNING offered_agents",
+            lead_id,
+            agent_id,
+        )
+        return None if row is None else list(row["offered_agents"])
+
     async def close(self, lead_id: uuid.UUID, reason: str, *, idle_days: int = 0) -> Assignment | None:
-        """Close the lead's open assignment and give its agent the slot back; None when it was
-        not open (already closed, in the pond, or absent): nothing changes then. With idle_days,
-        only while the lead is still that idle (activity may have arrived since the sweep read)."""
+        """Close the lead's open assignment and give its agent the slot back, or close its open
+        first-to-claim offer (no slot, nobody can claim it any more); None when it was neither
+        (already closed, in the pond, or absent): nothing changes then. With idle_days, only
+        while the lead is still that idle (activity may have arrived since the sweep read)."""
         row = await self._conn.fetchrow(
             f"UPDATE assignments SET active = false, state = {CLOSED}, end_reason = $2, update_time = now()"
-            " WHERE lead_id = $1 AND active"
+            f" WHERE lead_id = $1 AND (active OR state = {OFFERED})"
             " AND ($3 = 0 OR last_activity_time < now() - make_interval(days => $3)) RETURNING agent_id",
             lead_id,
             reason,
@@ -381,10 +558,11 @@ class RoutingTx:
         )
         if row is None:
             return None
-        await self._conn.execute(
-            "UPDATE agents SET active_lead_count = active_lead_count - 1 WHERE agent_id = $1",
-            row["agent_id"],
-        )
+        if row["agent_id"] is not None:  # an offer names no agent and holds no slot
+            await self._conn.execute(
+                "UPDATE agents SET active_lead_count = active_lead_count - 1 WHERE agent_id = $1",
+                row["agent_id"],
+            )
         return await self.find_assignment(lead_id)
 
     async def add_outcome(
@@ -459,6 +637,9 @@ class RoutingRepository:
             )
         return None if row is None else _agent(row)
 
+    async def route_context(self, location_id: str, lead_id: uuid.UUID) -> RouteContext:
+        return await route_context.read(self._db, location_id, lead_id)
+
     async def roster_version(self, location_id: str) -> int:
         async with self._db.connection() as conn:
             version = await conn.fetchval(
@@ -468,27 +649,21 @@ class RoutingRepository:
             )
         return int(version or 0)
 
-    async def agent_loads(self, location_id: str) -> list[AgentLoad]:
-        """What changes between routes, for every agent of the location, unlocked: RouteLead
-        ranks on it, then takes a slot with a guarded update, so a stale read can only cost a
-        retry, never an extra lead."""
+    async def roster_changes(self, location_id: str, since: int) -> tuple[int, list[Agent]]:
+        """The location's roster version and its agents changed after version `since` (every
+        agent when `since` is -1), read in one snapshot, unlocked: RouteLead ranks on them,
+        then takes a slot with a guarded update, so a stale read can only cost a retry."""
         async with self._db.connection() as conn:
             rows = await conn.fetch(
-                "SELECT agent_id, update_time, available, active_lead_count, last_assign_time,"
-                " response_median_s FROM agents WHERE location_id = $1",
+                "SELECT r.version AS current_version, a.* FROM rosters r LEFT JOIN agents a"
+                " ON a.location_id = r.location_id AND a.roster_version > $2 WHERE r.location_id = $1",
                 location_id,
+                since,
                 timeout=deadlines.timeout(2.0),
             )
-        return [AgentLoad(*r) for r in rows]
-
-    async def agents_by_id(self, agent_ids: list[uuid.UUID]) -> list[Agent]:
-        async with self._db.connection() as conn:
-            rows = await conn.fetch(
-                "SELECT * FROM agents WHERE agent_id = any($1::uuid[])",
-                agent_ids,
-                timeout=deadlines.timeout(2.0),
-            )
-        return [_agent(r) for r in rows]
+        if not rows:
+            return 0, []
+        return int(rows[0]["current_version"]), [_agent(r) for r in rows if r["agent_id"] is not None]
 
     async def list_agents(self, location_id: str, after: tuple[str, str] | None, limit: int) -> list[Agent]:
         """Up to limit + 1 agents after `after` (name, agent_id), by name."""
@@ -539,8 +714,8 @@ class RoutingRepository:
         """Open assignments whose acceptance deadline passed, oldest first."""
         async with self._db.connection() as conn:
             rows = await conn.fetch(
-                "SELECT lead_id FROM assignments WHERE active AND accept_by_time < now()"
-                " ORDER BY accept_by_time LIMIT $1",
+                f"SELECT lead_id FROM assignments WHERE (active OR state = {OFFERED})"
+                " AND accept_by_time < now() ORDER BY accept_by_time LIMIT $1",
                 limit,
                 timeout=deadlines.timeout(5.0),
             )
@@ -565,7 +740,6 @@ class RoutingRepository:
 
 __all__: Sequence[str] = [
     "Agent",
-    "AgentLoad",
     "Assignment",
     "NewAssignment",
     "RoutingRepository",

@@ -12,6 +12,7 @@ only for the few an assignment keeps.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.routing.matching import (
@@ -24,6 +25,7 @@ from services.routing.matching import (
     wanted_specialties,
 )
 from services.routing.predictor import SuccessModel, sigmoid
+from services.routing.ranking import Order, Screen
 
 # Candidates kept on the assignment: enough to audit a decision without storing the roster.
 KEPT_CANDIDATES = 10
@@ -42,7 +44,7 @@ class Ranked:
 class Decision:
     chosen: Ranked | None  # None: nobody eligible, the lead goes to the pond
     # Every eligible agent with its predicted success and score, best first.
-    order: list[tuple[AgentProfile, float, float]]
+    order: Sequence[tuple[AgentProfile, float, float]]
     reasons: list[str]
 
 
@@ -64,6 +66,20 @@ def explain(
     if agent.response_s is not None:
         why.append(f"{response_words(agent.response_s)} ({agent.response_feature})")
     return Ranked(agent, p, score, tuple(why), tuple(lead_features + pair))
+
+
+def candidate(
+    lead: LeadProfile, lead_features: list[str], entry: tuple[AgentProfile, float, float]
+) -> dict[str, object]:
+    """One of the ranked agents an assignment keeps (Assignment.candidates), with its words."""
+    r = explain(lead, lead_features, *entry)
+    return {
+        "agent_id": str(r.agent.agent_id),
+        "predicted_success": r.predicted,
+        "active_lead_count": r.agent.active,
+        "score": r.score,
+        "reasons": list(r.reasons),
+    }
 
 
 class PairLogit:
@@ -136,13 +152,18 @@ def decide(
     lead: LeadProfile,
     lead_features: list[str],
     agents: list[AgentProfile],
-    screened: Screened,
+    screened: Screened | Screen,
     model: SuccessModel,
     *,
     load_weight: float,
     round_robin: bool,
+    order: Sequence[tuple[AgentProfile, float, float]] | None = None,
 ) -> Decision:
-    order = rank(lead, lead_features, screened, model, load_weight=load_weight, round_robin=round_robin)
+    """`order`: the ranking already made over the roster matrix (ranking.rank); else `rank`
+    ranks `screened.eligible` here."""
+    if order is None:
+        assert isinstance(screened, Screened)
+        order = rank(lead, lead_features, screened, model, load_weight=load_weight, round_robin=round_robin)
     by_reason: dict[str, list[AgentProfile]] = {}
     by_id = {a.agent_id: a for a in agents} if screened.excluded else {}
     for agent_id, why in screened.excluded.items():
@@ -169,7 +190,12 @@ def decide(
         reasons.append(
             f"the lead prefers {screened.language_required}; only agents who speak it were eligible"
         )
-    tied = [other for other, _, s in order[1:] if s == score and not round_robin]
+    if round_robin:
+        tied: list[AgentProfile] = []
+    elif isinstance(order, Order):
+        tied = order.tied_with_first()
+    else:
+        tied = [other for other, _, s in order[1:] if s == score]
     if tied:
         reasons.append(f"tie with {_names(tied)}: fewer open leads, then longest wait since a last lead")
     return Decision(best, order, reasons + skipped)

@@ -12,8 +12,9 @@ from services.routing.claiming_servicer import ClaimingHandlers
 from services.routing.lifecycle import Lifecycle
 from services.routing.lifecycle_servicer import LifecycleHandlers
 from services.routing.location_store import LocationStore
+from services.routing.manual import ManualReassignment
 from services.routing.outcomes import OutcomeRecording
-from services.routing.repository import Agent, Assignment
+from services.routing.repository import OFFERED, Agent, Assignment
 from services.routing.roster import Roster
 from services.routing.rule_store import RuleStore
 from services.routing.rules_servicer import RuleHandlers
@@ -81,6 +82,7 @@ def assignment_to_proto(assignment: Assignment) -> pb.Assignment:
         accept_by_time=timestamps.to_proto(assignment.accept_by_time),
         accept_time=timestamps.to_proto(assignment.accept_time),
         reassign_count=assignment.reassign_count,
+        offered_agent_ids=[str(a) for a in assignment.offered_agents] if assignment.state == OFFERED else [],
     )
 
 
@@ -123,6 +125,7 @@ class RoutingServicer(LifecycleHandlers, RuleHandlers, ClaimingHandlers, pb_grpc
         store: LocationStore,
         rule_store: RuleStore,
         claiming: Claiming,
+        manual: ManualReassignment,
     ) -> None:
         self._roster = roster
         self._assigning = assigning
@@ -131,6 +134,7 @@ class RoutingServicer(LifecycleHandlers, RuleHandlers, ClaimingHandlers, pb_grpc
         self._store = store
         self._rule_store = rule_store
         self._claiming = claiming
+        self._manual = manual
 
     def _assignment_proto(self, assignment: Assignment) -> pb.Assignment:
         return assignment_to_proto(assignment)

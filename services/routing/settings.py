@@ -15,6 +15,8 @@ DEFAULT_ACCEPT_SLA_SECONDS = 300
 MAX_ACCEPT_SLA_SECONDS = 7 * 24 * 3600
 DEFAULT_MAX_REASSIGNMENTS = 3
 MAX_REASSIGNMENTS = 20
+# First-to-claim: at most this many agents are offered a lead at once.
+MAX_CLAIM_GROUP = 10
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,12 @@ class RoutingSettings:
     load_weight: float = DEFAULT_LOAD_WEIGHT
     accept_sla_seconds: int = DEFAULT_ACCEPT_SLA_SECONDS
     max_reassignments: int = DEFAULT_MAX_REASSIGNMENTS
+    # 2..MAX_CLAIM_GROUP: first-to-claim, offering each lead to this many agents at once; 0: off.
+    claim_group_size: int = 0
+
+    @property
+    def first_to_claim(self) -> bool:
+        return self.claim_group_size >= 2
 
 
 def _range(value: int, field: str, maximum: int) -> int:
@@ -42,10 +50,12 @@ def checked(
     load_weight: float,
     accept_sla_seconds: int = 0,
     max_reassignments: int = 0,
+    claim_group_size: int = 0,
 ) -> RoutingSettings:
     """0 means the default for every number."""
     _range(accept_sla_seconds, "settings.accept_sla_seconds", MAX_ACCEPT_SLA_SECONDS)
     _range(max_reassignments, "settings.max_reassignments", MAX_REASSIGNMENTS)
+    _range(claim_group_size, "settings.claim_group_size", MAX_CLAIM_GROUP)
     if not 0 <= inactivity_days <= MAX_INACTIVITY_DAYS:
         raise InvalidArgument(
             f"settings.inactivity_days {inactivity_days} is out of range",
@@ -64,4 +74,5 @@ def checked(
         load_weight=load_weight or DEFAULT_LOAD_WEIGHT,
         accept_sla_seconds=accept_sla_seconds or DEFAULT_ACCEPT_SLA_SECONDS,
         max_reassignments=max_reassignments or DEFAULT_MAX_REASSIGNMENTS,
+        claim_group_size=claim_group_size if claim_group_size >= 2 else 0,
     )

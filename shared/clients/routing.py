@@ -58,7 +58,9 @@ class RoutingClient(Client):
             if err.code == grpc.StatusCode.FAILED_PRECONDITION and err.reason == NO_AGENT_AVAILABLE:
                 return Unrouted(err.message)
             raise
-        if resp.assignment.state == pb.ASSIGNMENT_STATE_POND:
+        if resp.assignment.state in (pb.ASSIGNMENT_STATE_POND, pb.ASSIGNMENT_STATE_OFFERED):
+            # Offered to several agents at once: nobody holds it until one claims it, and the
+            # claim reaches the journey as a move (HandleOutcome with a reassignment).
             return Unrouted("; ".join(resp.assignment.reasons))
         return Routed(resp.assignment, resp.agent)
 

@@ -523,6 +523,23 @@ async def _decline(m: Mesh, me: Tenant, other: Tenant) -> None:
     await _assignment_kept(m, other, call)
 
 
+@probe("routing/ReassignLead")
+async def _reassign(m: Mesh, me: Tenant, other: Tenant) -> None:
+    # The other location's lead, to my agent or to theirs, asked as me: NOT_FOUND, unchanged.
+    for agent_id in (me.agent_id, other.agent_id):
+        call = m.clients.routing.ReassignLead(
+            routing_pb.ReassignLeadRequest(
+                lead_id=other.lead_id,
+                location_id=me.location,
+                agent_id=agent_id,
+                reason="probe",
+                request_id=key(),
+            ),
+            timeout=5,
+        )
+        await _assignment_kept(m, other, call)
+
+
 @probe("routing/UpsertRoutingRule")
 async def _routing_rule(m: Mesh, me: Tenant, other: Tenant) -> None:
     stub = m.clients.routing

@@ -39,13 +39,16 @@ class JourneyHolder:
         Agent names are looked up before the transaction (never await a peer inside one)."""
         move = request.reassignment
         # Checked before anything is written: a malformed relay changes nothing.
-        previous = inputs.parse_uuid(
-            move.previous_agent_id, "reassignment.previous_agent_id", what="agent id"
+        # Empty when the lead leaves an offer to several agents (first-to-claim).
+        previous = (
+            inputs.parse_uuid(move.previous_agent_id, "reassignment.previous_agent_id", what="agent id")
+            if move.previous_agent_id
+            else None
         )
         new = inputs.parse_uuid(request.agent_id, "agent_id", what="agent id") if request.agent_id else None
         details = {
             "event_id": request.event_id,
-            "from_agent_id": str(previous),
+            "from_agent_id": str(previous or ""),
             "from_agent_name": await self._name(previous, location_id),
             "to_agent_id": str(new or ""),
             "to_agent_name": await self._name(new, location_id),

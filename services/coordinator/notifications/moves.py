@@ -12,12 +12,14 @@ from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
 from services.coordinator.notifications import notifier, templates
 from services.coordinator.notifications.notifier import AgentNotifier
+from shared import inputs, timestamps
 from shared.clients import IngestClient, RoutingClient
 
 log = logging.getLogger(__name__)
 
 SLA_BREACH = "sla_breach:"
 REASSIGNED = "reassigned:"
+OFFERED = "offered:"
 
 
 class AgentMoves:
@@ -62,3 +64,22 @@ class AgentMoves:
                 subject=subject,
                 body=body,
             )
+
+    async def offered(self, request: pb.HandleOutcomeRequest, lead_id: uuid.UUID, location_id: str) -> None:
+        """Routing offered the lead to request.agent_id among several (first-to-claim): that
+        agent hears of it once (the step key carries routing's event id)."""
+        agent_id = inputs.parse_uuid(request.agent_id, "agent_id", what="agent id")
+        lead = await self._ingest.get_lead(lead_id)
+        agent = await notifier.known_agent(self._routing, agent_id, location_id)
+        deadline = timestamps.from_proto(request.offer.accept_by_time)
+        subject, body = templates.offered_to_you(
+            lead, request.offer.group_size, deadline.strftime("%H:%M UTC") if deadline else ""
+        )
+        await self._notes.notify(
+            agent_id=agent_id,
+            lead_id=lead_id,
+            step_key=f"{OFFERED}{request.event_id}",
+            target=notifier.agent_target(agent),
+            subject=subject,
+            body=body,
+        )

@@ -41,6 +41,17 @@ def reassigned_to_you(lead: ingest_pb.Lead | None, reason: str) -> tuple[str, st
     )
 
 
+def offered_to_you(lead: ingest_pb.Lead | None, group_size: int, accept_by: str) -> tuple[str, str]:
+    """First-to-claim: the lead went to several agents at once; whoever accepts first gets it."""
+    who = _who(lead) if lead is not None else "A lead"
+    others = f" and {group_size - 1} other agent(s)" if group_size > 1 else ""
+    until = f" before {accept_by}" if accept_by else ""
+    return (
+        f"New lead up for grabs: {who}",
+        f"{who} was offered to you{others} at once. The first to accept it{until} gets it.",
+    )
+
+
 def missed_deadline(lead: ingest_pb.Lead | None, new_agent: str) -> tuple[str, str]:
     who = _who(lead) if lead is not None else "A lead"
     where = f"went to {new_agent}" if new_agent else "went back to the pond"

@@ -2791,6 +2791,7 @@ class HandleOutcomeRequest(_message.Message):
     OCCURRED_TIME_FIELD_NUMBER: _builtins.int
     AGENT_ID_FIELD_NUMBER: _builtins.int
     REASSIGNMENT_FIELD_NUMBER: _builtins.int
+    OFFER_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique per recorded outcome; a redelivery repeats it."""
     lead_id: _builtins.str
@@ -2807,6 +2808,13 @@ class HandleOutcomeRequest(_message.Message):
         when it went to the pond.
         """
 
+    @_builtins.property
+    def offer(self) -> Global___LeadOffer:
+        """--- routing branch: first-to-claim ---
+        Set when routing offered the lead to agent_id among several agents at once
+        (outcome unset): the agent hears of it, and the first to accept gets it.
+        """
+
     def __init__(
         self,
         *,
@@ -2817,10 +2825,11 @@ class HandleOutcomeRequest(_message.Message):
         occurred_time: _timestamp_pb2.Timestamp | None = ...,
         agent_id: _builtins.str = ...,
         reassignment: Global___LeadReassignment | None = ...,
+        offer: Global___LeadOffer | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_time", b"occurred_time", "reassignment", b"reassignment"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_time", b"occurred_time", "offer", b"offer", "reassignment", b"reassignment"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "event_id", b"event_id", "lead_id", b"lead_id", "location_id", b"location_id", "occurred_time", b"occurred_time", "outcome", b"outcome", "reassignment", b"reassignment"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "event_id", b"event_id", "lead_id", b"lead_id", "location_id", b"location_id", "occurred_time", b"occurred_time", "offer", b"offer", "outcome", b"outcome", "reassignment", b"reassignment"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -3007,7 +3016,9 @@ class LeadReassignment(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     MISSED_DEADLINE_FIELD_NUMBER: _builtins.int
     previous_agent_id: _builtins.str
-    """The agent who held the lead before the move."""
+    """The agent who held the lead before the move; empty when the lead leaves an offer to
+    several agents (first-to-claim): claimed by agent_id, or moved on unclaimed.
+    """
     reason: _builtins.str
     """Routing's words for why it moved, e.g. "Ann did not accept in time"."""
     missed_deadline: _builtins.bool
@@ -3193,3 +3204,34 @@ class StartHighLevelInstallResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___StartHighLevelInstallResponse: _TypeAlias = StartHighLevelInstallResponse  # noqa: Y015
+
+@_typing.final
+class LeadOffer(_message.Message):
+    """--- routing branch: first-to-claim ---
+
+    A lead offered to several agents at once (routing's first-to-claim mode).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCEPT_BY_TIME_FIELD_NUMBER: _builtins.int
+    GROUP_SIZE_FIELD_NUMBER: _builtins.int
+    group_size: _builtins.int
+    """How many agents were offered the lead together."""
+    @_builtins.property
+    def accept_by_time(self) -> _timestamp_pb2.Timestamp:
+        """The offer closes then; nobody claimed: routing moves the lead on."""
+
+    def __init__(
+        self,
+        *,
+        accept_by_time: _timestamp_pb2.Timestamp | None = ...,
+        group_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["accept_by_time", b"accept_by_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accept_by_time", b"accept_by_time", "group_size", b"group_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LeadOffer: _TypeAlias = LeadOffer  # noqa: Y015

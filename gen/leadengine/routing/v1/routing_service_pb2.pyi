@@ -34,6 +34,10 @@ class _AssignmentStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Assig
     """Ended (won, lost, opted out, deleted, reassigned, inactive); the slot is free."""
     ASSIGNMENT_STATE_POND: _AssignmentState.ValueType  # 3
     """Nobody could take the lead: it waits in the location's pond (end_reason says why)."""
+    ASSIGNMENT_STATE_OFFERED: _AssignmentState.ValueType  # 4
+    """routing branch: offered to several agents at once (first-to-claim); no slot is held
+    until one of them accepts it before accept_by_time.
+    """
 
 class AssignmentState(_AssignmentState, metaclass=_AssignmentStateEnumTypeWrapper):
     """Where an assignment stands."""
@@ -45,6 +49,10 @@ ASSIGNMENT_STATE_CLOSED: AssignmentState.ValueType  # 2
 """Ended (won, lost, opted out, deleted, reassigned, inactive); the slot is free."""
 ASSIGNMENT_STATE_POND: AssignmentState.ValueType  # 3
 """Nobody could take the lead: it waits in the location's pond (end_reason says why)."""
+ASSIGNMENT_STATE_OFFERED: AssignmentState.ValueType  # 4
+"""routing branch: offered to several agents at once (first-to-claim); no slot is held
+until one of them accepts it before accept_by_time.
+"""
 Global___AssignmentState: _TypeAlias = AssignmentState  # noqa: Y015
 
 class _Outcome:
@@ -593,6 +601,7 @@ class Assignment(_message.Message):
     ACCEPT_BY_TIME_FIELD_NUMBER: _builtins.int
     ACCEPT_TIME_FIELD_NUMBER: _builtins.int
     REASSIGN_COUNT_FIELD_NUMBER: _builtins.int
+    OFFERED_AGENT_IDS_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
     agent_id: _builtins.str
     location_id: _builtins.str
@@ -612,7 +621,9 @@ class Assignment(_message.Message):
     def assign_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def candidates(self) -> _containers.RepeatedCompositeFieldContainer[Global___AssignmentCandidate]:
-        """Every agent considered, best first, so the decision can be audited."""
+        """The agents ranked best, from the one chosen on, at most 10 (the rest of the roster is
+        summarised in reasons), so the decision can be audited.
+        """
 
     @_builtins.property
     def last_activity_time(self) -> _timestamp_pb2.Timestamp:
@@ -624,6 +635,13 @@ class Assignment(_message.Message):
 
     @_builtins.property
     def accept_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def offered_agent_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """--- routing branch: first-to-claim ---
+        While state is OFFERED: the agents offered the lead at once; the first to
+        AcceptAssignment gets it, and the others' offers close.
+        """
+
     def __init__(
         self,
         *,
@@ -641,10 +659,11 @@ class Assignment(_message.Message):
         accept_by_time: _timestamp_pb2.Timestamp | None = ...,
         accept_time: _timestamp_pb2.Timestamp | None = ...,
         reassign_count: _builtins.int = ...,
+        offered_agent_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["accept_by_time", b"accept_by_time", "accept_time", b"accept_time", "assign_time", b"assign_time", "last_activity_time", b"last_activity_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accept_by_time", b"accept_by_time", "accept_time", b"accept_time", "agent_id", b"agent_id", "agent_name", b"agent_name", "assign_time", b"assign_time", "candidates", b"candidates", "end_reason", b"end_reason", "last_activity_time", b"last_activity_time", "lead_id", b"lead_id", "location_id", b"location_id", "predicted_success", b"predicted_success", "reasons", b"reasons", "reassign_count", b"reassign_count", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accept_by_time", b"accept_by_time", "accept_time", b"accept_time", "agent_id", b"agent_id", "agent_name", b"agent_name", "assign_time", b"assign_time", "candidates", b"candidates", "end_reason", b"end_reason", "last_activity_time", b"last_activity_time", "lead_id", b"lead_id", "location_id", b"location_id", "offered_agent_ids", b"offered_agent_ids", "predicted_success", b"predicted_success", "reasons", b"reasons", "reassign_count", b"reassign_count", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -906,6 +925,7 @@ class RoutingSettings(_message.Message):
     LOAD_WEIGHT_FIELD_NUMBER: _builtins.int
     ACCEPT_SLA_SECONDS_FIELD_NUMBER: _builtins.int
     MAX_REASSIGNMENTS_FIELD_NUMBER: _builtins.int
+    CLAIM_GROUP_SIZE_FIELD_NUMBER: _builtins.int
     inactivity_days: _builtins.int
     """An open assignment with no lead activity for this many days closes and
     frees its slot; 0 = the default (30).
@@ -922,6 +942,13 @@ class RoutingSettings(_message.Message):
     """
     max_reassignments: _builtins.int
     """Times a lead moves on (decline or SLA) before it goes to the pond; 0 = the default (3)."""
+    claim_group_size: _builtins.int
+    """--- routing branch: first-to-claim ---
+    2..10: RouteLead offers each lead to this many of the best eligible agents at
+    once (agents outside working hours included) and the first to accept gets it;
+    nobody within accept_sla_seconds: the next group, then a team lead, then the
+    pond. 0 or 1 = off (one agent at a time).
+    """
     def __init__(
         self,
         *,
@@ -930,10 +957,11 @@ class RoutingSettings(_message.Message):
         load_weight: _builtins.float = ...,
         accept_sla_seconds: _builtins.int = ...,
         max_reassignments: _builtins.int = ...,
+        claim_group_size: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accept_sla_seconds", b"accept_sla_seconds", "inactivity_days", b"inactivity_days", "load_weight", b"load_weight", "max_reassignments", b"max_reassignments", "round_robin", b"round_robin"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accept_sla_seconds", b"accept_sla_seconds", "claim_group_size", b"claim_group_size", "inactivity_days", b"inactivity_days", "load_weight", b"load_weight", "max_reassignments", b"max_reassignments", "round_robin", b"round_robin"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1489,3 +1517,63 @@ class DeclineAssignmentResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeclineAssignmentResponse: _TypeAlias = DeclineAssignmentResponse  # noqa: Y015
+
+@_typing.final
+class ReassignLeadRequest(_message.Message):
+    """--- routing branch: manual reassignment ---
+
+    Request for ReassignLead.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    lead_id: _builtins.str
+    location_id: _builtins.str
+    agent_id: _builtins.str
+    """The agent who gets the lead; one of location_id's agents."""
+    reason: _builtins.str
+    """Why, in the operator's words; stored in the assignment's reasons. Required."""
+    request_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        lead_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "lead_id", b"lead_id", "location_id", b"location_id", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReassignLeadRequest: _TypeAlias = ReassignLeadRequest  # noqa: Y015
+
+@_typing.final
+class ReassignLeadResponse(_message.Message):
+    """Response for ReassignLead."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSIGNMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def assignment(self) -> Global___Assignment: ...
+    def __init__(
+        self,
+        *,
+        assignment: Global___Assignment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReassignLeadResponse: _TypeAlias = ReassignLeadResponse  # noqa: Y015

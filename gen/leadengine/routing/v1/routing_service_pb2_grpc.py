@@ -121,6 +121,11 @@ class RoutingServiceStub:
                 request_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingStatsRequest.SerializeToString,
                 response_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingStatsResponse.FromString,
                 _registered_method=True)
+        self.ReassignLead = channel.unary_unary(
+                '/leadengine.routing.v1.RoutingService/ReassignLead',
+                request_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ReassignLeadRequest.SerializeToString,
+                response_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ReassignLeadResponse.FromString,
+                _registered_method=True)
 
 
 class RoutingServiceServicer:
@@ -258,6 +263,18 @@ class RoutingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReassignLead(self, request, context):
+        """--- routing branch: manual reassignment ---
+        An operator moves a lead (open, offered or in the pond) to the named agent
+        of the same location: the agent's capacity is checked (FAILED_PRECONDITION
+        AGENT_AT_CAPACITY), the reason is stored, the new agent has the location's
+        SLA to accept, and the agent and the lead's journey hear of it as of an SLA
+        move. Idempotent: asking again for the agent who holds it changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RoutingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -345,6 +362,11 @@ def add_RoutingServiceServicer_to_server(servicer, server):
                     servicer.GetRoutingStats,
                     request_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingStatsRequest.FromString,
                     response_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingStatsResponse.SerializeToString,
+            ),
+            'ReassignLead': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReassignLead,
+                    request_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ReassignLeadRequest.FromString,
+                    response_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ReassignLeadResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -808,6 +830,33 @@ class RoutingService:
             '/leadengine.routing.v1.RoutingService/GetRoutingStats',
             leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingStatsRequest.SerializeToString,
             leadengine_dot_routing_dot_v1_dot_routing__service__pb2.GetRoutingStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReassignLead(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.routing.v1.RoutingService/ReassignLead',
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ReassignLeadRequest.SerializeToString,
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ReassignLeadResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -89,6 +89,14 @@ class RoutingServiceStub:
     """Scores the routing-time predictions of a location against the outcomes
     that followed them.
     """
+    ReassignLead: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.ReassignLeadRequest, _routing_service_pb2.ReassignLeadResponse]
+    """--- routing branch: manual reassignment ---
+    An operator moves a lead (open, offered or in the pond) to the named agent
+    of the same location: the agent's capacity is checked (FAILED_PRECONDITION
+    AGENT_AT_CAPACITY), the reason is stored, the new agent has the location's
+    SLA to accept, and the agent and the lead's journey hear of it as of an SLA
+    move. Idempotent: asking again for the agent who holds it changes nothing.
+    """
 
 @_typing.type_check_only
 class RoutingServiceAsyncStub(RoutingServiceStub):
@@ -150,6 +158,14 @@ class RoutingServiceAsyncStub(RoutingServiceStub):
     GetRoutingStats: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.GetRoutingStatsRequest, _routing_service_pb2.GetRoutingStatsResponse]  # type: ignore[assignment]
     """Scores the routing-time predictions of a location against the outcomes
     that followed them.
+    """
+    ReassignLead: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.ReassignLeadRequest, _routing_service_pb2.ReassignLeadResponse]  # type: ignore[assignment]
+    """--- routing branch: manual reassignment ---
+    An operator moves a lead (open, offered or in the pond) to the named agent
+    of the same location: the agent's capacity is checked (FAILED_PRECONDITION
+    AGENT_AT_CAPACITY), the reason is stored, the new agent has the location's
+    SLA to accept, and the agent and the lead's journey hear of it as of an SLA
+    move. Idempotent: asking again for the agent who holds it changes nothing.
     """
 
 class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -311,6 +327,20 @@ class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_routing_service_pb2.GetRoutingStatsResponse, _abc.Awaitable[_routing_service_pb2.GetRoutingStatsResponse]]:
         """Scores the routing-time predictions of a location against the outcomes
         that followed them.
+        """
+
+    @_abc_1.abstractmethod
+    def ReassignLead(
+        self,
+        request: _routing_service_pb2.ReassignLeadRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_service_pb2.ReassignLeadResponse, _abc.Awaitable[_routing_service_pb2.ReassignLeadResponse]]:
+        """--- routing branch: manual reassignment ---
+        An operator moves a lead (open, offered or in the pond) to the named agent
+        of the same location: the agent's capacity is checked (FAILED_PRECONDITION
+        AGENT_AT_CAPACITY), the reason is stored, the new agent has the location's
+        SLA to accept, and the agent and the lead's journey hear of it as of an SLA
+        move. Idempotent: asking again for the agent who holds it changes nothing.
         """
 
 def add_RoutingServiceServicer_to_server(servicer: RoutingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

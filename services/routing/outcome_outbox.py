@@ -51,7 +51,8 @@ async def publish(conn: Conn, event: OutcomeEvent, subscribers: Iterable[str]) -
         await conn.execute(
             "INSERT INTO outcome_outbox (event_id, subscriber, lead_id, location_id, agent_id, outcome,"
             " occurred_time, previous_agent_id, move_reason, missed_deadline, traceparent, offer_deadline,"
-            " offer_group) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
+            " offer_group) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            " ON CONFLICT DO NOTHING",
             event.event_id,
             subscriber,
             event.lead_id,

@@ -58,6 +58,9 @@ def varint(n: int) -> bytes:
     return bytes(out)
 
 
+_VARINTS = [varint(n) for n in range(1 << 14)]  # the lengths a row or factor has
+
+
 def length_delimited(field: int, payload: bytes) -> bytes:
     return varint(field << 3 | 2) + varint(len(payload)) + payload
 
@@ -76,11 +79,14 @@ def _factor_head(name: str, description: str) -> bytes:
 
 
 def _factor(head: bytes, points: float) -> bytes:
-    body = head + b"\x11" + _pack_double(round(points, 2))
-    return b"\x2a" + varint(len(body)) + body  # LeadIntelligence.factors = 5
+    """LeadIntelligence.factors = 5; head is the factor's name and description, 9 bytes short of
+    its length (the points field)."""
+    n = len(head) + 9
+    return b"\x2a" + (_VARINTS[n] if n < 16384 else varint(n)) + head + b"\x11" + _pack_double(round(points, 2))
 
 
 _CAP_HEAD = _factor_head("engagement_cap", _CAP_TEXT)
+_TIER_FIELDS = {v: b"\x20" + varint(v) for v in pb.ScoreTier.values()}
 
 
 def _feature_prefix(parts: Parts) -> list[tuple[str, float]]:
@@ -113,28 +119,26 @@ class RowTemplate:
     def render(self, lam_t: float, score: float, tier: int, tail: bytes) -> bytes:
         """The LeadIntelligence row as of the time whose rate x day number is lam_t, with the
         listing's score (unrounded); `tail` holds the page's score_time and model_version fields."""
-        earned = sorted(
-            ((points * math.exp(mass - lam_t), kind, head) for kind, points, mass, head in self.kinds),
-            key=lambda e: (-e[0], e[1]),
-        )
+        # Heaviest first, then by kind (kinds are unique, so the heads are never compared).
+        earned = sorted((-(points * math.exp(mass - lam_t)), kind, head) for kind, points, mass, head in self.kinds)
         out = [self.head]
         total = 0.0
-        for worth, _kind, head in earned:
-            out.append(_factor(head, worth))
-            total += worth
+        for negative, _kind, head in earned:
+            out.append(_factor(head, -negative))
+            total += -negative
         if total > ENGAGEMENT_MAX:
             out.append(_factor(_CAP_HEAD, ENGAGEMENT_MAX - total))
         engagement = 0.0 if self.eng_key == NO_ENGAGEMENT else math.exp(self.eng_key - lam_t)
         z = self.fit_logit
         z += self.w_engagement * (min(max(engagement, 0.0), ENGAGEMENT_MAX) / ENGAGEMENT_MAX)
         z += self.w_engagement_log * (math.log1p(max(engagement, 0.0)) / _LN_ENG)
-        for weight, masses in self.groups:
+        for weight, masses in self.groups:  # groups without events add weight x 0.0: left out
             count = sum(math.exp(m - lam_t) for m in masses)
             z += weight * (math.log1p(max(count, 0.0)) / _LN_BEHAVIOUR)
         probability = 1.0 / (1.0 + math.exp(-min(max(z, -35.0), 35.0)))
         rounded = round(score, 2)
         out.append(b"\x19" + _pack_double(rounded))  # score = 3
-        out.append(b"\x20" + varint(tier))  # tier = 4
+        out.append(_TIER_FIELDS[tier])  # tier = 4
         out.append(tail)
         out.append(b"\x41" + _pack_double(probability))  # conversion_probability = 8
         return b"".join(out)
@@ -172,8 +176,9 @@ def build_template(
         w_engagement=weight.get("engagement", 0.0),
         w_engagement_log=weight.get("engagement_log", 0.0),
         groups=tuple(
-            (weight.get(f"behaviour_{group}", 0.0), _group_masses(parts.kinds, members))
+            (weight.get(f"behaviour_{group}", 0.0), masses)
             for group, members in BEHAVIOUR_GROUPS.items()
+            if (masses := _group_masses(parts.kinds, members))
         ),
     )
 
@@ -218,7 +223,7 @@ class RowTemplates:
 def response_bytes(rows: list[bytes], next_page_token: str, score_time: bytes) -> bytes:
     """ListHighIntentLeadsResponse: leads = 1, next_page_token = 2, score_time = 3 (an encoded
     Timestamp)."""
-    out = [b"\x0a" + varint(len(r)) + r for r in rows]
+    out = [b"\x0a" + (_VARINTS[len(r)] if len(r) < 16384 else varint(len(r))) + r for r in rows]
     out.append(string_field(2, next_page_token))
     out.append(length_delimited(3, score_time))
     return b"".join(out)

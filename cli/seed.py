@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 
 import grpc
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
-from leadengine.intelligence.v1 import intelligence_service_pb2 as intelligence_pb
 from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TimeRemainingColumn
 

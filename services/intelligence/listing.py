@@ -16,7 +16,6 @@ import math
 import uuid
 from datetime import datetime
 
-
 from services.intelligence import page_wire, score_parts
 from services.intelligence.high_intent import Cursor, HighIntentRepository
 from services.intelligence.lead_scoring import LeadScoring, LocationState
@@ -113,7 +112,7 @@ class HighIntentListing:
         rows = await self._repo.page(location_id, lam_t, band, cursor[1] if cursor else None, size)
         points = await self._state.points(location_id)
         model = await self._state.model(location_id)
-        score_time = timestamps.to_proto(as_of).SerializeToString()
+        score_time = page_wire.timestamp_bytes(as_of)
         tail = page_wire.page_tail(score_time, self._scoring.model_version(points, model))
         rules, templates, tiers = self._rules, self.templates, page_wire.TIER_VALUES
         leads = []
@@ -135,7 +134,12 @@ class HighIntentListing:
         _, token = pagination.page_of(
             rows,
             size,
-            lambda r: {"t": as_of.isoformat(), "s": repr(r.score), "k": repr(r.eng_key), "id": str(r.lead_id)},
+            lambda r: {
+                "t": as_of.isoformat(),
+                "s": repr(r.score),
+                "k": repr(r.eng_key),
+                "id": str(r.lead_id),
+            },
             query=query,
         )
         return page_wire.response_bytes(leads, token, score_time)

@@ -29,7 +29,9 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from google.protobuf.timestamp_pb2 import Timestamp
 from leadengine.intelligence.v1 import intelligence_service_pb2 as pb
 
 from services.intelligence.conversion import BEHAVIOUR_GROUPS, Model
@@ -82,11 +84,13 @@ def _factor(head: bytes, points: float) -> bytes:
     """LeadIntelligence.factors = 5; head is the factor's name and description, 9 bytes short of
     its length (the points field)."""
     n = len(head) + 9
-    return b"\x2a" + (_VARINTS[n] if n < 16384 else varint(n)) + head + b"\x11" + _pack_double(round(points, 2))
+    return (
+        b"\x2a" + (_VARINTS[n] if n < 16384 else varint(n)) + head + b"\x11" + _pack_double(round(points, 2))
+    )
 
 
 _CAP_HEAD = _factor_head("engagement_cap", _CAP_TEXT)
-_TIER_FIELDS = {v: b"\x20" + varint(v) for v in pb.ScoreTier.values()}
+_TIER_FIELDS: dict[int, bytes] = {int(v): b"\x20" + varint(v) for v in pb.ScoreTier.values()}
 
 
 def _feature_prefix(parts: Parts) -> list[tuple[str, float]]:
@@ -120,7 +124,9 @@ class RowTemplate:
         """The LeadIntelligence row as of the time whose rate x day number is lam_t, with the
         listing's score (unrounded); `tail` holds the page's score_time and model_version fields."""
         # Heaviest first, then by kind (kinds are unique, so the heads are never compared).
-        earned = sorted((-(points * math.exp(mass - lam_t)), kind, head) for kind, points, mass, head in self.kinds)
+        earned = sorted(
+            (-(points * math.exp(mass - lam_t)), kind, head) for kind, points, mass, head in self.kinds
+        )
         out = [self.head]
         total = 0.0
         for negative, _kind, head in earned:
@@ -145,7 +151,13 @@ class RowTemplate:
 
 
 def build_template(
-    lead_id: uuid.UUID, location_id: str, parts: Parts, eng_key: float, points: Points, model: Model, rules: Rules
+    lead_id: uuid.UUID,
+    location_id: str,
+    parts: Parts,
+    eng_key: float,
+    points: Points,
+    model: Model,
+    rules: Rules,
 ) -> RowTemplate:
     head = string_field(1, str(lead_id)) + string_field(2, location_id)
     for f in fit_factors(parts.profile, points):
@@ -229,9 +241,19 @@ def response_bytes(rows: list[bytes], next_page_token: str, score_time: bytes) -
     return b"".join(out)
 
 
+def timestamp_bytes(at: datetime) -> bytes:
+    stamp = Timestamp()
+    stamp.FromDatetime(at.astimezone(UTC))
+    return stamp.SerializeToString()
+
+
 def page_tail(score_time: bytes, model_version: str) -> bytes:
     """A row's score_time = 6 and model_version = 7 fields, the same on every row of a page."""
     return length_delimited(6, score_time) + string_field(7, model_version)
 
 
-TIER_VALUES = {"cold": pb.SCORE_TIER_COLD, "warm": pb.SCORE_TIER_WARM, "hot": pb.SCORE_TIER_HOT}
+TIER_VALUES: dict[str, int] = {
+    "cold": pb.SCORE_TIER_COLD,
+    "warm": pb.SCORE_TIER_WARM,
+    "hot": pb.SCORE_TIER_HOT,
+}

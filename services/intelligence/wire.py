@@ -17,7 +17,7 @@ BYTES_METHODS = ("ListHighIntentLeads",)
 
 def _pass_bytes(serialize: Any) -> Any:
     def serializer(response: Any) -> bytes:
-        return response if isinstance(response, bytes) else serialize(response)  # type: ignore[no-any-return]
+        return response if isinstance(response, bytes) else serialize(response)
 
     return serializer
 
@@ -38,7 +38,7 @@ class _Capture:
 
 def add_to_server(servicer: Any, server: grpc.aio.Server) -> None:
     capture = _Capture()
-    pb_grpc.add_IntelligenceServiceServicer_to_server(servicer, capture)
+    pb_grpc.add_IntelligenceServiceServicer_to_server(servicer, capture)  # type: ignore[arg-type]
     handlers = capture.handlers
     for method in BYTES_METHODS:
         handler = handlers[method]

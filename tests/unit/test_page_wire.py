@@ -21,9 +21,11 @@ from tests.unit.test_score_parts import recent_events
 from tests.unit.test_scoring import NOW, profiles
 
 
-def wire_page(ranked, points, model, as_of, version, templates, location="loc-1") -> pb.ListHighIntentLeadsResponse:
+def wire_page(
+    ranked, points, model, as_of, version, templates, location="loc-1"
+) -> pb.ListHighIntentLeadsResponse:
     lam_t = score_parts.rate(RULES.half_life_days) * score_parts.day_number(as_of)
-    score_time = timestamps.to_proto(as_of).SerializeToString()
+    score_time = page_wire.timestamp_bytes(as_of)
     tail = page_wire.page_tail(score_time, version)
     rows = []
     for r in ranked:
@@ -50,7 +52,10 @@ def test_wire_rows_equal_the_page_protos(leads, points, model, later_days: float
     templates = page_wire.RowTemplates(100)
     for as_of in (NOW, NOW + timedelta(days=later_days)):  # the second listing reuses templates
         lam_t = score_parts.rate(RULES.half_life_days) * score_parts.day_number(as_of)
-        at_time = [type(r)(r.stored, score_parts.score_at(r.stored.fit, r.stored.eng_key, as_of, RULES)) for r in ranked]
+        at_time = [
+            type(r)(r.stored, score_parts.score_at(r.stored.fit, r.stored.eng_key, as_of, RULES))
+            for r in ranked
+        ]
         decoded = wire_page(at_time, points, model, as_of, "v-test", templates)
         expected = page_protos(at_time, points, model, RULES, as_of, "v-test")
         assert list(decoded.leads) == expected
@@ -63,10 +68,10 @@ def test_wire_rows_equal_the_page_protos(leads, points, model, later_days: float
 def test_a_new_row_version_or_model_is_a_miss() -> None:
     templates = page_wire.RowTemplates(2)
     lead = uuid.uuid4()
-    r = row(
-        score_parts.profile_from_json({"budget_usd": 1, "has_phone": True}), [], POINTS[0]
+    r = row(score_parts.profile_from_json({"budget_usd": 1, "has_phone": True}), [], POINTS[0])
+    built = page_wire.build_template(
+        lead, "loc", r.stored.parts, r.stored.eng_key, POINTS[0], Model.prior(), RULES
     )
-    built = page_wire.build_template(lead, "loc", r.stored.parts, r.stored.eng_key, POINTS[0], Model.prior(), RULES)
     templates.put((lead, 7, 0, 0), built)
     assert templates.get((lead, 7, 0, 0)) is built
     assert templates.get((lead, 8, 0, 0)) is None  # the row was written again

@@ -17,6 +17,8 @@ from services.intelligence.repository import ScoreRepository
 from services.intelligence.scoring import Points, Rules
 from shared.cache import TwoLevelCache
 
+NAMED_INVALIDATION = 10_000
+
 
 class LocationOps:
     def __init__(
@@ -61,7 +63,8 @@ class LocationOps:
                 yield chunk
 
         result = await self._bulk.run(location_id, points, version, noted())
-        await self._cache.invalidate(SCORES, location_id, named)
+        # Past a batch's worth, one message that drops the location's scores beats naming each.
+        await self._cache.invalidate(SCORES, location_id, named if len(named) <= NAMED_INVALIDATION else None)
         await self._listing.warm(location_id)
         return result
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 
 import grpc
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
-from leadengine.intelligence.v1 import intelligence_service_pb2 as intelligence_pb
 from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TimeRemainingColumn
 
@@ -213,12 +212,9 @@ async def run(
             if totals.received != totals.sent:
                 console.print(f"[red]ingest received {totals.received} of {totals.sent} rows sent[/]")
                 return 1
-            # Imported leads send no events: intelligence scores the whole location in bulk.
-            scored = await peers.intelligence.ScoreLocation(
-                intelligence_pb.ScoreLocationRequest(location_id=location_id, request_id=f"seed-{seed}"),
-                timeout=3600,
-            )
-            console.print(f"scores: {scored.scored_count} leads scored, {scored.removed_count} removed")
+            # Each import batch that inserted leads asks intelligence to score them
+            # (RequestLocationScoring through ingest's outbox); scoring them here again doubled the work.
+            console.print("scores: intelligence scores the imported leads in the background")
         if event_count and lead_count:
             new = await record_events(peers, location_id, lead_count, event_count, seed=seed)
             console.print(f"events: {event_count} recorded ({new} new)")

@@ -229,6 +229,8 @@ class TwoLevelCache:
             return
         for ident, value in values.items():
             self._l1_put((location, kind.name, ident), value, kind.l1_ttl_s)
+        if self._redis is None:
+            return  # no L2 to write: skip encoding (a high-intent page is ~35 kB of base64 JSON)
         now = time.time()
         fields: dict[Any, Any] = {
             ident: json.dumps({"t": now, "v": kind.encode(v)}) for ident, v in values.items()

@@ -26,6 +26,7 @@ from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter
 
+from services.ingest.repository.imports import imported_ids
 from services.ingest.repository.outbox import LEADS_IMPORTED, OutboxQueue, OutboxRow
 from shared import timestamps, tracing
 from shared.clients import CoordinatorClient, IntelligenceClient, PeerError, Peers
@@ -151,7 +152,10 @@ class OutboxRelay:
         try:
             if row.kind == LEADS_IMPORTED:
                 await IntelligenceClient(self._peers).request_location_scoring(
-                    row.location_id, request_id=str(row.event_id), budget_s=self._settings.call_timeout_s
+                    row.location_id,
+                    request_id=str(row.event_id),
+                    lead_ids=imported_ids(row.payload),
+                    budget_s=self._settings.call_timeout_s,
                 )
             else:
                 await coordinator.handle_lead_event(envelope(row), budget_s=self._settings.call_timeout_s)

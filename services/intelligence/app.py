@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from leadengine.intelligence.v1 import intelligence_service_pb2 as pb
-from leadengine.intelligence.v1 import intelligence_service_pb2_grpc as pb_grpc
 from redis import asyncio as aioredis
 
-from services.intelligence import backlog_probes, scoring
+from services.intelligence import backlog_probes, scoring, wire
 from services.intelligence.activity import ActivityReader
 from services.intelligence.bulk import BulkScoring
 from services.intelligence.config import Config
@@ -88,7 +87,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         registrations=[
             Registration(
                 pb.DESCRIPTOR.services_by_name["IntelligenceService"].full_name,
-                pb_grpc.add_IntelligenceServiceServicer_to_server,
+                wire.add_to_server,
                 servicer,
             )
         ],

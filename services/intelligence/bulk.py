@@ -1,4 +1,5 @@
-"""ScoreLocation: every lead of a location scored in batches, after an import or on demand.
+"""ScoreLocation: every lead of a location scored in batches, after an import or on demand; or
+only the leads an import inserted (RequestLocationScoring with lead_ids).
 
 Leads come from ingest (ListLeadProfiles: only the fit columns, 10,000 a page; the next page
 is already on its way while this one is written), never from ingest's tables. Each batch is COPY'd into a
@@ -73,6 +74,31 @@ class LeadPages(Client):
             "ListLeadProfiles", self._peers.ingest.ListLeadProfiles, request, budget_s=30.0
         )
 
+    async def _of(self, location_id: str, lead_ids: list[str]) -> ingest_pb.ListLeadProfilesResponse:
+        request = ingest_pb.ListLeadProfilesRequest(location_id=location_id, lead_ids=lead_ids)
+        return await self._call(
+            "ListLeadProfiles", self._peers.ingest.ListLeadProfiles, request, budget_s=30.0
+        )
+
+    async def pages_of(
+        self, location_id: str, chunks: AsyncIterator[list[str]]
+    ) -> AsyncIterator[ingest_pb.ListLeadProfilesResponse]:
+        """These leads' profiles, a chunk (at most _PAGE ids) at a time; the next chunk's are on
+        their way while this one is written."""
+        pending: asyncio.Future[ingest_pb.ListLeadProfilesResponse] | None = None
+        try:
+            async for chunk in chunks:
+                ahead = asyncio.ensure_future(self._of(location_id, chunk))
+                if pending is not None:
+                    yield await pending
+                pending = ahead
+            if pending is not None:
+                yield await pending
+                pending = None
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
+
     async def pages(self, location_id: str) -> AsyncIterator[ingest_pb.ListLeadProfilesResponse]:
         pending = asyncio.ensure_future(self._page(location_id, ""))
         try:
@@ -131,7 +157,15 @@ class BulkScoring:
         self._pages = LeadPages(peers)
         self._rules = rules
 
-    async def run(self, location_id: str, points: Points, model_version: str) -> BulkResult:
+    async def run(
+        self,
+        location_id: str,
+        points: Points,
+        model_version: str,
+        lead_ids: AsyncIterator[list[str]] | None = None,
+    ) -> BulkResult:
+        """Score the location's leads; with lead_ids, only those (chunks of at most _PAGE), and
+        nothing is swept (a lead left out was not asked about, not deleted)."""
         started = time.perf_counter()
         start = timestamps.now()
         scored = 0
@@ -145,7 +179,12 @@ class BulkScoring:
                 # While batch N merges, batch N+1's rows are built in a thread and page N+2 is
                 # on its way from ingest.
                 ready: asyncio.Task[list[tuple[object, ...]]] | None = None
-                async for page in self._pages.pages(location_id):
+                pages = (
+                    self._pages.pages(location_id)
+                    if lead_ids is None
+                    else self._pages.pages_of(location_id, lead_ids)
+                )
+                async for page in pages:
                     building = asyncio.ensure_future(asyncio.to_thread(_rows, page, points))
                     if ready is not None:
                         scored += await self._merge(
@@ -154,8 +193,12 @@ class BulkScoring:
                     ready = building
                 if ready is not None:
                     scored += await self._merge(conn, location_id, await ready, points, model_version, start)
-                status: str = await conn.execute(_SWEEP, location_id, start, timeout=deadlines.timeout(120.0))
-                removed = int(status.split()[-1])
+                removed = 0
+                if lead_ids is None:
+                    status: str = await conn.execute(
+                        _SWEEP, location_id, start, timeout=deadlines.timeout(120.0)
+                    )
+                    removed = int(status.split()[-1])
             finally:
                 await conn.execute("DROP TABLE IF EXISTS bulk_batch, bulk_seen")
         BULK_SCORED.inc(scored)
@@ -166,6 +209,7 @@ class BulkScoring:
                 "location_id": location_id,
                 "scored": scored,
                 "removed": removed,
+                "only_named_leads": lead_ids is not None,
                 "seconds": round(seconds, 3),
             },
         )

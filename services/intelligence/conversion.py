@@ -76,7 +76,7 @@ PRIOR: dict[str, float] = {
 PRIOR_WEIGHTS: Vector = np.array([PRIOR.get(name, 0.0) for name in FEATURES])
 # Prior variance of each weight around the population prior: weakly informative, so a few
 # dozen outcomes move the model a little and a few hundred move it where they point.
-PRIOR_VARIANCE = 1.0
+PRIOR_VARIANCE: Vector | float = 1.0
 # The model learns from a location's latest outcomes, so it follows a market that changes.
 TRAINING_WINDOW = 5000
 
@@ -147,7 +147,7 @@ def _objective(x: Vector, y: Vector, w: Vector) -> float:
     z = x @ w
     # log(1 + e^z) - y z, written to stay finite for large |z|
     loss = np.logaddexp(0.0, z) - y * z
-    return float(loss.sum() + 0.5 * ((w - PRIOR_WEIGHTS) ** 2).sum() / PRIOR_VARIANCE)
+    return float(loss.sum() + 0.5 * (((w - PRIOR_WEIGHTS) ** 2) / PRIOR_VARIANCE).sum())
 
 
 def fit(x: Vector, y: Vector, start: Vector, iterations: int = 25) -> Vector:
@@ -155,7 +155,7 @@ def fit(x: Vector, y: Vector, start: Vector, iterations: int = 25) -> Vector:
     centred on the population prior, by Newton's method from `start` (the current weights, so
     each new outcome takes a step or two), halving a step until the objective falls."""
     w = start.copy()
-    precision = np.eye(len(w)) / PRIOR_VARIANCE
+    precision = np.diag(np.broadcast_to(1.0 / PRIOR_VARIANCE, w.shape))
     current = _objective(x, y, w)
     for _ in range(iterations):
         p = _sigmoid_array(x @ w)

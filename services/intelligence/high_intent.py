@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import asyncpg
 
-from services.intelligence.repository import StoredScore, stored
+from services.intelligence.repository import StoredScore
 from services.intelligence.scoring import ENGAGEMENT_MAX
 from shared import deadlines
 from shared.db import Database
@@ -71,8 +72,8 @@ top AS (
     ORDER BY r.score_now DESC, r.eng_key DESC, r.lead_id DESC
     LIMIT $8
 )
-SELECT s.lead_id, s.location_id, s.profile, s.kinds, s.fit, s.eng_key, s.config_version, s.score_time,
-       s.request_id, top.score_now
+SELECT s.lead_id, s.xmin::text::bigint AS row_version, s.location_id, s.profile::text AS profile,
+       s.kinds::text AS kinds, s.eng_key, top.score_now
 FROM top JOIN scores s ON s.lead_id = top.lead_id
 ORDER BY top.score_now DESC, top.eng_key DESC, top.lead_id DESC
 """
@@ -81,6 +82,20 @@ ORDER BY top.score_now DESC, top.eng_key DESC, top.lead_id DESC
 @dataclass(frozen=True)
 class Ranked:
     stored: StoredScore
+    score: float  # unrounded, as of the listing's time: the cursor key
+
+
+class PageRow(NamedTuple):
+    """A listed lead as LIST_SQL returns it. row_version is the row's xmin, new on every write of
+    it, so (lead_id, row_version) names one version of the stored parts (page_wire's template
+    key); profile and kinds are jsonb as text, decoded only when no template is cached."""
+
+    lead_id: uuid.UUID
+    row_version: int
+    location_id: str
+    profile: str
+    kinds: str
+    eng_key: float
     score: float  # unrounded, as of the listing's time: the cursor key
 
 
@@ -101,7 +116,7 @@ class HighIntentRepository:
 
     async def page(
         self, location_id: str, lam_t: float, band: tuple[float, float], after: Cursor | None, limit: int
-    ) -> list[Ranked]:
+    ) -> list[PageRow]:
         """Up to limit + 1 leads with band[0] <= score < band[1] after `after`, best first, scored at
         the time whose rate x day number is lam_t."""
         async with self._db.connection() as conn:
@@ -110,4 +125,4 @@ class HighIntentRepository:
                 *list_args(location_id, lam_t, band, after, limit),
                 timeout=deadlines.timeout(2.0),
             )
-        return [Ranked(stored(r), r["score_now"]) for r in rows]
+        return [PageRow(*r) for r in rows]

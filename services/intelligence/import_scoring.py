@@ -1,5 +1,9 @@
 """Bulk scoring after imports: RequestLocationScoring stores a request, a worker runs it.
 
+A request names the leads an import batch inserted, and the run scores only those (a 1,000-lead
+import into a location of a million scores 1,000 leads). A request that names none (ScoreLocation
+semantics, or a batch too big to name) makes the next run score the whole location.
+
 Ingest's outbox relay calls RequestLocationScoring after each ImportLeads batch commits,
 so the request always arrives after the leads it is about are visible. The request is a
 counter per location (`requested`); a run remembers the count it began with and stores it
@@ -15,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from prometheus_client import Counter
@@ -42,6 +48,10 @@ class Claimed:
     location_id: str
     requested: int
     failures: int
+    whole: bool  # a request since the last run named no leads: score the whole location
+
+
+CHUNK = 10_000  # named leads per ListLeadProfiles call and merge
 
 
 class ScoringRequests:
@@ -50,20 +60,54 @@ class ScoringRequests:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def add(self, location_id: str) -> int:
-        """Count one more request; returns how many the last finished run has not covered."""
-        async with self._db.connection() as conn:
-            waiting: int = await conn.fetchval(
-                "INSERT INTO location_scoring_requests AS r (location_id, requested) VALUES ($1, 1)"
+    async def add(self, location_id: str, lead_ids: list[uuid.UUID]) -> int:
+        """Count one more request, for these leads (none: the whole location); returns how many
+        the last finished run has not covered."""
+        async with self._db.transaction() as conn:
+            row = await conn.fetchrow(
+                "INSERT INTO location_scoring_requests AS r (location_id, requested, whole_after)"
+                " VALUES ($1, 1, CASE WHEN $2 THEN 1 ELSE 0 END)"
                 " ON CONFLICT (location_id) DO UPDATE SET requested = r.requested + 1,"
+                " whole_after = CASE WHEN $2 THEN r.requested + 1 ELSE r.whole_after END,"
                 # An idle location runs at once; one in backoff keeps its retry time.
                 " next_attempt_time = CASE WHEN r.requested = r.done THEN now()"
                 " ELSE r.next_attempt_time END, update_time = now()"
-                " RETURNING requested - done",
+                " RETURNING requested - done AS waiting, requested",
                 location_id,
+                not lead_ids,
                 timeout=5.0,
             )
+            if lead_ids:
+                await conn.execute(
+                    "INSERT INTO location_scoring_leads (location_id, lead_id, request_no)"
+                    " SELECT $1, unnest($2::uuid[]), $3 ON CONFLICT (location_id, lead_id)"
+                    " DO UPDATE SET request_no = EXCLUDED.request_no",
+                    location_id,
+                    lead_ids,
+                    row["requested"],
+                    timeout=30.0,
+                )
+        waiting: int = row["waiting"]
         return waiting
+
+    async def named_leads(self, claimed: Claimed) -> AsyncIterator[list[str]]:
+        """The leads the claimed requests named, in chunks of at most CHUNK."""
+        after = uuid.UUID(int=0)
+        while True:
+            async with self._db.connection() as conn:
+                rows = await conn.fetch(
+                    "SELECT lead_id FROM location_scoring_leads WHERE location_id = $1"
+                    " AND request_no <= $2 AND lead_id > $3 ORDER BY lead_id LIMIT $4",
+                    claimed.location_id,
+                    claimed.requested,
+                    after,
+                    CHUNK,
+                    timeout=30.0,
+                )
+            if not rows:
+                return
+            yield [str(r["lead_id"]) for r in rows]
+            after = rows[-1]["lead_id"]
 
     async def claim(self, lease_s: float) -> Claimed | None:
         async with self._db.transaction() as conn:
@@ -73,11 +117,11 @@ class ScoringRequests:
                 "  WHERE requested > done AND next_attempt_time <= now()"
                 "  AND (lease_until IS NULL OR lease_until <= now())"
                 "  ORDER BY next_attempt_time LIMIT 1 FOR UPDATE SKIP LOCKED)"
-                " RETURNING location_id, requested, failures",
+                " RETURNING location_id, requested, failures, whole_after > done AS whole",
                 lease_s,
                 timeout=5.0,
             )
-        return Claimed(row["location_id"], row["requested"], row["failures"]) if row else None
+        return Claimed(row["location_id"], row["requested"], row["failures"], row["whole"]) if row else None
 
     async def renew(self, location_id: str, lease_s: float) -> None:
         async with self._db.connection() as conn:
@@ -90,7 +134,13 @@ class ScoringRequests:
             )
 
     async def finished(self, claimed: Claimed) -> None:
-        async with self._db.connection() as conn:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "DELETE FROM location_scoring_leads WHERE location_id = $1 AND request_no <= $2",
+                claimed.location_id,
+                claimed.requested,
+                timeout=30.0,
+            )
             await conn.execute(
                 "UPDATE location_scoring_requests SET done = greatest(done, $2), lease_until = NULL,"
                 " failures = 0, last_error = NULL, next_attempt_time = now(), update_time = now()"
@@ -122,8 +172,8 @@ class ImportScoring:
         self._settings = settings
         self._wake = asyncio.Event()
 
-    async def request(self, location_id: str) -> int:
-        waiting = await self._requests.add(location_id)
+    async def request(self, location_id: str, lead_ids: list[uuid.UUID]) -> int:
+        waiting = await self._requests.add(location_id, lead_ids)
         self._wake.set()
         return waiting
 
@@ -147,7 +197,10 @@ class ImportScoring:
             return False
         renewing = asyncio.create_task(self._renew(claimed.location_id))
         try:
-            result = await self._ops.score_location(claimed.location_id)
+            if claimed.whole:
+                result = await self._ops.score_location(claimed.location_id)
+            else:
+                result = await self._ops.score_leads(claimed.location_id, self._requests.named_leads(claimed))
         except Exception as err:
             delay = min(
                 self._settings.retry_max_s, self._settings.retry_base_s * 2.0 ** min(claimed.failures, 30)
@@ -166,7 +219,12 @@ class ImportScoring:
         RUNS.labels("scored").inc()
         log.info(
             "imported leads scored",
-            extra={"location_id": claimed.location_id, "scored": result.scored, "removed": result.removed},
+            extra={
+                "location_id": claimed.location_id,
+                "scored": result.scored,
+                "removed": result.removed,
+                "whole_location": claimed.whole,
+            },
         )
         return True
 

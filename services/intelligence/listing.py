@@ -11,29 +11,35 @@ once. Warming computes each location's default first page at start-up and after 
 from __future__ import annotations
 
 import base64
+import json
 import math
 import uuid
 from datetime import datetime
 
-from leadengine.intelligence.v1 import intelligence_service_pb2 as pb
-
-from services.intelligence import page_views, score_parts
+from services.intelligence import page_wire, score_parts
 from services.intelligence.high_intent import Cursor, HighIntentRepository
 from services.intelligence.lead_scoring import LeadScoring, LocationState
-from services.intelligence.scoring import Rules
+from services.intelligence.score_parts import Parts
+from services.intelligence.scoring import Rules, tier_for
 from shared import deadlines, pagination, timestamps
 from shared.cache import Kind, TwoLevelCache
 from shared.db import Database
 from shared.errors import FieldViolation, InvalidArgument
 
+# Row templates kept per process (page_wire): enough for the first pages of many locations and
+# listings; about 1 kB each.
+ROW_TEMPLATES = 20_000
 
+
+# Pages are kept as the serialised response (the bytes gRPC sends, see wire.py), so a hit is
+# answered without building or serialising a message.
 def _page_kind(ttl_s: float) -> Kind:
     return Kind(
         "page",
         ttl_s=ttl_s,
         l1_ttl_s=ttl_s,
-        encode=lambda resp: base64.b64encode(resp.SerializeToString()).decode(),
-        decode=lambda text: pb.ListHighIntentLeadsResponse.FromString(base64.b64decode(text)),
+        encode=lambda resp: base64.b64encode(resp).decode(),
+        decode=base64.b64decode,
     )
 
 
@@ -48,6 +54,7 @@ class HighIntentListing:
         *,
         high_intent_score: float,
         page_ttl_s: float,
+        row_templates: int = ROW_TEMPLATES,
     ) -> None:
         self._db = db
         self._repo = HighIntentRepository(db)
@@ -57,6 +64,7 @@ class HighIntentListing:
         self._cache = cache
         self._high_intent_score = high_intent_score
         self.pages = _page_kind(page_ttl_s)
+        self.templates = page_wire.RowTemplates(row_templates)
 
     def band(self, min_score: float, tier: str | None) -> tuple[float, float]:
         """[low, high) of scores listed: the tier's band, raised to min_score; with neither,
@@ -74,12 +82,11 @@ class HighIntentListing:
         )
         return max(low, min_score), high
 
-    async def page(
-        self, location_id: str, band: tuple[float, float], size: int, token: str
-    ) -> pb.ListHighIntentLeadsResponse:
+    async def page(self, location_id: str, band: tuple[float, float], size: int, token: str) -> bytes:
+        """The serialised ListHighIntentLeadsResponse."""
         query = f"{location_id}|{band[0]!r}|{band[1]!r}"
         if not token:
-            found: pb.ListHighIntentLeadsResponse = await self._cache.get_or_load(
+            found: bytes = await self._cache.get_or_load(
                 self.pages,
                 location_id,
                 f"{query}|{size}",
@@ -99,32 +106,43 @@ class HighIntentListing:
 
     async def _compute(
         self, location_id: str, band: tuple[float, float], size: int, cursor: tuple[datetime, Cursor] | None
-    ) -> pb.ListHighIntentLeadsResponse:
+    ) -> bytes:
         as_of = cursor[0] if cursor else timestamps.now()
         lam_t = score_parts.rate(self._rules.half_life_days) * score_parts.day_number(as_of)
-        ranked = await self._repo.page(location_id, lam_t, band, cursor[1] if cursor else None, size)
+        rows = await self._repo.page(location_id, lam_t, band, cursor[1] if cursor else None, size)
         points = await self._state.points(location_id)
         model = await self._state.model(location_id)
-        leads = page_views.page_protos(
-            ranked[:size], points, model, self._rules, as_of, self._scoring.model_version(points, model)
-        )
+        score_time = page_wire.timestamp_bytes(as_of)
+        tail = page_wire.page_tail(score_time, self._scoring.model_version(points, model))
+        rules, templates, tiers = self._rules, self.templates, page_wire.TIER_VALUES
+        leads = []
+        for row in rows[:size]:
+            key = (row.lead_id, row.row_version, points.version, model.version)
+            template = templates.get(key)
+            if template is None:
+                parts = Parts(
+                    score_parts.profile_from_json(json.loads(row.profile)),
+                    score_parts.kinds_from_json(json.loads(row.kinds)),
+                )
+                template = page_wire.build_template(
+                    row.lead_id, row.location_id, parts, row.eng_key, points, model, rules
+                )
+                templates.put(key, template)
+            tier = tiers[tier_for(round(row.score, 2), rules)]
+            leads.append(template.render(lam_t, row.score, tier, tail))
         query = f"{location_id}|{band[0]!r}|{band[1]!r}"
         _, token = pagination.page_of(
-            ranked,
+            rows,
             size,
             lambda r: {
                 "t": as_of.isoformat(),
                 "s": repr(r.score),
-                "k": repr(r.stored.eng_key),
-                "id": str(r.stored.lead_id),
+                "k": repr(r.eng_key),
+                "id": str(r.lead_id),
             },
             query=query,
         )
-        return pb.ListHighIntentLeadsResponse(
-            leads=leads,
-            next_page_token=token,
-            score_time=timestamps.to_proto(as_of),
-        )
+        return page_wire.response_bytes(leads, token, score_time)
 
     async def forget_pages(self, location_id: str) -> None:
         await self._cache.invalidate(self.pages, location_id, None)

@@ -7,6 +7,7 @@ replica, and the location's high-intent page is warmed again after a bulk change
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 
 from services.intelligence.bulk import BulkResult, BulkScoring
 from services.intelligence.lead_scoring import POINTS, SCORES, LocationState
@@ -15,6 +16,8 @@ from services.intelligence.points_config import PointsRepository
 from services.intelligence.repository import ScoreRepository
 from services.intelligence.scoring import Points, Rules
 from shared.cache import TwoLevelCache
+
+NAMED_INVALIDATION = 10_000
 
 
 class LocationOps:
@@ -42,6 +45,26 @@ class LocationOps:
         version = f"{self._rules.version}/points-v{points.version}/logreg-v{model.version}"
         result = await self._bulk.run(location_id, points, version)
         await self._cache.invalidate(SCORES, location_id, None)
+        await self._listing.warm(location_id)
+        return result
+
+    async def score_leads(self, location_id: str, chunks: AsyncIterator[list[str]]) -> BulkResult:
+        """score_location for just these leads (an import's): the rest keep their stored parts,
+        which a new model or new points do not make stale (both are applied when read or when
+        the points change)."""
+        points = await self._points.get(location_id)
+        model = await self._state.model(location_id)
+        version = f"{self._rules.version}/points-v{points.version}/logreg-v{model.version}"
+        named: list[str] = []
+
+        async def noted() -> AsyncIterator[list[str]]:
+            async for chunk in chunks:
+                named.extend(chunk)
+                yield chunk
+
+        result = await self._bulk.run(location_id, points, version, noted())
+        # Past a batch's worth, one message that drops the location's scores beats naming each.
+        await self._cache.invalidate(SCORES, location_id, named if len(named) <= NAMED_INVALIDATION else None)
         await self._listing.warm(location_id)
         return result
 

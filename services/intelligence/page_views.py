@@ -1,6 +1,9 @@
 """A high-intent page's LeadIntelligence protos, as LeadScoring.view + intelligence_to_proto build
 one lead's (a unit test holds the two equal), but with what the page's rows share built once.
 
+The listing itself now writes wire bytes from row templates (page_wire); this message path is
+the readable definition those bytes are tested against (tests/unit/test_page_wire.py).
+
 Profiling ListHighIntentLeads (py-spy, BENCHMARKS.md) showed the uncached page's time going to
 Python, not PostgreSQL: per row, the model's inputs went into a numpy vector for a 20-term dot
 product (numpy's per-call cost dominating), and the score time and model version were made

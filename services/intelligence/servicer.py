@@ -71,9 +71,10 @@ class IntelligenceServicer(
         view = await self._scoring.latest(lead_id, location_id)
         return pb.GetLeadIntelligenceResponse(intelligence=intelligence_to_proto(view))
 
-    async def ListHighIntentLeads(
+    # Returns the serialised response (wire.py sends bytes as they are): see page_wire.
+    async def ListHighIntentLeads(  # type: ignore[override]
         self, request: pb.ListHighIntentLeadsRequest, context: Context
-    ) -> pb.ListHighIntentLeadsResponse:
+    ) -> bytes:
         location_id = inputs.require_text(request.location_id, "location_id")
         tier = TIER_NAMES.get(request.tier) if request.tier else None
         if request.tier and tier is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
@@ -26,10 +27,15 @@ class IntelligenceClient(Client):
         resp = await self._call("ScoreLead", self._peers.intelligence.ScoreLead, request, budget_s=5.0)
         return resp.intelligence
 
-    async def request_location_scoring(self, location_id: str, *, request_id: str, budget_s: float) -> int:
-        """Has every lead of the location scored soon, in the background (stored before the
-        answer, so a restart loses nothing); returns how many requests are waiting."""
-        request = pb.RequestLocationScoringRequest(location_id=location_id, request_id=request_id)
+    async def request_location_scoring(
+        self, location_id: str, *, request_id: str, budget_s: float, lead_ids: Sequence[str] = ()
+    ) -> int:
+        """Has these leads of the location (none: every lead) scored soon, in the background
+        (stored before the answer, so a restart loses nothing); returns how many requests are
+        waiting."""
+        request = pb.RequestLocationScoringRequest(
+            location_id=location_id, request_id=request_id, lead_ids=lead_ids
+        )
         resp = await self._call(
             "RequestLocationScoring",
             self._peers.intelligence.RequestLocationScoring,

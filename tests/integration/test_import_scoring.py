@@ -73,7 +73,7 @@ async def test_requests_coalesce_into_one_more_run(migrated_dsn: str) -> None:
     try:
         requests = ScoringRequests(db.Database(pool))
         loc = f"loc-{uuid.uuid4()}"
-        assert [await requests.add(loc) for _ in range(3)] == [1, 2, 3]
+        assert [await requests.add(loc, []) for _ in range(3)] == [1, 2, 3]
         claimed = await requests.claim(60.0)
         assert claimed is not None
         assert (claimed.location_id, claimed.requested) == (loc, 3)
@@ -82,8 +82,8 @@ async def test_requests_coalesce_into_one_more_run(migrated_dsn: str) -> None:
                 "SELECT lease_until > now() FROM location_scoring_requests WHERE location_id = $1", loc
             )
         assert leased  # no other worker takes it while this run holds it
-        await requests.add(loc)  # arrives mid-run
-        await requests.add(loc)
+        await requests.add(loc, [])  # arrives mid-run
+        await requests.add(loc, [])
         await requests.finished(claimed)
         again = await requests.claim(60.0)
         assert again is not None
@@ -94,6 +94,37 @@ async def test_requests_coalesce_into_one_more_run(migrated_dsn: str) -> None:
                 "SELECT requested, done FROM location_scoring_requests WHERE location_id = $1", loc
             )
         assert (row["requested"], row["done"]) == (5, 5)
+    finally:
+        await pool.close()
+
+
+async def test_a_run_scores_the_leads_its_requests_named_and_leaves_later_ones_for_the_next(
+    migrated_dsn: str,
+) -> None:
+    # Before any test starts the module's mesh: its worker would claim these requests too.
+    pool = await asyncpg.create_pool(migrated_dsn, server_settings={"search_path": "intelligence"})
+    try:
+        requests = ScoringRequests(db.Database(pool))
+        loc = f"loc-{uuid.uuid4()}"
+        a, b, c = sorted(uuid.uuid4() for _ in range(3))
+        await requests.add(loc, [b, a])
+        claimed = await requests.claim(60.0)
+        assert claimed is not None
+        assert not claimed.whole
+        assert [chunk async for chunk in requests.named_leads(claimed)] == [[str(a), str(b)]]
+        await requests.add(loc, [c, a])  # mid-run: a is named again, c is new
+        await requests.finished(claimed)
+        again = await requests.claim(60.0)
+        assert again is not None
+        assert not again.whole
+        assert [chunk async for chunk in requests.named_leads(again)] == [[str(a), str(c)]]
+        await requests.add(loc, [])  # the whole location, asked mid-run
+        await requests.finished(again)
+        whole = await requests.claim(60.0)
+        assert whole is not None
+        assert whole.whole
+        assert [chunk async for chunk in requests.named_leads(whole)] == []
+        await requests.finished(whole)
     finally:
         await pool.close()
 
@@ -196,3 +227,48 @@ async def test_a_repeated_import_of_the_same_rows_rescores_nothing_new_but_stays
     again = await m.clients.ingest.ImportLeads(iter(import_rows(loc, 30)), timeout=60)
     assert (again.imported_count, again.skipped_count) == (0, 30)
     assert len(await scored(m.clients, loc, ids)) == 30
+
+
+async def test_an_import_scores_only_its_own_leads(m: Mesh, migrated_dsn: str) -> None:
+    loc = f"loc-{uuid.uuid4()}"
+    await m.clients.ingest.ImportLeads(iter(import_rows(loc, 60)), timeout=60)
+    first = await lead_ids(m.clients.ingest, loc)
+    await eventually(lambda: scored(m.clients, loc, first), lambda got: len(got) == 60, "first import scored")
+
+    async def versions() -> dict[str, int]:
+        conn = await asyncpg.connect(migrated_dsn, server_settings={"search_path": "intelligence"})
+        try:
+            rows = await conn.fetch(
+                "SELECT lead_id::text AS id, xmin::text::bigint AS v FROM scores WHERE location_id = $1", loc
+            )
+        finally:
+            await conn.close()
+        return {r["id"]: r["v"] for r in rows}
+
+    before = await versions()
+    await m.clients.ingest.ImportLeads(iter(import_rows(loc, 45, start=60)), timeout=60)
+    every = await lead_ids(m.clients.ingest, loc)
+    await eventually(
+        lambda: scored(m.clients, loc, every), lambda got: len(got) == 105, "second import scored"
+    )
+    after = await versions()
+    # The first import's rows were not written again (same row versions); the new ones exist.
+    assert {i: after[i] for i in first} == before
+    assert len(after) == 105
+
+
+async def test_profiles_of_named_leads_leave_out_other_locations_and_refuse_paging(m: Mesh) -> None:
+    loc, other = f"loc-{uuid.uuid4()}", f"loc-{uuid.uuid4()}"
+    await m.clients.ingest.ImportLeads(iter(import_rows(loc, 3)), timeout=60)
+    await m.clients.ingest.ImportLeads(iter(import_rows(other, 2)), timeout=60)
+    mine, theirs = await lead_ids(m.clients.ingest, loc), await lead_ids(m.clients.ingest, other)
+    got = await m.clients.ingest.ListLeadProfiles(
+        ingest_pb.ListLeadProfilesRequest(location_id=loc, lead_ids=[mine[2], theirs[0], mine[0]]), timeout=10
+    )
+    assert list(got.lead_ids) == sorted([mine[0], mine[2]])
+    assert not got.next_page_token
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await m.clients.ingest.ListLeadProfiles(
+            ingest_pb.ListLeadProfilesRequest(location_id=loc, lead_ids=mine, page_size=10), timeout=10
+        )
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -46,9 +46,9 @@ def _import_values(fields: LeadFields) -> list[Any]:
 async def import_batch(db: Database, location_id: str, batch: Sequence[ImportRow]) -> int:
     """COPY one batch into a staging table, then keep only contacts the location lacks.
     Returns how many rows were inserted; the rest already existed. A batch that inserted any
-    queues one LEADS_IMPORTED row for its location in the same transaction, so every committed
-    import gets scored, even when intelligence is down at the time; nothing per lead is
-    published (imports send no messages)."""
+    queues one LEADS_IMPORTED row for its location in the same transaction, naming the leads it
+    inserted, so every committed import gets scored, even when intelligence is down at the
+    time; nothing per lead is published (imports send no messages)."""
     records = [
         (uuid.uuid4(), location_id, *_import_values(row.fields), row.last_activity_time) for row in batch
     ]
@@ -61,15 +61,32 @@ async def import_batch(db: Database, location_id: str, batch: Sequence[ImportRow
         await conn.copy_records_to_table(
             "import_staging", records=records, columns=_STAGING_COLUMNS, timeout=deadlines.timeout(120.0)
         )
-        status = await conn.execute(
-            f"INSERT INTO leads (lead_id, location_id, {_COLS}, last_activity_time)"
+        ids: list[uuid.UUID] = await conn.fetchval(
+            "WITH inserted AS (INSERT INTO leads (lead_id, location_id, " + _COLS + ", last_activity_time)"
             " SELECT lead_id, location_id, "
             + ", ".join("custom_fields::jsonb" if c == "custom_fields" else c for c in LEAD_COLUMNS)
             + ", last_activity_time FROM import_staging"
-            " ON CONFLICT (location_id, external_contact_id) DO NOTHING",
+            " ON CONFLICT (location_id, external_contact_id) DO NOTHING"
+            " RETURNING lead_id) SELECT coalesce(array_agg(lead_id), '{}') FROM inserted",
             timeout=deadlines.timeout(120.0),
         )
-        inserted = int(status.rsplit(" ", 1)[-1])
-        if inserted:
-            await outbox.insert(conn, outbox.LEADS_IMPORTED, None, location_id, timestamps.now(), "", b"")
-    return inserted
+        if ids:
+            await outbox.insert(
+                conn, outbox.LEADS_IMPORTED, None, location_id, timestamps.now(), "", imported_payload(ids)
+            )
+    return len(ids)
+
+
+# Intelligence scores just the imported leads when the outbox row names them (16 bytes each); a
+# batch that inserted more than this asks for the whole location (an empty payload), which keeps
+# RequestLocationScoring and ListLeadProfiles within their 20,000 ids.
+MAX_IMPORTED_IDS = 20_000
+
+
+def imported_payload(ids: Sequence[uuid.UUID]) -> bytes:
+    return b"".join(i.bytes for i in ids) if len(ids) <= MAX_IMPORTED_IDS else b""
+
+
+def imported_ids(payload: bytes) -> list[str]:
+    """The lead ids a LEADS_IMPORTED row names (none: score the whole location)."""
+    return [str(uuid.UUID(bytes=payload[i : i + 16])) for i in range(0, len(payload) - 15, 16)]

@@ -262,6 +262,21 @@ class LeadReads:
                 )
         return rows
 
+    async def profiles_of(self, location_id: str, lead_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
+        """profile_page's columns for these live leads of the location, in lead_id order; ids
+        that are deleted, unknown or of another location are left out."""
+        async with self._db.connection() as conn:
+            rows: list[asyncpg.Record] = await conn.fetch(
+                "SELECT lead_id, budget_usd, preapproved, timeline_months, phone <> '' AS has_phone,"
+                " email <> '' AS has_email, source FROM leads"
+                " WHERE lead_id = any($2::uuid[]) AND location_id = $1 AND delete_time IS NULL"
+                " ORDER BY lead_id",
+                location_id,
+                lead_ids,
+                timeout=deadlines.timeout(10.0),
+            )
+        return rows
+
     async def get(self, lead_id: uuid.UUID, location_id: str | None) -> StoredLead:
         async with self._db.connection() as conn:
             row = await conn.fetchrow(

@@ -540,20 +540,30 @@ class ListLeadProfilesRequest(_message.Message):
     LOCATION_ID_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    LEAD_IDS_FIELD_NUMBER: _builtins.int
     location_id: _builtins.str
     page_size: _builtins.int
     """Up to 20,000 (default 10,000)."""
     page_token: _builtins.str
+    @_builtins.property
+    def lead_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """--- intel branch ---
+        Only these leads of the location (at most 20,000; deleted ones and other
+        locations' are left out), in one answer: page_size and page_token must be
+        unset. Empty: every lead of the location, a page at a time.
+        """
+
     def __init__(
         self,
         *,
         location_id: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        lead_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_ids", b"lead_ids", "location_id", b"location_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

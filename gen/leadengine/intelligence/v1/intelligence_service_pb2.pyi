@@ -1368,18 +1368,27 @@ class RequestLocationScoringRequest(_message.Message):
 
     LOCATION_ID_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    LEAD_IDS_FIELD_NUMBER: _builtins.int
     location_id: _builtins.str
     request_id: _builtins.str
     """The caller's id for this request (ingest passes its outbox event id); logged."""
+    @_builtins.property
+    def lead_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """--- intel branch ---
+        The leads to score (an import batch's inserted leads, at most 20,000). Empty:
+        every lead of the location.
+        """
+
     def __init__(
         self,
         *,
         location_id: _builtins.str = ...,
         request_id: _builtins.str = ...,
+        lead_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_ids", b"lead_ids", "location_id", b"location_id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -99,9 +99,10 @@ class Generation:
             blocklist=self._blocklist,
         )
 
-    async def _facts_for(self, facts: Facts, settings: LocationSettings, zip_code: str, step: int) -> Facts:
+    def _facts_for(
+        self, facts: Facts, settings: LocationSettings, found: market.MarketFact | None, step: int
+    ) -> Facts:
         """The caller's facts plus what content knows: fresh market facts, a value proposition."""
-        found = await self._settings.market_fact(zip_code, market.city_key(facts.city))
         facts = market.with_market(facts, found, datetime.now(UTC).date(), self._market_max_age_days)
         if settings.value_propositions:
             pitch = settings.value_propositions[step % len(settings.value_propositions)]
@@ -141,7 +142,8 @@ class Generation:
                 written = claimed
             else:
                 try:
-                    written = await self._generate(*args, **how)
+                    # The claim looked for a stored message after taking it: no need to again.
+                    written = await self._generate(*args, looked_up=True, **how)
                 finally:
                     await self._claims.release(request_id, claimed)
         if not dry_run:
@@ -159,6 +161,7 @@ class Generation:
         step_index: int = 0,
         *,
         dry_run: bool = False,
+        looked_up: bool = False,
         postal_address: str = "",
         language: str = ENGLISH,
         tone: str = "",
@@ -170,16 +173,17 @@ class Generation:
         postal_address = postal_address or self._postal_address
         if purpose == AGENT_NOTIFICATION:  # the lead's language is not the agent's
             language = ENGLISH
-        if request_id and not dry_run:
+        if request_id and not dry_run and not looked_up:
             seen = await self._repo.by_request(request_id)
             if seen is not None:
                 return seen
-        settings = await self._settings.settings(location_id)
+        inputs = await self._settings.inputs(location_id, zip_code, market.city_key(facts.city))
+        settings = inputs.settings
         draft = Draft(
             lead_id=str(lead_id),
             channel=channel,
             purpose=purpose,
-            facts=await self._facts_for(facts, settings, zip_code, step_index),
+            facts=self._facts_for(facts, settings, inputs.market, step_index),
             max_body_chars=guardrails.body_budget(channel, purpose != AGENT_NOTIFICATION, language),
             step_index=step_index,
             language=language,
@@ -195,9 +199,8 @@ class Generation:
                 reason="POSTAL_ADDRESS_NOT_CONFIGURED",
             )
         self._blocklist.check_fields(caller_facts.checked_fields(facts))
-        overrides = await self._settings.overrides(location_id)
         written, found, revisions = await self.write_checked(
-            draft, self._policy(postal_address, settings), self._templates.with_overrides(overrides)
+            draft, self._policy(postal_address, settings), self._templates.with_overrides(inputs.overrides)
         )
         waits = settings.approval_mode == SUGGEST and draft.to_lead
         outcome = Outcome(

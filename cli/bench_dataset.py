@@ -33,6 +33,7 @@ from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 
 from cli import seed, synthetic
 from cli.terminal import console
+from services.ingest.repository.outbox import LEADS_IMPORTED
 from services.intelligence import score_parts
 from shared import timestamps
 from shared.clients import Peers
@@ -107,6 +108,33 @@ async def _complete(peers: Peers, location_id: str, leads: int) -> list[str] | N
             return None
         ids.append(found)
     return ids if await has_history(peers, ids[-1]) else None
+
+
+async def _imports_scored(dsn: str, location_id: str, timeout_s: float) -> None:
+    """Wait until the bulk scoring that each ImportLeads batch requests (through ingest's outbox)
+    has run: engagement written while that run still rewrites the location's scores deadlocks
+    with it, or is overwritten."""
+    conn = await asyncpg.connect(dsn, timeout=10)
+    try:
+        end = time.monotonic() + timeout_s
+        while True:
+            pending = await conn.fetchval(
+                "SELECT (SELECT count(*) FROM ingest.outbox WHERE location_id = $1 AND kind = $2"
+                "  AND published_time IS NULL)"
+                " + (SELECT count(*) FROM intelligence.location_scoring_requests WHERE location_id = $1"
+                "  AND (requested > done OR lease_until IS NOT NULL))",
+                location_id,
+                LEADS_IMPORTED,
+            )
+            if not pending:
+                return
+            if time.monotonic() > end:
+                raise RuntimeError(
+                    f"the import's background scoring of {location_id} did not finish in {timeout_s:.0f} s"
+                )
+            await asyncio.sleep(0.5)
+    finally:
+        await conn.close()
 
 
 async def _add_engagement(dsn: str, location_id: str) -> None:
@@ -205,6 +233,7 @@ async def ensure(peers: Peers, dsn: str, leads: int, agents: int, *, force: bool
     seconds["score"] = time.perf_counter() - started
     started = time.perf_counter()
     with console.status(f"engagement for {ENGAGED_SHARE:.0%} of the leads"):
+        await _imports_scored(dsn, location_id, timeout_s=1800 + leads / 100)
         await _add_engagement(dsn, location_id)
     seconds["engagement"] = time.perf_counter() - started
     started = time.perf_counter()

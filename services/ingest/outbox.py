@@ -115,15 +115,18 @@ class OutboxRelay:
                     wake.clear()  # before claiming, so a commit during the claim wakes the next one
                     in_flight.add(asyncio.create_task(self.deliver_due()))
                     claim = False
-                woken = asyncio.create_task(wake.wait())
+                # A claim still owed (every slot busy) waits for a free slot, not for commits:
+                # a wake that stays set would otherwise spin this loop.
+                woken = None if claim else asyncio.create_task(wake.wait())
                 try:
                     done, _ = await asyncio.wait(
-                        {*in_flight, woken},
+                        {*in_flight, woken} if woken is not None else set(in_flight),
                         timeout=self._settings.poll_s,
                         return_when=asyncio.FIRST_COMPLETED,
                     )
                 finally:
-                    woken.cancel()
+                    if woken is not None:
+                        woken.cancel()
                 # A timeout is the poll: retries whose backoff ended are due now.
                 claim = claim or not done or wake.is_set()
                 for task in done - {woken}:

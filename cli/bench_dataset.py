@@ -33,6 +33,7 @@ from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 
 from cli import seed, synthetic
 from cli.terminal import console
+from services.ingest.repository.outbox import LEADS_IMPORTED
 from services.intelligence import score_parts
 from shared import timestamps
 from shared.clients import Peers
@@ -109,30 +110,29 @@ async def _complete(peers: Peers, location_id: str, leads: int) -> list[str] | N
     return ids if await has_history(peers, ids[-1]) else None
 
 
-async def _settle_import_scoring(dsn: str, location_id: str, timeout_s: float = 3600) -> None:
-    """Waits until the scoring the import asked for in the background has run.
-
-    The engagement UPDATE below rewrites most of the location's score rows; run while the
-    import's scoring worker is still writing the same rows, the two deadlock (seen at 1 M)."""
+async def _imports_scored(dsn: str, location_id: str, timeout_s: float) -> None:
+    """Wait until the bulk scoring that each ImportLeads batch requests (through ingest's outbox)
+    has run: engagement written while that run still rewrites the location's scores deadlocks
+    with it, or is overwritten."""
     conn = await asyncpg.connect(dsn, timeout=10)
     try:
-        deadline = asyncio.get_running_loop().time() + timeout_s
+        end = time.monotonic() + timeout_s
         while True:
             pending = await conn.fetchval(
-                "SELECT (SELECT count(*) FROM ingest.outbox"
-                " WHERE location_id = $1 AND published_time IS NULL)"
+                "SELECT (SELECT count(*) FROM ingest.outbox WHERE location_id = $1 AND kind = $2"
+                "  AND published_time IS NULL)"
                 " + (SELECT count(*) FROM intelligence.location_scoring_requests WHERE location_id = $1"
-                "    AND (requested > done OR lease_until > now()))",
+                "  AND (requested > done OR lease_until IS NOT NULL))",
                 location_id,
+                LEADS_IMPORTED,
             )
             if not pending:
                 return
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(
-                    f"the import's background scoring of {location_id} had not finished after {timeout_s:g}s;"
-                    " see intelligence's log"
+            if time.monotonic() > end:
+                raise RuntimeError(
+                    f"the import's background scoring of {location_id} did not finish in {timeout_s:.0f} s"
                 )
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(0.5)
     finally:
         await conn.close()
 
@@ -233,7 +233,7 @@ async def ensure(peers: Peers, dsn: str, leads: int, agents: int, *, force: bool
     seconds["score"] = time.perf_counter() - started
     started = time.perf_counter()
     with console.status(f"engagement for {ENGAGED_SHARE:.0%} of the leads"):
-        await _settle_import_scoring(dsn, location_id)
+        await _imports_scored(dsn, location_id, timeout_s=1800 + leads / 100)
         await _add_engagement(dsn, location_id)
     seconds["engagement"] = time.perf_counter() - started
     started = time.perf_counter()

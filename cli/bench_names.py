@@ -21,3 +21,5 @@ TARGETS_P99_MS = {
     "route_lead": 10.0,
     "new_lead_orchestration": 50.0,
 }
+# "1 M within 1.3x of 10 k": the largest growth size's p99 over the smallest's, per read.
+GROWTH_TARGET_RATIO = 1.3

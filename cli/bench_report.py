@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.table import Table
 
-from cli.bench_names import TARGETS_P99_MS
+from cli.bench_names import GROWTH_TARGET_RATIO, TARGETS_P99_MS
 
 
 def machine() -> dict[str, Any]:
@@ -113,6 +113,41 @@ def table(result: dict[str, Any]) -> Table:
             _ratio(result, name),
             _cpu(fig),
         )
+    return t
+
+
+def growth_table(result: dict[str, Any]) -> Table | None:
+    """p50 / p99 of each read per data-set size, and the largest size over the smallest."""
+    growth = result.get("growth") or {}
+    ratios = result.get("growth_ratios") or {}
+    if not growth:
+        return None
+    sizes = sorted(growth, key=int)
+    t = Table(
+        title="growth: p50 / p99 ms per data-set size"
+        + (
+            f"; {ratios['to_leads']:,} within {GROWTH_TARGET_RATIO:g}x of {ratios['from_leads']:,} (p99)?"
+            if ratios
+            else ""
+        )
+    )
+    t.add_column("scenario", no_wrap=True)
+    for size in sizes:
+        t.add_column(f"{int(size):,} leads", justify="right")
+    t.add_column("p50 ratio", justify="right")
+    t.add_column("p99 ratio", justify="right")
+    names = sorted({name for figs in growth.values() for name in figs})
+    for name in names:
+        cells = []
+        for size in sizes:
+            fig = growth[size].get(name) or {}
+            cells.append(f"{_ms(fig.get('p50_ms'))} / {_ms(fig.get('p99_ms'))}")
+        r = ratios.get(name) or {}
+        p99 = "-" if r.get("p99_ratio") is None else f"{r['p99_ratio']:.2f}"
+        if r.get("within_target") is not None:
+            p99 += " ok" if r["within_target"] else " MISSED"
+        p50 = "-" if r.get("p50_ratio") is None else f"{r['p50_ratio']:.2f}"
+        t.add_row(name, *cells, p50, p99)
     return t
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from shared import callers, config, db, jsonlog, tracing, transport
+from shared import callers, config, db, event_loop, jsonlog, tracing, transport
 from shared.clients import Peers
 from shared.migrate import migrate
 from shared.server import ServiceApp, serve
@@ -76,9 +76,10 @@ def run(
     try:
         cfg = load_config(os.environ)
         tls = transport.from_env(os.environ)
+        loop_factory = event_loop.factory(os.environ)
     except config.ConfigError as err:
         raise SystemExit(f"{service}: configuration error: {err}") from None
     if command == "migrate":
         asyncio.run(migrate(cfg.database_url, service, migrations))
     else:
-        asyncio.run(_serve(service, cfg, make_app, pool_size, tls))
+        event_loop.run(_serve(service, cfg, make_app, pool_size, tls), loop_factory)

@@ -86,14 +86,20 @@ def start(
     row's traceparent), current for the block; the logs' trace_id follows it. Off: no span
     (None), and the trace_id is the carrier's, else a new one."""
     if _tracer is None:
-        match = _TRACEPARENT.match(carrier.get("traceparent", ""))
-        jsonlog.trace_id_var.set(match.group(1) if match else secrets.token_hex(16))
+        continue_untraced(carrier)
         yield None
         return
     parent = _PROPAGATOR.extract(carrier)
     with _tracer.start_as_current_span(name, context=parent, kind=kind, attributes=attributes) as span:
         jsonlog.trace_id_var.set(_hex_trace_id(span))
         yield span
+
+
+def continue_untraced(carrier: Mapping[str, str]) -> None:
+    """What start() does when tracing is off, without a context manager: the logs' trace_id
+    is the carrier's, else a new one."""
+    match = _TRACEPARENT.match(carrier.get("traceparent", ""))
+    jsonlog.trace_id_var.set(match.group(1) if match else secrets.token_hex(16))
 
 
 def client_span(name: str, attributes: Mapping[str, AttributeValue] | None = None) -> Span | None:

@@ -123,9 +123,10 @@ class Generation:
             blocklist=self._blocklist,
         )
 
-    async def _facts_for(self, facts: Facts, settings: LocationSettings, zip_code: str, step: int) -> Facts:
+    def _facts_for(
+        self, facts: Facts, settings: LocationSettings, found: market.MarketFact | None, step: int
+    ) -> Facts:
         """The caller's facts plus what content knows: fresh market facts, a value proposition."""
-        found = await self._settings.market_fact(zip_code, market.city_key(facts.city))
         facts = market.with_market(facts, found, datetime.now(UTC).date(), self._market_max_age_days)
         if settings.value_propositions:
             pitch = settings.value_propositions[step % len(settings.value_propositions)]
@@ -144,14 +145,15 @@ class Generation:
                 written = claimed
             else:
                 try:
-                    written = await self._generate(ask)
+                    # The claim looked for a stored message after taking it: no need to again.
+                    written = await self._generate(ask, looked_up=True)
                 finally:
                     await self._claims.release(request_id, claimed)
         if not ask.dry_run:
             tenancy.ensure_same_key_owner(request_id, written.location_id, ask.location_id)
         return written
 
-    async def _generate(self, ask: Ask) -> Message:
+    async def _generate(self, ask: Ask, *, looked_up: bool = False) -> Message:
         """A retried request_id returns the message its first call stored, unwritten again.
         A dry run writes the message the same way (guardrails included) but stores nothing.
         `postal_address` (the location's) replaces the configured one when given."""
@@ -160,16 +162,17 @@ class Generation:
         postal_address = ask.postal_address or self._postal_address
         # The lead's language is not the agent's.
         language = ENGLISH if purpose == AGENT_NOTIFICATION else ask.language
-        if request_id and not dry_run:
+        if request_id and not dry_run and not looked_up:
             seen = await self._repo.by_request(request_id)
             if seen is not None:
                 return seen
-        settings = await self._settings.settings(location_id)
+        inputs = await self._settings.inputs(location_id, ask.zip_code, market.city_key(facts.city))
+        settings = inputs.settings
         draft = Draft(
             lead_id=str(lead_id),
             channel=channel,
             purpose=purpose,
-            facts=await self._facts_for(facts, settings, ask.zip_code, step_index),
+            facts=self._facts_for(facts, settings, inputs.market, step_index),
             max_body_chars=guardrails.body_budget(channel, purpose != AGENT_NOTIFICATION, language),
             step_index=step_index,
             language=language,
@@ -185,9 +188,8 @@ class Generation:
                 reason="POSTAL_ADDRESS_NOT_CONFIGURED",
             )
         self._blocklist.check_fields(caller_facts.checked_fields(facts))
-        overrides = await self._settings.overrides(location_id)
         written, found, revisions = await self.write_checked(
-            draft, self._policy(postal_address, settings), self._templates.with_overrides(overrides)
+            draft, self._policy(postal_address, settings), self._templates.with_overrides(inputs.overrides)
         )
         waits = settings.approval_mode == SUGGEST and draft.to_lead
         outcome = Outcome(

@@ -26,6 +26,45 @@ class LocationSettings:
 
 
 @dataclass(frozen=True)
+class GenerationInputs:
+    """What a location stores that writing one message reads."""
+
+    settings: LocationSettings
+    overrides: dict[tuple[str, str, str], Override]
+    market: MarketFact | None
+
+
+# One round trip for the three reads of every GenerateMessage (each pooled use of a connection
+# costs a query and the pool's reset on release). Rows come back as records of their tables.
+_INPUTS_SQL = (
+    "SELECT (SELECT s FROM location_settings s WHERE s.location_id = $1) AS settings,"
+    " ARRAY(SELECT o FROM template_overrides o WHERE o.location_id = $1) AS overrides,"
+    " (SELECT m FROM market_facts m WHERE (m.area_kind = 'zip' AND m.area = $2)"
+    "  OR (m.area_kind = 'city' AND m.area = $3) ORDER BY m.area_kind = 'zip' DESC LIMIT 1) AS market"
+)
+
+
+def _overrides(rows: list[asyncpg.Record]) -> dict[tuple[str, str, str], Override]:
+    return {
+        (r["channel"], r["purpose"], r["language"]): Override(subject=r["subject"], body=r["body"])
+        for r in rows
+    }
+
+
+def _market(row: asyncpg.Record | None) -> MarketFact | None:
+    if row is None:
+        return None
+    return MarketFact(
+        area_kind=row["area_kind"],
+        area=row["area"],
+        median_price_usd=row["median_price_usd"],
+        days_on_market=row["days_on_market"],
+        inventory=row["inventory"],
+        as_of_date=row["as_of_date"],
+    )
+
+
+@dataclass(frozen=True)
 class StoredOverride:
     channel: str
     purpose: str
@@ -79,10 +118,21 @@ class ContentSettingsRepository:
                 location_id,
                 timeout=deadlines.timeout(2.0),
             )
-        return {
-            (r["channel"], r["purpose"], r["language"]): Override(subject=r["subject"], body=r["body"])
-            for r in rows
-        }
+        return _overrides(rows)
+
+    async def inputs(self, location_id: str, zip_code: str, city_key: str) -> GenerationInputs:
+        """settings(), overrides() and market_fact() in one query."""
+        async with self._db.connection() as conn:
+            row = await conn.fetchrow(
+                _INPUTS_SQL, location_id, zip_code, city_key, timeout=deadlines.timeout(2.0)
+            )
+        assert row is not None  # scalar subqueries: always one row
+        stored = row["settings"]
+        return GenerationInputs(
+            settings=LocationSettings(location_id) if stored is None else _settings(stored),
+            overrides=_overrides(row["overrides"]),
+            market=_market(row["market"]),
+        )
 
     async def replace_overrides(self, location_id: str, overrides: list[StoredOverride]) -> int:
         """The location's overrides become exactly these, in one transaction."""
@@ -138,13 +188,4 @@ class ContentSettingsRepository:
                 city_key,
                 timeout=deadlines.timeout(2.0),
             )
-        if row is None:
-            return None
-        return MarketFact(
-            area_kind=row["area_kind"],
-            area=row["area"],
-            median_price_usd=row["median_price_usd"],
-            days_on_market=row["days_on_market"],
-            inventory=row["inventory"],
-            as_of_date=row["as_of_date"],
-        )
+        return _market(row)

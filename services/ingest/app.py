@@ -46,6 +46,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
             retry_base_s=cfg.outbox_retry_base_s,
             retry_max_s=cfg.outbox_retry_max_s,
             max_attempts=cfg.outbox_max_attempts,
+            in_flight=cfg.outbox_in_flight,
         ),
     )
     return ServiceApp(

@@ -26,6 +26,8 @@ class Config:
     outbox_retry_max_s: float = 60.0
     # Failures (other than UNAVAILABLE) after which a row is dead-lettered.
     outbox_max_attempts: int = 10
+    # Relay batches delivered at once (a new lead's event does not wait for the last batch).
+    outbox_in_flight: int = 4
     # Rows per COPY in ImportLeads.
     import_batch: int = 5000
     # What is pruned after how long (services/ingest/retention.py), and how often it runs.
@@ -53,6 +55,7 @@ class Config:
             outbox_max_attempts=config.integer(
                 env, "INGEST_OUTBOX_MAX_ATTEMPTS", 10, minimum=1, maximum=1000
             ),
+            outbox_in_flight=config.integer(env, "INGEST_OUTBOX_IN_FLIGHT", 4, minimum=1, maximum=64),
             import_batch=config.integer(env, "INGEST_IMPORT_BATCH", 5000, minimum=1, maximum=100_000),
             retention=retention.configured("ingest", RULES, env),
             prune_interval_s=config.number(env, "INGEST_PRUNE_INTERVAL_S", 3600.0, minimum=1.0),

@@ -16,7 +16,6 @@ row that has failed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Literal
@@ -48,6 +47,10 @@ class RelaySettings:
     retry_max_s: float = 60.0
     # Counted failures after which a row is dead-lettered.
     max_attempts: int = 10
+    # Batches delivered at once. A new lead's row must not wait for the whole of the previous
+    # batch (HandleLeadEvent of a new lead also sends, schedules and tells the agent), and the
+    # claim already keeps each lead's rows in order across batches, as it does across replicas.
+    in_flight: int = 4
 
 
 # Kinds that may revoke consent: delivered even while an earlier row of the lead is failing.
@@ -101,15 +104,46 @@ class OutboxRelay:
         self._settings = settings
 
     async def run(self) -> None:
-        """Runs until cancelled. Wakes on a commit that wrote an outbox row, else every poll_s."""
+        """Runs until cancelled. Claims again on a commit that wrote an outbox row, when a batch
+        that leased rows finishes (its leads' next rows may be due now), else every poll_s;
+        up to `in_flight` batches at once."""
         wake = self._outbox_written
-        while True:
-            wake.clear()  # before draining, so a commit during the drain wakes the next round
-            while await self.deliver_due() == self._settings.batch:
-                pass
-            # A timeout is the poll: retries whose backoff ended are due now.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=self._settings.poll_s)
+        in_flight: set[asyncio.Task[int]] = set()
+        claim = True
+        try:
+            while True:
+                if claim and len(in_flight) < self._settings.in_flight:
+                    wake.clear()  # before claiming, so a commit during the claim wakes the next one
+                    in_flight.add(asyncio.create_task(self.deliver_due()))
+                    claim = False
+                # A claim still owed (every slot busy) waits for a free slot, not for commits:
+                # a wake that stays set would otherwise spin this loop.
+                woken = None if claim else asyncio.create_task(wake.wait())
+                try:
+                    done, _ = await asyncio.wait(
+                        {*in_flight, woken} if woken is not None else set(in_flight),
+                        timeout=self._settings.poll_s,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                finally:
+                    if woken is not None:
+                        woken.cancel()
+                # A timeout is the poll: retries whose backoff ended are due now.
+                claim = claim or not done or wake.is_set()
+                for task in done - {woken}:
+                    in_flight.discard(task)
+                    if task.result() > 0:  # a failure to mark a row surfaces here
+                        claim = True
+        except asyncio.CancelledError:  # shutdown: their leases lapse and another relay resends
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+            raise
+        except Exception:
+            # The other batches finish their calls and marks (each bounded by its timeouts)
+            # rather than leave their rows leased until the lease lapses.
+            await asyncio.gather(*in_flight, return_exceptions=True)
+            raise
 
     async def deliver_due(self) -> int:
         """Lease and deliver one batch; returns how many rows it leased."""

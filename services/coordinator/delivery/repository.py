@@ -160,7 +160,7 @@ class CommunicationRepository:
         return communication_from_row(existing), False
 
     async def set_status_reason(self, communication_id: uuid.UUID, reason: str) -> None:
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: atomic without BEGIN/COMMIT
             await conn.execute(
                 "UPDATE communications SET status_reason = $2, update_time = now()"
                 " WHERE communication_id = $1",
@@ -248,7 +248,7 @@ class CommunicationRepository:
     ) -> Communication:
         """Record what the provider said. Unconditional: once a message went out, that is
         the truth even if the journey stopped meanwhile."""
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: atomic without BEGIN/COMMIT
             row: asyncpg.Record = await conn.fetchrow(
                 "UPDATE communications SET status = $2, status_reason = $3, provider_message_id = $4,"
                 " claim_until = NULL, claim_token = NULL, update_time = now()"

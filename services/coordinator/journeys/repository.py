@@ -126,7 +126,7 @@ class JourneyRepository:
     async def mark_processed(
         self, event_id: str, lead_id: uuid.UUID | None, kind: pb.LeadEventKind.ValueType
     ) -> None:
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: atomic without BEGIN/COMMIT
             await conn.execute(
                 "INSERT INTO processed_events (event_id, lead_id, kind) VALUES ($1, $2, $3)"
                 " ON CONFLICT (event_id) DO NOTHING",
@@ -207,7 +207,7 @@ class JourneyRepository:
         return journey_from_row(row)
 
     async def set_score(self, lead_id: uuid.UUID, score: float) -> None:
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: atomic without BEGIN/COMMIT
             await conn.execute(
                 "UPDATE journeys SET score = $2, update_time = now() WHERE lead_id = $1 AND current",
                 lead_id,
@@ -216,7 +216,7 @@ class JourneyRepository:
             )
 
     async def set_first_touch(self, journey_id: uuid.UUID, at: datetime) -> Journey:
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: atomic without BEGIN/COMMIT
             row: asyncpg.Record = await conn.fetchrow(
                 "UPDATE journeys SET first_touch_time = coalesce(first_touch_time, $2), update_time = now()"
                 " WHERE journey_id = $1 RETURNING *",

@@ -54,7 +54,7 @@ class DecisionLog:
     ) -> None:
         """Append once per (lead, dedupe_key): a redelivered event or a retried call
         records nothing twice. `at` defaults to now (the database's clock)."""
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: atomic without BEGIN/COMMIT
             await conn.execute(
                 "INSERT INTO decisions (lead_id, kind, details, dedupe_key, occur_time)"
                 " VALUES ($1, $2, $3, $4, coalesce($5, clock_timestamp()))"

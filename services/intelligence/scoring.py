@@ -183,7 +183,7 @@ def fit_factors(profile: LeadProfile, points: Points = DEFAULT_POINTS) -> list[F
         if points.fit.get(attribute, 0.0) > 0
     ]
     total = sum(f.points for f in factors)
-    if total > FIT_MAX:
+    if total > FIT_MAX + CAP_TOLERANCE:
         factors.append(Factor("fit_cap", FIT_MAX - total, f"fit counts for at most {FIT_MAX:g} points"))
     return factors
 
@@ -213,6 +213,9 @@ def engagement_factors(
     )
 
 
+CAP_TOLERANCE = 1e-9
+
+
 def explain_engagement(
     earned: Mapping[str, tuple[float, int, int]], rules: Rules, points: Points = DEFAULT_POINTS
 ) -> list[Factor]:
@@ -230,7 +233,9 @@ def explain_engagement(
             text += f"; {capped} more ignored (over {rules.daily_cap} a day)"
         factors.append(Factor(kind, worth, text))
     total = sum(f.points for f in factors)
-    if total > ENGAGEMENT_MAX:
+    # Decayed points summed in another order can land a hair above the cap when they meet it
+    # exactly; a "-0.0 points" cap factor would explain nothing.
+    if total > ENGAGEMENT_MAX + CAP_TOLERANCE:
         factors.append(
             Factor(
                 "engagement_cap",

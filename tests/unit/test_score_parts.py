@@ -71,3 +71,13 @@ def test_stored_forms_round_trip() -> None:
     ]
     kinds = measure([Event("call", NOW)], NOW, RULES)
     assert score_parts.kinds_from_json(score_parts.kinds_to_json(kinds)) == kinds
+
+
+def test_engagement_that_meets_its_cap_exactly_gets_no_cap_factor() -> None:
+    # Found by hypothesis: 2 form submits + 2 appointments are worth exactly the cap; summed from
+    # stored parts they came out a hair above it and explained themselves with a "-0.0" cap.
+    profile = LeadProfile(0, False, 0, False, False, "")
+    events = [Event(kind, NOW) for kind in ("form_submit", "form_submit", "appointment", "appointment")]
+    stored = evaluate(Parts(profile, measure(events, NOW, RULES)), Points(), RULES, NOW)
+    assert [f.name for f in stored.factors] == ["appointment", "form_submit"]
+    assert stored.score == score_lead(profile, events, NOW, RULES).score

@@ -3,6 +3,8 @@ which supplies _claiming and _assignment_proto."""
 
 from __future__ import annotations
 
+import uuid
+
 from leadengine.routing.v1 import routing_service_pb2 as pb
 
 from services.routing.claiming import Claiming
@@ -23,9 +25,7 @@ class ClaimingHandlers:
         self, request: pb.AcceptAssignmentRequest, context: Context
     ) -> pb.AcceptAssignmentResponse:
         accepted = await self._claiming.accept(
-            inputs.parse_uuid(request.lead_id, "lead_id", what="lead id"),
-            inputs.require_text(request.location_id, "location_id"),
-            inputs.parse_uuid(request.agent_id, "agent_id", what="agent id"),
+            *_lead_location_agent(request),
         )
         return pb.AcceptAssignmentResponse(assignment=self._assignment_proto(accepted))
 
@@ -33,9 +33,7 @@ class ClaimingHandlers:
         self, request: pb.DeclineAssignmentRequest, context: Context
     ) -> pb.DeclineAssignmentResponse:
         moved = await self._claiming.decline(
-            inputs.parse_uuid(request.lead_id, "lead_id", what="lead id"),
-            inputs.require_text(request.location_id, "location_id"),
-            inputs.parse_uuid(request.agent_id, "agent_id", what="agent id"),
+            *_lead_location_agent(request),
         )
         return pb.DeclineAssignmentResponse(assignment=self._assignment_proto(moved))
 
@@ -43,9 +41,18 @@ class ClaimingHandlers:
         self, request: pb.ReassignLeadRequest, context: Context
     ) -> pb.ReassignLeadResponse:
         moved = await self._manual.reassign(
-            inputs.parse_uuid(request.lead_id, "lead_id", what="lead id"),
-            inputs.require_text(request.location_id, "location_id"),
-            inputs.parse_uuid(request.agent_id, "agent_id", what="agent id"),
+            *_lead_location_agent(request),
             inputs.require_text(request.reason, "reason"),
         )
         return pb.ReassignLeadResponse(assignment=self._assignment_proto(moved))
+
+
+def _lead_location_agent(
+    request: pb.AcceptAssignmentRequest | pb.DeclineAssignmentRequest | pb.ReassignLeadRequest,
+) -> tuple[uuid.UUID, str, uuid.UUID]:
+    """The lead, the caller's location and the agent every claiming call names."""
+    return (
+        inputs.parse_uuid(request.lead_id, "lead_id", what="lead id"),
+        inputs.require_text(request.location_id, "location_id"),
+        inputs.parse_uuid(request.agent_id, "agent_id", what="agent id"),
+    )

@@ -51,6 +51,7 @@ from services.coordinator.journeys.cadence_repository import CadenceRepository
 from services.coordinator.journeys.control import JourneyControl
 from services.coordinator.journeys.first_touch import FirstTouch
 from services.coordinator.journeys.holder import JourneyHolder
+from services.coordinator.journeys.inquiry import Inquiries
 from services.coordinator.journeys.repository import Journey, JourneyRepository
 from services.coordinator.journeys.runner import JourneyRunner
 from services.coordinator.journeys.steps import CadenceWalker
@@ -234,6 +235,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         steps=create_walker(db, content),
         triggers=triggers,
         enricher=ContactEnricher(highlevel, http, cfg.providers, ingest, decisions),
+        inquiries=Inquiries(db),
     )
     control = JourneyControl(journeys, CadenceRepository(db))
 

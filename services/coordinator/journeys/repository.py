@@ -2,8 +2,8 @@
 Each method is one short transaction; none spans a call to another service.
 
 A lead has one current journey (ACTIVE until something ends it); the journeys before it
-ended, and a recovery campaign started the current one (journeys/recovery.py). Everything
-keyed by lead here acts on the current journey."""
+ended, and a recovery campaign (journeys/recovery.py) or a new inquiry (journeys/inquiry.py)
+started the current one. Everything keyed by lead here acts on the current journey."""
 
 from __future__ import annotations
 

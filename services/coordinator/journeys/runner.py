@@ -23,7 +23,7 @@ from services.coordinator.compliance.gates import ContactFacts
 from services.coordinator.compliance.policy import ConsentPolicies
 from services.coordinator.delivery.enrichment import ContactEnricher
 from services.coordinator.envelope import Envelope
-from services.coordinator.journeys import writing
+from services.coordinator.journeys import inquiry, writing
 from services.coordinator.journeys.first_touch import FirstTouch, message_context
 from services.coordinator.journeys.repository import Journey, JourneyRepository
 from services.coordinator.journeys.steps import CadenceWalker
@@ -55,7 +55,9 @@ class JourneyRunner:
         steps: CadenceWalker | None = None,
         triggers: TriggerTouches | None = None,
         enricher: ContactEnricher | None = None,
+        inquiries: inquiry.Inquiries | None = None,
     ) -> None:
+        self._inquiries = inquiries
         self._enricher = enricher
         self._journeys = journeys
         self._consents = consents
@@ -76,6 +78,11 @@ class JourneyRunner:
             return await self._journeys.stop_journey(ev.lead, ev.location_id, LEAD_DELETED)
         if ev.kind in (pb.LEAD_EVENT_KIND_LEAD_CREATED, pb.LEAD_EVENT_KIND_LEAD_UPDATED):
             return await self._lead_changed(ev)
+        if self._inquiries is not None and inquiry.is_inquiry(ev.kind, ev.behavior_type):
+            answered = await self._answer_inquiry(ev)
+            if answered is not None:
+                # The new journey's first touch answers the inquiry: no trigger touch on top.
+                return answered
         journey = await self._rescore(ev)  # BEHAVIOR: the score moves, and rules may fire
         if self._triggers is None:
             return journey
@@ -107,6 +114,21 @@ class JourneyRunner:
         # A first event, or a retry of one that failed part-way: every step below is
         # idempotent, so running them again finishes what is missing.
         return await self._start(ev, lead, consent.facts, score)
+
+    async def _answer_inquiry(self, ev: Envelope) -> Journey | None:
+        """A returning lead's new inquiry (journeys/inquiry.py): its next journey, first-touched
+        now, or None when the inquiry starts none. Safe to repeat after a failure part-way."""
+        assert self._inquiries is not None
+        journey = await self._inquiries.journey_for(ev.lead, ev.location_id, ev.event_id)
+        if journey is None:
+            return None
+        lead = await self._lead(ev)
+        if lead.HasField("delete_time"):
+            return await self._journeys.stop_journey(ev.lead, lead.location_id, LEAD_DELETED)
+        if self._enricher is not None and journey.first_touch_time is None:
+            # As for a new lead: a DND or time zone HighLevel knows gates the first touch.
+            lead = await self._enricher.enrich(ev.event_id, lead)
+        return await self.enrol(journey, lead, content_pb.MESSAGE_PURPOSE_FIRST_TOUCH)
 
     async def _rescore(self, ev: Envelope) -> Journey | None:
         journey = await self._journeys.find_journey(ev.lead)

@@ -9,10 +9,12 @@ from datetime import timedelta
 
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
+from services.coordinator.journeys import recovery
 from services.coordinator.journeys.cadence import FOLLOW_UP, Cadence, Step
 from services.coordinator.journeys.cadence_repository import CadenceRepository
 from services.coordinator.journeys.control import JourneyControl, cadence_id_for
-from services.coordinator.journeys.repository import Journey
+from services.coordinator.journeys.repository import CONVERTED, Journey
+from services.coordinator.journeys.unreachable import OPTED_OUT_EVERYWHERE
 from shared import inputs, pagination, tenancy, timestamps
 from shared.rpc import Context
 
@@ -106,7 +108,10 @@ class CadenceHandlers:
     async def StopJourney(self, request: pb.StopJourneyRequest, context: Context) -> pb.StopJourneyResponse:
         lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
         await self._ensure_lead_in(lead_id, tenancy.required_location(request.location_id))
-        journey = await self._control.stop(lead_id, inputs.require_text(request.reason, "reason"))
+        reason = recovery.refuse_engine_reason(
+            inputs.require_text(request.reason, "reason"), (CONVERTED, OPTED_OUT_EVERYWHERE)
+        )
+        journey = await self._control.stop(lead_id, reason)
         return pb.StopJourneyResponse(journey=self._journey_proto(journey))
 
     async def PauseJourney(

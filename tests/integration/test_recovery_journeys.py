@@ -339,3 +339,30 @@ async def test_list_journeys_of_an_unknown_lead_is_not_found(m: Mesh) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as bad:
         await m.clients.coordinator.ListJourneys(pb.ListJourneysRequest(lead_id="nope"), timeout=5)
     assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_a_person_cannot_stop_a_journey_with_the_engines_own_words(m: Mesh) -> None:
+    # "lead replied" is a recoverable end; a person's stop never is, whatever its words.
+    loc = f"loc-{uuid.uuid4().hex[:8]}"
+    lead = await started_lead(m, location=loc)
+    for words in (" Lead replied ", "lead converted (outcome WON)", "opted out of every channel"):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await m.clients.coordinator.StopJourney(
+                pb.StopJourneyRequest(
+                    lead_id=lead.lead_id, location_id=loc, reason=words, request_id=str(uuid.uuid4())
+                ),
+                timeout=5,
+            )
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "reserved" in (refused.value.details() or "")
+    assert (await journey_of(m, lead.lead_id)).state == pb.JOURNEY_STATE_ACTIVE
+    stopped = await m.clients.coordinator.StopJourney(
+        pb.StopJourneyRequest(
+            lead_id=lead.lead_id,
+            location_id=loc,
+            reason="the lead replied by phone",
+            request_id=str(uuid.uuid4()),
+        ),
+        timeout=5,
+    )
+    assert stopped.journey.stop_reason == "the lead replied by phone"

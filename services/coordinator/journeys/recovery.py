@@ -19,9 +19,25 @@ from __future__ import annotations
 
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
+from shared.errors import FieldViolation, InvalidArgument
+
 LEAD_REPLIED = "lead replied"
 # Stop reasons (of a STOPPED journey) after which a recovery may start a new journey.
 RECOVERABLE_STOPS: tuple[str, ...] = (LEAD_REPLIED,)
+
+
+def refuse_engine_reason(reason: str, engine_reasons: tuple[str, ...]) -> str:
+    """A person's StopJourney reason, refused when it reads as one of the engine's own stops.
+    Recovery and campaign counts go by those words: a person who stopped a journey "lead
+    replied" would otherwise make it recoverable, which a person's stop never is."""
+    if reason.strip().casefold() in {r.casefold() for r in (*RECOVERABLE_STOPS, *engine_reasons)}:
+        raise InvalidArgument(
+            f"reason {reason.strip()!r} is reserved for stops the engine records itself;"
+            " describe why you are stopping the journey in your own words",
+            reason="STOP_REASON_RESERVED",
+            violations=[FieldViolation("reason", "one of the engine's own stop reasons")],
+        )
+    return reason
 
 
 def recoverable(state: pb.JourneyState.ValueType, stop_reason: str) -> bool:

@@ -235,7 +235,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         steps=create_walker(db, content),
         triggers=triggers,
         enricher=ContactEnricher(highlevel, http, cfg.providers, ingest, decisions),
-        inquiries=Inquiries(db),
+        inquiries=Inquiries(db, cfg.inquiry_after_reply_h, timestamps.now),
     )
     control = JourneyControl(journeys, CadenceRepository(db))
 

@@ -15,6 +15,7 @@ from shared.config import ConfigError, ServerSettings
 from shared.retention import Rule
 
 LEGAL_START, LEGAL_END = time(8, 0), time(21, 0)
+MAX_INQUIRY_AFTER_REPLY_H = 8760.0
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -62,6 +63,9 @@ class Config:
     campaign_batch: int = 50
     campaign_concurrency: int = 8
     campaign_page: int = 500
+    # A returning inquiry this soon after the lead's last reply goes to the agent, not to a
+    # new automated journey (journeys/reply_guard.py); 0 turns the guard off.
+    inquiry_after_reply_h: float = 72.0
     # Provider credentials and send retries (delivery/provider_config.py).
     providers: ProviderConfig = field(default_factory=ProviderConfig)
     # Automated messages per lead per channel, for locations that set none of their own.
@@ -90,6 +94,11 @@ class Config:
                 f" / COORDINATOR_QUIET_END={self.quiet_end:%H:%M}"
                 f" would allow texts outside the legal {LEGAL_START:%H:%M}-{LEGAL_END:%H:%M} recipient-local"
                 " window; quiet hours may only narrow it (END >= 08:00, START <= 21:00, END before START)"
+            )
+        if not 0.0 <= self.inquiry_after_reply_h <= MAX_INQUIRY_AFTER_REPLY_H:
+            raise ConfigError(
+                f"COORDINATOR_INQUIRY_AFTER_REPLY_HOURS={self.inquiry_after_reply_h} must be between 0"
+                f" (no guard) and {MAX_INQUIRY_AFTER_REPLY_H:.0f} (a year); the default is 72"
             )
         for name, value in (
             ("opt_out_confirmation", self.opt_out_confirmation),
@@ -123,6 +132,9 @@ class Config:
                 env, "COORDINATOR_CAMPAIGN_CONCURRENCY", 8, minimum=1, maximum=100
             ),
             campaign_page=config.integer(env, "COORDINATOR_CAMPAIGN_PAGE", 500, minimum=10, maximum=500),
+            inquiry_after_reply_h=config.number(
+                env, "COORDINATOR_INQUIRY_AFTER_REPLY_HOURS", 72.0, minimum=0.0
+            ),
             providers=ProviderConfig.from_env(env),
             caps=Caps(
                 sms_day=config.integer(

@@ -2,7 +2,8 @@
 gRPC against real Postgres (journeys/inquiry.py): after a recoverable end (here "lead replied")
 the lead gets generation 2 and a first touch under its own step key, from the same agent; a lead
 with an ACTIVE journey keeps it; an opt-out or a person's stop forbids it; the same event twice
-(one after the other, or at once) starts one journey."""
+(one after the other, or at once) starts one journey. The replies here are days old: a recent
+one holds the inquiry for the agent (test_inquiry_after_reply.py)."""
 
 from __future__ import annotations
 
@@ -45,12 +46,27 @@ async def steps_of(dsn: str, lead_id: str) -> dict[str, dict[str, Any]]:
     return {r["step_key"]: dict(r) for r in rows if r["step_key"]}
 
 
-async def replied_lead(m: Mesh) -> Any:
+async def replied_lead(m: Mesh, dsn: str, *, quiet_h: float = 96.0) -> Any:
+    """A lead whose journey stopped "lead replied", the reply `quiet_h` hours old (by default
+    older than COORDINATOR_INQUIRY_AFTER_REPLY_HOURS: a conversation that went quiet)."""
     lead = await started_lead(m, email=f"rae.{uuid.uuid4().hex[:8]}@example.com")
     await handle(m, inbound(lead, REPLY))
     await eventually(
         lambda: journey_of(m, lead.lead_id), lambda j: j.stop_reason == "lead replied", "the reply to end it"
     )
+    if quiet_h:
+        conn = await asyncpg.connect(dsn, server_settings={"search_path": "coordinator"})
+        try:
+            moved = await conn.execute(
+                "UPDATE communications SET create_time = create_time - $2::float8 * interval '1 hour'"
+                " WHERE lead_id = $1 AND direction = $3",
+                uuid.UUID(lead.lead_id),
+                quiet_h,
+                pb.DIRECTION_INBOUND,
+            )
+        finally:
+            await conn.close()
+        assert moved == "UPDATE 1"
     return lead
 
 
@@ -69,7 +85,7 @@ def form_submit(lead: Any, event_id: str | None = None) -> pb.LeadEventEnvelope:
 async def test_a_replied_lead_who_submits_a_form_gets_a_new_journey_and_a_first_touch(
     m: Mesh, migrated_dsn: str
 ) -> None:
-    lead = await replied_lead(m)
+    lead = await replied_lead(m, migrated_dsn)
     old = await journey_of(m, lead.lead_id)
     before = await steps_of(migrated_dsn, lead.lead_id)
     assert "first_touch" in before
@@ -148,7 +164,7 @@ async def test_an_opted_out_or_stopped_lead_gets_no_new_journey(m: Mesh, migrate
 
 
 async def test_the_same_inquiry_twice_starts_one_journey(m: Mesh, migrated_dsn: str) -> None:
-    one_after_the_other = await replied_lead(m)
+    one_after_the_other = await replied_lead(m, migrated_dsn)
     event = form_submit(one_after_the_other)
     first = await handle(m, event)
     again = await handle(m, event)
@@ -158,7 +174,7 @@ async def test_the_same_inquiry_twice_starts_one_journey(m: Mesh, migrated_dsn: 
     assert again.journey.journey_id == first.journey.journey_id
 
     # At once: both deliveries run before either is marked handled; one journey, one first touch.
-    at_once = await replied_lead(m)
+    at_once = await replied_lead(m, migrated_dsn)
     event = form_submit(at_once)
     both = await asyncio.gather(handle(m, event), handle(m, event))
     assert both[0].journey.journey_id == both[1].journey.journey_id

@@ -23,7 +23,7 @@ from services.coordinator.compliance.gates import ContactFacts
 from services.coordinator.compliance.policy import ConsentPolicies
 from services.coordinator.delivery.enrichment import ContactEnricher
 from services.coordinator.envelope import Envelope
-from services.coordinator.journeys import inquiry, writing
+from services.coordinator.journeys import inquiry, reply_guard, writing
 from services.coordinator.journeys.first_touch import FirstTouch, message_context
 from services.coordinator.journeys.repository import Journey, JourneyRepository
 from services.coordinator.journeys.steps import CadenceWalker
@@ -119,7 +119,13 @@ class JourneyRunner:
         """A returning lead's new inquiry (journeys/inquiry.py): its next journey, first-touched
         now, or None when the inquiry starts none. Safe to repeat after a failure part-way."""
         assert self._inquiries is not None
-        journey = await self._inquiries.journey_for(ev.lead, ev.location_id, ev.event_id)
+        answer = await self._inquiries.journey_for(ev.lead, ev.location_id, ev.event_id)
+        if answer.to_agent is not None:
+            # Recently replied (journeys/reply_guard.py): the agent answers, automation does not.
+            lead = await self._lead(ev)
+            await reply_guard.tell_agent(self._notifier, self._routing, answer.to_agent, lead, ev.event_id)
+            return None
+        journey = answer.journey
         if journey is None:
             return None
         lead = await self._lead(ev)

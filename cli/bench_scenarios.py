@@ -73,7 +73,9 @@ class Workload:
 
     def history(self) -> Call:
         request = coordinator_pb.ListCommunicationsRequest(
-            lead_id=self.rng.choice(self.history_lead_ids), page_size=HISTORY_PAGE
+            lead_id=self.rng.choice(self.history_lead_ids),
+            location_id=self.location_id,
+            page_size=HISTORY_PAGE,
         )
         return lambda: self.peers.coordinator.ListCommunications(request, timeout=TIMEOUT_S)
 
@@ -113,7 +115,9 @@ class Workload:
         await asyncio.sleep(FIRST_LOOK_S)
         while True:
             page = await self.peers.coordinator.ListCommunications(
-                coordinator_pb.ListCommunicationsRequest(lead_id=lead_id, page_size=HISTORY_PAGE),
+                coordinator_pb.ListCommunicationsRequest(
+                    lead_id=lead_id, location_id=request.lead.location_id, page_size=HISTORY_PAGE
+                ),
                 timeout=TIMEOUT_S,
             )
             if page.communications:

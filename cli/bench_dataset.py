@@ -85,10 +85,15 @@ async def _lead_id(peers: Peers, location_id: str, external_id: str) -> str | No
 
 
 async def has_history(peers: Peers, location_id: str, lead_id: str) -> bool:
-    resp = await peers.coordinator.ListCommunications(
-        coordinator_pb.ListCommunicationsRequest(lead_id=lead_id, location_id=location_id, page_size=1),
-        timeout=10,
-    )
+    try:
+        resp = await peers.coordinator.ListCommunications(
+            coordinator_pb.ListCommunicationsRequest(lead_id=lead_id, location_id=location_id, page_size=1),
+            timeout=10,
+        )
+    except grpc.aio.AioRpcError as err:
+        if err.code() == grpc.StatusCode.NOT_FOUND:  # no journey yet: the coordinator has not heard of it
+            return False
+        raise
     return len(resp.communications) > 0
 
 

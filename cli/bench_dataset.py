@@ -84,10 +84,16 @@ async def _lead_id(peers: Peers, location_id: str, external_id: str) -> str | No
     return str(resp.lead.lead_id)
 
 
-async def has_history(peers: Peers, lead_id: str) -> bool:
-    resp = await peers.coordinator.ListCommunications(
-        coordinator_pb.ListCommunicationsRequest(lead_id=lead_id, page_size=1), timeout=10
-    )
+async def has_history(peers: Peers, location_id: str, lead_id: str) -> bool:
+    try:
+        resp = await peers.coordinator.ListCommunications(
+            coordinator_pb.ListCommunicationsRequest(lead_id=lead_id, location_id=location_id, page_size=1),
+            timeout=10,
+        )
+    except grpc.aio.AioRpcError as err:
+        if err.code() == grpc.StatusCode.NOT_FOUND:  # no journey yet: the coordinator has not heard of it
+            return False
+        raise
     return len(resp.communications) > 0
 
 
@@ -107,7 +113,7 @@ async def _complete(peers: Peers, location_id: str, leads: int) -> list[str] | N
         if found is None:
             return None
         ids.append(found)
-    return ids if await has_history(peers, ids[-1]) else None
+    return ids if await has_history(peers, location_id, ids[-1]) else None
 
 
 async def _imports_scored(dsn: str, location_id: str, timeout_s: float) -> None:
@@ -177,7 +183,7 @@ async def _history(peers: Peers, location_id: str, leads: int, timeout_s: float)
     deadline = loop.time() + timeout_s
     waiting = set(ids)
     while waiting:
-        done = [i for i in list(waiting) if await has_history(peers, i)]
+        done = [i for i in list(waiting) if await has_history(peers, location_id, i)]
         waiting.difference_update(done)
         if waiting and loop.time() > deadline:
             raise TimeoutError(

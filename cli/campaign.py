@@ -50,7 +50,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     q.add_argument("--request-id", default="", help="idempotency key (default: a new one)")
     q = actions.add_parser("status", help="one campaign's counts, or every campaign of a location")
     q.add_argument("campaign_id", nargs="?", default="", help="campaign id")
-    q.add_argument("--location", default="", help="list this location's campaigns")
+    q.add_argument(
+        "--location", default="", help="the campaign's location; alone, list this location's campaigns"
+    )
     for action in ("pause", "resume"):
         q = actions.add_parser(action, help=f"{action} a campaign")
         q.add_argument("campaign_id", help="campaign id")
@@ -165,7 +167,10 @@ async def run(args: argparse.Namespace, peers: Peers) -> int:
                 timeout=30,
             )
             console.print(campaign_table(started.campaign))
-            console.print(f"follow it with: leadengine campaign status {started.campaign.campaign_id}")
+            console.print(
+                f"follow it with: leadengine campaign status {started.campaign.campaign_id}"
+                f" --location {started.campaign.location_id}"
+            )
             return 0
         if args.action == "pause":
             paused = await coordinator.PauseCampaign(
@@ -186,8 +191,10 @@ async def run(args: argparse.Namespace, peers: Peers) -> int:
             console.print(campaign_table(resumed.campaign))
             return 0
         if args.campaign_id:
+            if not args.location:
+                return fail("status CAMPAIGN_ID needs --location, the campaign's location (sub-account) id")
             got = await coordinator.GetCampaign(
-                pb.GetCampaignRequest(campaign_id=args.campaign_id), timeout=30
+                pb.GetCampaignRequest(campaign_id=args.campaign_id, location_id=args.location), timeout=30
             )
             console.print(campaign_table(got.campaign))
             return 0

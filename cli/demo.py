@@ -118,7 +118,10 @@ async def _poll(
 ) -> list[coordinator_pb.Communication]:
     """Marks what is new; returns the lead's communications, newest first."""
     journey = await _call(
-        trace, "coordinator", peers.coordinator.GetJourney, coordinator_pb.GetJourneyRequest(lead_id=lead_id)
+        trace,
+        "coordinator",
+        peers.coordinator.GetJourney,
+        coordinator_pb.GetJourneyRequest(lead_id=lead_id, location_id=location_id),
     )
     if journey is not None:
         j = journey.journey
@@ -147,7 +150,10 @@ async def _poll(
         reasons = a.reasons[0] if a.reasons else "no reason given"
         trace.mark("routed", f"to {escape(a.agent_name or a.agent_id)} ({escape(reasons)})")
     conversation = await _call(
-        trace, "content", peers.content.GetConversation, content_pb.GetConversationRequest(lead_id=lead_id)
+        trace,
+        "content",
+        peers.content.GetConversation,
+        content_pb.GetConversationRequest(lead_id=lead_id, location_id=location_id),
     )
     if conversation is not None:
         first = [m for m in conversation.messages if m.purpose == content_pb.MESSAGE_PURPOSE_FIRST_TOUCH]
@@ -159,7 +165,7 @@ async def _poll(
         trace,
         "coordinator",
         peers.coordinator.ListCommunications,
-        coordinator_pb.ListCommunicationsRequest(lead_id=lead_id),
+        coordinator_pb.ListCommunicationsRequest(lead_id=lead_id, location_id=location_id),
     )
     if comms is None or not comms.communications:
         return []
@@ -296,11 +302,11 @@ async def run(
         console.print("  the services' logs say why (`leadengine up` writes them to .leadengine/logs/)")
         return 1
     # With provider credentials the message went out: follow its status callbacks.
-    await demo_delivery.follow(peers, trace, lead_id, DELIVERY_WAIT_S)
+    await demo_delivery.follow(peers, trace, lead_id, location_id, DELIVERY_WAIT_S)
     console.print(
         f"[green]done:[/] lead {lead_id} went through the mesh in {max(trace.seen.values()):.0f} ms"
     )
     if follow_up_after is not None:
         # Why the lead got each message when it did, as the coordinator logged it.
-        console.print(timeline.table(await timeline.fetch(peers, lead_id)))
+        console.print(timeline.table(await timeline.fetch(peers, lead_id, location_id)))
     return 0

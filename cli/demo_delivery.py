@@ -23,14 +23,14 @@ class Marks(Protocol):
     def mark(self, step: str, detail: str) -> None: ...
 
 
-async def follow(peers: Peers, trace: Marks, lead_id: str, timeout_s: float) -> str:
+async def follow(peers: Peers, trace: Marks, lead_id: str, location_id: str, timeout_s: float) -> str:
     """Print each status the first touch reaches until a final one or the timeout; returns
     the last status seen ("" when the message never reached a provider)."""
     deadline = time.perf_counter() + timeout_s
     last = ""
     while time.perf_counter() < deadline:
         comms = await peers.coordinator.ListCommunications(
-            coordinator_pb.ListCommunicationsRequest(lead_id=lead_id), timeout=5
+            coordinator_pb.ListCommunicationsRequest(lead_id=lead_id, location_id=location_id), timeout=5
         )
         if not comms.communications:
             return ""

@@ -193,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
         " scored, routed, each message written and each gate's verdict, status changes, replies, opt-outs.",
     )
     p.add_argument("lead_id", metavar="LEAD_ID", help="the lead's id")
+    p.add_argument("--location", required=True, help="the lead's location (sub-account) id")
     p.add_argument("--details", action="store_true", help="add a column with each entry's details as JSON")
 
     p = commands.add_parser(
@@ -494,7 +495,7 @@ async def _demo(args: argparse.Namespace) -> int:
 async def _timeline(args: argparse.Namespace) -> int:
     peers = _peers(("coordinator",))
     try:
-        return await timeline.run(args.lead_id, peers, with_details=args.details)
+        return await timeline.run(args.lead_id, args.location, peers, with_details=args.details)
     finally:
         await peers.close()
 

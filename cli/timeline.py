@@ -17,13 +17,18 @@ from shared.clients import Peers
 PAGE_SIZE = 200
 
 
-async def fetch(peers: Peers, lead_id: str, page_size: int = PAGE_SIZE) -> list[pb.TimelineEntry]:
+async def fetch(
+    peers: Peers, lead_id: str, location_id: str, page_size: int = PAGE_SIZE
+) -> list[pb.TimelineEntry]:
     """Every entry, page after page (raises the RPC's error)."""
     entries: list[pb.TimelineEntry] = []
     token = ""
     while True:
         resp = await peers.coordinator.GetLeadTimeline(
-            pb.GetLeadTimelineRequest(lead_id=lead_id, page_size=page_size, page_token=token), timeout=10
+            pb.GetLeadTimelineRequest(
+                lead_id=lead_id, location_id=location_id, page_size=page_size, page_token=token
+            ),
+            timeout=10,
         )
         entries.extend(resp.entries)
         token = resp.next_page_token
@@ -44,9 +49,9 @@ def table(entries: list[pb.TimelineEntry], *, with_details: bool = False) -> Tab
     return out
 
 
-async def run(lead_id: str, peers: Peers, *, with_details: bool) -> int:
+async def run(lead_id: str, location_id: str, peers: Peers, *, with_details: bool) -> int:
     try:
-        entries = await fetch(peers, lead_id)
+        entries = await fetch(peers, lead_id, location_id)
     except grpc.aio.AioRpcError as err:
         return fail(f"coordinator GetLeadTimeline: {err.code().name}: {err.details()}")
     console.print(table(entries, with_details=with_details))

@@ -12,7 +12,7 @@ from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 
 from services.coordinator.campaigns.enrolment import Enroller
 from shared import timestamps
-from tests.support import Mesh
+from tests.support import UNKNOWN_LOCATION, Mesh
 
 
 def enroller_of(m: Mesh) -> Enroller:
@@ -64,8 +64,20 @@ async def start_campaign(m: Mesh, location: str, daily_limit: int, **audience: A
     return resp.campaign
 
 
+async def campaign_location(m: Mesh, campaign_id: str) -> str:
+    """The campaign's location as stored: what a read of the campaign claims (#15)."""
+    async with m.pools["coordinator"].acquire() as conn:
+        found = await conn.fetchval(
+            "SELECT location_id FROM coordinator.campaigns WHERE campaign_id = $1", uuid.UUID(campaign_id)
+        )
+    return str(found) if found else UNKNOWN_LOCATION
+
+
 async def campaign_of(m: Mesh, campaign_id: str) -> pb.Campaign:
-    resp = await m.clients.coordinator.GetCampaign(pb.GetCampaignRequest(campaign_id=campaign_id), timeout=10)
+    location = await campaign_location(m, campaign_id)
+    resp = await m.clients.coordinator.GetCampaign(
+        pb.GetCampaignRequest(campaign_id=campaign_id, location_id=location), timeout=10
+    )
     return resp.campaign
 
 

@@ -19,7 +19,7 @@ from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 
-from tests.support import Mesh
+from tests.support import Mesh, location_of
 
 # Spread over the globe so that, whatever the real clock says, some zone is in its
 # day and some in its night.
@@ -101,7 +101,7 @@ async def eventually(fetch: Callable[[], Any], until: Callable[[Any], bool], wha
 
 async def comms_of(m: Mesh, lead_id: str) -> list[pb.Communication]:
     resp = await m.clients.coordinator.ListCommunications(
-        pb.ListCommunicationsRequest(lead_id=lead_id), timeout=5
+        pb.ListCommunicationsRequest(lead_id=lead_id, location_id=await location_of(m, lead_id)), timeout=5
     )
     return list(resp.communications)
 
@@ -132,7 +132,7 @@ async def notification_of(m: Mesh, lead_id: str) -> pb.Notification:
 
     async def fetch() -> list[pb.Notification]:
         resp = await m.clients.coordinator.ListNotifications(
-            pb.ListNotificationsRequest(lead_id=lead_id), timeout=5
+            pb.ListNotificationsRequest(lead_id=lead_id, location_id=await location_of(m, lead_id)), timeout=5
         )
         return list(resp.notifications)
 
@@ -145,7 +145,9 @@ async def notification_of(m: Mesh, lead_id: str) -> pb.Notification:
 
 
 async def journey_of(m: Mesh, lead_id: str) -> pb.Journey:
-    resp = await m.clients.coordinator.GetJourney(pb.GetJourneyRequest(lead_id=lead_id), timeout=5)
+    resp = await m.clients.coordinator.GetJourney(
+        pb.GetJourneyRequest(lead_id=lead_id, location_id=await location_of(m, lead_id)), timeout=5
+    )
     return resp.journey
 
 
@@ -192,7 +194,7 @@ def inbound(lead: Any, body: str, *, address: str | None = None, sid: str | None
 
 async def notes_of(m: Mesh, lead_id: str) -> list[pb.Notification]:
     resp = await m.clients.coordinator.ListNotifications(
-        pb.ListNotificationsRequest(lead_id=lead_id), timeout=5
+        pb.ListNotificationsRequest(lead_id=lead_id, location_id=await location_of(m, lead_id)), timeout=5
     )
     return list(resp.notifications)
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import importlib
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,31 @@ class Mesh:
     addr: dict[str, str] = field(default_factory=dict)
     apps: dict[str, ServiceApp] = field(default_factory=dict)
     clients: Peers = field(default_factory=Peers)  # a caller's view: stubs for every service
+    pools: dict[str, Any] = field(default_factory=dict)  # each service's pool (location_of reads one)
+
+
+# What a test claims for a lead the mesh never stored: a location that owns nothing, so an
+# id-keyed read answers NOT_FOUND as for any unknown id (a missing claim would be INVALID_ARGUMENT).
+UNKNOWN_LOCATION = "loc-never-stored"
+
+
+async def location_of(m: Mesh, lead_id: str) -> str:
+    """The location the lead was stored in (ingest's row, else the coordinator's journey, in a
+    mesh without ingest): what a caller claims on an id-keyed read of the lead (#15)."""
+    try:
+        lead = uuid.UUID(str(lead_id))
+    except ValueError:
+        return UNKNOWN_LOCATION
+    pool = next(iter(m.pools.values()))
+    async with pool.acquire() as conn:
+        for table in ("ingest.leads", "coordinator.journeys"):
+            if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table):
+                found = await conn.fetchval(
+                    f"SELECT location_id FROM {table} WHERE lead_id = $1 LIMIT 1", lead
+                )
+                if found:
+                    return str(found)
+    return UNKNOWN_LOCATION
 
 
 @contextlib.asynccontextmanager
@@ -75,6 +101,7 @@ async def mesh(
         for name in only:
             pool = await db.create_pool(dsn, schema=name, service=name, max_size=5)
             stack.push_async_callback(pool.close)
+            result.pools[name] = pool
             peers[name] = Peers()
             stack.push_async_callback(peers[name].close)
             app_module = importlib.import_module(f"services.{name}.app")

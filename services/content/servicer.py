@@ -112,12 +112,13 @@ class ContentServicer(LocationContentHandlers, ReplyHandlers, UsageHandlers, pb_
         self, request: pb.GetConversationRequest, context: Context
     ) -> pb.GetConversationResponse:
         lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        location = tenancy.required_location(request.location_id)
         size = pagination.page_size(request.page_size)
         after = pagination.decode_cursor(request.page_token, pagination.time_and_uuid, query=str(lead_id))
         found = await self._repo.conversation(lead_id, after, size)
         if found:  # every message to a lead is in the lead's location
             tenancy.ensure_owned(
-                tenancy.claimed_location(request.location_id),
+                location,
                 found[0].location_id,
                 "lead",
                 lead_id,

@@ -79,11 +79,11 @@ class CadenceHandlers:
         return pb.UpsertCadenceResponse(cadence=cadence_to_proto(await self._control.upsert_cadence(given)))
 
     async def GetCadence(self, request: pb.GetCadenceRequest, context: Context) -> pb.GetCadenceResponse:
-        found = await self._cadences.get_cadence(
-            inputs.parse_uuid(request.cadence_id, "cadence_id", what="cadence id")
-        )
+        cadence_id = inputs.parse_uuid(request.cadence_id, "cadence_id", what="cadence id")
+        location = tenancy.required_location(request.location_id)
+        found = await self._cadences.get_cadence(cadence_id)
         tenancy.ensure_owned(
-            tenancy.claimed_location(request.location_id),
+            location,
             found.location_id,
             "cadence",
             found.cadence_id,

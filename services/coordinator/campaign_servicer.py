@@ -114,9 +114,11 @@ class CampaignHandlers:
         )
 
     async def GetCampaign(self, request: pb.GetCampaignRequest, context: Context) -> pb.GetCampaignResponse:
-        found = await self._campaign_room.control.get(self._campaign_id(request.campaign_id))
+        campaign_id = self._campaign_id(request.campaign_id)
+        location = tenancy.required_location(request.location_id)
+        found = await self._campaign_room.control.get(campaign_id)
         tenancy.ensure_owned(
-            tenancy.claimed_location(request.location_id),
+            location,
             found.location_id,
             "campaign",
             request.campaign_id,

@@ -119,9 +119,10 @@ class ComplianceHandlers:
         self, request: pb.GetComplianceRecordRequest, context: Context
     ) -> pb.GetComplianceRecordResponse:
         cid = inputs.parse_uuid(request.communication_id, "communication_id", what="communication id")
+        location = tenancy.required_location(request.location_id)
         record = await self._compliance.records.for_communication(cid)
         tenancy.ensure_owned(
-            tenancy.claimed_location(request.location_id),
+            location,
             record.location_id,
             "communication",
             cid,

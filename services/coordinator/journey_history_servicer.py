@@ -22,6 +22,7 @@ class JourneyHistoryHandlers:
         self, request: pb.ListJourneysRequest, context: Context
     ) -> pb.ListJourneysResponse:
         lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        location = tenancy.required_location(request.location_id)
         journeys = await self._journeys.list_journeys(lead_id)
         if not journeys:
             raise NotFound(
@@ -31,7 +32,7 @@ class JourneyHistoryHandlers:
             )
         # Every journey of a lead is in the lead's location.
         tenancy.ensure_owned(
-            tenancy.claimed_location(request.location_id),
+            location,
             journeys[0].location_id,
             "lead",
             lead_id,

@@ -182,11 +182,11 @@ class CoordinatorServicer(
         )
 
     async def GetJourney(self, request: pb.GetJourneyRequest, context: Context) -> pb.GetJourneyResponse:
-        journey = await self._journeys.get_journey(
-            inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
-        )
+        lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        location = tenancy.required_location(request.location_id)
+        journey = await self._journeys.get_journey(lead_id)
         tenancy.ensure_owned(
-            tenancy.claimed_location(request.location_id),
+            location,
             journey.location_id,
             "lead",
             journey.lead_id,
@@ -195,9 +195,8 @@ class CoordinatorServicer(
         return pb.GetJourneyResponse(journey=journey_to_proto(journey))
 
     async def _ensure_lead_in(self, lead_id: uuid.UUID, raw_location: str) -> None:
-        """A lead-keyed read claiming a location: the lead's journey must be in it."""
-        if (location := tenancy.claimed_location(raw_location)) is None:
-            return
+        """A lead-keyed read names the location it acts for (#15): the lead's journey must be in it."""
+        location = tenancy.required_location(raw_location)
         journey = await self._journeys.find_journey(lead_id)
         tenancy.ensure_owned(
             location, journey.location_id if journey else "", "lead", lead_id, "LEAD_NOT_FOUND"
@@ -207,12 +206,11 @@ class CoordinatorServicer(
         self, request: pb.ListCommunicationsRequest, context: Context
     ) -> pb.ListCommunicationsResponse:
         lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
-        await self._ensure_lead_in(lead_id, request.location_id)
         size = pagination.page_size(request.page_size)
         query = f"communications:{lead_id}"
-        found = await self._communications.list_communications(
-            lead_id, pagination.decode_cursor(request.page_token, pagination.time_and_uuid, query=query), size
-        )
+        after = pagination.decode_cursor(request.page_token, pagination.time_and_uuid, query=query)
+        await self._ensure_lead_in(lead_id, request.location_id)
+        found = await self._communications.list_communications(lead_id, after, size)
         page, token = pagination.page_of(found, size, _communication_cursor, query=query)
         return pb.ListCommunicationsResponse(
             communications=[communication_to_proto(c) for c in page], next_page_token=token
@@ -259,6 +257,8 @@ class CoordinatorServicer(
             inputs.parse_uuid(request.agent_id, "agent_id", what="agent id") if request.agent_id else None
         )
         lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id") if request.lead_id else None
+        # Required even for an agent's list that turns out empty (#15).
+        tenancy.required_location(request.location_id)
         if lead_id is not None:
             await self._ensure_lead_in(lead_id, request.location_id)
         size = pagination.page_size(request.page_size)

@@ -40,14 +40,14 @@ class TimelineHandlers:
         self, request: pb.GetLeadTimelineRequest, context: Context
     ) -> pb.GetLeadTimelineResponse:
         lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
-        if (location := tenancy.claimed_location(request.location_id)) is not None:
-            journey = await self._journeys.find_journey(lead_id)
-            tenancy.ensure_owned(
-                location, journey.location_id if journey else "", "lead", lead_id, "JOURNEY_NOT_FOUND"
-            )
+        location = tenancy.required_location(request.location_id)
         size = pagination.page_size(request.page_size)
         query = f"timeline:{lead_id}"
         after = pagination.decode_cursor(request.page_token, _time_and_entry, query=query)
+        journey = await self._journeys.find_journey(lead_id)
+        tenancy.ensure_owned(
+            location, journey.location_id if journey else "", "lead", lead_id, "JOURNEY_NOT_FOUND"
+        )
         found = await self._decisions.list_decisions(lead_id, after, size)
         if not found and after is None:
             # Nothing logged: a lead the coordinator never heard of (NOT_FOUND, as GetJourney).

@@ -21,12 +21,8 @@ from services.ingest.repository.events import EventReads
 from services.ingest.repository.leads import LeadReads, StoredLead
 from services.ingest.repository.outbox import DeadLetters
 from services.ingest.webhooks.envelope import inbox_events
-from shared import inputs, pagination, timestamps
+from shared import inputs, pagination, tenancy, timestamps
 from shared.rpc import Context
-
-
-def _optional_location(raw: str) -> str | None:
-    return inputs.require_text(raw, "location_id") if raw.strip() else None
 
 
 class IngestServicer(
@@ -92,7 +88,7 @@ class IngestServicer(
 
     async def GetLead(self, request: pb.GetLeadRequest, context: Context) -> pb.GetLeadResponse:
         lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
-        lead = await self._lead_reads.get(lead_id, _optional_location(request.location_id))
+        lead = await self._lead_reads.get(lead_id, tenancy.required_location(request.location_id))
         return pb.GetLeadResponse(lead=lead_to_proto(lead))
 
     async def GetLeadByExternalId(
@@ -147,8 +143,8 @@ class IngestServicer(
         self, request: pb.ListLeadEventsRequest, context: Context
     ) -> pb.ListLeadEventsResponse:
         lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
-        if (location := _optional_location(request.location_id)) is not None:
-            await self._lead_reads.get(lead_id, location)  # another location's lead: NOT_FOUND
+        # another location's lead: NOT_FOUND
+        await self._lead_reads.get(lead_id, tenancy.required_location(request.location_id))
         size = pagination.page_size(request.page_size)
         since = timestamps.from_proto(request.occurred_since_time)
         query = f"{lead_id}|{since.isoformat() if since else ''}"

@@ -67,8 +67,12 @@ class ActivityReader:
     def __init__(self, peers: Peers) -> None:
         self._ingest = IngestClient(peers)
 
-    async def lead(self, lead_id: uuid.UUID, snapshot: ingest_pb.Lead | None = None) -> Lead:
-        """The lead to score: the caller's snapshot when it sent one, else ingest's."""
+    async def lead(
+        self, lead_id: uuid.UUID, snapshot: ingest_pb.Lead | None = None, location: str | None = None
+    ) -> Lead:
+        """The lead to score: the caller's snapshot when it sent one, else ingest's. Ingest reads a
+        lead by id only for the location it is asked for (#15), so without a snapshot the lead's
+        location must be known (`location`): otherwise INVALID_ARGUMENT naming `lead`."""
         if snapshot is not None:
             if snapshot.lead_id != str(lead_id):
                 raise InvalidArgument(
@@ -76,8 +80,14 @@ class ActivityReader:
                     violations=[FieldViolation("lead.lead_id", "must equal lead_id, or leave lead unset")],
                 )
             found: ingest_pb.Lead | None = snapshot
+        elif location is None:
+            raise InvalidArgument(
+                f"lead {lead_id} was never scored, so its location is unknown: send the lead as you"
+                " hold it (lead) so intelligence can read it from ingest for its location",
+                violations=[FieldViolation("lead", "the lead, required the first time it is scored")],
+            )
         else:
-            found = await self._ingest.get_lead(lead_id)
+            found = await self._ingest.get_lead(lead_id, location)
         if found is None:
             raise _lead_missing(lead_id, "; create it with UpsertLead first")
         if found.HasField("delete_time"):
@@ -88,16 +98,21 @@ class ActivityReader:
             )
         return lead_from_proto(found)
 
-    async def events(self, lead_id: uuid.UUID, since: datetime) -> list[Event]:
+    async def events(self, lead_id: uuid.UUID, location: str, since: datetime) -> list[Event]:
         """Every event since `since`, most recent first, one page at a time."""
-        return [e for e in map(event_from_proto, await self.raw_events(lead_id, since)) if e is not None]
+        raw = await self.raw_events(lead_id, location, since)
+        return [e for e in map(event_from_proto, raw) if e is not None]
 
-    async def raw_events(self, lead_id: uuid.UUID, since: datetime) -> list[ingest_pb.LeadEvent]:
+    async def raw_events(
+        self, lead_id: uuid.UUID, location: str, since: datetime
+    ) -> list[ingest_pb.LeadEvent]:
         """Every event since `since` as ingest holds it, most recent first."""
         events: list[ingest_pb.LeadEvent] = []
         token = ""
         while True:
-            page = await self._ingest.list_lead_events(lead_id, since, page_size=_PAGE_SIZE, page_token=token)
+            page = await self._ingest.list_lead_events(
+                lead_id, location, since, page_size=_PAGE_SIZE, page_token=token
+            )
             if page is None:  # deleted between reading the lead and now
                 raise _lead_missing(lead_id, "")
             got, token = page

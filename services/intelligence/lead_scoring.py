@@ -160,12 +160,12 @@ class LeadScoring:
     ) -> View:
         """Score the lead (the caller's snapshot of it when sent, else ingest's) and its recent
         events, and store the parts; a retried request_id returns the stored score as of now."""
-        if request_id:
-            stored = await self._repo.get(lead_id)
-            if stored is not None and stored.request_id == request_id:
-                return await self.view_now(stored)
+        stored = await self._repo.get(lead_id)
+        if request_id and stored is not None and stored.request_id == request_id:
+            return await self.view_now(stored)
         try:
-            lead = await self._activity.lead(lead_id, snapshot)
+            # A lead scored before is read back for the location it was scored in.
+            lead = await self._activity.lead(lead_id, snapshot, stored.location_id if stored else None)
         except FailedPrecondition as err:
             if err.reason == "LEAD_DELETED":  # a deleted lead leaves every listing
                 location = await self._repo.forget_any(lead_id)
@@ -173,7 +173,9 @@ class LeadScoring:
                     await self._cache.invalidate(SCORES, location, [str(lead_id)])
             raise
         now = timestamps.now()
-        events = await self._activity.events(lead_id, now - timedelta(days=self._rules.window_days))
+        events = await self._activity.events(
+            lead_id, lead.location_id, now - timedelta(days=self._rules.window_days)
+        )
         parts = Parts(lead.profile, score_parts.measure(events, now, self._rules))
         points = await self._state.points(lead.location_id)
         indexed = (

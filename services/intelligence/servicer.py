@@ -91,6 +91,6 @@ class IntelligenceServicer(
     ) -> pb.EvaluateTriggersResponse:
         lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
         # The location's rules, judged exactly as FireTriggers would now, with nothing recorded.
-        found = await self._trigger_firing.preview(lead_id, tenancy.claimed_location(request.location_id))
+        found = await self._trigger_firing.preview(lead_id, tenancy.required_location(request.location_id))
         now = timestamps.now()
         return pb.EvaluateTriggersResponse(triggers=[rule_trigger_to_proto(r, m, now) for r, m in found])

@@ -83,15 +83,15 @@ class TriggerFiring:
             return current
         return await self._repo.upsert_rule(rule, current.version if current is not None else 0)
 
-    async def fire(self, lead_id: uuid.UUID, request_id: str, location: str | None = None) -> list[Firing]:
-        """location: the caller's tenant claim (None: the mesh's own call, any location). The
+    async def fire(self, lead_id: uuid.UUID, request_id: str, location: str) -> list[Firing]:
+        """location: the caller's tenant claim, required (#15). The
         request_id is scoped by lead, so by location: one used for another lead is refused."""
         seen = await self._repo.evaluated(request_id)
         if seen is not None:
             return self._replayed(seen, lead_id, request_id, location)
         now = self._clock()
         try:
-            lead = await self._activity.lead(lead_id)
+            lead = await self._activity.lead(lead_id, location=location)
         except FailedPrecondition as err:
             if err.reason != "LEAD_DELETED":
                 raise
@@ -112,11 +112,11 @@ class TriggerFiring:
             tenancy.ensure_owned(location, seen.location_id, "lead", lead_id, "LEAD_NOT_FOUND")
         return seen.firings
 
-    async def preview(self, lead_id: uuid.UUID, location: str | None = None) -> list[tuple[Rule, Match]]:
+    async def preview(self, lead_id: uuid.UUID, location: str) -> list[tuple[Rule, Match]]:
         """What FireTriggers would record for the lead now, recording nothing (EvaluateTriggers):
         the same rules, events and suppression test. location: the caller's tenant claim."""
         now = self._clock()
-        lead = await self._activity.lead(lead_id)
+        lead = await self._activity.lead(lead_id, location=location)
         tenancy.ensure_owned(location, lead.location_id, "lead", lead_id, "LEAD_NOT_FOUND")
         matches = await self._matches(lead_id, lead.location_id, lead.create_time, now)
         if not matches:
@@ -131,7 +131,7 @@ class TriggerFiring:
         if not rules:
             return []
         lookback = min(max(r.lookback for r in rules), self._max_lookback)
-        raw = await self._activity.raw_events(lead_id, now - lookback)
+        raw = await self._activity.raw_events(lead_id, location_id, now - lookback)
         events = [e for e in map(observed, raw) if e is not None]
         matches: list[tuple[Rule, Match]] = []
         for rule in rules:

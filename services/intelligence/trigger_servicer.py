@@ -157,7 +157,7 @@ class TriggerRuleHandlers:
                 violations=[FieldViolation("request_id", "required")],
             )
         fired = await self._trigger_firing.fire(
-            lead_id, request_id, tenancy.claimed_location(request.location_id)
+            lead_id, request_id, tenancy.required_location(request.location_id)
         )
         return pb.FireTriggersResponse(firings=[firing_to_proto(f) for f in fired])
 
@@ -165,6 +165,7 @@ class TriggerRuleHandlers:
         self, request: pb.ListTriggerFiringsRequest, context: Context
     ) -> pb.ListTriggerFiringsResponse:
         lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
+        location = tenancy.required_location(request.location_id)
         size = pagination.page_size(request.page_size)
         query = f"firings:{lead_id}"
         found = await self._trigger_firing.firings(
@@ -172,7 +173,7 @@ class TriggerRuleHandlers:
         )
         if found:  # every firing of a lead is in the lead's location
             tenancy.ensure_owned(
-                tenancy.claimed_location(request.location_id),
+                location,
                 found[0].location_id,
                 "lead",
                 lead_id,

@@ -59,7 +59,7 @@ class ContentClient(Client):
         return await self._call("AnalyzeReply", self._peers.content.AnalyzeReply, request, budget_s=2.0)
 
     async def find_message(
-        self, lead_id: uuid.UUID | str, message_id: str, location_id: str = ""
+        self, lead_id: uuid.UUID | str, message_id: str, location_id: str
     ) -> pb.Message | None:
         """One message content wrote for the lead, as it stands now (an approval included);
         None when content holds no such message for that lead (in location_id, when given)."""

@@ -21,9 +21,9 @@ class IngestClient(Client):
     def __init__(self, peers: Peers) -> None:
         self._peers = peers
 
-    async def get_lead(self, lead_id: uuid.UUID | str, location_id: str = "") -> pb.Lead | None:
+    async def get_lead(self, lead_id: uuid.UUID | str, location_id: str) -> pb.Lead | None:
         """The lead (erased fields and delete_time set when it was deleted); None when ingest never
-        had it, or (location_id given: pass it whenever the caller knows it) not in that location."""
+        had it, or not in location_id (required, #15)."""
         request = pb.GetLeadRequest(lead_id=str(lead_id), location_id=location_id)
         try:
             resp = await self._call("GetLead", self._peers.ingest.GetLead, request, budget_s=2.0)
@@ -39,12 +39,19 @@ class IngestClient(Client):
         return list(page.leads), page.next_page_token
 
     async def list_lead_events(
-        self, lead_id: uuid.UUID | str, since: datetime, *, page_size: int, page_token: str = ""
+        self,
+        lead_id: uuid.UUID | str,
+        location_id: str,
+        since: datetime,
+        *,
+        page_size: int,
+        page_token: str = "",
     ) -> tuple[list[pb.LeadEvent], str] | None:
         """One page of the lead's events since `since`, newest first, and the next token;
-        None when ingest does not know the lead."""
+        None when ingest does not know the lead in location_id."""
         request = pb.ListLeadEventsRequest(
             lead_id=str(lead_id),
+            location_id=location_id,
             page_size=page_size,
             page_token=page_token,
             occurred_since_time=timestamps.to_proto(since),

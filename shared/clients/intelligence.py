@@ -45,7 +45,7 @@ class IntelligenceClient(Client):
         return resp.pending_requests
 
     async def fire_triggers(
-        self, lead_id: uuid.UUID | str, *, request_id: str, location_id: str = ""
+        self, lead_id: uuid.UUID | str, *, request_id: str, location_id: str
     ) -> list[pb.TriggerFiring]:
         """Judges the lead's location's trigger rules on its events now; what fired. A retry
         with the same request_id returns the same firings. location_id: the lead's, when known

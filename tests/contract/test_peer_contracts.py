@@ -54,16 +54,17 @@ async def _lead(m: Mesh, location: str) -> ingest_pb.Lead:
 
 async def test_ingest_unknown_lead_is_none_not_an_error(peers: Mesh) -> None:
     ingest = IngestClient(peers.clients)
-    assert await ingest.get_lead(uuid.uuid4()) is None
+    assert await ingest.get_lead(uuid.uuid4(), "loc-contract-1") is None
     lead = await _lead(peers, "loc-contract-1")
-    got = await ingest.get_lead(lead.lead_id)
+    got = await ingest.get_lead(lead.lead_id, "loc-contract-1")
     assert got is not None
     assert got.lead_id == lead.lead_id
+    assert await ingest.get_lead(lead.lead_id, "loc-contract-other") is None  # as an unknown id
 
 
 async def test_ingest_bad_id_is_a_peer_error_with_its_code(peers: Mesh) -> None:
     with pytest.raises(PeerError) as exc:
-        await IngestClient(peers.clients).get_lead("not-a-uuid")
+        await IngestClient(peers.clients).get_lead("not-a-uuid", "loc-contract-1")
     assert exc.value.code == grpc.StatusCode.INVALID_ARGUMENT
     assert (exc.value.peer, exc.value.method) == ("ingest", "GetLead")
 
@@ -139,14 +140,17 @@ async def test_intelligence_scores_the_callers_snapshot_without_reading_ingest(p
     assert "preapproved" not in {f.name for f in read_back.factors}
 
 
-async def test_intelligence_without_snapshot_reads_ingest_and_pins_lead_not_found(peers: Mesh) -> None:
+async def test_intelligence_without_snapshot_reads_ingest_only_for_a_known_location(peers: Mesh) -> None:
+    """#15: intelligence reads a lead from ingest for the location of its earlier score; a lead it
+    never scored must come with its snapshot (INVALID_ARGUMENT naming lead)."""
     intelligence = IntelligenceClient(peers.clients)
     lead = await _lead(peers, "loc-contract-4")
-    scored = await intelligence.score_lead(lead.lead_id, request_id=str(uuid.uuid4()))
-    assert scored.location_id == "loc-contract-4"
     with pytest.raises(PeerError) as exc:
-        await intelligence.score_lead(uuid.uuid4(), request_id=str(uuid.uuid4()))
-    assert (exc.value.code, exc.value.reason) == (grpc.StatusCode.NOT_FOUND, "LEAD_NOT_FOUND")
+        await intelligence.score_lead(lead.lead_id, request_id=str(uuid.uuid4()))
+    assert exc.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    first = await intelligence.score_lead(lead.lead_id, request_id=str(uuid.uuid4()), lead=lead)
+    again = await intelligence.score_lead(lead.lead_id, request_id=str(uuid.uuid4()))
+    assert (first.location_id, again.location_id) == ("loc-contract-4", "loc-contract-4")
 
 
 async def test_intelligence_refuses_a_snapshot_of_another_lead(peers: Mesh) -> None:

@@ -102,7 +102,9 @@ async def test_ghl_contact_becomes_a_lead_with_a_journey(
     # text, but email is lawful under CAN-SPAM.
     touch = await settled_first_touch(m, lead.lead_id)
     assert (touch.channel, touch.status) == (common_pb2.CHANNEL_EMAIL, pb.COMMUNICATION_STATUS_SIMULATED)
-    consent = await m.clients.coordinator.GetConsent(pb.GetConsentRequest(lead_id=lead.lead_id), timeout=5)
+    consent = await m.clients.coordinator.GetConsent(
+        pb.GetConsentRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
+    )
     assert consent.consent.sms_basis == ""
 
     again = await post_contact(m, http, signer, contact)  # the same body, redelivered
@@ -140,7 +142,9 @@ async def test_ghl_contact_with_the_consent_tag_gets_its_first_text(
     assert (touch.channel, touch.status) == (common_pb2.CHANNEL_SMS, pb.COMMUNICATION_STATUS_SIMULATED)
     assert touch.address == contact["phone"]
     consent = (
-        await m.clients.coordinator.GetConsent(pb.GetConsentRequest(lead_id=lead.lead_id), timeout=5)
+        await m.clients.coordinator.GetConsent(
+            pb.GetConsentRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
+        )
     ).consent
     assert consent.sms_basis.startswith(
         "tag 'sms-opt-in' under policy v1 (attestation: Opt-in form on /contact, TCPA wording v2), "
@@ -165,7 +169,9 @@ async def test_stop_by_text_revokes_consent_and_blocks_what_waits(
         assert "<Response>" in resp.text
 
     async def consent() -> pb.Consent:
-        got = await m.clients.coordinator.GetConsent(pb.GetConsentRequest(lead_id=lead.lead_id), timeout=5)
+        got = await m.clients.coordinator.GetConsent(
+            pb.GetConsentRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
+        )
         return got.consent
 
     assert (await eventually(consent, lambda c: c.sms_opted_out, "the opt-out")).sms_opted_out
@@ -218,5 +224,7 @@ async def test_a_reply_containing_end_stops_the_cadence_but_is_no_opt_out(
         lambda: journey_of(m, lead.lead_id), lambda j: j.state == pb.JOURNEY_STATE_STOPPED, "the stop"
     )
     assert journey.stop_reason == "lead replied"
-    consent = await m.clients.coordinator.GetConsent(pb.GetConsentRequest(lead_id=lead.lead_id), timeout=5)
+    consent = await m.clients.coordinator.GetConsent(
+        pb.GetConsentRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
+    )
     assert not consent.consent.sms_opted_out

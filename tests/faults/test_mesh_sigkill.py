@@ -49,12 +49,14 @@ async def until_ok(call: Any, *, what: str) -> Any:
     raise AssertionError(f"{what}: still unavailable after 60 s")
 
 
-async def settled(mesh: ProcessMesh, lead_id: str) -> list[pb.Communication] | None:
+async def settled(mesh: ProcessMesh, location: str, lead_id: str) -> list[pb.Communication] | None:
     """The lead's first touches once its journey has one and it left the sending state."""
     try:
-        journey = await mesh.clients.coordinator.GetJourney(pb.GetJourneyRequest(lead_id=lead_id), timeout=5)
+        journey = await mesh.clients.coordinator.GetJourney(
+            pb.GetJourneyRequest(lead_id=lead_id, location_id=location), timeout=5
+        )
         comms = await mesh.clients.coordinator.ListCommunications(
-            pb.ListCommunicationsRequest(lead_id=lead_id, page_size=100), timeout=5
+            pb.ListCommunicationsRequest(lead_id=lead_id, location_id=location, page_size=100), timeout=5
         )
     except grpc.aio.AioRpcError as err:
         if err.code() == grpc.StatusCode.NOT_FOUND or unavailable(err):
@@ -166,7 +168,7 @@ async def test_sigkill_of_every_service_mid_stream_loses_and_duplicates_no_lead(
         touches: dict[str, list[pb.Communication]] = {}
         while len(touches) < total:
             for lead_id in lead_ids:
-                if lead_id not in touches and (got := await settled(mesh, lead_id)) is not None:
+                if lead_id not in touches and (got := await settled(mesh, location, lead_id)) is not None:
                     touches[lead_id] = got
             assert loop.time() < deadline, f"{total - len(touches)} leads have no settled first touch"
             await asyncio.sleep(0.2)

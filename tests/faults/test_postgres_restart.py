@@ -91,7 +91,7 @@ async def test_postgres_restarted_mid_load_fails_fast_loses_nothing_and_recovers
         )
         assert [a.name for a in agents.agents] == ["Ana"]
         lead_ids = sorted(set(answered_ok.values()))
-        touches = await first_touches_of(mesh, lead_ids)
+        touches = await first_touches_of(mesh, location, lead_ids)
 
     losses = len(set(lead_ids) - set(stored))
     duplicates = len(stored) - len(set(stored)) + sum(len(t) - 1 for t in touches.values())
@@ -217,14 +217,14 @@ async def run_load(
     return codes, during_outage, answered_ok, retried, round(slowest[0], 2)
 
 
-async def first_touches_of(mesh: ProcessMesh, lead_ids: list[str]) -> dict[str, list[Any]]:
+async def first_touches_of(mesh: ProcessMesh, location: str, lead_ids: list[str]) -> dict[str, list[Any]]:
     """Every lead's settled first touch: its outbox row survived the restarts with it."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + SETTLE_S
     touches: dict[str, list[Any]] = {}
     while len(touches) < len(lead_ids):
         for lead_id in lead_ids:
-            if lead_id not in touches and (got := await settled(mesh, lead_id)) is not None:
+            if lead_id not in touches and (got := await settled(mesh, location, lead_id)) is not None:
                 touches[lead_id] = got
         assert loop.time() < deadline, f"{len(lead_ids) - len(touches)} leads have no settled first touch"
         await asyncio.sleep(0.2)

@@ -100,9 +100,10 @@ async def view(mesh: ProcessMesh, lead: str, location: str, listing: str) -> Non
     )
 
 
-async def score(mesh: ProcessMesh, lead: str) -> float:
+async def score(mesh: ProcessMesh, lead: str, snapshot: ingest_pb.Lead | None = None) -> float:
+    """snapshot: needed the first time a lead is scored (#15: its location is not known yet)."""
     resp = await mesh.clients.intelligence.ScoreLead(
-        pb.ScoreLeadRequest(lead_id=lead, request_id=str(uuid.uuid4())), timeout=20
+        pb.ScoreLeadRequest(lead_id=lead, request_id=str(uuid.uuid4()), lead=snapshot), timeout=20
     )
     return float(resp.intelligence.score)
 
@@ -165,7 +166,7 @@ async def test_redis_down_reads_stay_correct_and_redis_is_used_again_when_back(
                 leads.append(resp.lead.lead_id)
                 for _ in range(i % 4):
                     await view(mesh, resp.lead.lead_id, location, f"mls-{i}")
-                await score(mesh, resp.lead.lead_id)
+                await score(mesh, resp.lead.lead_id, resp.lead)
 
             before = await answers(mesh, location, leads)
             assert len(before["listing"]) == LEADS

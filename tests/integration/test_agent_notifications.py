@@ -25,7 +25,7 @@ from cli.fake_providers import FakeProviders
 from services.coordinator.delivery.provider_config import ProviderConfig
 from tests.conftest import with_database
 from tests.journeys import DAY_HOURS, add_agent, add_lead, eventually, unique_phone, zone_where
-from tests.support import Mesh, error_reason, mesh, migrate_all
+from tests.support import Mesh, error_reason, location_of, mesh, migrate_all
 from tests.webhooks import twilio_inbound
 
 SMS, EMAIL = common_pb2.CHANNEL_SMS, common_pb2.CHANNEL_EMAIL
@@ -74,7 +74,7 @@ async def notes(m: Mesh, lead_id: str, count: int = 1) -> list[pb.Notification]:
 
     async def fetch() -> list[pb.Notification]:
         resp = await m.clients.coordinator.ListNotifications(
-            pb.ListNotificationsRequest(lead_id=lead_id), timeout=5
+            pb.ListNotificationsRequest(lead_id=lead_id, location_id=await location_of(m, lead_id)), timeout=5
         )
         return list(reversed(resp.notifications))
 

@@ -43,7 +43,7 @@ async def test_approve_sends_the_edited_draft_once_and_a_repeat_sends_nothing_mo
     sent = texts_to(fakes, lead.phone)
     assert [r.body for r in sent] == [edited]
     page = await m.clients.coordinator.ListCommunications(
-        pb.ListCommunicationsRequest(lead_id=lead.lead_id), timeout=5
+        pb.ListCommunicationsRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
     )
     step = next(c for c in page.communications if c.message_id == touch.message_id)
     assert not step.awaiting_approval
@@ -57,6 +57,6 @@ async def test_a_refused_edit_approves_and_sends_nothing(rig: tuple[Mesh, FakePr
     assert await content_data.approve(touch.message_id, "agent-cli", bad, lead.location_id, m.clients) == 1
     assert texts_to(fakes, lead.phone) == []
     page = await m.clients.coordinator.ListCommunications(
-        pb.ListCommunicationsRequest(lead_id=lead.lead_id), timeout=5
+        pb.ListCommunicationsRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
     )
     assert any(c.awaiting_approval for c in page.communications)

@@ -44,7 +44,10 @@ async def conversation(content, lead: str, page_size: int = 0) -> list[pb.Messag
     messages, token = [], ""
     while True:
         page = await content.GetConversation(
-            pb.GetConversationRequest(lead_id=lead, page_size=page_size, page_token=token), timeout=5
+            pb.GetConversationRequest(
+                lead_id=lead, location_id="loc-1", page_size=page_size, page_token=token
+            ),
+            timeout=5,
         )
         messages += page.messages
         token = page.next_page_token
@@ -162,7 +165,9 @@ async def test_conversation_pages_oldest_first(content) -> None:
         written.append((await content.GenerateMessage(request, timeout=5)).message.message_id)
     assert [m.message_id for m in await conversation(content, lead, page_size=2)] == written
     with pytest.raises(grpc.aio.AioRpcError) as exc:
-        await content.GetConversation(pb.GetConversationRequest(lead_id=lead, page_token="junk"), timeout=5)
+        await content.GetConversation(
+            pb.GetConversationRequest(lead_id=lead, location_id="loc-1", page_token="junk"), timeout=5
+        )
     assert reason(exc.value) == "INVALID_PAGE_TOKEN"
 
 

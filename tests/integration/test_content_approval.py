@@ -50,8 +50,10 @@ def request(loc: str, lead: str | None = None, **kw) -> pb.GenerateMessageReques
     return pb.GenerateMessageRequest(**{**base, **kw})
 
 
-async def stored(content, message: pb.Message) -> pb.Message:
-    page = await content.GetConversation(pb.GetConversationRequest(lead_id=message.lead_id), timeout=5)
+async def stored(content, message: pb.Message, loc: str) -> pb.Message:
+    page = await content.GetConversation(
+        pb.GetConversationRequest(lead_id=message.lead_id, location_id=loc), timeout=5
+    )
     (found,) = [x for x in page.messages if x.message_id == message.message_id]
     return found
 
@@ -62,7 +64,7 @@ async def test_suggest_mode_stores_a_pending_draft_until_an_agent_approves_it(co
     assert msg.status == pb.MESSAGE_STATUS_PENDING_APPROVAL
     assert msg.guardrail_verdicts
     assert all(v.passed for v in msg.guardrail_verdicts)
-    assert (await stored(content, msg)).status == pb.MESSAGE_STATUS_PENDING_APPROVAL
+    assert (await stored(content, msg, loc)).status == pb.MESSAGE_STATUS_PENDING_APPROVAL
 
     approved = (
         await content.ApproveMessage(
@@ -74,7 +76,7 @@ async def test_suggest_mode_stores_a_pending_draft_until_an_agent_approves_it(co
     assert approved.HasField("approve_time")
     assert not approved.edited
     assert approved.body == msg.body
-    assert (await stored(content, msg)).status == pb.MESSAGE_STATUS_APPROVED
+    assert (await stored(content, msg, loc)).status == pb.MESSAGE_STATUS_APPROVED
 
     again = (
         await content.ApproveMessage(
@@ -107,7 +109,7 @@ async def test_an_edit_is_judged_again_and_a_failing_one_changes_nothing(content
             pb.ApproveMessageRequest(message_id=msg.message_id, agent_id="a1", edited_body=no_stop), timeout=5
         )
     assert reason(exc.value) == "CONTENT_GUARDRAIL"
-    unchanged = await stored(content, msg)
+    unchanged = await stored(content, msg, loc)
     assert unchanged.status == pb.MESSAGE_STATUS_PENDING_APPROVAL
     assert unchanged.body == msg.body
 
@@ -120,7 +122,7 @@ async def test_an_edit_is_judged_again_and_a_failing_one_changes_nothing(content
     assert approved.status == pb.MESSAGE_STATUS_APPROVED
     assert approved.edited
     assert approved.body == edit
-    assert (await stored(content, msg)).body == edit
+    assert (await stored(content, msg, loc)).body == edit
     assert all(v.passed for v in approved.guardrail_verdicts)
 
 
@@ -149,7 +151,7 @@ async def test_only_pending_messages_can_be_approved(content) -> None:
         with pytest.raises(grpc.aio.AioRpcError) as exc:
             await content.ApproveMessage(req, timeout=5)
         assert (exc.value.code().name, reason(exc.value)) == (code, why)
-    assert (await stored(content, msg)).status == pb.MESSAGE_STATUS_READY
+    assert (await stored(content, msg, loc)).status == pb.MESSAGE_STATUS_READY
 
 
 async def test_agent_notifications_never_wait_for_approval(content) -> None:

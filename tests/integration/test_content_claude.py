@@ -20,8 +20,10 @@ from tests.claude import claude_content, request
 MODEL = "claude-sonnet-5-5"
 
 
-async def conversation(content, lead: str) -> list[pb.Message]:
-    page = await content.GetConversation(pb.GetConversationRequest(lead_id=lead), timeout=5)
+async def conversation(content, lead: str, location: str) -> list[pb.Message]:
+    page = await content.GetConversation(
+        pb.GetConversationRequest(lead_id=lead, location_id=location), timeout=5
+    )
     return list(page.messages)
 
 
@@ -52,7 +54,7 @@ async def test_claude_writes_the_message_and_it_is_costed_and_stored(migrated_ds
         )
         assert first.cost_micros_usd == expected > 0
         assert second.cost_micros_usd < first.cost_micros_usd  # cache reads cost a tenth of writes
-        stored = await conversation(c.content, req.lead_id)
+        stored = await conversation(c.content, req.lead_id, req.location_id)
         assert [(m.message_id, m.generator, m.cost_micros_usd, m.prompt_sha256) for m in stored] == [
             (first.message_id, pb.GENERATOR_CLAUDE, first.cost_micros_usd, first.prompt_sha256)
         ]

@@ -39,7 +39,8 @@ from tests.journeys import (
     settled_first_touch,
     zone_where,
 )
-from tests.support import Mesh
+from tests.support import UNKNOWN_LOCATION as NOWHERE
+from tests.support import Mesh, location_of
 from tests.support import error_reason as reason
 
 
@@ -67,7 +68,9 @@ async def test_daytime_lead_gets_a_simulated_text_and_its_agent_is_told(m: Mesh)
     assert journey.location_id == loc
 
     consent = (
-        await m.clients.coordinator.GetConsent(pb.GetConsentRequest(lead_id=lead.lead_id), timeout=5)
+        await m.clients.coordinator.GetConsent(
+            pb.GetConsentRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
+        )
     ).consent
     assert consent.sms_consent
     assert not consent.email_consent
@@ -75,7 +78,7 @@ async def test_daytime_lead_gets_a_simulated_text_and_its_agent_is_told(m: Mesh)
 
     await notification_of(m, lead.lead_id)
     notes = await m.clients.coordinator.ListNotifications(
-        pb.ListNotificationsRequest(agent_id=agent.agent_id), timeout=5
+        pb.ListNotificationsRequest(agent_id=agent.agent_id, location_id=agent.location_id), timeout=5
     )
     assert [(n.lead_id, n.channel, n.status) for n in notes.notifications] == [
         (lead.lead_id, common_pb2.CHANNEL_SMS, pb.COMMUNICATION_STATUS_SIMULATED)
@@ -127,7 +130,9 @@ async def test_consent_withdrawn_before_the_window_opens_blocks_at_send_time(
         timeout=5,
     )
     await eventually(
-        lambda: m.clients.coordinator.GetConsent(pb.GetConsentRequest(lead_id=lead.lead_id), timeout=5),
+        lambda: m.clients.coordinator.GetConsent(
+            pb.GetConsentRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
+        ),
         lambda resp: not resp.consent.sms_consent,
         "the consent change to reach the coordinator",
     )
@@ -282,7 +287,7 @@ async def test_without_an_available_agent_the_lead_is_still_contacted(m: Mesh) -
     assert journey.agent_id == ""
     assert "no agent" in journey.agent_reason
     notes = await m.clients.coordinator.ListNotifications(
-        pb.ListNotificationsRequest(lead_id=lead.lead_id), timeout=5
+        pb.ListNotificationsRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
     )
     assert list(notes.notifications) == []
 
@@ -299,7 +304,10 @@ async def test_notifications_page_newest_first(m: Mesh) -> None:
     token = ""
     while True:
         page = await m.clients.coordinator.ListNotifications(
-            pb.ListNotificationsRequest(agent_id=agent.agent_id, page_size=2, page_token=token), timeout=5
+            pb.ListNotificationsRequest(
+                agent_id=agent.agent_id, location_id=agent.location_id, page_size=2, page_token=token
+            ),
+            timeout=5,
         )
         assert len(page.notifications) <= 2
         assert all(n.channel == common_pb2.CHANNEL_EMAIL for n in page.notifications)
@@ -309,7 +317,10 @@ async def test_notifications_page_newest_first(m: Mesh) -> None:
             break
     assert seen == list(reversed(leads))
     both = await m.clients.coordinator.ListNotifications(
-        pb.ListNotificationsRequest(agent_id=agent.agent_id, lead_id=leads[0]), timeout=5
+        pb.ListNotificationsRequest(
+            agent_id=agent.agent_id, lead_id=leads[0], location_id=await location_of(m, leads[0])
+        ),
+        timeout=5,
     )
     assert [n.lead_id for n in both.notifications] == [leads[0]]
 
@@ -326,15 +337,17 @@ async def test_notifications_page_newest_first(m: Mesh) -> None:
         ("HandleLeadEvent", pb.HandleLeadEventRequest(event=pb.LeadEventEnvelope(
             kind=pb.LEAD_EVENT_KIND_BEHAVIOR, lead_id=str(uuid.uuid4()))),
          grpc.StatusCode.INVALID_ARGUMENT, "MISSING_FIELD"),
-        ("GetJourney", pb.GetJourneyRequest(lead_id=str(uuid.uuid4())), grpc.StatusCode.NOT_FOUND,
-         "JOURNEY_NOT_FOUND"),
-        ("GetConsent", pb.GetConsentRequest(lead_id=str(uuid.uuid4())), grpc.StatusCode.NOT_FOUND,
-         "CONSENT_NOT_FOUND"),
+        ("GetJourney", pb.GetJourneyRequest(lead_id=str(uuid.uuid4()), location_id=NOWHERE),
+         grpc.StatusCode.NOT_FOUND, "JOURNEY_NOT_FOUND"),
+        ("GetConsent", pb.GetConsentRequest(lead_id=str(uuid.uuid4()), location_id=NOWHERE),
+         grpc.StatusCode.NOT_FOUND, "LEAD_NOT_FOUND"),
         ("ListNotifications", pb.ListNotificationsRequest(), grpc.StatusCode.INVALID_ARGUMENT,
          "MISSING_FIELD"),
-        ("ListCommunications", pb.ListCommunicationsRequest(lead_id=str(uuid.uuid4()), page_token="junk"),
+        ("ListCommunications", pb.ListCommunicationsRequest(
+            lead_id=str(uuid.uuid4()), page_token="junk", location_id=NOWHERE),
          grpc.StatusCode.INVALID_ARGUMENT, "INVALID_PAGE_TOKEN"),
-        ("ListCommunications", pb.ListCommunicationsRequest(lead_id=str(uuid.uuid4()), page_size=-1),
+        ("ListCommunications", pb.ListCommunicationsRequest(
+            lead_id=str(uuid.uuid4()), page_size=-1, location_id=NOWHERE),
          grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT"),
     ],
 )  # fmt: skip

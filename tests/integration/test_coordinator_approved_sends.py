@@ -31,7 +31,7 @@ from tests.journeys import (
     unique_phone,
     zone_where,
 )
-from tests.support import Mesh, error_reason, mesh
+from tests.support import Mesh, error_reason, location_of, mesh
 
 AGENT = "agent-approver-1"
 
@@ -76,7 +76,8 @@ async def pending_first_touch(m: Mesh) -> tuple[Any, pb.Communication]:
 
 async def draft_of(m: Mesh, lead_id: str, message_id: str) -> content_pb.Message:
     page = await m.clients.content.GetConversation(
-        content_pb.GetConversationRequest(lead_id=lead_id), timeout=5
+        content_pb.GetConversationRequest(lead_id=lead_id, location_id=await location_of(m, lead_id)),
+        timeout=5,
     )
     return next(x for x in page.messages if x.message_id == message_id)
 
@@ -127,7 +128,8 @@ async def test_an_edited_approval_is_sent_once_however_often_it_is_asked(
     assert not again.awaiting_approval
     # Who released it is on the lead's timeline.
     timeline = await m.clients.coordinator.GetLeadTimeline(
-        pb.GetLeadTimelineRequest(lead_id=lead.lead_id, page_size=100), timeout=5
+        pb.GetLeadTimelineRequest(lead_id=lead.lead_id, page_size=100, location_id=lead.location_id),
+        timeout=5,
     )
     assert any(AGENT in str(entry) for entry in timeline.entries)
 

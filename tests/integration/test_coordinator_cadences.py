@@ -116,7 +116,11 @@ async def test_a_new_lead_gets_step_zero_and_step_one_at_the_same_local_time_a_d
 
 async def test_a_reply_stops_the_journey_and_blocks_the_waiting_step(m: Mesh, stepper: Scheduler) -> None:
     journey, _ = await walking_lead(m)
-    lead = (await m.clients.ingest.GetLead(ingest_pb.GetLeadRequest(lead_id=journey.lead_id), timeout=5)).lead
+    lead = (
+        await m.clients.ingest.GetLead(
+            ingest_pb.GetLeadRequest(lead_id=journey.lead_id, location_id=journey.location_id), timeout=5
+        )
+    ).lead
     await handle(m, inbound(lead, "Thanks, call me tomorrow"))
     await drain(stepper, due(journey) + timedelta(seconds=1))
     waiting = [c for c in await comms_of(m, journey.lead_id) if c.status_reason.startswith("journey stopped")]
@@ -159,7 +163,11 @@ async def test_a_paused_journey_waits_and_resumes_where_it_was(m: Mesh, stepper:
 
 async def test_a_persons_crm_message_pauses_automation_for_72_hours(m: Mesh, stepper: Scheduler) -> None:
     journey, _ = await walking_lead(m)
-    lead = (await m.clients.ingest.GetLead(ingest_pb.GetLeadRequest(lead_id=journey.lead_id), timeout=5)).lead
+    lead = (
+        await m.clients.ingest.GetLead(
+            ingest_pb.GetLeadRequest(lead_id=journey.lead_id, location_id=journey.location_id), timeout=5
+        )
+    ).lead
     crm = inbound(lead, "Hi, it's Ana from the office")
     crm.kind = pb.LEAD_EVENT_KIND_OUTBOUND_MESSAGE
     paused = (await handle(m, crm)).journey
@@ -210,7 +218,9 @@ async def test_cadences_list_get_and_one_default_per_location(m: Mesh) -> None:
     loc = f"loc-{uuid.uuid4()}"
     first = await upsert(m, loc, [step(0)])
     second = await upsert(m, loc, [step(0), step(2)])
-    got = await m.clients.coordinator.GetCadence(pb.GetCadenceRequest(cadence_id=first.cadence_id), timeout=5)
+    got = await m.clients.coordinator.GetCadence(
+        pb.GetCadenceRequest(cadence_id=first.cadence_id, location_id=first.location_id), timeout=5
+    )
     assert not got.cadence.is_default  # the new default cleared it
     page = await m.clients.coordinator.ListCadences(
         pb.ListCadencesRequest(location_id=loc, page_size=1), timeout=5
@@ -221,7 +231,9 @@ async def test_cadences_list_get_and_one_default_per_location(m: Mesh) -> None:
     )
     assert [c.cadence_id for c in rest.cadences] == [first.cadence_id]
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await m.clients.coordinator.GetCadence(pb.GetCadenceRequest(cadence_id=str(uuid.uuid4())), timeout=5)
+        await m.clients.coordinator.GetCadence(
+            pb.GetCadenceRequest(cadence_id=str(uuid.uuid4()), location_id="loc-never-stored"), timeout=5
+        )
     assert error_reason(err.value) == "CADENCE_NOT_FOUND"
 
 

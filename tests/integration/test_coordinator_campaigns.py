@@ -178,7 +178,7 @@ async def test_a_lead_joins_one_campaign_and_never_one_with_a_journey(m: Mesh) -
     journey = await journey_of(m, snapshot.lead_id)
     assert journey.cadence_id != first.cadence_id
     comms = await m.clients.coordinator.ListCommunications(
-        pb.ListCommunicationsRequest(lead_id=snapshot.lead_id), timeout=5
+        pb.ListCommunicationsRequest(lead_id=snapshot.lead_id, location_id=snapshot.location_id), timeout=5
     )
     assert not [c for c in comms.communications if "been a while" in c.body]
 
@@ -208,7 +208,7 @@ async def test_opted_out_suppressed_dnd_and_deleted_leads_are_never_enrolled(m: 
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
     for lead in leads[:3]:  # the opted-out and the deleted: nothing was ever sent to them
         comms = await m.clients.coordinator.ListCommunications(
-            pb.ListCommunicationsRequest(lead_id=lead.lead_id), timeout=5
+            pb.ListCommunicationsRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
         )
         assert all(c.direction == pb.DIRECTION_INBOUND for c in comms.communications)
 
@@ -434,10 +434,15 @@ async def test_cli_previews_starts_and_shows_status(m: Mesh, capsys: pytest.Capt
         )
         assert [c.name for c in listed.campaigns] == ["Winter wake-up"]
 
-        status = build_parser().parse_args(["campaign", "status", listed.campaigns[0].campaign_id])
+        started = listed.campaigns[0].campaign_id
+        status = build_parser().parse_args(["campaign", "status", started, "--location", loc])
         assert await cli_campaign.run(status, peers) == 0
         assert "active" in capsys.readouterr().out
-        missing = build_parser().parse_args(["campaign", "status", str(uuid.uuid4())])
+        unclaimed = build_parser().parse_args(["campaign", "status", started])
+        assert await cli_campaign.run(unclaimed, peers) == 1
+        said = capsys.readouterr()
+        assert "--location" in said.err + said.out
+        missing = build_parser().parse_args(["campaign", "status", str(uuid.uuid4()), "--location", loc])
         assert await cli_campaign.run(missing, peers) == 1
     finally:
         await peers.close()
@@ -500,7 +505,10 @@ async def test_batch_get_lead_intelligence_returns_stored_scores_of_one_location
     # Imports are scored in the background (RequestLocationScoring): all three get stored.
     await eventually(batch, lambda r: len(r.intelligence) == 3, "the import's scores stored")
     scored = await m.clients.intelligence.ScoreLead(
-        intelligence_pb.ScoreLeadRequest(lead_id=leads[0].lead_id, request_id=str(uuid.uuid4())), timeout=10
+        intelligence_pb.ScoreLeadRequest(
+            lead_id=leads[0].lead_id, request_id=str(uuid.uuid4()), lead=leads[0]
+        ),
+        timeout=10,
     )
     resp = await batch()
     assert sorted(i.lead_id for i in resp.intelligence) == sorted(ask)
@@ -530,7 +538,10 @@ async def test_max_score_keeps_high_scorers_out(m: Mesh) -> None:
     await add_agent(m, loc, phone="+12125550123")
     leads = await import_leads(m, loc, quiet_leads(1, preapproved=True, timeline_months=1) + quiet_leads(1))
     scored = await m.clients.intelligence.ScoreLead(
-        intelligence_pb.ScoreLeadRequest(lead_id=leads[0].lead_id, request_id=str(uuid.uuid4())), timeout=10
+        intelligence_pb.ScoreLeadRequest(
+            lead_id=leads[0].lead_id, request_id=str(uuid.uuid4()), lead=leads[0]
+        ),
+        timeout=10,
     )
     below = max(scored.intelligence.score - 1, 0.5)
     resp = await m.clients.coordinator.PreviewCampaign(

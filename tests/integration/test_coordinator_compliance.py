@@ -35,7 +35,7 @@ from tests.journeys import (
     unique_phone,
     zone_where,
 )
-from tests.support import Mesh, error_reason, field_violations, service_config
+from tests.support import Mesh, error_reason, field_violations, location_of, service_config
 
 SMS = common_pb2.CHANNEL_SMS
 EMAIL = common_pb2.CHANNEL_EMAIL
@@ -46,9 +46,12 @@ MIAMI = "+13055550142"  # a Florida number: at most 3 texts per 24 h, whoever se
 MONDAY_NOON_EAST = datetime(2026, 6, 15, 16, 0, tzinfo=UTC)
 
 
-async def record_of(m: Mesh, communication_id: str) -> pb.ComplianceRecord:
+async def record_of(m: Mesh, touch: pb.Communication) -> pb.ComplianceRecord:
     resp = await m.clients.coordinator.GetComplianceRecord(
-        pb.GetComplianceRecordRequest(communication_id=communication_id), timeout=5
+        pb.GetComplianceRecordRequest(
+            communication_id=touch.communication_id, location_id=await location_of(m, touch.lead_id)
+        ),
+        timeout=5,
     )
     return resp.record
 
@@ -60,7 +63,7 @@ async def test_a_first_touch_carries_its_compliance_record(m: Mesh) -> None:
     lead = await started_lead(m)
     touch = await settled_first_touch(m, lead.lead_id)
     assert touch.status == pb.COMMUNICATION_STATUS_SIMULATED
-    record = await record_of(m, touch.communication_id)
+    record = await record_of(m, touch)
     assert (record.lead_id, record.location_id, record.channel) == (lead.lead_id, lead.location_id, SMS)
     assert (record.decision, record.address, record.step_key) == ("send", lead.phone, "first_touch")
     assert record.consent_entry_id > 0  # the ledger entry of the lead-record basis
@@ -114,7 +117,8 @@ async def test_records_page_oldest_first_for_export(m: Mesh) -> None:
 async def test_bad_record_requests_are_refused(m: Mesh) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await m.clients.coordinator.GetComplianceRecord(
-            pb.GetComplianceRecordRequest(communication_id=str(uuid.uuid4())), timeout=5
+            pb.GetComplianceRecordRequest(communication_id=str(uuid.uuid4()), location_id="loc-never-stored"),
+            timeout=5,
         )
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
     assert error_reason(err.value) == "COMPLIANCE_RECORD_NOT_FOUND"
@@ -164,7 +168,7 @@ async def test_unknown_zone_holds_the_text_tells_the_agent_and_releases_it_once_
     touch = await settled_first_touch(m, lead.lead_id)
     assert (touch.status, touch.status_reason) == (SCHEDULED, gates.ZONE_UNKNOWN)
     assert not touch.HasField("scheduled_time")
-    record = await record_of(m, touch.communication_id)
+    record = await record_of(m, touch)
     assert record.decision == "hold"
     assert list(record.recipient.zones) == []
     notes = await eventually(
@@ -202,7 +206,9 @@ async def test_help_is_answered_with_the_help_text(m: Mesh) -> None:
     comms = await comms_of(m, lead.lead_id)
     answers = [c for c in comms if c.direction == pb.DIRECTION_OUTBOUND and "Msg & data rates" in c.body]
     assert [(a.status, a.address) for a in answers] == [(pb.COMMUNICATION_STATUS_SIMULATED, lead.phone)]
-    consent = await m.clients.coordinator.GetConsent(pb.GetConsentRequest(lead_id=lead.lead_id), timeout=5)
+    consent = await m.clients.coordinator.GetConsent(
+        pb.GetConsentRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
+    )
     assert not consent.consent.sms_opted_out
 
 
@@ -227,7 +233,9 @@ async def test_a_revocation_in_other_words_opts_out_and_is_confirmed_once(m: Mes
     sid = f"SM{uuid.uuid4().hex}"
     for _ in range(2):  # redelivered: still one confirmation
         await handle(m, inbound(lead, "please stop texting me", sid=sid))
-    consent = await m.clients.coordinator.GetConsent(pb.GetConsentRequest(lead_id=lead.lead_id), timeout=5)
+    consent = await m.clients.coordinator.GetConsent(
+        pb.GetConsentRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
+    )
     assert consent.consent.sms_opted_out
     comms = await comms_of(m, lead.lead_id)
     [received] = [c for c in comms if c.direction == pb.DIRECTION_INBOUND]
@@ -251,7 +259,9 @@ async def test_no_confirmation_for_an_opt_out_older_than_five_minutes(m: Mesh) -
 async def test_a_message_merely_containing_a_keyword_does_not_opt_out(m: Mesh) -> None:
     lead = await started_lead(m)
     await handle(m, inbound(lead, "Can you cancel my showing?"))
-    consent = await m.clients.coordinator.GetConsent(pb.GetConsentRequest(lead_id=lead.lead_id), timeout=5)
+    consent = await m.clients.coordinator.GetConsent(
+        pb.GetConsentRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
+    )
     assert not consent.consent.sms_opted_out
 
 

@@ -26,7 +26,7 @@ from tests.journeys import (
     settled_first_touch,
     zone_where,
 )
-from tests.support import Mesh, field_violations
+from tests.support import Mesh, field_violations, location_of
 
 ATTESTATION = "Website form /contact, checkbox 'Text me about homes', screenshot 2026-11-01"
 
@@ -49,7 +49,9 @@ async def get_policy(m: Mesh, location: str) -> pb.ConsentPolicy:
 
 
 async def consent_of(m: Mesh, lead_id: str) -> pb.Consent:
-    resp = await m.clients.coordinator.GetConsent(pb.GetConsentRequest(lead_id=lead_id), timeout=5)
+    resp = await m.clients.coordinator.GetConsent(
+        pb.GetConsentRequest(lead_id=lead_id, location_id=await location_of(m, lead_id)), timeout=5
+    )
     return resp.consent
 
 
@@ -139,7 +141,7 @@ async def test_the_lead_record_is_an_sms_basis(m: Mesh) -> None:
 async def notes_of(m: Mesh, lead_id: str, count: int) -> list[pb.Notification]:
     async def fetch() -> list[pb.Notification]:
         resp = await m.clients.coordinator.ListNotifications(
-            pb.ListNotificationsRequest(lead_id=lead_id), timeout=5
+            pb.ListNotificationsRequest(lead_id=lead_id, location_id=await location_of(m, lead_id)), timeout=5
         )
         return list(resp.notifications)
 

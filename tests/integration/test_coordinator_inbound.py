@@ -34,7 +34,7 @@ from tests.journeys import (
     unique_phone,
     zone_where,
 )
-from tests.support import Mesh, field_violations
+from tests.support import Mesh, field_violations, location_of
 from tests.support import error_reason as reason
 
 SMS = common_pb2.CHANNEL_SMS
@@ -57,7 +57,9 @@ def delivery(sid: str, status: str, error_code: str = "", channel: int = SMS) ->
 
 
 async def consent_of(m: Mesh, lead_id: str) -> pb.Consent:
-    resp = await m.clients.coordinator.GetConsent(pb.GetConsentRequest(lead_id=lead_id), timeout=5)
+    resp = await m.clients.coordinator.GetConsent(
+        pb.GetConsentRequest(lead_id=lead_id, location_id=await location_of(m, lead_id)), timeout=5
+    )
     return resp.consent
 
 

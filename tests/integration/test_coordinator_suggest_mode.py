@@ -39,7 +39,7 @@ async def test_a_pending_draft_is_not_sent_and_the_step_says_why(m: Mesh) -> Non
 
     # Content holds the draft for the agent; approving it is the agent's move.
     page = await m.clients.content.GetConversation(
-        content_pb.GetConversationRequest(lead_id=lead.lead_id), timeout=5
+        content_pb.GetConversationRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
     )
     pending = [x for x in page.messages if x.purpose == content_pb.MESSAGE_PURPOSE_FIRST_TOUCH]
     assert [x.status for x in pending] == [content_pb.MESSAGE_STATUS_PENDING_APPROVAL]

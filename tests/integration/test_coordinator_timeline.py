@@ -37,7 +37,7 @@ from tests.journeys import (
     unique_phone,
     zone_where,
 )
-from tests.support import Mesh, error_reason, field_violations, service_config
+from tests.support import Mesh, error_reason, field_violations, location_of, service_config
 
 SMS = common_pb2.CHANNEL_SMS
 
@@ -60,7 +60,7 @@ async def stepper(migrated_dsn: str, m: Mesh) -> AsyncIterator[Scheduler]:
 
 async def timeline(m: Mesh, lead_id: str, page_size: int = 0) -> list[pb.TimelineEntry]:
     """Every entry, page after page, as `leadengine timeline` reads them."""
-    return await cli_timeline.fetch(m.clients, lead_id, page_size)
+    return await cli_timeline.fetch(m.clients, lead_id, await location_of(m, lead_id), page_size)
 
 
 async def suppress(
@@ -200,14 +200,24 @@ async def test_a_suppressed_address_stops_every_lead_left_without_a_channel(m: M
 async def test_timeline_needs_a_known_lead_and_a_valid_request(m: Mesh) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as unknown:
         await m.clients.coordinator.GetLeadTimeline(
-            pb.GetLeadTimelineRequest(lead_id=str(uuid.uuid4())), timeout=5
+            pb.GetLeadTimelineRequest(lead_id=str(uuid.uuid4()), location_id="loc-never-stored"), timeout=5
         )
     assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
     assert error_reason(unknown.value) == "JOURNEY_NOT_FOUND"
     for request, field in [
-        (pb.GetLeadTimelineRequest(lead_id="nope"), "lead_id"),
-        (pb.GetLeadTimelineRequest(lead_id=str(uuid.uuid4()), page_size=-1), "page_size"),
-        (pb.GetLeadTimelineRequest(lead_id=str(uuid.uuid4()), page_token="x"), "page_token"),
+        (pb.GetLeadTimelineRequest(lead_id="nope", location_id="loc-never-stored"), "lead_id"),
+        (
+            pb.GetLeadTimelineRequest(
+                lead_id=str(uuid.uuid4()), page_size=-1, location_id="loc-never-stored"
+            ),
+            "page_size",
+        ),
+        (
+            pb.GetLeadTimelineRequest(
+                lead_id=str(uuid.uuid4()), page_token="x", location_id="loc-never-stored"
+            ),
+            "page_token",
+        ),
     ]:
         with pytest.raises(grpc.aio.AioRpcError) as bad:
             await m.clients.coordinator.GetLeadTimeline(request, timeout=5)

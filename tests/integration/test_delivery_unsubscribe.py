@@ -19,7 +19,7 @@ from services.gateway.config import Config as GatewayConfig
 from services.gateway.serving import running_gateway
 from shared import unsubscribe
 from tests.delivery import EMAIL, coordinator_database, seed_message
-from tests.support import Mesh, error_reason, field_violations, mesh
+from tests.support import Mesh, error_reason, field_violations, location_of, mesh
 
 KEY = "unsubscribe-test-key"
 
@@ -53,7 +53,10 @@ async def lead_with_waiting_email(rig: Rig) -> tuple[uuid.UUID, uuid.UUID]:
 
 
 async def email_opted_out(rig: Rig, lead_id: uuid.UUID) -> bool:
-    got = await rig.m.clients.coordinator.GetConsent(pb.GetConsentRequest(lead_id=str(lead_id)), timeout=5)
+    got = await rig.m.clients.coordinator.GetConsent(
+        pb.GetConsentRequest(lead_id=str(lead_id), location_id=await location_of(rig.m, str(lead_id))),
+        timeout=5,
+    )
     return bool(got.consent.email_opted_out)
 
 

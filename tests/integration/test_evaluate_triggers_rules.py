@@ -14,7 +14,7 @@ from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 from leadengine.intelligence.v1 import intelligence_service_pb2 as pb
 
 from shared import timestamps
-from tests.support import Mesh, mesh
+from tests.support import Mesh, location_of, mesh
 
 VIEW = ingest_pb.EVENT_TYPE_LISTING_VIEW
 BINGE_RULE = "listings-5-in-24h"
@@ -61,7 +61,10 @@ async def evaluate(m: Mesh, lead: str, loc: str) -> list[pb.Trigger]:
 
 async def fire(m: Mesh, lead: str) -> list[pb.TriggerFiring]:
     resp = await m.clients.intelligence.FireTriggers(
-        pb.FireTriggersRequest(lead_id=lead, request_id=str(uuid.uuid4())), timeout=10
+        pb.FireTriggersRequest(
+            lead_id=lead, request_id=str(uuid.uuid4()), location_id=await location_of(m, lead)
+        ),
+        timeout=10,
     )
     return list(resp.firings)
 

@@ -53,7 +53,8 @@ async def test_under_mutual_tls_probes_get_health_in_plaintext_and_nothing_else(
             async with grpc.aio.insecure_channel(probe) as channel:
                 with pytest.raises(grpc.aio.AioRpcError) as unknown:
                     await ingest_grpc.IngestServiceStub(channel).GetLead(
-                        ingest_pb.GetLeadRequest(lead_id=str(uuid.uuid4())), timeout=5
+                        ingest_pb.GetLeadRequest(lead_id=str(uuid.uuid4()), location_id="loc-never-stored"),
+                        timeout=5,
                     )
             assert unknown.value.code() == grpc.StatusCode.UNIMPLEMENTED
             # SIGTERM: the drain's NOT_SERVING reaches the probe, so endpoints drop the pod.

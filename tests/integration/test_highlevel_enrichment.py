@@ -31,7 +31,7 @@ from tests.journeys import (
     unique_phone,
     zone_where,
 )
-from tests.support import Mesh, mesh
+from tests.support import Mesh, location_of, mesh
 from tests.webhooks import Signer, compact, now_iso
 
 
@@ -87,13 +87,16 @@ async def installed_location(m: Mesh, fakes: FakeProviders) -> str:
 
 async def timeline_entries(m: Mesh, lead_id: str, kind: str) -> list[pb.TimelineEntry]:
     got = await m.clients.coordinator.GetLeadTimeline(
-        pb.GetLeadTimelineRequest(lead_id=lead_id, page_size=100), timeout=5
+        pb.GetLeadTimelineRequest(lead_id=lead_id, page_size=100, location_id=await location_of(m, lead_id)),
+        timeout=5,
     )
     return [e for e in got.entries if e.kind == kind]
 
 
 async def consent_of(m: Mesh, lead_id: str) -> pb.Consent:
-    got = await m.clients.coordinator.GetConsent(pb.GetConsentRequest(lead_id=lead_id), timeout=5)
+    got = await m.clients.coordinator.GetConsent(
+        pb.GetConsentRequest(lead_id=lead_id, location_id=await location_of(m, lead_id)), timeout=5
+    )
     return got.consent
 
 
@@ -139,7 +142,9 @@ async def test_contact_enriched_before_first_touch_which_goes_through_highlevel_
     assert (touch.channel, touch.status) == (common_pb2.CHANNEL_SMS, pb.COMMUNICATION_STATUS_QUEUED), touch
     token = fakes.highlevel_tokens[touch.provider_message_id]
     assert token in fakes.oauth.access  # the location's own token, not an env token
-    stored = await m.clients.ingest.GetLead(ingest_pb.GetLeadRequest(lead_id=lead.lead_id), timeout=5)
+    stored = await m.clients.ingest.GetLead(
+        ingest_pb.GetLeadRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
+    )
     assert (stored.lead.timezone, stored.lead.email_dnd) == (zone, True)
     assert stored.lead.custom_fields["cf-budget"] == "650000"
     [entry] = await timeline_entries(m, lead.lead_id, "contact_enrichment")
@@ -166,7 +171,7 @@ async def test_contact_enriched_before_first_touch_which_goes_through_highlevel_
 
     async def status() -> int:
         got = await m.clients.coordinator.ListCommunications(
-            pb.ListCommunicationsRequest(lead_id=lead.lead_id), timeout=5
+            pb.ListCommunicationsRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
         )
         return next(c.status for c in got.communications if c.communication_id == touch.communication_id)
 

@@ -175,7 +175,9 @@ async def test_unknown_mask_path_is_rejected_and_writes_nothing(ingest) -> None:
             )
         assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert violations(exc.value) == ["update_mask"]
-    got = await ingest.GetLead(pb.GetLeadRequest(lead_id=made.lead_id), timeout=5)
+    got = await ingest.GetLead(
+        pb.GetLeadRequest(lead_id=made.lead_id, location_id=made.location_id), timeout=5
+    )
     assert got.lead.first_name == "Gil"
 
 
@@ -329,12 +331,18 @@ async def test_delete_erases_personal_data_once_and_is_idempotent(ingest, ingest
         assert resp.lead.lead_id == lead.lead_id
         assert resp.lead.HasField("delete_time")
         assert not resp.lead.email
-    got = (await ingest.GetLead(pb.GetLeadRequest(lead_id=lead.lead_id), timeout=5)).lead
+    got = (
+        await ingest.GetLead(pb.GetLeadRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5)
+    ).lead
     erased = (got.first_name, got.last_name, got.email, got.phone, got.company, got.job_title, list(got.tags))
     assert erased == ("", "", "", "", "", "", [])
     assert not got.custom_fields.fields
     assert (got.external_contact_id, got.state) == ("ghl-1", "TX")
-    events = (await ingest.ListLeadEvents(pb.ListLeadEventsRequest(lead_id=lead.lead_id), timeout=5)).events
+    events = (
+        await ingest.ListLeadEvents(
+            pb.ListLeadEventsRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
+        )
+    ).events
     assert [e.type for e in events] == [pb.EVENT_TYPE_FORM_SUBMIT]
     assert not events[0].properties.fields
     assert await outbox_kinds(ingest_tables, lead.lead_id) == [CREATED, BEHAVIOR, DELETED]
@@ -379,7 +387,10 @@ async def test_events_dedup_and_list_most_recent_occurrence_first(ingest, ingest
     ids, token = [], ""
     while True:
         page = await ingest.ListLeadEvents(
-            pb.ListLeadEventsRequest(lead_id=lead.lead_id, page_size=2, page_token=token), timeout=5
+            pb.ListLeadEventsRequest(
+                lead_id=lead.lead_id, page_size=2, page_token=token, location_id=lead.location_id
+            ),
+            timeout=5,
         )
         ids += [e.event_id for e in page.events]
         token = page.next_page_token
@@ -388,7 +399,9 @@ async def test_events_dedup_and_list_most_recent_occurrence_first(ingest, ingest
     assert ids == ["e-2", "e-1", "e-0"]
     recent = await ingest.ListLeadEvents(
         pb.ListLeadEventsRequest(
-            lead_id=lead.lead_id, occurred_since_time=timestamps.to_proto(base + timedelta(days=1))
+            lead_id=lead.lead_id,
+            occurred_since_time=timestamps.to_proto(base + timedelta(days=1)),
+            location_id=lead.location_id,
         ),
         timeout=5,
     )
@@ -434,9 +447,15 @@ async def test_bad_events_are_rejected(ingest) -> None:
         )
     assert reason(exc.value) == "LEAD_NOT_FOUND"
     with pytest.raises(grpc.aio.AioRpcError) as exc:
-        await ingest.ListLeadEvents(pb.ListLeadEventsRequest(lead_id=str(uuid.uuid4())), timeout=5)
+        await ingest.ListLeadEvents(
+            pb.ListLeadEventsRequest(lead_id=str(uuid.uuid4()), location_id="loc-never-stored"), timeout=5
+        )
     assert reason(exc.value) == "LEAD_NOT_FOUND"
-    assert not (await ingest.ListLeadEvents(pb.ListLeadEventsRequest(lead_id=lead.lead_id), timeout=5)).events
+    assert not (
+        await ingest.ListLeadEvents(
+            pb.ListLeadEventsRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
+        )
+    ).events
 
 
 async def test_a_failed_call_does_not_use_up_its_request_id(ingest) -> None:

@@ -89,12 +89,16 @@ async def test_lead_events_carry_the_lead_as_get_lead_answers_it(
     )
     lead_id = created.lead.lead_id
     await eventually(lambda: all_published(relay_tables, lead_id))
-    after_create = (await relay_ingest.GetLead(pb.GetLeadRequest(lead_id=lead_id), timeout=5)).lead
+    after_create = (
+        await relay_ingest.GetLead(pb.GetLeadRequest(lead_id=lead_id, location_id=loc), timeout=5)
+    ).lead
     await relay_ingest.UpsertLead(
         pb.UpsertLeadRequest(lead=pb.Lead(lead_id=lead_id, location_id=loc, last_name="Ng")), timeout=5
     )
     await eventually(lambda: all_published(relay_tables, lead_id))
-    after_update = (await relay_ingest.GetLead(pb.GetLeadRequest(lead_id=lead_id), timeout=5)).lead
+    after_update = (
+        await relay_ingest.GetLead(pb.GetLeadRequest(lead_id=lead_id, location_id=loc), timeout=5)
+    ).lead
 
     by_kind = {e.kind: e for e in fake.for_lead(lead_id)}
     assert by_kind[CREATED].lead == after_create

@@ -273,7 +273,9 @@ async def test_contact_delete_erases_once_and_forgets_the_raw_payloads(ingest, i
     assert (result.outcome, result.lead_id) == ("lead_deleted", lead.lead_id)
     [later] = await deliver(ingest, second)  # HighLevel sent it again under a new webhook id
     assert (later.outcome, later.detail) == ("lead_deleted", "deleted before")
-    erased = await ingest.GetLead(pb.GetLeadRequest(lead_id=lead.lead_id), timeout=5)
+    erased = await ingest.GetLead(
+        pb.GetLeadRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
+    )
     assert erased.lead.delete_time.seconds > 0
     assert (erased.lead.email, erased.lead.phone, erased.lead.first_name) == ("", "", "")
     kinds = [k for k, _, _ in await outbox(ingest_tables, loc)]
@@ -394,7 +396,9 @@ async def test_appointment_is_recorded_as_an_appointment_event(ingest, ingest_ta
     event = ghl_event(appointment)
     [result] = await deliver(ingest, event)
     assert (result.outcome, result.lead_id) == ("behavior_event", lead.lead_id)
-    events = await ingest.ListLeadEvents(pb.ListLeadEventsRequest(lead_id=lead.lead_id), timeout=5)
+    events = await ingest.ListLeadEvents(
+        pb.ListLeadEventsRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
+    )
     [recorded] = events.events
     assert (recorded.event_id, recorded.type) == (event.provider_event_id, pb.EVENT_TYPE_APPOINTMENT)
     assert recorded.properties["status"] == "confirmed"
@@ -530,7 +534,9 @@ async def test_sendgrid_sample_batch(ingest, ingest_tables) -> None:
     ]
     assert results[0].lead_id == results[2].lead_id == lead.lead_id
     assert results[5].lead_id == ""  # bounced.lead@example.com is nobody we know
-    events = await ingest.ListLeadEvents(pb.ListLeadEventsRequest(lead_id=lead.lead_id), timeout=5)
+    events = await ingest.ListLeadEvents(
+        pb.ListLeadEventsRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
+    )
     assert sorted(e.type for e in events.events) == [pb.EVENT_TYPE_EMAIL_OPEN, pb.EVENT_TYPE_EMAIL_CLICK]
     rows = await outbox(ingest_tables, loc)
     suppressed = {
@@ -677,7 +683,9 @@ async def test_a_lead_id_from_another_location_is_not_matched(ingest, ingest_tab
     )
     [result] = await deliver(ingest, opened)
     assert (result.outcome, result.lead_id) == ("unmatched", "")
-    events = await ingest.ListLeadEvents(pb.ListLeadEventsRequest(lead_id=a.lead_id), timeout=5)
+    events = await ingest.ListLeadEvents(
+        pb.ListLeadEventsRequest(lead_id=a.lead_id, location_id=loc_a), timeout=5
+    )
     assert list(events.events) == []
 
 

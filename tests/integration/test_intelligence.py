@@ -12,8 +12,8 @@ from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 from leadengine.intelligence.v1 import intelligence_service_pb2 as pb
 
 from shared import timestamps
+from tests.support import UNKNOWN_LOCATION, field_violations, location_of, mesh
 from tests.support import error_reason as reason
-from tests.support import mesh
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +47,16 @@ async def record(m, lead: str, location: str, kind: int, ago: timedelta, listing
 
 
 async def score(m, lead: str, request_id: str = "") -> pb.LeadIntelligence:
+    """ScoreLead as the coordinator calls it, with the lead as ingest holds it: intelligence reads
+    a lead it never scored only with its snapshot (#15: its location is not known before)."""
+    snapshot = None
+    if (location := await location_of(m, lead)) != UNKNOWN_LOCATION:
+        got = await m.clients.ingest.GetLead(
+            ingest_pb.GetLeadRequest(lead_id=lead, location_id=location), timeout=5
+        )
+        snapshot = got.lead
     resp = await m.clients.intelligence.ScoreLead(
-        pb.ScoreLeadRequest(lead_id=lead, request_id=request_id), timeout=10
+        pb.ScoreLeadRequest(lead_id=lead, request_id=request_id, lead=snapshot), timeout=10
     )
     return resp.intelligence
 
@@ -134,10 +142,12 @@ async def test_retry_with_the_same_request_id_returns_the_first_score(m) -> None
 
 async def test_unknown_lead_and_unscored_lead_are_not_found(m) -> None:
     missing = str(uuid.uuid4())
+    # Never scored and sent without its snapshot: intelligence cannot know its location, so it
+    # cannot ask ingest for it (#15).
     with pytest.raises(grpc.aio.AioRpcError) as exc:
         await score(m, missing)
-    assert exc.value.code() == grpc.StatusCode.NOT_FOUND
-    assert reason(exc.value) == "LEAD_NOT_FOUND"
+    assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field_violations(exc.value) == ["lead"]
     with pytest.raises(grpc.aio.AioRpcError) as exc:
         await m.clients.intelligence.GetLeadIntelligence(
             pb.GetLeadIntelligenceRequest(lead_id=missing, location_id="loc-x"), timeout=5
@@ -147,6 +157,16 @@ async def test_unknown_lead_and_unscored_lead_are_not_found(m) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as exc:
         await score(m, "not-a-uuid")
     assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_a_lead_scored_once_is_rescored_by_id_in_its_location(m) -> None:
+    """Without a snapshot, intelligence reads the lead (and its events) from ingest for the
+    location it was scored in."""
+    loc = f"loc-{uuid.uuid4()}"
+    lead = await add_lead(m, loc)
+    await score(m, lead)
+    again = await m.clients.intelligence.ScoreLead(pb.ScoreLeadRequest(lead_id=lead), timeout=10)
+    assert (again.intelligence.lead_id, again.intelligence.location_id) == (lead, loc)
 
 
 async def test_deleted_lead_is_not_scored(m) -> None:
@@ -209,13 +229,17 @@ async def test_triggers_fire_from_real_events(m) -> None:
     loc = f"loc-{uuid.uuid4()}"
     lead = await add_lead(m, loc)
     assert (
-        await m.clients.intelligence.EvaluateTriggers(pb.EvaluateTriggersRequest(lead_id=lead), timeout=5)
+        await m.clients.intelligence.EvaluateTriggers(
+            pb.EvaluateTriggersRequest(lead_id=lead, location_id=await location_of(m, lead)), timeout=5
+        )
     ).triggers == []
     for i, listing in enumerate(["L1", "L1", "L1", "L2", "L3"]):
         await record(m, lead, loc, ingest_pb.EVENT_TYPE_LISTING_VIEW, timedelta(hours=i + 1), listing)
     await record(m, lead, loc, ingest_pb.EVENT_TYPE_FAVORITE, timedelta(minutes=10), "L1")
     fired = (
-        await m.clients.intelligence.EvaluateTriggers(pb.EvaluateTriggersRequest(lead_id=lead), timeout=5)
+        await m.clients.intelligence.EvaluateTriggers(
+            pb.EvaluateTriggersRequest(lead_id=lead, location_id=await location_of(m, lead)), timeout=5
+        )
     ).triggers
     kinds = {(t.type, t.listing_id) for t in fired}
     assert kinds == {
@@ -232,7 +256,9 @@ async def test_return_after_dormancy_fires(m) -> None:
     await record(m, lead, loc, ingest_pb.EVENT_TYPE_PAGE_VIEW, timedelta(days=20))
     await record(m, lead, loc, ingest_pb.EVENT_TYPE_PAGE_VIEW, timedelta(hours=1))
     fired = (
-        await m.clients.intelligence.EvaluateTriggers(pb.EvaluateTriggersRequest(lead_id=lead), timeout=5)
+        await m.clients.intelligence.EvaluateTriggers(
+            pb.EvaluateTriggersRequest(lead_id=lead, location_id=await location_of(m, lead)), timeout=5
+        )
     ).triggers
     assert [t.type for t in fired] == [pb.TRIGGER_TYPE_RETURN_AFTER_DORMANCY]
 

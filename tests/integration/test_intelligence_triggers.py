@@ -20,7 +20,7 @@ from services.intelligence.trigger_firing import TriggerFiring
 from services.intelligence.trigger_repository import TriggerRepository
 from shared import db, timestamps
 from shared.clients import Peers
-from tests.support import Mesh, field_violations, mesh
+from tests.support import Mesh, field_violations, location_of, mesh
 
 VIEW = ingest_pb.EVENT_TYPE_LISTING_VIEW
 DAY = 86_400
@@ -76,7 +76,10 @@ async def record(
 
 async def fire(m: Mesh, lead: str, request_id: str | None = None) -> list[pb.TriggerFiring]:
     resp = await m.clients.intelligence.FireTriggers(
-        pb.FireTriggersRequest(lead_id=lead, request_id=request_id or str(uuid.uuid4())), timeout=10
+        pb.FireTriggersRequest(
+            lead_id=lead, request_id=request_id or str(uuid.uuid4()), location_id=await location_of(m, lead)
+        ),
+        timeout=10,
     )
     return list(resp.firings)
 
@@ -185,7 +188,7 @@ async def test_a_rule_fires_once_per_suppression_window_with_its_causing_events(
     await record(m, lead, loc, timedelta(hours=2))
     assert await fire(m, lead) == []
     listed = await m.clients.intelligence.ListTriggerFirings(
-        pb.ListTriggerFiringsRequest(lead_id=lead), timeout=5
+        pb.ListTriggerFiringsRequest(lead_id=lead, location_id=await location_of(m, lead)), timeout=5
     )
     assert [f.firing_id for f in listed.firings] == [fired.firing_id]
 
@@ -237,7 +240,9 @@ async def test_a_disabled_rule_does_not_fire_and_fire_needs_a_request_id(m: Mesh
         await record(m, lead, loc, timedelta(hours=h))
     assert await fire(m, lead) == []
     with pytest.raises(grpc.aio.AioRpcError) as exc:
-        await m.clients.intelligence.FireTriggers(pb.FireTriggersRequest(lead_id=lead), timeout=5)
+        await m.clients.intelligence.FireTriggers(
+            pb.FireTriggersRequest(lead_id=lead, location_id=await location_of(m, lead)), timeout=5
+        )
     assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field_violations(exc.value) == ["request_id"]
 
@@ -259,13 +264,13 @@ async def test_after_the_window_passes_new_evidence_fires_again(m: Mesh, migrate
     try:
         for h in (5, 4):
             await record(m, str(lead), loc, timedelta(hours=h))
-        assert [f.rule_id for f in await firing.fire(lead, str(uuid.uuid4()))] == ["twice-in-30d"]
+        assert [f.rule_id for f in await firing.fire(lead, str(uuid.uuid4()), loc)] == ["twice-in-30d"]
         at["t"] = now + timedelta(days=6)
-        assert await firing.fire(lead, str(uuid.uuid4())) == []  # same evidence, in the window
+        assert await firing.fire(lead, str(uuid.uuid4()), loc) == []  # same evidence, in the window
         at["t"] = now + timedelta(days=8)
-        assert await firing.fire(lead, str(uuid.uuid4())) == []  # window over, but no new evidence
+        assert await firing.fire(lead, str(uuid.uuid4()), loc) == []  # window over, but no new evidence
         await record(m, str(lead), loc, timedelta(hours=1))
-        assert [f.rule_id for f in await firing.fire(lead, str(uuid.uuid4()))] == ["twice-in-30d"]
+        assert [f.rule_id for f in await firing.fire(lead, str(uuid.uuid4()), loc)] == ["twice-in-30d"]
     finally:
         await peers.close()
         await pool.close()

@@ -18,7 +18,7 @@ from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 
 from tests.conftest import with_database
 from tests.journeys import add_agent, add_lead, eventually
-from tests.support import Mesh, error_reason, mesh, migrate_all
+from tests.support import Mesh, error_reason, location_of, mesh, migrate_all
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +49,16 @@ async def m(own_dsn: str) -> AsyncIterator[Mesh]:
 
 
 async def journey(m: Mesh, lead_id: str) -> pb.Journey:
-    resp = await m.clients.coordinator.GetJourney(pb.GetJourneyRequest(lead_id=lead_id), timeout=5)
+    resp = await m.clients.coordinator.GetJourney(
+        pb.GetJourneyRequest(lead_id=lead_id, location_id=await location_of(m, lead_id)), timeout=5
+    )
     return resp.journey
 
 
 async def moves(m: Mesh, lead_id: str) -> list[pb.TimelineEntry]:
     resp = await m.clients.coordinator.GetLeadTimeline(
-        pb.GetLeadTimelineRequest(lead_id=lead_id, page_size=200), timeout=5
+        pb.GetLeadTimelineRequest(lead_id=lead_id, page_size=200, location_id=await location_of(m, lead_id)),
+        timeout=5,
     )
     return [e for e in resp.entries if e.kind == "reassigned"]
 

@@ -42,7 +42,9 @@ async def get_lead(addr: str, tls: MutualTls | None) -> grpc.aio.AioRpcError:
     peers = Peers({"ingest": addr}, tls=tls)
     try:
         with pytest.raises(grpc.aio.AioRpcError) as failed:
-            await peers.ingest.GetLead(ingest_pb.GetLeadRequest(lead_id=str(uuid.uuid4())), timeout=5)
+            await peers.ingest.GetLead(
+                ingest_pb.GetLeadRequest(lead_id=str(uuid.uuid4()), location_id="loc-never-stored"), timeout=5
+            )
         return failed.value
     finally:
         await peers.close()

@@ -56,7 +56,9 @@ async def test_an_offer_reaches_every_agent_and_the_first_claim_wins(rig: tuple[
     assert len(texts_to(fakes, ben.phone)) == 1  # the loser hears nothing more
 
     async def journey() -> pb.Journey:
-        resp = await m.clients.coordinator.GetJourney(pb.GetJourneyRequest(lead_id=lead.lead_id), timeout=5)
+        resp = await m.clients.coordinator.GetJourney(
+            pb.GetJourneyRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
+        )
         return resp.journey
 
     held = await eventually(journey, lambda j: j.agent_id == ana.agent_id, "the journey names the claimer")

@@ -41,7 +41,7 @@ from tests.journeys import (
     zone_where,
 )
 from tests.journeys import drain as drain_scheduler
-from tests.support import Mesh, mesh, service_config
+from tests.support import Mesh, location_of, mesh, service_config
 
 REPLY = "Thanks, we will think about it"
 
@@ -79,7 +79,9 @@ async def rows_of(dsn: str, table: str, lead_id: str) -> dict[str, dict[str, Any
 
 
 async def journeys_of(m: Mesh, lead_id: str) -> list[pb.Journey]:
-    resp = await m.clients.coordinator.ListJourneys(pb.ListJourneysRequest(lead_id=lead_id), timeout=5)
+    resp = await m.clients.coordinator.ListJourneys(
+        pb.ListJourneysRequest(lead_id=lead_id, location_id=await location_of(m, lead_id)), timeout=5
+    )
     return list(resp.journeys)
 
 
@@ -150,7 +152,7 @@ async def test_a_replied_lead_gets_a_new_journey_whose_steps_have_keys_of_their_
 
     # The timeline names the new journey's steps as its own.
     timeline = await m.clients.coordinator.GetLeadTimeline(
-        pb.GetLeadTimelineRequest(lead_id=lead.lead_id), timeout=5
+        pb.GetLeadTimelineRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
     )
     assert any("of journey 2" in e.summary for e in timeline.entries)
 
@@ -334,10 +336,14 @@ async def test_concurrent_enrolments_start_one_journey(m: Mesh, migrated_dsn: st
 
 async def test_list_journeys_of_an_unknown_lead_is_not_found(m: Mesh) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await m.clients.coordinator.ListJourneys(pb.ListJourneysRequest(lead_id=str(uuid.uuid4())), timeout=5)
+        await m.clients.coordinator.ListJourneys(
+            pb.ListJourneysRequest(lead_id=str(uuid.uuid4()), location_id="loc-never-stored"), timeout=5
+        )
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
     with pytest.raises(grpc.aio.AioRpcError) as bad:
-        await m.clients.coordinator.ListJourneys(pb.ListJourneysRequest(lead_id="nope"), timeout=5)
+        await m.clients.coordinator.ListJourneys(
+            pb.ListJourneysRequest(lead_id="nope", location_id="loc-never-stored"), timeout=5
+        )
     assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 

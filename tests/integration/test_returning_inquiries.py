@@ -20,7 +20,7 @@ from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 
 from shared import timestamps
 from tests.journeys import eventually, handle, inbound, journey_of, started_lead
-from tests.support import Mesh, mesh
+from tests.support import Mesh, location_of, mesh
 
 REPLY = "Thanks, we will think about it"
 FORM_SUBMIT = ingest_pb.EVENT_TYPE_FORM_SUBMIT
@@ -33,7 +33,9 @@ async def m(migrated_dsn: str) -> AsyncIterator[Mesh]:
 
 
 async def journeys_of(m: Mesh, lead_id: str) -> list[pb.Journey]:
-    resp = await m.clients.coordinator.ListJourneys(pb.ListJourneysRequest(lead_id=lead_id), timeout=5)
+    resp = await m.clients.coordinator.ListJourneys(
+        pb.ListJourneysRequest(lead_id=lead_id, location_id=await location_of(m, lead_id)), timeout=5
+    )
     return list(resp.journeys)
 
 

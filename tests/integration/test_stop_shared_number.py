@@ -16,7 +16,7 @@ from leadengine.ingest.v1 import ingest_service_pb2 as ingest_pb
 
 from tests.journeys import eventually, started_lead, unique_phone
 from tests.relay import eventually as until
-from tests.support import Mesh
+from tests.support import Mesh, location_of
 from tests.webhooks import twilio_inbound
 
 SMS = common_pb2.CHANNEL_SMS
@@ -30,7 +30,9 @@ async def text(m: Mesh, sender: str, to: str, body: str) -> ingest_pb.WebhookRes
 
 
 async def consent_of(m: Mesh, lead_id: str) -> pb.Consent:
-    resp = await m.clients.coordinator.GetConsent(pb.GetConsentRequest(lead_id=lead_id), timeout=5)
+    resp = await m.clients.coordinator.GetConsent(
+        pb.GetConsentRequest(lead_id=lead_id, location_id=await location_of(m, lead_id)), timeout=5
+    )
     return resp.consent
 
 
@@ -45,7 +47,7 @@ async def own(m: Mesh, location_id: str, number: str) -> None:
 
 async def sms_waiting(m: Mesh, lead_id: str) -> list[pb.Communication]:
     resp = await m.clients.coordinator.ListCommunications(
-        pb.ListCommunicationsRequest(lead_id=lead_id), timeout=5
+        pb.ListCommunicationsRequest(lead_id=lead_id, location_id=await location_of(m, lead_id)), timeout=5
     )
     return [
         c for c in resp.communications if c.channel == SMS and c.status == pb.COMMUNICATION_STATUS_SCHEDULED
@@ -96,7 +98,9 @@ async def test_stop_to_a_location_number_is_that_locations_lead_and_suppresses_t
     await opted_out(m, first, second)
 
     async def journey() -> pb.Journey:
-        resp = await m.clients.coordinator.GetJourney(pb.GetJourneyRequest(lead_id=first.lead_id), timeout=5)
+        resp = await m.clients.coordinator.GetJourney(
+            pb.GetJourneyRequest(lead_id=first.lead_id, location_id=first.location_id), timeout=5
+        )
         return resp.journey
 
     # The consent is revoked first, then the journey stopped: wait for the handling to finish.

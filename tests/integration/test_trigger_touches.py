@@ -20,7 +20,7 @@ from leadengine.intelligence.v1 import intelligence_service_pb2 as intelligence_
 from services.coordinator.delivery.scheduler import Scheduler
 from shared import timestamps
 from tests.journeys import NIGHT_HOURS, comms_of, eventually, handle, inbound, notes_of, started_lead
-from tests.support import Mesh, field_violations
+from tests.support import Mesh, field_violations, location_of
 
 VIEW = ingest_pb.EVENT_TYPE_LISTING_VIEW
 FAVORITE = ingest_pb.EVENT_TYPE_FAVORITE
@@ -62,7 +62,8 @@ async def behave(
 
 async def firings_of(m: Mesh, lead_id: str) -> list[intelligence_pb.TriggerFiring]:
     resp = await m.clients.intelligence.ListTriggerFirings(
-        intelligence_pb.ListTriggerFiringsRequest(lead_id=lead_id), timeout=5
+        intelligence_pb.ListTriggerFiringsRequest(lead_id=lead_id, location_id=await location_of(m, lead_id)),
+        timeout=5,
     )
     return list(resp.firings)
 
@@ -105,7 +106,7 @@ async def test_three_views_schedule_one_touch_naming_the_listing_and_alert_the_a
     lead_time = touch.scheduled_time.ToDatetime(UTC) - touch.create_time.ToDatetime(UTC)
     assert timedelta(minutes=1) < lead_time < timedelta(minutes=3)  # "within minutes"
     written = await m.clients.content.GetConversation(
-        content_pb.GetConversationRequest(lead_id=lead.lead_id), timeout=5
+        content_pb.GetConversationRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
     )
     assert written.messages[-1].purpose == content_pb.MESSAGE_PURPOSE_TRIGGER
 
@@ -130,7 +131,8 @@ async def test_three_views_schedule_one_touch_naming_the_listing_and_alert_the_a
 
     # The lead's timeline names the firing once, before the touch it caused.
     timeline = await m.clients.coordinator.GetLeadTimeline(
-        pb.GetLeadTimelineRequest(lead_id=lead.lead_id, page_size=200), timeout=5
+        pb.GetLeadTimelineRequest(lead_id=lead.lead_id, page_size=200, location_id=lead.location_id),
+        timeout=5,
     )
     kinds = [e.kind for e in timeline.entries]
     fired = [e for e in timeline.entries if e.kind == "trigger_fired"]
@@ -246,7 +248,9 @@ async def test_an_opt_out_like_reply_is_flagged_but_never_revokes_consent(m: Mes
     # wants. ("Please remove me from your list" is a revocation: the compliance classifier's.)
     resp = await handle(m, inbound(lead, "I dont want your condo listings, houses only"))
     assert resp.journey.stop_reason == "lead replied"  # any reply stops the journey; no opt-out
-    consent = await m.clients.coordinator.GetConsent(pb.GetConsentRequest(lead_id=lead.lead_id), timeout=5)
+    consent = await m.clients.coordinator.GetConsent(
+        pb.GetConsentRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
+    )
     assert not consent.consent.sms_opted_out
     note = next(n for n in await notes_of(m, lead.lead_id) if "replied" in n.body)
     assert "wants to stop hearing from us" in note.body

@@ -169,7 +169,7 @@ async def seed(m: Mesh, tag: str, *, variant: int) -> Tenant:
     await settled_first_touch(m, t.lead_id)
     await notification_of(m, t.lead_id)
     comms = await m.clients.coordinator.ListCommunications(
-        pb.ListCommunicationsRequest(lead_id=t.lead_id), timeout=5
+        pb.ListCommunicationsRequest(lead_id=t.lead_id, location_id=t.location), timeout=5
     )
     t.communication_ids = [c.communication_id for c in comms.communications]
 
@@ -191,7 +191,7 @@ async def seed(m: Mesh, tag: str, *, variant: int) -> Tenant:
         )
     await eventually(
         lambda: m.clients.intelligence.ListTriggerFirings(
-            intel_pb.ListTriggerFiringsRequest(lead_id=t.lead_id), timeout=5
+            intel_pb.ListTriggerFiringsRequest(lead_id=t.lead_id, location_id=t.location), timeout=5
         ),
         lambda r: len(r.firings) > 0,
         f"a trigger firing for tenant {tag}",

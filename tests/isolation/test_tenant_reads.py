@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import descriptor_pb2, text_format
+from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import Message
 from leadengine.content.v1 import content_service_pb2 as content_pb
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
@@ -24,7 +25,7 @@ from leadengine.routing.v1 import routing_service_pb2 as routing_pb
 from shared import timestamps
 from tests.databases import own_database
 from tests.isolation.tenants import Tenant, record_outcomes, seed
-from tests.support import Mesh, mesh
+from tests.support import Mesh, field_violations, mesh
 
 MODULES = {
     "ingest": ingest_pb,
@@ -623,6 +624,67 @@ async def _caps(m: Mesh, me: Tenant, other: Tenant) -> None:
         pb.GetFrequencyCapsRequest(location_id=me.location), timeout=5
     )
     assert own.caps.sms_per_day == me.sms_per_day != other.sms_per_day
+
+
+# --- a read keyed by an id names its location ------------------------------------------------------
+
+# The tenant's own id for each id field a read request can carry: the data exists, so a refusal
+# is the missing claim's doing, not an unknown id's.
+OWN_IDS: dict[str, Callable[[Tenant], Any]] = {
+    "lead_id": lambda t: t.lead_id,
+    "lead_ids": lambda t: [t.lead_id],
+    "agent_id": lambda t: t.agent_id,
+    "cadence_id": lambda t: t.cadence_id,
+    "campaign_id": lambda t: t.campaign_id,
+    "communication_id": lambda t: t.communication_ids[0],
+    "external_contact_id": lambda t: t.external_id,
+}
+
+
+def id_keyed_reads() -> dict[str, MethodDescriptor]:
+    """Read RPCs whose request names something by id and carries location_id (#15: the claim is
+    required on every one of them), less the reads exempt above."""
+    found = {}
+    for service, module in MODULES.items():
+        for svc in module.DESCRIPTOR.services_by_name.values():
+            for method in svc.methods:
+                name = f"{service}/{method.name}"
+                fields = {f.name for f in method.input_type.fields}
+                keyed = "location_id" in fields and fields & OWN_IDS.keys()
+                if keyed and name in read_rpcs() and name not in EXEMPT:
+                    found[name] = method
+    return found
+
+
+def test_the_id_keyed_reads_are_found() -> None:
+    named = {
+        "ingest/GetLead", "ingest/ListLeadEvents", "intelligence/EvaluateTriggers",
+        "intelligence/ListTriggerFirings", "content/GetConversation", "coordinator/GetJourney",
+        "coordinator/ListJourneys", "coordinator/ListCommunications", "coordinator/GetConsent",
+        "coordinator/ListNotifications", "coordinator/GetLeadTimeline", "coordinator/GetCadence",
+        "coordinator/GetCampaign", "coordinator/GetComplianceRecord",
+    }  # fmt: skip
+    assert sorted(named - id_keyed_reads().keys()) == []
+
+
+@pytest.mark.parametrize("rpc", sorted(id_keyed_reads()))
+async def test_an_id_keyed_read_without_a_claim_is_refused(
+    rpc: str, m: Mesh, tenants: dict[str, Tenant]
+) -> None:
+    """No location_id: INVALID_ARGUMENT naming it, even for the tenant's own ids, and no data."""
+    service, name = rpc.split("/")
+    method = id_keyed_reads()[rpc]
+    request = getattr(MODULES[service], method.input_type.name)()
+    for field_name in {f.name for f in method.input_type.fields} & OWN_IDS.keys():
+        value = OWN_IDS[field_name](tenants["a"])
+        if isinstance(value, list):
+            getattr(request, field_name).extend(value)
+        else:
+            setattr(request, field_name, value)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await getattr(getattr(m.clients, service), name)(request, timeout=10)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
+    assert "location_id" in field_violations(err.value)
 
 
 # --- the run ---------------------------------------------------------------------------------------

@@ -173,7 +173,9 @@ async def _upsert_lead(m: Mesh, me: Tenant, other: Tenant) -> None:
             timeout=5,
         )
     )
-    back = await stub.GetLead(ingest_pb.GetLeadRequest(lead_id=first.lead.lead_id), timeout=5)
+    back = await stub.GetLead(
+        ingest_pb.GetLeadRequest(lead_id=first.lead.lead_id, location_id=first.lead.location_id), timeout=5
+    )
     assert (back.lead.location_id, back.lead.first_name) == (other.location, "Keyed")
     mine = await stub.ListLeads(ingest_pb.ListLeadsRequest(location_id=me.location), timeout=5)
     assert "Intruder" not in {lead.first_name for lead in mine.leads}
@@ -318,7 +320,10 @@ async def _upsert_cadence(m: Mesh, me: Tenant, other: Tenant) -> None:
     )
     assert mine.cadence.cadence_id != theirs.cadence.cadence_id
     assert mine.cadence.location_id == me.location
-    back = await stub.GetCadence(pb.GetCadenceRequest(cadence_id=theirs.cadence.cadence_id), timeout=5)
+    back = await stub.GetCadence(
+        pb.GetCadenceRequest(cadence_id=theirs.cadence.cadence_id, location_id=theirs.cadence.location_id),
+        timeout=5,
+    )
     assert (back.cadence.location_id, back.cadence.name) == (other.location, "keyed")
 
 
@@ -338,7 +343,12 @@ async def _start_campaign(m: Mesh, me: Tenant, other: Tenant) -> None:
     mine = await stub.StartCampaign(request(me, "intruder"), timeout=10)
     assert mine.campaign.campaign_id != theirs.campaign.campaign_id
     assert mine.campaign.location_id == me.location
-    back = await stub.GetCampaign(pb.GetCampaignRequest(campaign_id=theirs.campaign.campaign_id), timeout=5)
+    back = await stub.GetCampaign(
+        pb.GetCampaignRequest(
+            campaign_id=theirs.campaign.campaign_id, location_id=theirs.campaign.location_id
+        ),
+        timeout=5,
+    )
     assert (back.campaign.location_id, back.campaign.name) == (other.location, "keyed")
 
 
@@ -354,14 +364,18 @@ async def _delete_lead(m: Mesh, me: Tenant, other: Tenant) -> None:
             timeout=5,
         )
     )
-    back = await stub.GetLead(ingest_pb.GetLeadRequest(lead_id=other.lead_id), timeout=5)
+    back = await stub.GetLead(
+        ingest_pb.GetLeadRequest(lead_id=other.lead_id, location_id=other.location), timeout=5
+    )
     assert back.lead.email == other.lead.email
 
 
 @probe("ingest/RecordEvent")
 async def _record_event(m: Mesh, me: Tenant, other: Tenant) -> None:
     stub = m.clients.ingest
-    before = await stub.ListLeadEvents(ingest_pb.ListLeadEventsRequest(lead_id=other.lead_id), timeout=5)
+    before = await stub.ListLeadEvents(
+        ingest_pb.ListLeadEventsRequest(lead_id=other.lead_id, location_id=other.location), timeout=5
+    )
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.RecordEvent(
             ingest_pb.RecordEventRequest(
@@ -378,7 +392,9 @@ async def _record_event(m: Mesh, me: Tenant, other: Tenant) -> None:
             timeout=5,
         )
     assert err.value.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT)
-    after = await stub.ListLeadEvents(ingest_pb.ListLeadEventsRequest(lead_id=other.lead_id), timeout=5)
+    after = await stub.ListLeadEvents(
+        ingest_pb.ListLeadEventsRequest(lead_id=other.lead_id, location_id=other.location), timeout=5
+    )
     assert after == before
 
 
@@ -577,7 +593,7 @@ async def _delete_rule(m: Mesh, me: Tenant, other: Tenant) -> None:
 
 async def _journey_kept(m: Mesh, other: Tenant, call: Awaitable[Any]) -> None:
     stub = m.clients.coordinator
-    read = pb.GetJourneyRequest(lead_id=other.lead_id)
+    read = pb.GetJourneyRequest(lead_id=other.lead_id, location_id=other.location)
     before = await stub.GetJourney(read, timeout=5)
     await refused(call)
     assert (await stub.GetJourney(read, timeout=5)).journey.state == before.journey.state
@@ -612,7 +628,7 @@ async def _resume(m: Mesh, me: Tenant, other: Tenant) -> None:
 
 async def _campaign_kept(m: Mesh, other: Tenant, call: Awaitable[Any]) -> None:
     stub = m.clients.coordinator
-    read = pb.GetCampaignRequest(campaign_id=other.campaign_id)
+    read = pb.GetCampaignRequest(campaign_id=other.campaign_id, location_id=other.location)
     before = await stub.GetCampaign(read, timeout=5)
     await refused(call)
     assert (await stub.GetCampaign(read, timeout=5)).campaign.state == before.campaign.state
@@ -621,11 +637,11 @@ async def _campaign_kept(m: Mesh, other: Tenant, call: Awaitable[Any]) -> None:
 @probe("content/ApproveMessage")
 async def _approve(m: Mesh, me: Tenant, other: Tenant) -> None:
     page = await m.clients.coordinator.ListCommunications(
-        pb.ListCommunicationsRequest(lead_id=other.lead_id), timeout=5
+        pb.ListCommunicationsRequest(lead_id=other.lead_id, location_id=other.location), timeout=5
     )
     message_id = next(c.message_id for c in page.communications if c.message_id)
     before = await m.clients.content.GetConversation(
-        content_pb.GetConversationRequest(lead_id=other.lead_id), timeout=5
+        content_pb.GetConversationRequest(lead_id=other.lead_id, location_id=other.location), timeout=5
     )
     await refused(
         m.clients.content.ApproveMessage(
@@ -639,7 +655,7 @@ async def _approve(m: Mesh, me: Tenant, other: Tenant) -> None:
         )
     )
     after = await m.clients.content.GetConversation(
-        content_pb.GetConversationRequest(lead_id=other.lead_id), timeout=5
+        content_pb.GetConversationRequest(lead_id=other.lead_id, location_id=other.location), timeout=5
     )
     assert after == before
 

@@ -14,15 +14,14 @@ from cli.main import build_parser
 from shared import timestamps
 
 
-def test_timeline_takes_a_lead_id_and_an_optional_details_flag() -> None:
-    args = build_parser().parse_args(["timeline", "0b5e1c9e-0000-4000-8000-000000000001", "--details"])
-    assert (args.command, args.lead_id, args.details) == (
-        "timeline",
-        "0b5e1c9e-0000-4000-8000-000000000001",
-        True,
-    )
+def test_timeline_takes_a_lead_id_its_location_and_an_optional_details_flag() -> None:
+    lead = "0b5e1c9e-0000-4000-8000-000000000001"
+    args = build_parser().parse_args(["timeline", lead, "--location", "loc-1", "--details"])
+    assert (args.command, args.lead_id, args.location, args.details) == ("timeline", lead, "loc-1", True)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["timeline"])
+    with pytest.raises(SystemExit):  # the read names the location it is made for (#15)
+        build_parser().parse_args(["timeline", lead])
 
 
 @pytest.mark.parametrize(

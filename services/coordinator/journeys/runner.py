@@ -140,7 +140,10 @@ class JourneyRunner:
         journey = await self._journeys.find_journey(ev.lead)
         if journey is not None and not journey.active:
             return journey  # a deleted lead's data is erased: nothing left to score
-        score = await self._score(ev, None)
+        # A lead with a journey was scored when it started, so intelligence knows its location;
+        # one without may never have been, and intelligence reads a lead from ingest only for a
+        # known location (#15): send it the lead.
+        score = await self._score(ev, await self._lead(ev) if journey is None else None)
         if journey is None:
             return None
         await self._journeys.set_score(ev.lead, score)

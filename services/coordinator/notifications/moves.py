@@ -69,7 +69,7 @@ class AgentMoves:
         """Routing offered the lead to request.agent_id among several (first-to-claim): that
         agent hears of it once (the step key carries routing's event id)."""
         agent_id = inputs.parse_uuid(request.agent_id, "agent_id", what="agent id")
-        lead = await self._ingest.get_lead(lead_id)
+        lead = await self._ingest.get_lead(lead_id, location_id)
         agent = await notifier.known_agent(self._routing, agent_id, location_id)
         deadline = timestamps.from_proto(request.offer.accept_by_time)
         subject, body = templates.offered_to_you(

@@ -47,7 +47,7 @@ class ObservedIntelligence(IntelligenceClient):
         return scored
 
     async def fire_triggers(
-        self, lead_id: uuid.UUID | str, *, request_id: str, location_id: str = ""
+        self, lead_id: uuid.UUID | str, *, request_id: str, location_id: str
     ) -> list[intelligence_pb.TriggerFiring]:
         firings = await super().fire_triggers(lead_id, request_id=request_id, location_id=location_id)
         for f in firings:

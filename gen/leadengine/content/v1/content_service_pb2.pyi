@@ -497,8 +497,9 @@ class GetConversationRequest(_message.Message):
     page_size: _builtins.int
     page_token: _builtins.str
     location_id: _builtins.str
-    """Tenant isolation: when set, what is asked for must belong to this location,
-    else NOT_FOUND (never another location's data).
+    """Tenant isolation, required (#15): what is asked for must belong to this
+    location, else NOT_FOUND (never another location's data); without it,
+    INVALID_ARGUMENT naming location_id and nothing is returned.
     """
     def __init__(
         self,

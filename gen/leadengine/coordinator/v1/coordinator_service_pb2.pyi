@@ -531,8 +531,9 @@ class GetJourneyRequest(_message.Message):
     LOCATION_ID_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
     location_id: _builtins.str
-    """Tenant isolation: when set, what is asked for must belong to this location,
-    else NOT_FOUND (never another location's data).
+    """Tenant isolation, required (#15): what is asked for must belong to this
+    location, else NOT_FOUND (never another location's data); without it,
+    INVALID_ARGUMENT naming location_id and nothing is returned.
     """
     def __init__(
         self,
@@ -660,8 +661,9 @@ class ListCommunicationsRequest(_message.Message):
     page_size: _builtins.int
     page_token: _builtins.str
     location_id: _builtins.str
-    """Tenant isolation: when set, what is asked for must belong to this location,
-    else NOT_FOUND (never another location's data).
+    """Tenant isolation, required (#15): what is asked for must belong to this
+    location, else NOT_FOUND (never another location's data); without it,
+    INVALID_ARGUMENT naming location_id and nothing is returned.
     """
     def __init__(
         self,
@@ -766,8 +768,9 @@ class GetConsentRequest(_message.Message):
     LOCATION_ID_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
     location_id: _builtins.str
-    """Tenant isolation: when set, what is asked for must belong to this location,
-    else NOT_FOUND (never another location's data).
+    """Tenant isolation, required (#15): what is asked for must belong to this
+    location, else NOT_FOUND (never another location's data); without it,
+    INVALID_ARGUMENT naming location_id and nothing is returned.
     """
     def __init__(
         self,
@@ -879,8 +882,9 @@ class ListNotificationsRequest(_message.Message):
     page_size: _builtins.int
     page_token: _builtins.str
     location_id: _builtins.str
-    """Tenant isolation: when set, what is asked for must belong to this location,
-    else NOT_FOUND (never another location's data).
+    """Tenant isolation, required (#15): what is asked for must belong to this
+    location, else NOT_FOUND (never another location's data); without it,
+    INVALID_ARGUMENT naming location_id and nothing is returned.
     """
     def __init__(
         self,
@@ -1260,8 +1264,9 @@ class GetCadenceRequest(_message.Message):
     LOCATION_ID_FIELD_NUMBER: _builtins.int
     cadence_id: _builtins.str
     location_id: _builtins.str
-    """Tenant isolation: when set, what is asked for must belong to this location,
-    else NOT_FOUND (never another location's data).
+    """Tenant isolation, required (#15): what is asked for must belong to this
+    location, else NOT_FOUND (never another location's data); without it,
+    INVALID_ARGUMENT naming location_id and nothing is returned.
     """
     def __init__(
         self,
@@ -1519,8 +1524,9 @@ class GetLeadTimelineRequest(_message.Message):
     page_size: _builtins.int
     page_token: _builtins.str
     location_id: _builtins.str
-    """Tenant isolation: when set, what is asked for must belong to this location,
-    else NOT_FOUND (never another location's data).
+    """Tenant isolation, required (#15): what is asked for must belong to this
+    location, else NOT_FOUND (never another location's data); without it,
+    INVALID_ARGUMENT naming location_id and nothing is returned.
     """
     def __init__(
         self,
@@ -1896,8 +1902,9 @@ class GetCampaignRequest(_message.Message):
     LOCATION_ID_FIELD_NUMBER: _builtins.int
     campaign_id: _builtins.str
     location_id: _builtins.str
-    """Tenant isolation: when set, what is asked for must belong to this location,
-    else NOT_FOUND (never another location's data).
+    """Tenant isolation, required (#15): what is asked for must belong to this
+    location, else NOT_FOUND (never another location's data); without it,
+    INVALID_ARGUMENT naming location_id and nothing is returned.
     """
     def __init__(
         self,
@@ -2413,8 +2420,9 @@ class GetComplianceRecordRequest(_message.Message):
     LOCATION_ID_FIELD_NUMBER: _builtins.int
     communication_id: _builtins.str
     location_id: _builtins.str
-    """Tenant isolation: when set, what is asked for must belong to this location,
-    else NOT_FOUND (never another location's data).
+    """Tenant isolation, required (#15): what is asked for must belong to this
+    location, else NOT_FOUND (never another location's data); without it,
+    INVALID_ARGUMENT naming location_id and nothing is returned.
     """
     def __init__(
         self,
@@ -3108,8 +3116,9 @@ class ListJourneysRequest(_message.Message):
     LOCATION_ID_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
     location_id: _builtins.str
-    """Tenant isolation: when set, the lead must belong to this location, else
-    NOT_FOUND (never another location's data).
+    """Tenant isolation, required (#15): the lead must belong to this location,
+    else NOT_FOUND (never another location's data); without it,
+    INVALID_ARGUMENT naming location_id and nothing is returned.
     """
     def __init__(
         self,

@@ -354,7 +354,9 @@ class GetLeadRequest(_message.Message):
     LOCATION_ID_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
     location_id: _builtins.str
-    """When set, the lead must belong to this location."""
+    """Required (#15): the lead must belong to this location, else NOT_FOUND;
+    without it, INVALID_ARGUMENT naming location_id and nothing is returned.
+    """
     def __init__(
         self,
         *,
@@ -793,8 +795,9 @@ class ListLeadEventsRequest(_message.Message):
     page_size: _builtins.int
     page_token: _builtins.str
     location_id: _builtins.str
-    """Tenant isolation: when set, what is asked for must belong to this location,
-    else NOT_FOUND (never another location's data).
+    """Tenant isolation, required (#15): what is asked for must belong to this
+    location, else NOT_FOUND (never another location's data); without it,
+    INVALID_ARGUMENT naming location_id and nothing is returned.
     """
     @_builtins.property
     def occurred_since_time(self) -> _timestamp_pb2.Timestamp:

@@ -212,7 +212,10 @@ class ScoreLeadRequest(_message.Message):
     def lead(self) -> _ingest_service_pb2.Lead:
         """The lead as the caller already holds it (its id must equal lead_id).
         When set, intelligence scores it as given instead of reading it from
-        ingest; its behaviour events are still read from ingest.
+        ingest; its behaviour events are still read from ingest. Required the
+        first time a lead is scored (INVALID_ARGUMENT naming lead otherwise):
+        ingest reads a lead only for its location (#15), known from the lead
+        itself or from the lead's earlier score.
         """
 
     def __init__(
@@ -847,8 +850,9 @@ class EvaluateTriggersRequest(_message.Message):
     LOCATION_ID_FIELD_NUMBER: _builtins.int
     lead_id: _builtins.str
     location_id: _builtins.str
-    """Tenant isolation: when set, what is asked for must belong to this location,
-    else NOT_FOUND (never another location's data).
+    """Tenant isolation, required (#15): what is asked for must belong to this
+    location, else NOT_FOUND (never another location's data); without it,
+    INVALID_ARGUMENT naming location_id and nothing is returned.
     """
     def __init__(
         self,
@@ -1156,8 +1160,10 @@ class FireTriggersRequest(_message.Message):
     """
     location_id: _builtins.str
     """ops (#15): tenant isolation.
-    When set, the lead must belong to this location, else NOT_FOUND and nothing is
-    evaluated or recorded. The coordinator sends the event's location.
+    Required (#15; intelligence reads the lead from ingest for this location):
+    the lead must belong to it, else NOT_FOUND and nothing is evaluated or
+    recorded; without it, INVALID_ARGUMENT. The coordinator sends the event's
+    location.
     """
     def __init__(
         self,
@@ -1210,8 +1216,9 @@ class ListTriggerFiringsRequest(_message.Message):
     page_size: _builtins.int
     page_token: _builtins.str
     location_id: _builtins.str
-    """Tenant isolation: when set, what is asked for must belong to this location,
-    else NOT_FOUND (never another location's data).
+    """Tenant isolation, required (#15): what is asked for must belong to this
+    location, else NOT_FOUND (never another location's data); without it,
+    INVALID_ARGUMENT naming location_id and nothing is returned.
     """
     def __init__(
         self,

@@ -61,7 +61,7 @@ async def test_a_form_minutes_after_a_reply_starts_no_journey_and_tells_the_agen
     assert held[0]["agent_id"] == uuid.UUID(ended.agent_id)
     assert held[0]["status"] != pb.COMMUNICATION_STATUS_BLOCKED, held[0]["status_reason"]
     notes = await m.clients.coordinator.ListNotifications(
-        pb.ListNotificationsRequest(lead_id=lead.lead_id), timeout=5
+        pb.ListNotificationsRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
     )
     texts = [n.body for n in notes.notifications if "new inquiry" in n.body]
     assert len(texts) == 1

@@ -23,11 +23,17 @@ def required_location(raw: str) -> str:
 def ensure_owned(claimed: str | None, owner: str, what: str, ident: object, reason: str) -> None:
     """Raise NotFound(reason) when a claim is made and `owner` is not the claimed location."""
     if claimed is not None and owner != claimed:
-        raise NotFound(
-            f"{what} {ident} does not exist in location {claimed}",
-            reason=reason,
-            metadata={"location_id": claimed},
-        )
+        raise not_in(claimed, what, ident, reason)
+
+
+def not_in(claimed: str, what: str, ident: object, reason: str) -> NotFound:
+    """The answer for an id the claimed location does not own (or that does not exist at all:
+    the two are told apart for no caller)."""
+    return NotFound(
+        f"{what} {ident} does not exist in location {claimed}",
+        reason=reason,
+        metadata={"location_id": claimed},
+    )
 
 
 def ensure_same_key_owner(request_id: str | None, owner: str, location_id: str) -> None:

@@ -209,8 +209,10 @@ class CoordinatorServicer(
         size = pagination.page_size(request.page_size)
         query = f"communications:{lead_id}"
         after = pagination.decode_cursor(request.page_token, pagination.time_and_uuid, query=query)
-        await self._ensure_lead_in(lead_id, request.location_id)
-        found = await self._communications.list_communications(lead_id, after, size)
+        location = tenancy.required_location(request.location_id)
+        found = await self._communications.list_communications_in(lead_id, location, after, size)
+        if found is None:  # as _ensure_lead_in answers: no journey, or another location's
+            raise tenancy.not_in(location, "lead", lead_id, "LEAD_NOT_FOUND")
         page, token = pagination.page_of(found, size, _communication_cursor, query=query)
         return pb.ListCommunicationsResponse(
             communications=[communication_to_proto(c) for c in page], next_page_token=token

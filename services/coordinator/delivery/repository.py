@@ -13,7 +13,7 @@ from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
 from shared import deadlines
-from shared.db import Database
+from shared.db import Conn, Database
 from shared.keyset import Keyset
 
 SCHEDULED = pb.COMMUNICATION_STATUS_SCHEDULED
@@ -365,12 +365,34 @@ class CommunicationRepository:
     ) -> list[Communication]:
         """Up to limit + 1 of the lead's messages after `after`, newest first."""
         async with self._db.connection() as conn:
-            rows = await _PAGE.fetch(
-                conn,
-                "SELECT * FROM communications WHERE lead_id = $1",
-                [lead_id],
-                after,
-                limit,
-                deadline_s=deadlines.timeout(2.0),
+            return await self._page(conn, lead_id, after, limit)
+
+    async def list_communications_in(
+        self, lead_id: uuid.UUID, location_id: str, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[Communication] | None:
+        """As list_communications, for a caller acting for `location_id`: None when the lead's
+        current journey is not in it (or there is none). One pooled connection serves the check
+        and the page: a history read is on the bench's hot path, and each acquisition costs a
+        reset round trip on release."""
+        async with self._db.connection() as conn:
+            owner = await conn.fetchval(
+                "SELECT location_id FROM journeys WHERE lead_id = $1 AND current",
+                lead_id,
+                timeout=deadlines.timeout(2.0),
             )
+            if owner != location_id:
+                return None
+            return await self._page(conn, lead_id, after, limit)
+
+    async def _page(
+        self, conn: Conn, lead_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[Communication]:
+        rows = await _PAGE.fetch(
+            conn,
+            "SELECT * FROM communications WHERE lead_id = $1",
+            [lead_id],
+            after,
+            limit,
+            deadline_s=deadlines.timeout(2.0),
+        )
         return [communication_from_row(row) for row in rows]

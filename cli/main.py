@@ -303,7 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--routes", type=_count, default=2000, help="routing: RouteLead calls timed (default 2000)"
     )
     p.add_argument("--seeds", type=_count, default=5, help="routing-model, model: seeds to run (default 5)")
-    p.add_argument("--first-seed", type=_count, default=1, help="routing-model: first seed (default 1)")
+    p.add_argument(
+        "--first-seed", type=_count, default=1, help="routing-model, model: first seed (default 1)"
+    )
     p.add_argument("--events", type=_count, default=2000, help="webhooks to send (default 2000)")
     p.add_argument(
         "--concurrency",
@@ -582,7 +584,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.target == "model":
                 from cli import model_bench
 
-                return model_bench.command(args.seeds, args.json is not None)
+                return model_bench.command(args.seeds, args.json is not None, args.first_seed)
             from cli import bench  # starts servers in-process: only loaded when asked for
 
             if args.target == "senders":

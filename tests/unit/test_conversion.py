@@ -62,3 +62,38 @@ def test_naive_bayes_of_the_bench_is_odoos() -> None:
     # P(won)=2/4; P(referral|won)=2.1/2.2, P(referral|lost)=1.1/2.2 (alpha 0.1 on first sight)
     s_won, s_lost = 0.5 * 2.1 / 2.2, 0.5 * 1.1 / 2.2
     assert nb.predict({"source": "referral"}) == pytest.approx(s_won / (s_won + s_lost))
+
+
+def test_bench_seed_learns_beats_naive_bayes_and_stays_under_its_bounds() -> None:
+    results = model_bench.run_seed(1)
+    truth, best_linear = results[("truth", 0)][0], results[("best_linear", 0)][0]
+    # The truth also sees a trait no feature shows; the best weights of our features see less.
+    assert truth > best_linear
+    previous = 0.0
+    for n in model_bench.CHECKPOINTS:
+        ours, theirs = results[("logreg", n)], results[("naive_bayes", n)]
+        assert ours[0] > theirs[0] + 0.01
+        assert ours[1] < theirs[1]  # calibrated several times better
+        assert previous < ours[0] <= best_linear
+        previous = ours[0]
+
+
+def test_bench_table_runs_the_seeds_asked_for_and_averages_their_gains(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ran: list[int] = []
+
+    def fake_run(seed: int) -> dict[tuple[str, int], tuple[float, float]]:
+        ran.append(seed)
+        out = {(name, 0): (0.9, 0.0) for name in ("truth", "best_linear")}
+        for n in model_bench.CHECKPOINTS:
+            out[("logreg", n)] = (0.7 + seed / 100, 0.02)
+            out[("naive_bayes", n)] = (0.7, 0.1)
+        return out
+
+    monkeypatch.setattr(model_bench, "run_seed", fake_run)
+    rows = model_bench.table(seeds=3, first_seed=11)
+    assert ran == [11, 12, 13]
+    assert rows[1]["auc_gain_per_seed"] == [0.11, 0.12, 0.13]
+    assert rows[1]["auc_gain"] == pytest.approx(0.12)
+    assert rows[1]["best_linear_auc"] == 0.9

@@ -248,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("message_id", help="the draft's message id (Communication.message_id)")
     p.add_argument("--agent", required=True, help="the approving agent's id")
     p.add_argument("--body", help="the agent's edited body (checked by every guardrail)")
-    p.add_argument("--location", default="", help="the lead's location, checked when given")
+    p.add_argument("--location", required=True, help="the lead's location (sub-account) id")
 
     commands.add_parser(
         "highlevel-install-url",

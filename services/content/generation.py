@@ -251,10 +251,10 @@ class Generation:
         return written, verdicts.judge(draft, written, policy)
 
     async def approve(
-        self, message_id: uuid.UUID, agent_id: str, edited_body: str | None, location: str | None = None
+        self, message_id: uuid.UUID, agent_id: str, edited_body: str | None, location: str
     ) -> Message:
-        """PENDING_APPROVAL -> APPROVED; an edit is judged like a new draft first. With a
-        location claimed, another location's message is NOT_FOUND, as one that does not exist."""
+        """PENDING_APPROVAL -> APPROVED; an edit is judged like a new draft first. Another
+        `location`'s message is NOT_FOUND, as one that does not exist, and stays as it was."""
         message = await self._repo.by_id(message_id)
         if message is None:
             raise NotFound(
@@ -281,7 +281,7 @@ class Generation:
             rows = verdict_rows(await self._judge_edit(message, body))
         approved = await self._repo.approve(message_id, agent_id, body, rows)
         if approved is None:  # a concurrent approval won: report what it stored
-            return await self.approve(message_id, agent_id, edited_body)
+            return await self.approve(message_id, agent_id, edited_body, location)
         return approved
 
     async def _judge_edit(self, message: Message, body: str) -> list[verdicts.Verdict]:

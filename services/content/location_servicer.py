@@ -61,7 +61,9 @@ class LocationContentHandlers:
                 reason="MISSING_FIELD",
                 violations=[FieldViolation("edited_body", "the full edited text, or unset")],
             )
-        location = tenancy.claimed_location(request.location_id)
+        # Required (#15): the agent approving a draft acts for its location; no service of the
+        # mesh approves drafts.
+        location = tenancy.required_location(request.location_id)
         message = await self._generation.approve(message_id, agent_id, edited, location)
         return pb.ApproveMessageResponse(message=message_to_proto(message))
 

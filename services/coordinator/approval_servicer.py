@@ -22,5 +22,7 @@ class ApprovalHandlers:
         self, request: pb.SendApprovedMessageRequest, context: Context
     ) -> pb.SendApprovedMessageResponse:
         message_id = inputs.require_text(request.message_id, "message_id")
-        sent = await self._approved_sends.send(message_id, tenancy.claimed_location(request.location_id))
+        # Required (#15): the agent's tool or the operator sending an approved draft knows the
+        # lead's location; no service of the mesh makes this call.
+        sent = await self._approved_sends.send(message_id, tenancy.required_location(request.location_id))
         return pb.SendApprovedMessageResponse(communication=self._communication_proto(sent))

@@ -11,6 +11,7 @@ from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
 from cli import content_data, fake_providers
 from cli.fake_providers import FakeProviders
+from cli.main import build_parser
 from services.coordinator.delivery.provider_config import ProviderConfig
 from tests.integration.test_coordinator_approved_sends import draft_of, pending_first_touch, texts_to
 from tests.support import Mesh, mesh
@@ -60,3 +61,11 @@ async def test_a_refused_edit_approves_and_sends_nothing(rig: tuple[Mesh, FakePr
         pb.ListCommunicationsRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
     )
     assert any(c.awaiting_approval for c in page.communications)
+
+
+def test_approve_requires_the_location() -> None:
+    """Both calls it makes require the lead's location (#15), so the command does too."""
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["approve", "m-1", "--agent", "agent-cli"])
+    args = build_parser().parse_args(["approve", "m-1", "--agent", "agent-cli", "--location", "loc-1"])
+    assert (args.message_id, args.agent, args.location, args.body) == ("m-1", "agent-cli", "loc-1", None)

@@ -12,7 +12,7 @@ from leadengine.content.v1 import content_service_pb2 as pb
 
 from shared.clients import ContentClient, Refused
 from tests.support import error_reason as reason
-from tests.support import mesh
+from tests.support import field_violations, mesh
 
 ADDRESS = "100 Congress Ave, Austin, TX 78701"
 
@@ -68,7 +68,8 @@ async def test_suggest_mode_stores_a_pending_draft_until_an_agent_approves_it(co
 
     approved = (
         await content.ApproveMessage(
-            pb.ApproveMessageRequest(message_id=msg.message_id, agent_id="agent-7"), timeout=5
+            pb.ApproveMessageRequest(message_id=msg.message_id, agent_id="agent-7", location_id=loc),
+            timeout=5,
         )
     ).message
     assert approved.status == pb.MESSAGE_STATUS_APPROVED
@@ -80,13 +81,15 @@ async def test_suggest_mode_stores_a_pending_draft_until_an_agent_approves_it(co
 
     again = (
         await content.ApproveMessage(
-            pb.ApproveMessageRequest(message_id=msg.message_id, agent_id="agent-7"), timeout=5
+            pb.ApproveMessageRequest(message_id=msg.message_id, agent_id="agent-7", location_id=loc),
+            timeout=5,
         )
     ).message
     assert again.approve_time == approved.approve_time  # a retry changes nothing
     with pytest.raises(grpc.aio.AioRpcError) as exc:
         await content.ApproveMessage(
-            pb.ApproveMessageRequest(message_id=msg.message_id, agent_id="agent-8"), timeout=5
+            pb.ApproveMessageRequest(message_id=msg.message_id, agent_id="agent-8", location_id=loc),
+            timeout=5,
         )
     assert exc.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert reason(exc.value) == "MESSAGE_ALREADY_APPROVED"
@@ -98,7 +101,9 @@ async def test_an_edit_is_judged_again_and_a_failing_one_changes_nothing(content
     steering = msg.body.replace("Reply STOP", "It's a safe neighborhood. Reply STOP")
     with pytest.raises(grpc.aio.AioRpcError) as exc:
         await content.ApproveMessage(
-            pb.ApproveMessageRequest(message_id=msg.message_id, agent_id="a1", edited_body=steering),
+            pb.ApproveMessageRequest(
+                message_id=msg.message_id, agent_id="a1", edited_body=steering, location_id=loc
+            ),
             timeout=5,
         )
     assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -106,7 +111,10 @@ async def test_an_edit_is_judged_again_and_a_failing_one_changes_nothing(content
     no_stop = msg.body.replace(" Reply STOP to opt out.", "")
     with pytest.raises(grpc.aio.AioRpcError) as exc:
         await content.ApproveMessage(
-            pb.ApproveMessageRequest(message_id=msg.message_id, agent_id="a1", edited_body=no_stop), timeout=5
+            pb.ApproveMessageRequest(
+                message_id=msg.message_id, agent_id="a1", edited_body=no_stop, location_id=loc
+            ),
+            timeout=5,
         )
     assert reason(exc.value) == "CONTENT_GUARDRAIL"
     unchanged = await stored(content, msg, loc)
@@ -116,7 +124,10 @@ async def test_an_edit_is_judged_again_and_a_failing_one_changes_nothing(content
     edit = "Hi Maria, Ana Lopez with Oak Realty here. Free for a call this week? Reply STOP to opt out."
     approved = (
         await content.ApproveMessage(
-            pb.ApproveMessageRequest(message_id=msg.message_id, agent_id="a1", edited_body=edit), timeout=5
+            pb.ApproveMessageRequest(
+                message_id=msg.message_id, agent_id="a1", edited_body=edit, location_id=loc
+            ),
+            timeout=5,
         )
     ).message
     assert approved.status == pb.MESSAGE_STATUS_APPROVED
@@ -132,18 +143,24 @@ async def test_only_pending_messages_can_be_approved(content) -> None:
     assert msg.status == pb.MESSAGE_STATUS_READY
     for req, code, why in [
         (
-            pb.ApproveMessageRequest(message_id=msg.message_id, agent_id="a"),
+            pb.ApproveMessageRequest(message_id=msg.message_id, agent_id="a", location_id=loc),
             "FAILED_PRECONDITION",
             "MESSAGE_NOT_PENDING",
         ),
         (
-            pb.ApproveMessageRequest(message_id=str(uuid.uuid4()), agent_id="a"),
+            pb.ApproveMessageRequest(message_id=str(uuid.uuid4()), agent_id="a", location_id=loc),
             "NOT_FOUND",
             "MESSAGE_NOT_FOUND",
         ),
-        (pb.ApproveMessageRequest(message_id=msg.message_id), "INVALID_ARGUMENT", "MISSING_FIELD"),
         (
-            pb.ApproveMessageRequest(message_id=msg.message_id, agent_id="a", edited_body=" "),
+            pb.ApproveMessageRequest(message_id=msg.message_id, location_id=loc),
+            "INVALID_ARGUMENT",
+            "MISSING_FIELD",
+        ),
+        (
+            pb.ApproveMessageRequest(
+                message_id=msg.message_id, agent_id="a", edited_body=" ", location_id=loc
+            ),
             "INVALID_ARGUMENT",
             "MISSING_FIELD",
         ),
@@ -152,6 +169,46 @@ async def test_only_pending_messages_can_be_approved(content) -> None:
             await content.ApproveMessage(req, timeout=5)
         assert (exc.value.code().name, reason(exc.value)) == (code, why)
     assert (await stored(content, msg, loc)).status == pb.MESSAGE_STATUS_READY
+
+
+async def test_an_approval_must_claim_the_drafts_location(content) -> None:
+    """The claim is required (#15): without it, INVALID_ARGUMENT naming location_id even for
+    the location's own draft; another location's claim answers as an unknown id does. Either
+    way the draft stays pending, unedited."""
+    loc = await location(content)
+    msg = (await content.GenerateMessage(request(loc), timeout=5)).message
+    other = await location(content)
+    edit = "Hi Maria, Ana Lopez with Oak Realty here. Free for a call this week? Reply STOP to opt out."
+    for claim in ("", "  "):
+        with pytest.raises(grpc.aio.AioRpcError) as exc:
+            await content.ApproveMessage(
+                pb.ApproveMessageRequest(
+                    message_id=msg.message_id, agent_id="a1", edited_body=edit, location_id=claim
+                ),
+                timeout=5,
+            )
+        assert (exc.value.code(), reason(exc.value)) == (grpc.StatusCode.INVALID_ARGUMENT, "MISSING_FIELD")
+        assert field_violations(exc.value) == ["location_id"]
+    answers = []
+    for message_id in (msg.message_id, str(uuid.uuid4())):
+        with pytest.raises(grpc.aio.AioRpcError) as exc:
+            await content.ApproveMessage(
+                pb.ApproveMessageRequest(
+                    message_id=message_id, agent_id="a1", edited_body=edit, location_id=other
+                ),
+                timeout=5,
+            )
+        answers.append((exc.value.code(), reason(exc.value)))
+    assert answers == [(grpc.StatusCode.NOT_FOUND, "MESSAGE_NOT_FOUND")] * 2
+    unchanged = await stored(content, msg, loc)
+    assert unchanged.status == pb.MESSAGE_STATUS_PENDING_APPROVAL
+    assert (unchanged.body, unchanged.approved_by_agent_id, unchanged.edited) == (msg.body, "", False)
+    approved = (
+        await content.ApproveMessage(
+            pb.ApproveMessageRequest(message_id=msg.message_id, agent_id="a1", location_id=loc), timeout=5
+        )
+    ).message
+    assert approved.status == pb.MESSAGE_STATUS_APPROVED  # the owner's claim still approves it
 
 
 async def test_agent_notifications_never_wait_for_approval(content) -> None:

@@ -31,7 +31,7 @@ from tests.journeys import (
     unique_phone,
     zone_where,
 )
-from tests.support import Mesh, error_reason, location_of, mesh
+from tests.support import Mesh, error_reason, field_violations, location_of, mesh
 
 AGENT = "agent-approver-1"
 
@@ -82,11 +82,18 @@ async def draft_of(m: Mesh, lead_id: str, message_id: str) -> content_pb.Message
     return next(x for x in page.messages if x.message_id == message_id)
 
 
-async def send(m: Mesh, message_id: str) -> pb.Communication:
+async def send(m: Mesh, message_id: str, location_id: str) -> pb.Communication:
     resp = await m.clients.coordinator.SendApprovedMessage(
-        pb.SendApprovedMessageRequest(message_id=message_id), timeout=10
+        pb.SendApprovedMessageRequest(message_id=message_id, location_id=location_id), timeout=10
     )
     return resp.communication
+
+
+async def approve(m: Mesh, message_id: str, location_id: str) -> None:
+    await m.clients.content.ApproveMessage(
+        content_pb.ApproveMessageRequest(message_id=message_id, agent_id=AGENT, location_id=location_id),
+        timeout=5,
+    )
 
 
 def texts_to(fakes: FakeProviders, phone: str) -> list[fake_providers.Receipt]:
@@ -101,7 +108,7 @@ async def test_an_edited_approval_is_sent_once_however_often_it_is_asked(
 
     # Before an agent approves, nothing can send it.
     with pytest.raises(grpc.aio.AioRpcError) as early:
-        await send(m, touch.message_id)
+        await send(m, touch.message_id, lead.location_id)
     assert early.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert error_reason(early.value) == "MESSAGE_NOT_APPROVED"
     assert texts_to(fakes, lead.phone) == []
@@ -110,13 +117,16 @@ async def test_an_edited_approval_is_sent_once_however_often_it_is_asked(
     edited = draft.body.replace("Reply STOP", "Talk soon. Reply STOP", 1)
     assert edited != draft.body
     await m.clients.content.ApproveMessage(
-        content_pb.ApproveMessageRequest(message_id=touch.message_id, agent_id=AGENT, edited_body=edited),
+        content_pb.ApproveMessageRequest(
+            message_id=touch.message_id, agent_id=AGENT, edited_body=edited, location_id=lead.location_id
+        ),
         timeout=5,
     )
 
     # Two callers at once, then a retry: one text goes out.
-    first, second = await asyncio.gather(send(m, touch.message_id), send(m, touch.message_id))
-    again = await send(m, touch.message_id)
+    loc = lead.location_id
+    first, second = await asyncio.gather(send(m, touch.message_id, loc), send(m, touch.message_id, loc))
+    again = await send(m, touch.message_id, loc)
     sent = texts_to(fakes, lead.phone)
     assert len(sent) == 1
     assert sent[0].body == edited
@@ -147,13 +157,11 @@ async def test_an_approval_after_the_lead_opted_out_is_not_sent_and_says_why(
     await handle(m, inbound(lead, "STOP"))
     journey = await journey_of(m, lead.lead_id)
     assert journey.state == pb.JOURNEY_STATE_STOPPED
-    await m.clients.content.ApproveMessage(
-        content_pb.ApproveMessageRequest(message_id=touch.message_id, agent_id=AGENT), timeout=5
-    )
+    await approve(m, touch.message_id, lead.location_id)
     draft = await draft_of(m, lead.lead_id, touch.message_id)
     before = len(texts_to(fakes, lead.phone))  # the opt-out confirmation went to the lead
 
-    refused = await send(m, touch.message_id)
+    refused = await send(m, touch.message_id, lead.location_id)
     assert refused.status == pb.COMMUNICATION_STATUS_BLOCKED
     assert "not sent" in refused.status_reason
     assert journey.stop_reason in refused.status_reason
@@ -161,7 +169,7 @@ async def test_an_approval_after_the_lead_opted_out_is_not_sent_and_says_why(
     assert not refused.provider_message_id
 
     # A retry changes nothing and still sends nothing.
-    again = await send(m, touch.message_id)
+    again = await send(m, touch.message_id, lead.location_id)
     assert (again.status, again.status_reason) == (refused.status, refused.status_reason)
     sent = texts_to(fakes, lead.phone)
     assert len(sent) == before
@@ -175,29 +183,40 @@ async def test_a_message_no_step_carries_is_not_found(rig: tuple[Mesh, FakeProvi
         (" ", grpc.StatusCode.INVALID_ARGUMENT, "MISSING_FIELD"),
     ):
         with pytest.raises(grpc.aio.AioRpcError) as err:
-            await send(m, message_id)
+            await send(m, message_id, f"loc-{uuid.uuid4()}")
         assert err.value.code() == code
         assert error_reason(err.value) == reason
 
 
-async def test_another_locations_caller_cannot_send_an_approved_draft(
-    rig: tuple[Mesh, FakeProviders],
-) -> None:
+async def test_a_send_must_claim_the_leads_location(rig: tuple[Mesh, FakeProviders]) -> None:
+    """The claim is required (#15): without it, INVALID_ARGUMENT naming location_id even for the
+    lead's own approved draft; another location's claim answers as an unknown message does.
+    Either way nothing is sent and the step still waits for a send."""
     m, fakes = rig
     lead, touch = await pending_first_touch(m)
-    await m.clients.content.ApproveMessage(
-        content_pb.ApproveMessageRequest(message_id=touch.message_id, agent_id=AGENT), timeout=5
-    )
-    with pytest.raises(grpc.aio.AioRpcError) as other:
-        await m.clients.coordinator.SendApprovedMessage(
-            pb.SendApprovedMessageRequest(message_id=touch.message_id, location_id=f"loc-{uuid.uuid4()}"),
-            timeout=10,
+    await approve(m, touch.message_id, lead.location_id)
+    for claim in ("", "  "):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await send(m, touch.message_id, claim)
+        assert (err.value.code(), error_reason(err.value)) == (
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "MISSING_FIELD",
         )
-    assert other.value.code() == grpc.StatusCode.NOT_FOUND
+        assert field_violations(err.value) == ["location_id"]
+    other = f"loc-{uuid.uuid4()}"
+    answers = []
+    for message_id in (touch.message_id, str(uuid.uuid4())):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await send(m, message_id, other)
+        answers.append((err.value.code(), error_reason(err.value)))
+    assert answers == [(grpc.StatusCode.NOT_FOUND, "APPROVAL_NOT_FOUND")] * 2
     assert texts_to(fakes, lead.phone) == []
-
-    own = await m.clients.coordinator.SendApprovedMessage(
-        pb.SendApprovedMessageRequest(message_id=touch.message_id, location_id=lead.location_id), timeout=10
+    page = await m.clients.coordinator.ListCommunications(
+        pb.ListCommunicationsRequest(lead_id=lead.lead_id, location_id=lead.location_id), timeout=5
     )
-    assert not own.communication.awaiting_approval
+    step = next(c for c in page.communications if c.communication_id == touch.communication_id)
+    assert (step.status, step.awaiting_approval) == (pb.COMMUNICATION_STATUS_BLOCKED, True)
+
+    own = await send(m, touch.message_id, lead.location_id)
+    assert not own.awaiting_approval
     assert len(texts_to(fakes, lead.phone)) == 1

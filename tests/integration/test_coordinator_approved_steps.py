@@ -87,7 +87,8 @@ async def test_a_due_step_waits_for_approval_and_goes_out_once_approved(m: Mesh,
     assert step.address == lead.phone
 
     await m.clients.content.ApproveMessage(
-        content_pb.ApproveMessageRequest(message_id=step.message_id, agent_id="agent-7"), timeout=5
+        content_pb.ApproveMessageRequest(message_id=step.message_id, agent_id="agent-7", location_id=loc),
+        timeout=5,
     )
     sent = (
         await m.clients.coordinator.SendApprovedMessage(

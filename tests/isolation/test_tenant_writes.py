@@ -76,8 +76,6 @@ EXEMPT = {
     "coordinator/UnsubscribeByToken": "the signed token names the lead and is the only authority;"
     " a forged or altered token is refused (tests/integration/test_delivery_unsubscribe.py)",
     "intelligence/RequestLocationScoring": _OWN_LOCATION + "; ingest's outbox relay calls it after an import",
-    "coordinator/SendApprovedMessage": "its location_id is checked against the draft's lead"
-    " (test_coordinator_approved_sends: another location's caller gets NOT_FOUND, nothing sent)",
     "coordinator/CompleteHighLevelInstall": "HighLevel's OAuth code decides the location; no id of"
     " ours is taken",
 }
@@ -658,6 +656,21 @@ async def _approve(m: Mesh, me: Tenant, other: Tenant) -> None:
         content_pb.GetConversationRequest(lead_id=other.lead_id, location_id=other.location), timeout=5
     )
     assert after == before
+
+
+@probe("coordinator/SendApprovedMessage")
+async def _send_approved(m: Mesh, me: Tenant, other: Tenant) -> None:
+    read = pb.ListCommunicationsRequest(lead_id=other.lead_id, location_id=other.location)
+
+    page = await m.clients.coordinator.ListCommunications(read, timeout=5)
+    before = next(c for c in page.communications if c.message_id)
+    await refused(
+        m.clients.coordinator.SendApprovedMessage(
+            pb.SendApprovedMessageRequest(message_id=before.message_id, location_id=me.location), timeout=10
+        )
+    )
+    page = await m.clients.coordinator.ListCommunications(read, timeout=5)
+    assert [c for c in page.communications if c.communication_id == before.communication_id] == [before]
 
 
 @probe("coordinator/PauseCampaign")

@@ -48,9 +48,10 @@ class ApprovedSends:
         self._lease = lease
         self._clock = clock
 
-    async def send(self, message_id: str, claimed_location: str | None) -> Communication:
+    async def send(self, message_id: str, location: str) -> Communication:
         """The step carrying `message_id` after sending it (or refusing to, with why);
-        a step already sent or refused is returned as it stands."""
+        a step already sent or refused is returned as it stands. A step of a lead of another
+        `location` is NOT_FOUND, as one that does not exist, and nothing is sent."""
         row = await self._approvals.find_by_message(message_id)
         journey = await self._journeys.journey_of(row.lead_id, row.journey_id) if row is not None else None
         if row is None:
@@ -61,7 +62,7 @@ class ApprovedSends:
                 metadata={"message_id": message_id},
             )
         owner = journey.location_id if journey is not None else ""
-        tenancy.ensure_owned(claimed_location, owner, "message", message_id, NOT_FOUND)
+        tenancy.ensure_owned(location, owner, "message", message_id, NOT_FOUND)
         if not row.awaiting_approval:
             return row  # an earlier call sent or refused it: never twice
         message = await self._content.find_message(row.lead_id, message_id, owner)

@@ -1001,8 +1001,9 @@ class ApproveMessageRequest(_message.Message):
     edited_body: _builtins.str
     """The agent's edit of the body, when they changed it."""
     location_id: _builtins.str
-    """Tenant isolation: when set, the message must be of this location, else
-    NOT_FOUND and nothing changes.
+    """Required: the location the approving agent acts for (no service of the mesh
+    makes this call); another location's message answers NOT_FOUND and changes
+    nothing.
     """
     def __init__(
         self,

@@ -3060,8 +3060,9 @@ class SendApprovedMessageRequest(_message.Message):
     message_id: _builtins.str
     """The content message an agent approved (Communication.message_id)."""
     location_id: _builtins.str
-    """Tenant isolation: when set, the message must belong to a lead of this
-    location, else NOT_FOUND.
+    """Required: the location the caller acts for (no service of the mesh makes this
+    call); a message of another location's lead answers NOT_FOUND and nothing is
+    sent.
     """
     def __init__(
         self,

@@ -35,6 +35,7 @@ from cli.bench_names import GROWTH_TARGET_RATIO, SCENARIOS, TARGETS_P99_MS
 from cli.bench_scenarios import Direct, Workload, cache_counts, health_call, hit_rates
 from cli.database import DatabaseError
 from cli.terminal import console, errors
+from shared import db
 from shared.clients import Peers
 
 GROWTH_SIZES = (10_000, 100_000, 1_000_000)
@@ -180,6 +181,7 @@ async def _baseline(run: Runner, w: Workload, out: dict[str, Any]) -> None:
         run.m.dsn,
         min_size=run.opts.concurrency,
         max_size=run.opts.concurrency,
+        connection_class=db.PooledConnection,  # released as the services release theirs
         server_settings={"search_path": "intelligence"},
     )
     try:

@@ -79,13 +79,14 @@ MAX_WRITES_BEHIND = 64
 
 def _entry(kind: Kind, now: float, value: Any) -> bytes | str:
     if kind.binary:
-        return _TIME.pack(now) + kind.encode(value)
+        encoded: bytes = kind.encode(value)
+        return _TIME.pack(now) + encoded
     return json.dumps({"t": now, "v": kind.encode(value)})
 
 
-def _unentry(kind: Kind, raw: bytes) -> tuple[float, Any]:
-    """(write time, encoded value) of an L2 entry."""
-    if kind.binary:
+def _unentry(kind: Kind, raw: bytes | str) -> tuple[float, Any]:
+    """(write time, encoded value) of an L2 entry (bytes: the client does not decode)."""
+    if kind.binary and isinstance(raw, bytes):
         return _TIME.unpack_from(raw)[0], raw[_TIME.size :]
     entry = json.loads(raw)
     return entry["t"], entry["v"]

@@ -20,7 +20,7 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
-class PooledConnection(asyncpg.Connection):  # type: ignore[misc]
+class PooledConnection(asyncpg.Connection):
     """A pooled connection released without asyncpg's reset query (RESET ALL, CLOSE ALL, UNLISTEN,
     pg_advisory_unlock_all). That query is one more round trip on every release, about 0.1 ms and
     0.08 ms of our CPU per use of the database, for session state we never keep: settings come

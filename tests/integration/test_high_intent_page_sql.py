@@ -112,10 +112,9 @@ async def test_groups_that_cannot_place_are_not_read(tables) -> None:
             walk(child)
 
     walk(json.loads(plan)[0]["Plan"])
-    # Per group that can reach 60, its best row (one row a loop); from the best group, the floor
-    # (one loop); then the page's rows only from groups at or above the floor: fit 40 alone, as
-    # its 51 best rows all score 100. Without the floor, every group's next 51 rows were read.
-    many = [n for n in scans if n["Actual Rows"] > 1]
-    assert len(many) == 2
-    assert all(n["Actual Loops"] == 1 for n in many)
-    assert max(n["Actual Loops"] for n in scans) == 41
+    # The floor from the three highest fits (40, 39, 38: up to 51 rows each), then the page's
+    # rows only from the fits that can reach it, above it: fit 40 alone, as its 51 best rows all
+    # score 100. Without the floor, each of the 41 fits gave its next 51 rows.
+    read = sum(n["Actual Rows"] * n["Actual Loops"] for n in scans)
+    assert read <= 4 * 51
+    assert max(n["Actual Loops"] for n in scans) == 3

@@ -19,57 +19,52 @@ AS $page$
 BEGIN
 RETURN QUERY
 WITH RECURSIVE g(fit) AS (
-    (SELECT fit FROM scores WHERE location_id = $1 AND fit >= $3::float8 - $9::float8 AND fit < $4::float8
-     ORDER BY fit DESC LIMIT 1)
+    (SELECT s.fit FROM scores s WHERE s.location_id = $1 AND s.fit >= $3::float8 - $9::float8
+       AND s.fit < $4::float8
+     ORDER BY s.fit DESC LIMIT 1)
     UNION ALL
     SELECT (SELECT s.fit FROM scores s
             WHERE s.location_id = $1 AND s.fit < g.fit AND s.fit >= $3::float8 - $9::float8
             ORDER BY s.fit DESC LIMIT 1)
     FROM g WHERE g.fit IS NOT NULL
 ),
-best AS MATERIALIZED (
-    SELECT g.fit, b.score_now AS best FROM g CROSS JOIN LATERAL (
-        SELECT least(100.0, greatest(0.0, s.fit + least($9::float8, exp(s.eng_key - $2::float8)))) AS score_now 
-        FROM scores s
-        WHERE s.location_id = $1 AND s.fit = g.fit
-          AND s.eng_key >= CASE WHEN $3::float8 - g.fit <= 0 THEN '-Infinity'::float8 ELSE ln($3::float8 - g.fit) + $2::float8 - 1e-9 END AND s.eng_key <= CASE WHEN $4::float8 - g.fit > $9::float8 THEN 'Infinity'::float8 ELSE ln($4::float8 - g.fit) + $2::float8 + 1e-9 END AND s.eng_key <= CASE WHEN $5::float8 IS NULL OR $5::float8 > g.fit + $9::float8 THEN 'Infinity'::float8 WHEN $5::float8 = g.fit + $9::float8 THEN greatest($6::float8, ln($9::float8) + $2::float8 + 1e-9) WHEN $5::float8 > g.fit THEN ln($5::float8 - g.fit) + $2::float8 + 1e-9 ELSE '-Infinity'::float8 END
-          AND least(100.0, greatest(0.0, s.fit + least($9::float8, exp(s.eng_key - $2::float8)))) >= $3::float8 AND least(100.0, greatest(0.0, s.fit + least($9::float8, exp(s.eng_key - $2::float8)))) < $4::float8
-          AND ($5::float8 IS NULL OR (least(100.0, greatest(0.0, s.fit + least($9::float8, exp(s.eng_key - $2::float8)))), s.eng_key, s.lead_id) < ($5::float8, $6::float8, $7::uuid))
-        ORDER BY s.eng_key DESC, s.lead_id DESC
-        LIMIT 1
-    ) b
-    WHERE g.fit IS NOT NULL
-),
 floor AS MATERIALIZED (
-    SELECT coalesce(
-        (SELECT min(f.score_now) FROM (
-            SELECT least(100.0, greatest(0.0, s.fit + least($9::float8, exp(s.eng_key - $2::float8)))) AS score_now
-            FROM (SELECT fit FROM best ORDER BY best DESC, fit DESC LIMIT 1) g CROSS JOIN LATERAL (
-                SELECT s.fit, s.eng_key 
+    SELECT greatest($3::float8, coalesce((
+        SELECT r.score_now FROM (SELECT fit FROM g WHERE fit IS NOT NULL LIMIT 3) g CROSS JOIN LATERAL (
+            SELECT least(100.0, greatest(0.0, s.fit + least($9::float8, exp(s.eng_key - $2::float8)))) AS score_now 
         FROM scores s
         WHERE s.location_id = $1 AND s.fit = g.fit
           AND s.eng_key >= CASE WHEN $3::float8 - g.fit <= 0 THEN '-Infinity'::float8 ELSE ln($3::float8 - g.fit) + $2::float8 - 1e-9 END AND s.eng_key <= CASE WHEN $4::float8 - g.fit > $9::float8 THEN 'Infinity'::float8 ELSE ln($4::float8 - g.fit) + $2::float8 + 1e-9 END AND s.eng_key <= CASE WHEN $5::float8 IS NULL OR $5::float8 > g.fit + $9::float8 THEN 'Infinity'::float8 WHEN $5::float8 = g.fit + $9::float8 THEN greatest($6::float8, ln($9::float8) + $2::float8 + 1e-9) WHEN $5::float8 > g.fit THEN ln($5::float8 - g.fit) + $2::float8 + 1e-9 ELSE '-Infinity'::float8 END
           AND least(100.0, greatest(0.0, s.fit + least($9::float8, exp(s.eng_key - $2::float8)))) >= $3::float8 AND least(100.0, greatest(0.0, s.fit + least($9::float8, exp(s.eng_key - $2::float8)))) < $4::float8
           AND ($5::float8 IS NULL OR (least(100.0, greatest(0.0, s.fit + least($9::float8, exp(s.eng_key - $2::float8)))), s.eng_key, s.lead_id) < ($5::float8, $6::float8, $7::uuid))
         ORDER BY s.eng_key DESC, s.lead_id DESC
-                LIMIT $8
-            ) s
-        ) f HAVING count(*) = $8),
-        '-Infinity'::float8
-    ) AS score
+            LIMIT $8
+        ) r
+        ORDER BY r.score_now DESC OFFSET $8 - 1 LIMIT 1
+    ), '-Infinity'::float8)) AS low
+),
+h(fit) AS (
+    (SELECT s.fit FROM scores s WHERE s.location_id = $1 AND s.fit >= (SELECT low FROM floor) - $9::float8
+       AND s.fit < $4::float8
+     ORDER BY s.fit DESC LIMIT 1)
+    UNION ALL
+    SELECT (SELECT s.fit FROM scores s
+            WHERE s.location_id = $1 AND s.fit < h.fit AND s.fit >= (SELECT low FROM floor) - $9::float8
+            ORDER BY s.fit DESC LIMIT 1)
+    FROM h WHERE h.fit IS NOT NULL
 ),
 top AS (
-    SELECT r.* FROM best g CROSS JOIN floor CROSS JOIN LATERAL (
+    SELECT r.* FROM h g CROSS JOIN floor f CROSS JOIN LATERAL (
         SELECT s.lead_id, s.eng_key, least(100.0, greatest(0.0, s.fit + least($9::float8, exp(s.eng_key - $2::float8)))) AS score_now 
         FROM scores s
         WHERE s.location_id = $1 AND s.fit = g.fit
-          AND s.eng_key >= CASE WHEN $3::float8 - g.fit <= 0 THEN '-Infinity'::float8 ELSE ln($3::float8 - g.fit) + $2::float8 - 1e-9 END AND s.eng_key <= CASE WHEN $4::float8 - g.fit > $9::float8 THEN 'Infinity'::float8 ELSE ln($4::float8 - g.fit) + $2::float8 + 1e-9 END AND s.eng_key <= CASE WHEN $5::float8 IS NULL OR $5::float8 > g.fit + $9::float8 THEN 'Infinity'::float8 WHEN $5::float8 = g.fit + $9::float8 THEN greatest($6::float8, ln($9::float8) + $2::float8 + 1e-9) WHEN $5::float8 > g.fit THEN ln($5::float8 - g.fit) + $2::float8 + 1e-9 ELSE '-Infinity'::float8 END
-          AND least(100.0, greatest(0.0, s.fit + least($9::float8, exp(s.eng_key - $2::float8)))) >= $3::float8 AND least(100.0, greatest(0.0, s.fit + least($9::float8, exp(s.eng_key - $2::float8)))) < $4::float8
+          AND s.eng_key >= CASE WHEN f.low - g.fit <= 0 THEN '-Infinity'::float8 ELSE ln(f.low - g.fit) + $2::float8 - 1e-9 END AND s.eng_key <= CASE WHEN $4::float8 - g.fit > $9::float8 THEN 'Infinity'::float8 ELSE ln($4::float8 - g.fit) + $2::float8 + 1e-9 END AND s.eng_key <= CASE WHEN $5::float8 IS NULL OR $5::float8 > g.fit + $9::float8 THEN 'Infinity'::float8 WHEN $5::float8 = g.fit + $9::float8 THEN greatest($6::float8, ln($9::float8) + $2::float8 + 1e-9) WHEN $5::float8 > g.fit THEN ln($5::float8 - g.fit) + $2::float8 + 1e-9 ELSE '-Infinity'::float8 END
+          AND least(100.0, greatest(0.0, s.fit + least($9::float8, exp(s.eng_key - $2::float8)))) >= f.low AND least(100.0, greatest(0.0, s.fit + least($9::float8, exp(s.eng_key - $2::float8)))) < $4::float8
           AND ($5::float8 IS NULL OR (least(100.0, greatest(0.0, s.fit + least($9::float8, exp(s.eng_key - $2::float8)))), s.eng_key, s.lead_id) < ($5::float8, $6::float8, $7::uuid))
         ORDER BY s.eng_key DESC, s.lead_id DESC
         LIMIT $8
     ) r
-    WHERE g.best >= floor.score
+    WHERE g.fit IS NOT NULL
     ORDER BY r.score_now DESC, r.eng_key DESC, r.lead_id DESC
     LIMIT $8
 )

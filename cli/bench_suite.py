@@ -94,7 +94,6 @@ class Runner:
         )
         return fig
 
-
     async def settle(self) -> float:
         """Wait until the mesh is idle; returns the seconds waited (a mesh whose processes we
         cannot see is not waited for)."""

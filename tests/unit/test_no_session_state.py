@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 POOLED = [p for d in ("services", "shared") for p in (ROOT / d).rglob("*.py") if p.name != "migrate.py"]
 SESSION_STATE = re.compile(
     r"""["'](?:SET\s+(?!LOCAL\b)(?:SESSION\s+)?[a-z_]+\s*(?:=|TO\b)|LISTEN\b|RESET\b"""
-    r"""|SELECT\s+pg_advisory_lock\b|SELECT\s+pg_try_advisory_lock\b|DECLARE\s+\w+\s+.*WITH\s+HOLD)""",
+    r"""|SELECT\s+pg_advisory_lock\b|SELECT\s+pg_try_advisory_lock\b|DECLARE\s+\w+\s+.*WITH\s+HOLD)"""
+    r"""|set_config\([^)]*,\s*false\s*\)""",
     re.IGNORECASE,
 )
 
@@ -33,6 +34,8 @@ def offenders(text: str) -> list[str]:
         ('"SET plan_cache_mode = force_generic_plan"', True),
         ("'SET search_path TO x'", True),
         ('"LISTEN events"', True),
+        ("\"SELECT set_config('search_path', 'x', false)\"", True),
+        ("\"SELECT set_config('search_path', 'x', true)\"", False),
         ('"SELECT pg_advisory_lock(1)"', True),
         ('"SET LOCAL search_path TO x"', False),
         ('"SELECT pg_advisory_xact_lock(1)"', False),

@@ -29,7 +29,7 @@ from cli import bench_routing, seed, synthetic
 from cli.bench_load import Call
 from cli.bench_names import SCENARIOS, TARGETS_P99_MS
 from services.intelligence import score_parts
-from services.intelligence.high_intent import LIST_SQL, list_args
+from services.intelligence.high_intent import PAGE_SQL, list_args
 from shared import channels, timestamps
 from shared.clients import Peers
 
@@ -152,7 +152,9 @@ class Direct:
             lam_t = score_parts.rate(HALF_LIFE_DAYS) * score_parts.day_number(timestamps.now())
             args = list_args(self._w.location_id, lam_t, (min_score, float("inf")), None, PAGE)
             async with self._pool.acquire() as conn:
-                await conn.fetch(LIST_SQL.replace("FROM scores", "FROM intelligence.scores"), *args)
+                await conn.fetch(
+                    PAGE_SQL.replace("FROM high_intent_page", "FROM intelligence.high_intent_page"), *args
+                )
 
         return call
 

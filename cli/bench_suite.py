@@ -35,11 +35,18 @@ from cli.bench_names import GROWTH_TARGET_RATIO, SCENARIOS, TARGETS_P99_MS
 from cli.bench_scenarios import Direct, Workload, cache_counts, health_call, hit_rates
 from cli.database import DatabaseError
 from cli.terminal import console, errors
+from shared import db
 from shared.clients import Peers
 
 GROWTH_SIZES = (10_000, 100_000, 1_000_000)
 GROWTH_SCENARIOS = ("high_intent_query", "followup_history", "route_lead")
 WARMUP_CALLS = 50
+# Before each scenario the mesh must be idle (background work of an earlier one, e.g. a seeded
+# lead's journey, would be billed to it): services' CPU under SETTLE_SHARE of a core over
+# SETTLE_WINDOW_S, waiting at most SETTLE_MAX_S.
+SETTLE_SHARE = 0.05
+SETTLE_WINDOW_S = 0.5
+SETTLE_MAX_S = 30.0
 MIXED_STEPS = 6  # --rate, then doubled while every p99 stays within its target
 # Share of each kind in the mixed load: mostly reads of cached pages and histories.
 MIXED_MIX = (
@@ -74,6 +81,7 @@ class Runner:
     ) -> dict[str, Any]:
         """Warm-up, then the timed run; with CPU per call from every service process."""
         c = concurrency or self.opts.concurrency
+        await self.settle()
         warm = bench_load.Sample()
         for _ in range(WARMUP_CALLS if not self_timed else 3):
             await warm.timed(make_call(), self_timed=self_timed)
@@ -85,6 +93,19 @@ class Runner:
             cpu_before, cpu_after, own_after - own_before, fig["requests"]
         )
         return fig
+
+    async def settle(self) -> float:
+        """Wait until the mesh is idle; returns the seconds waited (a mesh whose processes we
+        cannot see is not waited for)."""
+        started = time.perf_counter()
+        if not self.m.pids:
+            return 0.0
+        while time.perf_counter() - started < SETTLE_MAX_S:
+            before = sum(self.m.cpu_seconds().values())
+            await asyncio.sleep(SETTLE_WINDOW_S)
+            if sum(self.m.cpu_seconds().values()) - before < SETTLE_SHARE * SETTLE_WINDOW_S:
+                break
+        return time.perf_counter() - started
 
 
 def _own_cpu_s() -> float:
@@ -180,6 +201,7 @@ async def _baseline(run: Runner, w: Workload, out: dict[str, Any]) -> None:
         run.m.dsn,
         min_size=run.opts.concurrency,
         max_size=run.opts.concurrency,
+        connection_class=db.PooledConnection,  # released as the services release theirs
         server_settings={"search_path": "intelligence"},
     )
     try:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import struct
 import time
 import uuid
 from collections import OrderedDict
@@ -55,13 +56,40 @@ MAX_PENDING = 10_000
 
 @dataclass(frozen=True)
 class Kind:
-    """One type of cached value: its TTLs and how it crosses to Redis (JSON text)."""
+    """One type of cached value: its TTLs and how it crosses to Redis: JSON text, or with
+    `binary` the value's own bytes behind its write time (no JSON, no base64: a high-intent page
+    is ~26 kB)."""
 
     name: str
     ttl_s: float  # L2: an entry older than this is never served
     l1_ttl_s: float  # L1: the staleness bound when invalidations cannot be heard
-    encode: Callable[[Any], Any]  # value -> JSON-able
-    decode: Callable[[Any], Any]  # JSON-able -> value
+    encode: Callable[[Any], Any]  # value -> JSON-able (bytes when binary)
+    decode: Callable[[Any], Any]  # JSON-able (bytes when binary) -> value
+    binary: bool = False
+    # get_or_load answers before the loaded value reaches Redis (L1 has it at once). For values
+    # whose TTL is the staleness bound anyway: the write may land after a concurrent
+    # invalidation, as a synchronous one may too, and is then served for at most ttl_s.
+    write_behind: bool = False
+
+
+_TIME = struct.Struct("!d")  # a binary entry's write time (epoch seconds), before the value
+# Write-behind L2 writes in flight, at most; past this a value stays in L1 only (counted).
+MAX_WRITES_BEHIND = 64
+
+
+def _entry(kind: Kind, now: float, value: Any) -> bytes | str:
+    if kind.binary:
+        encoded: bytes = kind.encode(value)
+        return _TIME.pack(now) + encoded
+    return json.dumps({"t": now, "v": kind.encode(value)})
+
+
+def _unentry(kind: Kind, raw: bytes | str) -> tuple[float, Any]:
+    """(write time, encoded value) of an L2 entry (bytes: the client does not decode)."""
+    if kind.binary and isinstance(raw, bytes):
+        return _TIME.unpack_from(raw)[0], raw[_TIME.size :]
+    entry = json.loads(raw)
+    return entry["t"], entry["v"]
 
 
 class Breaker:
@@ -126,6 +154,7 @@ class TwoLevelCache:
         # again, so our own writes during an outage are never hidden by old L2 entries.
         self._pending: OrderedDict[tuple[str, str], tuple[list[str] | None, str]] = OrderedDict()
         self.counts: dict[str, int] = {"l1_hit": 0, "l2_hit": 0, "miss": 0}
+        self._writes: set[asyncio.Task[None]] = set()  # write-behind L2 writes in flight
 
     @property
     def channel(self) -> str:
@@ -211,10 +240,10 @@ class TwoLevelCache:
             for ident, text in zip(missing, raw, strict=True):
                 if text is None:
                     continue
-                entry = json.loads(text)
-                if now - entry["t"] > kind.ttl_s:
+                written, encoded = _unentry(kind, text)
+                if now - written > kind.ttl_s:
                     continue
-                value = kind.decode(entry["v"])
+                value = kind.decode(encoded)
                 found[ident] = value
                 l2_hits += 1
                 self._l1_put((location, kind.name, ident), value, kind.l1_ttl_s)
@@ -230,11 +259,12 @@ class TwoLevelCache:
         for ident, value in values.items():
             self._l1_put((location, kind.name, ident), value, kind.l1_ttl_s)
         if self._redis is None:
-            return  # no L2 to write: skip encoding (a high-intent page is ~35 kB of base64 JSON)
+            return  # no L2 to write: skip encoding
+        await self._l2_set(kind, location, values)
+
+    async def _l2_set(self, kind: Kind, location: str, values: Mapping[str, Any]) -> None:
         now = time.time()
-        fields: dict[Any, Any] = {
-            ident: json.dumps({"t": now, "v": kind.encode(v)}) for ident, v in values.items()
-        }
+        fields: dict[Any, Any] = {ident: _entry(kind, now, v) for ident, v in values.items()}
         name = self._hash(location, kind)
 
         async def write(r: aioredis.Redis) -> None:
@@ -251,8 +281,26 @@ class TwoLevelCache:
             value: T = found[ident]
             return value
         loaded = await load()
-        await self.set_many(kind, location, {ident: loaded})
+        if not kind.write_behind or self._redis is None:
+            await self.set_many(kind, location, {ident: loaded})
+            return loaded
+        self._l1_put((location, kind.name, ident), loaded, kind.l1_ttl_s)
+        if len(self._writes) >= MAX_WRITES_BEHIND:
+            CACHE_ERRORS.labels(self.name, "write_behind_full").inc()
+            return loaded
+        task = asyncio.create_task(self._l2_set(kind, location, {ident: loaded}))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
         return loaded
+
+    @property
+    def writes_in_flight(self) -> int:
+        return len(self._writes)
+
+    async def drain(self) -> None:
+        """Wait for the write-behind L2 writes in flight (tests, and shutdown)."""
+        while self._writes:
+            await asyncio.gather(*list(self._writes))
 
     async def invalidate(self, kind: Kind, location: str, idents: list[str] | None) -> None:
         """Forget these keys (None: every key of the kind in the location) here, in Redis and in

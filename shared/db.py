@@ -20,6 +20,18 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+class PooledConnection(asyncpg.Connection):
+    """A pooled connection released without asyncpg's reset query (RESET ALL, CLOSE ALL, UNLISTEN,
+    pg_advisory_unlock_all). That query is one more round trip on every release, about 0.1 ms and
+    0.08 ms of our CPU per use of the database, for session state we never keep: settings come
+    as startup parameters, locks are transaction-scoped, and asyncpg still ends an open
+    transaction on release. tests/unit/test_no_session_state.py fails on code that would keep
+    some (a session SET, LISTEN, a session advisory lock)."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 async def create_pool(dsn: str, *, schema: str, service: str, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         dsn,
@@ -27,8 +39,8 @@ async def create_pool(dsn: str, *, schema: str, service: str, max_size: int = 10
         max_size=max_size,
         command_timeout=10,  # no query may hang a handler forever
         init=_init_connection,
-        # Startup parameters survive the RESET ALL the pool runs on release,
-        # unlike a SET issued after connecting.
+        connection_class=PooledConnection,
+        # Session settings are startup parameters: a connection keeps them for its life.
         server_settings={"search_path": schema, "application_name": service},
     )
     pool_metrics.watch(pool, service)

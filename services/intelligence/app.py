@@ -100,6 +100,6 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         ],
     )
     if redis is not None:
-        app.on_stop.append(redis.aclose)
+        app.on_stop.extend([cache.drain, redis.aclose])
     app.cache = cache  # type: ignore[attr-defined]
     return app

@@ -6,7 +6,15 @@ fit it never does (eng_key is fixed). So the listing walks the location's few di
 fit values (a loose index scan, pruned to those that can reach the band), takes from each
 the next rows in (eng_key, lead_id) order straight off the index (an index-only scan, LIMIT
 n + 1 each), and merges them: the only sort is of at most groups x (n + 1) rows, never of the
-location; only the n + 1 rows of the page are then read from the table.
+location; only the n + 1 rows of the page are then read from the table. Rows that cannot place
+are never read: any n + 1 rows bound the (n + 1)th best score from below, so the next n + 1 rows
+of the three highest fits give a floor, the walk then visits only fits that can reach it (fit +
+60 >= floor) and takes from each only rows at or above it, bounded in the index (at 1 M leads:
+28 groups and 1,409 rows before, 4 groups and about 200 rows now).
+
+The statement runs as the function high_intent_page (migration 0250, which must hold LIST_SQL
+verbatim; a test checks) so that it keeps a generic plan: as a prepared statement it was
+re-planned on every call, at more cost than its execution.
 
 Pages of one listing are computed as of the first page's time (carried in the token), and
 the order (score, eng_key, lead_id) is total, so decay between pages neither skips nor
@@ -30,12 +38,17 @@ from shared.db import Database
 
 # $2 = rate x t of the listing's time; the score expression matches score_parts.score_at.
 _SCORE = "least(100.0, greatest(0.0, s.fit + least($9::float8, exp(s.eng_key - $2::float8))))"
+
+
 # Engagement key bounds of a group g for score >= $3, score < $4 and "after the cursor ($5, $6, $7)";
 # 1e-9 widens each for rounding, the exact filter decides.
-_LOWER = (
-    "CASE WHEN $3::float8 - g.fit <= 0 THEN '-Infinity'::float8"
-    " ELSE ln($3::float8 - g.fit) + $2::float8 - 1e-9 END"
-)
+def _lower(low: str) -> str:
+    return (
+        f"CASE WHEN {low} - g.fit <= 0 THEN '-Infinity'::float8"
+        f" ELSE ln({low} - g.fit) + $2::float8 - 1e-9 END"
+    )
+
+
 _BELOW_HI = (
     "CASE WHEN $4::float8 - g.fit > $9::float8 THEN 'Infinity'::float8"
     " ELSE ln($4::float8 - g.fit) + $2::float8 + 1e-9 END"
@@ -47,25 +60,49 @@ _UPPER = (
     " ELSE '-Infinity'::float8 END"
 )
 
-LIST_SQL = f"""
-WITH RECURSIVE g(fit) AS (
-    (SELECT fit FROM scores WHERE location_id = $1 AND fit >= $3::float8 - $9::float8 AND fit < $4::float8
-     ORDER BY fit DESC LIMIT 1)
-    UNION ALL
-    SELECT (SELECT s.fit FROM scores s
-            WHERE s.location_id = $1 AND s.fit < g.fit AND s.fit >= $3::float8 - $9::float8
-            ORDER BY s.fit DESC LIMIT 1)
-    FROM g WHERE g.fit IS NOT NULL
-),
-top AS (
-    SELECT r.* FROM g CROSS JOIN LATERAL (
-        SELECT s.lead_id, s.eng_key, {_SCORE} AS score_now
+
+# The rows of group g that the listing may show, best first: band, cursor and index bounds, with
+# `low` (at least $3) as the lowest score wanted.
+def _group_rows(low: str) -> str:
+    return f"""
         FROM scores s
         WHERE s.location_id = $1 AND s.fit = g.fit
-          AND s.eng_key >= {_LOWER} AND s.eng_key <= {_BELOW_HI} AND s.eng_key <= {_UPPER}
-          AND {_SCORE} >= $3::float8 AND {_SCORE} < $4::float8
+          AND s.eng_key >= {_lower(low)} AND s.eng_key <= {_BELOW_HI} AND s.eng_key <= {_UPPER}
+          AND {_SCORE} >= {low} AND {_SCORE} < $4::float8
           AND ($5::float8 IS NULL OR ({_SCORE}, s.eng_key, s.lead_id) < ($5::float8, $6::float8, $7::uuid))
-        ORDER BY s.eng_key DESC, s.lead_id DESC
+        ORDER BY s.eng_key DESC, s.lead_id DESC"""
+
+
+# A walk down the location's distinct fits from the highest that can still reach score `low`.
+def _fits(name: str, low: str) -> str:
+    return f"""{name}(fit) AS (
+    (SELECT s.fit FROM scores s WHERE s.location_id = $1 AND s.fit >= {low} - $9::float8
+       AND s.fit < $4::float8
+     ORDER BY s.fit DESC LIMIT 1)
+    UNION ALL
+    SELECT (SELECT s.fit FROM scores s
+            WHERE s.location_id = $1 AND s.fit < {name}.fit AND s.fit >= {low} - $9::float8
+            ORDER BY s.fit DESC LIMIT 1)
+    FROM {name} WHERE {name}.fit IS NOT NULL
+)"""
+
+
+# g is read only as far as the floor needs (a recursive CTE runs as far as it is read).
+LIST_SQL = f"""
+WITH RECURSIVE {_fits("g", "$3::float8")},
+floor AS MATERIALIZED (
+    SELECT greatest($3::float8, coalesce((
+        SELECT r.score_now FROM (SELECT fit FROM g WHERE fit IS NOT NULL LIMIT 3) g CROSS JOIN LATERAL (
+            SELECT {_SCORE} AS score_now {_group_rows("$3::float8")}
+            LIMIT $8
+        ) r
+        ORDER BY r.score_now DESC OFFSET $8 - 1 LIMIT 1
+    ), '-Infinity'::float8)) AS low
+),
+{_fits("h", "(SELECT low FROM floor)")},
+top AS (
+    SELECT r.* FROM h g CROSS JOIN floor f CROSS JOIN LATERAL (
+        SELECT s.lead_id, s.eng_key, {_SCORE} AS score_now {_group_rows("f.low")}
         LIMIT $8
     ) r
     WHERE g.fit IS NOT NULL
@@ -77,6 +114,7 @@ SELECT s.lead_id, s.xmin::text::bigint AS row_version, s.location_id, s.profile:
 FROM top JOIN scores s ON s.lead_id = top.lead_id
 ORDER BY top.score_now DESC, top.eng_key DESC, top.lead_id DESC
 """
+PAGE_SQL = "SELECT * FROM high_intent_page($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 
 
 @dataclass(frozen=True)
@@ -121,7 +159,7 @@ class HighIntentRepository:
         the time whose rate x day number is lam_t."""
         async with self._db.connection() as conn:
             rows: list[asyncpg.Record] = await conn.fetch(
-                LIST_SQL,
+                PAGE_SQL,
                 *list_args(location_id, lam_t, band, after, limit),
                 timeout=deadlines.timeout(2.0),
             )

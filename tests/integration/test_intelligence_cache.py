@@ -143,6 +143,37 @@ async def test_get_many_and_set_many_go_through_redis(redis_url) -> None:
         await client.aclose()
 
 
+async def test_binary_values_are_stored_as_their_bytes_and_written_behind(redis_url) -> None:
+    kind = Kind("p", ttl_s=60, l1_ttl_s=60, encode=bytes, decode=bytes, binary=True, write_behind=True)
+    ns = f"test:{uuid.uuid4().hex}"
+    client = create_redis(redis_url)
+    assert client is not None
+    page = bytes(range(256)) * 100  # not text: JSON could not carry it without base64
+    loads = 0
+
+    async def load() -> bytes:
+        nonlocal loads
+        loads += 1
+        return page
+
+    try:
+        writer = TwoLevelCache("writer", client, namespace=ns)
+        reader = TwoLevelCache("reader", client, namespace=ns)
+        assert await writer.get_or_load(kind, "loc-a", "first", load) == page
+        assert writer.writes_in_flight == 1  # answered; Redis gets it after
+        assert await writer.get_or_load(kind, "loc-a", "first", load) == page  # L1, at once
+        await writer.drain()
+        raw = await client.hget(f"{ns}:loc-a:p", "first")
+        assert raw is not None
+        assert raw[8:] == page  # the write time, then the bytes themselves
+        assert await reader.get_or_load(kind, "loc-a", "first", load) == page
+        assert (loads, reader.counts["l2_hit"]) == (1, 1)
+        await writer.invalidate(kind, "loc-a", ["first"])
+        assert await client.hget(f"{ns}:loc-a:p", "first") is None
+    finally:
+        await client.aclose()
+
+
 async def test_a_rescore_on_one_replica_reaches_the_other_replicas_l1(migrated_dsn, redis_url) -> None:
     overrides = {"intelligence": {"redis_url": redis_url}}
     async with mesh(migrated_dsn, only=("ingest", "intelligence"), overrides=overrides) as m:

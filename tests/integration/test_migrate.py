@@ -60,14 +60,20 @@ async def test_each_service_owns_its_schema(migrated_dsn: str) -> None:
     )
 
 
-async def test_pool_search_path_survives_reset_on_release(migrated_dsn: str) -> None:
+async def test_pool_connections_hold_their_schema_and_skip_the_reset(migrated_dsn: str) -> None:
     pool = await create_pool(migrated_dsn, schema="routing", service="test", max_size=1)
     try:
         async with pool.acquire() as conn:
-            await conn.execute("SET search_path TO public")  # someone misbehaves
-        async with pool.acquire() as conn:  # same physical connection, after RESET ALL
-            assert await conn.fetchval("SHOW search_path") == "routing"
+            assert await conn.fetchval("SHOW search_path") == "routing"  # a startup parameter
             # An unqualified name resolves to routing's own table, and to nothing else.
             assert await conn.fetchval("SELECT to_regclass('agents') = to_regclass('routing.agents')") is True
+            await conn.execute("SELECT set_config('application_name', 'marked', false)")
+        async with pool.acquire() as conn:  # the same physical connection, released without a reset
+            # So a session setting stays with it: no pooled code makes one
+            # (tests/unit/test_no_session_state.py), and a transaction's own ends with it.
+            assert await conn.fetchval("SHOW application_name") == "marked"
+            async with conn.transaction():
+                await conn.execute("SET LOCAL search_path TO public")
+            assert await conn.fetchval("SHOW search_path") == "routing"
     finally:
         await pool.close()

@@ -75,7 +75,9 @@ async def test_the_keep_is_a_setting(intel_conn: asyncpg.Connection) -> None:
     repo = TriggerRepository(Database(intel_conn))
     request_id = f"ret-{uuid.uuid4()}"
     await repo.record(request_id, uuid.uuid4(), LOC, ago(40), [])
-    rules = retention.configured("intelligence", RULES, {"INTELLIGENCE_RETAIN_TRIGGER_EVALUATIONS_DAYS": "60"})
+    rules = retention.configured(
+        "intelligence", RULES, {"INTELLIGENCE_RETAIN_TRIGGER_EVALUATIONS_DAYS": "60"}
+    )
     await retention.prune_once(Database(intel_conn), rules, NOW, batch=1000)
     assert await evaluations(intel_conn, [request_id]) == {request_id}
     await retention.prune_once(

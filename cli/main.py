@@ -355,15 +355,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser(
         "outbox",
-        help="list or replay the outbox events ingest gave up on (dead letters)",
-        description="Talks to ingest (INGEST_ADDR) over ListDeadLetters / ReplayDeadLetters. A replayed"
-        " event goes back on the outbox with a fresh attempt count and the same event_id.",
+        help="list or replay the outbox events ingest or routing gave up on (dead letters)",
+        description="Talks to ingest (INGEST_ADDR), or with --service routing to routing (ROUTING_ADDR),"
+        " over ListDeadLetters / ReplayDeadLetters. A replayed event goes back on the outbox with a"
+        " fresh attempt count and the same event_id (routing: for the subscriber that refused it).",
     )
     p.add_argument("action", choices=["list", "replay"])
     p.add_argument("event_ids", nargs="*", metavar="EVENT_ID", help="replay: the events to put back")
     p.add_argument("--all", action="store_true", help="replay: every dead letter (of --location)")
     p.add_argument("--location", default="", help="only this location's dead letters")
     p.add_argument("--limit", type=_count, default=100, help="list: how many to show (default 100)")
+    p.add_argument(
+        "--service",
+        choices=outbox.SERVICES,
+        default="ingest",
+        help="whose outbox: ingest's lead events (default) or routing's outcomes",
+    )
+    p.add_argument(
+        "--subscriber", default="", help="routing only: only this subscriber's (coordinator, intelligence)"
+    )
     _compliance_commands(commands)
     return parser
 
@@ -451,11 +461,12 @@ async def _campaign(args: argparse.Namespace) -> int:
 
 
 async def _outbox(args: argparse.Namespace) -> int:
-    peers = _peers(("ingest",))
+    peers = _peers((args.service,))
+    chosen = {"service": args.service, "subscriber": args.subscriber}
     try:
         if args.action == "list":
-            return await outbox.list_command(peers, args.location, args.limit)
-        return await outbox.replay_command(peers, args.event_ids, args.location, args.all)
+            return await outbox.list_command(peers, args.location, args.limit, **chosen)
+        return await outbox.replay_command(peers, args.event_ids, args.location, args.all, **chosen)
     finally:
         await peers.close()
 

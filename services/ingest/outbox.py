@@ -20,14 +20,13 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
-import grpc
 from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter
 
 from services.ingest.repository.imports import imported_ids
 from services.ingest.repository.outbox import LEADS_IMPORTED, OutboxQueue, OutboxRow
-from shared import timestamps, tracing
+from shared import outbox, timestamps, tracing
 from shared.clients import CoordinatorClient, IntelligenceClient, PeerError, Peers
 
 log = logging.getLogger(__name__)
@@ -58,14 +57,6 @@ OVERTAKING_KINDS = (
     coordinator_pb.LEAD_EVENT_KIND_SUPPRESSION,
     coordinator_pb.LEAD_EVENT_KIND_INBOUND_MESSAGE,
 )
-
-
-def retry_delay(attempts: int, *, base_s: float, max_s: float) -> float:
-    """Seconds before the next try after `attempts` failures: base, 2*base, 4*base ... capped."""
-    if attempts <= 1:
-        return min(base_s, max_s)
-    # Bound the exponent so a long-failing row cannot overflow the float.
-    return min(max_s, base_s * 2.0 ** min(attempts - 1, 30))
 
 
 # The parts of an envelope an outbox row keeps serialized in its payload column: the facts of a
@@ -194,27 +185,10 @@ class OutboxRelay:
             else:
                 await coordinator.handle_lead_event(envelope(row), budget_s=self._settings.call_timeout_s)
         except PeerError as err:
-            attempts = row.attempts + 1
-            counted = err.code != grpc.StatusCode.UNAVAILABLE
-            error = f"{err.code.name}: {err.message}"
             FAILED.labels(err.code.name).inc()
-            fields = {
-                "event_id": str(row.event_id),
-                "lead_id": str(row.lead_id or ""),
-                "kind": row.kind,
-                "attempts": attempts,
-                "code": err.code.name,
-            }
-            if counted and row.failures + 1 >= self._settings.max_attempts:
-                log.error("outbox delivery failed too often; dead-lettered", extra=fields)
-                await self._queue.dead_letter(row.id, error)
+            fields = {"event_id": str(row.event_id), "lead_id": str(row.lead_id or ""), "kind": row.kind}
+            if await outbox.record_failure(self._queue, row, err, self._settings, log=log, fields=fields):
                 DEAD_LETTERED.inc()
-                return
-            delay = retry_delay(
-                attempts, base_s=self._settings.retry_base_s, max_s=self._settings.retry_max_s
-            )
-            log.warning("outbox delivery failed; will retry", extra={**fields, "retry_in_s": delay})
-            await self._queue.mark_failed(row.id, error, delay, counted=counted)
             return
         await self._queue.mark_published(row.id)
         DELIVERED.inc()

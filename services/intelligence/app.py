@@ -22,7 +22,7 @@ from services.intelligence.score_batches import ScoreBatches
 from services.intelligence.servicer import IntelligenceServicer
 from services.intelligence.trigger_firing import TriggerFiring
 from services.intelligence.trigger_repository import TriggerRepository
-from shared import backlog
+from shared import backlog, retention
 from shared.cache import TwoLevelCache
 from shared.clients import Peers
 from shared.db import Database
@@ -97,6 +97,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
             warm,
             import_scoring.run,
             backlog.sampler("intelligence", db, backlog_probes.PROBES, cfg.server.metrics_sample_s),
+            retention.loop(db, cfg.retention, interval_s=cfg.prune_interval_s),
         ],
     )
     if redis is not None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared import config
+from services.intelligence.retention import RULES
+from shared import config, retention
 from shared.config import ConfigError, ServerSettings
+from shared.retention import Rule
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,9 @@ class Config:
     page_cache_ttl_s: float = 5.0
     # L1 entries at most, across kinds.
     cache_max_entries: int = 100_000
+    # What is pruned after how long (services/intelligence/retention.py), and how often it runs.
+    retention: tuple[Rule, ...] = RULES
+    prune_interval_s: float = 3600.0
 
     def __post_init__(self) -> None:
         if self.half_life_days <= 0:
@@ -61,4 +66,6 @@ class Config:
             cache_max_entries=config.integer(
                 env, "INTELLIGENCE_CACHE_MAX_ENTRIES", 100_000, minimum=100, maximum=10_000_000
             ),
+            retention=retention.configured("intelligence", RULES, env),
+            prune_interval_s=config.number(env, "INTELLIGENCE_PRUNE_INTERVAL_S", 3600.0, minimum=1.0),
         )

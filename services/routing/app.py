@@ -14,7 +14,7 @@ from services.routing.config import Config
 from services.routing.lifecycle import Lifecycle
 from services.routing.location_store import LocationStore
 from services.routing.manual import ManualReassignment
-from services.routing.outcome_outbox import OutcomeQueue
+from services.routing.outcome_outbox import DeadLetters, OutcomeQueue
 from services.routing.outcomes import OutcomeRecording
 from services.routing.relay import OutcomeRelay, RelaySettings
 from services.routing.repository import RoutingRepository
@@ -32,11 +32,12 @@ BACKLOG = (
         backlog.OUTBOX_LAG.labels("routing", "outcome_outbox"),
         backlog.age_of_oldest("outcome_outbox", "create_time", "published_time IS NULL"),
     ),
-    # Routing's outbox retries forever (no dead letters): rows failing now are its alarm.
+    # Rows failing now (retried until dead-lettered, or for ever while a peer is UNAVAILABLE).
     backlog.Probe(
         backlog.QUEUE_FAILING.labels("routing", "outcome_outbox"),
         "SELECT count(*) FROM outcome_outbox WHERE published_time IS NULL AND attempts > 0",
     ),
+    backlog.Probe(backlog.DEAD_LETTERS.labels("routing"), "SELECT count(*) FROM outcome_dead_letters"),
 )
 
 
@@ -46,7 +47,12 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
     rule_store = RuleStore(db)
     outcome_written = asyncio.Event()
     lifecycle = Lifecycle(repo, default_inactivity_days=DEFAULT_INACTIVITY_DAYS, sweep_s=cfg.sweep_s)
-    relay = OutcomeRelay(OutcomeQueue(db), peers, RelaySettings(poll_s=cfg.outbox_poll_s), outcome_written)
+    relay = OutcomeRelay(
+        OutcomeQueue(db),
+        peers,
+        RelaySettings(poll_s=cfg.outbox_poll_s, max_attempts=cfg.outbox_max_attempts),
+        outcome_written,
+    )
     assigning = Assigning(repo, store, rule_store, IngestClient(peers), default_capacity=cfg.default_capacity)
     claiming = Claiming(repo, store, assigning, sweep_s=cfg.sla_sweep_s)
     servicer = RoutingServicer(
@@ -58,6 +64,7 @@ def create_app(db: Database, peers: Peers, cfg: Config) -> ServiceApp:
         rule_store,
         claiming,
         ManualReassignment(repo, store, assigning),
+        DeadLetters(db, outcome_written),
     )
     return ServiceApp(
         registrations=[

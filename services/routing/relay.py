@@ -4,6 +4,14 @@ A subscriber is a name and a coroutine that hands one OutcomeEvent to a peer; Re
 writes one outbox row per entry of SUBSCRIBERS in its own transaction, so an outcome is never
 lost between the commit and the call. Each subscriber's rows are retried on their own, with
 backoff; subscribers must be idempotent on event_id (a lapsed lease redelivers).
+
+Rows are not held in order per lead: a failing row is retried while the lead's later rows go
+through (the coordinator applies a move older than one already applied to the timeline only,
+WON stops a journey whatever came before, and intelligence learns an outcome once whenever it
+arrives). So a row given up on frees no later row; what it stops is the relay spending a call
+(up to call_timeout_s, one row at a time) on it every retry_max_s for ever. After `max_attempts`
+counted failures (shared.outbox: all but UNAVAILABLE) the row moves to outcome_dead_letters, for
+that subscriber only, and waits for ReplayDeadLetters.
 """
 
 from __future__ import annotations
@@ -19,13 +27,18 @@ from opentelemetry.trace import SpanKind
 from prometheus_client import Counter
 
 from services.routing.outcome_outbox import OutboxRow, OutcomeEvent, OutcomeQueue
-from shared import timestamps, tracing
+from shared import outbox, timestamps, tracing
 from shared.clients import CoordinatorClient, IntelligenceClient, PeerError, Peers
 
 log = logging.getLogger(__name__)
 
 DELIVERED = Counter("routing_outcomes_delivered_total", "Outcomes a subscriber accepted.", ["subscriber"])
 FAILED = Counter("routing_outcome_failures_total", "Failed outcome deliveries.", ["subscriber", "code"])
+DEAD_LETTERED = Counter(
+    "routing_outcomes_dead_lettered_total",
+    "Outcome outbox rows moved to the dead-letter table.",
+    ["subscriber"],
+)
 
 Deliver = Callable[[Peers, OutcomeEvent, float], Awaitable[None]]
 
@@ -85,6 +98,8 @@ class RelaySettings:
     call_timeout_s: float = 5.0
     retry_base_s: float = 0.5
     retry_max_s: float = 60.0
+    # Counted failures after which a row is dead-lettered.
+    max_attempts: int = 10
 
 
 class OutcomeRelay:
@@ -134,26 +149,20 @@ class OutcomeRelay:
 
     async def _deliver_traced(self, row: OutboxRow) -> None:
         deliver = self._subscribers.get(row.subscriber)
-        if deliver is None:  # a subscriber removed from the code: keep the row, say so
-            await self._queue.mark_failed(row.id, "no such subscriber", self._settings.retry_max_s)
+        if deliver is None:
+            # A subscriber this release does not know (a newer one's, during a rollout, or one
+            # removed from the code): keep the row, say so, and never count it toward the limit.
+            await self._queue.mark_failed(
+                row.id, "no such subscriber", self._settings.retry_max_s, counted=False
+            )
             return
         try:
             await deliver(self._peers, row.event, self._settings.call_timeout_s)
         except PeerError as err:
-            attempts = row.attempts + 1
-            delay = min(
-                self._settings.retry_max_s, self._settings.retry_base_s * 2.0 ** min(attempts - 1, 30)
-            )
             FAILED.labels(row.subscriber, err.code.name).inc()
-            log.warning(
-                "outcome delivery failed; will retry",
-                extra={
-                    "subscriber": row.subscriber,
-                    "event_id": str(row.event.event_id),
-                    "retry_in_s": delay,
-                },
-            )
-            await self._queue.mark_failed(row.id, f"{err.code.name}: {err.message}", delay)
+            fields = {"subscriber": row.subscriber, "event_id": str(row.event.event_id)}
+            if await outbox.record_failure(self._queue, row, err, self._settings, log=log, fields=fields):
+                DEAD_LETTERED.labels(row.subscriber).inc()
             return
         await self._queue.mark_published(row.id)
         DELIVERED.labels(row.subscriber).inc()

@@ -9,10 +9,12 @@ from services.routing import agents, outcomes
 from services.routing.assigning import Assigning
 from services.routing.claiming import Claiming
 from services.routing.claiming_servicer import ClaimingHandlers
+from services.routing.dead_letter_servicer import DeadLetterHandlers
 from services.routing.lifecycle import Lifecycle
 from services.routing.lifecycle_servicer import LifecycleHandlers
 from services.routing.location_store import LocationStore
 from services.routing.manual import ManualReassignment
+from services.routing.outcome_outbox import DeadLetters
 from services.routing.outcomes import OutcomeRecording
 from services.routing.repository import OFFERED, Agent, Assignment
 from services.routing.roster import Roster
@@ -115,7 +117,9 @@ def _location(raw: str) -> str:
     return inputs.require_text(raw, "location_id")
 
 
-class RoutingServicer(LifecycleHandlers, RuleHandlers, ClaimingHandlers, pb_grpc.RoutingServiceServicer):
+class RoutingServicer(
+    LifecycleHandlers, RuleHandlers, ClaimingHandlers, DeadLetterHandlers, pb_grpc.RoutingServiceServicer
+):
     def __init__(
         self,
         roster: Roster,
@@ -126,6 +130,7 @@ class RoutingServicer(LifecycleHandlers, RuleHandlers, ClaimingHandlers, pb_grpc
         rule_store: RuleStore,
         claiming: Claiming,
         manual: ManualReassignment,
+        dead_letters: DeadLetters,
     ) -> None:
         self._roster = roster
         self._assigning = assigning
@@ -135,6 +140,7 @@ class RoutingServicer(LifecycleHandlers, RuleHandlers, ClaimingHandlers, pb_grpc
         self._rule_store = rule_store
         self._claiming = claiming
         self._manual = manual
+        self._dead_letters = dead_letters
 
     def _assignment_proto(self, assignment: Assignment) -> pb.Assignment:
         return assignment_to_proto(assignment)

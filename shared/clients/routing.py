@@ -122,3 +122,39 @@ class RoutingClient(Client):
                 log.warning("outcome too old for routing; not recorded", extra={"lead_id": request.lead_id})
                 return None
             raise
+
+    async def list_dead_letters(
+        self, *, location_id: str = "", subscriber: str = "", page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[pb.DeadLetter], str]:
+        """One page of the outcome rows the relay gave up on, newest first, and the next token."""
+        page = await self._call(
+            "ListDeadLetters",
+            self._peers.routing.ListDeadLetters,
+            pb.ListDeadLettersRequest(
+                location_id=location_id, subscriber=subscriber, page_size=page_size, page_token=page_token
+            ),
+            budget_s=5.0,
+        )
+        return list(page.dead_letters), page.next_page_token
+
+    async def replay_dead_letters(
+        self,
+        event_ids: list[str] | None = None,
+        *,
+        location_id: str = "",
+        subscriber: str = "",
+        request_id: str = "",
+    ) -> int:
+        """Puts the named events' dead letters (None: all, of location_id and subscriber when set)
+        back on the outcome outbox; returns how many rows moved."""
+        request = pb.ReplayDeadLettersRequest(
+            event_ids=event_ids or [],
+            all=event_ids is None,
+            location_id=location_id,
+            subscriber=subscriber,
+            request_id=request_id,
+        )
+        resp = await self._call(
+            "ReplayDeadLetters", self._peers.routing.ReplayDeadLetters, request, budget_s=30.0
+        )
+        return resp.replayed_count

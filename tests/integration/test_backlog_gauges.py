@@ -25,6 +25,7 @@ SERIES = (
     ("outbox_oldest_unpublished_age_seconds", {"service": "ingest", "outbox": "outbox"}),
     ("outbox_oldest_unpublished_age_seconds", {"service": "routing", "outbox": "outcome_outbox"}),
     ("outbox_dead_letters", {"service": "ingest"}),
+    ("outbox_dead_letters", {"service": "routing"}),
     ("scheduler_oldest_due_age_seconds", {"service": "coordinator"}),
     ("queue_oldest_pending_age_seconds", {"service": "intelligence", "queue": "location_scoring"}),
     ("queue_failing_items", {"service": "intelligence", "queue": "location_scoring"}),

@@ -361,6 +361,17 @@ async def _routing_stats(m: Mesh, me: Tenant, other: Tenant) -> None:
     assert (own.stats.outcomes_seen > 0) == me.has_outcomes != other.has_outcomes
 
 
+@probe("routing/ListDeadLetters")
+async def _outcome_dead_letters(m: Mesh, me: Tenant, other: Tenant) -> None:
+    # Neither tenant has dead letters (test_routing_dead_letters makes some, in its own
+    # database); a location's list may show no other location's.
+    own = await m.clients.routing.ListDeadLetters(
+        routing_pb.ListDeadLettersRequest(location_id=me.location), timeout=5
+    )
+    assert {d.location_id for d in own.dead_letters} <= {me.location}
+    only_own(own, me, other)
+
+
 # --- content ---------------------------------------------------------------------------------------
 
 

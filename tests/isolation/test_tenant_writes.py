@@ -57,6 +57,7 @@ EXEMPT = {
     "ingest/RecordWebhook": "the gateway's call after checking the provider's signature; which"
     " location a webhook is for is decided from its payload (test_tenant_webhooks)",
     "ingest/ReplayDeadLetters": "the operator's tool across locations; location_id only narrows it",
+    "routing/ReplayDeadLetters": "the operator's tool across locations; location_id only narrows it",
     "intelligence/ScoreLead": _INTERNAL + " (the coordinator's, per lead event)",
     "intelligence/ScoreLocation": _OWN_LOCATION,
     "intelligence/UpsertScoringConfig": _OWN_LOCATION,

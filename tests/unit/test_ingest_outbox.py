@@ -13,9 +13,10 @@ from leadengine.coordinator.v1 import coordinator_service_pb2 as coordinator_pb
 from leadengine.ingest.v1 import ingest_service_pb2 as pb
 
 from services.ingest.config import Config
-from services.ingest.outbox import envelope, retry_delay
+from services.ingest.outbox import envelope
 from services.ingest.repository.outbox import OutboxRow
 from shared.config import ConfigError
+from shared.outbox import retry_delay
 
 
 @given(st.integers(min_value=1, max_value=10_000))

@@ -4,6 +4,7 @@ import pytest
 
 from services.coordinator.retention import RULES as COORDINATOR_RULES
 from services.ingest.retention import RULES as INGEST_RULES
+from services.intelligence.retention import RULES as INTELLIGENCE_RULES
 from services.routing.retention import RULES as ROUTING_RULES
 from shared import retention
 from shared.config import ConfigError
@@ -13,7 +14,7 @@ KEPT = ("consent", "suppression", "communications", "notifications")
 
 
 def test_no_rule_touches_a_compliance_record() -> None:
-    for rule in (*INGEST_RULES, *COORDINATOR_RULES, *ROUTING_RULES):
+    for rule in (*INGEST_RULES, *COORDINATOR_RULES, *ROUTING_RULES, *INTELLIGENCE_RULES):
         assert not any(table in rule.sql for table in KEPT), rule.name
 
 

@@ -156,6 +156,39 @@ AGENT_NOTIFY_CHANNEL_NONE: AgentNotifyChannel.ValueType  # 3
 """Not at all: notifications are recorded BLOCKED, never sent."""
 Global___AgentNotifyChannel: _TypeAlias = AgentNotifyChannel  # noqa: Y015
 
+class _OutcomeEventKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _OutcomeEventKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OutcomeEventKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    OUTCOME_EVENT_KIND_UNSPECIFIED: _OutcomeEventKind.ValueType  # 0
+    OUTCOME_EVENT_KIND_OUTCOME: _OutcomeEventKind.ValueType  # 1
+    """A recorded outcome (RecordOutcome)."""
+    OUTCOME_EVENT_KIND_REASSIGNMENT: _OutcomeEventKind.ValueType  # 2
+    """The lead moved between agents or to the pond (SLA sweep, decline, claim,
+    ReassignLead).
+    """
+    OUTCOME_EVENT_KIND_OFFER: _OutcomeEventKind.ValueType  # 3
+    """The lead was offered to the agent among a first-to-claim group."""
+
+class OutcomeEventKind(_OutcomeEventKind, metaclass=_OutcomeEventKindEnumTypeWrapper):
+    """--- ops2 branch: outcome dead letters ---
+
+    What an outcome outbox row tells its subscriber.
+    """
+
+OUTCOME_EVENT_KIND_UNSPECIFIED: OutcomeEventKind.ValueType  # 0
+OUTCOME_EVENT_KIND_OUTCOME: OutcomeEventKind.ValueType  # 1
+"""A recorded outcome (RecordOutcome)."""
+OUTCOME_EVENT_KIND_REASSIGNMENT: OutcomeEventKind.ValueType  # 2
+"""The lead moved between agents or to the pond (SLA sweep, decline, claim,
+ReassignLead).
+"""
+OUTCOME_EVENT_KIND_OFFER: OutcomeEventKind.ValueType  # 3
+"""The lead was offered to the agent among a first-to-claim group."""
+Global___OutcomeEventKind: _TypeAlias = OutcomeEventKind  # noqa: Y015
+
 @_typing.final
 class WorkingHours(_message.Message):
     """One weekly window in which an agent takes leads, in the agent's timezone."""
@@ -1577,3 +1610,178 @@ class ReassignLeadResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReassignLeadResponse: _TypeAlias = ReassignLeadResponse  # noqa: Y015
+
+@_typing.final
+class DeadLetter(_message.Message):
+    """An outcome outbox row the relay gave up on."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    SUBSCRIBER_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
+    LAST_ERROR_FIELD_NUMBER: _builtins.int
+    OCCURRED_TIME_FIELD_NUMBER: _builtins.int
+    DEAD_LETTER_TIME_FIELD_NUMBER: _builtins.int
+    event_id: _builtins.str
+    """The outcome's (or move's) id, as the subscriber would have seen it."""
+    subscriber: _builtins.str
+    """Who refused it: "coordinator" or "intelligence"."""
+    kind: Global___OutcomeEventKind.ValueType
+    outcome: Global___Outcome.ValueType
+    """Set for OUTCOME_EVENT_KIND_OUTCOME."""
+    lead_id: _builtins.str
+    location_id: _builtins.str
+    agent_id: _builtins.str
+    """The agent the outcome, move or offer names; empty for the pond."""
+    attempts: _builtins.int
+    """Delivery attempts made before it was dead-lettered."""
+    last_error: _builtins.str
+    """The last error, e.g. "INTERNAL: ..."."""
+    @_builtins.property
+    def occurred_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def dead_letter_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        event_id: _builtins.str = ...,
+        subscriber: _builtins.str = ...,
+        kind: Global___OutcomeEventKind.ValueType = ...,
+        outcome: Global___Outcome.ValueType = ...,
+        lead_id: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        attempts: _builtins.int = ...,
+        last_error: _builtins.str = ...,
+        occurred_time: _timestamp_pb2.Timestamp | None = ...,
+        dead_letter_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["dead_letter_time", b"dead_letter_time", "occurred_time", b"occurred_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "attempts", b"attempts", "dead_letter_time", b"dead_letter_time", "event_id", b"event_id", "kind", b"kind", "last_error", b"last_error", "lead_id", b"lead_id", "location_id", b"location_id", "occurred_time", b"occurred_time", "outcome", b"outcome", "subscriber", b"subscriber"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeadLetter: _TypeAlias = DeadLetter  # noqa: Y015
+
+@_typing.final
+class ListDeadLettersRequest(_message.Message):
+    """Request for ListDeadLetters."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    SUBSCRIBER_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    page_token: _builtins.str
+    location_id: _builtins.str
+    """Only this location's dead letters."""
+    subscriber: _builtins.str
+    """Only this subscriber's dead letters."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        subscriber: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id", "page_size", b"page_size", "page_token", b"page_token", "subscriber", b"subscriber"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDeadLettersRequest: _TypeAlias = ListDeadLettersRequest  # noqa: Y015
+
+@_typing.final
+class ListDeadLettersResponse(_message.Message):
+    """Response for ListDeadLetters."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEAD_LETTERS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def dead_letters(self) -> _containers.RepeatedCompositeFieldContainer[Global___DeadLetter]: ...
+    def __init__(
+        self,
+        *,
+        dead_letters: _abc.Iterable[Global___DeadLetter] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dead_letters", b"dead_letters", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDeadLettersResponse: _TypeAlias = ListDeadLettersResponse  # noqa: Y015
+
+@_typing.final
+class ReplayDeadLettersRequest(_message.Message):
+    """Request for ReplayDeadLetters."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_IDS_FIELD_NUMBER: _builtins.int
+    ALL_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    SUBSCRIBER_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    all: _builtins.bool
+    """Replay every dead letter (of location_id and subscriber when set)."""
+    location_id: _builtins.str
+    subscriber: _builtins.str
+    request_id: _builtins.str
+    @_builtins.property
+    def event_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The events to replay (each subscriber's row of them); with all, leave empty."""
+
+    def __init__(
+        self,
+        *,
+        event_ids: _abc.Iterable[_builtins.str] | None = ...,
+        all: _builtins.bool = ...,
+        location_id: _builtins.str = ...,
+        subscriber: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all", b"all", "event_ids", b"event_ids", "location_id", b"location_id", "request_id", b"request_id", "subscriber", b"subscriber"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReplayDeadLettersRequest: _TypeAlias = ReplayDeadLettersRequest  # noqa: Y015
+
+@_typing.final
+class ReplayDeadLettersResponse(_message.Message):
+    """Response for ReplayDeadLetters."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPLAYED_COUNT_FIELD_NUMBER: _builtins.int
+    replayed_count: _builtins.int
+    """Rows put back on the outbox by this call."""
+    def __init__(
+        self,
+        *,
+        replayed_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["replayed_count", b"replayed_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReplayDeadLettersResponse: _TypeAlias = ReplayDeadLettersResponse  # noqa: Y015

@@ -126,6 +126,16 @@ class RoutingServiceStub:
                 request_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ReassignLeadRequest.SerializeToString,
                 response_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ReassignLeadResponse.FromString,
                 _registered_method=True)
+        self.ListDeadLetters = channel.unary_unary(
+                '/leadengine.routing.v1.RoutingService/ListDeadLetters',
+                request_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ListDeadLettersRequest.SerializeToString,
+                response_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ListDeadLettersResponse.FromString,
+                _registered_method=True)
+        self.ReplayDeadLetters = channel.unary_unary(
+                '/leadengine.routing.v1.RoutingService/ReplayDeadLetters',
+                request_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ReplayDeadLettersRequest.SerializeToString,
+                response_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ReplayDeadLettersResponse.FromString,
+                _registered_method=True)
 
 
 class RoutingServiceServicer:
@@ -275,6 +285,25 @@ class RoutingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListDeadLetters(self, request, context):
+        """--- ops2 branch: outcome dead letters ---
+        Lists the outcome outbox rows the relay gave up on (after
+        ROUTING_OUTBOX_MAX_ATTEMPTS failures), newest first, with their last error.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReplayDeadLetters(self, request, context):
+        """Puts dead-lettered rows back on the outbox with a fresh attempt count, for
+        the subscriber that refused each: the named events' or, with all, every
+        one. Idempotent: a row already replayed is no longer a dead letter and is
+        not counted again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RoutingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -367,6 +396,16 @@ def add_RoutingServiceServicer_to_server(servicer, server):
                     servicer.ReassignLead,
                     request_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ReassignLeadRequest.FromString,
                     response_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ReassignLeadResponse.SerializeToString,
+            ),
+            'ListDeadLetters': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDeadLetters,
+                    request_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ListDeadLettersRequest.FromString,
+                    response_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ListDeadLettersResponse.SerializeToString,
+            ),
+            'ReplayDeadLetters': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReplayDeadLetters,
+                    request_deserializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ReplayDeadLettersRequest.FromString,
+                    response_serializer=leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ReplayDeadLettersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -857,6 +896,60 @@ class RoutingService:
             '/leadengine.routing.v1.RoutingService/ReassignLead',
             leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ReassignLeadRequest.SerializeToString,
             leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ReassignLeadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDeadLetters(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.routing.v1.RoutingService/ListDeadLetters',
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ListDeadLettersRequest.SerializeToString,
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ListDeadLettersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReplayDeadLetters(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/leadengine.routing.v1.RoutingService/ReplayDeadLetters',
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ReplayDeadLettersRequest.SerializeToString,
+            leadengine_dot_routing_dot_v1_dot_routing__service__pb2.ReplayDeadLettersResponse.FromString,
             options,
             channel_credentials,
             insecure,

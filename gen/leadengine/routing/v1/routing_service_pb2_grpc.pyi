@@ -97,6 +97,17 @@ class RoutingServiceStub:
     SLA to accept, and the agent and the lead's journey hear of it as of an SLA
     move. Idempotent: asking again for the agent who holds it changes nothing.
     """
+    ListDeadLetters: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.ListDeadLettersRequest, _routing_service_pb2.ListDeadLettersResponse]
+    """--- ops2 branch: outcome dead letters ---
+    Lists the outcome outbox rows the relay gave up on (after
+    ROUTING_OUTBOX_MAX_ATTEMPTS failures), newest first, with their last error.
+    """
+    ReplayDeadLetters: _grpc.UnaryUnaryMultiCallable[_routing_service_pb2.ReplayDeadLettersRequest, _routing_service_pb2.ReplayDeadLettersResponse]
+    """Puts dead-lettered rows back on the outbox with a fresh attempt count, for
+    the subscriber that refused each: the named events' or, with all, every
+    one. Idempotent: a row already replayed is no longer a dead letter and is
+    not counted again.
+    """
 
 @_typing.type_check_only
 class RoutingServiceAsyncStub(RoutingServiceStub):
@@ -166,6 +177,17 @@ class RoutingServiceAsyncStub(RoutingServiceStub):
     AGENT_AT_CAPACITY), the reason is stored, the new agent has the location's
     SLA to accept, and the agent and the lead's journey hear of it as of an SLA
     move. Idempotent: asking again for the agent who holds it changes nothing.
+    """
+    ListDeadLetters: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.ListDeadLettersRequest, _routing_service_pb2.ListDeadLettersResponse]  # type: ignore[assignment]
+    """--- ops2 branch: outcome dead letters ---
+    Lists the outcome outbox rows the relay gave up on (after
+    ROUTING_OUTBOX_MAX_ATTEMPTS failures), newest first, with their last error.
+    """
+    ReplayDeadLetters: _aio.UnaryUnaryMultiCallable[_routing_service_pb2.ReplayDeadLettersRequest, _routing_service_pb2.ReplayDeadLettersResponse]  # type: ignore[assignment]
+    """Puts dead-lettered rows back on the outbox with a fresh attempt count, for
+    the subscriber that refused each: the named events' or, with all, every
+    one. Idempotent: a row already replayed is no longer a dead letter and is
+    not counted again.
     """
 
 class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -341,6 +363,29 @@ class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
         AGENT_AT_CAPACITY), the reason is stored, the new agent has the location's
         SLA to accept, and the agent and the lead's journey hear of it as of an SLA
         move. Idempotent: asking again for the agent who holds it changes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def ListDeadLetters(
+        self,
+        request: _routing_service_pb2.ListDeadLettersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_service_pb2.ListDeadLettersResponse, _abc.Awaitable[_routing_service_pb2.ListDeadLettersResponse]]:
+        """--- ops2 branch: outcome dead letters ---
+        Lists the outcome outbox rows the relay gave up on (after
+        ROUTING_OUTBOX_MAX_ATTEMPTS failures), newest first, with their last error.
+        """
+
+    @_abc_1.abstractmethod
+    def ReplayDeadLetters(
+        self,
+        request: _routing_service_pb2.ReplayDeadLettersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_service_pb2.ReplayDeadLettersResponse, _abc.Awaitable[_routing_service_pb2.ReplayDeadLettersResponse]]:
+        """Puts dead-lettered rows back on the outbox with a fresh attempt count, for
+        the subscriber that refused each: the named events' or, with all, every
+        one. Idempotent: a row already replayed is no longer a dead letter and is
+        not counted again.
         """
 
 def add_RoutingServiceServicer_to_server(servicer: RoutingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

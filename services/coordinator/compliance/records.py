@@ -203,7 +203,7 @@ class ComplianceRecordRepository:
 
     async def hold(self, communication_id: uuid.UUID, reason: str) -> None:
         """Held for review: still SCHEDULED, but with no time the scheduler would claim it by."""
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: atomic without BEGIN/COMMIT
             await conn.execute(
                 "UPDATE communications SET status_reason = $2, scheduled_time = NULL, claim_until = NULL,"
                 f" update_time = now() WHERE communication_id = $1 AND status = {SCHEDULED}",
@@ -214,7 +214,7 @@ class ComplianceRecordRepository:
 
     async def release_held(self, lead_id: uuid.UUID, reason: str, now: datetime) -> int:
         """The lead's zone became known: its held messages are due again (re-gated when claimed)."""
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: atomic without BEGIN/COMMIT
             result: str = await conn.execute(
                 "UPDATE communications SET scheduled_time = $2, update_time = now()"
                 f" WHERE lead_id = $1 AND status = {SCHEDULED} AND scheduled_time IS NULL"

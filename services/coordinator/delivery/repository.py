@@ -121,7 +121,7 @@ class CommunicationRepository:
     async def record_message(self, new: MessageRecord) -> tuple[Communication, bool]:
         """Insert the message, or return the row recorded for the same provider message
         (or step) before. Either unique key makes a redelivery a no-op."""
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one write; the read after runs only on a conflict
             row = await conn.fetchrow(
                 "INSERT INTO communications (lead_id, journey_id, step_key, channel, direction, status,"
                 " status_reason, body, subject, address, provider_message_id)"
@@ -205,7 +205,7 @@ class CommunicationRepository:
 
     async def add_communication(self, new: NewCommunication) -> tuple[Communication, bool]:
         """Insert the journey step, or return the row an earlier attempt recorded for it."""
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one write; the read after runs only on a conflict
             row = await conn.fetchrow(
                 "INSERT INTO communications (lead_id, journey_id, step_key, channel, direction, status,"
                 " status_reason, body, subject, address, message_id, scheduled_time, claim_until, attempts,"
@@ -270,7 +270,7 @@ class CommunicationRepository:
     ) -> None:
         """Block or reschedule a message that has not gone out; a no-op if something else
         (a stopped journey) already settled it."""
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: atomic without BEGIN/COMMIT
             await conn.execute(
                 "UPDATE communications SET status = $2, status_reason = $3,"
                 " scheduled_time = coalesce($4, scheduled_time), claim_until = NULL, claim_token = NULL,"
@@ -289,7 +289,7 @@ class CommunicationRepository:
     ) -> None:
         """A due step content wrote as a suggest-mode draft: BLOCKED until an agent approves
         `message_id`; a no-op if something else (a stopped journey) settled it first."""
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: atomic without BEGIN/COMMIT
             await conn.execute(
                 "UPDATE communications SET status = $2, status_reason = $3, message_id = $4,"
                 " address = $6, awaiting_approval = true, claim_until = NULL, claim_token = NULL,"
@@ -317,7 +317,7 @@ class CommunicationRepository:
         self, communication_id: uuid.UUID, address: str, subject: str, body: str, message_id: str
     ) -> Communication:
         """A cadence step written when due: what content wrote, before it is delivered."""
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: atomic without BEGIN/COMMIT
             row: asyncpg.Record = await conn.fetchrow(
                 "UPDATE communications SET address = $2, subject = $3, body = $4, message_id = $5,"
                 " update_time = now() WHERE communication_id = $1 RETURNING *",
@@ -333,7 +333,7 @@ class CommunicationRepository:
     async def claim_due(self, now: datetime, claim_until: datetime, limit: int) -> list[Communication]:
         """Take up to `limit` due messages nobody holds. SKIP LOCKED lets several
         coordinator pods share the work; the claim is committed before anything is sent."""
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: atomic without BEGIN/COMMIT
             rows: list[asyncpg.Record] = await conn.fetch(
                 "WITH due AS ("
                 "  SELECT communication_id FROM communications"

@@ -158,7 +158,7 @@ class CadenceRepository:
     async def pause(self, lead_id: uuid.UUID, reason: str, until: timedelta | None) -> Journey | None:
         """Pause an active journey (None when the lead has none, or it stopped). A timed
         pause never shortens a longer one already running."""
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: atomic without BEGIN/COMMIT
             row = await conn.fetchrow(
                 "UPDATE journeys SET pause_reason = $2, pause_end_time = CASE"
                 " WHEN $3::interval IS NULL THEN NULL"
@@ -173,7 +173,7 @@ class CadenceRepository:
         return journey_from_row(row) if row is not None else None
 
     async def resume(self, lead_id: uuid.UUID) -> Journey | None:
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: atomic without BEGIN/COMMIT
             row = await conn.fetchrow(
                 "UPDATE journeys SET pause_reason = '', pause_end_time = NULL, update_time = now()"
                 " WHERE lead_id = $1 AND current RETURNING *",
@@ -192,7 +192,7 @@ class CadenceRepository:
         return bytes(found or b"")
 
     async def _update(self, assignments: str, journey_id: uuid.UUID, *args: object) -> Journey:
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: atomic without BEGIN/COMMIT
             row: asyncpg.Record = await conn.fetchrow(
                 f"UPDATE journeys SET {assignments}, update_time = now() WHERE journey_id = $1 RETURNING *",
                 journey_id,

@@ -94,47 +94,51 @@ _WITH_COMMUNICATION = (
 )
 
 
-async def history(
+# $1 lead, $2 step key, $3 channel, $4 now, $5 a week before; by phone also $6 the
+# number and $7 a day before.
+_LEAD_SENDS = (
+    "SELECT send_time FROM compliance_records WHERE lead_id = $1 AND channel = $3"
+    " AND send_time IS NOT NULL AND send_time > $5 AND send_time <= $4 AND step_key <> $2"
+)
+_BASIS_ENTRY = (
+    "SELECT entry_id FROM consent_ledger WHERE lead_id = $1 AND channel = $3 AND change = 'basis'"
+    " ORDER BY entry_id DESC LIMIT 1"
+)
+_PHONE_SENDS = (
+    "SELECT send_time FROM compliance_records WHERE address = $6 AND send_time IS NOT NULL"
+    " AND send_time > $7 AND send_time <= $4 AND channel = $3"
+    " AND NOT (lead_id = $1 AND step_key = $2)"
+    " UNION ALL SELECT create_time FROM communications WHERE address = $6 AND channel = $3"
+    f" AND direction = {OUTBOUND} AND step_key LIKE 'crm:%'"
+    " AND create_time > $7 AND create_time <= $4"
+)
+# The caps' history and the consent basis in one round trip (run under the address lock).
+_DECISION_INPUTS = f"SELECT ARRAY({_LEAD_SENDS}) AS lead, ({_BASIS_ENTRY}) AS entry_id"
+_DECISION_INPUTS_BY_PHONE = f"{_DECISION_INPUTS}, ARRAY({_PHONE_SENDS}) AS phone"
+
+
+async def decision_inputs(
     conn: Conn,
     lead_id: uuid.UUID,
     step_key: str,
     channel: common_pb2.Channel.ValueType,
     address: str,
     now: datetime,
-) -> History:
+) -> tuple[History, int | None]:
     """What the caps count as of `now`: texts to the number in the last 24 h (any lead,
     any location, automated or a person's from the CRM) and this lead's automated
     messages on the channel in the last 7 days; never the message being decided (a send
-    retried after a crash must not count itself)."""
-    phone: list[datetime] = []
-    if channel == SMS and address:
-        rows = await conn.fetch(
-            "SELECT send_time AS t FROM compliance_records WHERE address = $1 AND send_time IS NOT NULL"
-            " AND send_time > $2 AND send_time <= $3 AND channel = $4"
-            " AND NOT (lead_id = $5 AND step_key = $6)"
-            " UNION ALL SELECT create_time FROM communications WHERE address = $1 AND channel = $4"
-            f" AND direction = {OUTBOUND} AND step_key LIKE 'crm:%'"
-            " AND create_time > $2 AND create_time <= $3",
-            address,
-            now - DAY,
-            now,
-            SMS,
-            lead_id,
-            step_key,
-            timeout=deadlines.timeout(2.0),
-        )
-        phone = [r["t"] for r in rows]
-    lead_rows = await conn.fetch(
-        "SELECT send_time FROM compliance_records WHERE lead_id = $1 AND channel = $2"
-        " AND send_time IS NOT NULL AND send_time > $3 AND send_time <= $4 AND step_key <> $5",
-        lead_id,
-        channel,
-        now - WEEK,
-        now,
-        step_key,
-        timeout=deadlines.timeout(2.0),
+    retried after a crash must not count itself). With them, the ledger entry of the
+    channel's consent basis the record will cite (None when there is none)."""
+    by_phone = channel == SMS and bool(address)
+    args: tuple[object, ...] = (lead_id, step_key, channel, now, now - WEEK)
+    if by_phone:
+        args += (address, now - DAY)
+    row = await conn.fetchrow(
+        _DECISION_INPUTS_BY_PHONE if by_phone else _DECISION_INPUTS, *args, timeout=deadlines.timeout(2.0)
     )
-    return History(phone_sends=tuple(phone), lead_sends=tuple(r["send_time"] for r in lead_rows))
+    phone: tuple[datetime, ...] = tuple(row["phone"]) if by_phone else ()
+    return History(phone_sends=phone, lead_sends=tuple(row["lead"])), row["entry_id"]
 
 
 class ComplianceRecordRepository:
@@ -161,14 +165,8 @@ class ComplianceRecordRepository:
                 address or str(lead_id),
                 timeout=deadlines.timeout(5.0),
             )
-            evaluation: Evaluation = evaluate(await history(conn, lead_id, step_key, channel, address, now))
-            entry_id = await conn.fetchval(
-                "SELECT entry_id FROM consent_ledger WHERE lead_id = $1 AND channel = $2 AND change = 'basis'"
-                " ORDER BY entry_id DESC LIMIT 1",
-                lead_id,
-                channel,
-                timeout=deadlines.timeout(2.0),
-            )
+            found, entry_id = await decision_inputs(conn, lead_id, step_key, channel, address, now)
+            evaluation: Evaluation = evaluate(found)
             decision = evaluation.decision
             await conn.execute(
                 "INSERT INTO compliance_records (lead_id, step_key, location_id, channel, address, decision,"

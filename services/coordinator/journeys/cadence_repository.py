@@ -107,6 +107,17 @@ class CadenceRepository:
             )
         return [cadence_from_row(row) for row in rows]
 
+    async def default_cadence_id(self, location_id: str) -> uuid.UUID:
+        """The location's default cadence's id: one plain read when it has one (every
+        journey after its first), else default_cadence()'s locked create."""
+        async with self._db.connection() as conn:
+            found: uuid.UUID | None = await conn.fetchval(
+                "SELECT cadence_id FROM cadences WHERE location_id = $1 AND is_default",
+                location_id,
+                timeout=deadlines.timeout(2.0),
+            )
+        return found if found is not None else (await self.default_cadence(location_id)).cadence_id
+
     async def default_cadence(self, location_id: str) -> Cadence:
         """The location's default, created (once, even under concurrent first journeys)
         from DEFAULT_STEPS if it has none."""

@@ -1,6 +1,7 @@
 """What a compliance decision reads in its one round trip (compliance/records.py
-decision_inputs): the per-number and per-lead send history the caps count, and the
-consent basis entry the record cites, each with exactly the rows it counted before."""
+decision_inputs): the location's caps, the per-number and per-lead send history they
+count, and the consent basis entry the record cites, each with exactly the rows it
+counted before."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from leadengine.common.v1 import common_pb2
 from leadengine.coordinator.v1 import coordinator_service_pb2 as pb
 
+from services.coordinator.compliance.evaluation import Caps
 from services.coordinator.compliance.records import decision_inputs
 from shared import db
 from shared.db import Conn
@@ -19,6 +21,7 @@ from shared.db import Conn
 SMS = common_pb2.CHANNEL_SMS
 EMAIL = common_pb2.CHANNEL_EMAIL
 NOW = datetime(2026, 6, 15, 16, 0, tzinfo=UTC)
+DEFAULT = Caps(sms_day=1, sms_week=3, email_day=1, email_week=2)
 
 
 @pytest.fixture(scope="module")
@@ -86,11 +89,11 @@ async def test_texts_to_the_number_from_any_lead_and_the_crm_in_the_last_day(con
     await crm_text(conn, other, phone, NOW - timedelta(hours=3), "crm:abc")  # a person's, counted
     await crm_text(conn, other, phone, NOW - timedelta(hours=4), "step:9")  # not a person's
 
-    found, entry = await decision_inputs(conn, lead, "first_touch", SMS, phone, NOW)
+    found = await decision_inputs(conn, lead, "first_touch", "loc", SMS, phone, NOW, DEFAULT)
 
-    assert sorted(found.phone_sends) == [NOW - timedelta(hours=h) for h in (3, 2, 1)]
-    assert found.lead_sends == (NOW - timedelta(hours=1),)
-    assert entry is None
+    assert sorted(found.history.phone_sends) == [NOW - timedelta(hours=h) for h in (3, 2, 1)]
+    assert found.history.lead_sends == (NOW - timedelta(hours=1),)
+    assert found.consent_entry_id is None
 
 
 async def test_the_leads_own_sends_on_the_channel_in_the_last_week(conn: Conn) -> None:
@@ -102,10 +105,10 @@ async def test_the_leads_own_sends_on_the_channel_in_the_last_week(conn: Conn) -
     await sent(conn, other, "step:1", EMAIL, address, NOW - timedelta(days=1))  # another lead
     await sent(conn, lead, "step:4", EMAIL, address, NOW)  # the one decided, retried
 
-    found, _ = await decision_inputs(conn, lead, "step:4", EMAIL, address, NOW)
+    found = await decision_inputs(conn, lead, "step:4", "loc", EMAIL, address, NOW, DEFAULT)
 
-    assert found.lead_sends == (NOW - timedelta(days=6),)
-    assert found.phone_sends == ()  # email: no per-number cap
+    assert found.history.lead_sends == (NOW - timedelta(days=6),)
+    assert found.history.phone_sends == ()  # email: no per-number cap
 
 
 async def test_the_latest_basis_entry_of_the_channel(conn: Conn) -> None:
@@ -115,7 +118,24 @@ async def test_the_latest_basis_entry_of_the_channel(conn: Conn) -> None:
     await basis(conn, lead, SMS, change="opt_out")  # not a basis
     email = await basis(conn, lead, EMAIL)
 
-    _, sms_entry = await decision_inputs(conn, lead, "first_touch", SMS, "", NOW)
-    _, email_entry = await decision_inputs(conn, lead, "first_touch", EMAIL, "", NOW)
+    sms_found = await decision_inputs(conn, lead, "first_touch", "loc", SMS, "", NOW, DEFAULT)
+    email_found = await decision_inputs(conn, lead, "first_touch", "loc", EMAIL, "", NOW, DEFAULT)
 
-    assert (sms_entry, email_entry) == (latest, email)
+    assert (sms_found.consent_entry_id, email_found.consent_entry_id) == (latest, email)
+
+
+async def test_the_locations_caps_else_the_default_and_a_change_is_read_next_time(conn: Conn) -> None:
+    lead, loc = uuid.uuid4(), f"loc-{uuid.uuid4()}"
+
+    async def caps() -> Caps:
+        return (await decision_inputs(conn, lead, "first_touch", loc, SMS, "+13055550100", NOW, DEFAULT)).caps
+
+    assert await caps() == DEFAULT
+    await conn.execute(
+        "INSERT INTO frequency_caps (location_id, sms_day, sms_week, email_day, email_week)"
+        " VALUES ($1, 2, 4, 3, 5)",
+        loc,
+    )
+    assert await caps() == Caps(sms_day=2, sms_week=4, email_day=3, email_week=5)
+    await conn.execute("UPDATE frequency_caps SET sms_day = 7 WHERE location_id = $1", loc)
+    assert (await caps()).sms_day == 7

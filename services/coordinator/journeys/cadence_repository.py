@@ -93,6 +93,26 @@ class CadenceRepository:
             )
         return cadence_from_row(row)
 
+    async def cadence_and_context(
+        self, cadence_id: uuid.UUID, journey_id: uuid.UUID
+    ) -> tuple[Cadence, bytes]:
+        """get_cadence() and message_context() in one statement: what a due step is written with."""
+        async with self._db.connection() as conn:
+            row = await conn.fetchrow(
+                "SELECT c.*, (SELECT message_context FROM journeys WHERE journey_id = $2) AS message_context"
+                " FROM cadences c WHERE c.cadence_id = $1",
+                cadence_id,
+                journey_id,
+                timeout=deadlines.timeout(2.0),
+            )
+        if row is None:
+            raise NotFound(
+                f"no cadence {cadence_id}",
+                reason="CADENCE_NOT_FOUND",
+                metadata={"cadence_id": str(cadence_id)},
+            )
+        return cadence_from_row(row), bytes(row["message_context"] or b"")
+
     async def list_cadences(
         self, location_id: str, after: tuple[datetime, uuid.UUID] | None, limit: int
     ) -> list[Cadence]:

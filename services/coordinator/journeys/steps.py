@@ -111,11 +111,11 @@ class CadenceWalker:
         index = step_index(message)
         assert index is not None
         assert journey.cadence_id is not None
-        walk = await self._cadences.get_cadence(journey.cadence_id)
-        purpose = walk.steps[index].purpose if index < len(walk.steps) else cadence.FOLLOW_UP
-        context = content_pb.MessageContext.FromString(
-            await self._cadences.message_context(journey.journey_id)
+        walk, stored_context = await self._cadences.cadence_and_context(
+            journey.cadence_id, journey.journey_id
         )
+        purpose = walk.steps[index].purpose if index < len(walk.steps) else cadence.FOLLOW_UP
+        context = content_pb.MessageContext.FromString(stored_context)
         return await writing.write_or_hold(
             self._content,
             content_pb.GenerateMessageRequest(

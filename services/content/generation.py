@@ -166,6 +166,14 @@ class Generation:
             seen = await self._repo.by_request(request_id)
             if seen is not None:
                 return seen
+        # Refused before the location's inputs are read: nothing read would change the answer.
+        if channel == EMAIL and purpose != AGENT_NOTIFICATION and not postal_address:
+            raise FailedPrecondition(
+                "lead-facing email needs a physical postal address in its footer (CAN-SPAM); "
+                "set the location's postal_address (UpdateLocation) or CONTENT_POSTAL_ADDRESS, "
+                "or send by SMS",
+                reason="POSTAL_ADDRESS_NOT_CONFIGURED",
+            )
         inputs = await self._settings.inputs(location_id, ask.zip_code, market.city_key(facts.city))
         settings = inputs.settings
         draft = Draft(
@@ -180,13 +188,6 @@ class Generation:
             max_segments=self._max_segments,
             location_id=location_id,
         )
-        if channel == EMAIL and draft.to_lead and not postal_address:
-            raise FailedPrecondition(
-                "lead-facing email needs a physical postal address in its footer (CAN-SPAM); "
-                "set the location's postal_address (UpdateLocation) or CONTENT_POSTAL_ADDRESS, "
-                "or send by SMS",
-                reason="POSTAL_ADDRESS_NOT_CONFIGURED",
-            )
         self._blocklist.check_fields(caller_facts.checked_fields(facts))
         written, found, revisions = await self.write_checked(
             draft, self._policy(postal_address, settings), self._templates.with_overrides(inputs.overrides)

@@ -146,7 +146,7 @@ class MessageRepository:
         """Store a message; with a request_id already stored, the first message wins
         and is returned (concurrent identical calls all get the same one)."""
         outcome = outcome or Outcome()
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one write; the read after runs only on a conflict
             row = await conn.fetchrow(
                 "INSERT INTO messages (lead_id, location_id, channel, purpose, subject, body, generator,"
                 " model, input_tokens, output_tokens, cost_micros_usd, request_id,"

@@ -143,15 +143,17 @@ class IngestServicer(
         self, request: pb.ListLeadEventsRequest, context: Context
     ) -> pb.ListLeadEventsResponse:
         lead_id = inputs.parse_uuid(request.lead_id, "lead_id", what="lead id")
-        # another location's lead: NOT_FOUND
-        await self._lead_reads.get(lead_id, tenancy.required_location(request.location_id))
+        location_id = tenancy.required_location(request.location_id)
         size = pagination.page_size(request.page_size)
         since = timestamps.from_proto(request.occurred_since_time)
         query = f"{lead_id}|{since.isoformat() if since else ''}"
         after = pagination.decode_cursor(
             request.page_token, lambda c: (datetime.fromisoformat(c["t"]), c["id"]), query=query
         )
-        found = await self._event_reads.page(lead_id, occurred_since=since, after=after, limit=size)
+        # another location's lead: NOT_FOUND
+        found = await self._event_reads.page(
+            lead_id, location_id, occurred_since=since, after=after, limit=size
+        )
         page, token = pagination.page_of(
             found, size, lambda r: {"t": r.occurred_time.isoformat(), "id": r.event_id}, query=query
         )

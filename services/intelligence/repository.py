@@ -67,7 +67,7 @@ class ScoreRepository:
         """Upsert; a computation older than the stored one never overwrites it, so two ScoreLeads
         racing leave the newer result. `indexed` is (fit, eng_key, config_version)."""
         fit, key, version = indexed
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one write; reads back only if a newer score stood
             row = await conn.fetchrow(
                 "INSERT INTO scores (lead_id, location_id, score, tier, factors, model_version, score_time,"
                 " request_id, profile, kinds, fit, eng_key, config_version)"

@@ -280,3 +280,15 @@ async def test_journey_control_needs_a_journey_and_a_reason(m: Mesh) -> None:
             timeout=5,
         )
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_a_new_default_cadence_is_pinned_by_the_next_journey_not_by_a_walking_one(m: Mesh) -> None:
+    first, _ = await walking_lead(m)
+    loc = first.location_id
+    listed = await m.clients.coordinator.ListCadences(pb.ListCadencesRequest(location_id=loc), timeout=5)
+    assert [c.cadence_id for c in listed.cadences] == [first.cadence_id]
+    newer = await upsert(m, loc, [step(0), step(5)])
+    lead = await add_lead(m, loc, phone=PHONE, timezone=zone_where(DAY_HOURS), sms_consent=True)
+    second = await eventually(lambda: journey_of(m, lead.lead_id), lambda j: bool(j.cadence_id), "walk")
+    assert second.cadence_id == newer.cadence_id
+    assert (await journey_of(m, first.lead_id)).cadence_id == first.cadence_id

@@ -39,9 +39,9 @@ class ComplianceChecks:
     ) -> Evaluation:
         """Every gate for this message at `now`, recorded; the caller acts on `.decision`."""
         recipient = recipient_of(facts)
-        limits = await self.limits(location_id)
 
-        def run(history: History) -> Evaluation:
+        def run(history: History, caps: Caps) -> Evaluation:
+            limits = Limits(caps, self._window)
             return evaluation.evaluate(channel, address, facts, recipient, now, limits, history)
 
         return await self._records.decide(
@@ -52,6 +52,7 @@ class ComplianceChecks:
             address=address,
             now=now,
             evaluate=run,
+            default_caps=self._caps,
         )
 
     async def refused(
@@ -69,7 +70,7 @@ class ComplianceChecks:
         """Record a first touch refused before the gates ran (no channel to use, content
         refused to write it), so that it too has a record saying why."""
 
-        def run(_: History) -> Evaluation:
+        def run(_: History, __: Caps) -> Evaluation:
             return Evaluation(Gate(Action.BLOCK, reason), (Verdict(gate, FAIL, reason),), None)
 
         await self._records.decide(
@@ -80,6 +81,7 @@ class ComplianceChecks:
             address=address,
             now=now,
             evaluate=run,
+            default_caps=self._caps,
         )
 
     async def hold(self, communication_id: uuid.UUID, reason: str) -> None:

@@ -4,6 +4,7 @@ every gate's verdict, the consent basis it relied on and the recipient's zone/st
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -94,47 +95,72 @@ _WITH_COMMUNICATION = (
 )
 
 
-async def history(
+# $1 lead, $2 step key, $3 channel, $4 now, $5 a week before, $6 the location; by phone
+# also $7 the number and $8 a day before.
+_LEAD_SENDS = (
+    "SELECT send_time FROM compliance_records WHERE lead_id = $1 AND channel = $3"
+    " AND send_time IS NOT NULL AND send_time > $5 AND send_time <= $4 AND step_key <> $2"
+)
+_BASIS_ENTRY = (
+    "SELECT entry_id FROM consent_ledger WHERE lead_id = $1 AND channel = $3 AND change = 'basis'"
+    " ORDER BY entry_id DESC LIMIT 1"
+)
+_PHONE_SENDS = (
+    "SELECT send_time FROM compliance_records WHERE address = $7 AND send_time IS NOT NULL"
+    " AND send_time > $8 AND send_time <= $4 AND channel = $3"
+    " AND NOT (lead_id = $1 AND step_key = $2)"
+    " UNION ALL SELECT create_time FROM communications WHERE address = $7 AND channel = $3"
+    f" AND direction = {OUTBOUND} AND step_key LIKE 'crm:%'"
+    " AND create_time > $8 AND create_time <= $4"
+)
+# The location's caps, the history they count and the consent basis in one round trip (run
+# under the address lock). No caps row: NULL caps, the configured defaults apply.
+_DECISION_INPUTS = (
+    f"SELECT ARRAY({_LEAD_SENDS}) AS lead, ({_BASIS_ENTRY}) AS entry_id,"
+    " f.sms_day, f.sms_week, f.email_day, f.email_week"
+)
+_FROM_CAPS = " FROM (VALUES (1)) AS one LEFT JOIN frequency_caps f ON f.location_id = $6"
+_DECISION_INPUTS_BY_PHONE = f"{_DECISION_INPUTS}, ARRAY({_PHONE_SENDS}) AS phone{_FROM_CAPS}"
+_DECISION_INPUTS += _FROM_CAPS
+
+
+@dataclass(frozen=True)
+class DecisionInputs:
+    history: History
+    caps: Caps  # the location's, else the default given
+    consent_entry_id: int | None  # the channel's latest basis entry in the consent ledger
+
+
+async def decision_inputs(
     conn: Conn,
     lead_id: uuid.UUID,
     step_key: str,
+    location_id: str,
     channel: common_pb2.Channel.ValueType,
     address: str,
     now: datetime,
-) -> History:
-    """What the caps count as of `now`: texts to the number in the last 24 h (any lead,
-    any location, automated or a person's from the CRM) and this lead's automated
-    messages on the channel in the last 7 days; never the message being decided (a send
-    retried after a crash must not count itself)."""
-    phone: list[datetime] = []
-    if channel == SMS and address:
-        rows = await conn.fetch(
-            "SELECT send_time AS t FROM compliance_records WHERE address = $1 AND send_time IS NOT NULL"
-            " AND send_time > $2 AND send_time <= $3 AND channel = $4"
-            " AND NOT (lead_id = $5 AND step_key = $6)"
-            " UNION ALL SELECT create_time FROM communications WHERE address = $1 AND channel = $4"
-            f" AND direction = {OUTBOUND} AND step_key LIKE 'crm:%'"
-            " AND create_time > $2 AND create_time <= $3",
-            address,
-            now - DAY,
-            now,
-            SMS,
-            lead_id,
-            step_key,
-            timeout=deadlines.timeout(2.0),
-        )
-        phone = [r["t"] for r in rows]
-    lead_rows = await conn.fetch(
-        "SELECT send_time FROM compliance_records WHERE lead_id = $1 AND channel = $2"
-        " AND send_time IS NOT NULL AND send_time > $3 AND send_time <= $4 AND step_key <> $5",
-        lead_id,
-        channel,
-        now - WEEK,
-        now,
-        step_key,
-        timeout=deadlines.timeout(2.0),
+    default_caps: Caps,
+) -> DecisionInputs:
+    """The location's caps (`default_caps` when it set none) and what they count as of
+    `now`: texts to the number in the last 24 h (any lead, any location, automated or a
+    person's from the CRM) and this lead's automated messages on the channel in the last 7
+    days; never the message being decided (a send retried after a crash must not count
+    itself). With them, the ledger entry of the channel's consent basis the record will
+    cite (None when there is none)."""
+    by_phone = channel == SMS and bool(address)
+    args: tuple[object, ...] = (lead_id, step_key, channel, now, now - WEEK, location_id)
+    if by_phone:
+        args += (address, now - DAY)
+    row = await conn.fetchrow(
+        _DECISION_INPUTS_BY_PHONE if by_phone else _DECISION_INPUTS, *args, timeout=deadlines.timeout(2.0)
     )
-    return History(phone_sends=tuple(phone), lead_sends=tuple(r["send_time"] for r in lead_rows))
+    phone: tuple[datetime, ...] = tuple(row["phone"]) if by_phone else ()
+    caps = (
+        default_caps
+        if row["sms_day"] is None
+        else Caps(row["sms_day"], row["sms_week"], row["email_day"], row["email_week"])
+    )
+    return DecisionInputs(History(phone_sends=phone, lead_sends=tuple(row["lead"])), caps, row["entry_id"])
 
 
 class ComplianceRecordRepository:
@@ -150,25 +176,24 @@ class ComplianceRecordRepository:
         channel: common_pb2.Channel.ValueType,
         address: str,
         now: datetime,
-        evaluate: Any,
+        evaluate: Callable[[History, Caps], Evaluation],
+        default_caps: Caps,
     ) -> Evaluation:
-        """Read the send history, run `evaluate(history) -> Evaluation` and store the
-        record, in one transaction under a lock on the address: two workers deciding
-        sends to one number at once cannot both count the same free slot."""
+        """Read the location's caps (`default_caps` when it set none) and the send history,
+        run `evaluate(history, caps)` and store the record, in one transaction under a lock
+        on the address: two workers deciding sends to one number at once cannot both count
+        the same free slot."""
         async with self._db.transaction() as conn:
             await conn.execute(
                 "SELECT pg_advisory_xact_lock(hashtext('compliance:' || $1))",
                 address or str(lead_id),
                 timeout=deadlines.timeout(5.0),
             )
-            evaluation: Evaluation = evaluate(await history(conn, lead_id, step_key, channel, address, now))
-            entry_id = await conn.fetchval(
-                "SELECT entry_id FROM consent_ledger WHERE lead_id = $1 AND channel = $2 AND change = 'basis'"
-                " ORDER BY entry_id DESC LIMIT 1",
-                lead_id,
-                channel,
-                timeout=deadlines.timeout(2.0),
+            found = await decision_inputs(
+                conn, lead_id, step_key, location_id, channel, address, now, default_caps
             )
+            entry_id = found.consent_entry_id
+            evaluation = evaluate(found.history, found.caps)
             decision = evaluation.decision
             await conn.execute(
                 "INSERT INTO compliance_records (lead_id, step_key, location_id, channel, address, decision,"
@@ -203,7 +228,7 @@ class ComplianceRecordRepository:
 
     async def hold(self, communication_id: uuid.UUID, reason: str) -> None:
         """Held for review: still SCHEDULED, but with no time the scheduler would claim it by."""
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: atomic without BEGIN/COMMIT
             await conn.execute(
                 "UPDATE communications SET status_reason = $2, scheduled_time = NULL, claim_until = NULL,"
                 f" update_time = now() WHERE communication_id = $1 AND status = {SCHEDULED}",
@@ -214,7 +239,7 @@ class ComplianceRecordRepository:
 
     async def release_held(self, lead_id: uuid.UUID, reason: str, now: datetime) -> int:
         """The lead's zone became known: its held messages are due again (re-gated when claimed)."""
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: atomic without BEGIN/COMMIT
             result: str = await conn.execute(
                 "UPDATE communications SET scheduled_time = $2, update_time = now()"
                 f" WHERE lead_id = $1 AND status = {SCHEDULED} AND scheduled_time IS NULL"

@@ -36,13 +36,14 @@ BLOCKED = pb.COMMUNICATION_STATUS_BLOCKED
 KEYWORD = "keyword"
 REPORT = "report"  # a provider or the CRM reported the address (bounce, spam report, unsubscribe)
 
-_VIEW = (
+# The consent view of rows `c` (the table, or rows an upsert returned).
+_VIEW_OF_C = (
     "SELECT c.*, coalesce(ss.reason, '') AS sms_suppressed, coalesce(se.reason, '') AS email_suppressed"
-    " FROM consents c"
+    " FROM c"
     f" LEFT JOIN suppressions ss ON ss.channel = {SMS} AND ss.address = c.phone AND ss.lift_time IS NULL"
     f" LEFT JOIN suppressions se ON se.channel = {EMAIL} AND se.address = c.email AND se.lift_time IS NULL"
-    " WHERE c.lead_id = $1"
 )
+_VIEW = _VIEW_OF_C.replace(" FROM c", " FROM consents c", 1) + " WHERE c.lead_id = $1"
 
 
 @dataclass(frozen=True)
@@ -150,9 +151,10 @@ class ConsentRepository:
                 lead_id,
                 timeout=deadlines.timeout(2.0),
             )
-            await conn.execute(
-                "INSERT INTO consents (lead_id, phone, email, timezone, sms_consent, email_consent,"
-                " sms_dnd, email_dnd, sms_opted_out, email_opted_out,"
+            # The row as stored and its suppressions in the same statement (the consent view).
+            row: asyncpg.Record = await conn.fetchrow(
+                "WITH c AS (INSERT INTO consents (lead_id, phone, email, timezone,"
+                " sms_consent, email_consent, sms_dnd, email_dnd, sms_opted_out, email_opted_out,"
                 " sms_opt_out_source, email_opt_out_source,"
                 " sms_basis_key, sms_basis, email_basis_key, email_basis, state, postal_code)"
                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $8,"
@@ -166,7 +168,7 @@ class ConsentRepository:
                 " sms_opted_out = consents.sms_opted_out OR EXCLUDED.sms_dnd,"
                 " email_opted_out = consents.email_opted_out OR EXCLUDED.email_dnd,"
                 f" {_dnd_source('sms')}, {_dnd_source('email')},"
-                f" {_basis('sms')}, {_basis('email')}, update_time = now()",
+                f" {_basis('sms')}, {_basis('email')}, update_time = now() RETURNING *) {_VIEW_OF_C}",
                 lead_id,
                 phone,
                 email,
@@ -183,7 +185,6 @@ class ConsentRepository:
                 postal_code,
                 timeout=deadlines.timeout(2.0),
             )
-            row: asyncpg.Record = await conn.fetchrow(_VIEW, lead_id, timeout=deadlines.timeout(2.0))
             consent = consent_from_row(row)
             await ledger.append(
                 conn,

@@ -322,7 +322,7 @@ class AttemptRepository(AttemptLedger):
         """Messages with a call of unknown outcome that nobody holds: the reconciler's work.
         Whatever their status, since an opt-out may have blocked a message whose call had
         already reached the provider."""
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: atomic without BEGIN/COMMIT
             rows = await conn.fetch(
                 "WITH stale AS ("
                 "  SELECT c.communication_id FROM communications c"
@@ -358,7 +358,7 @@ class AttemptRepository(AttemptLedger):
     async def remember_contact(self, lead_id: uuid.UUID, location_id: str, contact_id: str) -> None:
         if not contact_id:
             return
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: atomic without BEGIN/COMMIT
             await conn.execute(
                 "INSERT INTO delivery_contacts (lead_id, location_id, external_contact_id)"
                 " VALUES ($1, $2, $3)"

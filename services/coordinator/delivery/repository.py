@@ -20,6 +20,13 @@ SCHEDULED = pb.COMMUNICATION_STATUS_SCHEDULED
 # The repeated predicate lets a generic (prepared) plan use the partial unique index.
 _BY_PROVIDER_ID = "SELECT * FROM communications WHERE provider_message_id = $1 AND provider_message_id <> ''"
 _PAGE = Keyset("create_time", "timestamptz", "communication_id")
+# The lead's page when its current journey is in location $2, else no row at all.
+_PAGE_IN_LOCATION = (
+    "SELECT c.* FROM journeys j LEFT JOIN LATERAL ("
+    + _PAGE.sql("SELECT * FROM communications WHERE lead_id = $1", 2)
+    + ") c ON true WHERE j.lead_id = $1 AND j.current AND j.location_id = $2"
+    " ORDER BY c.create_time DESC, c.communication_id DESC"
+)
 
 
 @dataclass(frozen=True)
@@ -121,7 +128,7 @@ class CommunicationRepository:
     async def record_message(self, new: MessageRecord) -> tuple[Communication, bool]:
         """Insert the message, or return the row recorded for the same provider message
         (or step) before. Either unique key makes a redelivery a no-op."""
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one write; the read after runs only on a conflict
             row = await conn.fetchrow(
                 "INSERT INTO communications (lead_id, journey_id, step_key, channel, direction, status,"
                 " status_reason, body, subject, address, provider_message_id)"
@@ -205,7 +212,7 @@ class CommunicationRepository:
 
     async def add_communication(self, new: NewCommunication) -> tuple[Communication, bool]:
         """Insert the journey step, or return the row an earlier attempt recorded for it."""
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one write; the read after runs only on a conflict
             row = await conn.fetchrow(
                 "INSERT INTO communications (lead_id, journey_id, step_key, channel, direction, status,"
                 " status_reason, body, subject, address, message_id, scheduled_time, claim_until, attempts,"
@@ -270,7 +277,7 @@ class CommunicationRepository:
     ) -> None:
         """Block or reschedule a message that has not gone out; a no-op if something else
         (a stopped journey) already settled it."""
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: atomic without BEGIN/COMMIT
             await conn.execute(
                 "UPDATE communications SET status = $2, status_reason = $3,"
                 " scheduled_time = coalesce($4, scheduled_time), claim_until = NULL, claim_token = NULL,"
@@ -289,7 +296,7 @@ class CommunicationRepository:
     ) -> None:
         """A due step content wrote as a suggest-mode draft: BLOCKED until an agent approves
         `message_id`; a no-op if something else (a stopped journey) settled it first."""
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: atomic without BEGIN/COMMIT
             await conn.execute(
                 "UPDATE communications SET status = $2, status_reason = $3, message_id = $4,"
                 " address = $6, awaiting_approval = true, claim_until = NULL, claim_token = NULL,"
@@ -317,7 +324,7 @@ class CommunicationRepository:
         self, communication_id: uuid.UUID, address: str, subject: str, body: str, message_id: str
     ) -> Communication:
         """A cadence step written when due: what content wrote, before it is delivered."""
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: atomic without BEGIN/COMMIT
             row: asyncpg.Record = await conn.fetchrow(
                 "UPDATE communications SET address = $2, subject = $3, body = $4, message_id = $5,"
                 " update_time = now() WHERE communication_id = $1 RETURNING *",
@@ -333,7 +340,7 @@ class CommunicationRepository:
     async def claim_due(self, now: datetime, claim_until: datetime, limit: int) -> list[Communication]:
         """Take up to `limit` due messages nobody holds. SKIP LOCKED lets several
         coordinator pods share the work; the claim is committed before anything is sent."""
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: atomic without BEGIN/COMMIT
             rows: list[asyncpg.Record] = await conn.fetch(
                 "WITH due AS ("
                 "  SELECT communication_id FROM communications"
@@ -371,18 +378,20 @@ class CommunicationRepository:
         self, lead_id: uuid.UUID, location_id: str, after: tuple[datetime, uuid.UUID] | None, limit: int
     ) -> list[Communication] | None:
         """As list_communications, for a caller acting for `location_id`: None when the lead's
-        current journey is not in it (or there is none). One pooled connection serves the check
-        and the page: a history read is on the bench's hot path, and each acquisition costs a
-        reset round trip on release."""
+        current journey is not in it (or there is none). The check and the page are one
+        statement: a history read is on the bench's hot path (one round trip, not two)."""
         async with self._db.connection() as conn:
-            owner = await conn.fetchval(
-                "SELECT location_id FROM journeys WHERE lead_id = $1 AND current",
+            rows = await conn.fetch(
+                _PAGE_IN_LOCATION,
                 lead_id,
+                location_id,
+                *_PAGE.params(after, limit),
                 timeout=deadlines.timeout(2.0),
             )
-            if owner != location_id:
-                return None
-            return await self._page(conn, lead_id, after, limit)
+        if not rows:
+            return None
+        # The journey's row alone (no message on the page) comes back with NULL columns.
+        return [communication_from_row(row) for row in rows if row["communication_id"] is not None]
 
     async def _page(
         self, conn: Conn, lead_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int

@@ -93,6 +93,26 @@ class CadenceRepository:
             )
         return cadence_from_row(row)
 
+    async def cadence_and_context(
+        self, cadence_id: uuid.UUID, journey_id: uuid.UUID
+    ) -> tuple[Cadence, bytes]:
+        """get_cadence() and message_context() in one statement: what a due step is written with."""
+        async with self._db.connection() as conn:
+            row = await conn.fetchrow(
+                "SELECT c.*, (SELECT message_context FROM journeys WHERE journey_id = $2) AS message_context"
+                " FROM cadences c WHERE c.cadence_id = $1",
+                cadence_id,
+                journey_id,
+                timeout=deadlines.timeout(2.0),
+            )
+        if row is None:
+            raise NotFound(
+                f"no cadence {cadence_id}",
+                reason="CADENCE_NOT_FOUND",
+                metadata={"cadence_id": str(cadence_id)},
+            )
+        return cadence_from_row(row), bytes(row["message_context"] or b"")
+
     async def list_cadences(
         self, location_id: str, after: tuple[datetime, uuid.UUID] | None, limit: int
     ) -> list[Cadence]:
@@ -106,6 +126,17 @@ class CadenceRepository:
                 deadline_s=deadlines.timeout(2.0),
             )
         return [cadence_from_row(row) for row in rows]
+
+    async def default_cadence_id(self, location_id: str) -> uuid.UUID:
+        """The location's default cadence's id: one plain read when it has one (every
+        journey after its first), else default_cadence()'s locked create."""
+        async with self._db.connection() as conn:
+            found: uuid.UUID | None = await conn.fetchval(
+                "SELECT cadence_id FROM cadences WHERE location_id = $1 AND is_default",
+                location_id,
+                timeout=deadlines.timeout(2.0),
+            )
+        return found if found is not None else (await self.default_cadence(location_id)).cadence_id
 
     async def default_cadence(self, location_id: str) -> Cadence:
         """The location's default, created (once, even under concurrent first journeys)
@@ -158,7 +189,7 @@ class CadenceRepository:
     async def pause(self, lead_id: uuid.UUID, reason: str, until: timedelta | None) -> Journey | None:
         """Pause an active journey (None when the lead has none, or it stopped). A timed
         pause never shortens a longer one already running."""
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: atomic without BEGIN/COMMIT
             row = await conn.fetchrow(
                 "UPDATE journeys SET pause_reason = $2, pause_end_time = CASE"
                 " WHEN $3::interval IS NULL THEN NULL"
@@ -173,7 +204,7 @@ class CadenceRepository:
         return journey_from_row(row) if row is not None else None
 
     async def resume(self, lead_id: uuid.UUID) -> Journey | None:
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: atomic without BEGIN/COMMIT
             row = await conn.fetchrow(
                 "UPDATE journeys SET pause_reason = '', pause_end_time = NULL, update_time = now()"
                 " WHERE lead_id = $1 AND current RETURNING *",
@@ -192,7 +223,7 @@ class CadenceRepository:
         return bytes(found or b"")
 
     async def _update(self, assignments: str, journey_id: uuid.UUID, *args: object) -> Journey:
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: atomic without BEGIN/COMMIT
             row: asyncpg.Record = await conn.fetchrow(
                 f"UPDATE journeys SET {assignments}, update_time = now() WHERE journey_id = $1 RETURNING *",
                 journey_id,

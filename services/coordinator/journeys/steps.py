@@ -61,14 +61,9 @@ class CadenceWalker:
         self, journey: Journey, context: content_pb.MessageContext, first: Communication
     ) -> Journey:
         """After the first touch: pin the location's default cadence, schedule step 1."""
-        chosen = (
-            await self._cadences.get_cadence(journey.cadence_id)
-            if journey.cadence_id
-            else await self._cadences.default_cadence(journey.location_id)
-        )
-        journey = await self._cadences.begin_walk(
-            journey.journey_id, chosen.cadence_id, context.SerializeToString()
-        )
+        # A pinned cadence exists (the journey's foreign key); only its id is needed here.
+        cadence_id = journey.cadence_id or await self._cadences.default_cadence_id(journey.location_id)
+        journey = await self._cadences.begin_walk(journey.journey_id, cadence_id, context.SerializeToString())
         return await self.schedule_after(journey, 0, first.channel)
 
     async def schedule_after(
@@ -116,11 +111,11 @@ class CadenceWalker:
         index = step_index(message)
         assert index is not None
         assert journey.cadence_id is not None
-        walk = await self._cadences.get_cadence(journey.cadence_id)
-        purpose = walk.steps[index].purpose if index < len(walk.steps) else cadence.FOLLOW_UP
-        context = content_pb.MessageContext.FromString(
-            await self._cadences.message_context(journey.journey_id)
+        walk, stored_context = await self._cadences.cadence_and_context(
+            journey.cadence_id, journey.journey_id
         )
+        purpose = walk.steps[index].purpose if index < len(walk.steps) else cadence.FOLLOW_UP
+        context = content_pb.MessageContext.FromString(stored_context)
         return await writing.write_or_hold(
             self._content,
             content_pb.GenerateMessageRequest(

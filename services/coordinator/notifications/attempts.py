@@ -148,7 +148,7 @@ class NotificationAttempts(AttemptLedger):
 
     async def claim_due(self, now: datetime, until: datetime, limit: int) -> list[Notification]:
         """Pending notifications nobody holds (their creator died, or a retry fell due)."""
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: atomic without BEGIN/COMMIT
             rows = await conn.fetch(
                 "WITH due AS (SELECT notification_id FROM notifications WHERE status = $1"
                 "  AND (claim_until IS NULL OR claim_until <= $2) ORDER BY claim_until NULLS FIRST"

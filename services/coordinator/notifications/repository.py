@@ -91,7 +91,7 @@ class NotificationRepository:
         """The notification, and True when this call created it. A pending one (SCHEDULED)
         is created claimed by `claim_token` until `claim_until`, so its creator sends it and
         the sweeper takes it only if the creator dies."""
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one write; the read after runs only on a conflict
             row = await conn.fetchrow(
                 "INSERT INTO notifications (agent_id, lead_id, step_key, channel, status, status_reason,"
                 " body, address, subject, template_reason, channel_reason, claim_token, claim_until)"
@@ -132,7 +132,7 @@ class NotificationRepository:
     async def finish_notification(
         self, notification_id: uuid.UUID, status: pb.CommunicationStatus.ValueType, reason: str
     ) -> Notification:
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: atomic without BEGIN/COMMIT
             row: asyncpg.Record = await conn.fetchrow(
                 "UPDATE notifications SET status = $2, status_reason = $3, update_time = now()"
                 " WHERE notification_id = $1 RETURNING *",

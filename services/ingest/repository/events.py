@@ -16,6 +16,15 @@ from shared.keyset import Keyset
 
 # ListLeadEvents: most recent occurrence first.
 _BY_OCCURRENCE = Keyset(key="occurred_time", key_type="timestamptz", id="event_id", id_type="text")
+# The lead's page of events when the lead is in location $3, else no row at all.
+_PAGE_IN_LOCATION = (
+    "SELECT e.* FROM leads l LEFT JOIN LATERAL ("
+    + _BY_OCCURRENCE.sql(
+        "SELECT * FROM lead_events WHERE lead_id = $1 AND ($2::timestamptz IS NULL OR occurred_time >= $2)", 3
+    )
+    + ") e ON true WHERE l.lead_id = $1 AND l.location_id = $3"
+    " ORDER BY e.occurred_time DESC, e.event_id DESC"
+)
 
 
 @dataclass(frozen=True)
@@ -87,25 +96,25 @@ class EventReads:
     async def page(
         self,
         lead_id: uuid.UUID,
+        location_id: str,
         *,
         occurred_since: datetime | None,
         after: tuple[datetime, str] | None,
         limit: int,
     ) -> list[StoredEvent]:
-        """Up to limit + 1 events of the lead, most recent first; LEAD_NOT_FOUND without the lead."""
+        """Up to limit + 1 events of the lead, most recent first; LEAD_NOT_FOUND without the
+        lead, or when it is another location's. The check and the page are one statement
+        (scoring a new lead reads its events: one round trip, not three)."""
         async with self._db.connection() as conn:
-            exists = await conn.fetchval(
-                "SELECT true FROM leads WHERE lead_id = $1", lead_id, timeout=deadlines.timeout(2.0)
+            rows = await conn.fetch(
+                _PAGE_IN_LOCATION,
+                lead_id,
+                occurred_since,
+                location_id,
+                *_BY_OCCURRENCE.params(after, limit),
+                timeout=deadlines.timeout(5.0),
             )
-            if not exists:
-                raise lead_missing(lead_id)
-            rows = await _BY_OCCURRENCE.fetch(
-                conn,
-                "SELECT * FROM lead_events WHERE lead_id = $1"
-                " AND ($2::timestamptz IS NULL OR occurred_time >= $2)",
-                [lead_id, occurred_since],
-                after,
-                limit,
-                deadline_s=deadlines.timeout(5.0),
-            )
-        return [event_of(r) for r in rows]
+        if not rows:
+            raise lead_missing(lead_id)
+        # The lead's row alone (no event on the page) comes back with NULL columns.
+        return [event_of(r) for r in rows if r["event_id"] is not None]

@@ -300,7 +300,11 @@ class TwoLevelCache:
     async def drain(self) -> None:
         """Wait for the write-behind L2 writes in flight (tests, and shutdown)."""
         while self._writes:
-            await asyncio.gather(*list(self._writes))
+            # _l2_set absorbs Redis errors itself; anything else is a bug, logged here so one
+            # failed write neither hides nor stops the shutdown steps after this one.
+            for result in await asyncio.gather(*list(self._writes), return_exceptions=True):
+                if isinstance(result, BaseException):
+                    log.error("cache write-behind failed", extra={"cache": self.name, "error": repr(result)})
 
     async def invalidate(self, kind: Kind, location: str, idents: list[str] | None) -> None:
         """Forget these keys (None: every key of the kind in the location) here, in Redis and in

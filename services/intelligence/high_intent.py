@@ -40,8 +40,8 @@ from shared.db import Database
 _SCORE = "least(100.0, greatest(0.0, s.fit + least($9::float8, exp(s.eng_key - $2::float8))))"
 
 
-# Engagement key bounds of a group g for score >= $3, score < $4 and "after the cursor ($5, $6, $7)";
-# 1e-9 widens each for rounding, the exact filter decides.
+# Engagement key bounds of a group g for score >= low, score < $4 and "after the cursor ($5, $6,
+# $7)"; 1e-9 widens each for rounding, the exact filter decides.
 def _lower(low: str) -> str:
     return (
         f"CASE WHEN {low} - g.fit <= 0 THEN '-Infinity'::float8"
